@@ -1,1 +1,44 @@
-fn main() {}
+//! `bootstrap`: a Lambda function (custom runtime `provided.al2023`) whose payload makes it
+//! exercise every metric lambda-lens measures. See `payload.rs` for the accepted fields.
+
+mod error;
+mod handler;
+mod order;
+mod payload;
+mod response;
+mod work;
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, service_fn};
+
+/// Variables `lambda_runtime` needs; it panics without them, so check first and say which.
+const REQUIRED_ENV: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "environment variable {0} is not set; run this binary inside Lambda or set it (see the Runtime API docs)"
+)]
+struct MissingEnv(&'static str);
+
+fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    if let Some(missing) = REQUIRED_ENV
+        .into_iter()
+        .find(|name| std::env::var_os(name).is_none())
+    {
+        return Err(MissingEnv(missing).into());
+    }
+    let settings = Arc::new(handler::Settings::from_env());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(lambda_runtime::run(service_fn(move |event| {
+        handler::handle(event, Arc::clone(&settings))
+    })))
+}

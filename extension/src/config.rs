@@ -1,0 +1,429 @@
+//! All configuration, read in one place from environment variables.
+//!
+//! A bad value never fails the function: it produces a [`ConfigWarning`] naming the variable and
+//! what it accepts, and the default is used. `main` logs the warnings once tracing is set up.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Names of every variable lambda-lens reads. The README's configuration table lists them all.
+pub mod vars {
+    pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+    pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+    pub const FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+    pub const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+    pub const REGION: &str = "AWS_REGION";
+    pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+    pub const LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+    pub const LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+    pub const RUST_LOG: &str = "RUST_LOG";
+
+    pub const NAMESPACE: &str = "LAMBDA_LENS_NAMESPACE";
+    pub const POWERTOOLS_NAMESPACE: &str = "POWERTOOLS_METRICS_NAMESPACE";
+    pub const PORT: &str = "LAMBDA_LENS_PORT";
+    pub const LISTENER_HOST: &str = "LAMBDA_LENS_LISTENER_HOST";
+    pub const BUFFER_TIMEOUT_MS: &str = "LAMBDA_LENS_BUFFER_TIMEOUT_MS";
+    pub const BUFFER_MAX_BYTES: &str = "LAMBDA_LENS_BUFFER_MAX_BYTES";
+    pub const BUFFER_MAX_ITEMS: &str = "LAMBDA_LENS_BUFFER_MAX_ITEMS";
+    pub const SHUTDOWN_WAIT_MS: &str = "LAMBDA_LENS_SHUTDOWN_WAIT_MS";
+    pub const LOG_LEVEL_OVERRIDE: &str = "LAMBDA_LENS_LOG_LEVEL";
+}
+
+pub const DEFAULT_NAMESPACE: &str = "LambdaLens";
+pub const DEFAULT_BUFFER_TIMEOUT_MS: u32 = 25;
+pub const DEFAULT_BUFFER_MAX_BYTES: u32 = 262_144;
+pub const DEFAULT_BUFFER_MAX_ITEMS: u32 = 1_000;
+pub const DEFAULT_SHUTDOWN_WAIT_MS: u64 = 1_000;
+const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+
+/// Telemetry API buffering, within the bounds the API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buffering {
+    pub timeout_ms: u32,
+    pub max_bytes: u32,
+    pub max_items: u32,
+}
+
+impl Default for Buffering {
+    fn default() -> Self {
+        Self {
+            timeout_ms: DEFAULT_BUFFER_TIMEOUT_MS,
+            max_bytes: DEFAULT_BUFFER_MAX_BYTES,
+            max_items: DEFAULT_BUFFER_MAX_ITEMS,
+        }
+    }
+}
+
+impl Buffering {
+    /// The largest request body the listener accepts. Lambda documents that one POST can carry
+    /// up to about twice `maxBytes`; a margin on top covers the envelope of each record.
+    pub fn max_body_bytes(&self) -> usize {
+        (self.max_bytes as usize)
+            .saturating_mul(2)
+            .saturating_add(64 * 1024)
+    }
+}
+
+/// Facts about the function, from the variables Lambda sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub version: String,
+    pub memory_size_mb: Option<u32>,
+    pub region: Option<String>,
+    pub initialization_type: Option<String>,
+}
+
+impl FunctionInfo {
+    /// On Lambda Managed Instances several invocations share an environment and INVOKE events
+    /// are not available to extensions.
+    pub fn is_managed_instances(&self) -> bool {
+        self.initialization_type.as_deref() == Some(MANAGED_INSTANCES)
+    }
+}
+
+/// How the extension logs: level filter text and output format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing_subscriber::filter::Targets` directive string, e.g. `info` or `lambda_lens=debug`.
+    pub filter: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub function: FunctionInfo,
+    pub namespace: String,
+    /// Port of the telemetry listener; 0 lets the system choose a free one.
+    pub port: u16,
+    /// Address to bind the listener to; `None` means: `sandbox.localdomain`, else 127.0.0.1.
+    pub listener_host: Option<IpAddr>,
+    pub buffering: Buffering,
+    /// Longest wait for outstanding reports after SHUTDOWN (always also bounded by its deadline).
+    pub shutdown_wait: Duration,
+    pub log: LogConfig,
+}
+
+/// A variable whose value was not accepted; the default was used instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub variable: &'static str,
+    pub value: String,
+    pub accepted: String,
+    pub used: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}={:?} is not accepted: expected {}; using {}",
+            self.variable, self.value, self.accepted, self.used
+        )
+    }
+}
+
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    warnings: Vec<ConfigWarning>,
+}
+
+impl Reader<'_> {
+    /// A set, non-blank value, trimmed.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn warn(
+        &mut self,
+        variable: &'static str,
+        value: String,
+        accepted: impl Into<String>,
+        used: impl fmt::Display,
+    ) {
+        self.warnings.push(ConfigWarning {
+            variable,
+            value,
+            accepted: accepted.into(),
+            used: used.to_string(),
+        });
+    }
+
+    fn int_in<T>(&mut self, name: &'static str, min: T, max: T, default: T) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Copy + fmt::Display,
+    {
+        let Some(raw) = self.get(name) else {
+            return default;
+        };
+        match raw.parse::<T>() {
+            Ok(v) if v >= min && v <= max => v,
+            _ => {
+                self.warn(name, raw, format!("an integer from {min} to {max}"), default);
+                default
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> (Self, Vec<ConfigWarning>) {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (a variable name to its value, if set).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> (Self, Vec<ConfigWarning>) {
+        let mut r = Reader {
+            lookup,
+            warnings: Vec::new(),
+        };
+
+        let function = FunctionInfo {
+            name: r.get(vars::FUNCTION_NAME).unwrap_or_else(|| "unknown".to_owned()),
+            version: r
+                .get(vars::FUNCTION_VERSION)
+                .unwrap_or_else(|| "$LATEST".to_owned()),
+            memory_size_mb: r.get(vars::FUNCTION_MEMORY_SIZE).and_then(|v| v.parse().ok()),
+            region: r.get(vars::REGION),
+            initialization_type: r.get(vars::INITIALIZATION_TYPE),
+        };
+
+        let namespace = read_namespace(&mut r);
+
+        let port = match r.get(vars::PORT) {
+            None => 0,
+            Some(raw) => match raw.parse::<u16>() {
+                Ok(p) if p != 9001 => p,
+                _ => {
+                    r.warn(
+                        vars::PORT,
+                        raw,
+                        "a TCP port from 0 to 65535 other than 9001 (0 picks a free port)",
+                        0,
+                    );
+                    0
+                }
+            },
+        };
+
+        let listener_host = match r.get(vars::LISTENER_HOST) {
+            None => None,
+            Some(raw) => match raw.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    r.warn(
+                        vars::LISTENER_HOST,
+                        raw,
+                        "an IP address such as 127.0.0.1",
+                        "sandbox.localdomain, else 127.0.0.1",
+                    );
+                    None
+                }
+            },
+        };
+
+        let buffering = Buffering {
+            timeout_ms: r.int_in(vars::BUFFER_TIMEOUT_MS, 25, 30_000, DEFAULT_BUFFER_TIMEOUT_MS),
+            max_bytes: r.int_in(
+                vars::BUFFER_MAX_BYTES,
+                262_144,
+                1_048_576,
+                DEFAULT_BUFFER_MAX_BYTES,
+            ),
+            max_items: r.int_in(vars::BUFFER_MAX_ITEMS, 1_000, 10_000, DEFAULT_BUFFER_MAX_ITEMS),
+        };
+
+        let shutdown_wait =
+            Duration::from_millis(r.int_in(vars::SHUTDOWN_WAIT_MS, 0, 1_800, DEFAULT_SHUTDOWN_WAIT_MS));
+
+        let log = read_log_config(&mut r);
+
+        let config = Config {
+            function,
+            namespace,
+            port,
+            listener_host,
+            buffering,
+            shutdown_wait,
+            log,
+        };
+        (config, r.warnings)
+    }
+}
+
+fn read_namespace(r: &mut Reader<'_>) -> String {
+    for name in [vars::NAMESPACE, vars::POWERTOOLS_NAMESPACE] {
+        if let Some(raw) = r.get(name) {
+            if valid_namespace(&raw) {
+                return raw;
+            }
+            r.warn(
+                name,
+                raw,
+                "1 to 255 characters of letters, digits and . - _ / # : space, not starting with AWS/",
+                DEFAULT_NAMESPACE,
+            );
+            return DEFAULT_NAMESPACE.to_owned();
+        }
+    }
+    DEFAULT_NAMESPACE.to_owned()
+}
+
+/// CloudWatch namespace rules: 1–255 characters from a limited set, and not the reserved `AWS/`.
+pub fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 255
+        && !ns.starts_with("AWS/")
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' '))
+}
+
+const LEVELS: &str = "TRACE, DEBUG, INFO, WARN, ERROR or FATAL";
+
+fn level_directive(raw: &str) -> Option<&'static str> {
+    match raw.to_ascii_uppercase().as_str() {
+        "TRACE" => Some("trace"),
+        "DEBUG" => Some("debug"),
+        "INFO" => Some("info"),
+        "WARN" | "WARNING" => Some("warn"),
+        "ERROR" | "FATAL" => Some("error"),
+        "OFF" => Some("off"),
+        _ => None,
+    }
+}
+
+fn read_log_config(r: &mut Reader<'_>) -> LogConfig {
+    let json = r
+        .get(vars::LOG_FORMAT)
+        .is_some_and(|v| v.eq_ignore_ascii_case("json"));
+    let mut filter = None;
+    for name in [vars::LOG_LEVEL_OVERRIDE, vars::LOG_LEVEL] {
+        if filter.is_some() {
+            break;
+        }
+        if let Some(raw) = r.get(name) {
+            match level_directive(&raw) {
+                Some(level) => filter = Some(level.to_owned()),
+                None => r.warn(name, raw, LEVELS, "the next source (RUST_LOG, else INFO)"),
+            }
+        }
+    }
+    let filter = filter
+        .or_else(|| r.get(vars::RUST_LOG))
+        .unwrap_or_else(|| "info".to_owned());
+    LogConfig { filter, json }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> (Config, Vec<ConfigWarning>) {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_with_nothing_set() {
+        let (c, w) = config(&[]);
+        assert!(w.is_empty());
+        assert_eq!(c.namespace, DEFAULT_NAMESPACE);
+        assert_eq!(c.port, 0);
+        assert_eq!(c.buffering, Buffering::default());
+        assert_eq!(c.log.filter, "info");
+        assert!(!c.log.json);
+        assert_eq!(c.function.name, "unknown");
+    }
+
+    #[test]
+    fn reads_lambda_variables() {
+        let (c, w) = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "checkout"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "debug"),
+        ]);
+        assert!(w.is_empty());
+        assert_eq!(c.function.name, "checkout");
+        assert_eq!(c.function.memory_size_mb, Some(512));
+        assert!(c.function.is_managed_instances());
+        assert!(c.log.json);
+        assert_eq!(c.log.filter, "debug");
+    }
+
+    #[test]
+    fn bad_values_warn_with_variable_and_accepted_values_and_fall_back() {
+        let (c, w) = config(&[
+            ("LAMBDA_LENS_BUFFER_TIMEOUT_MS", "5"),
+            ("LAMBDA_LENS_BUFFER_MAX_BYTES", "lots"),
+            ("LAMBDA_LENS_PORT", "9001"),
+            ("LAMBDA_LENS_NAMESPACE", "AWS/Lambda"),
+            ("AWS_LAMBDA_LOG_LEVEL", "loud"),
+        ]);
+        assert_eq!(c.buffering, Buffering::default());
+        assert_eq!(c.port, 0);
+        assert_eq!(c.namespace, DEFAULT_NAMESPACE);
+        assert_eq!(c.log.filter, "info");
+        let vars: Vec<&str> = w.iter().map(|w| w.variable).collect();
+        assert_eq!(
+            vars,
+            [
+                "LAMBDA_LENS_NAMESPACE",
+                "LAMBDA_LENS_PORT",
+                "LAMBDA_LENS_BUFFER_TIMEOUT_MS",
+                "LAMBDA_LENS_BUFFER_MAX_BYTES",
+                "AWS_LAMBDA_LOG_LEVEL"
+            ]
+        );
+        let text = w[2].to_string();
+        assert!(text.contains("LAMBDA_LENS_BUFFER_TIMEOUT_MS"), "{text}");
+        assert!(text.contains("from 25 to 30000"), "{text}");
+        assert!(text.contains("using 25"), "{text}");
+    }
+
+    #[test]
+    fn namespace_falls_back_to_powertools() {
+        let (c, _) = config(&[("POWERTOOLS_METRICS_NAMESPACE", "Shop")]);
+        assert_eq!(c.namespace, "Shop");
+        let (c, _) = config(&[
+            ("POWERTOOLS_METRICS_NAMESPACE", "Shop"),
+            ("LAMBDA_LENS_NAMESPACE", "Lens"),
+        ]);
+        assert_eq!(c.namespace, "Lens");
+    }
+
+    #[test]
+    fn buffering_bounds_are_inclusive() {
+        let (c, w) = config(&[
+            ("LAMBDA_LENS_BUFFER_TIMEOUT_MS", "30000"),
+            ("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576"),
+            ("LAMBDA_LENS_BUFFER_MAX_ITEMS", "10000"),
+        ]);
+        assert!(w.is_empty());
+        assert_eq!(c.buffering.timeout_ms, 30_000);
+        assert_eq!(c.buffering.max_bytes, 1_048_576);
+        assert_eq!(c.buffering.max_items, 10_000);
+    }
+
+    #[test]
+    fn log_level_override_wins_and_rust_log_is_last() {
+        let (c, _) = config(&[
+            ("LAMBDA_LENS_LOG_LEVEL", "warn"),
+            ("AWS_LAMBDA_LOG_LEVEL", "debug"),
+        ]);
+        assert_eq!(c.log.filter, "warn");
+        let (c, _) = config(&[("RUST_LOG", "lambda_lens=trace")]);
+        assert_eq!(c.log.filter, "lambda_lens=trace");
+    }
+}

@@ -1,0 +1,167 @@
+//! The telemetry listener: one bound socket, one small HTTP/1 service.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::decode::{Decoded, decode_batch};
+
+/// The host Lambda delivers telemetry to. Inside Lambda it resolves to the environment's own
+/// interface; binding there (not 0.0.0.0) keeps the unauthenticated listener off every other
+/// interface.
+pub const SANDBOX_HOST: &str = "sandbox.localdomain";
+
+/// What the listener hands to the pipeline.
+#[derive(Debug)]
+pub enum IntakeMessage {
+    Batch(Decoded),
+    /// A request body over the limit was refused (its size, as far as it was known).
+    Oversized {
+        bytes: u64,
+    },
+}
+
+/// Binds the telemetry listener. Returns it with the URI to subscribe with.
+///
+/// With no host configured: `sandbox.localdomain` when it resolves (on Lambda, through
+/// /etc/hosts), else 127.0.0.1 — off Lambda the name usually does not resolve, and loopback is
+/// where a local emulator can reach us without exposing the listener to the network.
+pub async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<(TcpListener, String)> {
+    let (ip, uri_host) = match host {
+        Some(ip) => (ip, ip.to_string()),
+        None => match resolve_sandbox().await {
+            Some(ip) => (ip, SANDBOX_HOST.to_owned()),
+            None => {
+                tracing::info!(
+                    "{SANDBOX_HOST} does not resolve here (not on Lambda?); listening on 127.0.0.1"
+                );
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), Ipv4Addr::LOCALHOST.to_string())
+            }
+        },
+    };
+    let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
+    let port = listener.local_addr()?.port();
+    let uri_host = match uri_host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => uri_host,
+    };
+    Ok((listener, format!("http://{uri_host}:{port}")))
+}
+
+async fn resolve_sandbox() -> Option<IpAddr> {
+    let lookup = tokio::net::lookup_host((SANDBOX_HOST, 0));
+    let addrs = tokio::time::timeout(Duration::from_millis(250), lookup)
+        .await
+        .ok()?
+        .ok()?;
+    let addrs: Vec<SocketAddr> = addrs.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .map(SocketAddr::ip)
+}
+
+/// Accepts connections until the process ends. Each request is one batch.
+pub async fn serve(listener: TcpListener, tx: mpsc::Sender<IntakeMessage>, max_body: usize) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Usually running out of file descriptors: wait a moment instead of spinning.
+                tracing::warn!(error = %err, "telemetry listener could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(req, tx.clone(), max_body));
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "telemetry connection ended with an error");
+            }
+        });
+    }
+}
+
+fn reply(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    tx: mpsc::Sender<IntakeMessage>,
+    max_body: usize,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != Method::POST {
+        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_body as u64) {
+        tracing::warn!(
+            bytes = declared,
+            limit = max_body,
+            "refused a telemetry batch over the size limit"
+        );
+        let _ = tx
+            .send(IntakeMessage::Oversized {
+                bytes: declared.unwrap_or_default(),
+            })
+            .await;
+        return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            if err.is::<http_body_util::LengthLimitError>() {
+                tracing::warn!(limit = max_body, "refused a telemetry batch over the size limit");
+                let _ = tx
+                    .send(IntakeMessage::Oversized {
+                        bytes: max_body as u64,
+                    })
+                    .await;
+                return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            tracing::debug!(error = %err, "a telemetry request body could not be read");
+            return Ok(reply(StatusCode::BAD_REQUEST));
+        }
+    };
+    let decoded = decode_batch(&body);
+    drop(body);
+    let s = &decoded.stats;
+    if s.malformed > 0 {
+        tracing::warn!(
+            records = s.records,
+            used = s.used,
+            malformed = s.malformed,
+            problem = s.first_problem.as_deref().unwrap_or_default(),
+            "skipped malformed telemetry records; the rest of the batch was used"
+        );
+    }
+    // Waiting here when the pipeline is behind is the backpressure Lambda expects: it buffers
+    // on its side, and says so with platform.logsDropped if it has to drop.
+    if tx.send(IntakeMessage::Batch(decoded)).await.is_err() {
+        tracing::debug!("telemetry arrived after the pipeline stopped");
+    }
+    Ok(reply(StatusCode::OK))
+}

@@ -1,0 +1,107 @@
+//! `PUT /2022-07-01/telemetry`: subscribes the listener to platform events.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+
+use crate::config::Buffering;
+
+/// Required on Lambda Managed Instances, accepted everywhere else.
+pub const SCHEMA_VERSION: &str = "2025-01-29";
+/// Tried once when a platform refuses [`SCHEMA_VERSION`] (an older one, or an emulator).
+const FALLBACK_SCHEMA_VERSION: &str = "2022-12-13";
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("AWS_LAMBDA_RUNTIME_API={0:?} is not a host:port the Telemetry API can be reached at")]
+    BadEndpoint(String),
+    #[error("the Telemetry API at {endpoint} could not be reached: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("the Telemetry API refused the subscription ({status}): {body}")]
+    Refused { status: StatusCode, body: String },
+}
+
+/// Subscribes `extension_id` to `platform` events, delivered to `destination`.
+/// Only platform events: the extension's own stdout (the EMF) must never come back to it.
+pub async fn subscribe(
+    runtime_api: &str,
+    extension_id: &str,
+    destination: &str,
+    buffering: Buffering,
+    allow_fallback: bool,
+) -> Result<&'static str, SubscribeError> {
+    match put(runtime_api, extension_id, destination, buffering, SCHEMA_VERSION).await {
+        Err(SubscribeError::Refused { status, body }) if allow_fallback && status.is_client_error() => {
+            tracing::info!(%status, %body, "schema {SCHEMA_VERSION} refused; trying {FALLBACK_SCHEMA_VERSION}");
+            put(
+                runtime_api,
+                extension_id,
+                destination,
+                buffering,
+                FALLBACK_SCHEMA_VERSION,
+            )
+            .await?;
+            Ok(FALLBACK_SCHEMA_VERSION)
+        }
+        other => other.map(|()| SCHEMA_VERSION),
+    }
+}
+
+async fn put(
+    runtime_api: &str,
+    extension_id: &str,
+    destination: &str,
+    buffering: Buffering,
+    schema: &str,
+) -> Result<(), SubscribeError> {
+    let endpoint = format!("http://{runtime_api}/2022-07-01/telemetry");
+    let body = json!({
+        "schemaVersion": schema,
+        "types": ["platform"],
+        "buffering": {
+            "maxItems": buffering.max_items,
+            "maxBytes": buffering.max_bytes,
+            "timeoutMs": buffering.timeout_ms,
+        },
+        "destination": {"protocol": "HTTP", "URI": destination},
+    });
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri(&endpoint)
+        .header("Lambda-Extension-Identifier", extension_id)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|_| SubscribeError::BadEndpoint(runtime_api.to_owned()))?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let unreachable = |reason: String| SubscribeError::Unreachable {
+        endpoint: endpoint.clone(),
+        reason,
+    };
+    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let status = response.status();
+    let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    // The Runtime Interface Emulator (sam local) answers 202 with Telemetry.NotSupported:
+    // only a 200 is a subscription.
+    if status == StatusCode::OK {
+        Ok(())
+    } else {
+        Err(SubscribeError::Refused {
+            status,
+            body: body.chars().take(500).collect(),
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! The invocation join: platform events in, completed invocations out.
+//!
+//! A plain struct with no I/O and no clock of its own (the caller passes `now`), so every order
+//! of arrival can be tested directly. Events of one invocation are keyed by `requestId` and may
+//! arrive in any order and in later batches: the report of invocation N usually arrives during
+//! invocation N+1, the last one only after SHUTDOWN. State is bounded: at most
+//! [`JoinLimits::max_pending`] invocations wait; beyond that the oldest is emitted from what is
+//! known. Request ids already emitted are remembered (a bounded window) so that a batch Lambda
+//! delivers twice is not counted twice.
+
+mod invocation;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use invocation::Pending;
+pub use invocation::{CompletedInvocation, Ending, InitFacts, ReportFacts, RuntimeFacts};
+
+use crate::intake::event::{EventKind, PhaseInfo, Status, TelemetryEvent};
+
+#[derive(Debug, Clone, Copy)]
+pub struct JoinLimits {
+    /// Invocations waiting for events at once.
+    pub max_pending: usize,
+    /// Request ids remembered after emission, to drop duplicate deliveries.
+    pub remembered: usize,
+    /// How long an invocation whose report arrived waits for a missing start/runtimeDone.
+    pub report_grace_ms: u64,
+}
+
+impl Default for JoinLimits {
+    fn default() -> Self {
+        Self {
+            max_pending: 1024,
+            remembered: 4096,
+            report_grace_ms: 1_000,
+        }
+    }
+}
+
+/// Counters of what the join has seen, for the extension's own metrics and logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JoinStats {
+    pub duplicates: u64,
+    pub evicted: u64,
+}
+
+/// The init (or restore) phase whose cold start has not yet been attributed to an invocation.
+#[derive(Debug, Default)]
+struct InitContext {
+    facts: InitFacts,
+    /// The next invocation to start is the cold start.
+    unclaimed: bool,
+    /// A SnapStart restore happened: init events after it are the snapshot's replay.
+    restored: bool,
+    restore_duration_ms: Option<f64>,
+    restore_unclaimed: bool,
+    /// Time of the start that claimed the last cold start: init events older than it are a
+    /// duplicate delivery and must not make another invocation cold.
+    claimed_at_ms: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct Joiner {
+    limits: JoinLimits,
+    pending: HashMap<String, Pending>,
+    /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
+    order: VecDeque<(u64, String)>,
+    next_seq: u64,
+    recent: HashSet<String>,
+    recent_order: VecDeque<String>,
+    init: InitContext,
+    stats: JoinStats,
+}
+
+impl Joiner {
+    pub fn new(limits: JoinLimits) -> Self {
+        Self {
+            limits,
+            pending: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
+            recent: HashSet::new(),
+            recent_order: VecDeque::new(),
+            init: InitContext::default(),
+            stats: JoinStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> JoinStats {
+        self.stats
+    }
+
+    /// Invocations known to have started whose report has not arrived.
+    pub fn outstanding(&self) -> usize {
+        self.pending.values().filter(|p| p.report.is_none()).count()
+    }
+
+    /// Invocations waiting for anything.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The monotonic time at which [`Joiner::sweep`] has something to emit, if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.pending
+            .values()
+            .filter_map(|p| p.report_at)
+            .min()
+            .map(|at| at.saturating_add(self.limits.report_grace_ms))
+    }
+
+    /// The extension learnt of an invocation from an INVOKE event (before any telemetry).
+    pub fn on_invoke(&mut self, request_id: &str, now_wall_ms: i64, out: &mut Vec<CompletedInvocation>) {
+        if let Some(p) = self.entry(request_id, out) {
+            p.saw_event_time(now_wall_ms);
+        }
+    }
+
+    /// Takes one platform event; pushes any invocation it completes onto `out`.
+    pub fn ingest(&mut self, event: TelemetryEvent, now: u64, out: &mut Vec<CompletedInvocation>) {
+        let time_ms = event.time_ms;
+        match event.kind {
+            EventKind::InitStart {
+                info,
+                runtime_version,
+            } => {
+                if self.accepts_init(time_ms, &info) {
+                    self.init.facts = InitFacts {
+                        runtime_version,
+                        ..InitFacts::default()
+                    };
+                    self.on_init_phase(time_ms, info, None, None, None);
+                }
+            }
+            EventKind::InitRuntimeDone {
+                info,
+                status,
+                error_type,
+            } => {
+                self.on_init_phase(time_ms, info, status, error_type, None);
+            }
+            EventKind::InitReport {
+                info,
+                status,
+                error_type,
+                duration_ms,
+            } => {
+                self.on_init_phase(time_ms, info, status, error_type, duration_ms);
+            }
+            EventKind::RestoreStart | EventKind::RestoreRuntimeDone { .. } => self.on_restore(None),
+            EventKind::RestoreReport { duration_ms, .. } => self.on_restore(duration_ms),
+            EventKind::Start {
+                request_id,
+                version,
+                trace_id,
+            } => {
+                let claim_cold = std::mem::take(&mut self.init.unclaimed);
+                let init = claim_cold.then(|| self.init.facts.clone());
+                let restore = std::mem::take(&mut self.init.restore_unclaimed)
+                    .then_some(self.init.restore_duration_ms)
+                    .flatten();
+                let Some(p) = self.entry(&request_id, out) else {
+                    return;
+                };
+                p.started = true;
+                p.start_ms = Some(time_ms);
+                p.saw_event_time(time_ms);
+                p.version = version;
+                p.trace_id = trace_id;
+                if claim_cold {
+                    p.cold_start = true;
+                    p.init = init;
+                }
+                if restore.is_some() {
+                    p.restore_duration_ms = restore;
+                }
+                if claim_cold {
+                    self.init.claimed_at_ms = Some(time_ms);
+                }
+                self.complete_if_ready(&request_id, out);
+            }
+            EventKind::RuntimeDone {
+                request_id,
+                status,
+                error_type,
+                duration_ms,
+                produced_bytes,
+                spans,
+            } => {
+                let Some(p) = self.entry(&request_id, out) else {
+                    return;
+                };
+                p.saw_event_time(time_ms);
+                p.runtime = Some(RuntimeFacts {
+                    status,
+                    error_type,
+                    duration_ms,
+                    produced_bytes,
+                    spans,
+                });
+                self.complete_if_ready(&request_id, out);
+            }
+            EventKind::Report {
+                request_id,
+                status,
+                error_type,
+                duration_ms,
+                billed_duration_ms,
+                memory_size_mb,
+                max_memory_used_mb,
+                init_duration_ms,
+                restore_duration_ms,
+            } => {
+                let Some(p) = self.entry(&request_id, out) else {
+                    return;
+                };
+                p.saw_event_time(time_ms);
+                p.report_at.get_or_insert(now);
+                p.report = Some(ReportFacts {
+                    status,
+                    error_type,
+                    duration_ms,
+                    billed_duration_ms,
+                    memory_size_mb,
+                    max_memory_used_mb,
+                    init_duration_ms,
+                    restore_duration_ms,
+                });
+                self.complete_if_ready(&request_id, out);
+            }
+            // Environment-level: handled by the caller, not part of any invocation.
+            EventKind::LogsDropped { .. } => {}
+        }
+    }
+
+    /// Emits invocations whose report arrived more than the grace period ago but which still
+    /// miss their start or runtimeDone (lost or dropped records).
+    pub fn sweep(&mut self, now: u64, out: &mut Vec<CompletedInvocation>) {
+        let grace = self.limits.report_grace_ms;
+        let mut due: Vec<(u64, String)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.report_at.is_some_and(|at| now >= at.saturating_add(grace)))
+            .map(|(id, p)| (p.seq, id.clone()))
+            .collect();
+        due.sort_unstable();
+        for (_, id) in due {
+            self.finish(&id, Ending::ReportOnly, out);
+        }
+    }
+
+    /// The environment is shutting down: emits everything still pending, oldest first. An
+    /// invocation that never got a runtimeDone or report while SHUTDOWN's reason is `timeout`
+    /// is the one that timed out.
+    pub fn drain(&mut self, shutdown_reason: Option<&str>, out: &mut Vec<CompletedInvocation>) {
+        let timed_out = shutdown_reason.is_some_and(|r| r.eq_ignore_ascii_case("timeout"));
+        let mut ids: Vec<(u64, String)> = self.pending.iter().map(|(id, p)| (p.seq, id.clone())).collect();
+        ids.sort_unstable();
+        for (_, id) in ids {
+            let ending = match self.pending.get(&id) {
+                Some(p) if p.is_complete() => Ending::Complete,
+                Some(p) if p.report.is_some() => Ending::ReportOnly,
+                _ => Ending::Shutdown,
+            };
+            let before = out.len();
+            self.finish(&id, ending, out);
+            if let Some(inv) = out.get_mut(before)
+                && timed_out
+                && inv.runtime.is_none()
+                && inv.report.is_none()
+                && inv.status.is_none()
+            {
+                inv.status = Some(Status::Timeout);
+                inv.error_type
+                    .get_or_insert_with(|| "Sandbox.Timedout".to_owned());
+            }
+        }
+    }
+
+    /// Whether an init event starts or continues a phase that makes a cold start: not the
+    /// snapshot's replayed init in a SnapStart environment, not a duplicate delivery.
+    fn accepts_init(&self, time_ms: i64, info: &PhaseInfo) -> bool {
+        let snap_start = info.init_type.as_deref() == Some("snap-start");
+        let stale = self.init.claimed_at_ms.is_some_and(|claimed| time_ms <= claimed);
+        !(self.init.restored || snap_start || stale)
+    }
+
+    /// Records an init phase event; returns whether it counted (not a replay or a duplicate).
+    fn on_init_phase(
+        &mut self,
+        time_ms: i64,
+        info: PhaseInfo,
+        status: Option<Status>,
+        error_type: Option<String>,
+        duration_ms: Option<f64>,
+    ) -> bool {
+        if !self.accepts_init(time_ms, &info) {
+            return false;
+        }
+        let f = &mut self.init.facts;
+        if info.init_type.is_some() {
+            f.init_type = info.init_type;
+        }
+        if info.phase.is_some() {
+            f.phase = info.phase;
+        }
+        if status.is_some() {
+            f.status = status;
+        }
+        if error_type.is_some() {
+            f.error_type = error_type;
+        }
+        if duration_ms.is_some() {
+            f.duration_ms = duration_ms;
+        }
+        self.init.unclaimed = true;
+        true
+    }
+
+    fn on_restore(&mut self, duration_ms: Option<f64>) {
+        self.init.restored = true;
+        self.init.unclaimed = false;
+        self.init.restore_unclaimed = true;
+        if duration_ms.is_some() {
+            self.init.restore_duration_ms = duration_ms;
+        }
+    }
+
+    /// The pending entry for `request_id`, created if new; `None` if it was already emitted.
+    fn entry(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) -> Option<&mut Pending> {
+        if self.recent.contains(request_id) {
+            self.stats.duplicates += 1;
+            return None;
+        }
+        if !self.pending.contains_key(request_id) {
+            self.make_room(out);
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.order.push_back((seq, request_id.to_owned()));
+            self.pending.insert(
+                request_id.to_owned(),
+                Pending {
+                    seq,
+                    ..Pending::default()
+                },
+            );
+        }
+        self.pending.get_mut(request_id)
+    }
+
+    fn make_room(&mut self, out: &mut Vec<CompletedInvocation>) {
+        while self.pending.len() >= self.limits.max_pending.max(1) {
+            let Some((seq, id)) = self.order.pop_front() else {
+                return;
+            };
+            if self.pending.get(&id).is_some_and(|p| p.seq == seq) {
+                self.stats.evicted += 1;
+                self.finish(&id, Ending::Evicted, out);
+            }
+        }
+        // Keep the order queue from growing with ids that already left.
+        if self.order.len() > self.limits.max_pending.saturating_mul(2) {
+            let pending = &self.pending;
+            self.order
+                .retain(|(seq, id)| pending.get(id).is_some_and(|p| p.seq == *seq));
+        }
+    }
+
+    fn complete_if_ready(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) {
+        if self.pending.get(request_id).is_some_and(Pending::is_complete) {
+            self.finish(request_id, Ending::Complete, out);
+        }
+    }
+
+    fn finish(&mut self, request_id: &str, ending: Ending, out: &mut Vec<CompletedInvocation>) {
+        let Some(p) = self.pending.remove(request_id) else {
+            return;
+        };
+        self.remember(request_id);
+        let fallback = p.first_seen_ms.unwrap_or_default();
+        out.push(CompletedInvocation::from_pending(
+            request_id.to_owned(),
+            p,
+            ending,
+            fallback,
+        ));
+    }
+
+    fn remember(&mut self, request_id: &str) {
+        if self.limits.remembered == 0 {
+            return;
+        }
+        if self.recent.insert(request_id.to_owned()) {
+            self.recent_order.push_back(request_id.to_owned());
+        }
+        while self.recent_order.len() > self.limits.remembered {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

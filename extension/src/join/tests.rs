@@ -1,0 +1,340 @@
+use super::*;
+use crate::intake::event::RuntimeSpans;
+
+const T0: i64 = 1_795_600_800_000;
+
+fn ev(dt: i64, kind: EventKind) -> TelemetryEvent {
+    TelemetryEvent {
+        time_ms: T0 + dt,
+        kind,
+    }
+}
+
+fn init_start(dt: i64) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::InitStart {
+            info: PhaseInfo {
+                init_type: Some("on-demand".into()),
+                phase: Some("init".into()),
+            },
+            runtime_version: Some("provided:al2023".into()),
+        },
+    )
+}
+
+fn init_report(dt: i64, ms: f64) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::InitReport {
+            info: PhaseInfo {
+                init_type: Some("on-demand".into()),
+                phase: Some("init".into()),
+            },
+            status: Some(Status::Success),
+            error_type: None,
+            duration_ms: Some(ms),
+        },
+    )
+}
+
+fn start(dt: i64, id: &str) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::Start {
+            request_id: id.into(),
+            version: Some("$LATEST".into()),
+            trace_id: None,
+        },
+    )
+}
+
+fn runtime_done(dt: i64, id: &str, status: Status) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::RuntimeDone {
+            request_id: id.into(),
+            status: Some(status),
+            error_type: None,
+            duration_ms: Some(10.0),
+            produced_bytes: Some(20.0),
+            spans: RuntimeSpans::default(),
+        },
+    )
+}
+
+fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::Report {
+            request_id: id.into(),
+            status: Some(status),
+            error_type: (status == Status::Error).then(|| "Runtime.OutOfMemory".into()),
+            duration_ms: 12.5,
+            billed_duration_ms: Some(13.0),
+            memory_size_mb: Some(128.0),
+            max_memory_used_mb: Some(40.0),
+            init_duration_ms: init_ms,
+            restore_duration_ms: None,
+        },
+    )
+}
+
+fn invocation(id: &str, dt: i64) -> Vec<TelemetryEvent> {
+    vec![
+        start(dt, id),
+        runtime_done(dt + 10, id, Status::Success),
+        report(dt + 12, id, Status::Success, None),
+    ]
+}
+
+fn feed(j: &mut Joiner, events: Vec<TelemetryEvent>, now: u64) -> Vec<CompletedInvocation> {
+    let mut out = Vec::new();
+    for e in events {
+        j.ingest(e, now, &mut out);
+    }
+    out
+}
+
+fn joiner() -> Joiner {
+    Joiner::new(JoinLimits::default())
+}
+
+#[test]
+fn a_whole_invocation_in_one_batch_completes_with_cold_start() {
+    let mut j = joiner();
+    let mut batch = vec![init_start(0), init_report(100, 95.5)];
+    batch.extend(invocation("a", 120));
+    let out = feed(&mut j, batch, 0);
+    assert_eq!(out.len(), 1);
+    let a = &out[0];
+    assert_eq!(a.request_id, "a");
+    assert_eq!(a.ending, Ending::Complete);
+    assert!(a.cold_start);
+    assert_eq!(a.init.as_ref().unwrap().duration_ms, Some(95.5));
+    assert_eq!(a.init.as_ref().unwrap().init_type.as_deref(), Some("on-demand"));
+    assert_eq!(a.timestamp_ms, T0 + 120);
+    assert_eq!(a.status, Some(Status::Success));
+    assert_eq!(j.pending(), 0);
+}
+
+#[test]
+fn only_the_first_invocation_after_init_is_cold() {
+    let mut j = joiner();
+    let mut batch = vec![init_start(0), init_report(100, 95.5)];
+    batch.extend(invocation("a", 120));
+    batch.extend(invocation("b", 220));
+    let out = feed(&mut j, batch, 0);
+    let cold: Vec<bool> = out.iter().map(|i| i.cold_start).collect();
+    assert_eq!(cold, [true, false]);
+    assert!(out[1].init.is_none());
+}
+
+#[test]
+fn the_late_report_completes_the_invocation_in_a_later_batch() {
+    let mut j = joiner();
+    // Invocation a: start and runtimeDone now; its report comes with invocation b's events.
+    let out = feed(
+        &mut j,
+        vec![start(0, "a"), runtime_done(10, "a", Status::Success)],
+        0,
+    );
+    assert!(out.is_empty());
+    assert_eq!(j.outstanding(), 1);
+    let out = feed(
+        &mut j,
+        vec![
+            report(12, "a", Status::Success, None),
+            start(500, "b"),
+            runtime_done(510, "b", Status::Success),
+        ],
+        5,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].request_id, "a");
+    assert_eq!(out[0].report.as_ref().unwrap().duration_ms, 12.5);
+    assert_eq!(j.outstanding(), 1);
+}
+
+#[test]
+fn events_in_any_order_join_the_same() {
+    let orders: [[usize; 3]; 6] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    for order in orders {
+        let mut j = joiner();
+        let events = invocation("x", 0);
+        let shuffled: Vec<_> = order.iter().map(|&i| events[i].clone()).collect();
+        let out = feed(&mut j, shuffled, 0);
+        assert_eq!(out.len(), 1, "{order:?}");
+        assert_eq!(out[0].ending, Ending::Complete);
+        assert_eq!(
+            out[0].timestamp_ms, T0,
+            "timestamp is the start's time, {order:?}"
+        );
+    }
+}
+
+#[test]
+fn a_duplicate_delivery_is_not_counted_twice() {
+    let mut j = joiner();
+    let mut batch = vec![init_start(0), init_report(100, 95.5)];
+    batch.extend(invocation("a", 120));
+    let first = feed(&mut j, batch.clone(), 0);
+    assert_eq!(first.len(), 1);
+    let again = feed(&mut j, batch, 1);
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(j.pending(), 0);
+    assert!(j.stats().duplicates >= 3);
+    // The replayed init events must not make the next invocation cold either.
+    let out = feed(&mut j, invocation("b", 300), 2);
+    assert!(!out[0].cold_start);
+}
+
+#[test]
+fn a_duplicate_of_a_pending_event_changes_nothing() {
+    let mut j = joiner();
+    let out = feed(
+        &mut j,
+        vec![start(0, "a"), start(0, "a"), runtime_done(5, "a", Status::Error)],
+        0,
+    );
+    assert!(out.is_empty());
+    let out = feed(
+        &mut j,
+        vec![
+            runtime_done(5, "a", Status::Error),
+            report(7, "a", Status::Error, None),
+        ],
+        0,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status, Some(Status::Error));
+}
+
+#[test]
+fn the_last_report_arrives_only_at_shutdown() {
+    let mut j = joiner();
+    let mut out = Vec::new();
+    j.on_invoke("last", T0, &mut out);
+    let out2 = feed(
+        &mut j,
+        vec![start(0, "last"), runtime_done(10, "last", Status::Success)],
+        0,
+    );
+    assert!(out.is_empty() && out2.is_empty());
+    assert_eq!(j.outstanding(), 1);
+    let out = feed(&mut j, vec![report(12, "last", Status::Success, None)], 9);
+    assert_eq!(out.len(), 1);
+    assert_eq!(j.outstanding(), 0);
+}
+
+#[test]
+fn shutdown_emits_what_is_known_and_marks_a_timed_out_invocation() {
+    let mut j = joiner();
+    let mut out = Vec::new();
+    j.on_invoke("slow", T0, &mut out);
+    feed(&mut j, vec![start(0, "slow")], 0);
+    j.on_invoke("never-started", T0 + 5, &mut out);
+    j.drain(Some("Timeout"), &mut out);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|i| i.ending == Ending::Shutdown));
+    assert!(out.iter().all(|i| i.status == Some(Status::Timeout)));
+    assert_eq!(out[0].request_id, "slow");
+    assert_eq!(j.pending(), 0);
+}
+
+#[test]
+fn shutdown_for_spindown_does_not_invent_a_status() {
+    let mut j = joiner();
+    let mut out = Vec::new();
+    feed(
+        &mut j,
+        vec![start(0, "a"), runtime_done(3, "a", Status::Failure)],
+        0,
+    );
+    j.drain(Some("spindown"), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status, Some(Status::Failure));
+    assert_eq!(out[0].ending, Ending::Shutdown);
+}
+
+#[test]
+fn a_report_missing_its_start_is_emitted_after_the_grace_period() {
+    let mut j = joiner();
+    let out = feed(&mut j, vec![report(12, "orphan", Status::Success, None)], 1_000);
+    assert!(out.is_empty());
+    assert_eq!(j.next_deadline(), Some(2_000));
+    let mut out = Vec::new();
+    j.sweep(1_999, &mut out);
+    assert!(out.is_empty());
+    j.sweep(2_000, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ending, Ending::ReportOnly);
+    assert_eq!(out[0].timestamp_ms, T0 + 12);
+    assert_eq!(j.next_deadline(), None);
+}
+
+#[test]
+fn a_report_with_init_duration_marks_a_cold_start_without_init_events() {
+    let mut j = joiner();
+    let mut batch = invocation("a", 0);
+    batch[2] = report(12, "a", Status::Success, Some(80.0));
+    let out = feed(&mut j, batch, 0);
+    assert!(out[0].cold_start);
+    assert_eq!(out[0].init.as_ref().unwrap().duration_ms, Some(80.0));
+}
+
+#[test]
+fn snapstart_restore_is_not_a_cold_start_and_carries_restore_duration() {
+    let mut j = joiner();
+    let mut batch = vec![
+        ev(0, EventKind::RestoreStart),
+        ev(
+            200,
+            EventKind::RestoreReport {
+                status: Some(Status::Success),
+                error_type: None,
+                duration_ms: Some(199.0),
+            },
+        ),
+        // The snapshot's init, replayed after the restore.
+        init_start(1),
+        init_report(2, 900.0),
+    ];
+    batch.extend(invocation("a", 300));
+    batch.extend(invocation("b", 400));
+    let out = feed(&mut j, batch, 0);
+    assert_eq!(out.len(), 2);
+    assert!(!out[0].cold_start && !out[1].cold_start);
+    assert_eq!(out[0].restore_duration_ms, Some(199.0));
+    assert_eq!(out[1].restore_duration_ms, None);
+}
+
+#[test]
+fn pending_state_is_bounded_and_the_oldest_is_evicted() {
+    let mut j = Joiner::new(JoinLimits {
+        max_pending: 3,
+        ..JoinLimits::default()
+    });
+    let mut out = Vec::new();
+    for i in 0..5 {
+        j.ingest(start(i, &format!("r{i}")), 0, &mut out);
+    }
+    assert_eq!(j.pending(), 3);
+    let evicted: Vec<&str> = out.iter().map(|i| i.request_id.as_str()).collect();
+    assert_eq!(evicted, ["r0", "r1"]);
+    assert!(out.iter().all(|i| i.ending == Ending::Evicted));
+    assert_eq!(j.stats().evicted, 2);
+}
+
+#[test]
+fn the_remembered_window_is_bounded() {
+    let mut j = Joiner::new(JoinLimits {
+        remembered: 2,
+        ..JoinLimits::default()
+    });
+    for i in 0..10 {
+        feed(&mut j, invocation(&format!("r{i}"), i * 100), 0);
+    }
+    assert!(j.recent.len() <= 2 && j.recent_order.len() <= 2);
+    assert!(j.order.len() <= 2 * j.limits.max_pending);
+}

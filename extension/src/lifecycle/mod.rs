@@ -1,0 +1,247 @@
+//! The lifecycle: register with the Extensions API, subscribe to the Telemetry API, and drive
+//! the pipeline until SHUTDOWN has been answered by a final flush.
+//!
+//! The invoke path is never blocked: the events processor only hands INVOKE to the pipeline
+//! task with a non-blocking send and returns, so the crate calls `/event/next` again at once.
+
+mod pipeline;
+
+use std::time::Duration;
+
+use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub use pipeline::{Pipeline, PipelineStats};
+
+use crate::config::{Config, vars};
+use crate::emf::{EmfConfig, EmfEncoder};
+use crate::intake::{IntakeMessage, bind_listener, serve, subscribe};
+use crate::join::{JoinLimits, Joiner};
+use crate::metrics::InvocationContext;
+use crate::sink::{Sink, StdoutSink};
+
+/// Kept between the end of our shutdown work and Lambda's `deadlineMs`, for the final write
+/// and the process exit.
+const SHUTDOWN_SAFETY: Duration = Duration::from_millis(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "{} is not set: lambda-lens runs only as a Lambda extension (or under a local emulator)",
+        vars::RUNTIME_API
+    )]
+    NoRuntimeApi,
+    #[error("{var}={value:?} is not a host:port", var = vars::RUNTIME_API, value = .0)]
+    BadRuntimeApi(String),
+    #[error("could not bind the telemetry listener: {0}")]
+    Bind(#[source] std::io::Error),
+    #[error("could not register with the Extensions API: {0}")]
+    Register(String),
+    #[error("the Extensions API event loop failed: {0}")]
+    EventLoop(String),
+    #[error("the metric output is misconfigured: {0}")]
+    Output(#[source] crate::emf::EmfConfigError),
+}
+
+/// What the Extensions API told us, for the pipeline task.
+#[derive(Debug)]
+pub enum Lifecycle {
+    Invoke { request_id: String },
+    Shutdown { reason: String, deadline_ms: u64 },
+}
+
+/// The extension's name is its executable's file name (Lambda requires they match).
+fn extension_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_name)
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("lambda-lens")
+        .to_owned()
+}
+
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let runtime_api = std::env::var(vars::RUNTIME_API).map_err(|_| RunError::NoRuntimeApi)?;
+    if runtime_api.parse::<http::uri::Authority>().is_err() {
+        return Err(RunError::BadRuntimeApi(runtime_api));
+    }
+    let managed = config.function.is_managed_instances();
+    let encoder = EmfEncoder::new(EmfConfig {
+        namespace: config.namespace.clone(),
+        dimension_sets: vec![vec!["FunctionName".to_owned()]],
+        static_dimensions: vec![("FunctionName".to_owned(), config.function.name.clone())],
+        high_resolution: false,
+    })
+    .map_err(RunError::Output)?;
+
+    // Bound once, before subscribing, so the port we subscribe with is the one we hold.
+    let (listener, destination) = bind_listener(config.listener_host, config.port)
+        .await
+        .map_err(RunError::Bind)?;
+
+    let (life_tx, life_rx) = mpsc::channel::<Lifecycle>(256);
+    let processor = service_fn(move |event: LambdaEvent| {
+        let tx = life_tx.clone();
+        async move {
+            match event.next {
+                NextEvent::Invoke(invoke) => {
+                    // Never wait on the invoke path: a full queue loses only the early notice
+                    // (the invocation is still learnt from its telemetry).
+                    let message = Lifecycle::Invoke {
+                        request_id: invoke.request_id,
+                    };
+                    if tx.try_send(message).is_err() {
+                        tracing::debug!("lifecycle queue full; INVOKE notice skipped");
+                    }
+                    Ok::<(), lambda_extension::Error>(())
+                }
+                NextEvent::Shutdown(shutdown) => {
+                    let message = Lifecycle::Shutdown {
+                        reason: shutdown.shutdown_reason,
+                        deadline_ms: shutdown.deadline_ms,
+                    };
+                    let _ = tx.send(message).await;
+                    // The pipeline task ends the process once it has flushed; answering here
+                    // would make the crate poll `/event/next` again.
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            }
+        }
+    });
+
+    let name = extension_name();
+    let events: &[&str] = if managed {
+        &["SHUTDOWN"]
+    } else {
+        &["INVOKE", "SHUTDOWN"]
+    };
+    let registered = Extension::new()
+        .with_extension_name(&name)
+        .with_events(events)
+        .with_events_processor(processor)
+        .register()
+        .await
+        .map_err(|e| RunError::Register(e.to_string()))?;
+
+    let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(4);
+    tokio::spawn(serve(listener, intake_tx, config.buffering.max_body_bytes()));
+
+    match subscribe(
+        &runtime_api,
+        &registered.extension_id,
+        &destination,
+        config.buffering,
+        !managed,
+    )
+    .await
+    {
+        Ok(schema) => tracing::info!(%destination, schema, "subscribed to platform telemetry"),
+        Err(err) => tracing::error!(
+            error = %err,
+            "no telemetry subscription: lambda-lens will emit no metrics in this environment (the function is not affected)"
+        ),
+    }
+
+    let pipeline = Pipeline::new(
+        Joiner::new(JoinLimits::default()),
+        InvocationContext {
+            function_version: Some(config.function.version.clone()),
+        },
+        encoder,
+        StdoutSink::default(),
+    );
+    let worker = tokio::spawn(drive(pipeline, intake_rx, life_rx, config.shutdown_wait));
+
+    tokio::select! {
+        result = registered.run() => result.map_err(|e| RunError::EventLoop(e.to_string())),
+        _ = worker => Ok(()),
+    }
+}
+
+fn wall_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs the pipeline until SHUTDOWN has been handled.
+pub async fn drive<S: Sink>(
+    mut pipeline: Pipeline<S>,
+    mut intake: mpsc::Receiver<IntakeMessage>,
+    mut lifecycle: mpsc::Receiver<Lifecycle>,
+    shutdown_wait: Duration,
+) -> PipelineStats {
+    let epoch = Instant::now();
+    let now = move || epoch.elapsed().as_millis() as u64;
+    loop {
+        let deadline = pipeline.next_deadline();
+        let sleep_until = epoch + Duration::from_millis(deadline.unwrap_or_default());
+        tokio::select! {
+            Some(message) = intake.recv() => pipeline.on_intake(message, now()),
+            event = lifecycle.recv() => match event {
+                Some(Lifecycle::Invoke { request_id }) => pipeline.on_invoke(&request_id, wall_ms()),
+                Some(Lifecycle::Shutdown { reason, deadline_ms }) => {
+                    shutdown(&mut pipeline, &mut intake, &reason, deadline_ms, shutdown_wait, now).await;
+                    return pipeline.stats();
+                }
+                None => {
+                    shutdown(&mut pipeline, &mut intake, "spindown", 0, Duration::ZERO, now).await;
+                    return pipeline.stats();
+                }
+            },
+            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => pipeline.sweep(now()),
+        }
+        if let Err(err) = pipeline.flush().await {
+            tracing::warn!(error = %err, "could not write metrics to stdout");
+        }
+    }
+}
+
+/// Waits for outstanding reports (bounded by `wait` and by Lambda's deadline), then emits
+/// everything still pending and flushes.
+async fn shutdown<S: Sink>(
+    pipeline: &mut Pipeline<S>,
+    intake: &mut mpsc::Receiver<IntakeMessage>,
+    reason: &str,
+    deadline_ms: u64,
+    wait: Duration,
+    now: impl Fn() -> u64,
+) {
+    let left = Duration::from_millis((deadline_ms as i64).saturating_sub(wall_ms()).max(0) as u64);
+    let wait = wait.min(left.saturating_sub(SHUTDOWN_SAFETY));
+    let until = Instant::now() + wait;
+    tracing::debug!(
+        reason,
+        outstanding = pipeline.outstanding(),
+        ?wait,
+        "shutting down"
+    );
+    while pipeline.outstanding() > 0 {
+        match tokio::time::timeout_at(until, intake.recv()).await {
+            Ok(Some(message)) => pipeline.on_intake(message, now()),
+            _ => break,
+        }
+    }
+    while let Ok(message) = intake.try_recv() {
+        pipeline.on_intake(message, now());
+    }
+    pipeline.drain(Some(reason));
+    if let Err(err) = pipeline.flush().await {
+        tracing::warn!(error = %err, "could not write the last metrics to stdout");
+    }
+    let stats = pipeline.stats();
+    tracing::info!(
+        reason,
+        invocations = stats.invocations,
+        documents = stats.documents,
+        records = stats.records,
+        rejected = stats.records_malformed + stats.records_unknown,
+        "shut down"
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! What is measured: the metric catalogue (names, units, groups) and the records of values
+//! derived from completed invocations. How they are written (EMF) and where (sinks) live
+//! elsewhere; adding a metric means adding a [`MetricDef`] to [`catalogue`] and a line where its
+//! value is derived.
+
+pub mod catalogue;
+mod invocation;
+
+pub use invocation::{InvocationContext, invocation_record};
+
+/// CloudWatch units (the subset lambda-lens uses; names exactly as CloudWatch spells them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    Bytes,
+    Megabytes,
+    Percent,
+    None,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+            Self::Bytes => "Bytes",
+            Self::Megabytes => "Megabytes",
+            Self::Percent => "Percent",
+            Self::None => "None",
+        }
+    }
+}
+
+/// Groups metrics can be switched on and off by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// Invocations, errors, durations, memory, init: what AWS/Lambda answers, per invocation.
+    Core,
+    /// CPU, network, disk, file descriptors, threads.
+    Resources,
+    /// The estimated cost of each invocation.
+    Cost,
+    /// The extension's own health.
+    Extension,
+}
+
+/// One metric of the catalogue.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub group: Group,
+    /// One line for the README: where the value comes from and what it means.
+    pub about: &'static str,
+}
+
+/// A property value: searchable with Logs Insights, never a dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyValue {
+    Text(String),
+    Bool(bool),
+    Number(f64),
+}
+
+/// Values observed at one moment for one invocation (or one environment event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRecord {
+    /// Epoch milliseconds: when the platform says it happened, not when it was written.
+    pub timestamp_ms: i64,
+    pub values: Vec<(&'static MetricDef, f64)>,
+    /// Low-cardinality dimension values that vary per record (e.g. `ColdStart`).
+    pub dimensions: Vec<(&'static str, String)>,
+    pub properties: Vec<(&'static str, PropertyValue)>,
+}
+
+impl MetricRecord {
+    pub fn new(timestamp_ms: i64) -> Self {
+        Self {
+            timestamp_ms,
+            values: Vec::new(),
+            dimensions: Vec::new(),
+            properties: Vec::new(),
+        }
+    }
+
+    pub fn value(&mut self, def: &'static MetricDef, value: f64) {
+        self.values.push((def, value));
+    }
+
+    pub fn maybe(&mut self, def: &'static MetricDef, value: Option<f64>) {
+        if let Some(v) = value {
+            self.value(def, v);
+        }
+    }
+
+    pub fn text(&mut self, key: &'static str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.properties.push((key, PropertyValue::Text(v.to_owned())));
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.values.iter().find(|(d, _)| d.name == name).map(|(_, v)| *v)
+    }
+}

@@ -1,0 +1,242 @@
+//! The sandbox's configuration: what Lambda would read from the function's settings.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::SandboxError;
+
+/// How the execution environment is initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`,
+/// `initializationType` in telemetry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitializationType {
+    /// Standard Lambda: init on the first invoke, one invocation at a time.
+    #[default]
+    OnDemand,
+    /// Provisioned concurrency (not played yet).
+    ProvisionedConcurrency,
+    /// SnapStart: init at publish time, then `platform.restore*` events on each restore
+    /// (not played yet: `Sandbox::start` answers `SandboxError::Unsupported`).
+    SnapStart,
+    /// Lambda Managed Instances: concurrent invocations, SHUTDOWN-only extensions, schema
+    /// `2025-01-29`, reports with only `durationMs` (registration and subscription rules are
+    /// enforced; the concurrent invoke loop is not played yet).
+    LambdaManagedInstances,
+}
+
+impl InitializationType {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::ProvisionedConcurrency => "provisioned-concurrency",
+            Self::SnapStart => "snap-start",
+            Self::LambdaManagedInstances => "lambda-managed-instances",
+        }
+    }
+}
+
+/// Instruction set of the function (only reported; the sandbox runs whatever the host runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Architecture {
+    /// x86_64
+    #[default]
+    X86_64,
+    /// arm64
+    Arm64,
+}
+
+impl Architecture {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+/// Settings of one sandboxed function. `Config::new(bootstrap)` fills Lambda's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The runtime executable (`bootstrap` of a custom runtime).
+    pub bootstrap: PathBuf,
+    /// A layer directory: every executable in `<layer>/extensions/` is started as an extension.
+    pub layer_dir: Option<PathBuf>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// Memory size in MB (Lambda's MB are MiB); also the limit enforced on resident memory.
+    pub memory_mb: u32,
+    /// Function timeout (Lambda's default is 3 s).
+    pub timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub version: String,
+    /// `AWS_REGION` and `AWS_DEFAULT_REGION`.
+    pub region: String,
+    /// Reported architecture.
+    pub architecture: Architecture,
+    /// Initialization type.
+    pub initialization_type: InitializationType,
+    /// Account id used in ARNs and in the register answer (when asked for).
+    pub account_id: String,
+    /// `_HANDLER`.
+    pub handler: String,
+    /// `LAMBDA_TASK_ROOT`; defaults to the bootstrap's folder.
+    pub task_root: Option<PathBuf>,
+    /// `AWS_LAMBDA_LOG_FORMAT` (`Text` or `JSON`), set only when given.
+    pub log_format: Option<String>,
+    /// `AWS_LAMBDA_LOG_LEVEL`, set only when given.
+    pub log_level: Option<String>,
+    /// Extra environment variables for the runtime and the extensions.
+    pub env: Vec<(String, String)>,
+    /// Echo the processes' output lines to the sandbox's stderr, tagged with their source.
+    pub echo_output: bool,
+    /// Total time given to extensions after SHUTDOWN (Lambda: 2,000 ms with external extensions).
+    pub shutdown_deadline: Duration,
+    /// Init phase limit (Lambda: 10 s for on-demand functions).
+    pub init_timeout: Duration,
+    /// Address of the API listener; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Records one subscriber may have queued before the sandbox drops new ones and reports
+    /// `platform.logsDropped`. The AWS documentation does not give Lambda's bound; this one is
+    /// the sandbox's choice.
+    pub telemetry_queue_limit: usize,
+    /// Interval of the resident-memory sampler during an invocation.
+    pub memory_sample_interval: Duration,
+}
+
+impl Config {
+    /// A configuration with Lambda's defaults for the given bootstrap.
+    pub fn new(bootstrap: impl Into<PathBuf>) -> Self {
+        Self {
+            bootstrap: bootstrap.into(),
+            layer_dir: None,
+            function_name: "sandbox-function".to_owned(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            version: "$LATEST".to_owned(),
+            region: "us-east-1".to_owned(),
+            architecture: Architecture::X86_64,
+            initialization_type: InitializationType::OnDemand,
+            account_id: "123456789012".to_owned(),
+            handler: "bootstrap".to_owned(),
+            task_root: None,
+            log_format: None,
+            log_level: None,
+            env: Vec::new(),
+            echo_output: false,
+            shutdown_deadline: Duration::from_millis(2000),
+            init_timeout: Duration::from_secs(10),
+            bind: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+            telemetry_queue_limit: 20_000,
+            memory_sample_interval: Duration::from_millis(2),
+        }
+    }
+
+    /// Checks values Lambda would refuse.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        if !(128..=10_240).contains(&self.memory_mb) {
+            return Err(SandboxError::Config(format!(
+                "memory_mb {} is outside Lambda's 128..=10240",
+                self.memory_mb
+            )));
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(900) {
+            return Err(SandboxError::Config(
+                "timeout must be between 1 ms and 900 s".to_owned(),
+            ));
+        }
+        if self.function_name.is_empty() {
+            return Err(SandboxError::Config("function_name must not be empty".to_owned()));
+        }
+        if self.telemetry_queue_limit == 0 {
+            return Err(SandboxError::Config(
+                "telemetry_queue_limit must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.function_name
+        )
+    }
+
+    /// The environment Lambda gives the runtime and the extensions.
+    pub fn process_env(&self, api: SocketAddr, log_stream: &str) -> Vec<(String, String)> {
+        let task_root = self
+            .task_root
+            .clone()
+            .or_else(|| self.bootstrap.parent().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut env = vec![
+            ("AWS_LAMBDA_RUNTIME_API".to_owned(), api.to_string()),
+            ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), self.function_name.clone()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+                self.memory_mb.to_string(),
+            ),
+            ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), self.version.clone()),
+            ("AWS_REGION".to_owned(), self.region.clone()),
+            ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
+                format!("/aws/lambda/{}", self.function_name),
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), log_stream.to_owned()),
+            (
+                "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
+                self.initialization_type.as_str().to_owned(),
+            ),
+            (
+                "AWS_EXECUTION_ENV".to_owned(),
+                "AWS_Lambda_provided.al2023".to_owned(),
+            ),
+            ("_HANDLER".to_owned(), self.handler.clone()),
+            ("LAMBDA_TASK_ROOT".to_owned(), task_root.display().to_string()),
+            ("TZ".to_owned(), ":UTC".to_owned()),
+        ];
+        if let Some(f) = &self.log_format {
+            env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), f.clone()));
+        }
+        if let Some(l) = &self.log_level {
+            env.push(("AWS_LAMBDA_LOG_LEVEL".to_owned(), l.clone()));
+        }
+        env.extend(self.env.iter().cloned());
+        env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_has_lambda_variables_and_extras_last() {
+        let mut c = Config::new("/fn/bootstrap");
+        c.env.push(("FOO".into(), "bar".into()));
+        let env = c.process_env("127.0.0.1:9999".parse().unwrap(), "stream");
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("AWS_LAMBDA_RUNTIME_API").as_deref(), Some("127.0.0.1:9999"));
+        assert_eq!(get("AWS_LAMBDA_FUNCTION_VERSION").as_deref(), Some("$LATEST"));
+        assert_eq!(
+            get("AWS_LAMBDA_LOG_GROUP_NAME").as_deref(),
+            Some("/aws/lambda/sandbox-function")
+        );
+        assert_eq!(get("LAMBDA_TASK_ROOT").as_deref(), Some("/fn"));
+        assert_eq!(get("AWS_LAMBDA_LOG_FORMAT"), None);
+        assert_eq!(env.last().map(|(k, _)| k.as_str()), Some("FOO"));
+    }
+
+    #[test]
+    fn validate_rejects_bad_memory() {
+        let mut c = Config::new("/x");
+        c.memory_mb = 64;
+        assert!(c.validate().is_err());
+        c.memory_mb = 128;
+        assert!(c.validate().is_ok());
+    }
+}

@@ -1,0 +1,239 @@
+//! The environment's shared state: what the API handlers and the lifecycle driver both see.
+//!
+//! One `std::sync::Mutex` (never held across an `.await`) guards the state; every change bumps a
+//! `watch` counter, so any task can wait for a condition on the state with a bounded wait.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::output::OutputStore;
+use crate::records::{InitInfo, TelemetryRecord};
+use crate::telemetry::TelemetryHub;
+
+/// Where the environment is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Processes are starting; registration and subscription are allowed.
+    Init,
+    /// Between invocations (frozen).
+    Idle,
+    /// An invocation runs.
+    Invoke,
+    /// SHUTDOWN was sent (final shutdown or a reset).
+    Shutdown,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// Unknown (could not be waited for).
+    Unknown,
+}
+
+/// A process's end, as recorded by its waiter task.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exit {
+    pub kind: ExitKind,
+    pub at: Instant,
+}
+
+/// An invocation waiting for the runtime's `next`.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingInvoke {
+    pub request_id: String,
+    pub deadline_ms: i64,
+    pub function_arn: String,
+    pub trace: String,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RuntimeAgent {
+    pub pid: Option<u32>,
+    /// Called `next` at least once.
+    pub ready: bool,
+    /// Holds an invocation it has not finished (`next` not called since).
+    pub busy: bool,
+    pub pending: Option<PendingInvoke>,
+    pub init_error: Option<String>,
+    pub exited: Option<Exit>,
+    pub next_at: Option<(Instant, DateTime<Utc>)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ExtensionAgent {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub id: Option<String>,
+    pub events: Vec<String>,
+    pub ready: bool,
+    pub busy: bool,
+    pub queue: VecDeque<Value>,
+    pub exited: Option<Exit>,
+    pub init_error: Option<String>,
+    pub exit_error: Option<String>,
+}
+
+impl ExtensionAgent {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            pid: None,
+            id: None,
+            events: Vec::new(),
+            ready: false,
+            busy: false,
+            queue: VecDeque::new(),
+            exited: None,
+            init_error: None,
+            exit_error: None,
+        }
+    }
+
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
+
+    /// Finished its events (or is gone).
+    pub fn idle(&self) -> bool {
+        self.exited.is_some() || (self.queue.is_empty() && !self.busy)
+    }
+}
+
+/// What the runtime posted for an invocation.
+#[derive(Debug, Clone)]
+pub(crate) struct RuntimeResult {
+    /// `None` for a response, the error type for an error.
+    pub error_type: Option<String>,
+    pub body: Bytes,
+    pub headers_at: (Instant, DateTime<Utc>),
+    pub body_done_at: (Instant, DateTime<Utc>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub request_id: String,
+    pub result: Option<RuntimeResult>,
+    /// Resident memory passed the limit.
+    pub oom: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub phase: Phase,
+    /// Bumped at each (re)initialisation: requests of older processes are refused.
+    pub generation: u64,
+    pub runtime: RuntimeAgent,
+    pub extensions: Vec<ExtensionAgent>,
+    pub invocation: Option<Invocation>,
+    /// `initializationType` and `phase` of the running init.
+    pub init_phase: &'static str,
+    pub init_runtime_done_emitted: bool,
+}
+
+impl State {
+    pub fn extension_by_id(&mut self, id: &str) -> Option<&mut ExtensionAgent> {
+        self.extensions.iter_mut().find(|e| e.id.as_deref() == Some(id))
+    }
+}
+
+/// State plus the services every handler needs.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub addr: SocketAddr,
+    pub hub: Arc<TelemetryHub>,
+    pub output: OutputStore,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    pub fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
+        Self {
+            config,
+            addr,
+            hub,
+            output: OutputStore::default(),
+            state: Mutex::new(State {
+                phase: Phase::Init,
+                generation: 0,
+                runtime: RuntimeAgent::default(),
+                extensions: Vec::new(),
+                invocation: None,
+                init_phase: "init",
+                init_runtime_done_emitted: false,
+            }),
+            changed: watch::Sender::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the state and wakes every waiter.
+    pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let r = f(&mut self.lock());
+        self.changed.send_modify(|g| *g = g.wrapping_add(1));
+        r
+    }
+
+    /// Waits until `f` returns `Some` (it may change the state when it does), or until
+    /// `deadline` (then `None`).
+    pub async fn wait_until<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut f: impl FnMut(&mut State) -> Option<T>,
+    ) -> Option<T> {
+        let mut rx = self.changed.subscribe();
+        loop {
+            rx.borrow_and_update();
+            let found = f(&mut self.lock());
+            if let Some(v) = found {
+                self.changed.send_modify(|g| *g = g.wrapping_add(1));
+                return Some(v);
+            }
+            match deadline {
+                Some(d) => match tokio::time::timeout_at(d.into(), rx.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return None,
+                },
+                None => {
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes a platform record generated now.
+    pub fn emit(&self, kind: &str, record: Value) {
+        self.hub.publish(TelemetryRecord::new(Utc::now(), kind, record));
+    }
+
+    /// Init fields for the running init.
+    pub fn init_info(&self, phase: &'static str) -> InitInfo<'static> {
+        InitInfo {
+            initialization_type: self.config.initialization_type.as_str(),
+            phase,
+        }
+    }
+}

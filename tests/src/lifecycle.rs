@@ -439,7 +439,7 @@ impl Sandbox {
 
     /// Shuts the environment down: SIGTERM to the runtime, SHUTDOWN to the extensions, telemetry
     /// delivered until they exit or the deadline passes, then SIGKILL for what is left.
-    pub async fn shutdown(mut self, reason: ShutdownReason) -> Result<ShutdownOutcome, SandboxError> {
+    pub async fn shutdown(&mut self, reason: ShutdownReason) -> Result<ShutdownOutcome, SandboxError> {
         if self.closed {
             return Err(SandboxError::ShutDown);
         }

@@ -1,0 +1,319 @@
+//! Timeouts, crashes, out-of-memory kills, init errors, resets and the shutdown deadline.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Fixture;
+use lambda_sandbox::{ExitKind, Sandbox, ShutdownReason, Source, Status};
+use serde_json::json;
+
+fn report_of<'a>(
+    records: &'a [lambda_sandbox::TelemetryRecord],
+    kind: &str,
+    id: &str,
+) -> &'a serde_json::Value {
+    &records
+        .iter()
+        .find(|r| r.kind == kind && r.request_id() == Some(id))
+        .unwrap()
+        .record
+}
+
+#[tokio::test]
+async fn timeout_resets_and_next_invoke_reinitialises() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut config = fx.config();
+    config.timeout = Duration::from_millis(300);
+    let mut sb = Sandbox::start(config).await.unwrap();
+    let slow = sb.invoke(json!({"sleep_ms": 5000})).await.unwrap();
+    assert_eq!(slow.status, Status::Timeout);
+    assert_eq!(slow.error_type.as_deref(), Some("Sandbox.Timedout"));
+    assert!(
+        slow.duration_ms >= 300.0 && slow.duration_ms < 1000.0,
+        "{}",
+        slow.duration_ms
+    );
+    let reset = slow.reset.as_ref().expect("a timeout resets the environment");
+    assert_eq!(reset.reason, ShutdownReason::Timeout);
+    assert_eq!(reset.of(&Source::Function).unwrap().exit, ExitKind::Signal(9));
+    assert_eq!(
+        reset.of(&Source::Extension("ext-a".into())).unwrap().exit,
+        ExitKind::Code(0)
+    );
+
+    let next = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(next.status, Status::Success);
+    let init = next.init.as_ref().expect("re-init inside the invoke");
+    assert_eq!((init.phase.as_str(), init.status), ("invoke", Status::Success));
+    assert!(next.init_duration_ms.is_some());
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+
+    let records = sb.telemetry();
+    let done = report_of(&records, "platform.runtimeDone", &slow.request_id);
+    assert_eq!(done["status"], "timeout");
+    let report = report_of(&records, "platform.report", &slow.request_id);
+    assert_eq!(report["status"], "timeout");
+    assert_eq!(report["errorType"], "Sandbox.Timedout");
+    let init_starts: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == "platform.initStart")
+        .collect();
+    assert_eq!(init_starts.len(), 2);
+    assert_eq!(init_starts[1].record["phase"], "invoke");
+    let init_reports: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == "platform.initReport")
+        .collect();
+    assert_eq!(init_reports[1].record["phase"], "invoke");
+    let report2 = report_of(&records, "platform.report", &next.request_id);
+    assert!(report2["metrics"]["initDurationMs"].as_f64().unwrap() > 0.0);
+
+    // The first extension process got SHUTDOWN(timeout) and, while draining, the timed-out
+    // invocation's report; the second process registered anew.
+    let events = fx.ext_entries("ext-a", "event");
+    let shutdowns: Vec<_> = events.iter().filter(|e| e["eventType"] == "SHUTDOWN").collect();
+    assert_eq!(shutdowns[0]["shutdownReason"], "timeout");
+    assert_eq!(shutdowns[1]["shutdownReason"], "spindown");
+    assert_eq!(fx.ext_entries("ext-a", "registered").len(), 2);
+    let exits = fx.ext_entries("ext-a", "exit");
+    assert_eq!(exits[0]["missing_reports"], json!([]));
+    assert!(fx.received("ext-a").iter().any(|r| r["type"] == "platform.report"
+        && r["record"]["requestId"] == slow.request_id.as_str()
+        && r["record"]["status"] == "timeout"));
+}
+
+#[tokio::test]
+async fn runtime_exit_is_a_failure_and_resets() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut sb = Sandbox::start(fx.config()).await.unwrap();
+    let out = sb.invoke(json!({"exit": 3})).await.unwrap();
+    assert_eq!(out.status, Status::Failure);
+    assert_eq!(out.error_type.as_deref(), Some("Runtime.ExitError"));
+    let reset = out.reset.as_ref().unwrap();
+    assert_eq!(reset.reason, ShutdownReason::Failure);
+    assert_eq!(reset.of(&Source::Function).unwrap().exit, ExitKind::Code(3));
+    let again = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(again.status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let events = fx.ext_entries("ext-a", "event");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventType"] == "SHUTDOWN" && e["shutdownReason"] == "failure")
+    );
+    let records = sb.telemetry();
+    assert_eq!(
+        report_of(&records, "platform.runtimeDone", &out.request_id)["status"],
+        "failure"
+    );
+}
+
+#[tokio::test]
+async fn function_error_is_reported_without_reset() {
+    let fx = Fixture::new(&[]);
+    let mut sb = Sandbox::start(fx.config()).await.unwrap();
+    let out = sb.invoke(json!({"error": "boom"})).await.unwrap();
+    assert_eq!(out.status, Status::Error);
+    assert_eq!(out.error_type.as_deref(), Some("Function.TestError"));
+    assert!(out.reset.is_none());
+    let body: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
+    assert_eq!(body["errorMessage"], "boom");
+    let ok = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(ok.status, Status::Success);
+    assert!(ok.init.is_none());
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let records = sb.telemetry();
+    let done = report_of(&records, "platform.runtimeDone", &out.request_id);
+    assert_eq!(
+        (done["status"].as_str(), done["errorType"].as_str()),
+        (Some("error"), Some("Function.TestError"))
+    );
+}
+
+#[tokio::test]
+async fn out_of_memory_kills_the_runtime() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut sb = Sandbox::start(fx.config()).await.unwrap();
+    let out = sb
+        .invoke(json!({"alloc_mb": 200, "sleep_ms": 2000}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, Status::Error);
+    assert_eq!(out.error_type.as_deref(), Some("Runtime.OutOfMemory"));
+    assert!(out.max_memory_used_mb > 128, "{}", out.max_memory_used_mb);
+    assert!(
+        out.duration_ms < 1500.0,
+        "killed, not timed out: {}",
+        out.duration_ms
+    );
+    assert_eq!(
+        out.reset.as_ref().unwrap().of(&Source::Function).unwrap().exit,
+        ExitKind::Signal(9)
+    );
+    let next = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(next.status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let records = sb.telemetry();
+    let report = report_of(&records, "platform.report", &out.request_id);
+    assert_eq!(report["status"], "error");
+    assert_eq!(report["errorType"], "Runtime.OutOfMemory");
+    assert_eq!(report["metrics"]["maxMemoryUsedMB"], out.max_memory_used_mb);
+}
+
+#[tokio::test]
+async fn max_memory_follows_a_real_allocation() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut config = fx.config();
+    config.memory_mb = 512;
+    let mut sb = Sandbox::start(config).await.unwrap();
+    let idle = sb.invoke(json!({})).await.unwrap();
+    let big = sb.invoke(json!({"alloc_mb": 64})).await.unwrap();
+    let after = sb.invoke(json!({})).await.unwrap();
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    assert_eq!(big.status, Status::Success);
+    assert!(big.max_memory_used_mb >= 64, "{}", big.max_memory_used_mb);
+    assert!(
+        big.max_memory_used_mb >= idle.max_memory_used_mb + 60,
+        "{} vs {}",
+        big.max_memory_used_mb,
+        idle.max_memory_used_mb
+    );
+    // The peak is per invocation: it falls back once the allocation is freed.
+    assert!(
+        after.max_memory_used_mb + 40 < big.max_memory_used_mb,
+        "{} vs {}",
+        after.max_memory_used_mb,
+        big.max_memory_used_mb
+    );
+}
+
+#[tokio::test]
+async fn init_error_is_retried_inside_the_first_invoke() {
+    let fx = Fixture::new(&["ext-a"]);
+    let flag = fx.dir.join("fail-init-once");
+    std::fs::write(&flag, "").unwrap();
+    let mut config = fx.config();
+    config
+        .env
+        .push(("RUNTIME_INIT_FAIL_FLAG".into(), flag.display().to_string()));
+    let mut sb = Sandbox::start(config).await.unwrap();
+    let init = &sb.init_outcomes()[0];
+    assert_eq!(init.status, Status::Error);
+    assert_eq!(init.error_type.as_deref(), Some("Runtime.TestInitError"));
+    let out = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(out.status, Status::Success);
+    assert_eq!(out.init.as_ref().unwrap().phase, "invoke");
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let records = sb.telemetry();
+    let rd = records
+        .iter()
+        .find(|r| r.kind == "platform.initRuntimeDone")
+        .unwrap();
+    assert_eq!(rd.record["status"], "error");
+    assert_eq!(rd.record["errorType"], "Runtime.TestInitError");
+    // The extension process of the failed init was shut down (or killed, if it had not
+    // registered for SHUTDOWN yet); the new one got the invocation.
+    let events = fx.ext_entries("ext-a", "event");
+    let invoke = events.iter().find(|e| e["eventType"] == "INVOKE").unwrap();
+    assert_eq!(invoke["requestId"], out.request_id.as_str());
+}
+
+#[tokio::test]
+async fn shutdown_deadline_kills_a_stuck_extension() {
+    let fx = Fixture::new(&["good", "stuck"]);
+    // Same script; the stuck one ignores SHUTDOWN (the variable is read by both, so make the
+    // good one's copy a wrapper that unsets it).
+    let good = fx.dir.join("layer/extensions/good");
+    std::fs::write(
+        &good,
+        common::EXTENSION.replace("ENV(\"EXT_IGNORE_SHUTDOWN\")", "False"),
+    )
+    .unwrap();
+    let mut config = fx.config();
+    config.env.push(("EXT_IGNORE_SHUTDOWN".into(), "1".into()));
+    config.shutdown_deadline = Duration::from_millis(600);
+    let mut sb = Sandbox::start(config).await.unwrap();
+    sb.invoke(json!({})).await.unwrap();
+    let t0 = Instant::now();
+    let out = sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_millis(1500), "{:?}", t0.elapsed());
+    let stuck = out.of(&Source::Extension("stuck".into())).unwrap();
+    assert!(stuck.killed);
+    assert_eq!(stuck.exit, ExitKind::Signal(9));
+    assert!(stuck.exited_after_shutdown.unwrap() >= Duration::from_millis(500));
+    let good = out.of(&Source::Extension("good".into())).unwrap();
+    assert!(!good.killed);
+    assert_eq!(good.exit, ExitKind::Code(0));
+    assert!(good.exited_after_shutdown.unwrap() < Duration::from_millis(500));
+    assert!(sb.invoke(json!({})).await.is_err());
+}
+
+// Multi-threaded: the raw requests below block their thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_refusals() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut config = fx.config();
+    config.env.push(("EXT_PROBE".into(), "1".into()));
+    let mut sb = Sandbox::start(config).await.unwrap();
+    // After init: registration is refused, unknown identifiers too.
+    let addr = sb.api_addr();
+    let (status, body) = raw(
+        addr,
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "ext-a")],
+        "{\"events\":[]}",
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = raw(
+        addr,
+        "GET",
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", "x")],
+        "",
+    );
+    assert_eq!(status, 403);
+    let (status, _) = raw(
+        addr,
+        "POST",
+        "/2018-06-01/runtime/invocation/nope/response",
+        &[],
+        "{}",
+    );
+    assert_eq!(status, 400);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let wrong = &fx.ext_entries("ext-a", "probe-wrong-name")[0];
+    assert_eq!(wrong["status"], 403);
+    let bad = &fx.ext_entries("ext-a", "probe-bad-buffering")[0];
+    assert_eq!(bad["status"], 400);
+    assert!(bad["body"]["errorMessage"].as_str().unwrap().contains("maxItems"));
+    assert_eq!(fx.ext_entries("ext-a", "probe-unknown-id")[0]["status"], 403);
+}
+
+/// A one-shot HTTP/1.1 request; returns the status and body.
+fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out)
+}

@@ -1,4 +1,5 @@
 //! Timeouts, crashes, out-of-memory kills, init errors, resets and the shutdown deadline.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "integration tests fail loudly")]
 
 mod common;
 

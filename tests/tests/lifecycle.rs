@@ -1,4 +1,5 @@
 //! Init, invoke, late delivery and shutdown against real Python processes.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "integration tests fail loudly")]
 
 mod common;
 

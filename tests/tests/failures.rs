@@ -1,5 +1,10 @@
 //! Timeouts, crashes, out-of-memory kills, init errors, resets and the shutdown deadline.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "integration tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "integration tests fail loudly"
+)]
 
 mod common;
 

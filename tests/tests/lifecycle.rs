@@ -1,5 +1,10 @@
 //! Init, invoke, late delivery and shutdown against real Python processes.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "integration tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "integration tests fail loudly"
+)]
 
 mod common;
 

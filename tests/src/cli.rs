@@ -1,1 +1,326 @@
-pub fn placeholder() {}
+//! The `lambda-sandbox` command: init, invoke each payload, shut down, print a summary.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Config, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason};
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage: lambda-sandbox --bootstrap PATH [options] [PAYLOAD_JSON ...]
+
+Runs PATH as a Lambda custom runtime, with the extensions of --layer, on a local copy of the
+Runtime, Extensions and Telemetry APIs; invokes it once per payload (default: one {}), shuts
+down, and prints one summary line per invocation, the shutdown, and the processes' output.
+
+options:
+  --bootstrap PATH           runtime executable (required)
+  --layer DIR                layer directory; every executable in DIR/extensions/ is an extension
+  --name NAME                function name (sandbox-function)
+  --memory MB                memory size and limit (128)
+  --timeout-ms MS            function timeout (3000)
+  --shutdown-deadline-ms MS  time extensions get after SHUTDOWN (2000)
+  --region REGION            AWS_REGION (us-east-1)
+  --log-format Text|JSON     sets AWS_LAMBDA_LOG_FORMAT
+  --log-level LEVEL          sets AWS_LAMBDA_LOG_LEVEL
+  --env K=V                  extra environment variable (repeatable)
+  --payloads FILE            JSON lines file, one payload per line
+  --telemetry FILE           write every generated telemetry record there (JSON lines)
+  --echo                     echo process output live to stderr instead of at the end
+  -h, --help                 this text";
+
+/// Parsed command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Args {
+    /// Sandbox settings.
+    pub config_bootstrap: PathBuf,
+    /// Layer.
+    pub layer: Option<PathBuf>,
+    /// Function name.
+    pub name: Option<String>,
+    /// Memory MB.
+    pub memory: Option<u32>,
+    /// Timeout.
+    pub timeout_ms: Option<u64>,
+    /// Shutdown deadline.
+    pub shutdown_deadline_ms: Option<u64>,
+    /// Region.
+    pub region: Option<String>,
+    /// Log format.
+    pub log_format: Option<String>,
+    /// Log level.
+    pub log_level: Option<String>,
+    /// Extra env.
+    pub env: Vec<(String, String)>,
+    /// Payloads given inline.
+    pub payloads: Vec<Value>,
+    /// Payload file.
+    pub payload_file: Option<PathBuf>,
+    /// Telemetry output file.
+    pub telemetry_file: Option<PathBuf>,
+    /// Echo live.
+    pub echo: bool,
+}
+
+/// Parses arguments (without the program name). `Err` carries the message to print.
+pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
+    let mut bootstrap = None;
+    let mut a = Args {
+        config_bootstrap: PathBuf::new(),
+        layer: None,
+        name: None,
+        memory: None,
+        timeout_ms: None,
+        shutdown_deadline_ms: None,
+        region: None,
+        log_format: None,
+        log_level: None,
+        env: Vec::new(),
+        payloads: Vec::new(),
+        payload_file: None,
+        telemetry_file: None,
+        echo: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |flag: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: {v:?} is not a number"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--bootstrap" => bootstrap = Some(PathBuf::from(value(arg)?)),
+            "--layer" => a.layer = Some(PathBuf::from(value(arg)?)),
+            "--name" => a.name = Some(value(arg)?),
+            "--memory" => {
+                let v = number(arg, value(arg)?)?;
+                a.memory = Some(u32::try_from(v).map_err(|_| "--memory is too large".to_owned())?);
+            }
+            "--timeout-ms" => a.timeout_ms = Some(number(arg, value(arg)?)?),
+            "--shutdown-deadline-ms" => a.shutdown_deadline_ms = Some(number(arg, value(arg)?)?),
+            "--region" => a.region = Some(value(arg)?),
+            "--log-format" => a.log_format = Some(value(arg)?),
+            "--log-level" => a.log_level = Some(value(arg)?),
+            "--env" => {
+                let v = value(arg)?;
+                let (k, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--env {v:?}: expected K=V"))?;
+                a.env.push((k.to_owned(), val.to_owned()));
+            }
+            "--payloads" => a.payload_file = Some(PathBuf::from(value(arg)?)),
+            "--telemetry" => a.telemetry_file = Some(PathBuf::from(value(arg)?)),
+            "--echo" => a.echo = true,
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            s => a
+                .payloads
+                .push(serde_json::from_str(s).map_err(|e| format!("payload {s:?} is not JSON: {e}"))?),
+        }
+    }
+    a.config_bootstrap = bootstrap.ok_or("--bootstrap is required")?;
+    Ok(Some(a))
+}
+
+impl Args {
+    /// The sandbox configuration these arguments describe.
+    pub fn config(&self) -> Config {
+        let mut c = Config::new(&self.config_bootstrap);
+        c.layer_dir.clone_from(&self.layer);
+        if let Some(n) = &self.name {
+            c.function_name.clone_from(n);
+        }
+        if let Some(m) = self.memory {
+            c.memory_mb = m;
+        }
+        if let Some(t) = self.timeout_ms {
+            c.timeout = Duration::from_millis(t);
+        }
+        if let Some(d) = self.shutdown_deadline_ms {
+            c.shutdown_deadline = Duration::from_millis(d);
+        }
+        if let Some(r) = &self.region {
+            c.region.clone_from(r);
+        }
+        c.log_format.clone_from(&self.log_format);
+        c.log_level.clone_from(&self.log_level);
+        c.env.clone_from(&self.env);
+        c.echo_output = self.echo;
+        c
+    }
+
+    /// Inline payloads, then the file's lines; `{}` when there are none.
+    pub fn all_payloads(&self) -> Result<Vec<Value>, String> {
+        let mut out = self.payloads.clone();
+        if let Some(f) = &self.payload_file {
+            let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                out.push(serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", f.display(), i + 1))?);
+            }
+        }
+        if out.is_empty() {
+            out.push(Value::Object(serde_json::Map::new()));
+        }
+        Ok(out)
+    }
+}
+
+/// One summary line for an invocation.
+pub fn summary(n: usize, o: &InvokeOutcome) -> String {
+    format!(
+        "invoke {n} request_id={} status={} error_type={} duration_ms={:.3} billed_ms={} max_memory_mb={} init_ms={}",
+        o.request_id,
+        o.status.as_str(),
+        o.error_type.as_deref().unwrap_or("-"),
+        o.duration_ms,
+        o.billed_duration_ms,
+        o.max_memory_used_mb,
+        o.init_duration_ms
+            .map_or_else(|| "-".to_owned(), |d| format!("{d:.3}")),
+    )
+}
+
+fn shutdown_lines(s: &ShutdownOutcome) -> Vec<String> {
+    let mut out = vec![format!("shutdown reason={}", s.reason.as_str())];
+    for p in &s.processes {
+        out.push(format!(
+            "process {} pid={} exit={:?} killed={} exited_after_shutdown_ms={}",
+            p.source,
+            p.pid,
+            p.exit,
+            p.killed,
+            p.exited_after_shutdown
+                .map_or_else(|| "-".to_owned(), |d| d.as_millis().to_string()),
+        ));
+    }
+    out
+}
+
+async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
+    let payloads = args.all_payloads()?;
+    let mut sandbox = Sandbox::start(args.config()).await.map_err(|e| e.to_string())?;
+    let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
+    for i in sandbox.init_outcomes() {
+        w(
+            out,
+            &format!(
+                "init phase={} status={} duration_ms={:.3}",
+                i.phase,
+                i.status.as_str(),
+                i.duration_ms
+            ),
+        )?;
+    }
+    for (n, p) in payloads.into_iter().enumerate() {
+        let o = sandbox.invoke(p).await.map_err(|e| e.to_string())?;
+        w(out, &summary(n + 1, &o))?;
+    }
+    let s = sandbox
+        .shutdown(ShutdownReason::Spindown)
+        .await
+        .map_err(|e| e.to_string())?;
+    for line in shutdown_lines(&s) {
+        w(out, &line)?;
+    }
+    if !args.echo {
+        for l in sandbox.output() {
+            w(out, &format!("[{} {}] {}", l.source, l.stream.as_str(), l.text))?;
+        }
+    }
+    if let Some(f) = &args.telemetry_file {
+        let text: String = sandbox
+            .telemetry()
+            .iter()
+            .map(|r| format!("{}\n", r.to_json()))
+            .collect();
+        std::fs::write(f, text).map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// Entry point of the binary: 0 when every payload was invoked, 1 on a sandbox error, 2 on a
+/// usage error.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut stderr = std::io::stderr();
+    let parsed = match parse(&args) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "lambda-sandbox: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(stderr, "lambda-sandbox: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match runtime.block_on(run(parsed, &mut stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(stderr, "lambda-sandbox: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_all_options() {
+        let a = parse(&s(&[
+            "--bootstrap",
+            "/b",
+            "--layer",
+            "/l",
+            "--memory",
+            "256",
+            "--timeout-ms",
+            "500",
+            "--env",
+            "A=1=2",
+            "--name",
+            "fn",
+            "{\"x\":1}",
+        ]))
+        .unwrap()
+        .unwrap();
+        let c = a.config();
+        assert_eq!(c.bootstrap, PathBuf::from("/b"));
+        assert_eq!(c.layer_dir, Some(PathBuf::from("/l")));
+        assert_eq!(c.memory_mb, 256);
+        assert_eq!(c.timeout, Duration::from_millis(500));
+        assert_eq!(c.env, vec![("A".to_owned(), "1=2".to_owned())]);
+        assert_eq!(c.function_name, "fn");
+        assert_eq!(a.all_payloads().unwrap(), vec![serde_json::json!({"x": 1})]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&s(&["--layer", "/l"])).is_err());
+        assert!(parse(&s(&["--bootstrap"])).is_err());
+        assert!(parse(&s(&["--bootstrap", "/b", "--memory", "lots"])).is_err());
+        assert!(parse(&s(&["--bootstrap", "/b", "--frobnicate"])).is_err());
+        assert!(parse(&s(&["--bootstrap", "/b", "not json"])).is_err());
+        assert_eq!(parse(&s(&["--help"])), Ok(None));
+        let a = parse(&s(&["--bootstrap", "/b"])).unwrap().unwrap();
+        assert_eq!(a.all_payloads().unwrap(), vec![serde_json::json!({})]);
+    }
+}

@@ -1,0 +1,80 @@
+//! The `lambda-sandbox` binary end to end.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "integration tests fail loudly"
+)]
+
+mod common;
+
+use common::Fixture;
+
+#[test]
+fn cli_runs_payloads_and_prints_a_summary() {
+    let fx = Fixture::new(&["ext-a"]);
+    let payloads = fx.dir.join("payloads.jsonl");
+    std::fs::write(&payloads, "{\"exit\": 4}\n\n{\"sleep_ms\": 1}\n").unwrap();
+    let telemetry = fx.dir.join("telemetry.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
+        .args(["--bootstrap", fx.dir.join("function/bootstrap").to_str().unwrap()])
+        .args(["--layer", fx.dir.join("layer").to_str().unwrap()])
+        .args(["--env", &format!("EXT_OUT_DIR={}", fx.dir.join("out").display())])
+        .args(["--memory", "256", "--timeout-ms", "2000", "--name", "cli-fn"])
+        .args([
+            "--payloads",
+            payloads.to_str().unwrap(),
+            "--telemetry",
+            telemetry.to_str().unwrap(),
+        ])
+        .arg("{}")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("init phase=init status=success"), "{stdout}");
+    assert!(
+        lines[1].starts_with("invoke 1 request_id=") && lines[1].contains("status=success"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].contains("status=failure error_type=Runtime.ExitError"),
+        "{stdout}"
+    );
+    // Re-initialised inside the next invoke: initDurationMs again.
+    assert!(
+        lines[3].contains("status=success") && !lines[3].ends_with("init_ms=-"),
+        "{stdout}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("shutdown reason=spindown")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("process extension:ext-a") && l.contains("exit=Code(0)"))
+    );
+    assert!(lines.iter().any(|l| l.starts_with("[function stdout] invoked ")));
+    assert!(lines.contains(&"[extension:ext-a stdout] ext-a ready"));
+    let records = std::fs::read_to_string(&telemetry).unwrap();
+    assert_eq!(
+        records
+            .lines()
+            .filter(|l| l.contains("\"platform.report\""))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn cli_usage_error_exits_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
+        .arg("--nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lambda-sandbox"));
+}

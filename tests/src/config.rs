@@ -13,14 +13,15 @@ pub enum InitializationType {
     /// Standard Lambda: init on the first invoke, one invocation at a time.
     #[default]
     OnDemand,
-    /// Provisioned concurrency (not played yet).
+    /// Provisioned concurrency (not played yet: `Sandbox::start` answers
+    /// `SandboxError::Unsupported`).
     ProvisionedConcurrency,
     /// SnapStart: init at publish time, then `platform.restore*` events on each restore
     /// (not played yet: `Sandbox::start` answers `SandboxError::Unsupported`).
     SnapStart,
-    /// Lambda Managed Instances: concurrent invocations, SHUTDOWN-only extensions, schema
-    /// `2025-01-29`, reports with only `durationMs` (registration and subscription rules are
-    /// enforced; the concurrent invoke loop is not played yet).
+    /// Lambda Managed Instances: SHUTDOWN-only extensions, schema `2025-01-29`, reports with
+    /// only `durationMs`, no freeze between invocations. Invocations are played one at a time
+    /// (the concurrent invocations of a real instance are not played yet).
     LambdaManagedInstances,
 }
 

@@ -50,9 +50,12 @@ impl Sandbox {
     /// as Lambda does.
     pub async fn start(config: Config) -> Result<Self, SandboxError> {
         config.validate()?;
-        if config.initialization_type != InitializationType::OnDemand {
+        if matches!(
+            config.initialization_type,
+            InitializationType::SnapStart | InitializationType::ProvisionedConcurrency
+        ) {
             return Err(SandboxError::Unsupported(format!(
-                "initialization type {} is not played yet; use on-demand",
+                "initialization type {} is not played yet; use on-demand or lambda-managed-instances",
                 config.initialization_type.as_str()
             )));
         }
@@ -293,16 +296,25 @@ impl Sandbox {
             max_memory_used_mb,
             init_duration_ms: init_ms,
         };
-        shared.emit(
-            "platform.report",
+        let report = if managed_instances(config) {
+            // Lambda Managed Instances report only durationMs.
+            records::report_duration_only(
+                &request_id,
+                status.as_str(),
+                error_type.as_deref(),
+                duration_ms,
+                &tracing,
+            )
+        } else {
             records::report(
                 &request_id,
                 status.as_str(),
                 error_type.as_deref(),
                 &metrics,
                 &tracing,
-            ),
-        );
+            )
+        };
+        shared.emit("platform.report", report);
         let response = shared.update(|st| {
             st.phase = Phase::Idle;
             st.runtime.pending = None;
@@ -470,6 +482,13 @@ impl Sandbox {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// Lambda Managed Instances: long-lived environments that are not frozen between invocations,
+/// with SHUTDOWN-only extensions. The sandbox plays their rules one invocation at a time
+/// (concurrent invocations are not played yet).
+fn managed_instances(config: &Config) -> bool {
+    config.initialization_type == InitializationType::LambdaManagedInstances
 }
 
 impl Drop for Sandbox {

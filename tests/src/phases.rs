@@ -39,6 +39,10 @@ pub(crate) fn live_pids(shared: &Shared) -> Vec<u32> {
 /// Lambda freezes the environment between invocations; signals are used rather than a cgroup
 /// freezer so the sandbox needs no privileges.
 pub(crate) async fn freeze(shared: &Shared) {
+    if shared.config.initialization_type == crate::config::InitializationType::LambdaManagedInstances {
+        // Managed Instances keep running between invocations.
+        return;
+    }
     shared.hub.freeze(FREEZE_WAIT).await;
     process::set_stopped(&live_pids(shared), true);
 }

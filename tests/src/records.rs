@@ -230,6 +230,25 @@ pub fn report(
     )
 }
 
+/// `platform.report` of Lambda Managed Instances: only `durationMs` in `metrics`.
+pub fn report_duration_only(
+    request_id: &str,
+    status: &str,
+    error_type: Option<&str>,
+    duration_ms: f64,
+    tracing: &Value,
+) -> Value {
+    with_error(
+        json!({
+            "requestId": request_id,
+            "status": status,
+            "metrics": {"durationMs": duration_ms},
+            "tracing": tracing,
+        }),
+        error_type,
+    )
+}
+
 /// `platform.logsDropped`.
 pub fn logs_dropped(records: u64, bytes: u64) -> Value {
     json!({

@@ -323,3 +323,28 @@ fn raw(
     let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, out)
 }
+
+#[tokio::test]
+async fn init_past_its_limit_times_out() {
+    let fx = Fixture::new(&[]);
+    let mut config = fx.config();
+    config.init_timeout = Duration::from_millis(300);
+    config.env.push(("RUNTIME_INIT_SLEEP_MS".into(), "5000".into()));
+    let mut sb = Sandbox::start(config).await.unwrap();
+    let init = &sb.init_outcomes()[0];
+    assert_eq!(init.status, Status::Timeout);
+    assert!(init.duration_ms >= 300.0 && init.duration_ms < 1000.0);
+    // The re-run inside the invoke times out as well: the invoke reports the init's error.
+    let out = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(out.status, Status::Error);
+    assert_eq!(out.error_type.as_deref(), Some("Sandbox.Timedout"));
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let records = sb.telemetry();
+    let reports: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == "platform.initReport")
+        .collect();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0].record["status"], "timeout");
+    assert_eq!(reports[1].record["phase"], "invoke");
+}

@@ -273,3 +273,78 @@ async fn output_reaches_subscribers_as_function_and_extension_records() {
     let all = sb.output();
     assert!(all.iter().any(|l| l.source == Source::Function && l.text == line));
 }
+
+#[tokio::test]
+async fn json_log_format_delivers_objects() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut config = fx.config();
+    config.log_format = Some("JSON".into());
+    config.log_level = Some("DEBUG".into());
+    let mut sb = Sandbox::start(config).await.unwrap();
+    sb.invoke(json!({"env": true, "print": ["{\"level\":\"INFO\",\"message\":\"hi\"}", "plain"]}))
+        .await
+        .unwrap();
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let received = fx.received("ext-a");
+    assert!(
+        received
+            .iter()
+            .any(|r| r["type"] == "function" && r["record"] == json!({"level": "INFO", "message": "hi"}))
+    );
+    assert!(
+        received
+            .iter()
+            .any(|r| r["type"] == "function" && r["record"] == "plain")
+    );
+    let env: serde_json::Value = sb
+        .output_of(&Source::Function)
+        .iter()
+        .find_map(|l| {
+            serde_json::from_str(&l.text)
+                .ok()
+                .filter(|v: &serde_json::Value| v.get("TZ").is_some())
+        })
+        .unwrap();
+    assert_eq!(env["AWS_LAMBDA_LOG_FORMAT"], "JSON");
+    assert_eq!(env["AWS_LAMBDA_LOG_LEVEL"], "DEBUG");
+}
+
+#[tokio::test]
+async fn managed_instances_rules() {
+    let fx = Fixture::new(&["ext-a"]);
+    let mut config = fx.config();
+    config.initialization_type = lambda_sandbox::InitializationType::LambdaManagedInstances;
+    config.env.extend([
+        ("EXT_PROBE_INVOKE".into(), "1".into()),
+        ("EXT_EVENTS".into(), "SHUTDOWN".into()),
+        ("EXT_SCHEMA".into(), "2025-01-29".into()),
+    ]);
+    let mut sb = Sandbox::start(config).await.unwrap();
+    let out = sb.invoke(json!({})).await.unwrap();
+    assert_eq!(out.status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    assert_eq!(fx.ext_entries("ext-a", "probe-invoke")[0]["status"], 400);
+    assert_eq!(fx.ext_entries("ext-a", "subscribed")[0]["status"], 200);
+    let events = fx.ext_entries("ext-a", "event");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["eventType"], "SHUTDOWN");
+    let records = sb.telemetry();
+    assert_eq!(
+        records[0].record["initializationType"],
+        "lambda-managed-instances"
+    );
+    let report = records.iter().find(|r| r.kind == "platform.report").unwrap();
+    assert_eq!(
+        report.record["metrics"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["durationMs"]
+    );
+    assert!(
+        fx.received("ext-a")
+            .iter()
+            .any(|r| r["type"] == "platform.report")
+    );
+}

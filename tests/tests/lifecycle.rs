@@ -342,9 +342,4 @@ async fn managed_instances_rules() {
             .collect::<Vec<_>>(),
         ["durationMs"]
     );
-    assert!(
-        fx.received("ext-a")
-            .iter()
-            .any(|r| r["type"] == "platform.report")
-    );
 }

@@ -218,6 +218,11 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
     for (n, p) in payloads.into_iter().enumerate() {
         let o = sandbox.invoke(p).await.map_err(|e| e.to_string())?;
         w(out, &summary(n + 1, &o))?;
+        if let Some(reset) = &o.reset {
+            for line in shutdown_lines(reset) {
+                w(out, &format!("  reset: {line}"))?;
+            }
+        }
     }
     let s = sandbox
         .shutdown(ShutdownReason::Spindown)

@@ -64,6 +64,8 @@ pub(crate) fn spawn(
         .or_else(|| shared.config.bootstrap.parent().map(PathBuf::from))
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| PathBuf::from("/"));
+    // Absolute, since the process starts in the task root.
+    let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let mut cmd = tokio::process::Command::new(path);
     cmd.env_clear()
         .env("PATH", format!("{LAMBDA_PATH}:{host_path}"))

@@ -36,21 +36,26 @@ fn cli_runs_payloads_and_prints_a_summary() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("init phase=init status=success"), "{stdout}");
+    let all: Vec<&str> = stdout.lines().collect();
+    assert!(all[0].starts_with("init phase=init status=success"), "{stdout}");
     assert!(
-        lines[1].starts_with("invoke 1 request_id=") && lines[1].contains("status=success"),
+        all.iter()
+            .any(|l| l.starts_with("  reset: process function") && l.contains("exit=Code(4)")),
         "{stdout}"
     );
+    let invokes: Vec<&str> = all.iter().copied().filter(|l| l.starts_with("invoke ")).collect();
+    assert_eq!(invokes.len(), 3, "{stdout}");
+    assert!(invokes[0].starts_with("invoke 1 request_id=") && invokes[0].contains("status=success"));
     assert!(
-        lines[2].contains("status=failure error_type=Runtime.ExitError"),
+        invokes[1].contains("status=failure error_type=Runtime.ExitError"),
         "{stdout}"
     );
     // Re-initialised inside the next invoke: initDurationMs again.
     assert!(
-        lines[3].contains("status=success") && !lines[3].ends_with("init_ms=-"),
+        invokes[2].contains("status=success") && !invokes[2].ends_with("init_ms=-"),
         "{stdout}"
     );
+    let lines = all;
     assert!(lines.iter().any(|l| l.starts_with("shutdown reason=spindown")));
     assert!(
         lines

@@ -51,7 +51,10 @@ pub const UNITS: &[&str] = &[
 pub fn check_line(line: &str) -> Result<Map<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
     if line.len() > MAX_DOCUMENT_BYTES {
-        problems.push(format!("document is {} bytes, over the 1 MB event limit", line.len()));
+        problems.push(format!(
+            "document is {} bytes, over the 1 MB event limit",
+            line.len()
+        ));
     }
     if line.contains('\n') {
         problems.push("document spans more than one line".to_owned());
@@ -62,7 +65,11 @@ pub fn check_line(line: &str) -> Result<Map<String, Value>, Vec<String>> {
         Err(err) => return Err(vec![format!("not JSON: {err}")]),
     };
     check_document(&doc, &mut problems);
-    if problems.is_empty() { Ok(doc) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(doc)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Whether a line looks like an EMF document at all (has `_aws.CloudWatchMetrics`).
@@ -79,7 +86,9 @@ fn check_document(doc: &Map<String, Value>, problems: &mut Vec<String>) {
         return;
     };
     match aws.get("Timestamp") {
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|t| (1_000_000_000_000..10_000_000_000_000).contains(&t)) => {}
+        Some(Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|t| (1_000_000_000_000..10_000_000_000_000).contains(&t)) => {}
         other => problems.push(format!("`_aws.Timestamp` is not epoch milliseconds: {other:?}")),
     }
     let directives = match aws.get("CloudWatchMetrics").and_then(Value::as_array) {
@@ -142,17 +151,19 @@ fn check_directive(i: usize, d: &Map<String, Value>, doc: &Map<String, Value>, p
             continue;
         };
         if name.is_empty() || name.len() > 255 || !names.insert(name) {
-            problems.push(format!("directive {i}: metric name {name:?} is empty, too long or repeated"));
+            problems.push(format!(
+                "directive {i}: metric name {name:?} is empty, too long or repeated"
+            ));
         }
-        if let Some(unit) = m.get("Unit") {
-            if !unit.as_str().is_some_and(|u| UNITS.contains(&u)) {
-                problems.push(format!("metric {name}: unit {unit} is not a CloudWatch unit"));
-            }
+        if let Some(unit) = m.get("Unit")
+            && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
+        {
+            problems.push(format!("metric {name}: unit {unit} is not a CloudWatch unit"));
         }
-        if let Some(res) = m.get("StorageResolution") {
-            if !matches!(res.as_u64(), Some(1 | 60)) {
-                problems.push(format!("metric {name}: StorageResolution {res} is not 1 or 60"));
-            }
+        if let Some(res) = m.get("StorageResolution")
+            && !matches!(res.as_u64(), Some(1 | 60))
+        {
+            problems.push(format!("metric {name}: StorageResolution {res} is not 1 or 60"));
         }
         check_value(name, doc.get(name), problems);
     }
@@ -178,7 +189,9 @@ fn check_value(name: &str, value: Option<&Value>, problems: &mut Vec<String>) {
                 _ => problems.push(format!("metric {name}: bad Values/Counts member")),
             }
         }
-        other => problems.push(format!("metric {name}: member is not a finite number or array of at most 100: {other:?}")),
+        other => problems.push(format!(
+            "metric {name}: member is not a finite number or array of at most 100: {other:?}"
+        )),
     }
 }
 

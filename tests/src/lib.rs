@@ -35,6 +35,8 @@ pub mod telemetry;
 mod telemetry_api;
 
 pub mod cli;
+pub mod demo;
+pub mod emf_spec;
 
 pub use config::{Architecture, Config, InitializationType};
 pub use error::SandboxError;

@@ -102,14 +102,15 @@ pub(crate) async fn result(
         Some("Function.ResponseSizeTooLarge".to_owned())
     } else {
         error_type.map(|header| {
-            // The header names the error; without it, the body's errorType; the docs do not say
-            // what Lambda reports when both are missing: the sandbox says Runtime.Unknown.
-            header.unwrap_or_else(|| {
-                serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_else(|| "Runtime.Unknown".to_owned())
-            })
+            // The body's errorType names the error (runtimes such as lambda_runtime send only a
+            // generic "unhandled" in the Lambda-Runtime-Function-Error-Type header); the header
+            // is the fallback. The docs do not say what Lambda reports when both are missing:
+            // the sandbox says Runtime.Unknown.
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
+                .or(header)
+                .unwrap_or_else(|| "Runtime.Unknown".to_owned())
         })
     };
     shared.update(|st| {

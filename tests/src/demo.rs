@@ -1,0 +1,306 @@
+//! The lambda-lens demo scenario: the sample function with the extension layer in the sandbox,
+//! through a cold start, warm invocations, an error, a timeout, an out-of-memory and a 64 MB
+//! allocation, then shutdown. `make demo` prints its table; the end-to-end suite asserts it.
+//!
+//! The sandbox knows nothing of lambda-lens: this module only reads what the extension printed
+//! (EMF documents on its stdout) and sets it beside what the sandbox measured.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::emf_spec;
+use crate::{Config, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason, Source, Stream};
+
+/// The extension's file name in the layer, and so its name in the sandbox's output.
+pub const EXTENSION_NAME: &str = "lambda-lens";
+
+/// One invocation of the scenario.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub label: &'static str,
+    pub payload: Value,
+}
+
+/// The scenario `make demo` runs. The function is given 128 MB and a 1 s timeout.
+pub fn scenario() -> Vec<Step> {
+    vec![
+        Step {
+            label: "cold start",
+            payload: json!({}),
+        },
+        Step {
+            label: "warm",
+            payload: json!({"sleep_ms": 20}),
+        },
+        Step {
+            label: "warm, logs",
+            payload: json!({"log_lines": 5, "response_bytes": 2048}),
+        },
+        Step {
+            label: "error",
+            payload: json!({"fail": "card declined"}),
+        },
+        Step {
+            label: "timeout",
+            payload: json!({"timeout": true}),
+        },
+        Step {
+            label: "after timeout",
+            payload: json!({}),
+        },
+        Step {
+            label: "allocate 64 MB",
+            payload: json!({"allocate_mb": 64}),
+        },
+        Step {
+            label: "out of memory",
+            payload: json!({"allocate_mb": 200}),
+        },
+        Step {
+            label: "after OOM",
+            payload: json!({}),
+        },
+    ]
+}
+
+/// Paths and settings of a demo run.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub bootstrap: PathBuf,
+    pub layer: PathBuf,
+    pub function_name: String,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+    pub echo_output: bool,
+    /// Extra environment for the function and the extension.
+    pub env: Vec<(String, String)>,
+}
+
+impl DemoConfig {
+    pub fn new(bootstrap: impl Into<PathBuf>, layer: impl Into<PathBuf>) -> Self {
+        Self {
+            bootstrap: bootstrap.into(),
+            layer: layer.into(),
+            function_name: "lambda-lens-demo".to_owned(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(1),
+            echo_output: false,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// One step: what the sandbox measured and what the extension reported for that request.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub label: &'static str,
+    pub outcome: InvokeOutcome,
+    /// The extension's EMF documents whose `RequestId` is this invocation's.
+    pub reported: Vec<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    pub steps: Vec<StepResult>,
+    pub shutdown: ShutdownOutcome,
+    /// Every EMF line the extension printed, in order.
+    pub emf_lines: Vec<String>,
+    /// Lines of the extension's stdout that are not valid EMF, with the problems found.
+    pub invalid: Vec<(String, Vec<String>)>,
+    /// Lines on the extension's stdout that are not EMF at all (nothing else should be there).
+    pub stray_stdout: Vec<String>,
+}
+
+/// Runs the scenario in a fresh sandbox.
+pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, SandboxError> {
+    let mut config = Config::new(&demo.bootstrap);
+    config.layer_dir = Some(demo.layer.clone());
+    config.function_name = demo.function_name.clone();
+    config.memory_mb = demo.memory_mb;
+    config.timeout = demo.timeout;
+    config.echo_output = demo.echo_output;
+    config.env = demo.env.clone();
+
+    let mut sandbox = Sandbox::start(config).await?;
+    let mut outcomes = Vec::with_capacity(steps.len());
+    for step in steps {
+        outcomes.push((step.label, sandbox.invoke(step.payload.clone()).await?));
+    }
+    let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await?;
+
+    let mut emf_lines = Vec::new();
+    let mut invalid = Vec::new();
+    let mut stray_stdout = Vec::new();
+    let mut by_request: HashMap<String, Vec<Map<String, Value>>> = HashMap::new();
+    let source = Source::Extension(EXTENSION_NAME.to_owned());
+    for line in sandbox.output_of(&source) {
+        if line.stream != Stream::Stdout {
+            continue;
+        }
+        if !emf_spec::is_emf(&line.text) {
+            stray_stdout.push(line.text);
+            continue;
+        }
+        match emf_spec::check_line(&line.text) {
+            Ok(doc) => {
+                if let Some(id) = doc.get("RequestId").and_then(Value::as_str) {
+                    by_request.entry(id.to_owned()).or_default().push(doc.clone());
+                }
+            }
+            Err(problems) => invalid.push((line.text.clone(), problems)),
+        }
+        emf_lines.push(line.text);
+    }
+    let steps = outcomes
+        .into_iter()
+        .map(|(label, outcome)| StepResult {
+            label,
+            reported: by_request.remove(&outcome.request_id).unwrap_or_default(),
+            outcome,
+        })
+        .collect();
+    Ok(DemoReport {
+        steps,
+        shutdown,
+        emf_lines,
+        invalid,
+        stray_stdout,
+    })
+}
+
+/// A metric's value in one document: a number, or the sum of an array / Values×Counts.
+pub fn metric(doc: &Map<String, Value>, name: &str) -> Option<f64> {
+    match doc.get(name)? {
+        Value::Number(n) => n.as_f64(),
+        Value::Array(values) => Some(values.iter().filter_map(Value::as_f64).sum()),
+        Value::Object(o) => {
+            let values = o.get("Values")?.as_array()?;
+            let counts = o.get("Counts")?.as_array()?;
+            Some(
+                values
+                    .iter()
+                    .zip(counts)
+                    .filter_map(|(v, c)| Some(v.as_f64()? * c.as_f64()?))
+                    .sum(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The sum of a metric over every document reported for a step.
+pub fn reported(step: &StepResult, name: &str) -> Option<f64> {
+    let values: Vec<f64> = step.reported.iter().filter_map(|d| metric(d, name)).collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+fn property<'a>(step: &'a StepResult, name: &str) -> Option<&'a str> {
+    step.reported
+        .iter()
+        .find_map(|d| d.get(name).and_then(Value::as_str))
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".to_owned(),
+    }
+}
+
+/// The table `make demo` prints: one row per invocation, from the extension's EMF, with the
+/// sandbox's own status beside it for comparison.
+pub fn render(report: &DemoReport) -> String {
+    let header = [
+        "#",
+        "step",
+        "request",
+        "sandbox",
+        "reported",
+        "errorType",
+        "Cold",
+        "Err",
+        "T/O",
+        "OOM",
+        "Duration",
+        "Billed",
+        "MaxMem",
+        "Init",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    for (i, step) in report.steps.iter().enumerate() {
+        let o = &step.outcome;
+        rows.push(vec![
+            (i + 1).to_string(),
+            step.label.to_owned(),
+            o.request_id.chars().take(8).collect(),
+            o.status.as_str().to_owned(),
+            if step.reported.is_empty() {
+                "NOT REPORTED".to_owned()
+            } else {
+                property(step, "Status").unwrap_or("?").to_owned()
+            },
+            property(step, "ErrorType").unwrap_or("-").to_owned(),
+            number(reported(step, "ColdStarts")),
+            number(reported(step, "Errors")),
+            number(reported(step, "Timeouts")),
+            number(reported(step, "OutOfMemory")),
+            number(reported(step, "Duration")),
+            number(reported(step, "BilledDuration")),
+            number(reported(step, "MaxMemoryUsed")),
+            number(reported(step, "InitDuration")),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+        if n == 0 {
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nDuration, Billed, Init in ms; MaxMem in MB. {} EMF documents from the extension, {} invalid, {} stray stdout lines.",
+        report.emf_lines.len(),
+        report.invalid.len(),
+        report.stray_stdout.len()
+    );
+    if let Some(ext) = report
+        .shutdown
+        .processes
+        .iter()
+        .find(|p| p.source == Source::Extension(EXTENSION_NAME.to_owned()))
+    {
+        let after = ext
+            .exited_after_shutdown
+            .map_or("-".to_owned(), |d| format!("{} ms", d.as_millis()));
+        let _ = writeln!(
+            out,
+            "Shutdown: the extension exited with {:?} {after} after SHUTDOWN{}.",
+            ext.exit,
+            if ext.killed { " (killed)" } else { "" }
+        );
+    }
+    out
+}

@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::emf_spec;
-use crate::{Config, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason, Source, Stream};
+use crate::{
+    Config, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason, Source, Stream,
+    TelemetryRecord,
+};
 
 /// The extension's file name in the layer, and so its name in the sandbox's output.
 pub const EXTENSION_NAME: &str = "lambda-lens";
@@ -113,6 +116,8 @@ pub struct DemoReport {
     pub invalid: Vec<(String, Vec<String>)>,
     /// Lines on the extension's stdout that are not EMF at all (nothing else should be there).
     pub stray_stdout: Vec<String>,
+    /// Every telemetry record the sandbox generated.
+    pub telemetry: Vec<TelemetryRecord>,
 }
 
 /// Runs the scenario in a fresh sandbox.
@@ -169,6 +174,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
         emf_lines,
         invalid,
         stray_stdout,
+        telemetry: sandbox.telemetry(),
     })
 }
 

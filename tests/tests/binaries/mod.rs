@@ -1,0 +1,39 @@
+//! Where the built `lambda-lens` layer and sample function are. `make test` builds them and
+//! passes their paths; run by hand, `make layer` first.
+#![allow(dead_code, reason = "shared by several test binaries")]
+
+use std::path::PathBuf;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn from_env(var: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(var).map_or(default, PathBuf::from)
+}
+
+/// `(bootstrap, layer directory)`; panics with the fix when they are missing.
+pub fn paths() -> (PathBuf, PathBuf) {
+    let layer = from_env("LAMBDA_LENS_LAYER", workspace().join("target/layer"));
+    let bootstrap = from_env(
+        "LAMBDA_LENS_BOOTSTRAP",
+        workspace().join("target/function/bootstrap"),
+    );
+    let extension = layer.join("extensions/lambda-lens");
+    for path in [&bootstrap, &extension] {
+        assert!(
+            path.is_file(),
+            "{} is missing: run `make layer` (or `make test`, which builds it) first",
+            path.display()
+        );
+    }
+    (bootstrap, layer)
+}
+
+/// The extension executable itself.
+pub fn extension() -> PathBuf {
+    paths().1.join("extensions/lambda-lens")
+}

@@ -298,6 +298,15 @@ fn level_directive(raw: &str) -> Option<&'static str> {
     }
 }
 
+/// A level for lambda-lens (and the Extensions API client it uses); its other dependencies
+/// (the HTTP stack) stay at WARN, or quieter when the level asked for is quieter.
+fn scoped(level: &str) -> String {
+    match level {
+        "trace" | "debug" | "info" => format!("warn,lambda_lens={level},lambda_extension={level}"),
+        quieter => quieter.to_owned(),
+    }
+}
+
 fn read_log_config(r: &mut Reader<'_>) -> LogConfig {
     let json = r
         .get(vars::LOG_FORMAT)
@@ -309,14 +318,14 @@ fn read_log_config(r: &mut Reader<'_>) -> LogConfig {
         }
         if let Some(raw) = r.get(name) {
             match level_directive(&raw) {
-                Some(level) => filter = Some(level.to_owned()),
+                Some(level) => filter = Some(scoped(level)),
                 None => r.warn(name, raw, LEVELS, "the next source (RUST_LOG, else INFO)"),
             }
         }
     }
     let filter = filter
         .or_else(|| r.get(vars::RUST_LOG))
-        .unwrap_or_else(|| "info".to_owned());
+        .unwrap_or_else(|| scoped("info"));
     LogConfig { filter, json }
 }
 
@@ -340,7 +349,7 @@ mod tests {
         assert_eq!(c.namespace, DEFAULT_NAMESPACE);
         assert_eq!(c.port, 0);
         assert_eq!(c.buffering, Buffering::default());
-        assert_eq!(c.log.filter, "info");
+        assert_eq!(c.log.filter, "warn,lambda_lens=info,lambda_extension=info");
         assert!(!c.log.json);
         assert_eq!(c.function.name, "unknown");
     }
@@ -359,7 +368,7 @@ mod tests {
         assert_eq!(c.function.memory_size_mb, Some(512));
         assert!(c.function.is_managed_instances());
         assert!(c.log.json);
-        assert_eq!(c.log.filter, "debug");
+        assert_eq!(c.log.filter, "warn,lambda_lens=debug,lambda_extension=debug");
     }
 
     #[test]
@@ -374,7 +383,7 @@ mod tests {
         assert_eq!(c.buffering, Buffering::default());
         assert_eq!(c.port, 0);
         assert_eq!(c.namespace, DEFAULT_NAMESPACE);
-        assert_eq!(c.log.filter, "info");
+        assert_eq!(c.log.filter, "warn,lambda_lens=info,lambda_extension=info");
         let vars: Vec<&str> = w.iter().map(|w| w.variable).collect();
         assert_eq!(
             vars,
@@ -423,6 +432,8 @@ mod tests {
             ("AWS_LAMBDA_LOG_LEVEL", "debug"),
         ]);
         assert_eq!(c.log.filter, "warn");
+        let (c, _) = config(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
+        assert_eq!(c.log.filter, "error");
         let (c, _) = config(&[("RUST_LOG", "lambda_lens=trace")]);
         assert_eq!(c.log.filter, "lambda_lens=trace");
     }

@@ -26,8 +26,29 @@ const REQUIRED_ENV: [&str; 4] = [
 )]
 struct MissingEnv(&'static str);
 
+/// Logs to stderr as Lambda shows them: no colour codes, JSON when the function's log format is
+/// JSON, level from `AWS_LAMBDA_LOG_LEVEL` (INFO by default).
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .and_then(|l| l.parse::<tracing::level_filters::LevelFilter>().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    init_logging();
     if let Some(missing) = REQUIRED_ENV
         .into_iter()
         .find(|name| std::env::var_os(name).is_none())

@@ -1,0 +1,57 @@
+# lambda-lens: the two commands are `make demo` and `make test`. Each installs what it needs.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# The layer's binaries are static (musl): they run on every Lambda runtime's OS, old glibc or new.
+TARGET ?= x86_64-unknown-linux-musl
+RELEASE := target/$(TARGET)/release
+LAYER := target/layer
+FUNCTION := target/function
+DEMO_OUT := target/demo
+
+.PHONY: all toolchain build layer demo test lint fmt-check clippy unit e2e size clean
+
+all: layer
+
+## Installs the Rust pieces the build needs (the musl target, rustfmt, clippy).
+toolchain:
+	@command -v rustup >/dev/null || { echo "rustup is needed (https://rustup.rs)"; exit 1; }
+	@rustup target list --installed | grep -qx '$(TARGET)' || rustup target add $(TARGET)
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+
+## Release builds of the extension and the sample function.
+build: toolchain
+	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function
+
+## The layer (extensions/lambda-lens, as Lambda finds it in /opt/extensions) and the function.
+layer: build
+	rm -rf $(LAYER) $(FUNCTION)
+	mkdir -p $(LAYER)/extensions $(FUNCTION)
+	cp $(RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
+	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
+
+## Runs the sample function with the extension in the local sandbox and prints the metrics.
+demo: layer
+	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
+
+## Formatting, lints, unit tests and the end-to-end suites.
+test: lint layer
+	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
+		$(CARGO) test --locked --workspace
+
+lint: fmt-check clippy
+
+fmt-check: toolchain
+	$(CARGO) fmt --all --check
+
+clippy: toolchain
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+## The stripped size of the extension binary (the layer's).
+size: build
+	@ls -l $(RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(RELEASE)/lambda-lens"}'
+
+clean:
+	$(CARGO) clean

@@ -28,6 +28,22 @@ pub mod vars {
     pub const BUFFER_MAX_ITEMS: &str = "LAMBDA_LENS_BUFFER_MAX_ITEMS";
     pub const SHUTDOWN_WAIT_MS: &str = "LAMBDA_LENS_SHUTDOWN_WAIT_MS";
     pub const LOG_LEVEL_OVERRIDE: &str = "LAMBDA_LENS_LOG_LEVEL";
+
+    /// Every variable a user may set: the README's configuration table must list them all.
+    pub const USER_SETTABLE: &[&str] = &[
+        NAMESPACE,
+        POWERTOOLS_NAMESPACE,
+        PORT,
+        LISTENER_HOST,
+        BUFFER_TIMEOUT_MS,
+        BUFFER_MAX_BYTES,
+        BUFFER_MAX_ITEMS,
+        SHUTDOWN_WAIT_MS,
+        LOG_LEVEL_OVERRIDE,
+        LOG_LEVEL,
+        LOG_FORMAT,
+        RUST_LOG,
+    ];
 }
 
 pub const DEFAULT_NAMESPACE: &str = "LambdaLens";

@@ -13,6 +13,7 @@ macro_rules! metric {
     };
 }
 
+// Core: what AWS/Lambda answers, per invocation, and more.
 metric!(
     INVOCATIONS,
     "Invocations",
@@ -25,28 +26,35 @@ metric!(
     "Errors",
     Count,
     Core,
-    "1 when the status is `error` or `failure` (`platform.runtimeDone` / `platform.report`), else 0."
+    "1 when the status is `error` or `failure` (`platform.runtimeDone` / `platform.report`), else 0. Unlike `AWS/Lambda` `Errors`, timeouts are counted apart, in `Timeouts`."
 );
 metric!(
     TIMEOUTS,
     "Timeouts",
     Count,
     Core,
-    "1 when the status is `timeout`, or the invocation was in flight at a SHUTDOWN for `timeout`, else 0."
+    "1 when the status is `timeout`, or the invocation was in flight at a SHUTDOWN for `timeout` with no `runtimeDone`, else 0."
 );
 metric!(
     OUT_OF_MEMORY,
     "OutOfMemory",
     Count,
     Core,
-    "1 when `errorType` is `Runtime.OutOfMemory`, or a failed invocation used all its memory, else 0."
+    "1 when `errorType` is `Runtime.OutOfMemory`, or a failed invocation's peak memory reached its size, else 0 (once per request)."
 );
 metric!(
     COLD_STARTS,
     "ColdStarts",
     Count,
     Core,
-    "1 on the first invocation after an init phase, else 0 (a SnapStart restore is not a cold start)."
+    "1 on the first invocation after an init phase, else 0 (a SnapStart restore, and its replayed init events, are not a cold start)."
+);
+metric!(
+    CONCURRENT_INVOCATIONS,
+    "ConcurrentInvocations",
+    Count,
+    Core,
+    "Invocations running in the environment when this one started, itself included (overlapping `platform.start`/`platform.runtimeDone`): above 1 only on Lambda Managed Instances."
 );
 metric!(
     DURATION,
@@ -70,6 +78,62 @@ metric!(
     "`platform.runtimeDone` `metrics.durationMs`: the runtime's own work."
 );
 metric!(
+    POST_RUNTIME_DURATION,
+    "PostRuntimeDuration",
+    Milliseconds,
+    Core,
+    "`Duration` − `RuntimeDuration`: what the extensions cost the invocation after the runtime was done."
+);
+metric!(
+    RESPONSE_LATENCY,
+    "ResponseLatency",
+    Milliseconds,
+    Core,
+    "`platform.runtimeDone` span `responseLatency`: from the invocation to the first byte of the response."
+);
+metric!(
+    RESPONSE_DURATION,
+    "ResponseDuration",
+    Milliseconds,
+    Core,
+    "`platform.runtimeDone` span `responseDuration`: sending the response."
+);
+metric!(
+    RUNTIME_OVERHEAD,
+    "RuntimeOverhead",
+    Milliseconds,
+    Core,
+    "`platform.runtimeDone` span `runtimeOverhead`: the runtime's work after the response, until its next `/invocation/next`."
+);
+metric!(
+    PRODUCED_BYTES,
+    "ProducedBytes",
+    Bytes,
+    Core,
+    "`platform.runtimeDone` `metrics.producedBytes`: size of the response."
+);
+metric!(
+    INIT_DURATION,
+    "InitDuration",
+    Milliseconds,
+    Core,
+    "`platform.initReport` `metrics.durationMs` (or `report.initDurationMs`), on cold starts only; the init type is the `InitType` property."
+);
+metric!(
+    RESTORE_DURATION,
+    "RestoreDuration",
+    Milliseconds,
+    Core,
+    "SnapStart `platform.restoreReport` `metrics.durationMs` (or `report.restoreDurationMs`), on the first invocation after a restore."
+);
+metric!(
+    INIT_ERRORS,
+    "InitErrors",
+    Count,
+    Core,
+    "1 per init (or restore) phase whose status is not `success` (`platform.initReport`), with its `errorType` as a property."
+);
+metric!(
     MEMORY_SIZE,
     "MemorySize",
     Megabytes,
@@ -84,18 +148,122 @@ metric!(
     "`platform.report` `maxMemoryUsedMB`: peak memory of the environment."
 );
 metric!(
-    INIT_DURATION,
-    "InitDuration",
-    Milliseconds,
+    MEMORY_UTILIZATION,
+    "MemoryUtilization",
+    Percent,
     Core,
-    "`platform.initReport` `metrics.durationMs` (or `report.initDurationMs`), on cold starts only."
+    "`MaxMemoryUsed` ÷ `MemorySize` × 100."
+);
+
+// Cost.
+metric!(
+    ESTIMATED_COST,
+    "EstimatedCost",
+    None,
+    Cost,
+    "US dollars: `BilledDuration` × `MemorySize` × the region's and architecture's price per GB-second, plus the request charge (a dated price table in the code, overridable)."
+);
+
+// Resources: sampled from /proc at invocation boundaries (see the README).
+metric!(
+    CPU_USER_TIME,
+    "CpuUserTime",
+    Milliseconds,
+    Resources,
+    "CPU time in user mode of the function's processes during the invocation (`/proc/<pid>/stat` deltas)."
 );
 metric!(
-    PRODUCED_BYTES,
-    "ProducedBytes",
+    CPU_SYSTEM_TIME,
+    "CpuSystemTime",
+    Milliseconds,
+    Resources,
+    "CPU time in kernel mode of the function's processes during the invocation (`/proc/<pid>/stat` deltas)."
+);
+metric!(
+    CPU_TOTAL_TIME,
+    "CpuTotalTime",
+    Milliseconds,
+    Resources,
+    "`CpuUserTime` + `CpuSystemTime`."
+);
+metric!(
+    NETWORK_RX_BYTES,
+    "NetworkRxBytes",
     Bytes,
-    Core,
-    "`platform.runtimeDone` `metrics.producedBytes`: size of the response."
+    Resources,
+    "Bytes received on the network interfaces, loopback excluded, during the invocation (`/proc/net/dev` deltas)."
+);
+metric!(
+    NETWORK_TX_BYTES,
+    "NetworkTxBytes",
+    Bytes,
+    Resources,
+    "Bytes sent on the network interfaces, loopback excluded, during the invocation (`/proc/net/dev` deltas)."
+);
+metric!(
+    TMP_USED,
+    "TmpUsed",
+    Bytes,
+    Resources,
+    "Bytes used on `/tmp` at the end of the invocation (`statfs`)."
+);
+metric!(
+    FILE_DESCRIPTORS,
+    "FileDescriptors",
+    Count,
+    Resources,
+    "Open file descriptors of the function's processes at the end of the invocation (`/proc/<pid>/fd`)."
+);
+metric!(
+    THREADS,
+    "Threads",
+    Count,
+    Resources,
+    "Threads of the function's processes at the end of the invocation (`/proc/<pid>/stat`)."
+);
+
+// Per environment, and the extension itself.
+metric!(
+    SHUTDOWNS,
+    "Shutdowns",
+    Count,
+    Extension,
+    "1 per environment shutdown (SHUTDOWN event), with its reason as the `ShutdownReason` property."
+);
+metric!(
+    LOGS_DROPPED_RECORDS,
+    "LogsDroppedRecords",
+    Count,
+    Extension,
+    "Records Lambda dropped because a subscriber fell behind (`platform.logsDropped` `droppedRecords`)."
+);
+metric!(
+    LOGS_DROPPED_BYTES,
+    "LogsDroppedBytes",
+    Bytes,
+    Extension,
+    "Bytes Lambda dropped (`platform.logsDropped` `droppedBytes`)."
+);
+metric!(
+    EXTENSION_MEMORY,
+    "ExtensionMemory",
+    Megabytes,
+    Extension,
+    "The extension's own peak resident memory (`/proc/self/status` `VmHWM`)."
+);
+metric!(
+    TELEMETRY_RECORDS_REJECTED,
+    "TelemetryRecordsRejected",
+    Count,
+    Extension,
+    "Telemetry records the extension could not use (malformed, of an unknown type, or in a refused oversized batch) since its previous report."
+);
+metric!(
+    EMF_DOCUMENTS_WRITTEN,
+    "EmfDocumentsWritten",
+    Count,
+    Extension,
+    "EMF documents the extension wrote since its previous report."
 );
 
 /// The whole catalogue, in README order.
@@ -105,14 +273,42 @@ pub static ALL: &[&MetricDef] = &[
     &TIMEOUTS,
     &OUT_OF_MEMORY,
     &COLD_STARTS,
+    &CONCURRENT_INVOCATIONS,
     &DURATION,
     &BILLED_DURATION,
     &RUNTIME_DURATION,
+    &POST_RUNTIME_DURATION,
+    &RESPONSE_LATENCY,
+    &RESPONSE_DURATION,
+    &RUNTIME_OVERHEAD,
+    &PRODUCED_BYTES,
+    &INIT_DURATION,
+    &RESTORE_DURATION,
+    &INIT_ERRORS,
     &MEMORY_SIZE,
     &MAX_MEMORY_USED,
-    &INIT_DURATION,
-    &PRODUCED_BYTES,
+    &MEMORY_UTILIZATION,
+    &ESTIMATED_COST,
+    &CPU_USER_TIME,
+    &CPU_SYSTEM_TIME,
+    &CPU_TOTAL_TIME,
+    &NETWORK_RX_BYTES,
+    &NETWORK_TX_BYTES,
+    &TMP_USED,
+    &FILE_DESCRIPTORS,
+    &THREADS,
+    &SHUTDOWNS,
+    &LOGS_DROPPED_RECORDS,
+    &LOGS_DROPPED_BYTES,
+    &EXTENSION_MEMORY,
+    &TELEMETRY_RECORDS_REJECTED,
+    &EMF_DOCUMENTS_WRITTEN,
 ];
+
+/// Looks a metric up by its name, ignoring case.
+pub fn by_name(name: &str) -> Option<&'static MetricDef> {
+    ALL.iter().copied().find(|d| d.name.eq_ignore_ascii_case(name))
+}
 
 #[cfg(test)]
 mod tests {

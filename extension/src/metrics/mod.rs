@@ -4,9 +4,30 @@
 //! value is derived.
 
 pub mod catalogue;
+pub mod cost;
 mod invocation;
+pub mod selection;
 
 pub use invocation::{InvocationContext, invocation_record};
+
+/// Dimension keys lambda-lens fills itself. Only these (and the user's static dimensions) can
+/// be dimensions: nothing taken from a request, a payload or a log ever becomes one.
+pub const BUILT_IN_DIMENSIONS: &[&str] = &[
+    "FunctionName",
+    "FunctionVersion",
+    "ColdStart",
+    "InitType",
+    "Architecture",
+    "MemorySize",
+];
+
+/// The architecture this binary (and so the function it runs beside) was built for, as Lambda
+/// names it.
+pub const ARCHITECTURE: &str = if cfg!(target_arch = "aarch64") {
+    "arm64"
+} else {
+    "x86_64"
+};
 
 /// CloudWatch units (the subset lambda-lens uses; names exactly as CloudWatch spells them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,9 +3,13 @@
 //! A bad value never fails the function: it produces a [`ConfigWarning`] naming the variable and
 //! what it accepts, and the default is used. `main` logs the warnings once tracing is set up.
 
+mod output;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+pub use output::{OutputConfig, OutputMode};
 
 /// Names of every variable lambda-lens reads. The README's configuration table lists them all.
 pub mod vars {
@@ -28,6 +32,15 @@ pub mod vars {
     pub const BUFFER_MAX_ITEMS: &str = "LAMBDA_LENS_BUFFER_MAX_ITEMS";
     pub const SHUTDOWN_WAIT_MS: &str = "LAMBDA_LENS_SHUTDOWN_WAIT_MS";
     pub const LOG_LEVEL_OVERRIDE: &str = "LAMBDA_LENS_LOG_LEVEL";
+    pub const METRICS: &str = "LAMBDA_LENS_METRICS";
+    pub const DIMENSIONS: &str = "LAMBDA_LENS_DIMENSIONS";
+    pub const STATIC_DIMENSIONS: &str = "LAMBDA_LENS_STATIC_DIMENSIONS";
+    pub const OUTPUT: &str = "LAMBDA_LENS_OUTPUT";
+    pub const FLUSH_INTERVAL_MS: &str = "LAMBDA_LENS_FLUSH_INTERVAL_MS";
+    pub const COMPACT_VALUES: &str = "LAMBDA_LENS_COMPACT_VALUES";
+    pub const HIGH_RESOLUTION: &str = "LAMBDA_LENS_HIGH_RESOLUTION";
+    pub const PRICE_PER_GB_SECOND: &str = "LAMBDA_LENS_PRICE_PER_GB_SECOND";
+    pub const PRICE_PER_REQUEST: &str = "LAMBDA_LENS_PRICE_PER_REQUEST";
 
     /// Every variable a user may set: the README's configuration table must list them all.
     pub const USER_SETTABLE: &[&str] = &[
@@ -39,6 +52,15 @@ pub mod vars {
         BUFFER_MAX_BYTES,
         BUFFER_MAX_ITEMS,
         SHUTDOWN_WAIT_MS,
+        METRICS,
+        DIMENSIONS,
+        STATIC_DIMENSIONS,
+        OUTPUT,
+        FLUSH_INTERVAL_MS,
+        COMPACT_VALUES,
+        HIGH_RESOLUTION,
+        PRICE_PER_GB_SECOND,
+        PRICE_PER_REQUEST,
         LOG_LEVEL_OVERRIDE,
         LOG_LEVEL,
         LOG_FORMAT,
@@ -119,6 +141,8 @@ pub struct Config {
     /// Longest wait for outstanding reports after SHUTDOWN (always also bounded by its deadline).
     pub shutdown_wait: Duration,
     pub log: LogConfig,
+    /// What is emitted and how: metrics, dimensions, output mode, prices.
+    pub output: OutputConfig,
 }
 
 /// A variable whose value was not accepted; the default was used instead.
@@ -141,20 +165,20 @@ impl fmt::Display for ConfigWarning {
 }
 
 /// Reads variables through a lookup function, so tests need not touch the process environment.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     warnings: Vec<ConfigWarning>,
 }
 
 impl Reader<'_> {
     /// A set, non-blank value, trimmed.
-    fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
-    fn warn(
+    pub(crate) fn warn(
         &mut self,
         variable: &'static str,
         value: String,
@@ -169,7 +193,7 @@ impl Reader<'_> {
         });
     }
 
-    fn int_in<T>(&mut self, name: &'static str, min: T, max: T, default: T) -> T
+    pub(crate) fn int_in<T>(&mut self, name: &'static str, min: T, max: T, default: T) -> T
     where
         T: std::str::FromStr + PartialOrd + Copy + fmt::Display,
     {
@@ -258,6 +282,7 @@ impl Config {
             Duration::from_millis(r.int_in(vars::SHUTDOWN_WAIT_MS, 0, 1_800, DEFAULT_SHUTDOWN_WAIT_MS));
 
         let log = read_log_config(&mut r);
+        let output = output::read(&mut r, &function);
 
         let config = Config {
             function,
@@ -267,6 +292,7 @@ impl Config {
             buffering,
             shutdown_wait,
             log,
+            output,
         };
         (config, r.warnings)
     }

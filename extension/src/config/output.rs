@@ -1,0 +1,303 @@
+//! What is emitted and how: the metric selection, dimensions, output mode and prices.
+
+use std::time::Duration;
+
+use super::{FunctionInfo, Reader, vars};
+use crate::metrics::selection::{self, Selection};
+use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
+
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
+const MAX_DIMENSION_KEYS: usize = 30;
+
+/// One EMF document per invocation, or documents carrying many invocations' values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    PerInvocation,
+    Batched,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputConfig {
+    pub metrics: Selection,
+    /// Dimension sets, each a list of keys (built-in or static).
+    pub dimension_sets: Vec<Vec<String>>,
+    /// Dimensions the user sets, the same on every metric (e.g. `Service=checkout`).
+    pub static_dimensions: Vec<(String, String)>,
+    pub mode: OutputMode,
+    /// Batched mode: the longest a value waits before it is written.
+    pub flush_interval: Duration,
+    /// Batched mode: repeated values as `{"Values": [...], "Counts": [...]}`.
+    pub compact_values: bool,
+    /// `StorageResolution: 1` (one-second metrics, priced as high-resolution).
+    pub high_resolution: bool,
+    pub price_per_gb_second: Option<f64>,
+    pub price_per_request: Option<f64>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            metrics: Selection::default_set(),
+            dimension_sets: vec![vec!["FunctionName".to_owned()]],
+            static_dimensions: Vec::new(),
+            mode: OutputMode::PerInvocation,
+            flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
+            compact_values: false,
+            high_resolution: false,
+            price_per_gb_second: None,
+            price_per_request: None,
+        }
+    }
+}
+
+fn flag(r: &mut Reader<'_>, name: &'static str) -> bool {
+    let Some(raw) = r.get(name) else {
+        return false;
+    };
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => true,
+        "false" | "0" | "no" | "off" => false,
+        _ => {
+            r.warn(name, raw, "true or false", false);
+            false
+        }
+    }
+}
+
+fn price(r: &mut Reader<'_>, name: &'static str) -> Option<f64> {
+    let raw = r.get(name)?;
+    match raw.parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Some(p),
+        _ => {
+            r.warn(
+                name,
+                raw,
+                "a non-negative number of US dollars",
+                "the built-in price table",
+            );
+            None
+        }
+    }
+}
+
+/// CloudWatch dimension names and values: ASCII, not blank, names not starting with `:`.
+fn valid_dimension(key: &str, value: &str) -> bool {
+    let ok = |s: &str, max: usize| s.is_ascii() && !s.trim().is_empty() && s.len() <= max;
+    ok(key, 255) && !key.starts_with(':') && ok(value, 1024)
+}
+
+fn static_dimensions(r: &mut Reader<'_>) -> Vec<(String, String)> {
+    let Some(raw) = r.get(vars::STATIC_DIMENSIONS) else {
+        return Vec::new();
+    };
+    let mut dims: Vec<(String, String)> = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = pair
+            .split_once('=')
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .filter(|(k, v)| {
+                valid_dimension(k, v)
+                    && !BUILT_IN_DIMENSIONS.contains(&k.as_str())
+                    && catalogue::by_name(k).is_none()
+                    && !dims.iter().any(|(d, _)| d == k)
+            });
+        match parsed {
+            Some(kv) => dims.push(kv),
+            None => r.warn(
+                vars::STATIC_DIMENSIONS,
+                pair.to_owned(),
+                "Key=Value pairs separated by commas (ASCII; a key that is not a built-in dimension, a metric name or a repeat)",
+                "the other pairs",
+            ),
+        }
+    }
+    dims
+}
+
+fn dimension_sets(r: &mut Reader<'_>, statics: &[(String, String)]) -> Vec<Vec<String>> {
+    let default = vec![vec!["FunctionName".to_owned()]];
+    let Some(raw) = r.get(vars::DIMENSIONS) else {
+        return default;
+    };
+    let known = |k: &str| BUILT_IN_DIMENSIONS.contains(&k) || statics.iter().any(|(s, _)| s == k);
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    for set in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let keys: Vec<String> = set
+            .split(',')
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let ok = !keys.is_empty() && keys.len() <= MAX_DIMENSION_KEYS && keys.iter().all(|k| known(k));
+        if ok && !sets.contains(&keys) {
+            sets.push(keys);
+        } else if !ok {
+            r.warn(
+                vars::DIMENSIONS,
+                set.to_owned(),
+                format!(
+                    "sets separated by ';' of at most {MAX_DIMENSION_KEYS} keys separated by ',', from {} or a static dimension",
+                    BUILT_IN_DIMENSIONS.join(", ")
+                ),
+                "the other sets",
+            );
+        }
+    }
+    if sets.is_empty() { default } else { sets }
+}
+
+pub(super) fn read(r: &mut Reader<'_>, _function: &FunctionInfo) -> OutputConfig {
+    let metrics = match r.get(vars::METRICS) {
+        None => Selection::default_set(),
+        Some(raw) => {
+            let (selection, unknown) = Selection::parse(&raw);
+            if !unknown.is_empty() {
+                r.warn(
+                    vars::METRICS,
+                    unknown.join(","),
+                    "group names (core, resources, cost, extension, all) and metric names, comma-separated, '-' to remove",
+                    "the rest of the list",
+                );
+            }
+            if selection.is_empty() && !unknown.is_empty() {
+                Selection::default_set()
+            } else {
+                selection
+            }
+        }
+    };
+    let static_dimensions = static_dimensions(r);
+    let dimension_sets = dimension_sets(r, &static_dimensions);
+    let mode = match r.get(vars::OUTPUT) {
+        None => OutputMode::PerInvocation,
+        Some(raw) => match raw.to_ascii_lowercase().as_str() {
+            "per-invocation" | "invocation" => OutputMode::PerInvocation,
+            "batched" | "batch" => OutputMode::Batched,
+            _ => {
+                r.warn(vars::OUTPUT, raw, "per-invocation or batched", "per-invocation");
+                OutputMode::PerInvocation
+            }
+        },
+    };
+    let flush_interval =
+        Duration::from_millis(r.int_in(vars::FLUSH_INTERVAL_MS, 100, 900_000, DEFAULT_FLUSH_INTERVAL_MS));
+    OutputConfig {
+        metrics,
+        dimension_sets,
+        static_dimensions,
+        mode,
+        flush_interval,
+        compact_values: flag(r, vars::COMPACT_VALUES),
+        high_resolution: flag(r, vars::HIGH_RESOLUTION),
+        price_per_gb_second: price(r, vars::PRICE_PER_GB_SECOND),
+        price_per_request: price(r, vars::PRICE_PER_REQUEST),
+    }
+}
+
+/// The default selection's text, for the README and messages.
+pub const DEFAULT_METRICS: &str = selection::DEFAULT;
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+    use std::collections::HashMap;
+
+    fn output(vars: &[(&str, &str)]) -> (OutputConfig, Vec<String>) {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let (c, w) = Config::from_lookup(&move |name| map.get(name).cloned());
+        (c.output, w.into_iter().map(|w| w.variable.to_owned()).collect())
+    }
+
+    #[test]
+    fn defaults() {
+        let (o, w) = output(&[]);
+        assert!(w.is_empty());
+        assert_eq!(o, OutputConfig::default());
+    }
+
+    #[test]
+    fn dimensions_static_and_sets() {
+        let (o, w) = output(&[
+            ("LAMBDA_LENS_STATIC_DIMENSIONS", "Service=checkout, Stage=prod"),
+            (
+                "LAMBDA_LENS_DIMENSIONS",
+                "FunctionName; FunctionName,ColdStart; Service,Stage",
+            ),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            o.static_dimensions,
+            [
+                ("Service".to_owned(), "checkout".to_owned()),
+                ("Stage".to_owned(), "prod".to_owned())
+            ]
+        );
+        assert_eq!(o.dimension_sets.len(), 3);
+        assert_eq!(o.dimension_sets[1], ["FunctionName", "ColdStart"]);
+    }
+
+    #[test]
+    fn bad_dimensions_are_dropped_with_a_warning() {
+        let (o, w) = output(&[
+            (
+                "LAMBDA_LENS_STATIC_DIMENSIONS",
+                "Service=checkout,RequestId,FunctionName=x,Duration=1",
+            ),
+            ("LAMBDA_LENS_DIMENSIONS", "RequestId;FunctionName,Nope"),
+        ]);
+        assert_eq!(o.static_dimensions.len(), 1);
+        assert_eq!(
+            o.dimension_sets,
+            [["FunctionName"]],
+            "falls back to the default set"
+        );
+        assert_eq!(
+            w.iter().filter(|v| *v == "LAMBDA_LENS_STATIC_DIMENSIONS").count(),
+            3
+        );
+        assert_eq!(w.iter().filter(|v| *v == "LAMBDA_LENS_DIMENSIONS").count(), 2);
+    }
+
+    #[test]
+    fn more_than_30_keys_in_a_set_is_refused_at_start_up() {
+        let statics: Vec<String> = (0..31).map(|i| format!("K{i}=v")).collect();
+        let keys: Vec<String> = (0..31).map(|i| format!("K{i}")).collect();
+        let (o, w) = output(&[
+            ("LAMBDA_LENS_STATIC_DIMENSIONS", &statics.join(",")),
+            ("LAMBDA_LENS_DIMENSIONS", &keys.join(",")),
+        ]);
+        assert_eq!(o.dimension_sets, [["FunctionName"]]);
+        assert!(w.contains(&"LAMBDA_LENS_DIMENSIONS".to_owned()));
+    }
+
+    #[test]
+    fn mode_flags_and_prices() {
+        let (o, w) = output(&[
+            ("LAMBDA_LENS_OUTPUT", "Batched"),
+            ("LAMBDA_LENS_FLUSH_INTERVAL_MS", "5000"),
+            ("LAMBDA_LENS_COMPACT_VALUES", "yes"),
+            ("LAMBDA_LENS_HIGH_RESOLUTION", "maybe"),
+            ("LAMBDA_LENS_PRICE_PER_GB_SECOND", "0.00002"),
+            ("LAMBDA_LENS_PRICE_PER_REQUEST", "-1"),
+            ("LAMBDA_LENS_METRICS", "core,nonsense"),
+        ]);
+        assert_eq!(o.mode, OutputMode::Batched);
+        assert_eq!(o.flush_interval, Duration::from_secs(5));
+        assert!(o.compact_values);
+        assert!(!o.high_resolution);
+        assert_eq!(o.price_per_gb_second, Some(0.00002));
+        assert_eq!(o.price_per_request, None);
+        assert!(o.metrics.contains(&catalogue::DURATION) && !o.metrics.contains(&catalogue::TMP_USED));
+        assert_eq!(
+            w,
+            [
+                "LAMBDA_LENS_METRICS",
+                "LAMBDA_LENS_HIGH_RESOLUTION",
+                "LAMBDA_LENS_PRICE_PER_REQUEST"
+            ]
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Which metrics are written: groups and single metrics switched on and off by configuration.
+
+use super::{Group, MetricDef, catalogue};
+
+/// A set of catalogue metrics (a bit per entry of [`catalogue::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection(u64);
+
+/// The default: everything but the extension's own health metrics (a lean set keeps the
+/// custom-metric bill down; see the README's cost table).
+pub const DEFAULT: &str = "core,resources,cost";
+
+const GROUPS: &[(&str, Group)] = &[
+    ("core", Group::Core),
+    ("resources", Group::Resources),
+    ("cost", Group::Cost),
+    ("extension", Group::Extension),
+];
+
+fn index(def: &MetricDef) -> Option<usize> {
+    catalogue::ALL.iter().position(|d| std::ptr::eq(*d, def))
+}
+
+impl Selection {
+    pub fn all() -> Self {
+        Self::none().with(|_| true)
+    }
+
+    pub fn none() -> Self {
+        Self(0)
+    }
+
+    pub fn default_set() -> Self {
+        Self::none().with(|d| d.group != Group::Extension)
+    }
+
+    fn with(self, pick: impl Fn(&MetricDef) -> bool) -> Self {
+        let mut bits = self.0;
+        for (i, def) in catalogue::ALL.iter().enumerate() {
+            if pick(def) {
+                bits |= 1 << i;
+            }
+        }
+        Self(bits)
+    }
+
+    fn without(self, pick: impl Fn(&MetricDef) -> bool) -> Self {
+        let mut bits = self.0;
+        for (i, def) in catalogue::ALL.iter().enumerate() {
+            if pick(def) {
+                bits &= !(1 << i);
+            }
+        }
+        Self(bits)
+    }
+
+    pub fn contains(&self, def: &MetricDef) -> bool {
+        index(def).is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Parses a list such as `core,cost`, `all,-Threads` or `-resources`: group names (`core`,
+    /// `resources`, `cost`, `extension`, `all`) and metric names, case-insensitive; a leading
+    /// `-` removes. A list that starts with a removal starts from the default set. Returns the
+    /// selection and the tokens that name nothing.
+    pub fn parse(text: &str) -> (Self, Vec<String>) {
+        let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        let mut selection = match tokens.first() {
+            Some(t) if t.starts_with('-') => Self::default_set(),
+            _ => Self::none(),
+        };
+        let mut unknown = Vec::new();
+        for token in tokens {
+            let (remove, name) = match token.strip_prefix('-') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, token),
+            };
+            let pick: Box<dyn Fn(&MetricDef) -> bool> = if name.eq_ignore_ascii_case("all") {
+                Box::new(|_| true)
+            } else if let Some((_, group)) = GROUPS.iter().find(|(g, _)| g.eq_ignore_ascii_case(name)) {
+                let group = *group;
+                Box::new(move |d| d.group == group)
+            } else if let Some(def) = catalogue::by_name(name) {
+                Box::new(move |d| std::ptr::eq(d, def))
+            } else {
+                unknown.push(token.to_owned());
+                continue;
+            };
+            selection = if remove {
+                selection.without(pick)
+            } else {
+                selection.with(pick)
+            };
+        }
+        (selection, unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_everything_but_the_extension_group() {
+        let s = Selection::default_set();
+        assert!(s.contains(&catalogue::INVOCATIONS));
+        assert!(s.contains(&catalogue::CPU_TOTAL_TIME));
+        assert!(s.contains(&catalogue::ESTIMATED_COST));
+        assert!(!s.contains(&catalogue::EXTENSION_MEMORY));
+        assert_eq!(Selection::parse(DEFAULT).0, s);
+    }
+
+    #[test]
+    fn groups_names_and_removals() {
+        let (s, bad) = Selection::parse("core, -ProducedBytes, threads");
+        assert!(bad.is_empty());
+        assert!(s.contains(&catalogue::DURATION));
+        assert!(!s.contains(&catalogue::PRODUCED_BYTES));
+        assert!(s.contains(&catalogue::THREADS));
+        assert!(!s.contains(&catalogue::CPU_TOTAL_TIME));
+
+        let (s, _) = Selection::parse("-resources");
+        assert!(s.contains(&catalogue::DURATION) && !s.contains(&catalogue::TMP_USED));
+
+        let (s, _) = Selection::parse("all");
+        assert_eq!(s.len(), catalogue::ALL.len());
+    }
+
+    #[test]
+    fn unknown_tokens_are_returned() {
+        let (s, bad) = Selection::parse("core,bogus,-nope");
+        assert_eq!(bad, ["bogus", "-nope"]);
+        assert!(s.contains(&catalogue::INVOCATIONS));
+    }
+
+    #[test]
+    fn the_catalogue_fits_the_bit_set() {
+        assert!(catalogue::ALL.len() <= 64);
+    }
+}

@@ -1,0 +1,93 @@
+//! Resource use of the function's processes, sampled at invocation boundaries, never polled.
+//!
+//! The environment is frozen between invocations, so the difference between the sample taken
+//! at INVOKE N and the one taken at INVOKE N+1 (or at SHUTDOWN) is what invocation N used. What
+//! that includes: CPU of every process of the environment but lambda-lens itself (the runtime,
+//! other extensions, and children they reaped), loopback excluded network bytes of the whole
+//! environment (so also other extensions' traffic, and telemetry delivered to extensions), and
+//! the few milliseconds between Lambda starting invocation N+1 and lambda-lens taking its
+//! sample. Gauges (`/tmp` use, file descriptors, threads) are read at the end sample.
+
+mod proc;
+
+pub use proc::ProcSampler;
+
+/// Counters and gauges at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResourceSample {
+    pub cpu_user_ms: f64,
+    pub cpu_system_ms: f64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+    pub tmp_used_bytes: Option<u64>,
+    pub file_descriptors: u64,
+    pub threads: u64,
+}
+
+/// What one invocation used: counter deltas, and gauges at its end.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResourceUsage {
+    pub cpu_user_ms: f64,
+    pub cpu_system_ms: f64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+    pub tmp_used_bytes: Option<u64>,
+    pub file_descriptors: u64,
+    pub threads: u64,
+}
+
+impl ResourceUsage {
+    /// From the sample at the invocation's start to the one at its end. A counter that went
+    /// down (a process exited with its CPU time) counts as 0, never negative.
+    pub fn between(start: &ResourceSample, end: &ResourceSample) -> Self {
+        Self {
+            cpu_user_ms: (end.cpu_user_ms - start.cpu_user_ms).max(0.0),
+            cpu_system_ms: (end.cpu_system_ms - start.cpu_system_ms).max(0.0),
+            net_rx_bytes: end.net_rx_bytes.saturating_sub(start.net_rx_bytes),
+            net_tx_bytes: end.net_tx_bytes.saturating_sub(start.net_tx_bytes),
+            tmp_used_bytes: end.tmp_used_bytes,
+            file_descriptors: end.file_descriptors,
+            threads: end.threads,
+        }
+    }
+}
+
+/// Something that can take a [`ResourceSample`]: `/proc` on Lambda, a script in tests.
+pub trait Sampler: Send {
+    fn sample(&mut self) -> ResourceSample;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_the_difference_and_never_negative() {
+        let a = ResourceSample {
+            cpu_user_ms: 100.0,
+            cpu_system_ms: 50.0,
+            net_rx_bytes: 1_000,
+            net_tx_bytes: 500,
+            tmp_used_bytes: Some(10),
+            file_descriptors: 7,
+            threads: 3,
+        };
+        let b = ResourceSample {
+            cpu_user_ms: 130.0,
+            cpu_system_ms: 40.0,
+            net_rx_bytes: 3_000,
+            net_tx_bytes: 400,
+            tmp_used_bytes: Some(4096),
+            file_descriptors: 9,
+            threads: 5,
+        };
+        let u = ResourceUsage::between(&a, &b);
+        assert_eq!(u.cpu_user_ms, 30.0);
+        assert_eq!(u.cpu_system_ms, 0.0);
+        assert_eq!((u.net_rx_bytes, u.net_tx_bytes), (2_000, 0));
+        assert_eq!(
+            (u.tmp_used_bytes, u.file_descriptors, u.threads),
+            (Some(4096), 9, 5)
+        );
+    }
+}

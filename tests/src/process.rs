@@ -95,15 +95,33 @@ pub(crate) fn spawn(
             }
         }
     });
+    let mut captures = Vec::new();
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(capture(Arc::clone(shared), out, source.clone(), Stream::Stdout));
+        captures.push(tokio::spawn(capture(
+            Arc::clone(shared),
+            out,
+            source.clone(),
+            Stream::Stdout,
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(capture(Arc::clone(shared), err, source.clone(), Stream::Stderr));
+        captures.push(tokio::spawn(capture(
+            Arc::clone(shared),
+            err,
+            source.clone(),
+            Stream::Stderr,
+        )));
     }
     let waiter_shared = Arc::clone(shared);
     tokio::spawn(async move {
-        let kind = match child.wait().await {
+        let status = child.wait().await;
+        // A process's last lines (an extension's final flush) are written just before it exits:
+        // read its pipes to the end before saying it exited, so callers see all its output.
+        // Bounded, since a child the process left behind may hold the pipes open.
+        for handle in captures {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), handle).await;
+        }
+        let kind = match status {
             Ok(s) => match (s.code(), s.signal()) {
                 (Some(c), _) => ExitKind::Code(c),
                 (None, Some(sig)) => ExitKind::Signal(sig),

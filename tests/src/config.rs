@@ -7,21 +7,24 @@ use std::time::Duration;
 use crate::error::SandboxError;
 
 /// How the execution environment is initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`,
-/// `initializationType` in telemetry).
+/// `initializationType` in telemetry). Set it with [`Config::set_initialization_type`], which
+/// also applies that type's init limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InitializationType {
-    /// Standard Lambda: init on the first invoke, one invocation at a time.
+    /// Standard Lambda: one invocation at a time; the first report carries `initDurationMs`.
     #[default]
     OnDemand,
-    /// Provisioned concurrency (not played yet: `Sandbox::start` answers
-    /// `SandboxError::Unsupported`).
+    /// Provisioned concurrency: the environment is initialised before any request, so the
+    /// first report carries no `initDurationMs` (an init re-run inside an invoke after a reset
+    /// still does).
     ProvisionedConcurrency,
-    /// SnapStart: init at publish time, then `platform.restore*` events on each restore
-    /// (not played yet: `Sandbox::start` answers `SandboxError::Unsupported`).
+    /// SnapStart: the init phase makes the snapshot (processes started, registered, subscribed,
+    /// at their first next); the first invoke restores it (`platform.restoreStart`,
+    /// `restoreRuntimeDone`, `restoreReport`) and its report carries `restoreDurationMs`.
     SnapStart,
-    /// Lambda Managed Instances: SHUTDOWN-only extensions, schema `2025-01-29`, reports with
-    /// only `durationMs`, no freeze between invocations. Invocations are played one at a time
-    /// (the concurrent invocations of a real instance are not played yet).
+    /// Lambda Managed Instances: SHUTDOWN-only extensions, schema `2025-01-29`, no
+    /// `platform.runtimeDone`, reports with only `durationMs`, no freeze, and up to
+    /// [`Config::max_concurrency`] invocations at once (see `Sandbox::invoke_concurrent`).
     LambdaManagedInstances,
 }
 
@@ -34,6 +37,18 @@ impl InitializationType {
             Self::SnapStart => "snap-start",
             Self::LambdaManagedInstances => "lambda-managed-instances",
         }
+    }
+
+    /// Parses the wire value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::OnDemand,
+            Self::ProvisionedConcurrency,
+            Self::SnapStart,
+            Self::LambdaManagedInstances,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
     }
 }
 
@@ -94,8 +109,15 @@ pub struct Config {
     pub echo_output: bool,
     /// Total time given to extensions after SHUTDOWN (Lambda: 2,000 ms with external extensions).
     pub shutdown_deadline: Duration,
-    /// Init phase limit (Lambda: 10 s for on-demand functions).
+    /// Init phase limit (Lambda: 10 s on demand; for provisioned concurrency and SnapStart,
+    /// 130 s or the function timeout, whichever is higher: `set_initialization_type` sets it).
     pub init_timeout: Duration,
+    /// SnapStart: limit for the restore (the runtime's after-restore hooks). Lambda: 10 s.
+    pub restore_timeout: Duration,
+    /// Lambda Managed Instances: `PerExecutionEnvironmentMaxConcurrency`, given to the runtime as
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`. Lambda's default depends on the runtime (8 per vCPU for
+    /// Rust, 16 for Python, 64 for Node.js); the sandbox's default is 8.
+    pub max_concurrency: u32,
     /// Address of the API listener; port 0 picks a free port.
     pub bind: SocketAddr,
     /// Records one subscriber may have queued before the sandbox drops new ones and reports
@@ -128,10 +150,27 @@ impl Config {
             echo_output: false,
             shutdown_deadline: Duration::from_millis(2000),
             init_timeout: Duration::from_secs(10),
+            restore_timeout: Duration::from_secs(10),
+            max_concurrency: 8,
             bind: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
             telemetry_queue_limit: 20_000,
             memory_sample_interval: Duration::from_millis(2),
         }
+    }
+
+    /// Sets the initialization type and that type's init limit (Lambda's documented limits:
+    /// 10 s on demand and on Managed Instances; for provisioned concurrency and SnapStart,
+    /// 130 s or the function timeout, whichever is higher). Set `timeout` first.
+    pub fn set_initialization_type(&mut self, t: InitializationType) {
+        self.initialization_type = t;
+        self.init_timeout = match t {
+            InitializationType::OnDemand | InitializationType::LambdaManagedInstances => {
+                Duration::from_secs(10)
+            }
+            InitializationType::ProvisionedConcurrency | InitializationType::SnapStart => {
+                self.timeout.max(Duration::from_secs(130))
+            }
+        };
     }
 
     /// Checks values Lambda would refuse.
@@ -149,6 +188,11 @@ impl Config {
         }
         if self.function_name.is_empty() {
             return Err(SandboxError::Config("function_name must not be empty".to_owned()));
+        }
+        if self.max_concurrency == 0 {
+            return Err(SandboxError::Config(
+                "max_concurrency must be at least 1".to_owned(),
+            ));
         }
         if self.telemetry_queue_limit == 0 {
             return Err(SandboxError::Config(
@@ -184,11 +228,6 @@ impl Config {
             ("AWS_REGION".to_owned(), self.region.clone()),
             ("AWS_DEFAULT_REGION".to_owned(), self.region.clone()),
             (
-                "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
-                format!("/aws/lambda/{}", self.function_name),
-            ),
-            ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), log_stream.to_owned()),
-            (
                 "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
                 self.initialization_type.as_str().to_owned(),
             ),
@@ -200,6 +239,26 @@ impl Config {
             ("LAMBDA_TASK_ROOT".to_owned(), task_root.display().to_string()),
             ("TZ".to_owned(), ":UTC".to_owned()),
         ];
+        match self.initialization_type {
+            // "The AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_STREAM_NAME environment
+            // variables are not available in Lambda SnapStart functions" (SnapStart monitoring).
+            InitializationType::SnapStart => {}
+            _ => env.extend([
+                (
+                    "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
+                    format!("/aws/lambda/{}", self.function_name),
+                ),
+                ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), log_stream.to_owned()),
+            ]),
+        }
+        if self.initialization_type == InitializationType::LambdaManagedInstances {
+            // Lambda sets it on Managed Instances: runtimes size their pool of /next pollers
+            // with it (aws-lambda-go #600; lambda_runtime 1.5's `run_concurrent`).
+            env.push((
+                "AWS_LAMBDA_MAX_CONCURRENCY".to_owned(),
+                self.max_concurrency.to_string(),
+            ));
+        }
         if let Some(f) = &self.log_format {
             env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), f.clone()));
         }
@@ -230,6 +289,32 @@ mod tests {
         assert_eq!(get("LAMBDA_TASK_ROOT").as_deref(), Some("/fn"));
         assert_eq!(get("AWS_LAMBDA_LOG_FORMAT"), None);
         assert_eq!(env.last().map(|(k, _)| k.as_str()), Some("FOO"));
+    }
+
+    #[test]
+    fn env_follows_the_initialization_type() {
+        let get = |c: &Config, k: &str| {
+            c.process_env("127.0.0.1:1".parse().unwrap(), "s")
+                .into_iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v)
+        };
+        let mut c = Config::new("/fn/bootstrap");
+        assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
+        c.set_initialization_type(InitializationType::LambdaManagedInstances);
+        c.max_concurrency = 3;
+        assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY").as_deref(), Some("3"));
+        c.set_initialization_type(InitializationType::SnapStart);
+        assert_eq!(
+            get(&c, "AWS_LAMBDA_INITIALIZATION_TYPE").as_deref(),
+            Some("snap-start")
+        );
+        assert_eq!(get(&c, "AWS_LAMBDA_LOG_GROUP_NAME"), None);
+        assert_eq!(c.init_timeout, Duration::from_secs(130));
+        assert_eq!(
+            InitializationType::parse("provisioned-concurrency"),
+            Some(InitializationType::ProvisionedConcurrency)
+        );
     }
 
     #[test]

@@ -21,13 +21,16 @@ mod config;
 mod error;
 mod extensions_api;
 mod ids;
+mod invoke;
 mod lifecycle;
+mod managed;
 mod memory;
 mod outcome;
 mod output;
 mod phases;
 mod process;
 pub mod records;
+mod restore;
 mod runtime_api;
 mod server;
 mod state;
@@ -41,7 +44,9 @@ pub mod emf_spec;
 pub use config::{Architecture, Config, InitializationType};
 pub use error::SandboxError;
 pub use lifecycle::Sandbox;
-pub use outcome::{InitOutcome, InvokeOutcome, ProcessExit, ShutdownOutcome, ShutdownReason, Status};
+pub use outcome::{
+    InitOutcome, InvokeOutcome, ProcessExit, RestoreOutcome, ShutdownOutcome, ShutdownReason, Status,
+};
 pub use output::{OutputLine, Source, Stream};
 pub use records::{Category, TelemetryRecord};
 pub use state::ExitKind;

@@ -4,20 +4,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use nix::sys::signal::Signal;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::{Config, InitializationType};
 use crate::error::SandboxError;
-use crate::memory::{self, Sampler};
+use crate::invoke::{self, Cold};
 use crate::outcome::{InitOutcome, InvokeOutcome, ShutdownOutcome, ShutdownReason, Status};
 use crate::output::{OutputLine, Source};
 use crate::phases::{self, live_pids};
-use crate::records::{self, ReportMetrics, TelemetryRecord, ms};
-use crate::state::{Invocation, PendingInvoke, Phase, Shared};
+use crate::records::TelemetryRecord;
+use crate::state::Shared;
 use crate::telemetry::{Delivery, Subscription, TelemetryHub};
-use crate::{ids, process, server};
+use crate::{managed, process, restore, server};
 
 /// A local Lambda execution environment running real processes.
 pub struct Sandbox {
@@ -25,23 +24,12 @@ pub struct Sandbox {
     server: tokio::task::JoinHandle<()>,
     /// The environment was torn down (failed init, or a reset): the next invoke re-runs init.
     needs_init: bool,
+    /// SnapStart: the environment is at its snapshot point; the next invoke restores it.
+    needs_restore: bool,
     /// `initDurationMs` for the next report.
     pending_init_ms: Option<f64>,
     inits: Vec<InitOutcome>,
     closed: bool,
-}
-
-/// How an invocation's wait ended.
-enum End {
-    Done,
-    Timeout,
-    OutOfMemory,
-    RuntimeExit,
-}
-
-enum Progress {
-    RuntimeFinished,
-    End(End),
 }
 
 impl Sandbox {
@@ -50,15 +38,6 @@ impl Sandbox {
     /// as Lambda does.
     pub async fn start(config: Config) -> Result<Self, SandboxError> {
         config.validate()?;
-        if matches!(
-            config.initialization_type,
-            InitializationType::SnapStart | InitializationType::ProvisionedConcurrency
-        ) {
-            return Err(SandboxError::Unsupported(format!(
-                "initialization type {} is not played yet; use on-demand or lambda-managed-instances",
-                config.initialization_type.as_str()
-            )));
-        }
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| SandboxError::Bind {
@@ -76,6 +55,7 @@ impl Sandbox {
             shared,
             server,
             needs_init: false,
+            needs_restore: false,
             pending_init_ms: None,
             inits: Vec::new(),
             closed: false,
@@ -87,9 +67,18 @@ impl Sandbox {
     async fn run_init(&mut self, phase: &'static str) -> Result<InitOutcome, SandboxError> {
         let outcome = phases::init(&self.shared, phase).await?;
         self.inits.push(outcome.clone());
+        let init_type = self.shared.config.initialization_type;
         if outcome.status == Status::Success {
             self.needs_init = false;
-            self.pending_init_ms = Some(outcome.duration_ms);
+            self.needs_restore = init_type == InitializationType::SnapStart;
+            // Only an init on a request's path is reported in its report: not a provisioned
+            // init made ahead of requests, nor a SnapStart snapshot (its REPORT has no
+            // Init Duration), nor on Managed Instances (durationMs only).
+            self.pending_init_ms = match init_type {
+                InitializationType::OnDemand => Some(outcome.duration_ms),
+                InitializationType::ProvisionedConcurrency if phase == "invoke" => Some(outcome.duration_ms),
+                _ => None,
+            };
             phases::freeze(&self.shared).await;
         } else {
             phases::teardown(&self.shared, ShutdownReason::Failure).await;
@@ -135,318 +124,126 @@ impl Sandbox {
     }
 
     /// Invokes the function with `payload` and waits (bounded by the timeout and the shutdown
-    /// deadline) until the invocation ends.
+    /// deadline) until the invocation ends. On SnapStart the first invoke of an environment
+    /// restores it first; on Managed Instances this is `invoke_concurrent` with one payload.
     pub async fn invoke(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
         if self.closed {
             return Err(SandboxError::ShutDown);
         }
-        let shared = Arc::clone(&self.shared);
-        let config = &shared.config;
+        if self.shared.config.initialization_type == InitializationType::LambdaManagedInstances {
+            let mut outcomes = self.invoke_managed(vec![payload]).await?;
+            return outcomes
+                .pop()
+                .ok_or_else(|| SandboxError::Unsupported("the invocation task was lost".to_owned()));
+        }
+        self.invoke_one(payload).await
+    }
+
+    async fn invoke_one(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
+        let snap_start = self.shared.config.initialization_type == InitializationType::SnapStart;
+        let mut init = None;
+        if self.needs_init {
+            // A SnapStart environment after a reset is restored from a new snapshot (its init
+            // phase is `init`); otherwise the init is re-run inside the invoke.
+            init = Some(self.run_init(if snap_start { "init" } else { "invoke" }).await?);
+        }
+        let mut restore = None;
+        let mut restore_ms = None;
+        let mut unavailable = None;
+        if self.needs_init {
+            let e = init.as_ref().and_then(|i| i.error_type.clone());
+            unavailable = Some(e.unwrap_or_else(|| "Runtime.InitError".to_owned()));
+        } else if self.needs_restore {
+            self.needs_restore = false;
+            let r = restore::restore(&self.shared).await;
+            if r.status == Status::Success {
+                restore_ms = Some(r.duration_ms);
+            } else {
+                unavailable = r.error_type.clone();
+            }
+            restore = Some(r);
+        }
+        let restore_failed = restore.is_some() && unavailable.is_some();
+        let cold = Cold {
+            init,
+            restore,
+            init_ms: self.pending_init_ms.take(),
+            restore_ms,
+            unavailable,
+        };
+        let mut outcome = invoke::run(&self.shared, payload, cold).await;
+        if restore_failed {
+            // The failed restore's environment is discarded, after the invocation's report.
+            outcome.reset = Some(phases::teardown(&self.shared, ShutdownReason::Failure).await);
+        }
+        if outcome.reset.is_some() {
+            self.needs_init = true;
+            self.needs_restore = false;
+        }
+        Ok(outcome)
+    }
+
+    /// Invokes the function with every payload at once and waits until they have all ended;
+    /// the outcomes come in the payloads' order. On Lambda Managed Instances the invocations
+    /// run concurrently in this one environment (see `Config::max_concurrency`); any other
+    /// environment serves one invocation at a time, so the payloads run one after another,
+    /// as they would in one on-demand environment.
+    pub async fn invoke_concurrent(
+        &mut self,
+        payloads: Vec<Value>,
+    ) -> Result<Vec<InvokeOutcome>, SandboxError> {
+        if self.closed {
+            return Err(SandboxError::ShutDown);
+        }
+        if self.shared.config.initialization_type != InitializationType::LambdaManagedInstances {
+            let mut out = Vec::with_capacity(payloads.len());
+            for p in payloads {
+                out.push(self.invoke_one(p).await?);
+            }
+            return Ok(out);
+        }
+        self.invoke_managed(payloads).await
+    }
+
+    async fn invoke_managed(&mut self, payloads: Vec<Value>) -> Result<Vec<InvokeOutcome>, SandboxError> {
         let mut init = None;
         if self.needs_init {
             init = Some(self.run_init("invoke").await?);
         }
-        let init_ms = self.pending_init_ms.take();
-        let request_id = ids::uuid_v4();
-        let span_id = ids::random_hex(8);
-        let trace = ids::trace_header(&span_id);
-        let tracing = records::tracing(&span_id, &trace);
-        phases::thaw(&shared);
-        let start = Instant::now();
-        let start_time = Utc::now();
-        let deadline = start + config.timeout;
-        let deadline_ms =
-            start_time.timestamp_millis() + i64::try_from(config.timeout.as_millis()).unwrap_or(0);
-        shared.emit(
-            "platform.start",
-            records::start(&request_id, &config.version, &tracing),
-        );
-
         if self.needs_init {
-            // The re-run init failed: there is no runtime to invoke.
-            let error_type = init
+            let e = init
                 .as_ref()
                 .and_then(|i| i.error_type.clone())
                 .unwrap_or_else(|| "Runtime.InitError".to_owned());
-            return Ok(self.finish_without_runtime(request_id, trace, &tracing, error_type, start, init));
+            let mut out: Vec<InvokeOutcome> = payloads
+                .iter()
+                .map(|_| managed::unavailable(&self.shared, &e))
+                .collect();
+            if let Some(first) = out.first_mut() {
+                first.init = init;
+            }
+            return Ok(out);
         }
-
-        let pids = memory::with_descendants(&live_pids(&shared));
-        let peaks_reset = memory::reset_peaks(&pids);
-        let limit_kb = u64::from(config.memory_mb) * 1024;
-        let sampler = Sampler::start(
-            Arc::clone(&shared),
-            pids.clone(),
-            limit_kb,
-            config.memory_sample_interval,
-        );
-        let payload_bytes = bytes::Bytes::from(payload.to_string());
-        let event = json!({
-            "eventType": "INVOKE",
-            "deadlineMs": deadline_ms,
-            "requestId": request_id,
-            "invokedFunctionArn": config.function_arn(),
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": trace},
-        });
-        shared.update(|st| {
-            st.phase = Phase::Invoke;
-            st.invocation = Some(Invocation {
-                request_id: request_id.clone(),
-                result: None,
-                oom: false,
-            });
-            st.runtime.pending = Some(PendingInvoke {
-                request_id: request_id.clone(),
-                deadline_ms,
-                function_arn: config.function_arn(),
-                trace: trace.clone(),
-                payload: payload_bytes,
-            });
-            for e in st
-                .extensions
-                .iter_mut()
-                .filter(|e| e.exited.is_none() && e.wants("INVOKE"))
-            {
-                e.queue.push_back(event.clone());
-            }
-        });
-
-        let mut runtime_done: Option<(Status, Option<String>, f64)> = None;
-        let end = loop {
-            let finished = runtime_done.is_some();
-            let progress = shared
-                .wait_until(Some(deadline), |st| {
-                    let inv = st.invocation.as_ref()?;
-                    if inv.oom {
-                        return Some(Progress::End(End::OutOfMemory));
-                    }
-                    if !finished {
-                        if st.runtime.exited.is_some() {
-                            return Some(Progress::End(End::RuntimeExit));
-                        }
-                        return (inv.result.is_some() && !st.runtime.busy)
-                            .then_some(Progress::RuntimeFinished);
-                    }
-                    st.extensions
-                        .iter()
-                        .all(|e| e.idle())
-                        .then_some(Progress::End(End::Done))
-                })
-                .await;
-            match progress {
-                None => break End::Timeout,
-                Some(Progress::End(e)) => break e,
-                Some(Progress::RuntimeFinished) => {
-                    runtime_done = Some(self.emit_runtime_done(&request_id, start, start_time, &tracing));
-                }
-            }
-        };
-        let end_at = Instant::now();
-        let all_pids = memory::with_descendants(&pids);
-        let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
-        let max_kb = sampler.stop().max(hwm);
-        let max_memory_used_mb = memory::kb_to_mb(max_kb);
-        let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
-        let over_limit = max_memory_used_mb > u64::from(config.memory_mb);
-        let fail = |s: Status, e: &str, r: ShutdownReason| (s, Some(e.to_owned()), Some(r));
-        let (status, error_type, reset) = match end {
-            End::OutOfMemory => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
-            // The peak passed the limit between two samples: Lambda would have killed it.
-            End::Done if over_limit => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
-            End::Timeout => fail(Status::Timeout, "Sandbox.Timedout", ShutdownReason::Timeout),
-            End::RuntimeExit => fail(Status::Failure, "Runtime.ExitError", ShutdownReason::Failure),
-            End::Done if crashed_extension => {
-                fail(Status::Failure, "Extension.Crash", ShutdownReason::Failure)
-            }
-            End::Done => match &runtime_done {
-                Some((s, e, _)) => (*s, e.clone(), None),
-                None => (Status::Success, None, None),
-            },
-        };
-        // The AWS documentation lists the status values without mapping each failure; the
-        // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`.
-        if reset.is_some()
-            && let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none()))
-        {
-            process::signal(pid, Signal::SIGKILL);
-        }
-        let duration_ms = ms(end_at.duration_since(start));
-        let runtime_duration_ms = match &runtime_done {
-            Some((_, _, d)) => Some(*d),
-            None => {
-                shared.emit(
-                    "platform.runtimeDone",
-                    records::runtime_done(
-                        &request_id,
-                        status.as_str(),
-                        error_type.as_deref(),
-                        duration_ms,
-                        None,
-                        Vec::new(),
-                        &tracing,
-                    ),
-                );
-                None
-            }
-        };
-        let metrics = ReportMetrics {
-            duration_ms,
-            billed_duration_ms: records::billed_duration_ms(duration_ms, init_ms),
-            memory_size_mb: config.memory_mb,
-            max_memory_used_mb,
-            init_duration_ms: init_ms,
-        };
-        let report = if managed_instances(config) {
-            // Lambda Managed Instances report only durationMs.
-            records::report_duration_only(
-                &request_id,
-                status.as_str(),
-                error_type.as_deref(),
-                duration_ms,
-                &tracing,
-            )
-        } else {
-            records::report(
-                &request_id,
-                status.as_str(),
-                error_type.as_deref(),
-                &metrics,
-                &tracing,
-            )
-        };
-        shared.emit("platform.report", report);
-        let response = shared.update(|st| {
-            st.phase = Phase::Idle;
-            st.runtime.pending = None;
-            st.invocation
-                .take()
-                .and_then(|i| i.result)
-                .map(|r| r.body)
-                .unwrap_or_default()
-        });
-        let reset = match reset {
-            Some(reason) => {
+        let ended = managed::invoke_all(&self.shared, payloads).await;
+        let reason = ended.iter().find_map(|(_, r)| *r);
+        let reset = match reason {
+            Some(r) => {
                 self.needs_init = true;
-                Some(phases::teardown(&shared, reason).await)
+                Some(phases::teardown(&self.shared, r).await)
             }
-            None => {
-                phases::freeze(&shared).await;
-                None
+            None => None,
+        };
+        let mut out: Vec<InvokeOutcome> = Vec::with_capacity(ended.len());
+        for (mut o, r) in ended {
+            if r.is_some() {
+                o.reset.clone_from(&reset);
             }
-        };
-        Ok(InvokeOutcome {
-            request_id,
-            trace_id: trace,
-            status,
-            error_type,
-            response,
-            duration_ms,
-            runtime_duration_ms,
-            billed_duration_ms: metrics.billed_duration_ms,
-            max_memory_used_mb,
-            init_duration_ms: init_ms,
-            init,
-            reset,
-        })
-    }
-
-    /// Emits `platform.runtimeDone` once the runtime posted its result and called next again.
-    fn emit_runtime_done(
-        &self,
-        request_id: &str,
-        start: Instant,
-        start_time: chrono::DateTime<Utc>,
-        tracing: &Value,
-    ) -> (Status, Option<String>, f64) {
-        let (result, next_at) = self.shared.read(|st| {
-            (
-                st.invocation.as_ref().and_then(|i| i.result.clone()),
-                st.runtime.next_at,
-            )
-        });
-        let Some(r) = result else {
-            return (Status::Failure, None, 0.0);
-        };
-        let next_at = next_at.unwrap_or(r.body_done_at);
-        let status = if r.error_type.is_some() {
-            Status::Error
-        } else {
-            Status::Success
-        };
-        let spans = vec![
-            records::span(
-                "responseLatency",
-                start_time,
-                ms(r.headers_at.0.saturating_duration_since(start)),
-            ),
-            records::span(
-                "responseDuration",
-                r.headers_at.1,
-                ms(r.body_done_at.0.saturating_duration_since(r.headers_at.0)),
-            ),
-            records::span(
-                "runtimeOverhead",
-                r.body_done_at.1,
-                ms(next_at.0.saturating_duration_since(r.body_done_at.0)),
-            ),
-        ];
-        let duration = ms(next_at.0.saturating_duration_since(start));
-        self.shared.emit(
-            "platform.runtimeDone",
-            records::runtime_done(
-                request_id,
-                status.as_str(),
-                r.error_type.as_deref(),
-                duration,
-                Some(r.body.len() as u64),
-                spans,
-                tracing,
-            ),
-        );
-        (status, r.error_type, duration)
-    }
-
-    fn finish_without_runtime(
-        &mut self,
-        request_id: String,
-        trace: String,
-        tracing: &Value,
-        error_type: String,
-        start: Instant,
-        init: Option<InitOutcome>,
-    ) -> InvokeOutcome {
-        let duration_ms = ms(start.elapsed());
-        let metrics = ReportMetrics {
-            duration_ms,
-            billed_duration_ms: records::billed_duration_ms(duration_ms, None),
-            memory_size_mb: self.shared.config.memory_mb,
-            max_memory_used_mb: 0,
-            init_duration_ms: None,
-        };
-        self.shared.emit(
-            "platform.report",
-            records::report(
-                &request_id,
-                Status::Error.as_str(),
-                Some(&error_type),
-                &metrics,
-                tracing,
-            ),
-        );
-        InvokeOutcome {
-            request_id,
-            trace_id: trace,
-            status: Status::Error,
-            error_type: Some(error_type),
-            response: bytes::Bytes::new(),
-            duration_ms,
-            runtime_duration_ms: None,
-            billed_duration_ms: metrics.billed_duration_ms,
-            max_memory_used_mb: 0,
-            init_duration_ms: None,
-            init,
-            reset: None,
+            out.push(o);
         }
+        if let Some(first) = out.first_mut() {
+            first.init = init;
+        }
+        Ok(out)
     }
 
     /// Shuts the environment down: SIGTERM to the runtime, SHUTDOWN to the extensions, telemetry
@@ -482,13 +279,6 @@ impl Sandbox {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-}
-
-/// Lambda Managed Instances: long-lived environments that are not frozen between invocations,
-/// with SHUTDOWN-only extensions. The sandbox plays their rules one invocation at a time
-/// (concurrent invocations are not played yet).
-fn managed_instances(config: &Config) -> bool {
-    config.initialization_type == InitializationType::LambdaManagedInstances
 }
 
 impl Drop for Sandbox {

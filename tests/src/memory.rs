@@ -94,7 +94,7 @@ impl Sampler {
                 max.fetch_max(kb, Ordering::Relaxed);
                 if kb > limit_kb {
                     shared.update(|st| {
-                        if let Some(inv) = st.invocation.as_mut() {
+                        for inv in &mut st.invocations {
                             inv.oom = true;
                         }
                     });

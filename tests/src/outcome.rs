@@ -68,6 +68,17 @@ pub struct InitOutcome {
     pub duration_ms: f64,
 }
 
+/// A SnapStart restore (`platform.restoreReport`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreOutcome {
+    /// Outcome.
+    pub status: Status,
+    /// Error type when it failed.
+    pub error_type: Option<String>,
+    /// `restoreReport.metrics.durationMs`.
+    pub duration_ms: f64,
+}
+
 /// One invocation.
 #[derive(Debug, Clone)]
 pub struct InvokeOutcome {
@@ -83,16 +94,22 @@ pub struct InvokeOutcome {
     pub response: Bytes,
     /// `report.metrics.durationMs`: start until the runtime and every extension called next.
     pub duration_ms: f64,
-    /// `runtimeDone.metrics.durationMs`, when the runtime got that far.
+    /// `runtimeDone.metrics.durationMs`, when the runtime got that far (never on Managed
+    /// Instances, which have no `platform.runtimeDone`).
     pub runtime_duration_ms: Option<f64>,
-    /// `report.metrics.billedDurationMs`.
+    /// `report.metrics.billedDurationMs` (0 on Managed Instances: not reported there).
     pub billed_duration_ms: u64,
-    /// `report.metrics.maxMemoryUsedMB`, measured from the processes.
+    /// `report.metrics.maxMemoryUsedMB`, measured from the processes (0 on Managed Instances:
+    /// not reported there).
     pub max_memory_used_mb: u64,
-    /// `report.metrics.initDurationMs`, on the first invoke after an init.
+    /// `report.metrics.initDurationMs`, on the first invoke after an on-demand init.
     pub init_duration_ms: Option<f64>,
-    /// The init re-run inside this invoke, after a reset.
+    /// `report.metrics.restoreDurationMs`, on the first invoke after a SnapStart restore.
+    pub restore_duration_ms: Option<f64>,
+    /// The init run inside this invoke: after a reset (or a new snapshot, for SnapStart).
     pub init: Option<InitOutcome>,
+    /// The SnapStart restore run inside this invoke.
+    pub restore: Option<RestoreOutcome>,
     /// The environment was reset after this invocation (SHUTDOWN sent, processes gone).
     pub reset: Option<ShutdownOutcome>,
 }

@@ -72,7 +72,7 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
         st.generation += 1;
         st.runtime = RuntimeAgent::default();
         st.extensions = names.iter().cloned().map(ExtensionAgent::new).collect();
-        st.invocation = None;
+        st.invocations.clear();
         st.init_phase = phase;
         st.init_runtime_done_emitted = false;
     });
@@ -156,7 +156,7 @@ pub(crate) async fn teardown(shared: &Arc<Shared>, reason: ShutdownReason) -> Sh
     let deadline = t0 + config.shutdown_deadline;
     let runtime_pid = shared.update(|st| {
         st.phase = Phase::Shutdown;
-        st.runtime.pending = None;
+        st.runtime.pending.clear();
         st.runtime.pid.filter(|_| st.runtime.exited.is_none())
     });
     let mut killed: Vec<u32> = Vec::new();

@@ -105,14 +105,20 @@ pub struct InitInfo<'a> {
     pub phase: &'a str,
 }
 
+const RUNTIME_VERSION: &str = "provided:al2023.sandbox";
+
+fn runtime_version_arn(region: &str) -> String {
+    format!("arn:aws:lambda:{region}::runtime:lambda-sandbox")
+}
+
 /// `platform.initStart`. The runtime version and ARN are the sandbox's own names: no real Lambda
 /// runtime release is involved locally.
 pub fn init_start(i: &InitInfo<'_>, function_name: &str, version: &str, region: &str) -> Value {
     json!({
         "initializationType": i.initialization_type,
         "phase": i.phase,
-        "runtimeVersion": "provided:al2023.sandbox",
-        "runtimeVersionArn": format!("arn:aws:lambda:{region}::runtime:lambda-sandbox"),
+        "runtimeVersion": RUNTIME_VERSION,
+        "runtimeVersionArn": runtime_version_arn(region),
         "functionName": function_name,
         "functionVersion": version,
     })
@@ -204,8 +210,10 @@ pub struct ReportMetrics {
     pub memory_size_mb: u32,
     /// `maxMemoryUsedMB`.
     pub max_memory_used_mb: u64,
-    /// `initDurationMs`, on the first invoke after an init.
+    /// `initDurationMs`, on the first invoke after an on-demand init.
     pub init_duration_ms: Option<f64>,
+    /// `restoreDurationMs`, on the first invoke after a SnapStart restore.
+    pub restore_duration_ms: Option<f64>,
 }
 
 /// `platform.report`.
@@ -224,18 +232,24 @@ pub fn report(
     if let Some(i) = m.init_duration_ms {
         metrics.insert("initDurationMs".to_owned(), json!(i));
     }
+    if let Some(r) = m.restore_duration_ms {
+        metrics.insert("restoreDurationMs".to_owned(), json!(r));
+    }
     with_error(
         json!({"requestId": request_id, "status": status, "metrics": metrics, "tracing": tracing}),
         error_type,
     )
 }
 
-/// `platform.report` of Lambda Managed Instances: only `durationMs` in `metrics`.
-pub fn report_duration_only(
+/// `platform.report` of Lambda Managed Instances: only `durationMs` in `metrics`, and the
+/// `responseLatency` and `responseDuration` spans that `platform.runtimeDone` carries elsewhere
+/// (Managed Instances have no `platform.runtimeDone`).
+pub fn report_managed(
     request_id: &str,
     status: &str,
     error_type: Option<&str>,
     duration_ms: f64,
+    spans: Vec<Value>,
     tracing: &Value,
 ) -> Value {
     with_error(
@@ -243,8 +257,32 @@ pub fn report_duration_only(
             "requestId": request_id,
             "status": status,
             "metrics": {"durationMs": duration_ms},
+            "spans": spans,
             "tracing": tracing,
         }),
+        error_type,
+    )
+}
+
+/// `platform.restoreStart` (SnapStart), with the runtime names of `platform.initStart`.
+pub fn restore_start(function_name: &str, version: &str, region: &str) -> Value {
+    json!({
+        "runtimeVersion": RUNTIME_VERSION,
+        "runtimeVersionArn": runtime_version_arn(region),
+        "functionName": function_name,
+        "functionVersion": version,
+    })
+}
+
+/// `platform.restoreRuntimeDone` (SnapStart).
+pub fn restore_runtime_done(status: &str, error_type: Option<&str>) -> Value {
+    with_error(json!({"status": status, "spans": []}), error_type)
+}
+
+/// `platform.restoreReport` (SnapStart).
+pub fn restore_report(status: &str, error_type: Option<&str>, duration_ms: f64) -> Value {
+    with_error(
+        json!({"status": status, "metrics": {"durationMs": duration_ms}, "spans": []}),
         error_type,
     )
 }
@@ -260,7 +298,9 @@ pub fn logs_dropped(records: u64, bytes: u64) -> Value {
 
 /// Billed duration: the duration rounded up to the next millisecond, plus the init duration on
 /// a cold start. AWS bills the init phase of on-demand functions since 1 August 2025 (before
-/// that, init was free for managed runtimes); the sandbox follows the current rule.
+/// that, init was free for managed runtimes); the sandbox follows the current rule. A SnapStart
+/// restore is not added: its REPORT line shows it apart (`Billed Restore Duration`, which
+/// leaves out the snapshot restore itself) and the telemetry schema has no field for it.
 pub fn billed_duration_ms(duration_ms: f64, init_duration_ms: Option<f64>) -> u64 {
     let total = duration_ms + init_duration_ms.unwrap_or(0.0);
     // Durations are non-negative and far below u64::MAX ms.
@@ -310,10 +350,12 @@ mod tests {
             memory_size_mb: 128,
             max_memory_used_mb: 30,
             init_duration_ms: None,
+            restore_duration_ms: Some(12.5),
         };
         let r = report("id", "timeout", Some("Sandbox.Timedout"), &m, &json!({}));
         assert_eq!(r["errorType"], "Sandbox.Timedout");
         assert!(r["metrics"].get("initDurationMs").is_none());
+        assert_eq!(r["metrics"]["restoreDurationMs"], 12.5);
         assert_eq!(r["metrics"]["memorySizeMB"], 128);
     }
 }

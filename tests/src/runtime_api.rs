@@ -10,30 +10,26 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 
+use crate::config::InitializationType;
 use crate::records;
 use crate::server::{Resp, accepted, error_response};
-use crate::state::{Phase, RuntimeResult, Shared};
+use crate::state::{Phase, RuntimeResult, Shared, State};
 
 /// Lambda's limit for a buffered response payload (6 MB).
 const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
-/// `GET /2018-06-01/runtime/invocation/next`: the runtime is done with its previous work and
-/// waits (no time limit, like Lambda) for the next invocation.
+/// `GET /2018-06-01/runtime/invocation/next`: the runtime (or one of its workers) is done with
+/// its previous work and waits (no time limit, like Lambda) for the next invocation. On Lambda
+/// Managed Instances a runtime polls from several workers at once (`AWS_LAMBDA_MAX_CONCURRENCY`
+/// of them); each call takes one pending invocation.
 pub(crate) async fn next(shared: &Arc<Shared>) -> Resp {
     let generation = shared.update(|st| {
-        st.runtime.busy = false;
         st.runtime.next_at = Some((Instant::now(), Utc::now()));
-        if !st.runtime.ready {
-            st.runtime.ready = true;
-            if st.phase == Phase::Init && !st.init_runtime_done_emitted {
-                st.init_runtime_done_emitted = true;
-                let info = shared.init_info(st.init_phase);
-                shared.emit(
-                    "platform.initRuntimeDone",
-                    records::init_runtime_done(&info, "success", None),
-                );
-            }
+        if st.phase == Phase::Restore {
+            // SnapStart: the after-restore hooks are done.
+            st.runtime.restored = true;
         }
+        mark_ready(shared, st);
         st.generation
     });
     let pending = shared
@@ -41,8 +37,10 @@ pub(crate) async fn next(shared: &Arc<Shared>) -> Resp {
             if st.generation != generation {
                 return Some(None);
             }
-            let p = st.runtime.pending.take()?;
-            st.runtime.busy = true;
+            let p = st.runtime.pending.pop_front()?;
+            if let Some(inv) = st.invocation_mut(&p.request_id) {
+                inv.taken = true;
+            }
             Some(Some(p))
         })
         .await
@@ -80,12 +78,7 @@ pub(crate) async fn result(
     req: Request<Incoming>,
 ) -> Resp {
     let headers_at = (Instant::now(), Utc::now());
-    let known = shared.read(|st| {
-        st.invocation
-            .as_ref()
-            .is_some_and(|i| i.request_id == id && i.result.is_none())
-            && st.runtime.busy
-    });
+    let known = shared.read(|st| st.invocation(id).is_some_and(|i| i.taken && i.result.is_none()));
     if !known {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -114,11 +107,7 @@ pub(crate) async fn result(
         })
     };
     shared.update(|st| {
-        if let Some(inv) = st
-            .invocation
-            .as_mut()
-            .filter(|i| i.request_id == id && i.result.is_none())
-        {
+        if let Some(inv) = st.invocation_mut(id).filter(|i| i.result.is_none()) {
             inv.result = Some(RuntimeResult {
                 error_type,
                 body,
@@ -165,6 +154,103 @@ pub(crate) async fn init_error(shared: &Arc<Shared>, req: Request<Incoming>) -> 
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
             "init/error is only accepted during init",
+        )
+    }
+}
+
+/// The runtime's first `next` (invocation or restore) ends its part of the init phase.
+fn mark_ready(shared: &Shared, st: &mut State) {
+    if st.runtime.ready {
+        return;
+    }
+    st.runtime.ready = true;
+    if st.phase == Phase::Init && !st.init_runtime_done_emitted {
+        st.init_runtime_done_emitted = true;
+        let info = shared.init_info(st.init_phase);
+        shared.emit(
+            "platform.initRuntimeDone",
+            records::init_runtime_done(&info, "success", None),
+        );
+    }
+}
+
+/// `GET /2018-06-01/runtime/restore/next` (SnapStart): the runtime finished its init (and its
+/// before-snapshot hooks) and waits for the restore. Lambda takes the snapshot here; the call
+/// returns when the environment is restored, and the runtime then runs its after-restore hooks
+/// and calls `invocation/next`. A runtime may also skip this call and poll `invocation/next`
+/// directly: its restore then has no hooks to wait for.
+pub(crate) async fn restore_next(shared: &Arc<Shared>) -> Resp {
+    let snap_start = shared.config.initialization_type == InitializationType::SnapStart;
+    let generation = shared.update(|st| {
+        if !snap_start || st.phase != Phase::Init || st.runtime.restore_waiting {
+            return None;
+        }
+        st.runtime.restore_waiting = true;
+        st.runtime.next_at = Some((Instant::now(), Utc::now()));
+        mark_ready(shared, st);
+        Some(st.generation)
+    });
+    let Some(generation) = generation else {
+        // The documentation does not give this answer; status and errorType are the sandbox's.
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "restore/next is accepted once, during the init phase of a SnapStart function \
+             (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)",
+        );
+    };
+    let released = shared
+        .wait_until(None, |st| {
+            if st.generation != generation {
+                return Some(false);
+            }
+            (st.phase == Phase::Restore).then_some(true)
+        })
+        .await;
+    if released != Some(true) {
+        return error_response(
+            StatusCode::GONE,
+            "Runtime.EnvironmentReset",
+            "this runtime process belongs to an environment that was reset",
+        );
+    }
+    shared.update(|st| st.runtime.restore_waiting = false);
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::OK;
+    r
+}
+
+/// `POST /2018-06-01/runtime/restore/error` (SnapStart): an after-restore hook failed. The
+/// error type is the `Lambda-Runtime-Function-Error-Type` header (runtimes send
+/// `Runtime.AfterRestoreError`), else the body's `errorType`.
+pub(crate) async fn restore_error(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
+    let header = crate::server::header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
+    let body = Limited::new(req.into_body(), 64 * 1024)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let error_type = header
+        .or_else(|| {
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
+        })
+        .unwrap_or_else(|| "Runtime.AfterRestoreError".to_owned());
+    let accepted_now = shared.update(|st| {
+        if st.phase != Phase::Restore {
+            return false;
+        }
+        st.runtime.restore_error = Some(error_type);
+        true
+    });
+    if accepted_now {
+        accepted()
+    } else {
+        error_response(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "restore/error is only accepted during a SnapStart restore",
         )
     }
 }

@@ -87,6 +87,12 @@ async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
             let error_type = header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
             runtime_api::result(&shared, &id, Some(error_type), req).await
         }
+        (Method::GET, ["2018-06-01", "runtime", "restore", "next"]) => {
+            runtime_api::restore_next(&shared).await
+        }
+        (Method::POST, ["2018-06-01", "runtime", "restore", "error"]) => {
+            runtime_api::restore_error(&shared, req).await
+        }
         (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
             runtime_api::init_error(&shared, req).await
         }

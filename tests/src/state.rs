@@ -23,6 +23,8 @@ use crate::telemetry::TelemetryHub;
 pub(crate) enum Phase {
     /// Processes are starting; registration and subscription are allowed.
     Init,
+    /// SnapStart: the environment is being restored from its snapshot.
+    Restore,
     /// Between invocations (frozen).
     Idle,
     /// An invocation runs.
@@ -64,11 +66,17 @@ pub(crate) struct RuntimeAgent {
     pub pid: Option<u32>,
     /// Called `next` at least once.
     pub ready: bool,
-    /// Holds an invocation it has not finished (`next` not called since).
-    pub busy: bool,
-    pub pending: Option<PendingInvoke>,
+    /// Invocations waiting for a `next`, oldest first.
+    pub pending: VecDeque<PendingInvoke>,
     pub init_error: Option<String>,
+    /// SnapStart: waiting in `GET /runtime/restore/next` (the snapshot point).
+    pub restore_waiting: bool,
+    /// SnapStart: `next` called after the restore started (the after-restore hooks are done).
+    pub restored: bool,
+    /// SnapStart: what `POST /runtime/restore/error` reported.
+    pub restore_error: Option<String>,
     pub exited: Option<Exit>,
+    /// The runtime's latest `next` (any worker's).
     pub next_at: Option<(Instant, DateTime<Utc>)>,
 }
 
@@ -125,6 +133,8 @@ pub(crate) struct RuntimeResult {
 #[derive(Debug, Clone)]
 pub(crate) struct Invocation {
     pub request_id: String,
+    /// A `next` of the runtime took it.
+    pub taken: bool,
     pub result: Option<RuntimeResult>,
     /// Resident memory passed the limit.
     pub oom: bool,
@@ -137,7 +147,8 @@ pub(crate) struct State {
     pub generation: u64,
     pub runtime: RuntimeAgent,
     pub extensions: Vec<ExtensionAgent>,
-    pub invocation: Option<Invocation>,
+    /// Invocations under way: one at a time, several at once on Lambda Managed Instances.
+    pub invocations: Vec<Invocation>,
     /// `initializationType` and `phase` of the running init.
     pub init_phase: &'static str,
     pub init_runtime_done_emitted: bool,
@@ -146,6 +157,16 @@ pub(crate) struct State {
 impl State {
     pub fn extension_by_id(&mut self, id: &str) -> Option<&mut ExtensionAgent> {
         self.extensions.iter_mut().find(|e| e.id.as_deref() == Some(id))
+    }
+
+    /// The invocation under way with this request id.
+    pub fn invocation(&self, request_id: &str) -> Option<&Invocation> {
+        self.invocations.iter().find(|i| i.request_id == request_id)
+    }
+
+    /// The same, to change it.
+    pub fn invocation_mut(&mut self, request_id: &str) -> Option<&mut Invocation> {
+        self.invocations.iter_mut().find(|i| i.request_id == request_id)
     }
 }
 
@@ -171,7 +192,7 @@ impl Shared {
                 generation: 0,
                 runtime: RuntimeAgent::default(),
                 extensions: Vec::new(),
-                invocation: None,
+                invocations: Vec::new(),
                 init_phase: "init",
                 init_runtime_done_emitted: false,
             }),

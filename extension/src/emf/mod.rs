@@ -3,16 +3,25 @@
 //!
 //! Limits kept: at most 100 metrics per directive (larger records are split into several
 //! documents), at most 30 keys per dimension set (checked when the encoder is built), dimension
-//! values of 1 to 1024 characters, finite numbers only (a non-finite value is dropped and
-//! counted). Property names never shadow a dimension or a metric.
+//! values of 1 to 1024 characters, at most 100 values per metric (see [`Batcher`]), documents
+//! under 256 KiB, finite numbers only (a non-finite value is dropped and counted). Property
+//! names never shadow a dimension or a metric.
+
+mod batch;
 
 use serde_json::{Map, Value, json};
 
-use crate::metrics::{MetricRecord, PropertyValue};
+pub use batch::{Batch, Batcher};
+
+use crate::metrics::{MetricDef, MetricRecord, PropertyValue};
 
 pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
 pub const MAX_DIMENSION_KEYS: usize = 30;
 pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+pub const MAX_VALUES_PER_METRIC: usize = 100;
+/// Documents are kept under this size: a quarter of the CloudWatch Logs event limit (1 MB,
+/// 256 KB in older documents), so a whole batch never comes near it.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EmfConfigError {
@@ -68,82 +77,137 @@ impl EmfEncoder {
     /// Appends the EMF documents of `record` (one line each, no newline) to `out`.
     pub fn encode(&self, record: &MetricRecord, out: &mut Vec<String>) -> EncodeStats {
         let mut stats = EncodeStats::default();
-        let values: Vec<_> = record
+        let values: Vec<(&'static MetricDef, Value)> = record
             .values
             .iter()
-            .filter(|(_, v)| {
-                let keep = v.is_finite();
-                if !keep {
-                    stats.non_finite_dropped += 1;
-                }
-                keep
-            })
+            .filter_map(|(def, v)| finite(*v, &mut stats).map(|v| (*def, json!(v))))
             .collect();
+        let properties = properties(&record.properties);
+        self.write(
+            record.timestamp_ms,
+            &record.dimensions,
+            values,
+            &properties,
+            out,
+            &mut stats,
+        );
+        stats
+    }
+
+    /// Appends the documents of a batch: each metric's values as an array (or in the
+    /// `Values`/`Counts` form).
+    pub fn encode_batch(&self, batch: &Batch, out: &mut Vec<String>) -> EncodeStats {
+        let mut stats = EncodeStats::default();
+        let values = batch.values(&mut stats);
+        let properties = batch.properties();
+        self.write(
+            batch.timestamp_ms(),
+            batch.dimensions(),
+            values,
+            &properties,
+            out,
+            &mut stats,
+        );
+        stats
+    }
+
+    fn write(
+        &self,
+        timestamp_ms: i64,
+        record_dimensions: &[(&'static str, String)],
+        values: Vec<(&'static MetricDef, Value)>,
+        properties: &Map<String, Value>,
+        out: &mut Vec<String>,
+        stats: &mut EncodeStats,
+    ) {
         if values.is_empty() {
-            return stats;
+            return;
         }
-
-        let dimensions = self.dimension_values(record);
-        let sets: Vec<Value> = self
-            .config
-            .dimension_sets
-            .iter()
-            .filter(|set| set.iter().all(|k| dimensions.contains_key(k.as_str())))
-            .map(|set| json!(set))
-            .collect();
-
-        for chunk in values.chunks(MAX_METRICS_PER_DIRECTIVE) {
-            let mut doc = dimensions.clone();
-            let mut defs = Vec::with_capacity(chunk.len());
-            for (def, value) in chunk {
-                let mut d = Map::new();
-                d.insert("Name".into(), Value::from(def.name));
-                d.insert("Unit".into(), Value::from(def.unit.as_str()));
-                if self.config.high_resolution {
-                    d.insert("StorageResolution".into(), Value::from(1));
-                }
-                defs.push(Value::Object(d));
-                doc.insert(def.name.into(), json!(value));
+        let dimensions = self.dimension_values(record_dimensions);
+        let sets = self.dimension_sets(&dimensions);
+        let mut pending: Vec<&[(&'static MetricDef, Value)]> =
+            values.chunks(MAX_METRICS_PER_DIRECTIVE).rev().collect();
+        while let Some(chunk) = pending.pop() {
+            let doc = self.document(timestamp_ms, &dimensions, &sets, chunk, properties);
+            // Keep every document well under the CloudWatch Logs event limit: halve the metrics
+            // of one that is too large (only possible with long arrays of long numbers).
+            if doc.len() > MAX_DOCUMENT_BYTES && chunk.len() > 1 {
+                let (a, b) = chunk.split_at(chunk.len() / 2);
+                pending.push(b);
+                pending.push(a);
+                continue;
             }
-            for (key, value) in &record.properties {
-                if doc.contains_key(*key) {
-                    continue;
-                }
-                let v = match value {
-                    PropertyValue::Text(t) => Value::from(t.as_str()),
-                    PropertyValue::Bool(b) => Value::from(*b),
-                    PropertyValue::Number(n) if n.is_finite() => json!(n),
-                    PropertyValue::Number(_) => continue,
-                };
-                doc.insert((*key).into(), v);
-            }
-            doc.insert(
-                "_aws".into(),
-                json!({
-                    "Timestamp": record.timestamp_ms,
-                    "CloudWatchMetrics": [{
-                        "Namespace": self.config.namespace,
-                        "Dimensions": sets,
-                        "Metrics": defs,
-                    }],
-                }),
-            );
-            out.push(Value::Object(doc).to_string());
+            out.push(doc);
             stats.documents += 1;
         }
-        stats
+    }
+
+    fn document(
+        &self,
+        timestamp_ms: i64,
+        dimensions: &Map<String, Value>,
+        sets: &[Value],
+        chunk: &[(&'static MetricDef, Value)],
+        properties: &Map<String, Value>,
+    ) -> String {
+        let mut doc = dimensions.clone();
+        let mut defs = Vec::with_capacity(chunk.len());
+        for (def, value) in chunk {
+            let mut d = Map::new();
+            d.insert("Name".into(), Value::from(def.name));
+            d.insert("Unit".into(), Value::from(def.unit.as_str()));
+            if self.config.high_resolution {
+                d.insert("StorageResolution".into(), Value::from(1));
+            }
+            defs.push(Value::Object(d));
+            doc.insert(def.name.into(), value.clone());
+        }
+        for (key, value) in properties {
+            if !doc.contains_key(key) {
+                doc.insert(key.clone(), value.clone());
+            }
+        }
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.config.namespace,
+                    "Dimensions": sets,
+                    "Metrics": defs,
+                }],
+            }),
+        );
+        Value::Object(doc).to_string()
+    }
+
+    /// Each configured set, cut down to the keys this document has values for (an environment
+    /// document has no `ColdStart`), without repeats.
+    fn dimension_sets(&self, dimensions: &Map<String, Value>) -> Vec<Value> {
+        let mut sets: Vec<Vec<&str>> = Vec::new();
+        for set in &self.config.dimension_sets {
+            let keys: Vec<&str> = set
+                .iter()
+                .map(String::as_str)
+                .filter(|k| dimensions.contains_key(*k))
+                .collect();
+            if !keys.is_empty() && !sets.contains(&keys) {
+                sets.push(keys);
+            }
+        }
+        sets.into_iter().map(|s| json!(s)).collect()
     }
 
     /// Static dimensions, then the record's own; values cut to CloudWatch's 1024 characters,
     /// empty values left out (a set that needs them is then not used).
-    fn dimension_values(&self, record: &MetricRecord) -> Map<String, Value> {
+    fn dimension_values(&self, record_dimensions: &[(&'static str, String)]) -> Map<String, Value> {
         let mut dims = Map::new();
         let statics = self
             .config
             .static_dimensions
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()));
-        let own = record.dimensions.iter().map(|(k, v)| (*k, v.as_str()));
+        let own = record_dimensions.iter().map(|(k, v)| (*k, v.as_str()));
         for (key, value) in statics.chain(own) {
             if value.is_empty() {
                 continue;
@@ -153,6 +217,29 @@ impl EmfEncoder {
         }
         dims
     }
+}
+
+fn finite(v: f64, stats: &mut EncodeStats) -> Option<f64> {
+    if v.is_finite() {
+        Some(v)
+    } else {
+        stats.non_finite_dropped += 1;
+        None
+    }
+}
+
+fn properties(props: &[(&'static str, PropertyValue)]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, value) in props {
+        let v = match value {
+            PropertyValue::Text(t) => Value::from(t.as_str()),
+            PropertyValue::Bool(b) => Value::from(*b),
+            PropertyValue::Number(n) if n.is_finite() => json!(n),
+            PropertyValue::Number(_) => continue,
+        };
+        map.entry((*key).to_owned()).or_insert(v);
+    }
+    map
 }
 
 #[cfg(test)]

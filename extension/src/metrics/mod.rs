@@ -121,6 +121,18 @@ impl MetricRecord {
         }
     }
 
+    pub fn property_text(&self, key: &str) -> Option<&str> {
+        self.properties.iter().find_map(|(k, v)| match v {
+            PropertyValue::Text(t) if *k == key => Some(t.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Keeps only the values of selected metrics.
+    pub fn retain(&mut self, selection: &selection::Selection) {
+        self.values.retain(|(def, _)| selection.contains(def));
+    }
+
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.iter().find(|(d, _)| d.name == name).map(|(_, v)| *v)
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{FunctionInfo, Reader, vars};
-use crate::metrics::selection::{self, Selection};
+use crate::metrics::selection::Selection;
 use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
 
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
@@ -192,9 +192,6 @@ pub(super) fn read(r: &mut Reader<'_>, _function: &FunctionInfo) -> OutputConfig
         price_per_request: price(r, vars::PRICE_PER_REQUEST),
     }
 }
-
-/// The default selection's text, for the README and messages.
-pub const DEFAULT_METRICS: &str = selection::DEFAULT;
 
 #[cfg(test)]
 mod tests {

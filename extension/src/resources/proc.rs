@@ -86,8 +86,8 @@ fn parse_net_dev(text: &str) -> (u64, u64) {
 
 fn tmp_used(path: &Path) -> Option<u64> {
     let s = nix::sys::statvfs::statvfs(path).ok()?;
-    let used_blocks = u64::from(s.blocks()).saturating_sub(u64::from(s.blocks_free()));
-    Some(used_blocks.saturating_mul(u64::from(s.fragment_size())))
+    let used_blocks = s.blocks().saturating_sub(s.blocks_free());
+    Some(used_blocks.saturating_mul(s.fragment_size()))
 }
 
 impl ProcSampler {

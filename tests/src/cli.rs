@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Config, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason};
+use crate::{Config, InitializationType, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason};
 
 /// Usage text.
 pub const USAGE: &str = "\
@@ -27,6 +27,10 @@ options:
   --region REGION            AWS_REGION (us-east-1)
   --log-format Text|JSON     sets AWS_LAMBDA_LOG_FORMAT
   --log-level LEVEL          sets AWS_LAMBDA_LOG_LEVEL
+  --init-type TYPE           on-demand (default), provisioned-concurrency, snap-start or
+                             lambda-managed-instances (AWS_LAMBDA_INITIALIZATION_TYPE)
+  --concurrency N            lambda-managed-instances only: AWS_LAMBDA_MAX_CONCURRENCY (8);
+                             the payloads are then invoked all at once
   --env K=V                  extra environment variable (repeatable)
   --payloads FILE            JSON lines file, one payload per line
   --telemetry FILE           write every generated telemetry record there (JSON lines)
@@ -54,6 +58,10 @@ pub struct Args {
     pub log_format: Option<String>,
     /// Log level.
     pub log_level: Option<String>,
+    /// Initialization type.
+    pub init_type: Option<InitializationType>,
+    /// Managed Instances concurrency.
+    pub concurrency: Option<u32>,
     /// Extra env.
     pub env: Vec<(String, String)>,
     /// Payloads given inline.
@@ -79,6 +87,8 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
         region: None,
         log_format: None,
         log_level: None,
+        init_type: None,
+        concurrency: None,
         env: Vec::new(),
         payloads: Vec::new(),
         payload_file: None,
@@ -106,6 +116,23 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--region" => a.region = Some(value(arg)?),
             "--log-format" => a.log_format = Some(value(arg)?),
             "--log-level" => a.log_level = Some(value(arg)?),
+            "--init-type" => {
+                let v = value(arg)?;
+                a.init_type = Some(InitializationType::parse(&v).ok_or_else(|| {
+                    format!(
+                        "--init-type {v:?}: expected on-demand, provisioned-concurrency, snap-start or lambda-managed-instances"
+                    )
+                })?);
+            }
+            "--concurrency" => {
+                let v = number(arg, value(arg)?)?;
+                a.concurrency = Some(
+                    u32::try_from(v)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| "--concurrency must be between 1 and 4294967295".to_owned())?,
+                );
+            }
             "--env" => {
                 let v = value(arg)?;
                 let (k, val) = v
@@ -123,6 +150,9 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
         }
     }
     a.config_bootstrap = bootstrap.ok_or("--bootstrap is required")?;
+    if a.concurrency.is_some() && a.init_type != Some(InitializationType::LambdaManagedInstances) {
+        return Err("--concurrency needs --init-type lambda-managed-instances".to_owned());
+    }
     Ok(Some(a))
 }
 
@@ -145,6 +175,12 @@ impl Args {
         }
         if let Some(r) = &self.region {
             c.region.clone_from(r);
+        }
+        if let Some(t) = self.init_type {
+            c.set_initialization_type(t);
+        }
+        if let Some(n) = self.concurrency {
+            c.max_concurrency = n;
         }
         c.log_format.clone_from(&self.log_format);
         c.log_level.clone_from(&self.log_level);
@@ -172,13 +208,15 @@ impl Args {
 /// One summary line for an invocation.
 pub fn summary(n: usize, o: &InvokeOutcome) -> String {
     format!(
-        "invoke {n} request_id={} status={} error_type={} duration_ms={:.3} billed_ms={} max_memory_mb={} init_ms={}",
+        "invoke {n} request_id={} status={} error_type={} duration_ms={:.3} billed_ms={} max_memory_mb={} restore_ms={} init_ms={}",
         o.request_id,
         o.status.as_str(),
         o.error_type.as_deref().unwrap_or("-"),
         o.duration_ms,
         o.billed_duration_ms,
         o.max_memory_used_mb,
+        o.restore_duration_ms
+            .map_or_else(|| "-".to_owned(), |d| format!("{d:.3}")),
         o.init_duration_ms
             .map_or_else(|| "-".to_owned(), |d| format!("{d:.3}")),
     )
@@ -215,10 +253,25 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
             ),
         )?;
     }
-    for (n, p) in payloads.into_iter().enumerate() {
-        let o = sandbox.invoke(p).await.map_err(|e| e.to_string())?;
-        w(out, &summary(n + 1, &o))?;
-        if let Some(reset) = &o.reset {
+    let concurrent = args.init_type == Some(InitializationType::LambdaManagedInstances);
+    let outcomes = if concurrent {
+        sandbox
+            .invoke_concurrent(payloads)
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        let mut all = Vec::new();
+        for p in payloads {
+            all.push(sandbox.invoke(p).await.map_err(|e| e.to_string())?);
+        }
+        all
+    };
+    let mut resets_printed = false;
+    for (n, o) in outcomes.iter().enumerate() {
+        w(out, &summary(n + 1, o))?;
+        // The invocations of one concurrent batch share one reset.
+        if let Some(reset) = o.reset.as_ref().filter(|_| !(concurrent && resets_printed)) {
+            resets_printed = true;
             for line in shutdown_lines(reset) {
                 w(out, &format!("  reset: {line}"))?;
             }
@@ -325,6 +378,20 @@ mod tests {
         assert!(parse(&s(&["--bootstrap", "/b", "--frobnicate"])).is_err());
         assert!(parse(&s(&["--bootstrap", "/b", "not json"])).is_err());
         assert_eq!(parse(&s(&["--help"])), Ok(None));
+        assert!(parse(&s(&["--bootstrap", "/b", "--init-type", "warm"])).is_err());
+        assert!(parse(&s(&["--bootstrap", "/b", "--concurrency", "4"])).is_err());
+        let lmi = ["--init-type", "lambda-managed-instances", "--concurrency"];
+        assert!(parse(&s(&[&["--bootstrap", "/b"], &lmi[..], &["0"]].concat())).is_err());
+        let a = parse(&s(&[&["--bootstrap", "/b"], &lmi[..], &["4"]].concat()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.config().max_concurrency, 4);
+        let snap = parse(&s(&["--bootstrap", "/b", "--init-type", "snap-start"]))
+            .unwrap()
+            .unwrap()
+            .config();
+        assert_eq!(snap.initialization_type, InitializationType::SnapStart);
+        assert_eq!(snap.init_timeout, Duration::from_secs(130));
         let a = parse(&s(&["--bootstrap", "/b"])).unwrap().unwrap();
         assert_eq!(a.all_payloads().unwrap(), vec![serde_json::json!({})]);
     }

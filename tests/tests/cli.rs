@@ -83,3 +83,51 @@ fn cli_usage_error_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lambda-sandbox"));
 }
+
+#[test]
+fn cli_invokes_managed_instances_payloads_at_once() {
+    let fx = Fixture::new(&["ext-a"]);
+    let telemetry = fx.dir.join("telemetry.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-sandbox"))
+        .args(["--bootstrap", fx.dir.join("function/bootstrap").to_str().unwrap()])
+        .args(["--layer", fx.dir.join("layer").to_str().unwrap()])
+        .args(["--env", &format!("EXT_OUT_DIR={}", fx.dir.join("out").display())])
+        .args(["--env", "EXT_EVENTS=SHUTDOWN", "--env", "EXT_SCHEMA=2025-01-29"])
+        .args(["--init-type", "lambda-managed-instances", "--concurrency", "2"])
+        .args(["--telemetry", telemetry.to_str().unwrap()])
+        .args(["{\"sleep_ms\": 600}", "{\"sleep_ms\": 600}"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let invokes: Vec<&str> = stdout.lines().filter(|l| l.starts_with("invoke ")).collect();
+    assert_eq!(invokes.len(), 2, "{stdout}");
+    assert!(invokes.iter().all(|l| l.contains("status=success")), "{stdout}");
+    let records = std::fs::read_to_string(&telemetry).unwrap();
+    assert!(records.contains("\"lambda-managed-instances\""));
+    assert!(!records.contains("\"platform.runtimeDone\""));
+    // Both started before either was reported: they ran at once.
+    let kinds: Vec<String> = records
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .filter(|t| t == "platform.start" || t == "platform.report")
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "platform.start",
+            "platform.start",
+            "platform.report",
+            "platform.report"
+        ]
+    );
+}

@@ -3,7 +3,9 @@
 //! It runs a function's `bootstrap` and a layer's extensions as real child processes, serves
 //! them the Runtime API (2018-06-01), the Extensions API (2020-01-01) and the Telemetry API
 //! (2022-07-01) on one 127.0.0.1 port, follows Lambda's lifecycle (init, invoke, freeze between
-//! invocations, reset after a failure, shutdown) and delivers telemetry with real measurements
+//! invocations, reset after a failure, shutdown; for each `InitializationType`: on demand,
+//! provisioned concurrency, a SnapStart restore, concurrent invocations on Lambda Managed
+//! Instances) and delivers telemetry with real measurements
 //! (durations, peak resident memory). It meets the extension only over HTTP and processes.
 //!
 //! ```no_run

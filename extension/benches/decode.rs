@@ -29,8 +29,9 @@ use lambda_lens::emf::{EmfConfig, EmfEncoder};
 use lambda_lens::intake::IntakeMessage;
 use lambda_lens::intake::decode::decode_batch;
 use lambda_lens::join::{JoinLimits, Joiner};
-use lambda_lens::lifecycle::Pipeline;
+use lambda_lens::lifecycle::{Pipeline, PipelineParts};
 use lambda_lens::metrics::InvocationContext;
+use lambda_lens::metrics::selection::Selection;
 use lambda_lens::sink::Sink;
 
 /// Counts requested heap bytes while `ENABLED`; delegates to the system allocator.
@@ -378,14 +379,18 @@ fn pipeline() -> Option<Pipeline<BufferSink>> {
         high_resolution: false,
     })
     .ok()?;
-    Some(Pipeline::new(
-        Joiner::new(JoinLimits::default()),
-        InvocationContext {
+    Some(Pipeline::new(PipelineParts {
+        joiner: Joiner::new(JoinLimits::default()),
+        context: InvocationContext {
             function_version: Some("$LATEST".to_owned()),
+            ..InvocationContext::default()
         },
         encoder,
-        BufferSink::default(),
-    ))
+        sink: BufferSink::default(),
+        selection: Selection::default_set(),
+        batcher: None,
+        sampler: None,
+    }))
 }
 
 fn main() -> ExitCode {

@@ -47,6 +47,8 @@ pub struct EmfConfig {
 pub struct EncodeStats {
     pub documents: u64,
     pub non_finite_dropped: u64,
+    /// Values left out because a dimension of the document has the metric's name.
+    pub shadowed_by_dimension: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +126,19 @@ impl EmfEncoder {
             return;
         }
         let dimensions = self.dimension_values(record_dimensions);
+        // A metric named like a dimension of this document (`MemorySize` chosen as a dimension)
+        // would overwrite the dimension's member: the dimension wins.
+        let values: Vec<(&'static MetricDef, Value)> = values
+            .into_iter()
+            .filter(|(def, _)| {
+                let clash = dimensions.contains_key(def.name);
+                stats.shadowed_by_dimension += u64::from(clash);
+                !clash
+            })
+            .collect();
+        if values.is_empty() {
+            return;
+        }
         let sets = self.dimension_sets(&dimensions);
         let mut pending: Vec<&[(&'static MetricDef, Value)]> =
             values.chunks(MAX_METRICS_PER_DIRECTIVE).rev().collect();

@@ -1,6 +1,7 @@
 //! What the join knows about one invocation, and what it hands on once the invocation is done.
 
 use crate::intake::event::{RuntimeSpans, Status};
+use crate::resources::ResourceUsage;
 
 /// Facts of the init (or SnapStart restore) phase attributed to a cold-start invocation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,11 +77,22 @@ pub(crate) struct Pending {
     pub cold_start: bool,
     pub init: Option<InitFacts>,
     pub restore_duration_ms: Option<f64>,
+    /// Invocations in flight when this one started, itself included.
+    pub concurrency: Option<u32>,
+    /// A resource sample will be attached (at the next INVOKE or SHUTDOWN): wait for it.
+    pub awaiting_resources: bool,
+    pub resources: Option<ResourceUsage>,
 }
 
 impl Pending {
-    pub fn is_complete(&self) -> bool {
+    /// Start, runtimeDone and report are all in.
+    pub fn has_all_events(&self) -> bool {
         self.started && self.runtime.is_some() && self.report.is_some()
+    }
+
+    /// Nothing more is expected.
+    pub fn is_complete(&self) -> bool {
+        self.has_all_events() && (!self.awaiting_resources || self.resources.is_some())
     }
 
     pub fn saw_event_time(&mut self, time_ms: i64) {
@@ -107,6 +119,10 @@ pub struct CompletedInvocation {
     pub status: Option<Status>,
     pub error_type: Option<String>,
     pub ending: Ending,
+    /// Invocations in flight when this one started, itself included.
+    pub concurrency: Option<u32>,
+    /// What the function's processes used during the invocation.
+    pub resources: Option<ResourceUsage>,
 }
 
 impl CompletedInvocation {
@@ -146,6 +162,8 @@ impl CompletedInvocation {
             status,
             error_type,
             ending,
+            concurrency: p.concurrency,
+            resources: p.resources,
         }
     }
 }

@@ -16,6 +16,7 @@ use invocation::Pending;
 pub use invocation::{CompletedInvocation, Ending, InitFacts, ReportFacts, RuntimeFacts};
 
 use crate::intake::event::{EventKind, PhaseInfo, Status, TelemetryEvent};
+use crate::resources::ResourceUsage;
 
 #[derive(Debug, Clone, Copy)]
 pub struct JoinLimits {
@@ -104,15 +105,37 @@ impl Joiner {
     pub fn next_deadline(&self) -> Option<u64> {
         self.pending
             .values()
+            .filter(|p| !p.has_all_events())
             .filter_map(|p| p.report_at)
             .min()
             .map(|at| at.saturating_add(self.limits.report_grace_ms))
     }
 
     /// The extension learnt of an invocation from an INVOKE event (before any telemetry).
-    pub fn on_invoke(&mut self, request_id: &str, now_wall_ms: i64, out: &mut Vec<CompletedInvocation>) {
+    /// With `expect_resources`, the invocation waits for [`Joiner::attach_resources`].
+    pub fn on_invoke(
+        &mut self,
+        request_id: &str,
+        now_wall_ms: i64,
+        expect_resources: bool,
+        out: &mut Vec<CompletedInvocation>,
+    ) {
         if let Some(p) = self.entry(request_id, out) {
             p.saw_event_time(now_wall_ms);
+            p.awaiting_resources = expect_resources;
+        }
+    }
+
+    /// The resource use of an invocation, measured when the next one started (or at SHUTDOWN).
+    pub fn attach_resources(
+        &mut self,
+        request_id: &str,
+        usage: ResourceUsage,
+        out: &mut Vec<CompletedInvocation>,
+    ) {
+        if let Some(p) = self.pending.get_mut(request_id) {
+            p.resources = Some(usage);
+            self.complete_if_ready(request_id, out);
         }
     }
 
@@ -159,11 +182,17 @@ impl Joiner {
                 let restore = std::mem::take(&mut self.init.restore_unclaimed)
                     .then_some(self.init.restore_duration_ms)
                     .flatten();
+                let in_flight = self
+                    .pending
+                    .iter()
+                    .filter(|(id, p)| p.started && p.runtime.is_none() && id.as_str() != request_id)
+                    .count();
                 let Some(p) = self.entry(&request_id, out) else {
                     return;
                 };
                 p.started = true;
                 p.start_ms = Some(time_ms);
+                p.concurrency = Some(u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
                 p.saw_event_time(time_ms);
                 p.version = version;
                 p.trace_id = trace_id;
@@ -240,7 +269,9 @@ impl Joiner {
         let mut due: Vec<(u64, String)> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.report_at.is_some_and(|at| now >= at.saturating_add(grace)))
+            .filter(|(_, p)| {
+                !p.has_all_events() && p.report_at.is_some_and(|at| now >= at.saturating_add(grace))
+            })
             .map(|(id, p)| (p.seq, id.clone()))
             .collect();
         due.sort_unstable();
@@ -258,7 +289,7 @@ impl Joiner {
         ids.sort_unstable();
         for (_, id) in ids {
             let ending = match self.pending.get(&id) {
-                Some(p) if p.is_complete() => Ending::Complete,
+                Some(p) if p.has_all_events() => Ending::Complete,
                 Some(p) if p.report.is_some() => Ending::ReportOnly,
                 _ => Ending::Shutdown,
             };

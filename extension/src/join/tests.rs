@@ -214,7 +214,7 @@ fn a_duplicate_of_a_pending_event_changes_nothing() {
 fn the_last_report_arrives_only_at_shutdown() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("last", T0, &mut out);
+    j.on_invoke("last", T0, false, &mut out);
     let out2 = feed(
         &mut j,
         vec![start(0, "last"), runtime_done(10, "last", Status::Success)],
@@ -231,9 +231,9 @@ fn the_last_report_arrives_only_at_shutdown() {
 fn shutdown_emits_what_is_known_and_marks_a_timed_out_invocation() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("slow", T0, &mut out);
+    j.on_invoke("slow", T0, false, &mut out);
     feed(&mut j, vec![start(0, "slow")], 0);
-    j.on_invoke("never-started", T0 + 5, &mut out);
+    j.on_invoke("never-started", T0 + 5, false, &mut out);
     j.drain(Some("Timeout"), &mut out);
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|i| i.ending == Ending::Shutdown));
@@ -337,4 +337,69 @@ fn the_remembered_window_is_bounded() {
     }
     assert!(j.recent.len() <= 2 && j.recent_order.len() <= 2);
     assert!(j.order.len() <= 2 * j.limits.max_pending);
+}
+
+#[test]
+fn an_invocation_waits_for_its_resource_sample() {
+    let mut j = joiner();
+    let mut out = Vec::new();
+    j.on_invoke("a", T0, true, &mut out);
+    out.extend(feed(&mut j, invocation("a", 0), 0));
+    assert!(
+        out.is_empty(),
+        "complete events, but the resource sample is still to come"
+    );
+    assert_eq!(j.next_deadline(), None, "nothing for the sweep to do");
+    let usage = ResourceUsage {
+        cpu_user_ms: 12.0,
+        ..ResourceUsage::default()
+    };
+    j.attach_resources("a", usage, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].resources, Some(usage));
+    assert_eq!(out[0].ending, Ending::Complete);
+}
+
+#[test]
+fn drain_emits_an_invocation_still_waiting_for_resources_as_complete() {
+    let mut j = joiner();
+    let mut out = Vec::new();
+    j.on_invoke("a", T0, true, &mut out);
+    out.extend(feed(&mut j, invocation("a", 0), 0));
+    j.drain(Some("spindown"), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ending, Ending::Complete);
+}
+
+#[test]
+fn overlapping_invocations_count_their_concurrency() {
+    let mut j = joiner();
+    let out = feed(
+        &mut j,
+        vec![
+            start(0, "a"),
+            start(1, "b"),
+            start(2, "c"),
+            runtime_done(3, "a", Status::Success),
+            start(4, "d"),
+            runtime_done(5, "b", Status::Success),
+            runtime_done(6, "c", Status::Success),
+            runtime_done(7, "d", Status::Success),
+            report(8, "a", Status::Success, None),
+            report(8, "b", Status::Success, None),
+            report(8, "c", Status::Success, None),
+            report(8, "d", Status::Success, None),
+        ],
+        0,
+    );
+    let c: Vec<(String, Option<u32>)> = out.into_iter().map(|i| (i.request_id, i.concurrency)).collect();
+    assert_eq!(
+        c,
+        [
+            ("a".into(), Some(1)),
+            ("b".into(), Some(2)),
+            ("c".into(), Some(3)),
+            ("d".into(), Some(3))
+        ]
+    );
 }

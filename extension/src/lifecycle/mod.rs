@@ -4,6 +4,7 @@
 //! The invoke path is never blocked: the events processor only hands INVOKE to the pipeline
 //! task with a non-blocking send and returns, so the crate calls `/event/next` again at once.
 
+mod environment;
 mod pipeline;
 
 use std::time::Duration;
@@ -12,13 +13,15 @@ use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-pub use pipeline::{Pipeline, PipelineStats};
+pub use pipeline::{Pipeline, PipelineParts, PipelineStats};
 
-use crate::config::{Config, vars};
-use crate::emf::{EmfConfig, EmfEncoder};
+use crate::config::{Config, OutputMode, vars};
+use crate::emf::{Batcher, EmfConfig, EmfEncoder};
 use crate::intake::{IntakeMessage, bind_listener, serve, subscribe};
 use crate::join::{JoinLimits, Joiner};
-use crate::metrics::InvocationContext;
+use crate::metrics::cost::Pricing;
+use crate::metrics::{ARCHITECTURE, Group, InvocationContext, catalogue};
+use crate::resources::{ProcSampler, Sampler};
 use crate::sink::{Sink, StdoutSink};
 
 /// Kept between the end of our shutdown work and Lambda's `deadlineMs`, for the final write
@@ -70,13 +73,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         return Err(RunError::BadRuntimeApi(runtime_api));
     }
     let managed = config.function.is_managed_instances();
-    let encoder = EmfEncoder::new(EmfConfig {
-        namespace: config.namespace.clone(),
-        dimension_sets: vec![vec!["FunctionName".to_owned()]],
-        static_dimensions: vec![("FunctionName".to_owned(), config.function.name.clone())],
-        high_resolution: false,
-    })
-    .map_err(RunError::Output)?;
+    let encoder = EmfEncoder::new(emf_config(&config)).map_err(RunError::Output)?;
 
     // Bound once, before subscribing, so the port we subscribe with is the one we hold.
     let (listener, destination) = bind_listener(config.listener_host, config.port)
@@ -147,19 +144,86 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         ),
     }
 
-    let pipeline = Pipeline::new(
-        Joiner::new(JoinLimits::default()),
-        InvocationContext {
-            function_version: Some(config.function.version.clone()),
-        },
-        encoder,
-        StdoutSink::default(),
-    );
+    let pipeline = Pipeline::new(pipeline_parts(&config, encoder, StdoutSink::default()));
     let worker = tokio::spawn(drive(pipeline, intake_rx, life_rx, config.shutdown_wait));
 
     tokio::select! {
         result = registered.run() => result.map_err(|e| RunError::EventLoop(e.to_string())),
         _ = worker => Ok(()),
+    }
+}
+
+/// The values of the built-in dimensions, for the keys some dimension set uses (a key no set
+/// uses is not written: `MemorySize` as a string member would take the metric's place), then
+/// the user's static dimensions.
+fn emf_config(config: &Config) -> EmfConfig {
+    let out = &config.output;
+    let f = &config.function;
+    let used = |key: &str| key == "FunctionName" || out.dimension_sets.iter().flatten().any(|k| k == key);
+    let built_in = [
+        ("FunctionName", Some(f.name.clone())),
+        ("FunctionVersion", Some(f.version.clone())),
+        (
+            "InitType",
+            Some(
+                f.initialization_type
+                    .clone()
+                    .unwrap_or_else(|| "on-demand".to_owned()),
+            ),
+        ),
+        ("Architecture", Some(ARCHITECTURE.to_owned())),
+        ("MemorySize", f.memory_size_mb.map(|m| m.to_string())),
+    ];
+    let mut static_dimensions: Vec<(String, String)> = built_in
+        .into_iter()
+        .filter(|(k, _)| used(k))
+        .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+        .collect();
+    static_dimensions.extend(out.static_dimensions.iter().cloned());
+    if used("MemorySize") && out.metrics.contains(&catalogue::MEMORY_SIZE) {
+        tracing::warn!(
+            "MemorySize is a dimension: the MemorySize metric is left out (a member cannot be both)"
+        );
+    }
+    EmfConfig {
+        namespace: config.namespace.clone(),
+        dimension_sets: out.dimension_sets.clone(),
+        static_dimensions,
+        high_resolution: out.high_resolution,
+    }
+}
+
+/// The pipeline for this configuration, writing to `sink`.
+pub fn pipeline_parts<S: Sink>(config: &Config, encoder: EmfEncoder, sink: S) -> PipelineParts<S> {
+    let out = &config.output;
+    let resources_on = catalogue::ALL
+        .iter()
+        .any(|d| d.group == Group::Resources && out.metrics.contains(d));
+    // Without INVOKE events (Managed Instances) there are no invocation boundaries to sample at.
+    let sampler: Option<Box<dyn Sampler>> = (resources_on && !config.function.is_managed_instances())
+        .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
+    PipelineParts {
+        joiner: Joiner::new(JoinLimits::default()),
+        context: InvocationContext {
+            function_version: Some(config.function.version.clone()),
+            pricing: Pricing::for_region(
+                config.function.region.as_deref(),
+                ARCHITECTURE,
+                out.price_per_gb_second,
+                out.price_per_request,
+            ),
+        },
+        encoder,
+        sink,
+        selection: out.metrics,
+        batcher: (out.mode == OutputMode::Batched).then(|| {
+            Batcher::new(
+                out.compact_values,
+                out.high_resolution,
+                out.flush_interval.as_millis() as u64,
+            )
+        }),
+        sampler,
     }
 }
 
@@ -182,7 +246,7 @@ pub async fn drive<S: Sink>(
         tokio::select! {
             Some(message) = intake.recv() => pipeline.on_intake(message, now()),
             event = lifecycle.recv() => match event {
-                Some(Lifecycle::Invoke { request_id }) => pipeline.on_invoke(&request_id, wall_ms()),
+                Some(Lifecycle::Invoke { request_id }) => pipeline.on_invoke(&request_id, wall_ms(), now()),
                 Some(Lifecycle::Shutdown { reason, deadline_ms }) => {
                     shutdown(&mut pipeline, &mut intake, &reason, deadline_ms, shutdown_wait, now).await;
                     return pipeline.stats();
@@ -210,6 +274,7 @@ async fn shutdown<S: Sink>(
     wait: Duration,
     now: impl Fn() -> u64,
 ) {
+    pipeline.on_shutdown(now());
     let left = Duration::from_millis((deadline_ms as i64).saturating_sub(wall_ms()).max(0) as u64);
     let wait = wait.min(left.saturating_sub(SHUTDOWN_SAFETY));
     let until = Instant::now() + wait;
@@ -228,7 +293,7 @@ async fn shutdown<S: Sink>(
     while let Ok(message) = intake.try_recv() {
         pipeline.on_intake(message, now());
     }
-    pipeline.drain(Some(reason));
+    pipeline.finish(reason, wall_ms(), now());
     if let Err(err) = pipeline.flush().await {
         tracing::warn!(error = %err, "could not write the last metrics to stdout");
     }

@@ -1,14 +1,21 @@
 //! The synchronous core of the data path: intake messages and lifecycle events in, EMF
-//! documents into the sink. Owned by one task; no locks, no I/O but the sink's flush.
+//! documents into the sink. Owned by one task; no locks, no I/O but `/proc` reads at
+//! invocation boundaries and the sink's flush.
 
 use std::io;
 
-use crate::emf::EmfEncoder;
+use super::environment::{self, ExtensionFacts};
+use crate::emf::{Batch, Batcher, EmfEncoder};
 use crate::intake::IntakeMessage;
-use crate::intake::event::EventKind;
+use crate::intake::event::{EventKind, TelemetryEvent};
 use crate::join::{CompletedInvocation, Joiner};
-use crate::metrics::{InvocationContext, invocation_record};
+use crate::metrics::selection::Selection;
+use crate::metrics::{InvocationContext, MetricRecord, invocation_record};
+use crate::resources::{ResourceSample, ResourceUsage, Sampler};
 use crate::sink::Sink;
+
+/// How often, at most, the extension reports on itself between invocations (milliseconds).
+const EXTENSION_REPORT_INTERVAL_MS: u64 = 60_000;
 
 /// Running totals of what the pipeline has seen and written.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,26 +34,50 @@ pub struct PipelineStats {
     pub logs_dropped_bytes: u64,
 }
 
+impl PipelineStats {
+    fn rejected(&self) -> u64 {
+        self.records_malformed + self.records_unknown + self.batches_oversized
+    }
+}
+
+/// What the pipeline is built from; everything that varies is passed in.
+pub struct PipelineParts<S: Sink> {
+    pub joiner: Joiner,
+    pub context: InvocationContext,
+    pub encoder: EmfEncoder,
+    pub sink: S,
+    pub selection: Selection,
+    /// Batched output; `None` writes one document per invocation.
+    pub batcher: Option<Batcher>,
+    /// Resource sampling at invocation boundaries; `None` when the resources group is off or
+    /// INVOKE events are not available (Lambda Managed Instances).
+    pub sampler: Option<Box<dyn Sampler>>,
+}
+
 pub struct Pipeline<S: Sink> {
-    joiner: Joiner,
-    context: InvocationContext,
-    encoder: EmfEncoder,
-    sink: S,
+    parts: PipelineParts<S>,
     stats: PipelineStats,
     completed: Vec<CompletedInvocation>,
+    records: Vec<MetricRecord>,
+    batches: Vec<Batch>,
     documents: Vec<String>,
+    /// The invocation whose resource use the next sample closes, and its starting sample.
+    last_invoke: Option<(String, ResourceSample)>,
+    /// When the extension last reported on itself, and the totals it reported from.
+    extension_reported: Option<(u64, PipelineStats)>,
 }
 
 impl<S: Sink> Pipeline<S> {
-    pub fn new(joiner: Joiner, context: InvocationContext, encoder: EmfEncoder, sink: S) -> Self {
+    pub fn new(parts: PipelineParts<S>) -> Self {
         Self {
-            joiner,
-            context,
-            encoder,
-            sink,
+            parts,
             stats: PipelineStats::default(),
             completed: Vec::new(),
+            records: Vec::new(),
+            batches: Vec::new(),
             documents: Vec::new(),
+            last_invoke: None,
+            extension_reported: None,
         }
     }
 
@@ -55,16 +86,21 @@ impl<S: Sink> Pipeline<S> {
     }
 
     pub fn sink(&self) -> &S {
-        &self.sink
+        &self.parts.sink
     }
 
     /// Invocations started whose report has not arrived.
     pub fn outstanding(&self) -> usize {
-        self.joiner.outstanding()
+        self.parts.joiner.outstanding()
     }
 
+    /// When [`Pipeline::sweep`] has work: a report waiting for its start, or a batch due.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.joiner.next_deadline()
+        let batch = self.parts.batcher.as_ref().and_then(Batcher::next_deadline);
+        match (self.parts.joiner.next_deadline(), batch) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A batch from the listener. `now` is the monotonic clock in milliseconds.
@@ -84,12 +120,22 @@ impl<S: Sink> Pipeline<S> {
         self.stats.records_unknown += s.unknown;
         self.stats.records_malformed += s.malformed;
         for event in decoded.events {
-            if let EventKind::LogsDropped {
+            self.environment_event(&event);
+            if !matches!(event.kind, EventKind::LogsDropped { .. }) {
+                self.parts.joiner.ingest(event, now, &mut self.completed);
+            }
+        }
+        self.emit(now);
+    }
+
+    /// Environment-level events become records of their own.
+    fn environment_event(&mut self, event: &TelemetryEvent) {
+        let record = match &event.kind {
+            EventKind::LogsDropped {
                 records,
                 bytes,
                 reason,
-            } = &event.kind
-            {
+            } => {
                 tracing::warn!(
                     records,
                     bytes,
@@ -98,44 +144,129 @@ impl<S: Sink> Pipeline<S> {
                 );
                 self.stats.logs_dropped_records += *records as u64;
                 self.stats.logs_dropped_bytes += *bytes as u64;
-                continue;
+                environment::logs_dropped_record(event.time_ms, *records, *bytes, reason.as_deref())
             }
-            self.joiner.ingest(event, now, &mut self.completed);
-        }
-        self.emit();
+            EventKind::InitReport {
+                info,
+                status,
+                error_type,
+                ..
+            } => environment::phase_record(event.time_ms, false, Some(info), *status, error_type.as_deref()),
+            EventKind::RestoreReport {
+                status, error_type, ..
+            } => environment::phase_record(event.time_ms, true, None, *status, error_type.as_deref()),
+            _ => return,
+        };
+        self.records.push(record);
     }
 
-    /// An INVOKE event: the invocation is known before any of its telemetry arrives.
-    pub fn on_invoke(&mut self, request_id: &str, wall_ms: i64) {
-        self.joiner.on_invoke(request_id, wall_ms, &mut self.completed);
-        self.emit();
+    /// An INVOKE event: the invocation is known before any of its telemetry arrives, and the
+    /// resource sample taken now closes the previous invocation's use.
+    pub fn on_invoke(&mut self, request_id: &str, wall_ms: i64, now: u64) {
+        let expect_resources = self.close_resources();
+        if let Some(sampler) = self.parts.sampler.as_mut() {
+            self.last_invoke = Some((request_id.to_owned(), sampler.sample()));
+        }
+        self.parts
+            .joiner
+            .on_invoke(request_id, wall_ms, expect_resources, &mut self.completed);
+        let due = self
+            .extension_reported
+            .is_none_or(|(at, _)| now >= at.saturating_add(EXTENSION_REPORT_INTERVAL_MS));
+        if due && self.extension_reported.is_some() {
+            self.report_extension(wall_ms, now);
+        } else if self.extension_reported.is_none() {
+            self.extension_reported = Some((now, self.stats));
+        }
+        self.emit(now);
+    }
+
+    /// Takes a sample and attaches the use since the last INVOKE to that invocation. Returns
+    /// whether sampling is on.
+    fn close_resources(&mut self) -> bool {
+        let Some(sampler) = self.parts.sampler.as_mut() else {
+            return false;
+        };
+        if let Some((id, start)) = self.last_invoke.take() {
+            let usage = ResourceUsage::between(&start, &sampler.sample());
+            self.parts
+                .joiner
+                .attach_resources(&id, usage, &mut self.completed);
+        }
+        true
+    }
+
+    fn report_extension(&mut self, wall_ms: i64, now: u64) {
+        let facts = self.extension_facts();
+        self.records.push(environment::extension_record(wall_ms, facts));
+        self.extension_reported = Some((now, self.stats));
+    }
+
+    fn extension_facts(&self) -> ExtensionFacts {
+        let before = self.extension_reported.map(|(_, s)| s).unwrap_or_default();
+        ExtensionFacts {
+            records_rejected: self.stats.rejected().saturating_sub(before.rejected()),
+            documents_written: self.stats.documents.saturating_sub(before.documents),
+        }
+    }
+
+    /// SHUTDOWN arrived: the function is done, so the last invocation's resource use ends now.
+    pub fn on_shutdown(&mut self, now: u64) {
+        self.close_resources();
+        self.emit(now);
     }
 
     pub fn sweep(&mut self, now: u64) {
-        self.joiner.sweep(now, &mut self.completed);
-        self.emit();
+        self.parts.joiner.sweep(now, &mut self.completed);
+        if let Some(batcher) = self.parts.batcher.as_mut() {
+            batcher.due(now, &mut self.batches);
+        }
+        self.emit(now);
     }
 
-    /// Emits everything still pending (at shutdown).
-    pub fn drain(&mut self, shutdown_reason: Option<&str>) {
-        self.joiner.drain(shutdown_reason, &mut self.completed);
-        self.emit();
+    /// The end: emits everything still pending, the shutdown record and every open batch.
+    pub fn finish(&mut self, shutdown_reason: &str, wall_ms: i64, now: u64) {
+        self.parts
+            .joiner
+            .drain(Some(shutdown_reason), &mut self.completed);
+        self.emit(now);
+        if let Some(batcher) = self.parts.batcher.as_mut() {
+            batcher.flush_all(&mut self.batches);
+        }
+        self.emit(now);
+        let facts = self.extension_facts();
+        self.records
+            .push(environment::shutdown_record(wall_ms, shutdown_reason, facts));
+        self.emit(now);
     }
 
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush().await
+        self.parts.sink.flush().await
     }
 
-    fn emit(&mut self) {
+    fn emit(&mut self, now: u64) {
         for invocation in self.completed.drain(..) {
-            let record = invocation_record(&invocation, &self.context);
-            let encoded = self.encoder.encode(&record, &mut self.documents);
+            let mut record = invocation_record(&invocation, &self.parts.context);
+            record.retain(&self.parts.selection);
             self.stats.invocations += 1;
+            match self.parts.batcher.as_mut() {
+                Some(batcher) => batcher.add(&record, now, &mut self.batches),
+                None => self.records.push(record),
+            }
+        }
+        for mut record in self.records.drain(..) {
+            record.retain(&self.parts.selection);
+            let encoded = self.parts.encoder.encode(&record, &mut self.documents);
+            self.stats.documents += encoded.documents;
+            self.stats.non_finite_dropped += encoded.non_finite_dropped;
+        }
+        for batch in self.batches.drain(..) {
+            let encoded = self.parts.encoder.encode_batch(&batch, &mut self.documents);
             self.stats.documents += encoded.documents;
             self.stats.non_finite_dropped += encoded.non_finite_dropped;
         }
         for document in self.documents.drain(..) {
-            self.sink.accept(document);
+            self.parts.sink.accept(document);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Values of one completed invocation.
 
 use super::catalogue as m;
+use super::cost::Pricing;
 use super::{MetricRecord, PropertyValue};
 use crate::intake::event::Status;
 use crate::join::CompletedInvocation;
@@ -8,9 +9,20 @@ use crate::join::CompletedInvocation;
 const OUT_OF_MEMORY_ERROR: &str = "Runtime.OutOfMemory";
 
 /// Facts of the environment that are the same for every invocation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InvocationContext {
     pub function_version: Option<String>,
+    /// Prices for `EstimatedCost`.
+    pub pricing: Pricing,
+}
+
+impl Default for InvocationContext {
+    fn default() -> Self {
+        Self {
+            function_version: None,
+            pricing: Pricing::for_region(Some("us-east-1"), super::ARCHITECTURE, None, None),
+        }
+    }
 }
 
 fn flag(on: bool) -> f64 {
@@ -29,16 +41,56 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     r.value(&m::TIMEOUTS, flag(status == Some(Status::Timeout)));
     r.value(&m::OUT_OF_MEMORY, flag(is_out_of_memory(inv)));
     r.value(&m::COLD_STARTS, flag(inv.cold_start));
-    r.maybe(&m::DURATION, report.map(|r| r.duration_ms));
+    r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
+
+    let duration = report.map(|r| r.duration_ms);
+    let runtime_duration = runtime.and_then(|r| r.duration_ms);
+    r.maybe(&m::DURATION, duration);
     r.maybe(&m::BILLED_DURATION, report.and_then(|r| r.billed_duration_ms));
-    r.maybe(&m::RUNTIME_DURATION, runtime.and_then(|r| r.duration_ms));
-    r.maybe(&m::MEMORY_SIZE, report.and_then(|r| r.memory_size_mb));
-    r.maybe(&m::MAX_MEMORY_USED, report.and_then(|r| r.max_memory_used_mb));
+    r.maybe(&m::RUNTIME_DURATION, runtime_duration);
+    r.maybe(
+        &m::POST_RUNTIME_DURATION,
+        duration.zip(runtime_duration).map(|(d, rt)| (d - rt).max(0.0)),
+    );
+    let spans = runtime.map(|r| r.spans).unwrap_or_default();
+    r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
+    r.maybe(&m::RESPONSE_DURATION, spans.response_duration_ms);
+    r.maybe(&m::RUNTIME_OVERHEAD, spans.runtime_overhead_ms);
+    r.maybe(&m::PRODUCED_BYTES, runtime.and_then(|r| r.produced_bytes));
     if inv.cold_start {
         r.maybe(&m::INIT_DURATION, inv.init.as_ref().and_then(|i| i.duration_ms));
     }
-    r.maybe(&m::PRODUCED_BYTES, runtime.and_then(|r| r.produced_bytes));
+    r.maybe(&m::RESTORE_DURATION, inv.restore_duration_ms);
 
+    let memory_size = report.and_then(|r| r.memory_size_mb);
+    let max_used = report.and_then(|r| r.max_memory_used_mb);
+    r.maybe(&m::MEMORY_SIZE, memory_size);
+    r.maybe(&m::MAX_MEMORY_USED, max_used);
+    r.maybe(
+        &m::MEMORY_UTILIZATION,
+        max_used
+            .zip(memory_size.filter(|s| *s > 0.0))
+            .map(|(used, size)| used / size * 100.0),
+    );
+
+    let billed = report.and_then(|r| r.billed_duration_ms);
+    if let (Some(billed), Some(size)) = (billed, memory_size) {
+        r.value(&m::ESTIMATED_COST, ctx.pricing.invocation_cost(billed, size));
+        r.text("PriceSource", Some(ctx.pricing.source));
+    }
+
+    if let Some(u) = &inv.resources {
+        r.value(&m::CPU_USER_TIME, u.cpu_user_ms);
+        r.value(&m::CPU_SYSTEM_TIME, u.cpu_system_ms);
+        r.value(&m::CPU_TOTAL_TIME, u.cpu_user_ms + u.cpu_system_ms);
+        r.value(&m::NETWORK_RX_BYTES, u.net_rx_bytes as f64);
+        r.value(&m::NETWORK_TX_BYTES, u.net_tx_bytes as f64);
+        r.maybe(&m::TMP_USED, u.tmp_used_bytes.map(|b| b as f64));
+        r.value(&m::FILE_DESCRIPTORS, u.file_descriptors as f64);
+        r.value(&m::THREADS, u.threads as f64);
+    }
+
+    r.dimensions.push(("ColdStart", inv.cold_start.to_string()));
     r.text("RequestId", Some(&inv.request_id));
     r.text("Status", status.map(Status::as_str));
     r.text("ErrorType", inv.error_type.as_deref());
@@ -97,6 +149,8 @@ mod tests {
             status: Some(Status::Success),
             error_type: None,
             ending: Ending::Complete,
+            concurrency: Some(1),
+            resources: None,
         }
     }
 
@@ -162,6 +216,43 @@ mod tests {
             (r.get("Errors"), r.get("Timeouts"), r.get("OutOfMemory")),
             (Some(0.0), Some(1.0), Some(0.0))
         );
+    }
+
+    #[test]
+    fn derived_values_cost_and_resources() {
+        use crate::intake::event::RuntimeSpans;
+        use crate::join::RuntimeFacts;
+        use crate::resources::ResourceUsage;
+        let mut i = inv();
+        i.runtime = Some(RuntimeFacts {
+            duration_ms: Some(7.5),
+            spans: RuntimeSpans {
+                response_latency_ms: Some(7.0),
+                response_duration_ms: Some(0.25),
+                runtime_overhead_ms: Some(0.5),
+            },
+            ..RuntimeFacts::default()
+        });
+        i.resources = Some(ResourceUsage {
+            cpu_user_ms: 30.0,
+            cpu_system_ms: 10.0,
+            net_rx_bytes: 100,
+            net_tx_bytes: 50,
+            tmp_used_bytes: Some(4096),
+            file_descriptors: 9,
+            threads: 2,
+        });
+        let r = invocation_record(&i, &InvocationContext::default());
+        assert_eq!(r.get("PostRuntimeDuration"), Some(2.5));
+        assert_eq!(r.get("ResponseLatency"), Some(7.0));
+        assert_eq!(r.get("MemoryUtilization"), Some(60.0 / 128.0 * 100.0));
+        let expected = 0.011 * 0.125 * 0.000_016_666_7 + 0.000_000_2;
+        let cost = r.get("EstimatedCost").unwrap();
+        assert!((cost - expected).abs() < 1e-15, "{cost} vs {expected}");
+        assert_eq!(r.get("CpuTotalTime"), Some(40.0));
+        assert_eq!(r.get("TmpUsed"), Some(4096.0));
+        assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));
+        assert_eq!(r.dimensions, [("ColdStart", "false".to_owned())]);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod proc;
 
-pub use proc::ProcSampler;
+pub use proc::{ProcSampler, own_peak_rss_bytes};
 
 /// Counters and gauges at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

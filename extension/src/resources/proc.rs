@@ -127,6 +127,14 @@ impl ProcSampler {
     }
 }
 
+/// The extension's own peak resident memory (`VmHWM` of `/proc/self/status`), in bytes.
+pub fn own_peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 impl Sampler for ProcSampler {
     fn sample(&mut self) -> ResourceSample {
         let all = self.processes();

@@ -85,14 +85,14 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Start, runtimeDone and report are all in.
-    pub fn has_all_events(&self) -> bool {
-        self.started && self.runtime.is_some() && self.report.is_some()
+    /// Start, runtimeDone (where it is expected) and report are all in.
+    pub fn has_all_events(&self, runtime_done_expected: bool) -> bool {
+        self.started && self.report.is_some() && (self.runtime.is_some() || !runtime_done_expected)
     }
 
     /// Nothing more is expected.
-    pub fn is_complete(&self) -> bool {
-        self.has_all_events() && (!self.awaiting_resources || self.resources.is_some())
+    pub fn is_complete(&self, runtime_done_expected: bool) -> bool {
+        self.has_all_events(runtime_done_expected) && (!self.awaiting_resources || self.resources.is_some())
     }
 
     pub fn saw_event_time(&mut self, time_ms: i64) {

@@ -26,6 +26,9 @@ pub struct JoinLimits {
     pub remembered: usize,
     /// How long an invocation whose report arrived waits for a missing start/runtimeDone.
     pub report_grace_ms: u64,
+    /// Whether `platform.runtimeDone` comes at all: not on Lambda Managed Instances, where an
+    /// invocation is complete with its start and report.
+    pub runtime_done_expected: bool,
 }
 
 impl Default for JoinLimits {
@@ -34,6 +37,7 @@ impl Default for JoinLimits {
             max_pending: 1024,
             remembered: 4096,
             report_grace_ms: 1_000,
+            runtime_done_expected: true,
         }
     }
 }
@@ -105,7 +109,7 @@ impl Joiner {
     pub fn next_deadline(&self) -> Option<u64> {
         self.pending
             .values()
-            .filter(|p| !p.has_all_events())
+            .filter(|p| !p.has_all_events(self.limits.runtime_done_expected))
             .filter_map(|p| p.report_at)
             .min()
             .map(|at| at.saturating_add(self.limits.report_grace_ms))
@@ -185,7 +189,9 @@ impl Joiner {
                 let in_flight = self
                     .pending
                     .iter()
-                    .filter(|(id, p)| p.started && p.runtime.is_none() && id.as_str() != request_id)
+                    .filter(|(id, p)| {
+                        p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
+                    })
                     .count();
                 let Some(p) = self.entry(&request_id, out) else {
                     return;
@@ -266,11 +272,12 @@ impl Joiner {
     /// miss their start or runtimeDone (lost or dropped records).
     pub fn sweep(&mut self, now: u64, out: &mut Vec<CompletedInvocation>) {
         let grace = self.limits.report_grace_ms;
+        let expected = self.limits.runtime_done_expected;
         let mut due: Vec<(u64, String)> = self
             .pending
             .iter()
             .filter(|(_, p)| {
-                !p.has_all_events() && p.report_at.is_some_and(|at| now >= at.saturating_add(grace))
+                !p.has_all_events(expected) && p.report_at.is_some_and(|at| now >= at.saturating_add(grace))
             })
             .map(|(id, p)| (p.seq, id.clone()))
             .collect();
@@ -289,7 +296,7 @@ impl Joiner {
         ids.sort_unstable();
         for (_, id) in ids {
             let ending = match self.pending.get(&id) {
-                Some(p) if p.has_all_events() => Ending::Complete,
+                Some(p) if p.has_all_events(self.limits.runtime_done_expected) => Ending::Complete,
                 Some(p) if p.report.is_some() => Ending::ReportOnly,
                 _ => Ending::Shutdown,
             };
@@ -344,8 +351,19 @@ impl Joiner {
         if duration_ms.is_some() {
             f.duration_ms = duration_ms;
         }
-        self.init.unclaimed = true;
+        self.init.unclaimed = Self::makes_cold_start(&PhaseInfo {
+            init_type: f.init_type.clone(),
+            phase: f.phase.clone(),
+        });
         true
+    }
+
+    /// Whether an invocation waits for this init phase: on-demand inits, and any init re-run as
+    /// part of an invocation (after a reset). Provisioned concurrency and Managed Instances
+    /// initialise ahead of traffic, so their first invocation is not a cold start.
+    fn makes_cold_start(info: &PhaseInfo) -> bool {
+        let on_demand = info.init_type.as_deref().is_none_or(|t| t == "on-demand");
+        on_demand || info.phase.as_deref() == Some("invoke")
     }
 
     fn on_restore(&mut self, duration_ms: Option<f64>) {
@@ -398,7 +416,12 @@ impl Joiner {
     }
 
     fn complete_if_ready(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) {
-        if self.pending.get(request_id).is_some_and(Pending::is_complete) {
+        let expected = self.limits.runtime_done_expected;
+        if self
+            .pending
+            .get(request_id)
+            .is_some_and(|p| p.is_complete(expected))
+        {
             self.finish(request_id, Ending::Complete, out);
         }
     }

@@ -403,3 +403,67 @@ fn overlapping_invocations_count_their_concurrency() {
         ]
     );
 }
+
+fn init_report_of(dt: i64, init_type: &str, phase: &str) -> TelemetryEvent {
+    ev(
+        dt,
+        EventKind::InitReport {
+            info: PhaseInfo {
+                init_type: Some(init_type.into()),
+                phase: Some(phase.into()),
+            },
+            status: Some(Status::Success),
+            error_type: None,
+            duration_ms: Some(50.0),
+        },
+    )
+}
+
+#[test]
+fn inits_ahead_of_traffic_are_not_cold_starts_but_a_re_init_inside_an_invoke_is() {
+    for (init_type, phase, cold) in [
+        ("provisioned-concurrency", "init", false),
+        ("lambda-managed-instances", "init", false),
+        ("provisioned-concurrency", "invoke", true),
+        ("on-demand", "init", true),
+        ("on-demand", "invoke", true),
+    ] {
+        let mut j = joiner();
+        let mut batch = vec![init_report_of(0, init_type, phase)];
+        batch.extend(invocation("a", 10));
+        let out = feed(&mut j, batch, 0);
+        assert_eq!(out[0].cold_start, cold, "{init_type} {phase}");
+    }
+}
+
+#[test]
+fn managed_instances_complete_without_runtime_done_and_count_overlap_until_the_report() {
+    let mut j = Joiner::new(JoinLimits {
+        runtime_done_expected: false,
+        ..JoinLimits::default()
+    });
+    let out = feed(
+        &mut j,
+        vec![
+            start(0, "a"),
+            start(1, "b"),
+            report(5, "a", Status::Success, None),
+            start(6, "c"),
+            report(7, "b", Status::Success, None),
+            report(8, "c", Status::Success, None),
+        ],
+        0,
+    );
+    let c: Vec<(String, Option<u32>, Ending)> = out
+        .into_iter()
+        .map(|i| (i.request_id, i.concurrency, i.ending))
+        .collect();
+    assert_eq!(
+        c,
+        [
+            ("a".into(), Some(1), Ending::Complete),
+            ("b".into(), Some(2), Ending::Complete),
+            ("c".into(), Some(2), Ending::Complete)
+        ]
+    );
+}

@@ -6,17 +6,29 @@ use crate::metrics::catalogue as m;
 use crate::metrics::{MetricRecord, PropertyValue};
 use crate::resources::own_peak_rss_bytes;
 
-/// An init or restore phase ended: `InitErrors` is 1 when its status is not `success`.
+/// An init or restore phase ended: `InitErrors` is 1 when its status is not `success`. An init
+/// that no invocation waited for (provisioned concurrency, Managed Instances) carries its
+/// `InitDuration` here, as there is no cold-start invocation to carry it.
 pub fn phase_record(
     time_ms: i64,
     restore: bool,
     info: Option<&PhaseInfo>,
     status: Option<Status>,
     error_type: Option<&str>,
+    duration_ms: Option<f64>,
 ) -> MetricRecord {
     let mut r = MetricRecord::new(time_ms);
     let failed = status.is_some_and(|s| s != Status::Success);
     r.value(&m::INIT_ERRORS, if failed { 1.0 } else { 0.0 });
+    let ahead_of_traffic = info.is_some_and(|i| {
+        matches!(
+            i.init_type.as_deref(),
+            Some("provisioned-concurrency" | "lambda-managed-instances")
+        ) && i.phase.as_deref() != Some("invoke")
+    });
+    if ahead_of_traffic {
+        r.maybe(&m::INIT_DURATION, duration_ms);
+    }
     r.text("Phase", Some(if restore { "restore" } else { "init" }));
     r.text("Status", status.map(Status::as_str));
     r.text("ErrorType", error_type);

@@ -203,7 +203,10 @@ pub fn pipeline_parts<S: Sink>(config: &Config, encoder: EmfEncoder, sink: S) ->
     let sampler: Option<Box<dyn Sampler>> = (resources_on && !config.function.is_managed_instances())
         .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
     PipelineParts {
-        joiner: Joiner::new(JoinLimits::default()),
+        joiner: Joiner::new(JoinLimits {
+            runtime_done_expected: !config.function.is_managed_instances(),
+            ..JoinLimits::default()
+        }),
         context: InvocationContext {
             function_version: Some(config.function.version.clone()),
             pricing: Pricing::for_region(

@@ -150,11 +150,18 @@ impl<S: Sink> Pipeline<S> {
                 info,
                 status,
                 error_type,
-                ..
-            } => environment::phase_record(event.time_ms, false, Some(info), *status, error_type.as_deref()),
+                duration_ms,
+            } => environment::phase_record(
+                event.time_ms,
+                false,
+                Some(info),
+                *status,
+                error_type.as_deref(),
+                *duration_ms,
+            ),
             EventKind::RestoreReport {
                 status, error_type, ..
-            } => environment::phase_record(event.time_ms, true, None, *status, error_type.as_deref()),
+            } => environment::phase_record(event.time_ms, true, None, *status, error_type.as_deref(), None),
             _ => return,
         };
         self.records.push(record);

@@ -11,6 +11,7 @@ impl Sampler for Scripted {
     fn sample(&mut self) -> crate::resources::ResourceSample {
         self.0 += 10.0;
         crate::resources::ResourceSample {
+            processes: 1,
             cpu_user_ms: self.0,
             threads: 3,
             ..Default::default()

@@ -80,14 +80,16 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     }
 
     if let Some(u) = &inv.resources {
-        r.value(&m::CPU_USER_TIME, u.cpu_user_ms);
-        r.value(&m::CPU_SYSTEM_TIME, u.cpu_system_ms);
-        r.value(&m::CPU_TOTAL_TIME, u.cpu_user_ms + u.cpu_system_ms);
+        if u.processes_seen {
+            r.value(&m::CPU_USER_TIME, u.cpu_user_ms);
+            r.value(&m::CPU_SYSTEM_TIME, u.cpu_system_ms);
+            r.value(&m::CPU_TOTAL_TIME, u.cpu_user_ms + u.cpu_system_ms);
+            r.value(&m::FILE_DESCRIPTORS, u.file_descriptors as f64);
+            r.value(&m::THREADS, u.threads as f64);
+        }
         r.value(&m::NETWORK_RX_BYTES, u.net_rx_bytes as f64);
         r.value(&m::NETWORK_TX_BYTES, u.net_tx_bytes as f64);
         r.maybe(&m::TMP_USED, u.tmp_used_bytes.map(|b| b as f64));
-        r.value(&m::FILE_DESCRIPTORS, u.file_descriptors as f64);
-        r.value(&m::THREADS, u.threads as f64);
     }
 
     r.dimensions.push(("ColdStart", inv.cold_start.to_string()));
@@ -234,6 +236,7 @@ mod tests {
             ..RuntimeFacts::default()
         });
         i.resources = Some(ResourceUsage {
+            processes_seen: true,
             cpu_user_ms: 30.0,
             cpu_system_ms: 10.0,
             net_rx_bytes: 100,

@@ -15,6 +15,8 @@ pub use proc::{ProcSampler, own_peak_rss_bytes};
 /// Counters and gauges at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ResourceSample {
+    /// How many of the function's processes were found.
+    pub processes: u32,
     pub cpu_user_ms: f64,
     pub cpu_system_ms: f64,
     pub net_rx_bytes: u64,
@@ -27,6 +29,9 @@ pub struct ResourceSample {
 /// What one invocation used: counter deltas, and gauges at its end.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ResourceUsage {
+    /// The function's processes were still there at the end: CPU, descriptors and threads mean
+    /// something. At SHUTDOWN the runtime may already have exited (taking its CPU counters).
+    pub processes_seen: bool,
     pub cpu_user_ms: f64,
     pub cpu_system_ms: f64,
     pub net_rx_bytes: u64,
@@ -41,6 +46,7 @@ impl ResourceUsage {
     /// down (a process exited with its CPU time) counts as 0, never negative.
     pub fn between(start: &ResourceSample, end: &ResourceSample) -> Self {
         Self {
+            processes_seen: end.processes > 0,
             cpu_user_ms: (end.cpu_user_ms - start.cpu_user_ms).max(0.0),
             cpu_system_ms: (end.cpu_system_ms - start.cpu_system_ms).max(0.0),
             net_rx_bytes: end.net_rx_bytes.saturating_sub(start.net_rx_bytes),
@@ -64,6 +70,7 @@ mod tests {
     #[test]
     fn usage_is_the_difference_and_never_negative() {
         let a = ResourceSample {
+            processes: 2,
             cpu_user_ms: 100.0,
             cpu_system_ms: 50.0,
             net_rx_bytes: 1_000,
@@ -73,6 +80,7 @@ mod tests {
             threads: 3,
         };
         let b = ResourceSample {
+            processes: 2,
             cpu_user_ms: 130.0,
             cpu_system_ms: 40.0,
             net_rx_bytes: 3_000,

@@ -144,6 +144,7 @@ impl Sampler for ProcSampler {
             let Some(stat) = all.get(&pid) else {
                 continue;
             };
+            sample.processes += 1;
             user += stat.user_ticks;
             system += stat.system_ticks;
             sample.threads += stat.threads;

@@ -56,10 +56,19 @@ fn main() -> Result<(), Error> {
         return Err(MissingEnv(missing).into());
     }
     let settings = Arc::new(handler::Settings::from_env());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(lambda_runtime::run(service_fn(move |event| {
+    // On Lambda Managed Instances, AWS_LAMBDA_MAX_CONCURRENCY asks one process to serve several
+    // invocations at once: then a multi-threaded runtime, so CPU work does not serialise them.
+    // Everywhere else one invocation at a time, on one thread.
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|n| n > 1);
+    let runtime = if concurrent {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
+    runtime.block_on(lambda_runtime::run_concurrent(service_fn(move |event| {
         handler::handle(event, Arc::clone(&settings))
     })))
 }

@@ -37,7 +37,7 @@ impl Settings {
 
 /// Resources that must stay alive until the response is built.
 #[derive(Default)]
-struct Held {
+pub(crate) struct Held {
     ballast: Option<Ballast>,
     handles: Vec<std::fs::File>,
     threads: Option<ParkedThreads>,
@@ -129,8 +129,24 @@ pub async fn run(payload: &Payload, request_id: &str, settings: &Settings) -> Re
     if let Some(target) = payload.response_bytes {
         response = response.pad_to(target)?;
     }
-    drop(held);
+    if payload.leak {
+        leak(held);
+    } else {
+        drop(held);
+    }
     Ok(response)
+}
+
+/// What leaked invocations left behind: it lives as long as the process, like a real leak.
+static LEAKED: std::sync::Mutex<Vec<Held>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps the invocation's open files and threads (memory is still freed, so a later
+/// allocation's peak is not hidden by an old one).
+fn leak(mut held: Held) {
+    held.ballast = None;
+    if let Ok(mut leaked) = LEAKED.lock() {
+        leaked.push(held);
+    }
 }
 
 #[allow(clippy::panic, reason = "the payload's `panic` field asks for exactly this")]

@@ -66,7 +66,9 @@ fn main() -> Result<(), Error> {
     let runtime = if concurrent {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()?
     } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     };
     runtime.block_on(lambda_runtime::run_concurrent(service_fn(move |event| {
         handler::handle(event, Arc::clone(&settings))

@@ -25,7 +25,7 @@ const MAX_NETWORK_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Every field the payload accepts, for the "unknown field" message.
 const ACCEPTED_FIELDS: &str = "order, sleep_ms, allocate_mb, cpu_ms, fail, panic, exit, timeout, log_lines, \
-     response_bytes, write_tmp_bytes, open_files, threads, network_bytes";
+     response_bytes, write_tmp_bytes, open_files, threads, network_bytes, leak";
 
 /// What one invocation should do. `None`/`false` means "don't".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub struct Payload {
     pub open_files: Option<u64>,
     pub threads: Option<u64>,
     pub network_bytes: Option<u64>,
+    /// Keep `open_files` and `threads` after the invocation (a leak, as a buggy function has).
+    pub leak: bool,
 }
 
 impl Payload {
@@ -89,6 +91,7 @@ impl Payload {
                 "open_files" => payload.open_files = Some(bounded(name, value, MAX_OPEN_FILES)?),
                 "threads" => payload.threads = Some(bounded(name, value, MAX_THREADS)?),
                 "network_bytes" => payload.network_bytes = Some(bounded(name, value, MAX_NETWORK_BYTES)?),
+                "leak" => payload.leak = boolean(name, value)?,
                 unknown => {
                     return Err(invalid(format!(
                         "unknown field `{unknown}`; accepted fields are: {ACCEPTED_FIELDS}"

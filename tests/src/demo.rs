@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::emf_spec;
 use crate::{
-    Config, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason, Source, Stream,
-    TelemetryRecord,
+    Config, InitializationType, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason,
+    Source, Stream, TelemetryRecord,
 };
 
 /// The extension's file name in the layer, and so its name in the sandbox's output.
@@ -44,6 +44,14 @@ pub fn scenario() -> Vec<Step> {
             payload: json!({"log_lines": 5, "response_bytes": 2048}),
         },
         Step {
+            label: "cpu 60 ms",
+            payload: json!({"cpu_ms": 60, "network_bytes": 1_048_576}),
+        },
+        Step {
+            label: "leak fds, threads",
+            payload: json!({"write_tmp_bytes": 4_194_304, "open_files": 32, "threads": 8, "leak": true}),
+        },
+        Step {
             label: "error",
             payload: json!({"fail": "card declined"}),
         },
@@ -70,6 +78,40 @@ pub fn scenario() -> Vec<Step> {
     ]
 }
 
+/// A SnapStart environment: restored from its snapshot, then warm.
+pub fn snapstart_scenario() -> Vec<Step> {
+    vec![
+        Step {
+            label: "restored",
+            payload: json!({}),
+        },
+        Step {
+            label: "warm",
+            payload: json!({"sleep_ms": 5}),
+        },
+    ]
+}
+
+/// Lambda Managed Instances: invocations that overlap in one environment.
+pub fn managed_instances_scenario() -> Vec<Step> {
+    (0..4)
+        .map(|i| Step {
+            label: ["concurrent 1", "concurrent 2", "concurrent 3", "concurrent 4"][i],
+            payload: json!({"sleep_ms": 200}),
+        })
+        .collect()
+}
+
+/// Many plain warm invocations, to measure log volume per invocation.
+pub fn volume_scenario(invocations: usize) -> Vec<Step> {
+    (0..invocations)
+        .map(|i| Step {
+            label: "plain",
+            payload: json!({"sleep_ms": i % 3}),
+        })
+        .collect()
+}
+
 /// Paths and settings of a demo run.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
@@ -81,6 +123,9 @@ pub struct DemoConfig {
     pub echo_output: bool,
     /// Extra environment for the function and the extension.
     pub env: Vec<(String, String)>,
+    pub init_type: InitializationType,
+    /// Managed Instances: the steps run all at once.
+    pub concurrent: bool,
 }
 
 impl DemoConfig {
@@ -93,6 +138,8 @@ impl DemoConfig {
             timeout: Duration::from_secs(1),
             echo_output: false,
             env: Vec::new(),
+            init_type: InitializationType::OnDemand,
+            concurrent: false,
         }
     }
 }
@@ -129,11 +176,18 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.timeout = demo.timeout;
     config.echo_output = demo.echo_output;
     config.env = demo.env.clone();
+    config.set_initialization_type(demo.init_type);
 
     let mut sandbox = Sandbox::start(config).await?;
     let mut outcomes = Vec::with_capacity(steps.len());
-    for step in steps {
-        outcomes.push((step.label, sandbox.invoke(step.payload.clone()).await?));
+    if demo.concurrent {
+        let payloads = steps.iter().map(|s| s.payload.clone()).collect();
+        let results = sandbox.invoke_concurrent(payloads).await?;
+        outcomes.extend(steps.iter().map(|s| s.label).zip(results));
+    } else {
+        for step in steps {
+            outcomes.push((step.label, sandbox.invoke(step.payload.clone()).await?));
+        }
     }
     let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await?;
 
@@ -196,6 +250,139 @@ pub fn metric(doc: &Map<String, Value>, name: &str) -> Option<f64> {
         }
         _ => None,
     }
+}
+
+/// What one metric looked like over a run: how many values, their range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSummary {
+    pub name: String,
+    pub unit: String,
+    pub values: u64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Every metric found in `lines` (EMF documents), in order of first appearance. Arrays and the
+/// `Values`/`Counts` form count each value.
+pub fn summarize<'a>(lines: impl IntoIterator<Item = &'a String>) -> Vec<MetricSummary> {
+    let mut out: Vec<MetricSummary> = Vec::new();
+    for line in lines {
+        let Ok(doc) = serde_json::from_str::<Map<String, Value>>(line) else {
+            continue;
+        };
+        let defs = doc
+            .get("_aws")
+            .and_then(|a| a.get("CloudWatchMetrics"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("Metrics").and_then(Value::as_array))
+            .flatten();
+        for def in defs {
+            let name = def.get("Name").and_then(Value::as_str).unwrap_or_default();
+            let unit = def.get("Unit").and_then(Value::as_str).unwrap_or("None");
+            let values: Vec<(f64, u64)> = match doc.get(name) {
+                Some(Value::Number(n)) => n.as_f64().map(|v| (v, 1)).into_iter().collect(),
+                Some(Value::Array(a)) => a.iter().filter_map(|v| Some((v.as_f64()?, 1))).collect(),
+                Some(Value::Object(o)) => {
+                    let v = o
+                        .get("Values")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let c = o
+                        .get("Counts")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    v.iter()
+                        .zip(&c)
+                        .filter_map(|(v, c)| Some((v.as_f64()?, c.as_u64()?)))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            let entry = match out.iter_mut().position(|m| m.name == name) {
+                Some(i) => &mut out[i],
+                None => {
+                    out.push(MetricSummary {
+                        name: name.to_owned(),
+                        unit: unit.to_owned(),
+                        values: 0,
+                        min: f64::INFINITY,
+                        max: f64::NEG_INFINITY,
+                    });
+                    let last = out.len() - 1;
+                    &mut out[last]
+                }
+            };
+            for (v, count) in values {
+                entry.values += count;
+                entry.min = entry.min.min(v);
+                entry.max = entry.max.max(v);
+            }
+        }
+    }
+    out
+}
+
+fn figure(v: f64) -> String {
+    if !v.is_finite() {
+        "-".to_owned()
+    } else if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.3e}")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A table of every metric: name, unit, number of values, smallest and largest.
+pub fn render_summary(summary: &[MetricSummary]) -> String {
+    let mut rows = vec![[
+        "metric".to_owned(),
+        "unit".to_owned(),
+        "values".to_owned(),
+        "min".to_owned(),
+        "max".to_owned(),
+    ]];
+    for m in summary {
+        rows.push([
+            m.name.clone(),
+            m.unit.clone(),
+            m.values.to_string(),
+            figure(m.min),
+            figure(m.max),
+        ]);
+    }
+    table(&rows)
+}
+
+/// Left-aligned columns, a rule under the first row.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+        if n == 0 {
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (N - 1)));
+        }
+    }
+    out
+}
+
+/// Log bytes the extension wrote per invocation (every EMF line and its newline).
+pub fn bytes_per_invocation(report: &DemoReport) -> f64 {
+    let bytes: usize = report.emf_lines.iter().map(|l| l.len() + 1).sum();
+    bytes as f64 / report.steps.len().max(1) as f64
 }
 
 /// The sum of a metric over every document reported for a step.

@@ -9,10 +9,11 @@
     reason = "a command-line front end: the table and its errors are its output"
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lambda_sandbox::demo::{self, DemoConfig};
+use lambda_sandbox::InitializationType;
+use lambda_sandbox::demo::{self, DemoConfig, DemoReport};
 
 fn usage() -> ExitCode {
     eprintln!("usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo]");
@@ -40,9 +41,6 @@ fn main() -> ExitCode {
     let (Some(bootstrap), Some(layer)) = (bootstrap, layer) else {
         return usage();
     };
-    let mut config = DemoConfig::new(bootstrap, layer);
-    config.echo_output = echo;
-
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -50,40 +48,146 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let steps = demo::scenario();
-    println!(
-        "Running the sample function with the lambda-lens layer in the local sandbox: {} invocations, then shutdown.\n",
-        steps.len()
-    );
-    let report = match runtime.block_on(demo::run(&config, &steps)) {
-        Ok(report) => report,
+    match runtime.block_on(demo_all(bootstrap, layer, &out, echo)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("lambda-lens-demo: the sandbox failed: {err}");
-            return ExitCode::FAILURE;
+            eprintln!("lambda-lens-demo: {err}");
+            ExitCode::FAILURE
         }
-    };
-    print!("{}", demo::render(&report));
+    }
+}
 
-    let emf_path = out.join("emf.jsonl");
-    let mut text = report.emf_lines.join("\n");
+/// Every metric on, so the demo shows the whole catalogue.
+fn all_metrics(mut config: DemoConfig) -> DemoConfig {
+    config.env.push(("LAMBDA_LENS_METRICS".into(), "all".into()));
+    config
+}
+
+fn write_lines(path: &Path, lines: &[String]) -> Result<(), String> {
+    let mut text = lines.join("\n");
     text.push('\n');
-    if let Err(err) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&emf_path, text)) {
-        eprintln!("lambda-lens-demo: could not write {}: {err}", emf_path.display());
-        return ExitCode::FAILURE;
-    }
-    println!("Every EMF line the extension printed: {}", emf_path.display());
+    std::fs::write(path, text).map_err(|e| format!("could not write {}: {e}", path.display()))
+}
 
-    let missing = report.steps.iter().filter(|s| s.reported.is_empty()).count();
+/// Checks a run; prints what is wrong. Returns whether it is clean.
+fn clean(name: &str, report: &DemoReport, batched: bool) -> bool {
+    let missing = if batched {
+        0
+    } else {
+        report.steps.iter().filter(|s| s.reported.is_empty()).count()
+    };
     for (line, problems) in &report.invalid {
-        eprintln!("invalid EMF: {problems:?}\n  {line}");
+        eprintln!("{name}: invalid EMF: {problems:?}\n  {line}");
     }
-    if missing > 0 || !report.invalid.is_empty() || !report.stray_stdout.is_empty() {
+    let ok = missing == 0 && report.invalid.is_empty() && report.stray_stdout.is_empty();
+    if !ok {
         eprintln!(
-            "lambda-lens-demo: {missing} invocations not reported, {} invalid EMF lines, {} stray stdout lines",
+            "{name}: {missing} invocations not reported, {} invalid EMF lines, {} stray stdout lines",
             report.invalid.len(),
             report.stray_stdout.len()
         );
-        return ExitCode::FAILURE;
     }
-    ExitCode::SUCCESS
+    ok
+}
+
+async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("could not create {}: {e}", out.display()))?;
+    let base = {
+        let mut c = DemoConfig::new(bootstrap, layer);
+        c.echo_output = echo;
+        c
+    };
+    let mut ok = true;
+
+    let steps = demo::scenario();
+    println!(
+        "1. On-demand: the sample function with the lambda-lens layer in the local sandbox, {} invocations, then shutdown.\n",
+        steps.len()
+    );
+    let main = demo::run(&all_metrics(base.clone()), &steps)
+        .await
+        .map_err(|e| e.to_string())?;
+    print!("{}", demo::render(&main));
+    ok &= clean("on-demand", &main, false);
+    write_lines(&out.join("emf.jsonl"), &main.emf_lines)?;
+
+    println!("\n2. SnapStart: an environment restored from its snapshot.\n");
+    let mut snap = all_metrics(base.clone());
+    snap.init_type = InitializationType::SnapStart;
+    let snap = demo::run(&snap, &demo::snapstart_scenario())
+        .await
+        .map_err(|e| e.to_string())?;
+    print!("{}", demo::render(&snap));
+    ok &= clean("snap-start", &snap, false);
+    write_lines(&out.join("emf-snapstart.jsonl"), &snap.emf_lines)?;
+
+    println!("\n3. Lambda Managed Instances: four invocations at once in one environment.\n");
+    let mut managed = all_metrics(base.clone());
+    managed.init_type = InitializationType::LambdaManagedInstances;
+    managed.concurrent = true;
+    let managed = demo::run(&managed, &demo::managed_instances_scenario())
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<[String; 4]> =
+        std::iter::once(["step", "request", "ConcurrentInvocations", "Duration"].map(String::from))
+            .chain(managed.steps.iter().map(|s| {
+                [
+                    s.label.to_owned(),
+                    s.outcome.request_id.chars().take(8).collect(),
+                    demo::reported(s, "ConcurrentInvocations").map_or("-".into(), |v| format!("{v:.0}")),
+                    demo::reported(s, "Duration").map_or("-".into(), |v| format!("{v:.1}")),
+                ]
+            }))
+            .collect();
+    print!("{}", demo::table(&rows));
+    ok &= clean("managed-instances", &managed, false);
+    write_lines(&out.join("emf-managed-instances.jsonl"), &managed.emf_lines)?;
+
+    println!("\n4. Every metric lambda-lens wrote in runs 1 to 3:\n");
+    let all_lines: Vec<&String> = main
+        .emf_lines
+        .iter()
+        .chain(&snap.emf_lines)
+        .chain(&managed.emf_lines)
+        .collect();
+    print!("{}", demo::render_summary(&demo::summarize(all_lines)));
+
+    let n = 50;
+    println!("\n5. Log volume: {n} warm invocations, default metrics, in each output mode.\n");
+    let mut rows = vec![["output mode", "EMF documents", "bytes per invocation"].map(String::from)];
+    for (mode, env) in [
+        ("per-invocation", vec![]),
+        ("batched", vec![("LAMBDA_LENS_OUTPUT", "batched")]),
+        (
+            "batched, compact",
+            vec![
+                ("LAMBDA_LENS_OUTPUT", "batched"),
+                ("LAMBDA_LENS_COMPACT_VALUES", "true"),
+            ],
+        ),
+    ] {
+        let mut config = base.clone();
+        config.env = env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let report = demo::run(&config, &demo::volume_scenario(n))
+            .await
+            .map_err(|e| e.to_string())?;
+        ok &= clean(mode, &report, mode != "per-invocation");
+        rows.push([
+            mode.to_owned(),
+            report.emf_lines.len().to_string(),
+            format!("{:.0}", demo::bytes_per_invocation(&report)),
+        ]);
+        let file = format!("emf-volume-{}.jsonl", mode.replace(", ", "-"));
+        write_lines(&out.join(file), &report.emf_lines)?;
+    }
+    print!("{}", demo::table(&rows));
+    println!(
+        "\nEvery EMF line the extension printed: {}/emf*.jsonl",
+        out.display()
+    );
+    Ok(ok)
 }

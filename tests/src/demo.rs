@@ -94,9 +94,10 @@ pub fn snapstart_scenario() -> Vec<Step> {
 
 /// Lambda Managed Instances: invocations that overlap in one environment.
 pub fn managed_instances_scenario() -> Vec<Step> {
-    (0..4)
-        .map(|i| Step {
-            label: ["concurrent 1", "concurrent 2", "concurrent 3", "concurrent 4"][i],
+    ["concurrent 1", "concurrent 2", "concurrent 3", "concurrent 4"]
+        .into_iter()
+        .map(|label| Step {
+            label,
             payload: json!({"sleep_ms": 200}),
         })
         .collect()
@@ -302,8 +303,8 @@ pub fn summarize<'a>(lines: impl IntoIterator<Item = &'a String>) -> Vec<MetricS
                 }
                 _ => Vec::new(),
             };
-            let entry = match out.iter_mut().position(|m| m.name == name) {
-                Some(i) => &mut out[i],
+            let index = match out.iter().position(|m| m.name == name) {
+                Some(i) => i,
                 None => {
                     out.push(MetricSummary {
                         name: name.to_owned(),
@@ -312,9 +313,11 @@ pub fn summarize<'a>(lines: impl IntoIterator<Item = &'a String>) -> Vec<MetricS
                         min: f64::INFINITY,
                         max: f64::NEG_INFINITY,
                     });
-                    let last = out.len() - 1;
-                    &mut out[last]
+                    out.len() - 1
                 }
+            };
+            let Some(entry) = out.get_mut(index) else {
+                continue;
             };
             for (v, count) in values {
                 entry.values += count;
@@ -362,7 +365,12 @@ pub fn render_summary(summary: &[MetricSummary]) -> String {
 /// Left-aligned columns, a rule under the first row.
 pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let widths: Vec<usize> = (0..N)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (n, row) in rows.iter().enumerate() {

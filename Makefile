@@ -55,3 +55,16 @@ size: build
 
 clean:
 	$(CARGO) clean
+
+## Benchmarks (BENCHMARKS.md): decode throughput, the binary's size, then the layer in the local
+## sandbox (ready time, RSS idle and under a flood, post-runtime duration, exit after SHUTDOWN).
+## Bounded: about two minutes on 2 cores once built.
+BENCH_RUNS ?= 5
+.PHONY: bench
+bench: layer
+	$(CARGO) bench --locked -p lambda-lens --bench decode
+	@echo "### Binary size"
+	@echo
+	@ls -l $(LAYER)/extensions/lambda-lens | awk '{printf "lambda-lens (static musl, stripped): %d bytes = %.2f MB (target <= 2.2 MB)\n\n", $$5, $$5/1e6}'
+	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
+	timeout 300 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --runs $(BENCH_RUNS)

@@ -127,6 +127,8 @@ pub struct DemoConfig {
     pub init_type: InitializationType,
     /// Managed Instances: the steps run all at once.
     pub concurrent: bool,
+    /// Records a subscriber may have queued before the sandbox drops (`platform.logsDropped`).
+    pub telemetry_queue_limit: Option<usize>,
 }
 
 impl DemoConfig {
@@ -141,6 +143,7 @@ impl DemoConfig {
             env: Vec::new(),
             init_type: InitializationType::OnDemand,
             concurrent: false,
+            telemetry_queue_limit: None,
         }
     }
 }
@@ -178,6 +181,9 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.echo_output = demo.echo_output;
     config.env = demo.env.clone();
     config.set_initialization_type(demo.init_type);
+    if let Some(limit) = demo.telemetry_queue_limit {
+        config.telemetry_queue_limit = limit;
+    }
 
     let mut sandbox = Sandbox::start(config).await?;
     let mut outcomes = Vec::with_capacity(steps.len());

@@ -292,26 +292,50 @@ impl Joiner {
     /// is the one that timed out.
     pub fn drain(&mut self, shutdown_reason: Option<&str>, out: &mut Vec<CompletedInvocation>) {
         let timed_out = shutdown_reason.is_some_and(|r| r.eq_ignore_ascii_case("timeout"));
+        let in_flight = if timed_out {
+            self.in_flight()
+        } else {
+            HashSet::new()
+        };
         let mut ids: Vec<(u64, String)> = self.pending.iter().map(|(id, p)| (p.seq, id.clone())).collect();
         ids.sort_unstable();
         for (_, id) in ids {
+            let expected = self.limits.runtime_done_expected;
             let ending = match self.pending.get(&id) {
-                Some(p) if p.has_all_events(self.limits.runtime_done_expected) => Ending::Complete,
+                Some(p) if p.has_all_events(expected) => Ending::Complete,
                 Some(p) if p.report.is_some() => Ending::ReportOnly,
                 _ => Ending::Shutdown,
             };
             let before = out.len();
             self.finish(&id, ending, out);
             if let Some(inv) = out.get_mut(before)
-                && timed_out
-                && inv.runtime.is_none()
-                && inv.report.is_none()
+                && in_flight.contains(&id)
                 && inv.status.is_none()
             {
                 inv.status = Some(Status::Timeout);
                 inv.error_type
                     .get_or_insert_with(|| "Sandbox.Timedout".to_owned());
             }
+        }
+    }
+
+    /// The invocations still running. One environment runs one invocation at a time, so that
+    /// is the latest one without a runtimeDone or report (an older one lacking them lost its
+    /// records, it did not time out); on Managed Instances (no runtimeDone), every one
+    /// without a report.
+    fn in_flight(&self) -> HashSet<String> {
+        let running = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.report.is_none() && p.runtime.is_none());
+        if self.limits.runtime_done_expected {
+            running
+                .max_by_key(|(_, p)| p.seq)
+                .map(|(id, _)| id.clone())
+                .into_iter()
+                .collect()
+        } else {
+            running.map(|(id, _)| id.clone()).collect()
         }
     }
 

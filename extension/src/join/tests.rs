@@ -237,8 +237,11 @@ fn shutdown_emits_what_is_known_and_marks_a_timed_out_invocation() {
     j.drain(Some("Timeout"), &mut out);
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|i| i.ending == Ending::Shutdown));
-    assert!(out.iter().all(|i| i.status == Some(Status::Timeout)));
+    // Only the latest invocation was running; the older one lost its records.
     assert_eq!(out[0].request_id, "slow");
+    assert_eq!(out[0].status, None);
+    assert_eq!(out[1].request_id, "never-started");
+    assert_eq!(out[1].status, Some(Status::Timeout));
     assert_eq!(j.pending(), 0);
 }
 
@@ -464,6 +467,26 @@ fn managed_instances_complete_without_runtime_done_and_count_overlap_until_the_r
             ("a".into(), Some(1), Ending::Complete),
             ("b".into(), Some(2), Ending::Complete),
             ("c".into(), Some(2), Ending::Complete)
+        ]
+    );
+}
+
+#[test]
+fn on_managed_instances_every_invocation_without_a_report_timed_out() {
+    let mut j = Joiner::new(JoinLimits {
+        runtime_done_expected: false,
+        ..JoinLimits::default()
+    });
+    let mut out = feed(&mut j, vec![start(0, "a"), start(1, "b"), start(2, "c")], 0);
+    out.extend(feed(&mut j, vec![report(3, "c", Status::Success, None)], 0));
+    j.drain(Some("timeout"), &mut out);
+    let s: Vec<(String, Option<Status>)> = out.into_iter().map(|i| (i.request_id, i.status)).collect();
+    assert_eq!(
+        s,
+        [
+            ("c".into(), Some(Status::Success)),
+            ("a".into(), Some(Status::Timeout)),
+            ("b".into(), Some(Status::Timeout))
         ]
     );
 }

@@ -144,17 +144,35 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     ok &= clean("managed-instances", &managed, false);
     write_lines(&out.join("emf-managed-instances.jsonl"), &managed.emf_lines)?;
 
-    println!("\n4. Every metric lambda-lens wrote in runs 1 to 3:\n");
-    let all_lines: Vec<&String> = main
+    println!("\n4. Lambda drops telemetry when a subscriber falls behind (a 3-record queue here).\n");
+    let mut dropping = all_metrics(base.clone());
+    dropping.telemetry_queue_limit = Some(3);
+    let dropped = demo::run(&dropping, &demo::volume_scenario(4))
+        .await
+        .map_err(|e| e.to_string())?;
+    let lost: f64 = dropped
         .emf_lines
         .iter()
-        .chain(&snap.emf_lines)
-        .chain(&managed.emf_lines)
+        .filter_map(|l| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(l).ok())
+        .filter_map(|d| demo::metric(&d, "LogsDroppedRecords"))
+        .sum();
+    let reported = dropped.steps.iter().filter(|s| !s.reported.is_empty()).count();
+    println!(
+        "{lost:.0} records dropped; {reported} of {} invocations still reported (from what arrived).",
+        dropped.steps.len()
+    );
+    ok &= clean("logs-dropped", &dropped, false);
+    write_lines(&out.join("emf-logs-dropped.jsonl"), &dropped.emf_lines)?;
+
+    println!("\n5. Every metric lambda-lens wrote in runs 1 to 4:\n");
+    let all_lines: Vec<&String> = [&main, &snap, &managed, &dropped]
+        .into_iter()
+        .flat_map(|r| &r.emf_lines)
         .collect();
     print!("{}", demo::render_summary(&demo::summarize(all_lines)));
 
     let n = 50;
-    println!("\n5. Log volume: {n} warm invocations, default metrics, in each output mode.\n");
+    println!("\n6. Log volume: {n} warm invocations, default metrics, in each output mode.\n");
     let mut rows = vec![["output mode", "EMF documents", "bytes per invocation"].map(String::from)];
     for (mode, env) in [
         ("per-invocation", vec![]),

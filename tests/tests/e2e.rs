@@ -22,6 +22,7 @@ fn config() -> DemoConfig {
     let (bootstrap, layer) = binaries::paths();
     let mut c = DemoConfig::new(bootstrap, layer);
     c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
+    c.env = vec![("LAMBDA_LENS_METRICS".into(), "all".into())];
     c
 }
 

@@ -154,7 +154,7 @@ pub(super) fn read(r: &mut Reader<'_>, _function: &FunctionInfo) -> OutputConfig
                 r.warn(
                     vars::METRICS,
                     unknown.join(","),
-                    "group names (core, resources, cost, extension, all) and metric names, comma-separated, '-' to remove",
+                    "group names (core, detail, resources, cost, extension, all) and metric names, comma-separated, '-' to remove",
                     "the rest of the list",
                 );
             }
@@ -287,7 +287,7 @@ mod tests {
         assert!(!o.high_resolution);
         assert_eq!(o.price_per_gb_second, Some(0.00002));
         assert_eq!(o.price_per_request, None);
-        assert!(o.metrics.contains(&catalogue::DURATION) && !o.metrics.contains(&catalogue::TMP_USED));
+        assert!(o.metrics.contains(&catalogue::DURATION) && !o.metrics.contains(&catalogue::ESTIMATED_COST));
         assert_eq!(
             w,
             [

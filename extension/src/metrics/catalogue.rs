@@ -13,7 +13,7 @@ macro_rules! metric {
     };
 }
 
-// Core: what AWS/Lambda answers, per invocation, and more.
+// Core and detail: per invocation, from the platform events.
 metric!(
     INVOCATIONS,
     "Invocations",
@@ -74,42 +74,42 @@ metric!(
     RUNTIME_DURATION,
     "RuntimeDuration",
     Milliseconds,
-    Core,
+    Detail,
     "`platform.runtimeDone` `metrics.durationMs`: the runtime's own work."
 );
 metric!(
     POST_RUNTIME_DURATION,
     "PostRuntimeDuration",
     Milliseconds,
-    Core,
+    Detail,
     "`Duration` − `RuntimeDuration`: what the extensions cost the invocation after the runtime was done."
 );
 metric!(
     RESPONSE_LATENCY,
     "ResponseLatency",
     Milliseconds,
-    Core,
+    Detail,
     "`platform.runtimeDone` span `responseLatency`: from the invocation to the first byte of the response."
 );
 metric!(
     RESPONSE_DURATION,
     "ResponseDuration",
     Milliseconds,
-    Core,
+    Detail,
     "`platform.runtimeDone` span `responseDuration`: sending the response."
 );
 metric!(
     RUNTIME_OVERHEAD,
     "RuntimeOverhead",
     Milliseconds,
-    Core,
+    Detail,
     "`platform.runtimeDone` span `runtimeOverhead`: the runtime's work after the response, until its next `/invocation/next`."
 );
 metric!(
     PRODUCED_BYTES,
     "ProducedBytes",
     Bytes,
-    Core,
+    Detail,
     "`platform.runtimeDone` `metrics.producedBytes`: size of the response."
 );
 metric!(
@@ -137,7 +137,7 @@ metric!(
     MEMORY_SIZE,
     "MemorySize",
     Megabytes,
-    Core,
+    Detail,
     "`platform.report` `memorySizeMB`: memory configured."
 );
 metric!(

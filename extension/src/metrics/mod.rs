@@ -56,8 +56,12 @@ impl Unit {
 /// Groups metrics can be switched on and off by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
-    /// Invocations, errors, durations, memory, init: what AWS/Lambda answers, per invocation.
+    /// Invocations, errors, timeouts, cold starts, concurrency, durations, init, memory: what
+    /// people ask of a function first.
     Core,
+    /// The finer breakdown: the runtime's own duration, the extensions' cost after the response,
+    /// response spans, response size, configured memory.
+    Detail,
     /// CPU, network, disk, file descriptors, threads.
     Resources,
     /// The estimated cost of each invocation.

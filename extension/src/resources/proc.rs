@@ -54,6 +54,10 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let rest = text.get(text.rfind(')')? + 1..)?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    // A zombie (or dead) process has exited: it has no descriptors left to count.
+    if matches!(f.first(), Some(&("Z" | "X" | "x"))) {
+        return None;
+    }
     Some(Stat {
         ppid: u32::try_from(num(1)?).ok()?,
         user_ticks: num(11)? + num(13)?,
@@ -178,6 +182,8 @@ mod tests {
         assert_eq!(s.system_ticks, 51, "stime + cstime");
         assert_eq!(s.threads, 4);
         assert!(parse_stat("garbage").is_none());
+        let zombie = stat_line(9, "gone", 1, 1, 1, 1).replacen(" S ", " Z ", 1);
+        assert!(parse_stat(&zombie).is_none());
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub(crate) struct Pending {
     /// A resource sample will be attached (at the next INVOKE or SHUTDOWN): wait for it.
     pub awaiting_resources: bool,
     pub resources: Option<ResourceUsage>,
+    /// The runtime version of the environment's init, for every invocation it serves.
+    pub runtime_version: Option<String>,
 }
 
 impl Pending {
@@ -123,6 +125,8 @@ pub struct CompletedInvocation {
     pub concurrency: Option<u32>,
     /// What the function's processes used during the invocation.
     pub resources: Option<ResourceUsage>,
+    /// The runtime version (`platform.initStart`), when the init events were seen.
+    pub runtime_version: Option<String>,
 }
 
 impl CompletedInvocation {
@@ -164,6 +168,7 @@ impl CompletedInvocation {
             ending,
             concurrency: p.concurrency,
             resources: p.resources,
+            runtime_version: p.runtime_version,
         }
     }
 }

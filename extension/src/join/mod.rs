@@ -182,6 +182,7 @@ impl Joiner {
                 trace_id,
             } => {
                 let claim_cold = std::mem::take(&mut self.init.unclaimed);
+                let runtime_version = self.init.facts.runtime_version.clone();
                 let init = claim_cold.then(|| self.init.facts.clone());
                 let restore = std::mem::take(&mut self.init.restore_unclaimed)
                     .then_some(self.init.restore_duration_ms)
@@ -198,6 +199,7 @@ impl Joiner {
                 };
                 p.started = true;
                 p.start_ms = Some(time_ms);
+                p.runtime_version.clone_from(&runtime_version);
                 p.concurrency = Some(u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
                 p.saw_event_time(time_ms);
                 p.version = version;

@@ -156,7 +156,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 /// The values of the built-in dimensions, for the keys some dimension set uses (a key no set
 /// uses is not written: `MemorySize` as a string member would take the metric's place), then
 /// the user's static dimensions.
-fn emf_config(config: &Config) -> EmfConfig {
+pub fn emf_config(config: &Config) -> EmfConfig {
     let out = &config.output;
     let f = &config.function;
     let used = |key: &str| key == "FunctionName" || out.dimension_sets.iter().flatten().any(|k| k == key);
@@ -215,6 +215,13 @@ pub fn pipeline_parts<S: Sink>(config: &Config, encoder: EmfEncoder, sink: S) ->
                 out.price_per_gb_second,
                 out.price_per_request,
             ),
+            region: config.function.region.clone(),
+            memory_size_mb: config.function.memory_size_mb,
+            init_type: config
+                .function
+                .initialization_type
+                .clone()
+                .unwrap_or_else(|| "on-demand".to_owned()),
         },
         encoder,
         sink,

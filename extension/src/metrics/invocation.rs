@@ -14,6 +14,12 @@ pub struct InvocationContext {
     pub function_version: Option<String>,
     /// Prices for `EstimatedCost`.
     pub pricing: Pricing,
+    /// `AWS_REGION`.
+    pub region: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
+    pub memory_size_mb: Option<u32>,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE` (on-demand when unset).
+    pub init_type: String,
 }
 
 impl Default for InvocationContext {
@@ -21,8 +27,17 @@ impl Default for InvocationContext {
         Self {
             function_version: None,
             pricing: Pricing::for_region(Some("us-east-1"), super::ARCHITECTURE, None, None),
+            region: None,
+            memory_size_mb: None,
+            init_type: "on-demand".to_owned(),
         }
     }
+}
+
+/// Rounds a derived value to `step` (a difference of two millisecond figures carries float
+/// noise such as 3.5999999999999943; the inputs have three decimals at most).
+fn round_to(value: f64, step: f64) -> f64 {
+    (value / step).round() * step
 }
 
 fn flag(on: bool) -> f64 {
@@ -50,7 +65,9 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     r.maybe(&m::RUNTIME_DURATION, runtime_duration);
     r.maybe(
         &m::POST_RUNTIME_DURATION,
-        duration.zip(runtime_duration).map(|(d, rt)| (d - rt).max(0.0)),
+        duration
+            .zip(runtime_duration)
+            .map(|(d, rt)| round_to((d - rt).max(0.0), 0.001)),
     );
     let spans = runtime.map(|r| r.spans).unwrap_or_default();
     r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
@@ -70,12 +87,15 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
         &m::MEMORY_UTILIZATION,
         max_used
             .zip(memory_size.filter(|s| *s > 0.0))
-            .map(|(used, size)| used / size * 100.0),
+            .map(|(used, size)| round_to(used / size * 100.0, 0.01)),
     );
 
     let billed = report.and_then(|r| r.billed_duration_ms);
     if let (Some(billed), Some(size)) = (billed, memory_size) {
-        r.value(&m::ESTIMATED_COST, ctx.pricing.invocation_cost(billed, size));
+        r.value(
+            &m::ESTIMATED_COST,
+            round_to(ctx.pricing.invocation_cost(billed, size), 1e-13),
+        );
         r.text("PriceSource", Some(ctx.pricing.source));
     }
 
@@ -103,10 +123,17 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     );
     r.properties
         .push(("ColdStart", PropertyValue::Bool(inv.cold_start)));
+    // Environment facts as properties, for Logs Insights: never dimensions unless configured.
+    r.text("InitType", Some(&ctx.init_type));
+    r.text("RuntimeVersion", inv.runtime_version.as_deref());
+    r.text("Region", ctx.region.as_deref());
+    r.text("Architecture", Some(super::ARCHITECTURE));
+    if let Some(mb) = ctx.memory_size_mb {
+        r.properties
+            .push(("MemorySizeMB", PropertyValue::Number(f64::from(mb))));
+    }
     if let Some(init) = inv.init.as_ref().filter(|_| inv.cold_start) {
-        r.text("InitType", init.init_type.as_deref());
         r.text("InitPhase", init.phase.as_deref());
-        r.text("RuntimeVersion", init.runtime_version.as_deref());
     }
     r.text("Ending", Some(inv.ending.as_str()));
     r
@@ -153,6 +180,7 @@ mod tests {
             ending: Ending::Complete,
             concurrency: Some(1),
             resources: None,
+            runtime_version: None,
         }
     }
 
@@ -248,10 +276,10 @@ mod tests {
         let r = invocation_record(&i, &InvocationContext::default());
         assert_eq!(r.get("PostRuntimeDuration"), Some(2.5));
         assert_eq!(r.get("ResponseLatency"), Some(7.0));
-        assert_eq!(r.get("MemoryUtilization"), Some(60.0 / 128.0 * 100.0));
+        assert_eq!(r.get("MemoryUtilization"), Some(46.88));
         let expected = 0.011 * 0.125 * 0.000_016_666_7 + 0.000_000_2;
         let cost = r.get("EstimatedCost").unwrap();
-        assert!((cost - expected).abs() < 1e-15, "{cost} vs {expected}");
+        assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
         assert_eq!(r.get("CpuTotalTime"), Some(40.0));
         assert_eq!(r.get("TmpUsed"), Some(4096.0));
         assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));

@@ -10,7 +10,10 @@
 //! without the layer, for comparison.
 //!
 //! usage: lambda-lens-bench --bootstrap PATH --layer DIR [--runs N] [--invocations N]
-//!        [--flood-batches N]
+//!        [--flood-batches N] [--env NAME=VALUE]...
+//!
+//! `--env` passes a variable to the extension (e.g. `LAMBDA_LENS_METRICS=-resources`), to
+//! compare configurations.
 
 #![allow(
     clippy::print_stdout,
@@ -36,8 +39,10 @@ const EXTENSION: &str = "lambda-lens";
 /// What lambda-lens accepts per POST when told `maxBytes` is 1 MiB (Lambda's largest).
 const MAX_BYTES_VAR: (&str, &str) = ("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576");
 const FLOOD_BATCH_BYTES: usize = 1 << 20;
-/// The function sleeps this long while the flood runs, so the environment stays thawed.
-const FLOOD_INVOCATION_MS: u64 = 2_500;
+/// The function sleeps while the flood runs, so the environment stays thawed: this long per
+/// batch (a flood at 4 MB/s still ends in time), at least `FLOOD_INVOCATION_MIN_MS`.
+const FLOOD_MS_PER_BATCH: u64 = 250;
+const FLOOD_INVOCATION_MIN_MS: u64 = 2_500;
 const POST_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Args {
@@ -46,12 +51,14 @@ struct Args {
     runs: usize,
     invocations: usize,
     flood_batches: usize,
+    env: Vec<(String, String)>,
 }
 
 fn parse_args() -> Option<Args> {
     let mut bootstrap = None;
     let mut layer = None;
     let (mut runs, mut invocations, mut flood_batches) = (5, 20, 32);
+    let mut env = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut number = || {
@@ -65,6 +72,11 @@ fn parse_args() -> Option<Args> {
             "--runs" => runs = number()?,
             "--invocations" => invocations = number()?,
             "--flood-batches" => flood_batches = number()?,
+            "--env" => {
+                let pair = args.next()?;
+                let (name, value) = pair.split_once('=')?;
+                env.push((name.to_owned(), value.to_owned()));
+            }
             _ => return None,
         }
     }
@@ -74,6 +86,7 @@ fn parse_args() -> Option<Args> {
         runs,
         invocations,
         flood_batches,
+        env,
     })
 }
 
@@ -261,10 +274,16 @@ struct LayerRun {
     flood_after: Option<Memory>,
     flood_mb_per_s: Option<f64>,
     flood_ok: (usize, usize),
+    /// The flood ended after the invocation did (the environment froze under it).
+    flood_outlasted: bool,
     post_runtime_ms: Vec<f64>,
     exit_ms: Option<f64>,
     exit_killed: bool,
     emf_lines: usize,
+}
+
+fn flood_invocation_ms(args: &Args) -> u64 {
+    (FLOOD_MS_PER_BATCH * args.flood_batches as u64).max(FLOOD_INVOCATION_MIN_MS)
 }
 
 fn config(args: &Args, with_layer: bool) -> Config {
@@ -273,8 +292,9 @@ fn config(args: &Args, with_layer: bool) -> Config {
         c.layer_dir = Some(args.layer.clone());
         c.env
             .push((MAX_BYTES_VAR.0.to_owned(), MAX_BYTES_VAR.1.to_owned()));
+        c.env.extend(args.env.iter().cloned());
     }
-    c.timeout = Duration::from_millis(FLOOD_INVOCATION_MS + 2_500);
+    c.timeout = Duration::from_millis(flood_invocation_ms(args) + 2_500);
     c
 }
 
@@ -323,14 +343,21 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
         .map(|s| s.target)
         .ok_or("lambda-lens did not subscribe to telemetry")?;
     let batches: Vec<Bytes> = (0..args.flood_batches).map(|_| flood_batch(rng).0).collect();
-    let invoke = sandbox.invoke(json!({"sleep_ms": FLOOD_INVOCATION_MS}));
+    let invoke = async {
+        let outcome = sandbox
+            .invoke(json!({"sleep_ms": flood_invocation_ms(args)}))
+            .await;
+        (outcome, Instant::now())
+    };
     let flooding = async {
         // The invoke thaws the environment first.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        flood(&target, pid, &batches).await
+        let f = flood(&target, pid, &batches).await;
+        (f, Instant::now())
     };
-    let (outcome, f) = tokio::join!(invoke, flooding);
+    let ((outcome, invoke_end), (f, flood_end)) = tokio::join!(invoke, flooding);
     outcome.map_err(|e| e.to_string())?;
+    run.flood_outlasted = flood_end > invoke_end;
     drop(batches);
     run.flood_peak = Some(f.peak);
     run.flood_after = Some(f.after);
@@ -415,10 +442,15 @@ async fn bench(args: &Args) -> Result<String, String> {
         .collect();
 
     let mut out = String::new();
+    let extra: Vec<String> = args.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(
         out,
-        "### lambda-lens in the local sandbox ({} runs; {} invocations per run with and without the layer; flood: {} × 1 MiB batches per run)\n",
-        args.runs, args.invocations, args.flood_batches
+        "### lambda-lens in the local sandbox ({} runs; {} invocations per run with and without the layer; flood: {} × 1 MiB batches per run{}{})\n",
+        args.runs,
+        args.invocations,
+        args.flood_batches,
+        if extra.is_empty() { "" } else { "; extension env: " },
+        extra.join(" ")
     );
     let _ = writeln!(out, "| measurement | median | min–max | target | met (median) |");
     let _ = writeln!(out, "|---|---:|---:|---|---|");
@@ -522,10 +554,11 @@ async fn bench(args: &Args) -> Result<String, String> {
     let accepted: usize = runs.iter().map(|r| r.flood_ok.0).sum();
     let sent: usize = runs.iter().map(|r| r.flood_ok.1).sum();
     let killed = runs.iter().filter(|r| r.exit_killed).count();
+    let outlasted = runs.iter().filter(|r| r.flood_outlasted).count();
     let emf: usize = runs.iter().map(|r| r.emf_lines).sum();
     let _ = writeln!(
         out,
-        "Flood batches accepted (HTTP 2xx): {accepted} of {sent}; EMF lines printed by the extension: {emf}; extensions SIGKILLed at shutdown: {killed}."
+        "Flood batches accepted (HTTP 2xx): {accepted} of {sent}; EMF lines printed by the extension: {emf}; extensions SIGKILLed at shutdown: {killed}; runs whose flood outlasted its invocation (invalid flood numbers): {outlasted}."
     );
     Ok(out)
 }
@@ -533,7 +566,7 @@ async fn bench(args: &Args) -> Result<String, String> {
 fn main() -> ExitCode {
     let Some(args) = parse_args() else {
         eprintln!(
-            "usage: lambda-lens-bench --bootstrap PATH --layer DIR [--runs N] [--invocations N] [--flood-batches N]"
+            "usage: lambda-lens-bench --bootstrap PATH --layer DIR [--runs N] [--invocations N] [--flood-batches N] [--env NAME=VALUE]..."
         );
         return ExitCode::from(2);
     };

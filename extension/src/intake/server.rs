@@ -130,16 +130,21 @@ async fn handle(
             .await;
         return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
     }
+    // Wait for room in the pipeline before reading the body: while the pipeline is behind, the
+    // next batch stays in the socket (the kernel's buffers, and Lambda's), not in our memory.
+    // This wait is the backpressure Lambda expects: it buffers on its side, and says so with
+    // platform.logsDropped if it has to drop.
+    let permit = tx.reserve().await.ok();
     let body = match Limited::new(req.into_body(), max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             if err.is::<http_body_util::LengthLimitError>() {
                 tracing::warn!(limit = max_body, "refused a telemetry batch over the size limit");
-                let _ = tx
-                    .send(IntakeMessage::Oversized {
+                if let Some(permit) = permit {
+                    permit.send(IntakeMessage::Oversized {
                         bytes: max_body as u64,
-                    })
-                    .await;
+                    });
+                }
                 return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
             }
             tracing::debug!(error = %err, "a telemetry request body could not be read");
@@ -158,10 +163,9 @@ async fn handle(
             "skipped malformed telemetry records; the rest of the batch was used"
         );
     }
-    // Waiting here when the pipeline is behind is the backpressure Lambda expects: it buffers
-    // on its side, and says so with platform.logsDropped if it has to drop.
-    if tx.send(IntakeMessage::Batch(decoded)).await.is_err() {
-        tracing::debug!("telemetry arrived after the pipeline stopped");
+    match permit {
+        Some(permit) => permit.send(IntakeMessage::Batch(decoded)),
+        None => tracing::debug!("telemetry arrived after the pipeline stopped"),
     }
     Ok(reply(StatusCode::OK))
 }

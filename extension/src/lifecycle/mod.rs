@@ -24,6 +24,9 @@ use crate::metrics::{ARCHITECTURE, Group, InvocationContext, catalogue};
 use crate::resources::{ProcSampler, Sampler};
 use crate::sink::{Sink, StdoutSink};
 
+/// Telemetry events handled between two flushes of the output.
+const WORK_SLICE: usize = 256;
+
 /// Kept between the end of our shutdown work and Lambda's `deadlineMs`, for the final write
 /// and the process exit.
 const SHUTDOWN_SAFETY: Duration = Duration::from_millis(300);
@@ -125,7 +128,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .await
         .map_err(|e| RunError::Register(e.to_string()))?;
 
-    let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(4);
+    // One batch waits at most: each holds up to ~2 × maxBytes of decoded events, and memory
+    // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
+    let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
     tokio::spawn(serve(listener, intake_tx, config.buffering.max_body_bytes()));
 
     match subscribe(
@@ -254,9 +259,24 @@ pub async fn drive<S: Sink>(
         let deadline = pipeline.next_deadline();
         let sleep_until = epoch + Duration::from_millis(deadline.unwrap_or_default());
         tokio::select! {
-            Some(message) = intake.recv() => pipeline.on_intake(message, now()),
+            Some(message) = intake.recv() => {
+                pipeline.accept(message);
+                // A large batch is worked through in slices, each flushed, so its output is
+                // never all in memory at once.
+                while pipeline.work(now(), WORK_SLICE) {
+                    if let Err(err) = pipeline.flush().await {
+                        tracing::warn!(error = %err, "could not write metrics to stdout");
+                    }
+                }
+            }
             event = lifecycle.recv() => match event {
-                Some(Lifecycle::Invoke { request_id }) => pipeline.on_invoke(&request_id, wall_ms(), now()),
+                Some(Lifecycle::Invoke { request_id }) => {
+                    // Let the extension's next `/event/next` go out before the /proc sample, so
+                    // sampling never delays the end of a short invocation.
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    pipeline.on_invoke(&request_id, wall_ms(), now());
+                }
                 Some(Lifecycle::Shutdown { reason, deadline_ms }) => {
                     shutdown(&mut pipeline, &mut intake, &reason, deadline_ms, shutdown_wait, now).await;
                     return pipeline.stats();
@@ -296,12 +316,18 @@ async fn shutdown<S: Sink>(
     );
     while pipeline.outstanding() > 0 {
         match tokio::time::timeout_at(until, intake.recv()).await {
-            Ok(Some(message)) => pipeline.on_intake(message, now()),
+            Ok(Some(message)) => pipeline.accept(message),
             _ => break,
+        }
+        while pipeline.work(now(), WORK_SLICE) {
+            let _ = pipeline.flush().await;
         }
     }
     while let Ok(message) = intake.try_recv() {
-        pipeline.on_intake(message, now());
+        pipeline.accept(message);
+        while pipeline.work(now(), WORK_SLICE) {
+            let _ = pipeline.flush().await;
+        }
     }
     pipeline.finish(reason, wall_ms(), now());
     if let Err(err) = pipeline.flush().await {

@@ -2,6 +2,7 @@
 //! documents into the sink. Owned by one task; no locks, no I/O but `/proc` reads at
 //! invocation boundaries and the sink's flush.
 
+use std::collections::VecDeque;
 use std::io;
 
 use super::environment::{self, ExtensionFacts};
@@ -58,6 +59,8 @@ pub struct Pipeline<S: Sink> {
     parts: PipelineParts<S>,
     stats: PipelineStats,
     completed: Vec<CompletedInvocation>,
+    /// Decoded events not yet joined (see [`Pipeline::work`]).
+    backlog: VecDeque<TelemetryEvent>,
     records: Vec<MetricRecord>,
     batches: Vec<Batch>,
     documents: Vec<String>,
@@ -73,6 +76,7 @@ impl<S: Sink> Pipeline<S> {
             parts,
             stats: PipelineStats::default(),
             completed: Vec::new(),
+            backlog: VecDeque::new(),
             records: Vec::new(),
             batches: Vec::new(),
             documents: Vec::new(),
@@ -103,8 +107,15 @@ impl<S: Sink> Pipeline<S> {
         }
     }
 
-    /// A batch from the listener. `now` is the monotonic clock in milliseconds.
+    /// A batch from the listener: counted, its events queued for [`Pipeline::work`]. `now` is
+    /// the monotonic clock in milliseconds.
     pub fn on_intake(&mut self, message: IntakeMessage, now: u64) {
+        self.accept(message);
+        while self.work(now, usize::MAX) {}
+    }
+
+    /// Counts a batch and queues its events without working them.
+    pub fn accept(&mut self, message: IntakeMessage) {
         let decoded = match message {
             IntakeMessage::Batch(decoded) => decoded,
             IntakeMessage::Oversized { .. } => {
@@ -119,13 +130,29 @@ impl<S: Sink> Pipeline<S> {
         self.stats.records_ignored += s.ignored;
         self.stats.records_unknown += s.unknown;
         self.stats.records_malformed += s.malformed;
-        for event in decoded.events {
+        self.backlog.extend(decoded.events);
+    }
+
+    /// Joins up to `slice` queued events and emits what they complete. Returns whether events
+    /// are still queued (the caller flushes between slices).
+    pub fn work(&mut self, now: u64, slice: usize) -> bool {
+        for _ in 0..slice {
+            let Some(event) = self.backlog.pop_front() else {
+                break;
+            };
             self.environment_event(&event);
             if !matches!(event.kind, EventKind::LogsDropped { .. }) {
                 self.parts.joiner.ingest(event, now, &mut self.completed);
             }
         }
         self.emit(now);
+        if self.backlog.is_empty() {
+            // Give a burst's memory back rather than keep it for the environment's life.
+            self.backlog.shrink_to(1024);
+            false
+        } else {
+            true
+        }
     }
 
     /// Environment-level events become records of their own.

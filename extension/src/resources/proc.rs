@@ -1,6 +1,6 @@
 //! Samples from `/proc` (and `statfs` of `/tmp`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{ResourceSample, Sampler};
@@ -17,7 +17,14 @@ pub struct ProcSampler {
     proc_root: PathBuf,
     tmp: PathBuf,
     self_pid: u32,
+    /// Processes found outside the function's tree: not read again (on a host with many
+    /// processes, reading each one's stat at every sample is most of the cost). Forgotten every
+    /// [`FORGET_FOREIGN_EVERY`] samples, in case a pid is reused.
+    foreign: HashSet<u32>,
+    samples: u64,
 }
+
+const FORGET_FOREIGN_EVERY: u64 = 64;
 
 impl ProcSampler {
     pub fn new() -> Self {
@@ -30,6 +37,8 @@ impl ProcSampler {
             proc_root: proc_root.into(),
             tmp: tmp.into(),
             self_pid,
+            foreign: HashSet::new(),
+            samples: 0,
         }
     }
 }
@@ -95,6 +104,7 @@ fn tmp_used(path: &Path) -> Option<u64> {
 }
 
 impl ProcSampler {
+    /// Stats of every process not known to be outside the function's tree.
     fn processes(&self) -> HashMap<u32, Stat> {
         let Ok(entries) = std::fs::read_dir(&self.proc_root) else {
             return HashMap::new();
@@ -103,6 +113,9 @@ impl ProcSampler {
             .flatten()
             .filter_map(|e| {
                 let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                if self.foreign.contains(&pid) {
+                    return None;
+                }
                 let text = std::fs::read_to_string(e.path().join("stat")).ok()?;
                 Some((pid, parse_stat(&text)?))
             })
@@ -141,10 +154,20 @@ pub fn own_peak_rss_bytes() -> Option<u64> {
 
 impl Sampler for ProcSampler {
     fn sample(&mut self) -> ResourceSample {
+        self.samples += 1;
+        if self.samples.is_multiple_of(FORGET_FOREIGN_EVERY) {
+            self.foreign.clear();
+        }
         let all = self.processes();
+        let members = self.function_pids(&all);
+        let in_tree: HashSet<u32> = members.iter().copied().collect();
+        self.foreign.extend(
+            all.keys()
+                .filter(|p| **p != self.self_pid && !in_tree.contains(p)),
+        );
         let mut sample = ResourceSample::default();
         let (mut user, mut system) = (0u64, 0u64);
-        for pid in self.function_pids(&all) {
+        for pid in members {
             let Some(stat) = all.get(&pid) else {
                 continue;
             };
@@ -218,6 +241,8 @@ mod tests {
         std::fs::write(root.join("net/dev"), "h\nh\n eth0: 100 0 0 0 0 0 0 0 200 0\n").unwrap();
         let mut sampler = ProcSampler::at(&root, std::env::temp_dir(), 20);
         let s = sampler.sample();
+        assert_eq!(sampler.foreign, HashSet::from([1, 21, 30]), "not read again");
+        assert_eq!(sampler.sample(), s, "the same figures from the cached tree");
         // Processes 10 and 11 (cutime 2 and cstime 1 each, from stat_line).
         assert_eq!(s.cpu_user_ms, (300.0 + 2.0 + 100.0 + 2.0) * 10.0);
         assert_eq!(s.cpu_system_ms, (100.0 + 1.0 + 0.0 + 1.0) * 10.0);

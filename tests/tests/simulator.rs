@@ -145,7 +145,11 @@ async fn lambda_lens_reports_every_invocation_under_lambda_simulator() {
             );
             assert_eq!(doc["Ending"], json!("complete"));
         } else {
-            assert_eq!(doc["Ending"], json!("shutdown"), "{doc:?}");
+            // The simulator may still write this report while it shuts down: then it is joined,
+            // else lambda-lens reports the invocation from what it knew.
+            let complete = doc["Ending"] == json!("complete") && doc.contains_key("Duration");
+            let partial = doc["Ending"] == json!("shutdown") && !doc.contains_key("Duration");
+            assert!(complete || partial, "{doc:?}");
         }
         let failed = *status != InvocationStatus::Success;
         assert_eq!(doc["Errors"], json!(if failed { 1.0 } else { 0.0 }), "{doc:?}");

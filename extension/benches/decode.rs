@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use lambda_lens::emf::{EmfConfig, EmfEncoder};
 use lambda_lens::intake::IntakeMessage;
-use lambda_lens::intake::decode::decode_batch;
+use lambda_lens::intake::decode::{decode_batch, decode_records};
 use lambda_lens::join::{JoinLimits, Joiner};
 use lambda_lens::lifecycle::{Pipeline, PipelineParts};
 use lambda_lens::metrics::InvocationContext;
@@ -400,16 +400,16 @@ fn main() -> ExitCode {
         ("1 MiB, escaped strings", 1 << 20, Shape { escaped: true }),
     ];
     let profile = std::env::var("LAMBDA_LENS_BENCH_PROFILE").unwrap_or_else(|_| "bench profile".to_owned());
-    println!("### decode_batch throughput ({profile})\n");
+    println!("### Telemetry decoding throughput ({profile})\n");
     println!(
         "{REPEATS} repeats of ~{} ms after a {} ms warm-up; MB = 10^6 bytes of request body.\n",
         REPEAT_TARGET.as_millis(),
         WARM_UP.as_millis()
     );
     println!(
-        "| batch | bytes | records | decode MB/s median (min–max) | records/s median | decode+join+EMF MB/s median (min–max) | µs per invocation (decode+join+EMF) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
+        "| batch | bytes | records | decode into borrowing structs MB/s median (min–max) | decode to owned events MB/s median (min–max) | records/s median (owned) | decode+join+EMF MB/s median (min–max) | µs per invocation (decode+join+EMF) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failed = false;
     for (i, (label, size, shape)) in cases.iter().enumerate() {
         let g = generate(*size, 0x5eed_0000 + i as u64, shape);
@@ -446,6 +446,9 @@ fn main() -> ExitCode {
         });
 
         let bytes = g.body.len() as f64;
+        let borrowed = measure(|| {
+            black_box(decode_records(black_box(&g.body)));
+        });
         let decode = measure(|| {
             black_box(decode_batch(black_box(&g.body)));
         });
@@ -458,14 +461,18 @@ fn main() -> ExitCode {
             }
         });
         let mbs = |v: &[f64]| spread(v.iter().map(|s| bytes / s / 1e6).collect());
+        let b = mbs(&borrowed);
         let d = mbs(&decode);
         let f = mbs(&full);
         let records_per_s = g.records as f64 / spread(decode.clone()).median;
         let us_per_invocation = spread(full).median * 1e6 / g.invocations as f64;
         println!(
-            "| {label} | {} | {} | **{:.0}** ({:.0}–{:.0}) | {:.2} M | {:.0} ({:.0}–{:.0}) | {:.2} | {} / {} / {} |",
+            "| {label} | {} | {} | **{:.0}** ({:.0}–{:.0}) | {:.0} ({:.0}–{:.0}) | {:.2} M | {:.0} ({:.0}–{:.0}) | {:.2} | {} / {} / {} |",
             g.body.len(),
             g.records,
+            b.median,
+            b.min,
+            b.max,
             d.median,
             d.min,
             d.max,

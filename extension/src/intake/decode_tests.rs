@@ -273,3 +273,32 @@ fn status_is_parsed_case_insensitively_and_unknown_status_is_kept_as_other() {
     assert_eq!(Status::parse("FAILURE"), Status::Failure);
     assert_eq!(Status::parse("weird"), Status::Other);
 }
+
+#[test]
+fn a_record_before_its_type_is_still_decoded() {
+    let body = r#"[{"record":{"requestId":"r1","version":"$LATEST"},"time":"2026-11-25T10:00:00Z","type":"platform.start"}]"#;
+    let d = decode_batch(body.as_bytes());
+    assert_eq!(d.stats.malformed, 0);
+    assert!(matches!(&d.events[0].kind, EventKind::Start { request_id, .. } if request_id == "r1"));
+}
+
+#[test]
+fn a_record_that_needs_no_body_may_lack_it() {
+    let body = r#"[{"time":"2026-11-25T10:00:00Z","type":"platform.extension"},{"time":"2026-11-25T10:00:00Z","type":"platform.start"}]"#;
+    let d = decode_batch(body.as_bytes());
+    assert_eq!((d.stats.records, d.stats.ignored, d.stats.malformed), (2, 1, 1));
+}
+
+#[test]
+fn well_formed_records_borrow_from_the_body() {
+    use crate::intake::record::Record;
+    use std::borrow::Cow;
+    let body = format!("[{},{}]", fixture("platform.start"), fixture("platform.report"));
+    let (items, stats) = decode_records(body.as_bytes());
+    assert_eq!(stats.records, 2);
+    match &items[0].record {
+        Record::Start(s) => assert!(matches!(s.request_id, Cow::Borrowed(_))),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(items[1].time, Cow::Borrowed(_)));
+}

@@ -4,10 +4,10 @@
 //! (see [`decode`]); decoded events go to the rest of the pipeline over a bounded channel.
 
 pub mod decode;
+pub use lambda_lens_telemetry::{record, wire};
 pub mod event;
 mod server;
 mod subscribe;
-pub mod wire;
 
 pub use server::{IntakeMessage, bind_listener, serve};
 pub use subscribe::{SCHEMA_VERSION, SubscribeError, subscribe};

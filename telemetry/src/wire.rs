@@ -5,8 +5,10 @@
 //! type or a malformed record costs that one record only.
 
 use std::borrow::Cow;
+use std::fmt;
 
-use serde::Deserialize;
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 /// One element of a delivered batch: `{"time", "type", "record"}`.
@@ -120,8 +122,46 @@ pub struct RuntimeDone<'a> {
     pub error_type: Text<'a>,
     #[serde(default)]
     pub metrics: Option<RuntimeDoneMetrics>,
-    #[serde(borrow, default)]
-    pub spans: Vec<Span<'a>>,
+    #[serde(default)]
+    pub spans: RuntimeDoneSpans,
+}
+
+/// The `spans` of `platform.runtimeDone`, read straight into the three lambda-lens uses (no
+/// list is allocated; other spans are skipped).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RuntimeDoneSpans {
+    pub response_latency_ms: Option<f64>,
+    pub response_duration_ms: Option<f64>,
+    pub runtime_overhead_ms: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for RuntimeDoneSpans {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpansVisitor;
+        impl<'de> Visitor<'de> for SpansVisitor {
+            type Value = RuntimeDoneSpans;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of spans")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RuntimeDoneSpans, E> {
+                Ok(RuntimeDoneSpans::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RuntimeDoneSpans, A::Error> {
+                let mut spans = RuntimeDoneSpans::default();
+                while let Some(span) = seq.next_element::<Span<'de>>()? {
+                    let slot = match span.name.as_ref() {
+                        "responseLatency" => &mut spans.response_latency_ms,
+                        "responseDuration" => &mut spans.response_duration_ms,
+                        "runtimeOverhead" => &mut spans.runtime_overhead_ms,
+                        _ => continue,
+                    };
+                    *slot = span.duration_ms;
+                }
+                Ok(spans)
+            }
+        }
+        deserializer.deserialize_any(SpansVisitor)
+    }
 }
 
 /// `platform.report` metrics. On Lambda Managed Instances only `durationMs` is present.

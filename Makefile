@@ -62,7 +62,7 @@ clean:
 BENCH_RUNS ?= 5
 .PHONY: bench
 bench: layer
-	$(CARGO) bench --locked -p lambda-lens --bench decode
+	LAMBDA_LENS_BENCH_PROFILE="$(TARGET), as shipped" $(CARGO) bench --locked -p lambda-lens --bench decode --target $(TARGET)
 	@echo "### Binary size"
 	@echo
 	@ls -l $(LAYER)/extensions/lambda-lens | awk '{printf "lambda-lens (static musl, stripped): %d bytes = %.2f MB (target <= 2.2 MB)\n\n", $$5, $$5/1e6}'

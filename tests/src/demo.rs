@@ -369,11 +369,12 @@ pub fn render_summary(summary: &[MetricSummary]) -> String {
 }
 
 /// Left-aligned columns, a rule under the first row.
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
+pub fn table<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.first().map_or(0, |r| r.as_ref().len());
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
             rows.iter()
-                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .map(|r| r.as_ref().get(c).map_or(0, |s| s.chars().count()))
                 .max()
                 .unwrap_or(0)
         })
@@ -381,13 +382,15 @@ pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut out = String::new();
     for (n, row) in rows.iter().enumerate() {
         let cells: Vec<String> = row
+            .as_ref()
             .iter()
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
         if n == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (N - 1)));
+            let rule = widths.iter().sum::<usize>() + 2 * columns.saturating_sub(1);
+            let _ = writeln!(out, "{}", "-".repeat(rule));
         }
     }
     out
@@ -462,30 +465,7 @@ pub fn render(report: &DemoReport) -> String {
             number(reported(step, "InitDuration")),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for (n, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-        if n == 0 {
-            let _ = writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            );
-        }
-    }
+    let mut out = table(&rows);
     let _ = writeln!(
         out,
         "\nDuration, Billed, Init in ms; MaxMem in MB. {} EMF documents from the extension, {} invalid, {} stray stdout lines.",

@@ -62,9 +62,9 @@ pub fn decode_records(body: &[u8]) -> (Vec<Item<'_>>, DecodeStats) {
     (items, stats)
 }
 
-/// About the smallest a platform record is on the wire: sizes the vector of a batch up front,
+/// About the size of a platform record on the wire: sizes the vector of a batch up front,
 /// so it is not copied as it grows.
-const TYPICAL_RECORD_BYTES: usize = 256;
+const TYPICAL_RECORD_BYTES: usize = 384;
 
 /// Decodes the top-level array into a caller's (pre-sized) vector.
 struct Items<'v, 'a>(&'v mut Vec<Item<'a>>);

@@ -12,8 +12,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+
+use tokio::sync::{Semaphore, mpsc};
 
 use super::decode::{Decoded, decode_batch};
 
@@ -74,7 +76,15 @@ async fn resolve_sandbox() -> Option<IpAddr> {
 }
 
 /// Accepts connections until the process ends. Each request is one batch.
-pub async fn serve(listener: TcpListener, tx: mpsc::Sender<IntakeMessage>, max_body: usize) {
+///
+/// `slots` gates reading: a batch's body is read only once the pipeline has finished the
+/// previous one (it hands the permit back), so one batch at most is in memory at a time.
+pub async fn serve(
+    listener: TcpListener,
+    tx: mpsc::Sender<IntakeMessage>,
+    slots: Arc<Semaphore>,
+    max_body: usize,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -86,8 +96,9 @@ pub async fn serve(listener: TcpListener, tx: mpsc::Sender<IntakeMessage>, max_b
             }
         };
         let tx = tx.clone();
+        let slots = Arc::clone(&slots);
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, tx.clone(), max_body));
+            let service = service_fn(move |req| handle(req, tx.clone(), Arc::clone(&slots), max_body));
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -107,6 +118,7 @@ fn reply(status: StatusCode) -> Response<Full<Bytes>> {
 async fn handle(
     req: Request<Incoming>,
     tx: mpsc::Sender<IntakeMessage>,
+    slots: Arc<Semaphore>,
     max_body: usize,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() != Method::POST {
@@ -130,16 +142,20 @@ async fn handle(
             .await;
         return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
     }
-    // Wait for room in the pipeline before reading the body: while the pipeline is behind, the
-    // next batch stays in the socket (the kernel's buffers, and Lambda's), not in our memory.
-    // This wait is the backpressure Lambda expects: it buffers on its side, and says so with
-    // platform.logsDropped if it has to drop.
+    // Wait until the pipeline has finished the previous batch before reading this body: while
+    // it is busy, the next batch stays in the socket (the kernel's buffers, and Lambda's), not
+    // in our memory. This wait is the backpressure Lambda expects: it buffers on its side, and
+    // says so with platform.logsDropped if it has to drop. The pipeline returns the slot.
+    if let Ok(slot) = slots.acquire().await {
+        slot.forget();
+    }
     let permit = tx.reserve().await.ok();
     let body = match Limited::new(req.into_body(), max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             if err.is::<http_body_util::LengthLimitError>() {
                 tracing::warn!(limit = max_body, "refused a telemetry batch over the size limit");
+                slots.add_permits(1);
                 if let Some(permit) = permit {
                     permit.send(IntakeMessage::Oversized {
                         bytes: max_body as u64,
@@ -148,6 +164,7 @@ async fn handle(
                 return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
             }
             tracing::debug!(error = %err, "a telemetry request body could not be read");
+            slots.add_permits(1);
             return Ok(reply(StatusCode::BAD_REQUEST));
         }
     };
@@ -165,7 +182,76 @@ async fn handle(
     }
     match permit {
         Some(permit) => permit.send(IntakeMessage::Batch(decoded)),
-        None => tracing::debug!("telemetry arrived after the pipeline stopped"),
+        None => {
+            slots.add_permits(1);
+            tracing::debug!("telemetry arrived after the pipeline stopped");
+        }
     }
     Ok(reply(StatusCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn post(addr: SocketAddr, body: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    const BATCH: &str = r#"[{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}},{"time":"2026-11-25T10:00:00.000Z","type":"platform.mystery","record":{}}]"#;
+
+    #[tokio::test]
+    async fn a_batch_is_decoded_answered_200_and_the_next_waits_for_the_pipeline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(1);
+        let slots = Arc::new(Semaphore::new(1));
+        tokio::spawn(serve(listener, tx, Arc::clone(&slots), 4096));
+
+        assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
+        match rx.recv().await.unwrap() {
+            IntakeMessage::Batch(d) => {
+                assert_eq!((d.stats.records, d.stats.used, d.stats.unknown), (2, 1, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The pipeline has not handed the slot back: the next batch is not read.
+        let second = tokio::spawn(post(addr, BATCH));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished());
+        assert!(rx.try_recv().is_err());
+        slots.add_permits(1);
+        assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_refused_and_counted_and_a_get_is_not_allowed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(1);
+        let slots = Arc::new(Semaphore::new(1));
+        tokio::spawn(serve(listener, tx, Arc::clone(&slots), 64));
+        assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 413"));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Oversized { .. })));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+        // A refused body gives its slot back: the next batch is read.
+        assert_eq!(slots.available_permits(), 1);
+    }
 }

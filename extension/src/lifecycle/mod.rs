@@ -10,7 +10,9 @@ mod pipeline;
 use std::time::Duration;
 
 use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 pub use pipeline::{Pipeline, PipelineParts, PipelineStats};
@@ -131,7 +133,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     // One batch waits at most: each holds up to ~2 × maxBytes of decoded events, and memory
     // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
     let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
-    tokio::spawn(serve(listener, intake_tx, config.buffering.max_body_bytes()));
+    let slots = Arc::new(Semaphore::new(1));
+    tokio::spawn(serve(
+        listener,
+        intake_tx,
+        Arc::clone(&slots),
+        config.buffering.max_body_bytes(),
+    ));
 
     match subscribe(
         &runtime_api,
@@ -150,7 +158,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     }
 
     let pipeline = Pipeline::new(pipeline_parts(&config, encoder, StdoutSink::default()));
-    let worker = tokio::spawn(drive(pipeline, intake_rx, life_rx, config.shutdown_wait));
+    let worker = tokio::spawn(drive(
+        pipeline,
+        intake_rx,
+        life_rx,
+        config.shutdown_wait,
+        Some(slots),
+    ));
 
     tokio::select! {
         result = registered.run() => result.map_err(|e| RunError::EventLoop(e.to_string())),
@@ -252,6 +266,7 @@ pub async fn drive<S: Sink>(
     mut intake: mpsc::Receiver<IntakeMessage>,
     mut lifecycle: mpsc::Receiver<Lifecycle>,
     shutdown_wait: Duration,
+    slots: Option<Arc<Semaphore>>,
 ) -> PipelineStats {
     let epoch = Instant::now();
     let now = move || epoch.elapsed().as_millis() as u64;
@@ -259,16 +274,9 @@ pub async fn drive<S: Sink>(
         let deadline = pipeline.next_deadline();
         let sleep_until = epoch + Duration::from_millis(deadline.unwrap_or_default());
         tokio::select! {
-            Some(message) = intake.recv() => {
-                pipeline.accept(message);
-                // A large batch is worked through in slices, each flushed, so its output is
-                // never all in memory at once.
-                while pipeline.work(now(), WORK_SLICE) {
-                    if let Err(err) = pipeline.flush().await {
-                        tracing::warn!(error = %err, "could not write metrics to stdout");
-                    }
-                }
-            }
+            // A large batch is worked through in slices, each flushed, so its output is never
+            // all in memory at once; then the listener may read the next batch.
+            Some(message) = intake.recv() => work_through(&mut pipeline, message, slots.as_ref(), &now).await,
             event = lifecycle.recv() => match event {
                 Some(Lifecycle::Invoke { request_id }) => {
                     // Let the extension's next `/event/next` go out before the /proc sample, so
@@ -278,11 +286,11 @@ pub async fn drive<S: Sink>(
                     pipeline.on_invoke(&request_id, wall_ms(), now());
                 }
                 Some(Lifecycle::Shutdown { reason, deadline_ms }) => {
-                    shutdown(&mut pipeline, &mut intake, &reason, deadline_ms, shutdown_wait, now).await;
+                    shutdown(&mut pipeline, &mut intake, slots.as_ref(), &reason, deadline_ms, shutdown_wait, now).await;
                     return pipeline.stats();
                 }
                 None => {
-                    shutdown(&mut pipeline, &mut intake, "spindown", 0, Duration::ZERO, now).await;
+                    shutdown(&mut pipeline, &mut intake, slots.as_ref(), "spindown", 0, Duration::ZERO, now).await;
                     return pipeline.stats();
                 }
             },
@@ -294,11 +302,31 @@ pub async fn drive<S: Sink>(
     }
 }
 
+/// Works a whole intake message in flushed slices, then hands the listener its slot back.
+async fn work_through<S: Sink>(
+    pipeline: &mut Pipeline<S>,
+    message: IntakeMessage,
+    slots: Option<&Arc<Semaphore>>,
+    now: &impl Fn() -> u64,
+) {
+    let batch = matches!(message, IntakeMessage::Batch(_));
+    pipeline.accept(message);
+    while pipeline.work(now(), WORK_SLICE) {
+        if let Err(err) = pipeline.flush().await {
+            tracing::warn!(error = %err, "could not write metrics to stdout");
+        }
+    }
+    if let (true, Some(slots)) = (batch, slots) {
+        slots.add_permits(1);
+    }
+}
+
 /// Waits for outstanding reports (bounded by `wait` and by Lambda's deadline), then emits
 /// everything still pending and flushes.
 async fn shutdown<S: Sink>(
     pipeline: &mut Pipeline<S>,
     intake: &mut mpsc::Receiver<IntakeMessage>,
+    slots: Option<&Arc<Semaphore>>,
     reason: &str,
     deadline_ms: u64,
     wait: Duration,
@@ -316,18 +344,12 @@ async fn shutdown<S: Sink>(
     );
     while pipeline.outstanding() > 0 {
         match tokio::time::timeout_at(until, intake.recv()).await {
-            Ok(Some(message)) => pipeline.accept(message),
+            Ok(Some(message)) => work_through(pipeline, message, slots, &now).await,
             _ => break,
-        }
-        while pipeline.work(now(), WORK_SLICE) {
-            let _ = pipeline.flush().await;
         }
     }
     while let Ok(message) = intake.try_recv() {
-        pipeline.accept(message);
-        while pipeline.work(now(), WORK_SLICE) {
-            let _ = pipeline.flush().await;
-        }
+        work_through(pipeline, message, slots, &now).await;
     }
     pipeline.finish(reason, wall_ms(), now());
     if let Err(err) = pipeline.flush().await {

@@ -78,7 +78,7 @@ async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
     let sink = p.sink().clone();
     let (intake_tx, intake_rx) = mpsc::channel(4);
     let (life_tx, life_rx) = mpsc::channel(4);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_secs(5)));
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_secs(5), None));
     life_tx
         .send(Lifecycle::Invoke {
             request_id: "r1".into(),
@@ -113,7 +113,7 @@ async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
     let sink = p.sink().clone();
     let (_intake_tx, intake_rx) = mpsc::channel(4);
     let (life_tx, life_rx) = mpsc::channel(4);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_millis(500)));
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_millis(500), None));
     life_tx
         .send(Lifecycle::Invoke {
             request_id: "r1".into(),
@@ -142,7 +142,7 @@ async fn a_deadline_already_near_means_no_wait() {
     let p = pipeline();
     let (_intake_tx, intake_rx) = mpsc::channel(4);
     let (life_tx, life_rx) = mpsc::channel(4);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_secs(1)));
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, Duration::from_secs(1), None));
     life_tx
         .send(Lifecycle::Invoke {
             request_id: "r1".into(),

@@ -49,6 +49,35 @@ pub(crate) struct Ids {
     pub tracing: Value,
 }
 
+/// The start of an invocation: its ids, its clocks and deadline, and its `platform.start`.
+pub(crate) struct Begun {
+    pub ids: Ids,
+    pub start: Instant,
+    pub start_time: DateTime<Utc>,
+    pub deadline: Instant,
+    pub deadline_ms: i64,
+}
+
+/// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`.
+pub(crate) fn begin(shared: &Shared) -> Begun {
+    let config = &shared.config;
+    let ids = Ids::new();
+    let start = Instant::now();
+    let start_time = Utc::now();
+    let timeout_ms = i64::try_from(config.timeout.as_millis()).unwrap_or(0);
+    shared.emit(
+        "platform.start",
+        records::start(&ids.request_id, &config.version, &ids.tracing),
+    );
+    Begun {
+        ids,
+        start,
+        start_time,
+        deadline: start + config.timeout,
+        deadline_ms: start_time.timestamp_millis() + timeout_ms,
+    }
+}
+
 impl Ids {
     pub fn new() -> Self {
         let span_id = ids::random_hex(8);
@@ -67,16 +96,14 @@ impl Ids {
 /// `reset`) when the invocation failed it.
 pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> InvokeOutcome {
     let config = &shared.config;
-    let ids = Ids::new();
     phases::thaw(shared);
-    let start = Instant::now();
-    let start_time = Utc::now();
-    let deadline = start + config.timeout;
-    let deadline_ms = start_time.timestamp_millis() + i64::try_from(config.timeout.as_millis()).unwrap_or(0);
-    shared.emit(
-        "platform.start",
-        records::start(&ids.request_id, &config.version, &ids.tracing),
-    );
+    let Begun {
+        ids,
+        start,
+        start_time,
+        deadline,
+        deadline_ms,
+    } = begin(shared);
     if let Some(error_type) = cold.unavailable.clone() {
         return finish_without_runtime(shared, ids, error_type, start, cold);
     }

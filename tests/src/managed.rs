@@ -28,11 +28,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::invoke::{Ids, response_spans};
+use crate::invoke::{Begun, Ids, begin, response_spans};
 use crate::outcome::{InvokeOutcome, ShutdownReason, Status};
 use crate::records::{self, ms};
 use crate::state::{Invocation, PendingInvoke, Phase, Shared};
@@ -68,15 +67,13 @@ enum End {
 
 async fn invoke_one(shared: &Arc<Shared>, payload: Value) -> Ended {
     let config = &shared.config;
-    let ids = Ids::new();
-    let start = Instant::now();
-    let start_time = Utc::now();
-    let deadline = start + config.timeout;
-    let deadline_ms = start_time.timestamp_millis() + i64::try_from(config.timeout.as_millis()).unwrap_or(0);
-    shared.emit(
-        "platform.start",
-        records::start(&ids.request_id, &config.version, &ids.tracing),
-    );
+    let Begun {
+        ids,
+        start,
+        start_time,
+        deadline,
+        deadline_ms,
+    } = begin(shared);
     let id = ids.request_id.clone();
     shared.update(|st| {
         st.phase = Phase::Invoke;

@@ -282,7 +282,7 @@ impl Config {
             Duration::from_millis(r.int_in(vars::SHUTDOWN_WAIT_MS, 0, 1_800, DEFAULT_SHUTDOWN_WAIT_MS));
 
         let log = read_log_config(&mut r);
-        let output = output::read(&mut r, &function);
+        let output = output::read(&mut r);
 
         let config = Config {
             function,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{FunctionInfo, Reader, vars};
+use super::{Reader, vars};
 use crate::metrics::selection::Selection;
 use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
 
@@ -145,7 +145,7 @@ fn dimension_sets(r: &mut Reader<'_>, statics: &[(String, String)]) -> Vec<Vec<S
     if sets.is_empty() { default } else { sets }
 }
 
-pub(super) fn read(r: &mut Reader<'_>, _function: &FunctionInfo) -> OutputConfig {
+pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
     let metrics = match r.get(vars::METRICS) {
         None => Selection::default_set(),
         Some(raw) => {

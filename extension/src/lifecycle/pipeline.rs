@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use super::environment::{self, ExtensionFacts};
-use crate::emf::{Batch, Batcher, EmfEncoder};
+use crate::emf::{Batch, Batcher, EmfEncoder, EncodeStats};
 use crate::intake::IntakeMessage;
 use crate::intake::event::{EventKind, TelemetryEvent};
 use crate::join::{CompletedInvocation, Joiner};
@@ -36,6 +36,11 @@ pub struct PipelineStats {
 }
 
 impl PipelineStats {
+    fn add(&mut self, encoded: EncodeStats) {
+        self.documents += encoded.documents;
+        self.non_finite_dropped += encoded.non_finite_dropped;
+    }
+
     fn rejected(&self) -> u64 {
         self.records_malformed + self.records_unknown + self.batches_oversized
     }
@@ -278,26 +283,31 @@ impl<S: Sink> Pipeline<S> {
         self.parts.sink.flush().await
     }
 
+    /// Completed invocations to records (into a batch, in batched mode), records and batches
+    /// to documents, documents to the sink. Every record is cut to the selected metrics once.
     fn emit(&mut self, now: u64) {
         for invocation in self.completed.drain(..) {
-            let mut record = invocation_record(&invocation, &self.parts.context);
-            record.retain(&self.parts.selection);
+            let record = invocation_record(&invocation, &self.parts.context);
             self.stats.invocations += 1;
-            match self.parts.batcher.as_mut() {
-                Some(batcher) => batcher.add(&record, now, &mut self.batches),
-                None => self.records.push(record),
-            }
+            self.records.push(record);
         }
         for mut record in self.records.drain(..) {
             record.retain(&self.parts.selection);
-            let encoded = self.parts.encoder.encode(&record, &mut self.documents);
-            self.stats.documents += encoded.documents;
-            self.stats.non_finite_dropped += encoded.non_finite_dropped;
+            // Invocation records (those with a request id) are batched; environment records
+            // are always documents of their own.
+            let batchable = record.property_text("RequestId").is_some();
+            let encoded = match self.parts.batcher.as_mut() {
+                Some(batcher) if batchable => {
+                    batcher.add(&record, now, &mut self.batches);
+                    continue;
+                }
+                _ => self.parts.encoder.encode(&record, &mut self.documents),
+            };
+            self.stats.add(encoded);
         }
         for batch in self.batches.drain(..) {
             let encoded = self.parts.encoder.encode_batch(&batch, &mut self.documents);
-            self.stats.documents += encoded.documents;
-            self.stats.non_finite_dropped += encoded.non_finite_dropped;
+            self.stats.add(encoded);
         }
         for document in self.documents.drain(..) {
             self.parts.sink.accept(document);

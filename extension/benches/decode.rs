@@ -25,14 +25,8 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use lambda_lens::emf::{EmfConfig, EmfEncoder};
-use lambda_lens::intake::IntakeMessage;
-use lambda_lens::intake::decode::{decode_batch, decode_records};
-use lambda_lens::join::{JoinLimits, Joiner};
-use lambda_lens::lifecycle::{Pipeline, PipelineParts};
-use lambda_lens::metrics::InvocationContext;
-use lambda_lens::metrics::selection::Selection;
-use lambda_lens::sink::Sink;
+use lambda_lens::{Batch, Config, Pipeline, Sink};
+use lambda_lens_telemetry::decode_records;
 
 /// Counts requested heap bytes while `ENABLED`; delegates to the system allocator.
 #[allow(unsafe_code, reason = "a GlobalAlloc wrapper must implement an unsafe trait")]
@@ -40,7 +34,7 @@ mod heap {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 
-    pub struct Counting;
+    pub(crate) struct Counting;
 
     static ENABLED: AtomicBool = AtomicBool::new(false);
     static CURRENT: AtomicIsize = AtomicIsize::new(0);
@@ -80,7 +74,7 @@ mod heap {
 
     /// Runs `f` with counting on; returns its result, the peak bytes allocated above the
     /// start during the call, and the bytes still allocated when it returned.
-    pub fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
+    pub(crate) fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
         CURRENT.store(0, Relaxed);
         PEAK.store(0, Relaxed);
         ENABLED.store(true, Relaxed);
@@ -371,26 +365,11 @@ impl Sink for BufferSink {
     }
 }
 
-fn pipeline() -> Option<Pipeline<BufferSink>> {
-    let encoder = EmfEncoder::new(EmfConfig {
-        namespace: "LambdaLens".to_owned(),
-        dimension_sets: vec![vec!["FunctionName".to_owned()]],
-        static_dimensions: vec![("FunctionName".to_owned(), "checkout-service".to_owned())],
-        high_resolution: false,
-    })
-    .ok()?;
-    Some(Pipeline::new(PipelineParts {
-        joiner: Joiner::new(JoinLimits::default()),
-        context: InvocationContext {
-            function_version: Some("$LATEST".to_owned()),
-            ..InvocationContext::default()
-        },
-        encoder,
-        sink: BufferSink::default(),
-        selection: Selection::default_set(),
-        batcher: None,
-        sampler: None,
-    }))
+fn pipeline() -> Pipeline<BufferSink> {
+    let (config, _) = Config::from_lookup(&|name| {
+        (name == "AWS_LAMBDA_FUNCTION_NAME").then(|| "checkout-service".to_owned())
+    });
+    Pipeline::from_config(&config, BufferSink::default())
 }
 
 fn main() -> ExitCode {
@@ -413,20 +392,15 @@ fn main() -> ExitCode {
     let mut failed = false;
     for (i, (label, size, shape)) in cases.iter().enumerate() {
         let g = generate(*size, 0x5eed_0000 + i as u64, shape);
-        let check = decode_batch(&g.body);
-        if check.stats.records != g.records || check.stats.used + check.stats.ignored != g.records {
-            eprintln!(
-                "{label}: the generated batch did not decode cleanly: {:?}",
-                check.stats
-            );
+        let check = Batch::decode(&g.body);
+        let stats = check.stats();
+        if stats.records != g.records || stats.used + stats.ignored != g.records {
+            eprintln!("{label}: the generated batch did not decode cleanly: {stats:?}");
             failed = true;
             continue;
         }
-        let Some(mut p) = pipeline() else {
-            eprintln!("the EMF configuration was refused");
-            return ExitCode::FAILURE;
-        };
-        p.on_intake(IntakeMessage::Batch(check), 0);
+        let mut p = pipeline();
+        p.on_batch(check, 0);
         if p.stats().invocations != g.invocations {
             eprintln!(
                 "{label}: {} invocations generated, {} emitted",
@@ -436,13 +410,12 @@ fn main() -> ExitCode {
             failed = true;
         }
 
-        let (decoded, decode_peak, decode_held) = heap::measure(|| decode_batch(&g.body));
+        let (decoded, decode_peak, decode_held) = heap::measure(|| Batch::decode(&g.body));
         drop(decoded);
         let ((), full_peak, _) = heap::measure(|| {
-            if let Some(mut p) = pipeline() {
-                p.on_intake(IntakeMessage::Batch(decode_batch(&g.body)), 0);
-                black_box(p.sink().documents);
-            }
+            let mut p = pipeline();
+            p.on_batch(Batch::decode(&g.body), 0);
+            black_box(p.sink().documents);
         });
 
         let bytes = g.body.len() as f64;
@@ -450,15 +423,14 @@ fn main() -> ExitCode {
             black_box(decode_records(black_box(&g.body)));
         });
         let decode = measure(|| {
-            black_box(decode_batch(black_box(&g.body)));
+            black_box(Batch::decode(black_box(&g.body)));
         });
         let full = measure(|| {
             // A new pipeline per batch: the join remembers request ids and would drop a
             // redelivered batch as duplicates.
-            if let Some(mut p) = pipeline() {
-                p.on_intake(IntakeMessage::Batch(decode_batch(black_box(&g.body))), 0);
-                black_box(p.sink().documents);
-            }
+            let mut p = pipeline();
+            p.on_batch(Batch::decode(black_box(&g.body)), 0);
+            black_box(p.sink().documents);
         });
         let mbs = |v: &[f64]| spread(v.iter().map(|s| bytes / s / 1e6).collect());
         let b = mbs(&borrowed);

@@ -1,21 +1,47 @@
 //! lambda-lens: an AWS Lambda external extension that joins the Telemetry API's platform events
 //! of each invocation and writes CloudWatch metrics as Embedded Metric Format.
 //!
-//! The data path, one room each:
-//! [`intake`] (subscription, listener, record-by-record decoding) → [`join`] (per-invocation
-//! join) → [`metrics`] (catalogue and derived values) → [`emf`] (encoding within the limits) →
-//! [`sink`] (stdout). [`lifecycle`] drives it from the Extensions API's INVOKE and SHUTDOWN;
-//! [`resources`] samples `/proc` at invocation boundaries.
+//! The data path runs one way, one room each, and each room imports only the `model` (and
+//! the configuration) and the rooms before it:
+//!
+//! ```text
+//! intake ──▶ join ──▶ metrics ──▶ emf ──▶ sink
+//!   │ (listener, subscription, wire → model)        resources (the /proc sampler)
+//!   └──────────── pipeline (the synchronous core that runs the rooms in order)
+//!                    ▲
+//!                 lifecycle (Extensions API: register, INVOKE, SHUTDOWN; drives the pipeline)
+//! beside every room: model (the domain types), config (read once at start)
+//! ```
+//!
+//! - `intake`: the Telemetry API subscription, the HTTP listener, and the conversion of each
+//!   batch from the wire (the `lambda-lens-telemetry` crate) into `model` events, once.
+//! - `join`: platform events in, completed invocations out; keyed by request id, any order.
+//! - `metrics`: the catalogue, and the records of values derived from completed invocations
+//!   and from events of the environment.
+//! - `emf`: records to EMF documents, within the format's limits; batching.
+//! - `sink`: where documents go (stdout).
+//! - `resources`: samples of the function's processes at invocation boundaries.
+//! - `pipeline`: the synchronous core that runs the rooms in order for each batch and boundary.
+//! - `lifecycle`: registers, subscribes, drives the pipeline from INVOKE and SHUTDOWN.
+//!
+//! `tests/architecture.rs` checks that the imports keep to this graph.
 
-pub mod config;
-pub mod emf;
-pub mod intake;
-pub mod join;
-pub mod lifecycle;
-pub mod logging;
-pub mod metrics;
-pub mod resources;
-pub mod sink;
+mod config;
+mod emf;
+mod intake;
+mod join;
+mod lifecycle;
+mod logging;
+mod metrics;
+mod model;
+mod pipeline;
+mod resources;
+mod sink;
 
-pub use config::Config;
+pub use config::{Config, ConfigWarning, vars};
+pub use intake::Batch;
 pub use lifecycle::{RunError, run};
+pub use logging::init_logging;
+pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
+pub use pipeline::{Pipeline, PipelineStats};
+pub use sink::{MemorySink, Sink};

@@ -5,11 +5,12 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogConfig;
+use crate::config::Config;
 
 /// Installs the global subscriber. Returns a warning when the filter text was not understood
 /// (the default, INFO, is used then).
-pub fn init(config: &LogConfig) -> Option<String> {
+pub fn init_logging(config: &Config) -> Option<String> {
+    let config = &config.log;
     let (filter, warning) = match config.filter.parse::<Targets>() {
         Ok(filter) => (filter, None),
         Err(err) => (

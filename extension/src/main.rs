@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let (config, warnings) = lambda_lens::Config::from_env();
-    if let Some(warning) = lambda_lens::logging::init(&config.log) {
+    if let Some(warning) = lambda_lens::init_logging(&config) {
         tracing::warn!("{warning}");
     }
     for warning in warnings {

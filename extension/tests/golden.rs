@@ -11,23 +11,21 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lambda_lens::Config;
-use lambda_lens::emf::EmfEncoder;
-use lambda_lens::intake::IntakeMessage;
-use lambda_lens::intake::decode::decode_batch;
-use lambda_lens::lifecycle::{Pipeline, pipeline_parts};
-use lambda_lens::sink::MemorySink;
+use lambda_lens::{ARCHITECTURE, Batch, Config, MemorySink, Pipeline};
 use serde_json::Value;
 
-fn fixture(dir: &str, name: &str) -> PathBuf {
+fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(dir)
+        .join("tests/fixtures/emf")
         .join(name)
 }
 
+/// A captured record, from the decoder's fixtures.
 fn record(name: &str) -> String {
-    std::fs::read_to_string(fixture("telemetry", &format!("{name}.json"))).unwrap()
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../telemetry/tests/fixtures")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(path).unwrap()
 }
 
 /// Two invocations: a cold start with its init events, and a warm one whose report comes late.
@@ -81,10 +79,9 @@ fn config(extra: &[(&str, &str)]) -> Config {
 }
 
 fn run(config: &Config) -> Vec<Value> {
-    let encoder = EmfEncoder::new(lambda_lens::lifecycle::emf_config(config)).unwrap();
-    let mut pipeline = Pipeline::new(pipeline_parts(config, encoder, MemorySink::default()));
+    let mut pipeline = Pipeline::from_config(config, MemorySink::default());
     for (i, body) in batches().iter().enumerate() {
-        pipeline.on_intake(IntakeMessage::Batch(decode_batch(body.as_bytes())), i as u64);
+        pipeline.on_batch(Batch::decode(body.as_bytes()), i as u64);
     }
     pipeline.finish("spindown", 1_795_600_900_000, 10);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -94,7 +91,7 @@ fn run(config: &Config) -> Vec<Value> {
         .map(|d| {
             let mut doc: Value = serde_json::from_str(d).unwrap();
             // The goldens hold for a build of any architecture.
-            if doc.get("Architecture").and_then(Value::as_str) == Some(lambda_lens::metrics::ARCHITECTURE) {
+            if doc.get("Architecture").and_then(Value::as_str) == Some(ARCHITECTURE) {
                 doc["Architecture"] = Value::from("(the build's)");
             }
             doc
@@ -103,7 +100,7 @@ fn run(config: &Config) -> Vec<Value> {
 }
 
 fn check(name: &str, docs: Vec<Value>) {
-    let path = fixture("emf", name);
+    let path = golden(name);
     let actual = Value::Array(docs);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();

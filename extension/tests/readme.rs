@@ -1,8 +1,7 @@
 //! The README documents every metric of the catalogue and every configuration variable.
 #![allow(clippy::panic, reason = "a test helper fails the test loudly")]
 
-use lambda_lens::config::vars;
-use lambda_lens::metrics::catalogue;
+use lambda_lens::{catalogue, vars};
 
 fn readme() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");

@@ -103,7 +103,7 @@ pub struct Start<'a> {
     pub tracing: Option<Tracing<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeDoneMetrics {
     pub duration_ms: f64,
@@ -165,7 +165,7 @@ impl<'de> Deserialize<'de> for RuntimeDoneSpans {
 }
 
 /// `platform.report` metrics. On Lambda Managed Instances only `durationMs` is present.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportMetrics {
     pub duration_ms: f64,

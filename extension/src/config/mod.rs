@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use output::{OutputConfig, OutputMode};
+pub(crate) use output::{OutputConfig, OutputMode};
 
 /// Names of every variable lambda-lens reads. The README's configuration table lists them all.
 pub mod vars {
@@ -68,19 +68,19 @@ pub mod vars {
     ];
 }
 
-pub const DEFAULT_NAMESPACE: &str = "LambdaLens";
-pub const DEFAULT_BUFFER_TIMEOUT_MS: u32 = 25;
-pub const DEFAULT_BUFFER_MAX_BYTES: u32 = 262_144;
-pub const DEFAULT_BUFFER_MAX_ITEMS: u32 = 1_000;
-pub const DEFAULT_SHUTDOWN_WAIT_MS: u64 = 1_000;
+const DEFAULT_NAMESPACE: &str = "LambdaLens";
+const DEFAULT_BUFFER_TIMEOUT_MS: u32 = 25;
+const DEFAULT_BUFFER_MAX_BYTES: u32 = 262_144;
+const DEFAULT_BUFFER_MAX_ITEMS: u32 = 1_000;
+const DEFAULT_SHUTDOWN_WAIT_MS: u64 = 1_000;
 const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 
 /// Telemetry API buffering, within the bounds the API accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Buffering {
-    pub timeout_ms: u32,
-    pub max_bytes: u32,
-    pub max_items: u32,
+pub(crate) struct Buffering {
+    pub(crate) timeout_ms: u32,
+    pub(crate) max_bytes: u32,
+    pub(crate) max_items: u32,
 }
 
 impl Default for Buffering {
@@ -96,7 +96,7 @@ impl Default for Buffering {
 impl Buffering {
     /// The largest request body the listener accepts. Lambda documents that one POST can carry
     /// up to about twice `maxBytes`; a margin on top covers the envelope of each record.
-    pub fn max_body_bytes(&self) -> usize {
+    pub(crate) fn max_body_bytes(&self) -> usize {
         (self.max_bytes as usize)
             .saturating_mul(2)
             .saturating_add(64 * 1024)
@@ -105,53 +105,58 @@ impl Buffering {
 
 /// Facts about the function, from the variables Lambda sets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FunctionInfo {
-    pub name: String,
-    pub version: String,
-    pub memory_size_mb: Option<u32>,
-    pub region: Option<String>,
-    pub initialization_type: Option<String>,
+pub(crate) struct FunctionInfo {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) memory_size_mb: Option<u32>,
+    pub(crate) region: Option<String>,
+    pub(crate) initialization_type: Option<String>,
 }
 
 impl FunctionInfo {
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`, on-demand when unset.
+    pub(crate) fn init_type(&self) -> &str {
+        self.initialization_type.as_deref().unwrap_or("on-demand")
+    }
+
     /// On Lambda Managed Instances several invocations share an environment and INVOKE events
     /// are not available to extensions.
-    pub fn is_managed_instances(&self) -> bool {
+    pub(crate) fn is_managed_instances(&self) -> bool {
         self.initialization_type.as_deref() == Some(MANAGED_INSTANCES)
     }
 }
 
 /// How the extension logs: level filter text and output format.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogConfig {
+pub(crate) struct LogConfig {
     /// A `tracing_subscriber::filter::Targets` directive string, e.g. `info` or `lambda_lens=debug`.
-    pub filter: String,
-    pub json: bool,
+    pub(crate) filter: String,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub function: FunctionInfo,
-    pub namespace: String,
+    pub(crate) function: FunctionInfo,
+    pub(crate) namespace: String,
     /// Port of the telemetry listener; 0 lets the system choose a free one.
-    pub port: u16,
+    pub(crate) port: u16,
     /// Address to bind the listener to; `None` means: `sandbox.localdomain`, else 127.0.0.1.
-    pub listener_host: Option<IpAddr>,
-    pub buffering: Buffering,
+    pub(crate) listener_host: Option<IpAddr>,
+    pub(crate) buffering: Buffering,
     /// Longest wait for outstanding reports after SHUTDOWN (always also bounded by its deadline).
-    pub shutdown_wait: Duration,
-    pub log: LogConfig,
+    pub(crate) shutdown_wait: Duration,
+    pub(crate) log: LogConfig,
     /// What is emitted and how: metrics, dimensions, output mode, prices.
-    pub output: OutputConfig,
+    pub(crate) output: OutputConfig,
 }
 
 /// A variable whose value was not accepted; the default was used instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
-    pub variable: &'static str,
-    pub value: String,
-    pub accepted: String,
-    pub used: String,
+    pub(crate) variable: &'static str,
+    pub(crate) value: String,
+    pub(crate) accepted: String,
+    pub(crate) used: String,
 }
 
 impl fmt::Display for ConfigWarning {
@@ -317,7 +322,7 @@ fn read_namespace(r: &mut Reader<'_>) -> String {
 }
 
 /// CloudWatch namespace rules: 1–255 characters from a limited set, and not the reserved `AWS/`.
-pub fn valid_namespace(ns: &str) -> bool {
+fn valid_namespace(ns: &str) -> bool {
     !ns.is_empty()
         && ns.len() <= 255
         && !ns.starts_with("AWS/")

@@ -3,35 +3,35 @@
 use std::time::Duration;
 
 use super::{Reader, vars};
+use crate::emf::MAX_DIMENSION_KEYS;
 use crate::metrics::selection::Selection;
 use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
 
-pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
-const MAX_DIMENSION_KEYS: usize = 30;
+const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
 
 /// One EMF document per invocation, or documents carrying many invocations' values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputMode {
+pub(crate) enum OutputMode {
     PerInvocation,
     Batched,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct OutputConfig {
-    pub metrics: Selection,
+pub(crate) struct OutputConfig {
+    pub(crate) metrics: Selection,
     /// Dimension sets, each a list of keys (built-in or static).
-    pub dimension_sets: Vec<Vec<String>>,
+    pub(crate) dimension_sets: Vec<Vec<String>>,
     /// Dimensions the user sets, the same on every metric (e.g. `Service=checkout`).
-    pub static_dimensions: Vec<(String, String)>,
-    pub mode: OutputMode,
+    pub(crate) static_dimensions: Vec<(String, String)>,
+    pub(crate) mode: OutputMode,
     /// Batched mode: the longest a value waits before it is written.
-    pub flush_interval: Duration,
+    pub(crate) flush_interval: Duration,
     /// Batched mode: repeated values as `{"Values": [...], "Counts": [...]}`.
-    pub compact_values: bool,
+    pub(crate) compact_values: bool,
     /// `StorageResolution: 1` (one-second metrics, priced as high-resolution).
-    pub high_resolution: bool,
-    pub price_per_gb_second: Option<f64>,
-    pub price_per_request: Option<f64>,
+    pub(crate) high_resolution: bool,
+    pub(crate) price_per_gb_second: Option<f64>,
+    pub(crate) price_per_request: Option<f64>,
 }
 
 impl Default for OutputConfig {
@@ -259,9 +259,10 @@ mod tests {
     }
 
     #[test]
-    fn more_than_30_keys_in_a_set_is_refused_at_start_up() {
-        let statics: Vec<String> = (0..31).map(|i| format!("K{i}=v")).collect();
-        let keys: Vec<String> = (0..31).map(|i| format!("K{i}")).collect();
+    fn a_set_over_cloudwatchs_key_limit_is_refused_at_start_up() {
+        let over = MAX_DIMENSION_KEYS + 1;
+        let statics: Vec<String> = (0..over).map(|i| format!("K{i}=v")).collect();
+        let keys: Vec<String> = (0..over).map(|i| format!("K{i}")).collect();
         let (o, w) = output(&[
             ("LAMBDA_LENS_STATIC_DIMENSIONS", &statics.join(",")),
             ("LAMBDA_LENS_DIMENSIONS", &keys.join(",")),

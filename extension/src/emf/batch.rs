@@ -45,7 +45,7 @@ impl Series {
 
 /// Values of several invocations that share a minute and dimension values.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
+pub(crate) struct Aggregate {
     bucket: i64,
     timestamp_ms: i64,
     dimensions: Vec<(&'static str, String)>,
@@ -56,16 +56,17 @@ pub struct Batch {
     opened_at: u64,
 }
 
-impl Batch {
-    pub fn timestamp_ms(&self) -> i64 {
+impl Aggregate {
+    pub(super) fn timestamp_ms(&self) -> i64 {
         self.timestamp_ms
     }
 
-    pub fn dimensions(&self) -> &[(&'static str, String)] {
+    pub(super) fn dimensions(&self) -> &[(&'static str, String)] {
         &self.dimensions
     }
 
-    pub fn invocations(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn invocations(&self) -> u64 {
         self.invocations
     }
 
@@ -139,15 +140,15 @@ impl Batch {
 
 /// Collects invocation records into batches and says when each is due.
 #[derive(Debug)]
-pub struct Batcher {
+pub(crate) struct Batcher {
     compact: bool,
     bucket_ms: i64,
     max_age_ms: u64,
-    open: VecDeque<Batch>,
+    open: VecDeque<Aggregate>,
 }
 
 impl Batcher {
-    pub fn new(compact: bool, high_resolution: bool, max_age_ms: u64) -> Self {
+    pub(crate) fn new(compact: bool, high_resolution: bool, max_age_ms: u64) -> Self {
         Self {
             compact,
             bucket_ms: if high_resolution { 1_000 } else { 60_000 },
@@ -156,12 +157,8 @@ impl Batcher {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
-    }
-
     /// Adds one record; pushes any batch it completes (or pushes out) onto `out`.
-    pub fn add(&mut self, record: &MetricRecord, now: u64, out: &mut Vec<Batch>) {
+    pub(crate) fn add(&mut self, record: &MetricRecord, now: u64, out: &mut Vec<Aggregate>) {
         if record.values.is_empty() {
             return;
         }
@@ -181,7 +178,7 @@ impl Batcher {
                 {
                     out.push(oldest);
                 }
-                self.open.push_back(Batch {
+                self.open.push_back(Aggregate {
                     bucket,
                     timestamp_ms: record.timestamp_ms,
                     dimensions: record.dimensions.clone(),
@@ -199,9 +196,9 @@ impl Batcher {
     }
 
     /// Pushes every batch whose oldest value has waited `max_age_ms` by `now`.
-    pub fn due(&mut self, now: u64, out: &mut Vec<Batch>) {
+    pub(crate) fn due(&mut self, now: u64, out: &mut Vec<Aggregate>) {
         let max_age = self.max_age_ms;
-        let (due, keep): (Vec<Batch>, Vec<Batch>) = self
+        let (due, keep): (Vec<Aggregate>, Vec<Aggregate>) = self
             .open
             .drain(..)
             .partition(|b| now >= b.opened_at.saturating_add(max_age));
@@ -209,12 +206,12 @@ impl Batcher {
         self.open = keep.into();
     }
 
-    pub fn flush_all(&mut self, out: &mut Vec<Batch>) {
+    pub(crate) fn flush_all(&mut self, out: &mut Vec<Aggregate>) {
         out.extend(self.open.drain(..));
     }
 
     /// When the oldest open batch is due.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.open
             .iter()
             .map(|b| b.opened_at.saturating_add(self.max_age_ms))

@@ -2,8 +2,8 @@
 //! object per line), within the specification's limits.
 //!
 //! Limits kept: at most 100 metrics per directive (larger records are split into several
-//! documents), at most 30 keys per dimension set (checked when the encoder is built), dimension
-//! values of 1 to 1024 characters, at most 100 values per metric (see [`Batcher`]), documents
+//! documents), at most [`MAX_DIMENSION_KEYS`] keys per dimension set (the configuration refuses
+//! larger sets), dimension values of 1 to 1024 characters, at most 100 values per metric (see [`Batcher`]), documents
 //! under 256 KiB, finite numbers only (a non-finite value is dropped and counted). Property
 //! names never shadow a dimension or a metric.
 
@@ -11,73 +11,50 @@ mod batch;
 
 use serde_json::{Map, Value, json};
 
-pub use batch::{Batch, Batcher};
+pub(crate) use batch::{Aggregate, Batcher};
 
 use crate::metrics::{MetricDef, MetricRecord, PropertyValue};
 
-pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
-pub const MAX_DIMENSION_KEYS: usize = 30;
-pub const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
-pub const MAX_VALUES_PER_METRIC: usize = 100;
+const MAX_METRICS_PER_DIRECTIVE: usize = 100;
+/// CloudWatch's limit of keys in one dimension set (the configuration keeps sets within it).
+pub(crate) const MAX_DIMENSION_KEYS: usize = 30;
+const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+const MAX_VALUES_PER_METRIC: usize = 100;
 /// Documents are kept under this size: a quarter of the CloudWatch Logs event limit (1 MB,
 /// 256 KB in older documents), so a whole batch never comes near it.
-pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum EmfConfigError {
-    #[error("dimension set {set:?} has {len} keys; CloudWatch accepts at most 30 per set")]
-    TooManyKeys { set: Vec<String>, len: usize },
-    #[error("a dimension set is empty; name at least one dimension key")]
-    EmptySet,
-}
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct EmfConfig {
-    pub namespace: String,
-    /// Each set is a list of dimension keys; a record gets every set whose keys all have values.
-    pub dimension_sets: Vec<Vec<String>>,
+pub(crate) struct EmfConfig {
+    pub(crate) namespace: String,
+    /// Each set is a list of 1 to [`MAX_DIMENSION_KEYS`] dimension keys; a record gets every
+    /// set whose keys all have values.
+    pub(crate) dimension_sets: Vec<Vec<String>>,
     /// Dimension values that are the same for every record (e.g. `FunctionName`).
-    pub static_dimensions: Vec<(String, String)>,
+    pub(crate) static_dimensions: Vec<(String, String)>,
     /// `StorageResolution: 1` on every metric (high-resolution custom metrics).
-    pub high_resolution: bool,
+    pub(crate) high_resolution: bool,
 }
 
-/// Counters of what encoding had to leave out.
+/// What encoding wrote, and what it had to leave out.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct EncodeStats {
-    pub documents: u64,
-    pub non_finite_dropped: u64,
-    /// Values left out because a dimension of the document has the metric's name.
-    pub shadowed_by_dimension: u64,
+pub(crate) struct EncodeStats {
+    pub(crate) documents: u64,
+    pub(crate) non_finite_dropped: u64,
 }
 
 #[derive(Debug, Clone)]
-pub struct EmfEncoder {
+pub(crate) struct EmfEncoder {
     config: EmfConfig,
 }
 
 impl EmfEncoder {
-    pub fn new(config: EmfConfig) -> Result<Self, EmfConfigError> {
-        for set in &config.dimension_sets {
-            if set.is_empty() {
-                return Err(EmfConfigError::EmptySet);
-            }
-            if set.len() > MAX_DIMENSION_KEYS {
-                return Err(EmfConfigError::TooManyKeys {
-                    set: set.clone(),
-                    len: set.len(),
-                });
-            }
-        }
-        Ok(Self { config })
-    }
-
-    pub fn config(&self) -> &EmfConfig {
-        &self.config
+    pub(crate) fn new(config: EmfConfig) -> Self {
+        Self { config }
     }
 
     /// Appends the EMF documents of `record` (one line each, no newline) to `out`.
-    pub fn encode(&self, record: &MetricRecord, out: &mut Vec<String>) -> EncodeStats {
+    pub(crate) fn encode(&self, record: &MetricRecord, out: &mut Vec<String>) -> EncodeStats {
         let mut stats = EncodeStats::default();
         let values: Vec<(&'static MetricDef, Value)> = record
             .values
@@ -98,7 +75,7 @@ impl EmfEncoder {
 
     /// Appends the documents of a batch: each metric's values as an array (or in the
     /// `Values`/`Counts` form).
-    pub fn encode_batch(&self, batch: &Batch, out: &mut Vec<String>) -> EncodeStats {
+    pub(crate) fn encode_batch(&self, batch: &Aggregate, out: &mut Vec<String>) -> EncodeStats {
         let mut stats = EncodeStats::default();
         let values = batch.values(&mut stats);
         let properties = batch.properties();
@@ -127,14 +104,11 @@ impl EmfEncoder {
         }
         let dimensions = self.dimension_values(record_dimensions);
         // A metric named like a dimension of this document (`MemorySize` chosen as a dimension)
-        // would overwrite the dimension's member: the dimension wins.
+        // would overwrite the dimension's member: the dimension wins (the configuration says so
+        // in a warning at start-up).
         let values: Vec<(&'static MetricDef, Value)> = values
             .into_iter()
-            .filter(|(def, _)| {
-                let clash = dimensions.contains_key(def.name);
-                stats.shadowed_by_dimension += u64::from(clash);
-                !clash
-            })
+            .filter(|(def, _)| !dimensions.contains_key(def.name))
             .collect();
         if values.is_empty() {
             return;
@@ -248,7 +222,6 @@ fn properties(props: &[(&'static str, PropertyValue)]) -> Map<String, Value> {
     for (key, value) in props {
         let v = match value {
             PropertyValue::Text(t) => Value::from(t.as_str()),
-            PropertyValue::Bool(b) => Value::from(*b),
             PropertyValue::Number(n) if n.is_finite() => json!(n),
             PropertyValue::Number(_) => continue,
         };

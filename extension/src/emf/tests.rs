@@ -1,9 +1,9 @@
 use super::*;
-use crate::metrics::{Group, MetricDef, Unit, catalogue};
+use crate::metrics::{Group, MetricDef, RecordKind, Unit, catalogue};
 use serde_json::json;
 
-fn encoder() -> EmfEncoder {
-    EmfEncoder::new(EmfConfig {
+fn config() -> EmfConfig {
+    EmfConfig {
         namespace: "LambdaLens".into(),
         dimension_sets: vec![
             vec!["FunctionName".into()],
@@ -11,8 +11,15 @@ fn encoder() -> EmfEncoder {
         ],
         static_dimensions: vec![("FunctionName".into(), "checkout".into())],
         high_resolution: false,
-    })
-    .unwrap()
+    }
+}
+
+fn encoder() -> EmfEncoder {
+    EmfEncoder::new(config())
+}
+
+fn invocation(timestamp_ms: i64) -> MetricRecord {
+    MetricRecord::new(RecordKind::Invocation, timestamp_ms)
 }
 
 fn parse(doc: &str) -> Value {
@@ -21,11 +28,12 @@ fn parse(doc: &str) -> Value {
 
 #[test]
 fn golden_single_invocation_document() {
-    let mut r = MetricRecord::new(1_795_600_800_130);
+    let mut r = invocation(1_795_600_800_130);
     r.value(&catalogue::INVOCATIONS, 1.0);
     r.value(&catalogue::DURATION, 52.3);
     r.text("RequestId", Some("6d68ca91"));
-    r.properties.push(("ColdStart", PropertyValue::Bool(true)));
+    r.dimensions.push(("ColdStart", "true".into()));
+    r.properties.push(("MemorySizeMB", PropertyValue::Number(128.0)));
     let mut out = Vec::new();
     let stats = encoder().encode(&r, &mut out);
     assert_eq!(stats.documents, 1);
@@ -38,7 +46,7 @@ fn golden_single_invocation_document() {
                 "Timestamp": 1_795_600_800_130_i64,
                 "CloudWatchMetrics": [{
                     "Namespace": "LambdaLens",
-                    "Dimensions": [["FunctionName"]],
+                    "Dimensions": [["FunctionName"], ["FunctionName", "ColdStart"]],
                     "Metrics": [
                         {"Name": "Invocations", "Unit": "Count"},
                         {"Name": "Duration", "Unit": "Milliseconds"}
@@ -49,14 +57,15 @@ fn golden_single_invocation_document() {
             "Invocations": 1.0,
             "Duration": 52.3,
             "RequestId": "6d68ca91",
-            "ColdStart": true
+            "ColdStart": "true",
+            "MemorySizeMB": 128.0
         })
     );
 }
 
 #[test]
 fn a_set_whose_keys_all_have_values_is_used() {
-    let mut r = MetricRecord::new(1);
+    let mut r = invocation(1);
     r.value(&catalogue::INVOCATIONS, 1.0);
     r.dimensions.push(("ColdStart", "true".into()));
     let mut out = Vec::new();
@@ -85,7 +94,7 @@ static MANY: [MetricDef; 250] = {
 
 #[test]
 fn more_than_100_metrics_are_split_into_several_documents() {
-    let mut r = MetricRecord::new(1);
+    let mut r = invocation(1);
     for (i, def) in MANY.iter().enumerate() {
         r.value(def, i as f64);
     }
@@ -108,7 +117,7 @@ fn more_than_100_metrics_are_split_into_several_documents() {
 
 #[test]
 fn non_finite_values_are_dropped_and_counted() {
-    let mut r = MetricRecord::new(1);
+    let mut r = invocation(1);
     r.value(&catalogue::INVOCATIONS, 1.0);
     r.value(&catalogue::DURATION, f64::NAN);
     r.value(&catalogue::BILLED_DURATION, f64::INFINITY);
@@ -129,18 +138,18 @@ fn non_finite_values_are_dropped_and_counted() {
 #[test]
 fn a_record_with_no_values_writes_nothing() {
     let mut out = Vec::new();
-    assert_eq!(encoder().encode(&MetricRecord::new(1), &mut out).documents, 0);
+    assert_eq!(encoder().encode(&invocation(1), &mut out).documents, 0);
     assert!(out.is_empty());
 }
 
 #[test]
 fn high_resolution_sets_storage_resolution() {
-    let mut cfg = encoder().config().clone();
+    let mut cfg = config();
     cfg.high_resolution = true;
-    let mut r = MetricRecord::new(1);
+    let mut r = invocation(1);
     r.value(&catalogue::INVOCATIONS, 1.0);
     let mut out = Vec::new();
-    EmfEncoder::new(cfg).unwrap().encode(&r, &mut out);
+    EmfEncoder::new(cfg).encode(&r, &mut out);
     assert_eq!(
         parse(&out[0])["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["StorageResolution"],
         json!(1)
@@ -148,26 +157,14 @@ fn high_resolution_sets_storage_resolution() {
 }
 
 #[test]
-fn dimension_sets_are_checked_against_the_limit() {
-    let mut cfg = encoder().config().clone();
-    cfg.dimension_sets = vec![(0..31).map(|i| format!("K{i}")).collect()];
-    assert!(matches!(
-        EmfEncoder::new(cfg.clone()),
-        Err(EmfConfigError::TooManyKeys { len: 31, .. })
-    ));
-    cfg.dimension_sets = vec![vec![]];
-    assert_eq!(EmfEncoder::new(cfg).err(), Some(EmfConfigError::EmptySet));
-}
-
-#[test]
 fn long_dimension_values_are_cut_and_empty_ones_left_out() {
-    let mut cfg = encoder().config().clone();
+    let mut cfg = config();
     cfg.static_dimensions = vec![("FunctionName".into(), "f".repeat(2000))];
-    let mut r = MetricRecord::new(1);
+    let mut r = invocation(1);
     r.value(&catalogue::INVOCATIONS, 1.0);
     r.dimensions.push(("ColdStart", String::new()));
     let mut out = Vec::new();
-    EmfEncoder::new(cfg).unwrap().encode(&r, &mut out);
+    EmfEncoder::new(cfg).encode(&r, &mut out);
     let doc = parse(&out[0]);
     assert_eq!(doc["FunctionName"].as_str().unwrap().len(), 1024);
     assert_eq!(

@@ -1,136 +1,148 @@
-//! Decodes a Telemetry API batch record by record: first into typed records that borrow from
-//! the body ([`decode_records`], in the `lambda-lens-telemetry` crate, built for speed), then
-//! into the small owned events the join keeps ([`decode_batch`]). A record of an unknown type,
-//! or one that does not match its type's schema, is counted and skipped; the rest of the batch
-//! is used.
+//! Converts a Telemetry API batch into the model: the `lambda-lens-telemetry` crate decodes it
+//! into typed records that borrow from the body (built for speed; a record of an unknown type,
+//! or one that does not match its type's schema, is counted and skipped there), and each record
+//! lambda-lens measures becomes one owned [`TelemetryEvent`].
 
 use std::borrow::Cow;
 
-pub use lambda_lens_telemetry::decode::{DecodeStats, decode_records};
-use lambda_lens_telemetry::record::Record;
-use lambda_lens_telemetry::wire;
+use lambda_lens_telemetry::{DecodeStats, Record, decode_records};
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::event::{EventKind, PhaseInfo, RuntimeSpans, Status, TelemetryEvent};
+use crate::model::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
 
+/// One delivered batch, converted: its events and what decoding counted. It holds the
+/// listener's reading slot (see the listener) until the pipeline has worked every event of it:
+/// the slot goes back when the batch, or the [`ReadSlot`] taken from it, is dropped.
 #[derive(Debug, Default)]
-pub struct Decoded {
-    pub events: Vec<TelemetryEvent>,
-    pub stats: DecodeStats,
+pub struct Batch {
+    pub(crate) events: Vec<TelemetryEvent>,
+    pub(crate) stats: DecodeStats,
+    slot: ReadSlot,
 }
 
-/// Decodes one POSTed batch into owned events. Never fails: problems are counted in the stats.
-pub fn decode_batch(body: &[u8]) -> Decoded {
-    let (items, stats) = decode_records(body);
-    let mut out = Decoded {
-        events: Vec::with_capacity(items.len()),
-        stats,
-    };
-    for item in items {
-        let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
-            Ok(t) => t.timestamp_millis(),
-            Err(err) => {
-                if !matches!(item.record, Record::Ignored | Record::Unknown) {
-                    out.stats.malformed += 1;
-                    out.stats.problem(|| {
-                        format!(
-                            "a {} record whose time {:?} is not RFC 3339: {err}",
-                            item.kind, item.time
-                        )
-                    });
+/// The listener's permission to read the next batch, given back when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct ReadSlot {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Batch {
+    /// What decoding counted: records found, used, ignored, of unknown types, malformed.
+    pub fn stats(&self) -> &DecodeStats {
+        &self.stats
+    }
+
+    /// The events, and the slot to drop once they have been worked.
+    pub(crate) fn into_parts(self) -> (Vec<TelemetryEvent>, DecodeStats, ReadSlot) {
+        (self.events, self.stats, self.slot)
+    }
+
+    /// Decodes one POSTed body. Never fails: problems are counted in the stats.
+    pub fn decode(body: &[u8]) -> Self {
+        let (items, mut stats) = decode_records(body);
+        let mut events = Vec::with_capacity(items.len());
+        for item in items {
+            let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
+                Ok(t) => t.timestamp_millis(),
+                Err(err) => {
+                    if !matches!(item.record, Record::Ignored | Record::Unknown) {
+                        stats.malformed += 1;
+                        stats.problem(|| {
+                            format!(
+                                "a {} record whose time {:?} is not RFC 3339: {err}",
+                                item.kind, item.time
+                            )
+                        });
+                    }
+                    continue;
                 }
-                continue;
+            };
+            if let Some(kind) = event(item.record) {
+                stats.used += 1;
+                events.push(TelemetryEvent { time_ms, kind });
             }
-        };
-        if let Some(kind) = owned_event(item.record) {
-            out.stats.used += 1;
-            out.events.push(TelemetryEvent { time_ms, kind });
+        }
+        Self {
+            events,
+            stats,
+            slot: ReadSlot::default(),
         }
     }
-    out
+
+    /// Holds `slot` until the batch is dropped.
+    pub(crate) fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
+        self.slot = ReadSlot { _permit: Some(slot) };
+        self
+    }
 }
 
 fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
     text.map(Cow::into_owned)
 }
 
-fn status(text: &Option<Cow<'_, str>>) -> Option<Status> {
-    text.as_deref().map(Status::parse)
+fn status(text: Option<&str>) -> Option<Status> {
+    text.map(Status::parse)
 }
 
-fn phase_info(init_type: Option<Cow<'_, str>>, phase: Option<Cow<'_, str>>) -> PhaseInfo {
-    PhaseInfo {
-        init_type: owned(init_type),
-        phase: owned(phase),
-    }
-}
-
-/// What the join keeps of a record; `None` for records without measurements.
-fn owned_event(record: Record<'_>) -> Option<EventKind> {
+/// What the model keeps of a record; `None` for records without measurements.
+fn event(record: Record<'_>) -> Option<EventKind> {
     let event = match record {
-        Record::InitStart(r) => EventKind::InitStart {
-            info: phase_info(r.initialization_type, r.phase),
+        Record::InitStart(r) => EventKind::InitStart(Phase {
+            init_type: owned(r.initialization_type),
+            phase: owned(r.phase),
             runtime_version: owned(r.runtime_version),
-        },
-        Record::InitRuntimeDone(r) => EventKind::InitRuntimeDone {
-            status: status(&r.status),
+            ..Phase::default()
+        }),
+        Record::InitRuntimeDone(r) => EventKind::InitRuntimeDone(Phase {
+            init_type: owned(r.initialization_type),
+            phase: owned(r.phase),
+            status: status(r.status.as_deref()),
             error_type: owned(r.error_type),
-            info: phase_info(r.initialization_type, r.phase),
-        },
-        Record::InitReport(r) => EventKind::InitReport {
-            status: status(&r.status),
+            ..Phase::default()
+        }),
+        Record::InitReport(r) => EventKind::InitReport(Phase {
+            init_type: owned(r.initialization_type),
+            phase: owned(r.phase),
+            status: status(r.status.as_deref()),
             error_type: owned(r.error_type),
             duration_ms: r.metrics.map(|m| m.duration_ms),
-            info: phase_info(r.initialization_type, r.phase),
-        },
+            ..Phase::default()
+        }),
         Record::RestoreStart(_) => EventKind::RestoreStart,
-        Record::RestoreRuntimeDone(r) => EventKind::RestoreRuntimeDone {
-            status: status(&r.status),
+        Record::RestoreRuntimeDone(r) => EventKind::RestoreRuntimeDone(Phase {
+            status: status(r.status.as_deref()),
             error_type: owned(r.error_type),
-        },
-        Record::RestoreReport(r) => EventKind::RestoreReport {
-            status: status(&r.status),
+            ..Phase::default()
+        }),
+        Record::RestoreReport(r) => EventKind::RestoreReport(Phase {
+            status: status(r.status.as_deref()),
             error_type: owned(r.error_type),
             duration_ms: r.metrics.map(|m| m.duration_ms),
-        },
-        Record::Start(r) => EventKind::Start {
+            ..Phase::default()
+        }),
+        Record::Start(r) => EventKind::Start(Start {
             request_id: r.request_id.into_owned(),
             version: owned(r.version),
             trace_id: r.tracing.and_then(|t| owned(t.value)),
-        },
-        Record::RuntimeDone(r) => {
-            let spans = RuntimeSpans {
-                response_latency_ms: r.spans.response_latency_ms,
-                response_duration_ms: r.spans.response_duration_ms,
-                runtime_overhead_ms: r.spans.runtime_overhead_ms,
-            };
-            EventKind::RuntimeDone {
-                request_id: r.request_id.into_owned(),
-                status: status(&r.status),
-                error_type: owned(r.error_type),
-                duration_ms: r.metrics.as_ref().map(|m| m.duration_ms),
-                produced_bytes: r.metrics.and_then(|m| m.produced_bytes),
-                spans,
-            }
-        }
-        Record::Report(r) => {
-            let m: wire::ReportMetrics = r.metrics;
-            EventKind::Report {
-                request_id: r.request_id.into_owned(),
-                status: status(&r.status),
-                error_type: owned(r.error_type),
-                duration_ms: m.duration_ms,
-                billed_duration_ms: m.billed_duration_ms,
-                memory_size_mb: m.memory_size_mb,
-                max_memory_used_mb: m.max_memory_used_mb,
-                init_duration_ms: m.init_duration_ms,
-                restore_duration_ms: m.restore_duration_ms,
-            }
-        }
-        Record::LogsDropped(r) => EventKind::LogsDropped {
+        }),
+        Record::RuntimeDone(r) => EventKind::RuntimeDone(RuntimeDone {
+            request_id: r.request_id.into_owned(),
+            status: status(r.status.as_deref()),
+            error_type: owned(r.error_type),
+            metrics: r.metrics,
+            spans: r.spans,
+        }),
+        Record::Report(r) => EventKind::Report(Report {
+            request_id: r.request_id.into_owned(),
+            status: status(r.status.as_deref()),
+            error_type: owned(r.error_type),
+            metrics: r.metrics,
+        }),
+        Record::LogsDropped(r) => EventKind::LogsDropped(LogsDropped {
             reason: owned(r.reason),
             records: r.dropped_records,
             bytes: r.dropped_bytes,
-        },
+        }),
         Record::Ignored | Record::Unknown => return None,
     };
     Some(event)

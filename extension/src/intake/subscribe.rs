@@ -12,13 +12,13 @@ use serde_json::json;
 use crate::config::Buffering;
 
 /// Required on Lambda Managed Instances, accepted everywhere else.
-pub const SCHEMA_VERSION: &str = "2025-01-29";
+const SCHEMA_VERSION: &str = "2025-01-29";
 /// Tried once when a platform refuses [`SCHEMA_VERSION`] (an older one, or an emulator).
 const FALLBACK_SCHEMA_VERSION: &str = "2022-12-13";
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
-pub enum SubscribeError {
+pub(crate) enum SubscribeError {
     #[error("AWS_LAMBDA_RUNTIME_API={0:?} is not a host:port the Telemetry API can be reached at")]
     BadEndpoint(String),
     #[error("the Telemetry API at {endpoint} could not be reached: {reason}")]
@@ -29,7 +29,7 @@ pub enum SubscribeError {
 
 /// Subscribes `extension_id` to `platform` events, delivered to `destination`.
 /// Only platform events: the extension's own stdout (the EMF) must never come back to it.
-pub async fn subscribe(
+pub(crate) async fn subscribe(
     runtime_api: &str,
     extension_id: &str,
     destination: &str,

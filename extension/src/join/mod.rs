@@ -8,27 +8,27 @@
 //! known. Request ids already emitted are remembered (a bounded window) so that a batch Lambda
 //! delivers twice is not counted twice.
 
-mod invocation;
+mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use invocation::Pending;
-pub use invocation::{CompletedInvocation, Ending, InitFacts, ReportFacts, RuntimeFacts};
+use pending::Pending;
 
-use crate::intake::event::{EventKind, PhaseInfo, Status, TelemetryEvent};
-use crate::resources::ResourceUsage;
+use crate::model::{
+    CompletedInvocation, Ending, EventKind, Phase, ResourceUsage, Start, Status, TelemetryEvent,
+};
 
 #[derive(Debug, Clone, Copy)]
-pub struct JoinLimits {
+pub(crate) struct JoinLimits {
     /// Invocations waiting for events at once.
-    pub max_pending: usize,
+    pub(crate) max_pending: usize,
     /// Request ids remembered after emission, to drop duplicate deliveries.
-    pub remembered: usize,
+    pub(crate) remembered: usize,
     /// How long an invocation whose report arrived waits for a missing start/runtimeDone.
-    pub report_grace_ms: u64,
+    pub(crate) report_grace_ms: u64,
     /// Whether `platform.runtimeDone` comes at all: not on Lambda Managed Instances, where an
     /// invocation is complete with its start and report.
-    pub runtime_done_expected: bool,
+    pub(crate) runtime_done_expected: bool,
 }
 
 impl Default for JoinLimits {
@@ -42,17 +42,19 @@ impl Default for JoinLimits {
     }
 }
 
-/// Counters of what the join has seen, for the extension's own metrics and logs.
+/// Counters of what the join dropped or cut short, for the extension's shutdown log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct JoinStats {
-    pub duplicates: u64,
-    pub evicted: u64,
+pub(crate) struct JoinStats {
+    /// Events of invocations already emitted (a batch Lambda delivered twice), dropped.
+    pub(crate) duplicates: u64,
+    /// Invocations emitted from what was known because too many were pending.
+    pub(crate) evicted: u64,
 }
 
 /// The init (or restore) phase whose cold start has not yet been attributed to an invocation.
 #[derive(Debug, Default)]
 struct InitContext {
-    facts: InitFacts,
+    phase: Phase,
     /// The next invocation to start is the cold start.
     unclaimed: bool,
     /// A SnapStart restore happened: init events after it are the snapshot's replay.
@@ -65,7 +67,7 @@ struct InitContext {
 }
 
 #[derive(Debug)]
-pub struct Joiner {
+pub(crate) struct Joiner {
     limits: JoinLimits,
     pending: HashMap<String, Pending>,
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
@@ -78,7 +80,7 @@ pub struct Joiner {
 }
 
 impl Joiner {
-    pub fn new(limits: JoinLimits) -> Self {
+    pub(crate) fn new(limits: JoinLimits) -> Self {
         Self {
             limits,
             pending: HashMap::new(),
@@ -91,22 +93,23 @@ impl Joiner {
         }
     }
 
-    pub fn stats(&self) -> JoinStats {
+    pub(crate) fn stats(&self) -> JoinStats {
         self.stats
     }
 
     /// Invocations known to have started whose report has not arrived.
-    pub fn outstanding(&self) -> usize {
+    pub(crate) fn outstanding(&self) -> usize {
         self.pending.values().filter(|p| p.report.is_none()).count()
     }
 
     /// Invocations waiting for anything.
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
         self.pending.len()
     }
 
     /// The monotonic time at which [`Joiner::sweep`] has something to emit, if any.
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.pending
             .values()
             .filter(|p| !p.has_all_events(self.limits.runtime_done_expected))
@@ -117,7 +120,7 @@ impl Joiner {
 
     /// The extension learnt of an invocation from an INVOKE event (before any telemetry).
     /// With `expect_resources`, the invocation waits for [`Joiner::attach_resources`].
-    pub fn on_invoke(
+    pub(crate) fn on_invoke(
         &mut self,
         request_id: &str,
         now_wall_ms: i64,
@@ -131,7 +134,7 @@ impl Joiner {
     }
 
     /// The resource use of an invocation, measured when the next one started (or at SHUTDOWN).
-    pub fn attach_resources(
+    pub(crate) fn attach_resources(
         &mut self,
         request_id: &str,
         usage: ResourceUsage,
@@ -144,135 +147,93 @@ impl Joiner {
     }
 
     /// Takes one platform event; pushes any invocation it completes onto `out`.
-    pub fn ingest(&mut self, event: TelemetryEvent, now: u64, out: &mut Vec<CompletedInvocation>) {
+    pub(crate) fn ingest(&mut self, event: TelemetryEvent, now: u64, out: &mut Vec<CompletedInvocation>) {
         let time_ms = event.time_ms;
         match event.kind {
-            EventKind::InitStart {
-                info,
-                runtime_version,
-            } => {
-                if self.accepts_init(time_ms, &info) {
-                    self.init.facts = InitFacts {
-                        runtime_version,
-                        ..InitFacts::default()
-                    };
-                    self.on_init_phase(time_ms, info, None, None, None);
+            EventKind::InitStart(phase) => {
+                // A new init: what an earlier one said does not carry over.
+                if self.accepts_init(time_ms, &phase) {
+                    self.init.phase = Phase::default();
+                    self.on_init_phase(phase);
                 }
             }
-            EventKind::InitRuntimeDone {
-                info,
-                status,
-                error_type,
-            } => {
-                self.on_init_phase(time_ms, info, status, error_type, None);
-            }
-            EventKind::InitReport {
-                info,
-                status,
-                error_type,
-                duration_ms,
-            } => {
-                self.on_init_phase(time_ms, info, status, error_type, duration_ms);
-            }
-            EventKind::RestoreStart | EventKind::RestoreRuntimeDone { .. } => self.on_restore(None),
-            EventKind::RestoreReport { duration_ms, .. } => self.on_restore(duration_ms),
-            EventKind::Start {
-                request_id,
-                version,
-                trace_id,
-            } => {
-                let claim_cold = std::mem::take(&mut self.init.unclaimed);
-                let runtime_version = self.init.facts.runtime_version.clone();
-                let init = claim_cold.then(|| self.init.facts.clone());
-                let restore = std::mem::take(&mut self.init.restore_unclaimed)
-                    .then_some(self.init.restore_duration_ms)
-                    .flatten();
-                let in_flight = self
-                    .pending
-                    .iter()
-                    .filter(|(id, p)| {
-                        p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
-                    })
-                    .count();
-                let Some(p) = self.entry(&request_id, out) else {
-                    return;
-                };
-                p.started = true;
-                p.start_ms = Some(time_ms);
-                p.runtime_version.clone_from(&runtime_version);
-                p.concurrency = Some(u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
-                p.saw_event_time(time_ms);
-                p.version = version;
-                p.trace_id = trace_id;
-                if claim_cold {
-                    p.cold_start = true;
-                    p.init = init;
+            EventKind::InitRuntimeDone(phase) | EventKind::InitReport(phase) => {
+                if self.accepts_init(time_ms, &phase) {
+                    self.on_init_phase(phase);
                 }
-                if restore.is_some() {
-                    p.restore_duration_ms = restore;
-                }
-                if claim_cold {
-                    self.init.claimed_at_ms = Some(time_ms);
-                }
-                self.complete_if_ready(&request_id, out);
             }
-            EventKind::RuntimeDone {
-                request_id,
-                status,
-                error_type,
-                duration_ms,
-                produced_bytes,
-                spans,
-            } => {
+            EventKind::RestoreStart | EventKind::RestoreRuntimeDone(_) => self.on_restore(None),
+            EventKind::RestoreReport(phase) => self.on_restore(phase.duration_ms),
+            EventKind::Start(start) => self.on_start(time_ms, start, out),
+            EventKind::RuntimeDone(done) => {
+                let request_id = done.request_id.clone();
                 let Some(p) = self.entry(&request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
-                p.runtime = Some(RuntimeFacts {
-                    status,
-                    error_type,
-                    duration_ms,
-                    produced_bytes,
-                    spans,
-                });
+                p.runtime = Some(done);
                 self.complete_if_ready(&request_id, out);
             }
-            EventKind::Report {
-                request_id,
-                status,
-                error_type,
-                duration_ms,
-                billed_duration_ms,
-                memory_size_mb,
-                max_memory_used_mb,
-                init_duration_ms,
-                restore_duration_ms,
-            } => {
+            EventKind::Report(report) => {
+                let request_id = report.request_id.clone();
                 let Some(p) = self.entry(&request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.report_at.get_or_insert(now);
-                p.report = Some(ReportFacts {
-                    status,
-                    error_type,
-                    duration_ms,
-                    billed_duration_ms,
-                    memory_size_mb,
-                    max_memory_used_mb,
-                    init_duration_ms,
-                    restore_duration_ms,
-                });
+                p.report = Some(report);
                 self.complete_if_ready(&request_id, out);
             }
             // Environment-level: handled by the caller, not part of any invocation.
-            EventKind::LogsDropped { .. } => {}
+            EventKind::LogsDropped(_) => {}
         }
+    }
+
+    fn on_start(&mut self, time_ms: i64, start: Start, out: &mut Vec<CompletedInvocation>) {
+        let Start {
+            request_id,
+            version,
+            trace_id,
+        } = start;
+        let claim_cold = std::mem::take(&mut self.init.unclaimed);
+        let runtime_version = self.init.phase.runtime_version.clone();
+        let init = claim_cold.then(|| self.init.phase.clone());
+        let restore = std::mem::take(&mut self.init.restore_unclaimed)
+            .then_some(self.init.restore_duration_ms)
+            .flatten();
+        let in_flight = self
+            .pending
+            .iter()
+            .filter(|(id, p)| {
+                p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
+            })
+            .count();
+        let Some(p) = self.entry(&request_id, out) else {
+            return;
+        };
+        p.started = true;
+        p.start_ms = Some(time_ms);
+        p.runtime_version = runtime_version;
+        p.concurrency = Some(u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
+        p.saw_event_time(time_ms);
+        p.version = version;
+        p.trace_id = trace_id;
+        if claim_cold {
+            p.cold_start = true;
+            p.init = init;
+        }
+        if restore.is_some() {
+            p.restore_duration_ms = restore;
+        }
+        if claim_cold {
+            self.init.claimed_at_ms = Some(time_ms);
+        }
+        self.complete_if_ready(&request_id, out);
     }
 
     /// Emits invocations whose report arrived more than the grace period ago but which still
     /// miss their start or runtimeDone (lost or dropped records).
-    pub fn sweep(&mut self, now: u64, out: &mut Vec<CompletedInvocation>) {
+    pub(crate) fn sweep(&mut self, now: u64, out: &mut Vec<CompletedInvocation>) {
         let grace = self.limits.report_grace_ms;
         let expected = self.limits.runtime_done_expected;
         let mut due: Vec<(u64, String)> = self
@@ -292,7 +253,7 @@ impl Joiner {
     /// The environment is shutting down: emits everything still pending, oldest first. An
     /// invocation that never got a runtimeDone or report while SHUTDOWN's reason is `timeout`
     /// is the one that timed out.
-    pub fn drain(&mut self, shutdown_reason: Option<&str>, out: &mut Vec<CompletedInvocation>) {
+    pub(crate) fn drain(&mut self, shutdown_reason: Option<&str>, out: &mut Vec<CompletedInvocation>) {
         let timed_out = shutdown_reason.is_some_and(|r| r.eq_ignore_ascii_case("timeout"));
         let in_flight = if timed_out {
             self.in_flight()
@@ -343,53 +304,24 @@ impl Joiner {
 
     /// Whether an init event starts or continues a phase that makes a cold start: not the
     /// snapshot's replayed init in a SnapStart environment, not a duplicate delivery.
-    fn accepts_init(&self, time_ms: i64, info: &PhaseInfo) -> bool {
-        let snap_start = info.init_type.as_deref() == Some("snap-start");
+    fn accepts_init(&self, time_ms: i64, phase: &Phase) -> bool {
+        let snap_start = phase.init_type.as_deref() == Some("snap-start");
         let stale = self.init.claimed_at_ms.is_some_and(|claimed| time_ms <= claimed);
         !(self.init.restored || snap_start || stale)
     }
 
-    /// Records an init phase event; returns whether it counted (not a replay or a duplicate).
-    fn on_init_phase(
-        &mut self,
-        time_ms: i64,
-        info: PhaseInfo,
-        status: Option<Status>,
-        error_type: Option<String>,
-        duration_ms: Option<f64>,
-    ) -> bool {
-        if !self.accepts_init(time_ms, &info) {
-            return false;
-        }
-        let f = &mut self.init.facts;
-        if info.init_type.is_some() {
-            f.init_type = info.init_type;
-        }
-        if info.phase.is_some() {
-            f.phase = info.phase;
-        }
-        if status.is_some() {
-            f.status = status;
-        }
-        if error_type.is_some() {
-            f.error_type = error_type;
-        }
-        if duration_ms.is_some() {
-            f.duration_ms = duration_ms;
-        }
-        self.init.unclaimed = Self::makes_cold_start(&PhaseInfo {
-            init_type: f.init_type.clone(),
-            phase: f.phase.clone(),
-        });
-        true
+    /// Merges an accepted init phase event into what is known of the init.
+    fn on_init_phase(&mut self, phase: Phase) {
+        self.init.phase.merge(phase);
+        self.init.unclaimed = Self::makes_cold_start(&self.init.phase);
     }
 
     /// Whether an invocation waits for this init phase: on-demand inits, and any init re-run as
     /// part of an invocation (after a reset). Provisioned concurrency and Managed Instances
     /// initialise ahead of traffic, so their first invocation is not a cold start.
-    fn makes_cold_start(info: &PhaseInfo) -> bool {
-        let on_demand = info.init_type.as_deref().is_none_or(|t| t == "on-demand");
-        on_demand || info.phase.as_deref() == Some("invoke")
+    fn makes_cold_start(phase: &Phase) -> bool {
+        let on_demand = phase.init_type.as_deref().is_none_or(|t| t == "on-demand");
+        on_demand || phase.phase.as_deref() == Some("invoke")
     }
 
     fn on_restore(&mut self, duration_ms: Option<f64>) {
@@ -457,13 +389,7 @@ impl Joiner {
             return;
         };
         self.remember(request_id);
-        let fallback = p.first_seen_ms.unwrap_or_default();
-        out.push(CompletedInvocation::from_pending(
-            request_id.to_owned(),
-            p,
-            ending,
-            fallback,
-        ));
+        out.push(p.complete(request_id.to_owned(), ending));
     }
 
     fn remember(&mut self, request_id: &str) {

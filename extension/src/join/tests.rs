@@ -1,5 +1,5 @@
 use super::*;
-use crate::intake::event::RuntimeSpans;
+use crate::model::{Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics};
 
 const T0: i64 = 1_795_600_800_000;
 
@@ -10,73 +10,78 @@ fn ev(dt: i64, kind: EventKind) -> TelemetryEvent {
     }
 }
 
+fn on_demand() -> Phase {
+    Phase {
+        init_type: Some("on-demand".into()),
+        phase: Some("init".into()),
+        ..Phase::default()
+    }
+}
+
 fn init_start(dt: i64) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::InitStart {
-            info: PhaseInfo {
-                init_type: Some("on-demand".into()),
-                phase: Some("init".into()),
-            },
+        EventKind::InitStart(Phase {
             runtime_version: Some("provided:al2023".into()),
-        },
+            ..on_demand()
+        }),
     )
 }
 
 fn init_report(dt: i64, ms: f64) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::InitReport {
-            info: PhaseInfo {
-                init_type: Some("on-demand".into()),
-                phase: Some("init".into()),
-            },
+        EventKind::InitReport(Phase {
             status: Some(Status::Success),
-            error_type: None,
             duration_ms: Some(ms),
-        },
+            ..on_demand()
+        }),
     )
 }
 
 fn start(dt: i64, id: &str) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::Start {
+        EventKind::Start(Start {
             request_id: id.into(),
             version: Some("$LATEST".into()),
             trace_id: None,
-        },
+        }),
     )
 }
 
 fn runtime_done(dt: i64, id: &str, status: Status) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::RuntimeDone {
+        EventKind::RuntimeDone(RuntimeDone {
             request_id: id.into(),
             status: Some(status),
             error_type: None,
-            duration_ms: Some(10.0),
-            produced_bytes: Some(20.0),
-            spans: RuntimeSpans::default(),
-        },
+            metrics: Some(RuntimeDoneMetrics {
+                duration_ms: 10.0,
+                produced_bytes: Some(20.0),
+            }),
+            ..RuntimeDone::default()
+        }),
     )
 }
 
 fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::Report {
+        EventKind::Report(Report {
             request_id: id.into(),
             status: Some(status),
             error_type: (status == Status::Error).then(|| "Runtime.OutOfMemory".into()),
-            duration_ms: 12.5,
-            billed_duration_ms: Some(13.0),
-            memory_size_mb: Some(128.0),
-            max_memory_used_mb: Some(40.0),
-            init_duration_ms: init_ms,
-            restore_duration_ms: None,
-        },
+            metrics: ReportMetrics {
+                duration_ms: 12.5,
+                billed_duration_ms: Some(13.0),
+                memory_size_mb: Some(128.0),
+                max_memory_used_mb: Some(40.0),
+                init_duration_ms: init_ms,
+                restore_duration_ms: None,
+            },
+        }),
     )
 }
 
@@ -152,7 +157,7 @@ fn the_late_report_completes_the_invocation_in_a_later_batch() {
     );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].request_id, "a");
-    assert_eq!(out[0].report.as_ref().unwrap().duration_ms, 12.5);
+    assert_eq!(out[0].report.as_ref().unwrap().metrics.duration_ms, 12.5);
     assert_eq!(j.outstanding(), 1);
 }
 
@@ -293,11 +298,11 @@ fn snapstart_restore_is_not_a_cold_start_and_carries_restore_duration() {
         ev(0, EventKind::RestoreStart),
         ev(
             200,
-            EventKind::RestoreReport {
+            EventKind::RestoreReport(Phase {
                 status: Some(Status::Success),
-                error_type: None,
                 duration_ms: Some(199.0),
-            },
+                ..Phase::default()
+            }),
         ),
         // The snapshot's init, replayed after the restore.
         init_start(1),
@@ -410,15 +415,13 @@ fn overlapping_invocations_count_their_concurrency() {
 fn init_report_of(dt: i64, init_type: &str, phase: &str) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::InitReport {
-            info: PhaseInfo {
-                init_type: Some(init_type.into()),
-                phase: Some(phase.into()),
-            },
+        EventKind::InitReport(Phase {
+            init_type: Some(init_type.into()),
+            phase: Some(phase.into()),
             status: Some(Status::Success),
-            error_type: None,
             duration_ms: Some(50.0),
-        },
+            ..Phase::default()
+        }),
     )
 }
 

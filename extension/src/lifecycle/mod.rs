@@ -1,38 +1,31 @@
-//! The lifecycle: register with the Extensions API, subscribe to the Telemetry API, and drive
-//! the pipeline until SHUTDOWN has been answered by a final flush.
+//! The lifecycle: what talks to the Extensions API. Register, subscribe the listener to the
+//! Telemetry API, drive the [pipeline](crate::pipeline) with INVOKE and SHUTDOWN until SHUTDOWN
+//! has been answered by a final flush, and end the process with the pipeline's fate: a crash of
+//! the pipeline task is a failed run, never a quiet exit.
 //!
 //! The invoke path is never blocked: the events processor only hands INVOKE to the pipeline
 //! task with a non-blocking send and returns, so the crate calls `/event/next` again at once.
 
-mod environment;
-mod pipeline;
+mod clock;
+mod drive;
 
-use std::time::Duration;
-
-use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
+use std::future::Future;
 use std::sync::Arc;
 
+use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
 use tokio::sync::{Semaphore, mpsc};
-use tokio::time::Instant;
+use tokio::task::JoinHandle;
 
-pub use pipeline::{Pipeline, PipelineParts, PipelineStats};
+use clock::Clock;
+use drive::{LifecycleEvent, drive};
 
-use crate::config::{Config, OutputMode, vars};
-use crate::emf::{Batcher, EmfConfig, EmfEncoder};
+use crate::config::{Config, vars};
 use crate::intake::{IntakeMessage, bind_listener, serve, subscribe};
-use crate::join::{JoinLimits, Joiner};
-use crate::metrics::cost::Pricing;
-use crate::metrics::{ARCHITECTURE, Group, InvocationContext, catalogue};
+use crate::pipeline::{Pipeline, PipelineStats};
 use crate::resources::{ProcSampler, Sampler};
-use crate::sink::{Sink, StdoutSink};
+use crate::sink::StdoutSink;
 
-/// Telemetry events handled between two flushes of the output.
-const WORK_SLICE: usize = 256;
-
-/// Kept between the end of our shutdown work and Lambda's `deadlineMs`, for the final write
-/// and the process exit.
-const SHUTDOWN_SAFETY: Duration = Duration::from_millis(300);
-
+/// Why the extension stopped before the environment's SHUTDOWN was handled.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(
@@ -45,18 +38,11 @@ pub enum RunError {
     #[error("could not bind the telemetry listener: {0}")]
     Bind(#[source] std::io::Error),
     #[error("could not register with the Extensions API: {0}")]
-    Register(String),
+    Register(#[source] lambda_extension::Error),
     #[error("the Extensions API event loop failed: {0}")]
-    EventLoop(String),
-    #[error("the metric output is misconfigured: {0}")]
-    Output(#[source] crate::emf::EmfConfigError),
-}
-
-/// What the Extensions API told us, for the pipeline task.
-#[derive(Debug)]
-pub enum Lifecycle {
-    Invoke { request_id: String },
-    Shutdown { reason: String, deadline_ms: u64 },
+    EventLoop(#[source] lambda_extension::Error),
+    #[error("the metrics pipeline crashed: {0}")]
+    Pipeline(#[source] tokio::task::JoinError),
 }
 
 /// The extension's name is its executable's file name (Lambda requires they match).
@@ -72,20 +58,20 @@ fn extension_name() -> String {
         .to_owned()
 }
 
+/// Runs the extension until the environment shuts down.
 pub async fn run(config: Config) -> Result<(), RunError> {
     let runtime_api = std::env::var(vars::RUNTIME_API).map_err(|_| RunError::NoRuntimeApi)?;
     if runtime_api.parse::<http::uri::Authority>().is_err() {
         return Err(RunError::BadRuntimeApi(runtime_api));
     }
     let managed = config.function.is_managed_instances();
-    let encoder = EmfEncoder::new(emf_config(&config)).map_err(RunError::Output)?;
 
     // Bound once, before subscribing, so the port we subscribe with is the one we hold.
     let (listener, destination) = bind_listener(config.listener_host, config.port)
         .await
         .map_err(RunError::Bind)?;
 
-    let (life_tx, life_rx) = mpsc::channel::<Lifecycle>(256);
+    let (life_tx, life_rx) = mpsc::channel::<LifecycleEvent>(256);
     let processor = service_fn(move |event: LambdaEvent| {
         let tx = life_tx.clone();
         async move {
@@ -93,7 +79,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
                 NextEvent::Invoke(invoke) => {
                     // Never wait on the invoke path: a full queue loses only the early notice
                     // (the invocation is still learnt from its telemetry).
-                    let message = Lifecycle::Invoke {
+                    let message = LifecycleEvent::Invoke {
                         request_id: invoke.request_id,
                     };
                     if tx.try_send(message).is_err() {
@@ -102,7 +88,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
                     Ok::<(), lambda_extension::Error>(())
                 }
                 NextEvent::Shutdown(shutdown) => {
-                    let message = Lifecycle::Shutdown {
+                    let message = LifecycleEvent::Shutdown {
                         reason: shutdown.shutdown_reason,
                         deadline_ms: shutdown.deadline_ms,
                     };
@@ -128,7 +114,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .with_events_processor(processor)
         .register()
         .await
-        .map_err(|e| RunError::Register(e.to_string()))?;
+        .map_err(RunError::Register)?;
 
     // One batch waits at most: each holds up to ~2 × maxBytes of decoded events, and memory
     // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
@@ -137,7 +123,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     tokio::spawn(serve(
         listener,
         intake_tx,
-        Arc::clone(&slots),
+        slots,
         config.buffering.max_body_bytes(),
     ));
 
@@ -157,214 +143,58 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         ),
     }
 
-    let pipeline = Pipeline::new(pipeline_parts(&config, encoder, StdoutSink::default()));
+    let pipeline = Pipeline::from_config(&config, StdoutSink::default());
+    let sampler = pipeline
+        .wants_resources()
+        .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
     let worker = tokio::spawn(drive(
         pipeline,
         intake_rx,
         life_rx,
-        config.shutdown_wait,
-        Some(slots),
-    ));
-
-    tokio::select! {
-        result = registered.run() => result.map_err(|e| RunError::EventLoop(e.to_string())),
-        _ = worker => Ok(()),
-    }
-}
-
-/// The values of the built-in dimensions, for the keys some dimension set uses (a key no set
-/// uses is not written: `MemorySize` as a string member would take the metric's place), then
-/// the user's static dimensions.
-pub fn emf_config(config: &Config) -> EmfConfig {
-    let out = &config.output;
-    let f = &config.function;
-    let used = |key: &str| key == "FunctionName" || out.dimension_sets.iter().flatten().any(|k| k == key);
-    let built_in = [
-        ("FunctionName", Some(f.name.clone())),
-        ("FunctionVersion", Some(f.version.clone())),
-        (
-            "InitType",
-            Some(
-                f.initialization_type
-                    .clone()
-                    .unwrap_or_else(|| "on-demand".to_owned()),
-            ),
-        ),
-        ("Architecture", Some(ARCHITECTURE.to_owned())),
-        ("MemorySize", f.memory_size_mb.map(|m| m.to_string())),
-    ];
-    let mut static_dimensions: Vec<(String, String)> = built_in
-        .into_iter()
-        .filter(|(k, _)| used(k))
-        .filter_map(|(k, v)| Some((k.to_owned(), v?)))
-        .collect();
-    static_dimensions.extend(out.static_dimensions.iter().cloned());
-    if used("MemorySize") && out.metrics.contains(&catalogue::MEMORY_SIZE) {
-        tracing::warn!(
-            "MemorySize is a dimension: the MemorySize metric is left out (a member cannot be both)"
-        );
-    }
-    EmfConfig {
-        namespace: config.namespace.clone(),
-        dimension_sets: out.dimension_sets.clone(),
-        static_dimensions,
-        high_resolution: out.high_resolution,
-    }
-}
-
-/// The pipeline for this configuration, writing to `sink`.
-pub fn pipeline_parts<S: Sink>(config: &Config, encoder: EmfEncoder, sink: S) -> PipelineParts<S> {
-    let out = &config.output;
-    let resources_on = catalogue::ALL
-        .iter()
-        .any(|d| d.group == Group::Resources && out.metrics.contains(d));
-    // Without INVOKE events (Managed Instances) there are no invocation boundaries to sample at.
-    let sampler: Option<Box<dyn Sampler>> = (resources_on && !config.function.is_managed_instances())
-        .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
-    PipelineParts {
-        joiner: Joiner::new(JoinLimits {
-            runtime_done_expected: !config.function.is_managed_instances(),
-            ..JoinLimits::default()
-        }),
-        context: InvocationContext {
-            function_version: Some(config.function.version.clone()),
-            pricing: Pricing::for_region(
-                config.function.region.as_deref(),
-                ARCHITECTURE,
-                out.price_per_gb_second,
-                out.price_per_request,
-            ),
-            region: config.function.region.clone(),
-            memory_size_mb: config.function.memory_size_mb,
-            init_type: config
-                .function
-                .initialization_type
-                .clone()
-                .unwrap_or_else(|| "on-demand".to_owned()),
-        },
-        encoder,
-        sink,
-        selection: out.metrics,
-        batcher: (out.mode == OutputMode::Batched).then(|| {
-            Batcher::new(
-                out.compact_values,
-                out.high_resolution,
-                out.flush_interval.as_millis() as u64,
-            )
-        }),
         sampler,
-    }
+        config.shutdown_wait,
+        Clock::system(),
+    ));
+    supervise(registered.run(), worker).await
 }
 
-fn wall_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Runs the pipeline until SHUTDOWN has been handled.
-pub async fn drive<S: Sink>(
-    mut pipeline: Pipeline<S>,
-    mut intake: mpsc::Receiver<IntakeMessage>,
-    mut lifecycle: mpsc::Receiver<Lifecycle>,
-    shutdown_wait: Duration,
-    slots: Option<Arc<Semaphore>>,
-) -> PipelineStats {
-    let epoch = Instant::now();
-    let now = move || epoch.elapsed().as_millis() as u64;
-    loop {
-        let deadline = pipeline.next_deadline();
-        let sleep_until = epoch + Duration::from_millis(deadline.unwrap_or_default());
-        tokio::select! {
-            // A large batch is worked through in slices, each flushed, so its output is never
-            // all in memory at once; then the listener may read the next batch.
-            Some(message) = intake.recv() => work_through(&mut pipeline, message, slots.as_ref(), &now).await,
-            event = lifecycle.recv() => match event {
-                Some(Lifecycle::Invoke { request_id }) => {
-                    // Let the extension's next `/event/next` go out before the /proc sample, so
-                    // sampling never delays the end of a short invocation.
-                    tokio::task::yield_now().await;
-                    tokio::task::yield_now().await;
-                    pipeline.on_invoke(&request_id, wall_ms(), now());
-                }
-                Some(Lifecycle::Shutdown { reason, deadline_ms }) => {
-                    shutdown(&mut pipeline, &mut intake, slots.as_ref(), &reason, deadline_ms, shutdown_wait, now).await;
-                    return pipeline.stats();
-                }
-                None => {
-                    shutdown(&mut pipeline, &mut intake, slots.as_ref(), "spindown", 0, Duration::ZERO, now).await;
-                    return pipeline.stats();
-                }
-            },
-            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => pipeline.sweep(now()),
-        }
-        if let Err(err) = pipeline.flush().await {
-            tracing::warn!(error = %err, "could not write metrics to stdout");
-        }
+/// Waits for whichever ends first: the Extensions API event loop (it ends only on an error),
+/// or the pipeline task (it ends after SHUTDOWN, or by panicking).
+async fn supervise(
+    event_loop: impl Future<Output = Result<(), lambda_extension::Error>>,
+    worker: JoinHandle<PipelineStats>,
+) -> Result<(), RunError> {
+    tokio::select! {
+        result = event_loop => result.map_err(RunError::EventLoop),
+        finished = worker => finished.map(|_| ()).map_err(RunError::Pipeline),
     }
-}
-
-/// Works a whole intake message in flushed slices, then hands the listener its slot back.
-async fn work_through<S: Sink>(
-    pipeline: &mut Pipeline<S>,
-    message: IntakeMessage,
-    slots: Option<&Arc<Semaphore>>,
-    now: &impl Fn() -> u64,
-) {
-    let batch = matches!(message, IntakeMessage::Batch(_));
-    pipeline.accept(message);
-    while pipeline.work(now(), WORK_SLICE) {
-        if let Err(err) = pipeline.flush().await {
-            tracing::warn!(error = %err, "could not write metrics to stdout");
-        }
-    }
-    if let (true, Some(slots)) = (batch, slots) {
-        slots.add_permits(1);
-    }
-}
-
-/// Waits for outstanding reports (bounded by `wait` and by Lambda's deadline), then emits
-/// everything still pending and flushes.
-async fn shutdown<S: Sink>(
-    pipeline: &mut Pipeline<S>,
-    intake: &mut mpsc::Receiver<IntakeMessage>,
-    slots: Option<&Arc<Semaphore>>,
-    reason: &str,
-    deadline_ms: u64,
-    wait: Duration,
-    now: impl Fn() -> u64,
-) {
-    pipeline.on_shutdown(now());
-    let left = Duration::from_millis((deadline_ms as i64).saturating_sub(wall_ms()).max(0) as u64);
-    let wait = wait.min(left.saturating_sub(SHUTDOWN_SAFETY));
-    let until = Instant::now() + wait;
-    tracing::debug!(
-        reason,
-        outstanding = pipeline.outstanding(),
-        ?wait,
-        "shutting down"
-    );
-    while pipeline.outstanding() > 0 {
-        match tokio::time::timeout_at(until, intake.recv()).await {
-            Ok(Some(message)) => work_through(pipeline, message, slots, &now).await,
-            _ => break,
-        }
-    }
-    while let Ok(message) = intake.try_recv() {
-        work_through(pipeline, message, slots, &now).await;
-    }
-    pipeline.finish(reason, wall_ms(), now());
-    if let Err(err) = pipeline.flush().await {
-        tracing::warn!(error = %err, "could not write the last metrics to stdout");
-    }
-    let stats = pipeline.stats();
-    tracing::info!(
-        reason,
-        invocations = stats.invocations,
-        documents = stats.documents,
-        records = stats.records,
-        rejected = stats.records_malformed + stats.records_unknown,
-        "shut down"
-    );
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    fn crash() -> PipelineStats {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_pipeline_task_is_a_failed_run() {
+        let worker = tokio::spawn(async { crash() });
+        let result = supervise(std::future::pending(), worker).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, RunError::Pipeline(_)), "{err:?}");
+        assert!(err.to_string().contains("panicked"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_that_finishes_is_a_clean_run_and_an_event_loop_error_is_not() {
+        let worker = tokio::spawn(async { PipelineStats::default() });
+        assert!(supervise(std::future::pending(), worker).await.is_ok());
+        let worker = tokio::spawn(std::future::pending::<PipelineStats>());
+        let failed = supervise(async { Err("the API went away".into()) }, worker).await;
+        let err = failed.unwrap_err();
+        assert!(err.to_string().contains("the API went away"), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
+    }
+}

@@ -256,7 +256,7 @@ metric!(
     "TelemetryRecordsRejected",
     Count,
     Extension,
-    "Telemetry records the extension could not use (malformed, of an unknown type, or in a refused oversized batch) since its previous report."
+    "Telemetry records the extension could not use (malformed, or of an unknown type), plus refused oversized batches (each counted once), since its previous report."
 );
 metric!(
     EMF_DOCUMENTS_WRITTEN,

@@ -7,15 +7,41 @@
 //! in the table is priced as us-east-1, and says so in the `PriceSource` property; set
 //! `LAMBDA_LENS_PRICE_PER_GB_SECOND` / `LAMBDA_LENS_PRICE_PER_REQUEST` to override.
 
-pub const PRICE_TABLE_DATE: &str = "2026-11";
+use std::fmt;
+
+const PRICE_TABLE_DATE: &str = "2026-11";
 
 /// US dollars.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pricing {
-    pub per_gb_second: f64,
-    pub per_request: f64,
+pub(crate) struct Pricing {
+    pub(crate) per_gb_second: f64,
+    pub(crate) per_request: f64,
     /// Where the prices came from, for the `PriceSource` property.
-    pub source: &'static str,
+    pub(crate) source: PriceSource,
+}
+
+/// Where the prices of [`Pricing`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PriceSource {
+    /// `LAMBDA_LENS_PRICE_PER_GB_SECOND` or `LAMBDA_LENS_PRICE_PER_REQUEST`.
+    Configured,
+    /// The table, for the function's region.
+    Table,
+    /// The table's us-east-1 prices: the region is not in the table.
+    TableDefault,
+}
+
+impl fmt::Display for PriceSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Configured => f.write_str("configured"),
+            Self::Table => write!(f, "table {PRICE_TABLE_DATE}"),
+            Self::TableDefault => write!(
+                f,
+                "table {PRICE_TABLE_DATE} (us-east-1 prices: region not in the table)"
+            ),
+        }
+    }
 }
 
 const X86_STANDARD: f64 = 0.000_016_666_7;
@@ -45,7 +71,7 @@ const STANDARD_REGIONS: &[&str] = &[
 
 impl Pricing {
     /// The price for `region` and `architecture` (`x86_64` or `arm64`), with overrides.
-    pub fn for_region(
+    pub(crate) fn for_region(
         region: Option<&str>,
         architecture: &str,
         per_gb_second: Option<f64>,
@@ -58,9 +84,9 @@ impl Pricing {
             X86_STANDARD
         };
         let source = match (per_gb_second.is_some() || per_request.is_some(), known) {
-            (true, _) => "configured",
-            (false, true) => "table 2026-11",
-            (false, false) => "table 2026-11 (us-east-1 prices: region not in the table)",
+            (true, _) => PriceSource::Configured,
+            (false, true) => PriceSource::Table,
+            (false, false) => PriceSource::TableDefault,
         };
         Self {
             per_gb_second: per_gb_second.unwrap_or(table_gbs),
@@ -70,7 +96,7 @@ impl Pricing {
     }
 
     /// The cost of one invocation billed for `billed_ms` at `memory_mb`.
-    pub fn invocation_cost(&self, billed_ms: f64, memory_mb: f64) -> f64 {
+    pub(crate) fn invocation_cost(&self, billed_ms: f64, memory_mb: f64) -> f64 {
         (billed_ms / 1000.0) * (memory_mb / 1024.0) * self.per_gb_second + self.per_request
     }
 }
@@ -84,7 +110,7 @@ mod tests {
         let p = Pricing::for_region(Some("us-east-1"), "x86_64", None, None);
         let cost = p.invocation_cost(1000.0, 1024.0);
         assert!((cost - (0.000_016_666_7 + 0.000_000_2)).abs() < 1e-15);
-        assert_eq!(p.source, "table 2026-11");
+        assert_eq!(p.source.to_string(), "table 2026-11");
         let arm = Pricing::for_region(Some("eu-west-1"), "arm64", None, None);
         assert!(arm.invocation_cost(1000.0, 1024.0) < cost);
     }
@@ -92,9 +118,9 @@ mod tests {
     #[test]
     fn unknown_regions_say_so_and_overrides_win() {
         let p = Pricing::for_region(Some("xx-moon-1"), "x86_64", None, None);
-        assert!(p.source.contains("not in the table"));
+        assert!(p.source.to_string().contains("not in the table"));
         let p = Pricing::for_region(Some("us-east-1"), "x86_64", Some(0.0001), None);
-        assert_eq!((p.per_gb_second, p.source), (0.0001, "configured"));
+        assert_eq!((p.per_gb_second, p.source), (0.0001, PriceSource::Configured));
         assert!((p.invocation_cost(500.0, 2048.0) - (0.5 * 2.0 * 0.0001 + 0.000_000_2)).abs() < 1e-15);
     }
 }

@@ -2,24 +2,23 @@
 
 use super::catalogue as m;
 use super::cost::Pricing;
-use super::{MetricRecord, PropertyValue};
-use crate::intake::event::Status;
-use crate::join::CompletedInvocation;
+use super::{MetricRecord, PropertyValue, RecordKind};
+use crate::model::{CompletedInvocation, Status};
 
 const OUT_OF_MEMORY_ERROR: &str = "Runtime.OutOfMemory";
 
 /// Facts of the environment that are the same for every invocation.
 #[derive(Debug, Clone)]
-pub struct InvocationContext {
-    pub function_version: Option<String>,
+pub(crate) struct InvocationContext {
+    pub(crate) function_version: Option<String>,
     /// Prices for `EstimatedCost`.
-    pub pricing: Pricing,
+    pub(crate) pricing: Pricing,
     /// `AWS_REGION`.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
-    pub memory_size_mb: Option<u32>,
+    pub(crate) memory_size_mb: Option<u32>,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` (on-demand when unset).
-    pub init_type: String,
+    pub(crate) init_type: String,
 }
 
 impl Default for InvocationContext {
@@ -45,8 +44,8 @@ fn flag(on: bool) -> f64 {
 }
 
 /// Derives the metric values and properties of one invocation.
-pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> MetricRecord {
-    let mut r = MetricRecord::new(inv.timestamp_ms);
+pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> MetricRecord {
+    let mut r = MetricRecord::new(RecordKind::Invocation, inv.timestamp_ms);
     let status = inv.status;
     let report = inv.report.as_ref();
     let runtime = inv.runtime.as_ref();
@@ -58,8 +57,9 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     r.value(&m::COLD_STARTS, flag(inv.cold_start));
     r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
 
+    let report = report.map(|r| r.metrics);
     let duration = report.map(|r| r.duration_ms);
-    let runtime_duration = runtime.and_then(|r| r.duration_ms);
+    let runtime_duration = runtime.and_then(|r| r.metrics).map(|m| m.duration_ms);
     r.maybe(&m::DURATION, duration);
     r.maybe(&m::BILLED_DURATION, report.and_then(|r| r.billed_duration_ms));
     r.maybe(&m::RUNTIME_DURATION, runtime_duration);
@@ -73,7 +73,10 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
     r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
     r.maybe(&m::RESPONSE_DURATION, spans.response_duration_ms);
     r.maybe(&m::RUNTIME_OVERHEAD, spans.runtime_overhead_ms);
-    r.maybe(&m::PRODUCED_BYTES, runtime.and_then(|r| r.produced_bytes));
+    r.maybe(
+        &m::PRODUCED_BYTES,
+        runtime.and_then(|r| r.metrics?.produced_bytes),
+    );
     if inv.cold_start {
         r.maybe(&m::INIT_DURATION, inv.init.as_ref().and_then(|i| i.duration_ms));
     }
@@ -96,7 +99,7 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
             &m::ESTIMATED_COST,
             round_to(ctx.pricing.invocation_cost(billed, size), 1e-13),
         );
-        r.text("PriceSource", Some(ctx.pricing.source));
+        r.text("PriceSource", Some(&ctx.pricing.source.to_string()));
     }
 
     if let Some(u) = &inv.resources {
@@ -121,8 +124,6 @@ pub fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> 
         "FunctionVersion",
         inv.version.as_deref().or(ctx.function_version.as_deref()),
     );
-    r.properties
-        .push(("ColdStart", PropertyValue::Bool(inv.cold_start)));
     // Environment facts as properties, for Logs Insights: never dimensions unless configured.
     r.text("InitType", Some(&ctx.init_type));
     r.text("RuntimeVersion", inv.runtime_version.as_deref());
@@ -148,7 +149,7 @@ fn is_out_of_memory(inv: &CompletedInvocation) -> bool {
     let full = inv
         .report
         .as_ref()
-        .and_then(|r| Some(r.max_memory_used_mb? >= r.memory_size_mb?))
+        .and_then(|r| Some(r.metrics.max_memory_used_mb? >= r.metrics.memory_size_mb?))
         .unwrap_or(false);
     failed && full
 }
@@ -156,7 +157,10 @@ fn is_out_of_memory(inv: &CompletedInvocation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::{Ending, InitFacts, ReportFacts};
+    use crate::model::{
+        Ending, Phase, Report, ReportMetrics, ResourceUsage, RuntimeDone, RuntimeDoneMetrics,
+        RuntimeDoneSpans,
+    };
 
     fn inv() -> CompletedInvocation {
         CompletedInvocation {
@@ -168,12 +172,17 @@ mod tests {
             init: None,
             restore_duration_ms: None,
             runtime: None,
-            report: Some(ReportFacts {
-                duration_ms: 10.0,
-                billed_duration_ms: Some(11.0),
-                memory_size_mb: Some(128.0),
-                max_memory_used_mb: Some(60.0),
-                ..ReportFacts::default()
+            report: Some(Report {
+                request_id: "r1".into(),
+                status: Some(Status::Success),
+                error_type: None,
+                metrics: ReportMetrics {
+                    duration_ms: 10.0,
+                    billed_duration_ms: Some(11.0),
+                    memory_size_mb: Some(128.0),
+                    max_memory_used_mb: Some(60.0),
+                    ..ReportMetrics::default()
+                },
             }),
             status: Some(Status::Success),
             error_type: None,
@@ -204,10 +213,10 @@ mod tests {
     fn cold_start_carries_init_duration() {
         let mut i = inv();
         i.cold_start = true;
-        i.init = Some(InitFacts {
+        i.init = Some(Phase {
             duration_ms: Some(88.0),
             init_type: Some("on-demand".into()),
-            ..InitFacts::default()
+            ..Phase::default()
         });
         let r = invocation_record(&i, &InvocationContext::default());
         assert_eq!(r.get("ColdStarts"), Some(1.0));
@@ -231,7 +240,7 @@ mod tests {
 
         let mut i = inv();
         i.status = Some(Status::Failure);
-        i.report.as_mut().unwrap().max_memory_used_mb = Some(128.0);
+        i.report.as_mut().unwrap().metrics.max_memory_used_mb = Some(128.0);
         let r = invocation_record(&i, &InvocationContext::default());
         assert_eq!(
             r.get("OutOfMemory"),
@@ -250,18 +259,18 @@ mod tests {
 
     #[test]
     fn derived_values_cost_and_resources() {
-        use crate::intake::event::RuntimeSpans;
-        use crate::join::RuntimeFacts;
-        use crate::resources::ResourceUsage;
         let mut i = inv();
-        i.runtime = Some(RuntimeFacts {
-            duration_ms: Some(7.5),
-            spans: RuntimeSpans {
+        i.runtime = Some(RuntimeDone {
+            metrics: Some(RuntimeDoneMetrics {
+                duration_ms: 7.5,
+                produced_bytes: None,
+            }),
+            spans: RuntimeDoneSpans {
                 response_latency_ms: Some(7.0),
                 response_duration_ms: Some(0.25),
                 runtime_overhead_ms: Some(0.5),
             },
-            ..RuntimeFacts::default()
+            ..RuntimeDone::default()
         });
         i.resources = Some(ResourceUsage {
             processes_seen: true,

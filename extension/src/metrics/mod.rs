@@ -1,18 +1,20 @@
 //! What is measured: the metric catalogue (names, units, groups) and the records of values
-//! derived from completed invocations. How they are written (EMF) and where (sinks) live
-//! elsewhere; adding a metric means adding a [`MetricDef`] to [`catalogue`] and a line where its
-//! value is derived.
+//! derived from completed invocations ([`invocation`]) and from events of the environment
+//! ([`environment`]: init and restore phases, dropped telemetry, shutdown, the extension's own
+//! health). How they are written (EMF) and where (sinks) live elsewhere; adding a metric means
+//! adding a [`MetricDef`] to [`catalogue`] and a line where its value is derived.
 
 pub mod catalogue;
-pub mod cost;
+pub(crate) mod cost;
+pub(crate) mod environment;
 mod invocation;
-pub mod selection;
+pub(crate) mod selection;
 
-pub use invocation::{InvocationContext, invocation_record};
+pub(crate) use invocation::{InvocationContext, invocation_record};
 
 /// Dimension keys lambda-lens fills itself. Only these (and the user's static dimensions) can
 /// be dimensions: nothing taken from a request, a payload or a log ever becomes one.
-pub const BUILT_IN_DIMENSIONS: &[&str] = &[
+pub(crate) const BUILT_IN_DIMENSIONS: &[&str] = &[
     "FunctionName",
     "FunctionVersion",
     "ColdStart",
@@ -82,26 +84,35 @@ pub struct MetricDef {
 
 /// A property value: searchable with Logs Insights, never a dimension.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PropertyValue {
+pub(crate) enum PropertyValue {
     Text(String),
-    Bool(bool),
     Number(f64),
+}
+
+/// What a record is about: one invocation (batched output may merge many of them into one
+/// document), or an event of the environment (always a document of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordKind {
+    Invocation,
+    Environment,
 }
 
 /// Values observed at one moment for one invocation (or one environment event).
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricRecord {
+pub(crate) struct MetricRecord {
+    pub(crate) kind: RecordKind,
     /// Epoch milliseconds: when the platform says it happened, not when it was written.
-    pub timestamp_ms: i64,
-    pub values: Vec<(&'static MetricDef, f64)>,
+    pub(crate) timestamp_ms: i64,
+    pub(crate) values: Vec<(&'static MetricDef, f64)>,
     /// Low-cardinality dimension values that vary per record (e.g. `ColdStart`).
-    pub dimensions: Vec<(&'static str, String)>,
-    pub properties: Vec<(&'static str, PropertyValue)>,
+    pub(crate) dimensions: Vec<(&'static str, String)>,
+    pub(crate) properties: Vec<(&'static str, PropertyValue)>,
 }
 
 impl MetricRecord {
-    pub fn new(timestamp_ms: i64) -> Self {
+    pub(crate) fn new(kind: RecordKind, timestamp_ms: i64) -> Self {
         Self {
+            kind,
             timestamp_ms,
             values: Vec::new(),
             dimensions: Vec::new(),
@@ -109,23 +120,23 @@ impl MetricRecord {
         }
     }
 
-    pub fn value(&mut self, def: &'static MetricDef, value: f64) {
+    pub(crate) fn value(&mut self, def: &'static MetricDef, value: f64) {
         self.values.push((def, value));
     }
 
-    pub fn maybe(&mut self, def: &'static MetricDef, value: Option<f64>) {
+    pub(crate) fn maybe(&mut self, def: &'static MetricDef, value: Option<f64>) {
         if let Some(v) = value {
             self.value(def, v);
         }
     }
 
-    pub fn text(&mut self, key: &'static str, value: Option<&str>) {
+    pub(crate) fn text(&mut self, key: &'static str, value: Option<&str>) {
         if let Some(v) = value {
             self.properties.push((key, PropertyValue::Text(v.to_owned())));
         }
     }
 
-    pub fn property_text(&self, key: &str) -> Option<&str> {
+    pub(crate) fn property_text(&self, key: &str) -> Option<&str> {
         self.properties.iter().find_map(|(k, v)| match v {
             PropertyValue::Text(t) if *k == key => Some(t.as_str()),
             _ => None,
@@ -133,11 +144,12 @@ impl MetricRecord {
     }
 
     /// Keeps only the values of selected metrics.
-    pub fn retain(&mut self, selection: &selection::Selection) {
+    pub(crate) fn retain(&mut self, selection: &selection::Selection) {
         self.values.retain(|(def, _)| selection.contains(def));
     }
 
-    pub fn get(&self, name: &str) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> Option<f64> {
         self.values.iter().find(|(d, _)| d.name == name).map(|(_, v)| *v)
     }
 }

@@ -4,12 +4,7 @@ use super::{Group, MetricDef, catalogue};
 
 /// A set of catalogue metrics (a bit per entry of [`catalogue::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Selection(u64);
-
-/// The default: the core questions and the cost, 14 metrics. Every metric (times each set of
-/// dimension values) is a billed custom metric, so the rest is opt-in; see the README's cost
-/// table.
-pub const DEFAULT: &str = "core,cost";
+pub(crate) struct Selection(u64);
 
 const GROUPS: &[(&str, Group)] = &[
     ("core", Group::Core),
@@ -24,15 +19,14 @@ fn index(def: &MetricDef) -> Option<usize> {
 }
 
 impl Selection {
-    pub fn all() -> Self {
-        Self::none().with(|_| true)
-    }
-
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self(0)
     }
 
-    pub fn default_set() -> Self {
+    /// The default: the core questions and the cost, 14 metrics. Every metric (times each set
+    /// of dimension values) is a billed custom metric, so the rest is opt-in; see the README's
+    /// cost table.
+    pub(crate) fn default_set() -> Self {
         Self::none().with(|d| matches!(d.group, Group::Core | Group::Cost))
     }
 
@@ -56,23 +50,24 @@ impl Selection {
         Self(bits)
     }
 
-    pub fn contains(&self, def: &MetricDef) -> bool {
+    pub(crate) fn contains(&self, def: &MetricDef) -> bool {
         index(def).is_some_and(|i| self.0 & (1 << i) != 0)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.0.count_ones() as usize
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0 == 0
     }
 
     /// Parses a list such as `core,cost`, `all,-Threads` or `-resources`: group names (`core`,
-    /// `resources`, `cost`, `extension`, `all`) and metric names, case-insensitive; a leading
+    /// `detail`, `resources`, `cost`, `extension`, `all`) and metric names, case-insensitive; a leading
     /// `-` removes. A list that starts with a removal starts from the default set. Returns the
     /// selection and the tokens that name nothing.
-    pub fn parse(text: &str) -> (Self, Vec<String>) {
+    pub(crate) fn parse(text: &str) -> (Self, Vec<String>) {
         let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
         let mut selection = match tokens.first() {
             Some(t) if t.starts_with('-') => Self::default_set(),
@@ -118,7 +113,7 @@ mod tests {
         assert!(!s.contains(&catalogue::PRODUCED_BYTES));
         assert!(!s.contains(&catalogue::EXTENSION_MEMORY));
         assert_eq!(s.len(), 14);
-        assert_eq!(Selection::parse(DEFAULT).0, s);
+        assert_eq!(Selection::parse("core,cost").0, s);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{ResourceSample, Sampler};
+use super::Sampler;
+use crate::model::ResourceSample;
 
 /// Clock ticks per second of `/proc/<pid>/stat` times. Linux fixes `USER_HZ` at 100 in its ABI
 /// on the architectures Lambda runs (x86_64, arm64), so no `sysconf` call is needed.
@@ -13,7 +14,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// (on Lambda, the environment's init, which starts the runtime and the extensions; in a local
 /// emulator, the emulator) except lambda-lens and what it started.
 #[derive(Debug, Clone)]
-pub struct ProcSampler {
+pub(crate) struct ProcSampler {
     proc_root: PathBuf,
     tmp: PathBuf,
     self_pid: u32,
@@ -27,12 +28,12 @@ pub struct ProcSampler {
 const FORGET_FOREIGN_EVERY: u64 = 64;
 
 impl ProcSampler {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::at("/proc", "/tmp", std::process::id())
     }
 
     /// A sampler reading another `/proc` tree (tests).
-    pub fn at(proc_root: impl Into<PathBuf>, tmp: impl Into<PathBuf>, self_pid: u32) -> Self {
+    pub(crate) fn at(proc_root: impl Into<PathBuf>, tmp: impl Into<PathBuf>, self_pid: u32) -> Self {
         Self {
             proc_root: proc_root.into(),
             tmp: tmp.into(),
@@ -145,7 +146,7 @@ impl ProcSampler {
 }
 
 /// The extension's own peak resident memory (`VmHWM` of `/proc/self/status`), in bytes.
-pub fn own_peak_rss_bytes() -> Option<u64> {
+pub(crate) fn own_peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -242,8 +243,22 @@ mod tests {
         let mut sampler = ProcSampler::at(&root, std::env::temp_dir(), 20);
         let s = sampler.sample();
         assert_eq!(sampler.foreign, HashSet::from([1, 21, 30]), "not read again");
-        assert_eq!(sampler.sample(), s, "the same figures from the cached tree");
+        // The fake tree gives the same figures again; `/tmp` is a real filesystem that other
+        // tests write to, so its use is not compared.
+        let again = sampler.sample();
+        assert_eq!(
+            ResourceSample {
+                tmp_used_bytes: None,
+                ..again
+            },
+            ResourceSample {
+                tmp_used_bytes: None,
+                ..s
+            },
+            "the same figures from the cached tree"
+        );
         // Processes 10 and 11 (cutime 2 and cstime 1 each, from stat_line).
+        assert_eq!(s.processes, 2);
         assert_eq!(s.cpu_user_ms, (300.0 + 2.0 + 100.0 + 2.0) * 10.0);
         assert_eq!(s.cpu_system_ms, (100.0 + 1.0 + 0.0 + 1.0) * 10.0);
         assert_eq!(s.threads, 5);
@@ -253,9 +268,43 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 
+    /// The real `/proc`: this test process plays the environment's init, one child plays
+    /// lambda-lens and another the runtime, busy on the CPU. The sampler must find the runtime
+    /// (and only it: the "extension" and its subtree are left out) and see its CPU time grow.
     #[test]
-    fn the_real_proc_is_readable() {
-        let s = ProcSampler::new().sample();
-        assert!(s.tmp_used_bytes.is_some(), "statfs of /tmp works");
+    fn the_real_proc_finds_the_function_process_and_its_cpu() {
+        use std::process::{Command, Stdio};
+        let spawn = |script: &str| {
+            Command::new("sh")
+                .args(["-c", script])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut extension = spawn("exec sleep 30");
+        let mut runtime = spawn("while :; do :; done");
+        let mut sampler = ProcSampler::at("/proc", "/tmp", extension.id());
+        let first = sampler.sample();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut last = first;
+        while last.cpu_user_ms + last.cpu_system_ms <= first.cpu_user_ms + first.cpu_system_ms
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            last = sampler.sample();
+        }
+        runtime.kill().unwrap();
+        extension.kill().unwrap();
+        runtime.wait().unwrap();
+        extension.wait().unwrap();
+        // The test harness may run other children of this process at the same time (other
+        // tests): at least the runtime is found, never the "extension".
+        assert!(first.processes >= 1, "{first:?}");
+        assert!(first.threads >= 1 && first.file_descriptors >= 3, "{first:?}");
+        assert!(
+            last.cpu_user_ms + last.cpu_system_ms > first.cpu_user_ms + first.cpu_system_ms,
+            "the busy runtime's CPU time grew: {first:?} then {last:?}"
+        );
+        assert!(last.tmp_used_bytes.is_some(), "statfs of /tmp works");
     }
 }

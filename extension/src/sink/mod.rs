@@ -1,6 +1,5 @@
 //! Where EMF documents go. A sink takes whole documents and writes them on `flush`; the stdout
-//! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics). A PutMetricData
-//! sink will sit beside it.
+//! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics).
 
 mod stdout;
 
@@ -8,8 +7,9 @@ use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-pub use stdout::StdoutSink;
+pub(crate) use stdout::StdoutSink;
 
+/// Takes EMF documents and writes them.
 pub trait Sink: Send {
     /// Queues one document (a single line of JSON, without the newline).
     fn accept(&mut self, document: String);

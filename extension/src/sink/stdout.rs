@@ -11,7 +11,7 @@ use super::Sink;
 /// Writes each document as one line. Writes go through tokio's stdout (a blocking-pool thread),
 /// so a slow log pipe never stalls the task that answers the Extensions API.
 #[derive(Debug)]
-pub struct StdoutSink {
+pub(crate) struct StdoutSink {
     buffer: Vec<u8>,
     out: tokio::io::Stdout,
 }

@@ -17,21 +17,19 @@ use tokio::net::TcpListener;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::decode::{Decoded, decode_batch};
+use super::decode::Batch;
 
 /// The host Lambda delivers telemetry to. Inside Lambda it resolves to the environment's own
 /// interface; binding there (not 0.0.0.0) keeps the unauthenticated listener off every other
 /// interface.
-pub const SANDBOX_HOST: &str = "sandbox.localdomain";
+const SANDBOX_HOST: &str = "sandbox.localdomain";
 
 /// What the listener hands to the pipeline.
 #[derive(Debug)]
-pub enum IntakeMessage {
-    Batch(Decoded),
-    /// A request body over the limit was refused (its size, as far as it was known).
-    Oversized {
-        bytes: u64,
-    },
+pub(crate) enum IntakeMessage {
+    Batch(Batch),
+    /// A request body over the limit was refused (the listener logs its size).
+    Oversized,
 }
 
 /// Binds the telemetry listener. Returns it with the URI to subscribe with.
@@ -39,7 +37,7 @@ pub enum IntakeMessage {
 /// With no host configured: `sandbox.localdomain` when it resolves (on Lambda, through
 /// /etc/hosts), else 127.0.0.1 — off Lambda the name usually does not resolve, and loopback is
 /// where a local emulator can reach us without exposing the listener to the network.
-pub async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<(TcpListener, String)> {
+pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<(TcpListener, String)> {
     let (ip, uri_host) = match host {
         Some(ip) => (ip, ip.to_string()),
         None => match resolve_sandbox().await {
@@ -77,9 +75,10 @@ async fn resolve_sandbox() -> Option<IpAddr> {
 
 /// Accepts connections until the process ends. Each request is one batch.
 ///
-/// `slots` gates reading: a batch's body is read only once the pipeline has finished the
-/// previous one (it hands the permit back), so one batch at most is in memory at a time.
-pub async fn serve(
+/// `slots` gates reading: a batch's body is read only once the previous batch has been worked
+/// (the batch carries its slot and gives it back when the pipeline drops it), so one batch at
+/// most is in memory at a time.
+pub(crate) async fn serve(
     listener: TcpListener,
     tx: mpsc::Sender<IntakeMessage>,
     slots: Arc<Semaphore>,
@@ -135,42 +134,36 @@ async fn handle(
             limit = max_body,
             "refused a telemetry batch over the size limit"
         );
-        let _ = tx
-            .send(IntakeMessage::Oversized {
-                bytes: declared.unwrap_or_default(),
-            })
-            .await;
+        let _ = tx.send(IntakeMessage::Oversized).await;
         return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
     }
     // Wait until the pipeline has finished the previous batch before reading this body: while
     // it is busy, the next batch stays in the socket (the kernel's buffers, and Lambda's), not
     // in our memory. This wait is the backpressure Lambda expects: it buffers on its side, and
-    // says so with platform.logsDropped if it has to drop. The pipeline returns the slot.
-    if let Ok(slot) = slots.acquire().await {
-        slot.forget();
-    }
-    let permit = tx.reserve().await.ok();
+    // says so with platform.logsDropped if it has to drop. The slot travels with the batch and
+    // is given back when the pipeline drops it; on every other path here it is dropped at once.
+    let Ok(slot) = slots.acquire_owned().await else {
+        return Ok(reply(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    let Ok(permit) = tx.reserve().await else {
+        tracing::debug!("telemetry arrived after the pipeline stopped");
+        return Ok(reply(StatusCode::OK));
+    };
     let body = match Limited::new(req.into_body(), max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             if err.is::<http_body_util::LengthLimitError>() {
                 tracing::warn!(limit = max_body, "refused a telemetry batch over the size limit");
-                slots.add_permits(1);
-                if let Some(permit) = permit {
-                    permit.send(IntakeMessage::Oversized {
-                        bytes: max_body as u64,
-                    });
-                }
+                permit.send(IntakeMessage::Oversized);
                 return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE));
             }
             tracing::debug!(error = %err, "a telemetry request body could not be read");
-            slots.add_permits(1);
             return Ok(reply(StatusCode::BAD_REQUEST));
         }
     };
-    let decoded = decode_batch(&body);
+    let batch = Batch::decode(&body);
     drop(body);
-    let s = &decoded.stats;
+    let s = &batch.stats;
     if s.malformed > 0 {
         tracing::warn!(
             records = s.records,
@@ -180,13 +173,7 @@ async fn handle(
             "skipped malformed telemetry records; the rest of the batch was used"
         );
     }
-    match permit {
-        Some(permit) => permit.send(IntakeMessage::Batch(decoded)),
-        None => {
-            slots.add_permits(1);
-            tracing::debug!("telemetry arrived after the pipeline stopped");
-        }
-    }
+    permit.send(IntakeMessage::Batch(batch.holding(slot)));
     Ok(reply(StatusCode::OK))
 }
 
@@ -219,18 +206,20 @@ mod tests {
 
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
         match rx.recv().await.unwrap() {
-            IntakeMessage::Batch(d) => {
-                assert_eq!((d.stats.records, d.stats.used, d.stats.unknown), (2, 1, 1));
+            IntakeMessage::Batch(b) => {
+                assert_eq!((b.stats.records, b.stats.used, b.stats.unknown), (2, 1, 1));
+                // The pipeline is still working this batch: the next one is not read.
+                let second = tokio::spawn(post(addr, BATCH));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                assert!(!second.is_finished());
+                assert!(rx.try_recv().is_err());
+                assert_eq!(slots.available_permits(), 0);
+                // Dropping the worked batch gives its slot back, and the next one is read.
+                drop(b);
+                assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
             }
             other => panic!("{other:?}"),
         }
-        // The pipeline has not handed the slot back: the next batch is not read.
-        let second = tokio::spawn(post(addr, BATCH));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(!second.is_finished());
-        assert!(rx.try_recv().is_err());
-        slots.add_permits(1);
-        assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
         assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
     }
 
@@ -242,7 +231,7 @@ mod tests {
         let slots = Arc::new(Semaphore::new(1));
         tokio::spawn(serve(listener, tx, Arc::clone(&slots), 64));
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 413"));
-        assert!(matches!(rx.recv().await, Some(IntakeMessage::Oversized { .. })));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Oversized)));
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream
             .write_all(b"GET / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")

@@ -1,0 +1,226 @@
+use super::*;
+use crate::config::Config;
+use crate::intake::Batch;
+use crate::model::ResourceSample;
+use crate::sink::MemorySink;
+
+/// Wall time at the start of each test; it moves with tokio's (paused) clock.
+const WALL: i64 = 1_795_600_800_000;
+
+fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let (config, warnings) =
+        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    Pipeline::from_config(&config, MemorySink::default())
+}
+
+fn docs(sink: &MemorySink) -> Vec<serde_json::Value> {
+    sink.documents()
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+fn batch(records: &[(&str, &str)]) -> IntakeMessage {
+    let body: Vec<String> = records
+        .iter()
+        .map(|(kind, record)| {
+            format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
+        })
+        .collect();
+    IntakeMessage::Batch(Batch::decode(format!("[{}]", body.join(",")).as_bytes()))
+}
+
+const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);
+const DONE: (&str, &str) = (
+    "platform.runtimeDone",
+    r#"{"requestId":"r1","status":"success","metrics":{"durationMs":3.0}}"#,
+);
+const REPORT: (&str, &str) = (
+    "platform.report",
+    r#"{"requestId":"r1","status":"success","metrics":{"durationMs":4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":20}}"#,
+);
+
+fn invoke(id: &str) -> LifecycleEvent {
+    LifecycleEvent::Invoke {
+        request_id: id.into(),
+    }
+}
+
+fn shutdown_event(reason: &str, deadline_ms: i64) -> LifecycleEvent {
+    LifecycleEvent::Shutdown {
+        reason: reason.into(),
+        deadline_ms: deadline_ms as u64,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
+    let p = pipeline(&[("LAMBDA_LENS_METRICS", "all")]);
+    let sink = p.sink().clone();
+    let (intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let clock = Clock::following_tokio(WALL);
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(5), clock));
+    life_tx.send(invoke("r1")).await.unwrap();
+    intake_tx.send(batch(&[START, DONE])).await.unwrap();
+    life_tx
+        .send(shutdown_event("spindown", WALL + 10_000))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    intake_tx.send(batch(&[REPORT])).await.unwrap();
+    let stats = task.await.unwrap();
+    assert_eq!(stats.invocations, 1);
+    let docs = docs(&sink);
+    assert_eq!(docs.len(), 2, "the invocation and the shutdown");
+    assert_eq!(docs[0]["Duration"], 4.0);
+    assert_eq!(docs[0]["Ending"], "complete");
+    assert_eq!(docs[1]["Shutdowns"], 1.0);
+    assert_eq!(docs[1]["ShutdownReason"], "spindown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
+    let p = pipeline(&[]);
+    let sink = p.sink().clone();
+    let (_intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let clock = Clock::following_tokio(WALL);
+    let task = tokio::spawn(drive(
+        p,
+        intake_rx,
+        life_rx,
+        None,
+        Duration::from_millis(500),
+        clock,
+    ));
+    life_tx.send(invoke("r1")).await.unwrap();
+    life_tx
+        .send(shutdown_event("timeout", WALL + 10_000))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let stats = task.await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(500));
+    assert_eq!(stats.invocations, 1);
+    let doc = &docs(&sink)[0];
+    assert_eq!(doc["Timeouts"], 1.0);
+    assert_eq!(doc["Ending"], "shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_near_means_no_wait() {
+    let p = pipeline(&[]);
+    let (_intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let clock = Clock::following_tokio(WALL);
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(1), clock));
+    life_tx.send(invoke("r1")).await.unwrap();
+    // 100 ms left: less than the safety margin kept for the last write.
+    life_tx
+        .send(shutdown_event("spindown", WALL + 100))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    task.await.unwrap();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_wait_ends_safely_before_lambdas_deadline() {
+    let p = pipeline(&[]);
+    let (_intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let clock = Clock::following_tokio(WALL);
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(1), clock));
+    life_tx.send(invoke("r1")).await.unwrap();
+    life_tx
+        .send(shutdown_event("spindown", WALL + 700))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    task.await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(400),
+        "700 ms left, 300 kept"
+    );
+}
+
+/// Hands out scripted samples: CPU grows by 10 ms per sample.
+struct Scripted(f64);
+
+impl Sampler for Scripted {
+    fn sample(&mut self) -> ResourceSample {
+        self.0 += 10.0;
+        ResourceSample {
+            processes: 1,
+            cpu_user_ms: self.0,
+            threads: 3,
+            ..ResourceSample::default()
+        }
+    }
+}
+
+#[tokio::test]
+async fn resources_are_sampled_off_the_thread_at_each_invoke_and_at_shutdown() {
+    let p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
+    let sink = p.sink().clone();
+    let (intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let clock = Clock::following_tokio(WALL);
+    let sampler: Box<dyn Sampler> = Box::new(Scripted(0.0));
+    let task = tokio::spawn(drive(
+        p,
+        intake_rx,
+        life_rx,
+        Some(sampler),
+        Duration::from_secs(1),
+        clock,
+    ));
+    life_tx.send(invoke("r1")).await.unwrap();
+    intake_tx.send(batch(&[START, DONE, REPORT])).await.unwrap();
+    life_tx
+        .send(shutdown_event("spindown", WALL + 3_600_000))
+        .await
+        .unwrap();
+    task.await.unwrap();
+    let docs = docs(&sink);
+    assert_eq!(docs[0]["RequestId"], "r1");
+    assert_eq!(
+        docs[0]["CpuUserTime"], 10.0,
+        "from the INVOKE sample to the SHUTDOWN one"
+    );
+    assert_eq!(docs[0]["Threads"], 3.0);
+}
+
+/// A sampler that crashes: the pipeline task must crash too (and the run with it), not carry
+/// on without a word.
+struct Broken;
+
+impl Sampler for Broken {
+    fn sample(&mut self) -> ResourceSample {
+        panic!("unreadable /proc")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_sampling_ends_the_pipeline_task_with_that_panic() {
+    let p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
+    let (_intake_tx, intake_rx) = mpsc::channel(4);
+    let (life_tx, life_rx) = mpsc::channel(4);
+    let sampler: Box<dyn Sampler> = Box::new(Broken);
+    let task = tokio::spawn(drive(
+        p,
+        intake_rx,
+        life_rx,
+        Some(sampler),
+        Duration::from_secs(1),
+        Clock::system(),
+    ));
+    life_tx.send(invoke("r1")).await.unwrap();
+    let err = task.await.unwrap_err();
+    assert!(err.is_panic());
+}

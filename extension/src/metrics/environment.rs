@@ -1,0 +1,77 @@
+//! Records about the environment rather than one invocation: init and restore phases, dropped
+//! telemetry, shutdown, and the extension's own health.
+
+use super::catalogue as m;
+use super::{MetricRecord, PropertyValue, RecordKind};
+use crate::model::{LogsDropped, Phase, Status};
+
+/// Which phase a [`phase_record`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PhaseKind {
+    Init,
+    /// A SnapStart restore.
+    Restore,
+}
+
+/// An init or restore phase ended: `InitErrors` is 1 when its status is not `success`. An init
+/// that no invocation waited for (provisioned concurrency, Managed Instances) carries its
+/// `InitDuration` here, as there is no cold-start invocation to carry it.
+pub(crate) fn phase_record(time_ms: i64, kind: PhaseKind, phase: &Phase) -> MetricRecord {
+    let mut r = MetricRecord::new(RecordKind::Environment, time_ms);
+    let failed = phase.status.is_some_and(|s| s != Status::Success);
+    r.value(&m::INIT_ERRORS, if failed { 1.0 } else { 0.0 });
+    if kind == PhaseKind::Init && phase.is_ahead_of_traffic() {
+        r.maybe(&m::INIT_DURATION, phase.duration_ms);
+    }
+    let name = match kind {
+        PhaseKind::Init => "init",
+        PhaseKind::Restore => "restore",
+    };
+    r.text("Phase", Some(name));
+    r.text("Status", phase.status.map(Status::as_str));
+    r.text("ErrorType", phase.error_type.as_deref());
+    if kind == PhaseKind::Init {
+        r.text("InitType", phase.init_type.as_deref());
+        r.text("InitPhase", phase.phase.as_deref());
+    }
+    r
+}
+
+pub(crate) fn logs_dropped_record(time_ms: i64, dropped: &LogsDropped) -> MetricRecord {
+    let mut r = MetricRecord::new(RecordKind::Environment, time_ms);
+    r.value(&m::LOGS_DROPPED_RECORDS, dropped.records);
+    r.value(&m::LOGS_DROPPED_BYTES, dropped.bytes);
+    r.text("Reason", dropped.reason.as_deref());
+    r
+}
+
+/// The extension's own figures since its previous report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ExtensionFacts {
+    /// Its peak resident memory so far (`VmHWM`), when it could be read.
+    pub(crate) peak_rss_bytes: Option<u64>,
+    pub(crate) records_rejected: u64,
+    pub(crate) documents_written: u64,
+}
+
+pub(crate) fn extension_record(time_ms: i64, facts: ExtensionFacts) -> MetricRecord {
+    let mut r = MetricRecord::new(RecordKind::Environment, time_ms);
+    r.maybe(
+        &m::EXTENSION_MEMORY,
+        facts.peak_rss_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+    );
+    r.value(&m::TELEMETRY_RECORDS_REJECTED, facts.records_rejected as f64);
+    r.value(&m::EMF_DOCUMENTS_WRITTEN, facts.documents_written as f64);
+    r.properties.push((
+        "Extension",
+        PropertyValue::Text(env!("CARGO_PKG_VERSION").to_owned()),
+    ));
+    r
+}
+
+pub(crate) fn shutdown_record(time_ms: i64, reason: &str, facts: ExtensionFacts) -> MetricRecord {
+    let mut r = extension_record(time_ms, facts);
+    r.values.insert(0, (&m::SHUTDOWNS, 1.0));
+    r.text("ShutdownReason", Some(&reason.to_ascii_lowercase()));
+    r
+}

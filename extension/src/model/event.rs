@@ -1,0 +1,142 @@
+//! Platform events as the extension keeps them: owned, and only what the join and the metrics
+//! read.
+
+pub(crate) use lambda_lens_telemetry::wire::{ReportMetrics, RuntimeDoneMetrics, RuntimeDoneSpans};
+
+/// Outcome of a phase or an invocation, as the Telemetry API's `status` field says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Success,
+    Error,
+    Failure,
+    Timeout,
+    /// A value this version does not know; kept as "other" rather than failing the record.
+    Other,
+}
+
+impl Status {
+    pub(crate) fn parse(raw: &str) -> Self {
+        match raw.to_ascii_lowercase().as_str() {
+            "success" => Self::Success,
+            "error" => Self::Error,
+            "failure" => Self::Failure,
+            "timeout" => Self::Timeout,
+            _ => Self::Other,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Failure => "failure",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        }
+    }
+
+    /// A function error: the handler failed (`error`) or the runtime did (`failure`).
+    pub(crate) fn is_error(self) -> bool {
+        matches!(self, Self::Error | Self::Failure)
+    }
+}
+
+/// What an init or restore event says about its phase. Every event of the phase carries a part
+/// (`platform.initStart` the runtime version, `platform.initReport` the duration); the join
+/// merges them with [`Phase::merge`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Phase {
+    /// `initializationType`: on-demand, provisioned-concurrency, snap-start,
+    /// lambda-managed-instances.
+    pub(crate) init_type: Option<String>,
+    /// `phase`: `init`, or `invoke` for an init re-run as part of an invocation.
+    pub(crate) phase: Option<String>,
+    pub(crate) status: Option<Status>,
+    pub(crate) error_type: Option<String>,
+    /// `metrics.durationMs` of the phase's report.
+    pub(crate) duration_ms: Option<f64>,
+    /// `runtimeVersion` of `platform.initStart`.
+    pub(crate) runtime_version: Option<String>,
+}
+
+impl Phase {
+    /// Takes every part `other` carries; keeps the rest.
+    pub(crate) fn merge(&mut self, other: Self) {
+        fn take<T>(slot: &mut Option<T>, value: Option<T>) {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        take(&mut self.init_type, other.init_type);
+        take(&mut self.phase, other.phase);
+        take(&mut self.status, other.status);
+        take(&mut self.error_type, other.error_type);
+        take(&mut self.duration_ms, other.duration_ms);
+        take(&mut self.runtime_version, other.runtime_version);
+    }
+
+    /// An init that no invocation waits for: provisioned concurrency and Managed Instances
+    /// initialise ahead of traffic (unless the init is re-run inside an invocation).
+    pub(crate) fn is_ahead_of_traffic(&self) -> bool {
+        matches!(
+            self.init_type.as_deref(),
+            Some("provisioned-concurrency" | "lambda-managed-instances")
+        ) && self.phase.as_deref() != Some("invoke")
+    }
+}
+
+/// `platform.start`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Start {
+    pub(crate) request_id: String,
+    pub(crate) version: Option<String>,
+    pub(crate) trace_id: Option<String>,
+}
+
+/// `platform.runtimeDone`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RuntimeDone {
+    pub(crate) request_id: String,
+    pub(crate) status: Option<Status>,
+    pub(crate) error_type: Option<String>,
+    pub(crate) metrics: Option<RuntimeDoneMetrics>,
+    pub(crate) spans: RuntimeDoneSpans,
+}
+
+/// `platform.report`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    pub(crate) request_id: String,
+    pub(crate) status: Option<Status>,
+    pub(crate) error_type: Option<String>,
+    pub(crate) metrics: ReportMetrics,
+}
+
+/// `platform.logsDropped`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct LogsDropped {
+    pub(crate) reason: Option<String>,
+    pub(crate) records: f64,
+    pub(crate) bytes: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EventKind {
+    InitStart(Phase),
+    InitRuntimeDone(Phase),
+    InitReport(Phase),
+    RestoreStart,
+    RestoreRuntimeDone(Phase),
+    RestoreReport(Phase),
+    Start(Start),
+    RuntimeDone(RuntimeDone),
+    Report(Report),
+    LogsDropped(LogsDropped),
+}
+
+/// One platform event with the time the platform generated it (epoch milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TelemetryEvent {
+    pub(crate) time_ms: i64,
+    pub(crate) kind: EventKind,
+}

@@ -1,0 +1,19 @@
+//! The domain model, beside the data path: what the platform told us (events), what one
+//! invocation came to (a completed invocation), and what the function's processes used.
+//!
+//! Intake converts the wire format into these types once; the join stores what it receives;
+//! the metrics read the completed invocation. No room of the path defines a type another room
+//! needs: they are all here. The numeric parts of the platform's records are the telemetry
+//! crate's own structs (owned and `Copy`), carried whole: a new field of `platform.report` is
+//! declared once, in `lambda_lens_telemetry::wire::ReportMetrics`, and read where a metric uses it.
+
+mod event;
+mod invocation;
+mod resources;
+
+pub(crate) use event::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
+// The telemetry crate's measurement structs, as the model's own (tests build events with them).
+#[cfg(test)]
+pub(crate) use event::{ReportMetrics, RuntimeDoneMetrics, RuntimeDoneSpans};
+pub(crate) use invocation::{CompletedInvocation, Ending};
+pub(crate) use resources::{ResourceSample, ResourceUsage};

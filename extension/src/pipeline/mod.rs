@@ -1,0 +1,337 @@
+//! The synchronous core of the data path: telemetry batches and invocation boundaries in, EMF
+//! documents into the sink. Owned by one task; no locks and no I/O but the sink's flush (the
+//! lifecycle takes resource samples and passes them in). [`build`] assembles it from the
+//! configuration.
+
+mod build;
+
+use std::collections::VecDeque;
+use std::io;
+
+use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats};
+use crate::intake::{Batch, IntakeMessage, ReadSlot};
+use crate::join::Joiner;
+use crate::metrics::environment::{self, ExtensionFacts, PhaseKind};
+use crate::metrics::selection::Selection;
+use crate::metrics::{InvocationContext, MetricRecord, RecordKind, invocation_record};
+use crate::model::{CompletedInvocation, EventKind, ResourceSample, ResourceUsage, TelemetryEvent};
+use crate::resources::own_peak_rss_bytes;
+use crate::sink::Sink;
+
+/// How often, at most, the extension reports on itself between invocations (milliseconds).
+const EXTENSION_REPORT_INTERVAL_MS: u64 = 60_000;
+
+/// Running totals of what the pipeline has seen and written, for the extension's own metrics
+/// and its shutdown log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipelineStats {
+    /// Telemetry batches taken (oversized ones not included).
+    pub batches: u64,
+    /// Records in them.
+    pub records: u64,
+    /// Records that became events.
+    pub records_used: u64,
+    /// Records of known types that carry nothing lambda-lens measures.
+    pub records_ignored: u64,
+    pub records_unknown: u64,
+    pub records_malformed: u64,
+    /// Batches refused for their size.
+    pub batches_oversized: u64,
+    /// Events of invocations already emitted (duplicate deliveries), dropped.
+    pub duplicate_events: u64,
+    /// Invocations emitted early because too many were pending.
+    pub invocations_evicted: u64,
+    pub invocations: u64,
+    pub documents: u64,
+    /// Metric values left out of the output because they were NaN or infinite.
+    pub non_finite_dropped: u64,
+    /// What Lambda said it dropped (`platform.logsDropped`).
+    pub logs_dropped_records: u64,
+    pub logs_dropped_bytes: u64,
+}
+
+impl PipelineStats {
+    fn add(&mut self, encoded: EncodeStats) {
+        self.documents += encoded.documents;
+        self.non_finite_dropped += encoded.non_finite_dropped;
+    }
+
+    /// What the `TelemetryRecordsRejected` metric counts: records that could not be used
+    /// (malformed, or of an unknown type), and refused oversized batches (once each: their
+    /// records were never read).
+    pub fn rejected(&self) -> u64 {
+        self.records_malformed + self.records_unknown + self.batches_oversized
+    }
+}
+
+/// What the pipeline is built from; everything that varies is passed in.
+pub(crate) struct PipelineParts<S: Sink> {
+    pub(crate) joiner: Joiner,
+    pub(crate) context: InvocationContext,
+    pub(crate) encoder: EmfEncoder,
+    pub(crate) sink: S,
+    pub(crate) selection: Selection,
+    /// Batched output; `None` writes one document per invocation.
+    pub(crate) batcher: Option<Batcher>,
+    /// Whether resource metrics are selected (and INVOKE boundaries exist to sample at): the
+    /// lifecycle then passes a sample at every INVOKE and at SHUTDOWN.
+    pub(crate) wants_resources: bool,
+}
+
+/// The data path from decoded telemetry to EMF documents in a sink.
+pub struct Pipeline<S: Sink> {
+    parts: PipelineParts<S>,
+    stats: PipelineStats,
+    completed: Vec<CompletedInvocation>,
+    /// Decoded events not yet joined (see [`Pipeline::work`]).
+    backlog: VecDeque<TelemetryEvent>,
+    /// The listener's slot of the batch in `backlog`, given back when the backlog is worked.
+    slot: ReadSlot,
+    records: Vec<MetricRecord>,
+    aggregates: Vec<Aggregate>,
+    documents: Vec<String>,
+    /// The invocation whose resource use the next sample closes, and its starting sample.
+    last_invoke: Option<(String, ResourceSample)>,
+    /// When the extension last reported on itself, and the totals it reported from.
+    extension_reported: Option<(u64, PipelineStats)>,
+}
+
+impl<S: Sink> Pipeline<S> {
+    pub(crate) fn new(parts: PipelineParts<S>) -> Self {
+        Self {
+            parts,
+            stats: PipelineStats::default(),
+            completed: Vec::new(),
+            backlog: VecDeque::new(),
+            slot: ReadSlot::default(),
+            records: Vec::new(),
+            aggregates: Vec::new(),
+            documents: Vec::new(),
+            last_invoke: None,
+            extension_reported: None,
+        }
+    }
+
+    /// The totals so far.
+    pub fn stats(&self) -> PipelineStats {
+        let join = self.parts.joiner.stats();
+        PipelineStats {
+            duplicate_events: join.duplicates,
+            invocations_evicted: join.evicted,
+            ..self.stats
+        }
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.parts.sink
+    }
+
+    /// Whether the lifecycle should take resource samples at invocation boundaries.
+    pub(crate) fn wants_resources(&self) -> bool {
+        self.parts.wants_resources
+    }
+
+    /// Invocations started whose report has not arrived.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.parts.joiner.outstanding()
+    }
+
+    /// When [`Pipeline::sweep`] has work: a report waiting for its start, or a batch due.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        let batch = self.parts.batcher.as_ref().and_then(Batcher::next_deadline);
+        match (self.parts.joiner.next_deadline(), batch) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A decoded batch, worked whole. `now` is the monotonic clock in milliseconds.
+    pub fn on_batch(&mut self, batch: Batch, now: u64) {
+        self.accept(IntakeMessage::Batch(batch));
+        while self.work(now, usize::MAX) {}
+    }
+
+    /// Counts a message from the listener and queues its events without working them.
+    pub(crate) fn accept(&mut self, message: IntakeMessage) {
+        let batch = match message {
+            IntakeMessage::Batch(batch) => batch,
+            IntakeMessage::Oversized => {
+                self.stats.batches_oversized += 1;
+                return;
+            }
+        };
+        let (events, s, slot) = batch.into_parts();
+        self.stats.batches += 1;
+        self.stats.records += s.records;
+        self.stats.records_used += s.used;
+        self.stats.records_ignored += s.ignored;
+        self.stats.records_unknown += s.unknown;
+        self.stats.records_malformed += s.malformed;
+        self.backlog.extend(events);
+        self.slot = slot;
+    }
+
+    /// Joins up to `slice` queued events and emits what they complete. Returns whether events
+    /// are still queued (the caller flushes between slices). Once the backlog is empty the
+    /// listener's slot is given back, so it may read the next batch.
+    pub(crate) fn work(&mut self, now: u64, slice: usize) -> bool {
+        for _ in 0..slice {
+            let Some(event) = self.backlog.pop_front() else {
+                break;
+            };
+            self.environment_event(&event);
+            self.parts.joiner.ingest(event, now, &mut self.completed);
+        }
+        self.emit(now);
+        if self.backlog.is_empty() {
+            // Give a burst's memory back rather than keep it for the environment's life.
+            self.backlog.shrink_to(1024);
+            self.slot = ReadSlot::default();
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Environment-level events become records of their own.
+    fn environment_event(&mut self, event: &TelemetryEvent) {
+        let record = match &event.kind {
+            EventKind::LogsDropped(dropped) => {
+                tracing::warn!(
+                    records = dropped.records,
+                    bytes = dropped.bytes,
+                    reason = dropped.reason.as_deref().unwrap_or_default(),
+                    "Lambda dropped telemetry records: metrics of some invocations may be incomplete"
+                );
+                self.stats.logs_dropped_records += dropped.records as u64;
+                self.stats.logs_dropped_bytes += dropped.bytes as u64;
+                environment::logs_dropped_record(event.time_ms, dropped)
+            }
+            EventKind::InitReport(phase) => environment::phase_record(event.time_ms, PhaseKind::Init, phase),
+            EventKind::RestoreReport(phase) => {
+                environment::phase_record(event.time_ms, PhaseKind::Restore, phase)
+            }
+            _ => return,
+        };
+        self.records.push(record);
+    }
+
+    /// An INVOKE event: the invocation is known before any of its telemetry arrives, and the
+    /// resource `sample` taken at it (when resources are measured) closes the previous
+    /// invocation's use and opens this one's.
+    pub(crate) fn on_invoke(
+        &mut self,
+        request_id: &str,
+        sample: Option<ResourceSample>,
+        wall_ms: i64,
+        now: u64,
+    ) {
+        let expect_resources = sample.is_some();
+        if let Some(sample) = sample {
+            self.close_resources(&sample);
+            self.last_invoke = Some((request_id.to_owned(), sample));
+        }
+        self.parts
+            .joiner
+            .on_invoke(request_id, wall_ms, expect_resources, &mut self.completed);
+        match self.extension_reported {
+            None => self.extension_reported = Some((now, self.stats())),
+            Some((at, _)) if now >= at.saturating_add(EXTENSION_REPORT_INTERVAL_MS) => {
+                let facts = self.extension_facts();
+                self.records.push(environment::extension_record(wall_ms, facts));
+                self.extension_reported = Some((now, self.stats()));
+            }
+            Some(_) => {}
+        }
+        self.emit(now);
+    }
+
+    /// Attaches the use since the last INVOKE to that invocation.
+    fn close_resources(&mut self, end: &ResourceSample) {
+        if let Some((id, start)) = self.last_invoke.take() {
+            let usage = ResourceUsage::between(&start, end);
+            self.parts
+                .joiner
+                .attach_resources(&id, usage, &mut self.completed);
+        }
+    }
+
+    fn extension_facts(&self) -> ExtensionFacts {
+        let before = self.extension_reported.map(|(_, s)| s).unwrap_or_default();
+        ExtensionFacts {
+            peak_rss_bytes: own_peak_rss_bytes(),
+            records_rejected: self.stats.rejected().saturating_sub(before.rejected()),
+            documents_written: self.stats.documents.saturating_sub(before.documents),
+        }
+    }
+
+    /// SHUTDOWN arrived: the function is done, so the last invocation's resource use ends at
+    /// `sample`.
+    pub(crate) fn on_shutdown(&mut self, sample: Option<ResourceSample>, now: u64) {
+        if let Some(sample) = sample {
+            self.close_resources(&sample);
+        }
+        self.emit(now);
+    }
+
+    pub(crate) fn sweep(&mut self, now: u64) {
+        self.parts.joiner.sweep(now, &mut self.completed);
+        if let Some(batcher) = self.parts.batcher.as_mut() {
+            batcher.due(now, &mut self.aggregates);
+        }
+        self.emit(now);
+    }
+
+    /// The end: emits everything still pending, the shutdown record and every open batch.
+    pub fn finish(&mut self, shutdown_reason: &str, wall_ms: i64, now: u64) {
+        self.parts
+            .joiner
+            .drain(Some(shutdown_reason), &mut self.completed);
+        self.emit(now);
+        if let Some(batcher) = self.parts.batcher.as_mut() {
+            batcher.flush_all(&mut self.aggregates);
+        }
+        self.emit(now);
+        let facts = self.extension_facts();
+        self.records
+            .push(environment::shutdown_record(wall_ms, shutdown_reason, facts));
+        self.emit(now);
+    }
+
+    /// Writes the documents made so far to the sink.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.parts.sink.flush().await
+    }
+
+    /// Completed invocations to records (into a batch, in batched mode), records and batches
+    /// to documents, documents to the sink. Every record is cut to the selected metrics once.
+    fn emit(&mut self, now: u64) {
+        for invocation in self.completed.drain(..) {
+            let record = invocation_record(&invocation, &self.parts.context);
+            self.stats.invocations += 1;
+            self.records.push(record);
+        }
+        for mut record in self.records.drain(..) {
+            record.retain(&self.parts.selection);
+            let encoded = match (self.parts.batcher.as_mut(), record.kind) {
+                (Some(batcher), RecordKind::Invocation) => {
+                    batcher.add(&record, now, &mut self.aggregates);
+                    continue;
+                }
+                _ => self.parts.encoder.encode(&record, &mut self.documents),
+            };
+            self.stats.add(encoded);
+        }
+        for aggregate in self.aggregates.drain(..) {
+            let encoded = self.parts.encoder.encode_batch(&aggregate, &mut self.documents);
+            self.stats.add(encoded);
+        }
+        for document in self.documents.drain(..) {
+            self.parts.sink.accept(document);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

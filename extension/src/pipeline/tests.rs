@@ -1,0 +1,193 @@
+use super::*;
+use crate::config::Config;
+use crate::sink::MemorySink;
+
+fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let (config, warnings) =
+        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    Pipeline::from_config(&config, MemorySink::default())
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Flushes and returns every document written so far.
+fn docs(p: &mut Pipeline<MemorySink>) -> Vec<serde_json::Value> {
+    block_on(p.flush()).unwrap();
+    p.sink()
+        .documents()
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+fn batch(records: &[(&str, &str)]) -> Batch {
+    let body: Vec<String> = records
+        .iter()
+        .map(|(kind, record)| {
+            format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
+        })
+        .collect();
+    Batch::decode(format!("[{}]", body.join(",")).as_bytes())
+}
+
+const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);
+const DONE: (&str, &str) = (
+    "platform.runtimeDone",
+    r#"{"requestId":"r1","status":"success","metrics":{"durationMs":3.0}}"#,
+);
+const REPORT: (&str, &str) = (
+    "platform.report",
+    r#"{"requestId":"r1","status":"success","metrics":{"durationMs":4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":20}}"#,
+);
+const START2: (&str, &str) = ("platform.start", r#"{"requestId":"r2"}"#);
+const DONE2: (&str, &str) = (
+    "platform.runtimeDone",
+    r#"{"requestId":"r2","status":"success","metrics":{"durationMs":3.0}}"#,
+);
+const REPORT2: (&str, &str) = (
+    "platform.report",
+    r#"{"requestId":"r2","status":"success","metrics":{"durationMs":4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":20}}"#,
+);
+
+#[test]
+fn the_pipeline_counts_what_it_could_not_use_and_what_lambda_dropped() {
+    let mut p = pipeline(&[]);
+    p.on_batch(
+        batch(&[
+            START,
+            ("platform.mystery", "{}"),
+            ("platform.report", r#"{"requestId":"x"}"#),
+            (
+                "platform.logsDropped",
+                r#"{"reason":"slow","droppedRecords":5,"droppedBytes":500}"#,
+            ),
+        ]),
+        0,
+    );
+    p.accept(IntakeMessage::Oversized);
+    let s = p.stats();
+    assert_eq!((s.records, s.records_unknown, s.records_malformed), (4, 1, 1));
+    assert_eq!(
+        (s.logs_dropped_records, s.logs_dropped_bytes, s.batches_oversized),
+        (5, 500, 1)
+    );
+    assert_eq!(
+        s.rejected(),
+        3,
+        "the unknown and the malformed record, and the oversized batch"
+    );
+}
+
+#[test]
+fn a_redelivered_batch_is_counted_once_and_its_events_are_counted_as_duplicates() {
+    let mut p = pipeline(&[]);
+    p.on_batch(batch(&[START, DONE, REPORT]), 0);
+    p.on_batch(batch(&[START, DONE, REPORT]), 1);
+    let s = p.stats();
+    assert_eq!((s.invocations, s.duplicate_events), (1, 3));
+}
+
+fn sample(cpu_user_ms: f64) -> Option<ResourceSample> {
+    Some(ResourceSample {
+        processes: 1,
+        cpu_user_ms,
+        threads: 3,
+        ..ResourceSample::default()
+    })
+}
+
+#[test]
+fn resource_use_is_measured_between_invoke_boundaries() {
+    let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
+    assert!(p.wants_resources());
+    p.on_invoke("r1", sample(10.0), 0, 0);
+    p.on_batch(batch(&[START, DONE, REPORT]), 1);
+    assert!(docs(&mut p).is_empty(), "r1 waits for its closing sample");
+    p.on_invoke("r2", sample(25.0), 0, 2);
+    p.on_batch(batch(&[START2, DONE2]), 3);
+    p.on_shutdown(sample(45.0), 4);
+    p.on_batch(batch(&[REPORT2]), 5);
+    p.finish("spindown", 0, 6);
+    let docs = docs(&mut p);
+    assert_eq!(docs[0]["RequestId"], "r1");
+    assert_eq!(docs[0]["CpuUserTime"], 15.0);
+    assert_eq!(docs[0]["Threads"], 3.0);
+    assert_eq!(docs[1]["RequestId"], "r2");
+    assert_eq!(docs[1]["CpuUserTime"], 20.0);
+}
+
+#[test]
+fn without_resource_metrics_no_sample_is_wanted_and_none_is_waited_for() {
+    let mut p = pipeline(&[]);
+    assert!(!p.wants_resources());
+    p.on_invoke("r1", None, 0, 0);
+    p.on_batch(batch(&[START, DONE, REPORT]), 1);
+    assert_eq!(docs(&mut p).len(), 1);
+}
+
+#[test]
+fn batched_output_writes_one_document_for_many_invocations() {
+    let mut p = pipeline(&[("LAMBDA_LENS_OUTPUT", "batched"), ("LAMBDA_LENS_METRICS", "all")]);
+    p.on_batch(batch(&[START, DONE, REPORT, START2, DONE2, REPORT2]), 0);
+    assert!(docs(&mut p).is_empty());
+    p.finish("spindown", 0, 1);
+    let docs = docs(&mut p);
+    assert_eq!(docs.len(), 2, "one batch and the shutdown record");
+    assert_eq!(docs[0]["Invocations"], serde_json::json!([1.0, 1.0]));
+    assert_eq!(docs[0]["RequestIds"], serde_json::json!(["r1", "r2"]));
+    assert_eq!(
+        docs[1]["Shutdowns"], 1.0,
+        "an environment record is never batched"
+    );
+}
+
+#[test]
+fn a_batch_is_written_when_due() {
+    let mut p = pipeline(&[
+        ("LAMBDA_LENS_OUTPUT", "batched"),
+        ("LAMBDA_LENS_FLUSH_INTERVAL_MS", "1000"),
+    ]);
+    p.on_batch(batch(&[START, DONE, REPORT]), 0);
+    assert_eq!(p.next_deadline(), Some(1_000));
+    p.sweep(1_000);
+    assert!(!docs(&mut p).is_empty());
+}
+
+#[test]
+fn environment_records_for_init_errors_and_dropped_logs() {
+    let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "core,extension")]);
+    p.on_batch(
+        batch(&[
+            (
+                "platform.initReport",
+                r#"{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.ExitError","metrics":{"durationMs":12.0}}"#,
+            ),
+            ("platform.logsDropped", r#"{"reason":"slow","droppedRecords":5,"droppedBytes":500}"#),
+        ]),
+        0,
+    );
+    let docs = docs(&mut p);
+    assert_eq!(docs[0]["InitErrors"], 1.0);
+    assert_eq!(docs[0]["ErrorType"], "Runtime.ExitError");
+    assert_eq!(docs[1]["LogsDroppedRecords"], 5.0);
+    assert_eq!(docs[1]["LogsDroppedBytes"], 500.0);
+}
+
+#[test]
+fn the_listeners_slot_goes_back_only_when_the_whole_batch_is_worked() {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let slot = std::sync::Arc::clone(&slots).try_acquire_owned().unwrap();
+    let mut p = pipeline(&[]);
+    p.accept(IntakeMessage::Batch(batch(&[START, DONE, REPORT]).holding(slot)));
+    assert!(p.work(0, 2), "one event left");
+    assert_eq!(slots.available_permits(), 0, "held while events wait");
+    assert!(!p.work(0, 2));
+    assert_eq!(slots.available_permits(), 1, "given back");
+}

@@ -1,0 +1,277 @@
+//! The decoder against captured record shapes (one fixture file per shape, in `fixtures/`),
+//! and against broken batches: a bad record costs that record only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use lambda_lens_telemetry::{DecodeStats, Item, Record, decode_records};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn fixture(name: &str) -> String {
+    let path = fixture_dir().join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Decodes one fixture record alone in a batch and returns its record, checking it was clean.
+fn only<T>(name: &str, check: impl FnOnce(&Item<'_>) -> T) -> T {
+    let body = format!("[{}]", fixture(name));
+    let (items, stats) = decode_records(body.as_bytes());
+    assert_eq!(stats.malformed, 0, "{name}: {:?}", stats.first_problem);
+    assert_eq!(items.len(), 1, "{name}");
+    check(&items[0])
+}
+
+#[test]
+fn init_records() {
+    only("platform.initStart", |item| {
+        assert_eq!(item.time, "2026-11-25T10:00:00.000Z");
+        assert_eq!(item.kind, "platform.initStart");
+        let Record::InitStart(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.initialization_type.as_deref(), Some("on-demand"));
+        assert_eq!(r.phase.as_deref(), Some("init"));
+        assert_eq!(r.runtime_version.as_deref(), Some("provided:al2023.v91"));
+    });
+    only("platform.initRuntimeDone", |item| {
+        let Record::InitRuntimeDone(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.status.as_deref(), Some("success"));
+    });
+    only("platform.initReport", |item| {
+        let Record::InitReport(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.metrics.as_ref().map(|m| m.duration_ms), Some(125.4));
+        assert_eq!(r.status.as_deref(), Some("success"));
+    });
+}
+
+#[test]
+fn invocation_records() {
+    only("platform.start", |item| {
+        let Record::Start(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
+        assert_eq!(r.version.as_deref(), Some("$LATEST"));
+        let trace = r.tracing.as_ref().and_then(|t| t.value.as_deref()).unwrap();
+        assert!(trace.starts_with("Root=1-62e900b2"), "{trace}");
+    });
+    only("platform.runtimeDone", |item| {
+        let Record::RuntimeDone(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.status.as_deref(), Some("success"));
+        let m = r.metrics.unwrap();
+        assert_eq!((m.duration_ms, m.produced_bytes), (48.7, Some(52.0)));
+        assert_eq!(r.spans.response_latency_ms, Some(47.1));
+        assert_eq!(r.spans.response_duration_ms, Some(0.3));
+        assert_eq!(r.spans.runtime_overhead_ms, Some(1.2));
+    });
+    only("platform.report", |item| {
+        let Record::Report(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        let m = r.metrics;
+        assert_eq!(m.duration_ms, 52.3);
+        assert_eq!(m.billed_duration_ms, Some(178.0));
+        assert_eq!(m.memory_size_mb, Some(128.0));
+        assert_eq!(m.max_memory_used_mb, Some(31.0));
+        assert_eq!(m.init_duration_ms, Some(125.4));
+        assert_eq!(m.restore_duration_ms, None);
+    });
+}
+
+#[test]
+fn a_managed_instances_report_has_only_a_duration() {
+    only("platform.report.managed-instances", |item| {
+        let Record::Report(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        let m = r.metrics;
+        assert_eq!(m.duration_ms, 12.25);
+        assert_eq!(
+            (m.billed_duration_ms, m.memory_size_mb, m.max_memory_used_mb),
+            (None, None, None)
+        );
+    });
+}
+
+#[test]
+fn snapstart_restore_records() {
+    only("platform.restoreStart", |item| {
+        assert!(
+            matches!(item.record, Record::RestoreStart(_)),
+            "{:?}",
+            item.record
+        );
+    });
+    only("platform.restoreRuntimeDone", |item| {
+        let Record::RestoreRuntimeDone(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.status.as_deref(), Some("success"));
+    });
+    only("platform.restoreReport", |item| {
+        let Record::RestoreReport(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.metrics.as_ref().map(|m| m.duration_ms), Some(214.9));
+    });
+}
+
+#[test]
+fn logs_dropped() {
+    only("platform.logsDropped", |item| {
+        let Record::LogsDropped(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!((r.dropped_records, r.dropped_bytes), (123.0, 12345.0));
+        assert!(r.reason.as_deref().unwrap().contains("fallen behind"));
+    });
+}
+
+#[test]
+fn known_records_without_measurements_are_ignored_not_rejected() {
+    for name in [
+        "platform.extension",
+        "platform.telemetrySubscription",
+        "function.text",
+        "function.json-object",
+        "extension.text",
+    ] {
+        let body = format!("[{}]", fixture(name));
+        let (items, s) = decode_records(body.as_bytes());
+        assert_eq!(
+            (s.records, s.ignored, s.malformed, s.unknown),
+            (1, 1, 0, 0),
+            "{name}"
+        );
+        assert!(matches!(items[0].record, Record::Ignored), "{name}");
+    }
+}
+
+#[test]
+fn an_unknown_type_is_counted_and_kept_as_unknown() {
+    let body = format!("[{}]", fixture("unknown.future-type"));
+    let (items, s) = decode_records(body.as_bytes());
+    assert_eq!((s.records, s.unknown, s.malformed), (1, 1, 0));
+    assert!(matches!(items[0].record, Record::Unknown));
+}
+
+#[test]
+fn every_fixture_is_accounted_for() {
+    let mut names: Vec<String> = std::fs::read_dir(fixture_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let records: Vec<String> = names
+        .iter()
+        .map(|n| fixture(n.trim_end_matches(".json")))
+        .collect();
+    let body = format!("[{}]", records.join(","));
+    let (items, s) = decode_records(body.as_bytes());
+    assert_eq!(s.records, names.len() as u64);
+    assert_eq!(items.len(), names.len());
+    assert_eq!(s.malformed, 0, "{s:?}");
+    assert_eq!(s.unknown, 1);
+    assert_eq!(s.ignored, 5);
+}
+
+#[test]
+fn one_bad_record_keeps_the_rest_of_the_batch() {
+    let bad_report = r#"{"time":"2026-11-25T10:00:00.190Z","type":"platform.report","record":{"requestId":"r2","metrics":{"durationMs":"slow"}}}"#;
+    let no_envelope = r#"{"record":{}}"#;
+    let not_object = "42";
+    let body = format!(
+        "[{},{bad_report},{},{no_envelope},{not_object},{}]",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone"),
+        fixture("platform.report")
+    );
+    let (items, s) = decode_records(body.as_bytes());
+    assert_eq!((s.records, s.malformed), (6, 3));
+    assert!(s.first_problem.unwrap().contains("platform.report"));
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_ref()).collect();
+    assert_eq!(
+        kinds,
+        ["platform.start", "platform.runtimeDone", "platform.report"]
+    );
+}
+
+#[test]
+fn a_body_that_breaks_off_keeps_the_records_before_the_break() {
+    let body = format!(
+        "[{},{},{{\"time\":",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone")
+    );
+    let (items, s) = decode_records(body.as_bytes());
+    assert_eq!(items.len(), 2);
+    assert_eq!(s.malformed, 1);
+}
+
+#[test]
+fn a_body_that_is_not_an_array_is_one_malformed_batch() {
+    for body in [&b"{}"[..], b"", b"null", b"\xff\xfe"] {
+        let (items, s) = decode_records(body);
+        assert!(items.is_empty());
+        assert_eq!(s.malformed, 1, "{body:?}");
+    }
+    // Trailing garbage: the two (non-object) records and the broken batch are all counted.
+    let (_, s) = decode_records(b"[1,2] trailing");
+    assert_eq!((s.records, s.malformed), (2, 3));
+    let (items, s) = decode_records(b"[]");
+    assert!(items.is_empty());
+    assert_eq!(s, DecodeStats::default());
+}
+
+#[test]
+fn escaped_strings_are_decoded() {
+    let body = r#"[{"time":"2026-11-25T10:00:00Z","type":"platform.start","record":{"requestId":"a\u0062c","version":"\"1\""}}]"#;
+    let (items, _) = decode_records(body.as_bytes());
+    let Record::Start(r) = &items[0].record else {
+        panic!("{:?}", items[0].record)
+    };
+    assert_eq!(r.request_id, "abc");
+    assert_eq!(r.version.as_deref(), Some("\"1\""));
+}
+
+#[test]
+fn a_record_before_its_type_is_still_decoded() {
+    let body = r#"[{"record":{"requestId":"r1","version":"$LATEST"},"time":"2026-11-25T10:00:00Z","type":"platform.start"}]"#;
+    let (items, s) = decode_records(body.as_bytes());
+    assert_eq!(s.malformed, 0);
+    assert!(matches!(&items[0].record, Record::Start(r) if r.request_id == "r1"));
+}
+
+#[test]
+fn only_a_record_that_needs_no_body_may_lack_it() {
+    let body = r#"[{"time":"2026-11-25T10:00:00Z","type":"platform.extension"},{"time":"2026-11-25T10:00:00Z","type":"platform.start"}]"#;
+    let (_, s) = decode_records(body.as_bytes());
+    assert_eq!((s.records, s.ignored, s.malformed), (2, 1, 1));
+}
+
+#[test]
+fn well_formed_records_borrow_from_the_body() {
+    let body = format!("[{},{}]", fixture("platform.start"), fixture("platform.report"));
+    let (items, stats) = decode_records(body.as_bytes());
+    assert_eq!(stats.records, 2);
+    let Record::Start(s) = &items[0].record else {
+        panic!("{:?}", items[0].record)
+    };
+    assert!(matches!(s.request_id, Cow::Borrowed(_)));
+    assert!(matches!(items[1].time, Cow::Borrowed(_)));
+}

@@ -9,7 +9,7 @@ LAYER := target/layer
 FUNCTION := target/function
 DEMO_OUT := target/demo
 
-.PHONY: all toolchain build layer demo test lint fmt-check clippy unit e2e size clean
+.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean
 
 all: layer
 
@@ -41,13 +41,22 @@ test: lint layer
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		$(CARGO) test --locked --workspace
 
-lint: fmt-check clippy
+lint: fmt-check clippy unused-deps
 
 fmt-check: toolchain
 	$(CARGO) fmt --all --check
 
 clippy: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+## Dependencies no crate uses (cargo-machete, pinned, built once into target/tools).
+MACHETE_VERSION := 0.9.2
+MACHETE := target/tools/bin/cargo-machete
+$(MACHETE):
+	$(CARGO) install --quiet --locked --version $(MACHETE_VERSION) --root target/tools cargo-machete
+
+unused-deps: $(MACHETE)
+	$(MACHETE)
 
 ## The stripped size of the extension binary (the layer's).
 size: build

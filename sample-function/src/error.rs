@@ -3,11 +3,11 @@
 use lambda_runtime::Diagnostic;
 
 /// `errorType` for a payload that could not be parsed or validated.
-pub const INVALID_PAYLOAD: &str = "SampleFunction.InvalidPayload";
+pub(crate) const INVALID_PAYLOAD: &str = "SampleFunction.InvalidPayload";
 /// `errorType` for a failure asked for with `"fail"`.
-pub const REQUESTED_FAILURE: &str = "SampleFunction.RequestedFailure";
+pub(crate) const REQUESTED_FAILURE: &str = "SampleFunction.RequestedFailure";
 /// `errorType` for a behaviour that hit an OS or resource limit (EMFILE, ENOSPC, thread limit...).
-pub const RESOURCE_ERROR: &str = "SampleFunction.ResourceError";
+pub(crate) const RESOURCE_ERROR: &str = "SampleFunction.ResourceError";
 
 /// Everything the handler can fail with. Each variant maps to one stable `errorType`.
 #[derive(Debug, thiserror::Error)]

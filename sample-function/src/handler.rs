@@ -21,14 +21,14 @@ use crate::work::{
 
 /// What the handler reads from the environment once, at startup.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Where `write_tmp_bytes` and `open_files` put their files (`std::env::temp_dir()`:
     /// `TMPDIR`, else `/tmp`).
     pub tmp_dir: PathBuf,
 }
 
 impl Settings {
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self {
             tmp_dir: std::env::temp_dir(),
         }
@@ -44,7 +44,10 @@ pub(crate) struct Held {
 }
 
 /// The `lambda_runtime` entry point.
-pub async fn handle(event: LambdaEvent<Value>, settings: Arc<Settings>) -> Result<Response, SampleError> {
+pub(crate) async fn handle(
+    event: LambdaEvent<Value>,
+    settings: Arc<Settings>,
+) -> Result<Response, SampleError> {
     let (value, context) = event.into_parts();
     let payload = Payload::parse(&value)?;
     run(&payload, &context.request_id, &settings).await
@@ -53,7 +56,11 @@ pub async fn handle(event: LambdaEvent<Value>, settings: Arc<Settings>) -> Resul
 /// Runs the behaviours in this order: log lines, /tmp file, open files, threads, memory,
 /// loopback network, CPU, sleep; then `timeout`, `exit`, `panic`, `fail` (in that precedence)
 /// with every resource still held; then the response.
-pub async fn run(payload: &Payload, request_id: &str, settings: &Settings) -> Result<Response, SampleError> {
+pub(crate) async fn run(
+    payload: &Payload,
+    request_id: &str,
+    settings: &Settings,
+) -> Result<Response, SampleError> {
     let order = payload.order.clone().unwrap_or_else(Order::sample);
     let summary = order.summarize()?;
     let mut response = Response {

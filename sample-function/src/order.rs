@@ -9,7 +9,7 @@ use crate::error::SampleError;
 /// An order as sent in the payload's `order` field.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Order {
+pub(crate) struct Order {
     pub order_id: String,
     pub customer: String,
     #[serde(default = "default_currency")]
@@ -20,7 +20,7 @@ pub struct Order {
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LineItem {
+pub(crate) struct LineItem {
     pub sku: String,
     pub quantity: u32,
     pub unit_price_cents: u64,
@@ -28,7 +28,7 @@ pub struct LineItem {
 
 /// What the function computes from an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderSummary {
+pub(crate) struct OrderSummary {
     pub order_id: String,
     pub customer: String,
     pub currency: String,
@@ -45,12 +45,12 @@ fn default_currency() -> String {
 
 impl Order {
     /// Deserializes an order from the payload's `order` value.
-    pub fn deserialize_value(value: &Value) -> Result<Self, serde_json::Error> {
+    pub(crate) fn deserialize_value(value: &Value) -> Result<Self, serde_json::Error> {
         Self::deserialize(value)
     }
 
     /// The order used when the payload has none.
-    pub fn sample() -> Self {
+    pub(crate) fn sample() -> Self {
         let item = |sku: &str, quantity, unit_price_cents| LineItem {
             sku: sku.to_owned(),
             quantity,
@@ -65,7 +65,7 @@ impl Order {
     }
 
     /// Checks the order and computes its summary.
-    pub fn summarize(&self) -> Result<OrderSummary, SampleError> {
+    pub(crate) fn summarize(&self) -> Result<OrderSummary, SampleError> {
         let invalid = |message: String| SampleError::InvalidPayload(format!("`order`: {message}"));
         if self.items.is_empty() {
             return Err(invalid("`items` must hold at least one line".to_owned()));
@@ -108,7 +108,7 @@ impl Order {
 
 impl OrderSummary {
     /// The greeting the function answers with.
-    pub fn greeting(&self) -> String {
+    pub(crate) fn greeting(&self) -> String {
         format!(
             "Hello, {}! Order {} ({} items) totals {}.{:02} {}.",
             self.customer,
@@ -122,14 +122,14 @@ impl OrderSummary {
 }
 
 /// 64-bit FNV-1a, enough for a stable, dependency-free checksum.
-pub struct Fnv1a(u64);
+pub(crate) struct Fnv1a(u64);
 
 impl Fnv1a {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(0xcbf2_9ce4_8422_2325)
     }
 
-    pub fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
         for byte in bytes {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
@@ -142,7 +142,7 @@ impl Fnv1a {
         self.write(&[0x1f]);
     }
 
-    pub fn finish(&self) -> u64 {
+    pub(crate) fn finish(&self) -> u64 {
         self.0
     }
 }

@@ -29,7 +29,7 @@ const ACCEPTED_FIELDS: &str = "order, sleep_ms, allocate_mb, cpu_ms, fail, panic
 
 /// What one invocation should do. `None`/`false` means "don't".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Payload {
+pub(crate) struct Payload {
     /// The order to summarise; the built-in sample order when absent.
     pub order: Option<Order>,
     pub sleep_ms: Option<u64>,
@@ -56,7 +56,7 @@ pub struct Payload {
 impl Payload {
     /// Parses the raw event. `null` is the empty payload; anything but an object is rejected.
     /// A field set to `null` counts as absent.
-    pub fn parse(event: &Value) -> Result<Self, SampleError> {
+    pub(crate) fn parse(event: &Value) -> Result<Self, SampleError> {
         match event {
             Value::Null => Ok(Self::default()),
             Value::Object(fields) => Self::from_fields(fields),

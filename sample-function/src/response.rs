@@ -7,7 +7,7 @@ use crate::error::SampleError;
 /// The response body. Every field is always present (zero or null when the behaviour did not
 /// run), so callers can rely on one shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Response {
+pub(crate) struct Response {
     pub message: String,
     pub request_id: String,
     pub order_id: String,
@@ -35,7 +35,7 @@ pub struct Response {
 impl Response {
     /// Sets `padding` so the compact JSON body is exactly `target` bytes, or as small as it can be
     /// (empty padding) when `target` is below the unpadded size.
-    pub fn pad_to(mut self, target: u64) -> Result<Self, SampleError> {
+    pub(crate) fn pad_to(mut self, target: u64) -> Result<Self, SampleError> {
         self.padding.clear();
         let base = self.serialized_len()?;
         let missing = usize::try_from(target.saturating_sub(base)).map_err(|error| {
@@ -48,7 +48,7 @@ impl Response {
     }
 
     /// Length of the compact JSON body, as `lambda_runtime` serializes it.
-    pub fn serialized_len(&self) -> Result<u64, SampleError> {
+    pub(crate) fn serialized_len(&self) -> Result<u64, SampleError> {
         let mut counter = ByteCounter(0);
         serde_json::to_writer(&mut counter, self)
             .map_err(|error| SampleError::resource("measuring the response size", error))?;

@@ -7,7 +7,33 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Config, InitializationType, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason};
+use crate::{
+    Config, InitializationType, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason,
+};
+
+/// A command line the CLI cannot run; printed with the usage (exit status 2).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(String);
+
+/// Why a run of the CLI stopped (exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: not a JSON payload: {source}")]
+    Payload {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot print the summary: {0}")]
+    Print(#[source] std::io::Error),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+}
 
 /// Usage text.
 pub const USAGE: &str = "\
@@ -74,8 +100,8 @@ pub struct Args {
     pub echo: bool,
 }
 
-/// Parses arguments (without the program name). `Err` carries the message to print.
-pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
+/// Parses arguments (without the program name). `Ok(None)` asks for the usage text.
+pub fn parse(args: &[String]) -> Result<Option<Args>, UsageError> {
     let mut bootstrap = None;
     let mut a = Args {
         config_bootstrap: PathBuf::new(),
@@ -97,10 +123,14 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| UsageError(format!("{flag} needs a value")))
+        };
         let number = |flag: &str, v: String| {
             v.parse::<u64>()
-                .map_err(|_| format!("{flag}: {v:?} is not a number"))
+                .map_err(|_| UsageError(format!("{flag}: {v:?} is not a number")))
         };
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
@@ -109,7 +139,8 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--name" => a.name = Some(value(arg)?),
             "--memory" => {
                 let v = number(arg, value(arg)?)?;
-                a.memory = Some(u32::try_from(v).map_err(|_| "--memory is too large".to_owned())?);
+                a.memory =
+                    Some(u32::try_from(v).map_err(|_| UsageError("--memory is too large".to_owned()))?);
             }
             "--timeout-ms" => a.timeout_ms = Some(number(arg, value(arg)?)?),
             "--shutdown-deadline-ms" => a.shutdown_deadline_ms = Some(number(arg, value(arg)?)?),
@@ -119,39 +150,38 @@ pub fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--init-type" => {
                 let v = value(arg)?;
                 a.init_type = Some(InitializationType::parse(&v).ok_or_else(|| {
-                    format!(
+                    UsageError(format!(
                         "--init-type {v:?}: expected on-demand, provisioned-concurrency, snap-start or lambda-managed-instances"
-                    )
+                    ))
                 })?);
             }
             "--concurrency" => {
                 let v = number(arg, value(arg)?)?;
-                a.concurrency = Some(
-                    u32::try_from(v)
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| "--concurrency must be between 1 and 4294967295".to_owned())?,
-                );
+                a.concurrency = Some(u32::try_from(v).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    UsageError("--concurrency must be between 1 and 4294967295".to_owned())
+                })?);
             }
             "--env" => {
                 let v = value(arg)?;
                 let (k, val) = v
                     .split_once('=')
-                    .ok_or_else(|| format!("--env {v:?}: expected K=V"))?;
+                    .ok_or_else(|| UsageError(format!("--env {v:?}: expected K=V")))?;
                 a.env.push((k.to_owned(), val.to_owned()));
             }
             "--payloads" => a.payload_file = Some(PathBuf::from(value(arg)?)),
             "--telemetry" => a.telemetry_file = Some(PathBuf::from(value(arg)?)),
             "--echo" => a.echo = true,
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            s => a
-                .payloads
-                .push(serde_json::from_str(s).map_err(|e| format!("payload {s:?} is not JSON: {e}"))?),
+            s if s.starts_with("--") => return Err(UsageError(format!("unknown option {s}"))),
+            s => a.payloads.push(
+                serde_json::from_str(s).map_err(|e| UsageError(format!("payload {s:?} is not JSON: {e}")))?,
+            ),
         }
     }
-    a.config_bootstrap = bootstrap.ok_or("--bootstrap is required")?;
+    a.config_bootstrap = bootstrap.ok_or_else(|| UsageError("--bootstrap is required".to_owned()))?;
     if a.concurrency.is_some() && a.init_type != Some(InitializationType::LambdaManagedInstances) {
-        return Err("--concurrency needs --init-type lambda-managed-instances".to_owned());
+        return Err(UsageError(
+            "--concurrency needs --init-type lambda-managed-instances".to_owned(),
+        ));
     }
     Ok(Some(a))
 }
@@ -190,12 +220,20 @@ impl Args {
     }
 
     /// Inline payloads, then the file's lines; `{}` when there are none.
-    pub fn all_payloads(&self) -> Result<Vec<Value>, String> {
+    pub fn all_payloads(&self) -> Result<Vec<Value>, CliError> {
         let mut out = self.payloads.clone();
         if let Some(f) = &self.payload_file {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            let text = std::fs::read_to_string(f).map_err(|source| CliError::Read {
+                path: f.clone(),
+                source,
+            })?;
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                out.push(serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", f.display(), i + 1))?);
+                let payload = serde_json::from_str(line).map_err(|source| CliError::Payload {
+                    path: f.clone(),
+                    line: i + 1,
+                    source,
+                })?;
+                out.push(payload);
             }
         }
         if out.is_empty() {
@@ -238,10 +276,10 @@ fn shutdown_lines(s: &ShutdownOutcome) -> Vec<String> {
     out
 }
 
-async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
+async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
     let payloads = args.all_payloads()?;
-    let mut sandbox = Sandbox::start(args.config()).await.map_err(|e| e.to_string())?;
-    let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(|e| e.to_string());
+    let mut sandbox = Sandbox::start(args.config()).await?;
+    let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(CliError::Print);
     for i in sandbox.init_outcomes() {
         w(
             out,
@@ -255,14 +293,11 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
     }
     let concurrent = args.init_type == Some(InitializationType::LambdaManagedInstances);
     let outcomes = if concurrent {
-        sandbox
-            .invoke_concurrent(payloads)
-            .await
-            .map_err(|e| e.to_string())?
+        sandbox.invoke_concurrent(payloads).await?
     } else {
         let mut all = Vec::new();
         for p in payloads {
-            all.push(sandbox.invoke(p).await.map_err(|e| e.to_string())?);
+            all.push(sandbox.invoke(p).await?);
         }
         all
     };
@@ -277,10 +312,7 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
             }
         }
     }
-    let s = sandbox
-        .shutdown(ShutdownReason::Spindown)
-        .await
-        .map_err(|e| e.to_string())?;
+    let s = sandbox.shutdown(ShutdownReason::Spindown).await?;
     for line in shutdown_lines(&s) {
         w(out, &line)?;
     }
@@ -295,7 +327,10 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), String> {
             .iter()
             .map(|r| format!("{}\n", r.to_json()))
             .collect();
-        std::fs::write(f, text).map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+        std::fs::write(f, text).map_err(|source| CliError::Write {
+            path: f.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

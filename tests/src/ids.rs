@@ -32,7 +32,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A random UUID, version 4 format (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
-pub fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     random_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -45,14 +45,14 @@ pub fn uuid_v4() -> String {
 }
 
 /// `n` random bytes as lowercase hex.
-pub fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     random_bytes(&mut b);
     hex(&b)
 }
 
 /// An X-Ray trace header value: `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-pub fn trace_header(parent: &str) -> String {
+pub(crate) fn trace_header(parent: &str) -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -79,7 +79,7 @@ pub(crate) fn begin(shared: &Shared) -> Begun {
 }
 
 impl Ids {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let span_id = ids::random_hex(8);
         let trace = ids::trace_header(&span_id);
         let tracing = records::tracing(&span_id, &trace);

@@ -56,13 +56,13 @@ pub struct OutputLine {
 
 /// All captured lines, in the order they were read.
 #[derive(Debug, Default)]
-pub struct OutputStore {
+pub(crate) struct OutputStore {
     lines: Mutex<Vec<OutputLine>>,
 }
 
 impl OutputStore {
     /// Appends a line.
-    pub fn push(&self, line: OutputLine) {
+    pub(crate) fn push(&self, line: OutputLine) {
         self.lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -70,7 +70,7 @@ impl OutputStore {
     }
 
     /// Every line so far.
-    pub fn all(&self) -> Vec<OutputLine> {
+    pub(crate) fn all(&self) -> Vec<OutputLine> {
         self.lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -78,7 +78,7 @@ impl OutputStore {
     }
 
     /// Lines of one source.
-    pub fn of(&self, source: &Source) -> Vec<OutputLine> {
+    pub(crate) fn of(&self, source: &Source) -> Vec<OutputLine> {
         self.all().into_iter().filter(|l| &l.source == source).collect()
     }
 }

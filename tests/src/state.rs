@@ -95,7 +95,7 @@ pub(crate) struct ExtensionAgent {
 }
 
 impl ExtensionAgent {
-    pub fn new(name: String) -> Self {
+    pub(crate) fn new(name: String) -> Self {
         Self {
             name,
             pid: None,
@@ -110,12 +110,12 @@ impl ExtensionAgent {
         }
     }
 
-    pub fn wants(&self, event: &str) -> bool {
+    pub(crate) fn wants(&self, event: &str) -> bool {
         self.events.iter().any(|e| e == event)
     }
 
     /// Finished its events (or is gone).
-    pub fn idle(&self) -> bool {
+    pub(crate) fn idle(&self) -> bool {
         self.exited.is_some() || (self.queue.is_empty() && !self.busy)
     }
 }
@@ -155,17 +155,17 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn extension_by_id(&mut self, id: &str) -> Option<&mut ExtensionAgent> {
+    pub(crate) fn extension_by_id(&mut self, id: &str) -> Option<&mut ExtensionAgent> {
         self.extensions.iter_mut().find(|e| e.id.as_deref() == Some(id))
     }
 
     /// The invocation under way with this request id.
-    pub fn invocation(&self, request_id: &str) -> Option<&Invocation> {
+    pub(crate) fn invocation(&self, request_id: &str) -> Option<&Invocation> {
         self.invocations.iter().find(|i| i.request_id == request_id)
     }
 
     /// The same, to change it.
-    pub fn invocation_mut(&mut self, request_id: &str) -> Option<&mut Invocation> {
+    pub(crate) fn invocation_mut(&mut self, request_id: &str) -> Option<&mut Invocation> {
         self.invocations.iter_mut().find(|i| i.request_id == request_id)
     }
 }
@@ -181,7 +181,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
+    pub(crate) fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
         Self {
             config,
             addr,
@@ -205,12 +205,12 @@ impl Shared {
     }
 
     /// Reads the state.
-    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.lock())
     }
 
     /// Changes the state and wakes every waiter.
-    pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let r = f(&mut self.lock());
         self.changed.send_modify(|g| *g = g.wrapping_add(1));
         r
@@ -218,7 +218,7 @@ impl Shared {
 
     /// Waits until `f` returns `Some` (it may change the state when it does), or until
     /// `deadline` (then `None`).
-    pub async fn wait_until<T>(
+    pub(crate) async fn wait_until<T>(
         &self,
         deadline: Option<Instant>,
         mut f: impl FnMut(&mut State) -> Option<T>,
@@ -246,12 +246,12 @@ impl Shared {
     }
 
     /// Publishes a platform record generated now.
-    pub fn emit(&self, kind: &str, record: Value) {
+    pub(crate) fn emit(&self, kind: &str, record: Value) {
         self.hub.publish(TelemetryRecord::new(Utc::now(), kind, record));
     }
 
     /// Init fields for the running init.
-    pub fn init_info(&self, phase: &'static str) -> InitInfo<'static> {
+    pub(crate) fn init_info(&self, phase: &'static str) -> InitInfo<'static> {
         InitInfo {
             initialization_type: self.config.initialization_type.as_str(),
             phase,

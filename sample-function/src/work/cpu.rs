@@ -7,7 +7,7 @@ const ROUNDS_PER_CHECK: u32 = 20_000;
 
 /// Which clock measured the burn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CpuClock {
+pub(crate) enum CpuClock {
     /// This thread's CPU time, from `/proc/thread-self/schedstat` (Linux).
     Thread,
     /// Wall time, when the thread's CPU time cannot be read. On a throttled sandbox it burns less
@@ -16,7 +16,7 @@ pub enum CpuClock {
 }
 
 impl CpuClock {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Thread => "thread",
             Self::Wall => "wall",
@@ -26,7 +26,7 @@ impl CpuClock {
 
 /// What a burn did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Burn {
+pub(crate) struct Burn {
     /// CPU (or wall) time spent, as measured by `clock`.
     pub spent: Duration,
     pub clock: CpuClock,
@@ -35,7 +35,7 @@ pub struct Burn {
 }
 
 /// Busy-loops until this thread has used `ms` milliseconds of CPU.
-pub fn burn(ms: u64) -> Burn {
+pub(crate) fn burn(ms: u64) -> Burn {
     if thread_cpu_time().is_some() {
         let result = burn_with(ms, || thread_cpu_time().unwrap_or_default());
         Burn {

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use crate::error::SampleError;
 
 /// The file `write_tmp_bytes` (re)writes. It stays on disk between invocations.
-pub const TMP_FILE_NAME: &str = "lambda-lens-sample.bin";
+pub(crate) const TMP_FILE_NAME: &str = "lambda-lens-sample.bin";
 /// The file the `open_files` handles point at.
-pub const HANDLES_FILE_NAME: &str = "lambda-lens-sample.handles";
+pub(crate) const HANDLES_FILE_NAME: &str = "lambda-lens-sample.handles";
 /// Write size for the temporary file.
 const CHUNK: usize = 64 * 1024;
 
 /// Replaces `dir/lambda-lens-sample.bin` with a file of exactly `bytes` bytes and syncs it to
 /// disk, so both disk usage and block writes move. `0` truncates the file to empty.
-pub fn write_tmp(dir: &Path, bytes: u64) -> Result<PathBuf, SampleError> {
+pub(crate) fn write_tmp(dir: &Path, bytes: u64) -> Result<PathBuf, SampleError> {
     let path = dir.join(TMP_FILE_NAME);
     let failed = |what: &str, error| SampleError::resource(format!("{what} {}", path.display()), error);
     let mut file = File::create(&path).map_err(|error| failed("creating", error))?;
@@ -34,7 +34,7 @@ pub fn write_tmp(dir: &Path, bytes: u64) -> Result<PathBuf, SampleError> {
 /// Opens `count` separate handles on `dir/lambda-lens-sample.handles` (created if missing).
 /// They stay open until the returned vector is dropped. Past the descriptor limit (1,024 on
 /// Lambda) this fails with `SampleFunction.ResourceError` (EMFILE).
-pub fn open_handles(dir: &Path, count: u64) -> Result<Vec<File>, SampleError> {
+pub(crate) fn open_handles(dir: &Path, count: u64) -> Result<Vec<File>, SampleError> {
     let path = dir.join(HANDLES_FILE_NAME);
     let mut handles = Vec::new();
     for index in 1..=count {

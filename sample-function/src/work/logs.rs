@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 /// Writes `count` numbered lines to `out` and flushes it. Returns the number written.
-pub fn write_lines(out: &mut impl Write, count: u64, request_id: &str) -> io::Result<u64> {
+pub(crate) fn write_lines(out: &mut impl Write, count: u64, request_id: &str) -> io::Result<u64> {
     for index in 1..=count {
         writeln!(
             out,
@@ -16,7 +16,7 @@ pub fn write_lines(out: &mut impl Write, count: u64, request_id: &str) -> io::Re
 }
 
 /// Writes the lines to the process's stdout, which Lambda captures as function logs.
-pub fn write_to_stdout(count: u64, request_id: &str) -> io::Result<u64> {
+pub(crate) fn write_to_stdout(count: u64, request_id: &str) -> io::Result<u64> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     write_lines(&mut out, count, request_id)
 }

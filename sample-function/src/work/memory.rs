@@ -3,14 +3,14 @@
 use crate::error::SampleError;
 
 /// One mebibyte.
-pub const MIB: usize = 1024 * 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 /// The page size the ballast touches (4 KiB on Lambda's x86_64 and arm64).
-pub const PAGE: usize = 4096;
+pub(crate) const PAGE: usize = 4096;
 
 /// Heap memory with every page written, so it counts in the process's resident set (RSS).
 /// Freed when dropped.
 #[derive(Debug)]
-pub struct Ballast {
+pub(crate) struct Ballast {
     bytes: Vec<u8>,
     pages_touched: u64,
 }
@@ -19,7 +19,7 @@ impl Ballast {
     /// Allocates `mb` MiB and writes to every 4 KiB page. An allocation the allocator refuses
     /// is a [`SampleError::Resource`]; going past the function's memory size is not caught here:
     /// Lambda stops the sandbox (`Runtime.OutOfMemory`).
-    pub fn allocate(mb: u64) -> Result<Self, SampleError> {
+    pub(crate) fn allocate(mb: u64) -> Result<Self, SampleError> {
         let len = usize::try_from(mb)
             .ok()
             .and_then(|mb| mb.checked_mul(MIB))
@@ -45,12 +45,12 @@ impl Ballast {
     }
 
     /// Bytes held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
 
     /// Pages written while allocating.
-    pub fn pages_touched(&self) -> u64 {
+    pub(crate) fn pages_touched(&self) -> u64 {
         self.pages_touched
     }
 }

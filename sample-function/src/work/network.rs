@@ -13,14 +13,14 @@ const CHUNK: usize = 64 * 1024;
 
 /// Bytes that went each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Echo {
+pub(crate) struct Echo {
     pub sent: u64,
     pub received: u64,
 }
 
 /// Listens on `127.0.0.1:0`, connects to itself, sends `bytes` bytes and reads them back.
 /// Server and client run concurrently on the current task: no thread, no external network.
-pub async fn loopback_echo(bytes: u64) -> Result<Echo, SampleError> {
+pub(crate) async fn loopback_echo(bytes: u64) -> Result<Echo, SampleError> {
     let failed =
         |what: &str, error: io::Error| SampleError::resource(format!("loopback echo: {what}"), error);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

@@ -10,7 +10,7 @@ const STACK_BYTES: usize = 64 * 1024;
 
 /// `count` parked OS threads; dropping this wakes and joins them.
 #[derive(Debug, Default)]
-pub struct ParkedThreads {
+pub(crate) struct ParkedThreads {
     wake: Vec<Sender<()>>,
     handles: Vec<JoinHandle<()>>,
 }
@@ -19,7 +19,7 @@ impl ParkedThreads {
     /// Spawns `count` threads that block until the guard is dropped. Past the sandbox's
     /// process/thread limit this fails with `SampleFunction.ResourceError`; threads already
     /// started are released.
-    pub fn spawn(count: u64) -> Result<Self, SampleError> {
+    pub(crate) fn spawn(count: u64) -> Result<Self, SampleError> {
         let mut parked = Self::default();
         for index in 1..=count {
             let (wake, wait) = mpsc::channel::<()>();
@@ -39,7 +39,7 @@ impl ParkedThreads {
         Ok(parked)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.handles.len()
     }
 }

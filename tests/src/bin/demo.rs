@@ -12,8 +12,19 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lambda_sandbox::InitializationType;
 use lambda_sandbox::demo::{self, DemoConfig, DemoReport};
+use lambda_sandbox::{InitializationType, SandboxError};
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+enum DemoError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("could not create {}: {source}", .path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("could not write {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
 
 fn usage() -> ExitCode {
     eprintln!("usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo]");
@@ -64,10 +75,13 @@ fn all_metrics(mut config: DemoConfig) -> DemoConfig {
     config
 }
 
-fn write_lines(path: &Path, lines: &[String]) -> Result<(), String> {
+fn write_lines(path: &Path, lines: &[String]) -> Result<(), DemoError> {
     let mut text = lines.join("\n");
     text.push('\n');
-    std::fs::write(path, text).map_err(|e| format!("could not write {}: {e}", path.display()))
+    std::fs::write(path, text).map_err(|source| DemoError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Checks a run; prints what is wrong. Returns whether it is clean.
@@ -91,8 +105,11 @@ fn clean(name: &str, report: &DemoReport, batched: bool) -> bool {
     ok
 }
 
-async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("could not create {}: {e}", out.display()))?;
+async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, DemoError> {
+    std::fs::create_dir_all(out).map_err(|source| DemoError::CreateDir {
+        path: out.to_owned(),
+        source,
+    })?;
     let base = {
         let mut c = DemoConfig::new(bootstrap, layer);
         c.echo_output = echo;
@@ -105,9 +122,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
         "1. On-demand: the sample function with the lambda-lens layer in the local sandbox, {} invocations, then shutdown.\n",
         steps.len()
     );
-    let main = demo::run(&all_metrics(base.clone()), &steps)
-        .await
-        .map_err(|e| e.to_string())?;
+    let main = demo::run(&all_metrics(base.clone()), &steps).await?;
     print!("{}", demo::render(&main));
     ok &= clean("on-demand", &main, false);
     write_lines(&out.join("emf.jsonl"), &main.emf_lines)?;
@@ -115,9 +130,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     println!("\n2. SnapStart: an environment restored from its snapshot.\n");
     let mut snap = all_metrics(base.clone());
     snap.init_type = InitializationType::SnapStart;
-    let snap = demo::run(&snap, &demo::snapstart_scenario())
-        .await
-        .map_err(|e| e.to_string())?;
+    let snap = demo::run(&snap, &demo::snapstart_scenario()).await?;
     print!("{}", demo::render(&snap));
     ok &= clean("snap-start", &snap, false);
     write_lines(&out.join("emf-snapstart.jsonl"), &snap.emf_lines)?;
@@ -126,9 +139,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     let mut managed = all_metrics(base.clone());
     managed.init_type = InitializationType::LambdaManagedInstances;
     managed.concurrent = true;
-    let managed = demo::run(&managed, &demo::managed_instances_scenario())
-        .await
-        .map_err(|e| e.to_string())?;
+    let managed = demo::run(&managed, &demo::managed_instances_scenario()).await?;
     let rows: Vec<[String; 4]> =
         std::iter::once(["step", "request", "ConcurrentInvocations", "Duration"].map(String::from))
             .chain(managed.steps.iter().map(|s| {
@@ -147,9 +158,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     println!("\n4. Lambda drops telemetry when a subscriber falls behind (a 3-record queue here).\n");
     let mut dropping = all_metrics(base.clone());
     dropping.telemetry_queue_limit = Some(3);
-    let dropped = demo::run(&dropping, &demo::volume_scenario(4))
-        .await
-        .map_err(|e| e.to_string())?;
+    let dropped = demo::run(&dropping, &demo::volume_scenario(4)).await?;
     let lost: f64 = dropped
         .emf_lines
         .iter()
@@ -190,9 +199,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let report = demo::run(&config, &demo::volume_scenario(n))
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = demo::run(&config, &demo::volume_scenario(n)).await?;
         ok &= clean(mode, &report, mode != "per-invocation");
         rows.push([
             mode.to_owned(),

@@ -32,7 +32,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lambda_sandbox::{Config, Sandbox, ShutdownReason, Source, TelemetryRecord};
+use lambda_sandbox::{Config, Sandbox, SandboxError, ShutdownReason, Source, TelemetryRecord};
 use serde_json::json;
 
 const EXTENSION: &str = "lambda-lens";
@@ -299,10 +299,10 @@ fn config(args: &Args, with_layer: bool) -> Config {
 }
 
 /// Post-runtime duration of each invocation: report durationMs − runtimeDone durationMs.
-async fn invocations(sandbox: &mut Sandbox, n: usize) -> Result<Vec<f64>, String> {
+async fn invocations(sandbox: &mut Sandbox, n: usize) -> Result<Vec<f64>, BenchError> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let o = sandbox.invoke(json!({})).await.map_err(|e| e.to_string())?;
+        let o = sandbox.invoke(json!({})).await?;
         if let Some(runtime) = o.runtime_duration_ms {
             out.push(o.duration_ms - runtime);
         }
@@ -310,7 +310,7 @@ async fn invocations(sandbox: &mut Sandbox, n: usize) -> Result<Vec<f64>, String
     Ok(out)
 }
 
-async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
+async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, BenchError> {
     let mut run = LayerRun::default();
     let extension = args.layer.join("extensions").join(EXTENSION);
 
@@ -318,20 +318,14 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
     let mut c = config(args, true);
     c.env
         .push(("LAMBDA_LENS_LISTENER_HOST".to_owned(), "127.0.0.1".to_owned()));
-    let mut sandbox = Sandbox::start(c).await.map_err(|e| e.to_string())?;
+    let mut sandbox = Sandbox::start(c).await?;
     run.ready_given_host_ms = ready_ms(&sandbox.telemetry());
-    sandbox
-        .shutdown(ShutdownReason::Spindown)
-        .await
-        .map_err(|e| e.to_string())?;
+    sandbox.shutdown(ShutdownReason::Spindown).await?;
     drop(sandbox);
 
-    let mut sandbox = Sandbox::start(config(args, true))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut sandbox = Sandbox::start(config(args, true)).await?;
     run.ready_ms = ready_ms(&sandbox.telemetry());
-    let pid = child_running(&extension)
-        .ok_or_else(|| format!("no running child process is {}", extension.display()))?;
+    let pid = child_running(&extension).ok_or_else(|| BenchError::NoProcess(extension.clone()))?;
     run.idle = memory(pid);
     run.post_runtime_ms = invocations(&mut sandbox, args.invocations).await?;
     run.idle_after_invocations = memory(pid);
@@ -341,7 +335,7 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
         .into_iter()
         .find(|s| s.extension_name == EXTENSION)
         .map(|s| s.target)
-        .ok_or("lambda-lens did not subscribe to telemetry")?;
+        .ok_or(BenchError::NotSubscribed)?;
     let batches: Vec<Bytes> = (0..args.flood_batches).map(|_| flood_batch(rng).0).collect();
     let invoke = async {
         let outcome = sandbox
@@ -356,7 +350,7 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
         (f, Instant::now())
     };
     let ((outcome, invoke_end), (f, flood_end)) = tokio::join!(invoke, flooding);
-    outcome.map_err(|e| e.to_string())?;
+    outcome?;
     run.flood_outlasted = flood_end > invoke_end;
     drop(batches);
     run.flood_peak = Some(f.peak);
@@ -364,10 +358,7 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
     run.flood_mb_per_s = Some(f.mb_per_s);
     run.flood_ok = (f.accepted, f.sent);
 
-    let shutdown = sandbox
-        .shutdown(ShutdownReason::Spindown)
-        .await
-        .map_err(|e| e.to_string())?;
+    let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await?;
     if let Some(p) = shutdown.of(&Source::Extension(EXTENSION.to_owned())) {
         run.exit_ms = p.exited_after_shutdown.map(|d| d.as_secs_f64() * 1000.0);
         run.exit_killed = p.killed;
@@ -380,15 +371,10 @@ async fn layer_run(args: &Args, rng: &mut Rng) -> Result<LayerRun, String> {
     Ok(run)
 }
 
-async fn baseline_run(args: &Args) -> Result<Vec<f64>, String> {
-    let mut sandbox = Sandbox::start(config(args, false))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn baseline_run(args: &Args) -> Result<Vec<f64>, BenchError> {
+    let mut sandbox = Sandbox::start(config(args, false)).await?;
     let out = invocations(&mut sandbox, args.invocations).await?;
-    sandbox
-        .shutdown(ShutdownReason::Spindown)
-        .await
-        .map_err(|e| e.to_string())?;
+    sandbox.shutdown(ShutdownReason::Spindown).await?;
     Ok(out)
 }
 
@@ -422,11 +408,22 @@ fn row(out: &mut String, what: &str, values: Vec<f64>, unit: &str, target: &str,
     );
 }
 
+/// Why a bench run stopped.
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("no running child process is {}", .0.display())]
+    NoProcess(PathBuf),
+    #[error("lambda-lens did not subscribe to telemetry")]
+    NotSubscribed,
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-async fn bench(args: &Args) -> Result<String, String> {
+async fn bench(args: &Args) -> Result<String, BenchError> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut runs = Vec::new();
     let mut baseline: Vec<f64> = Vec::new();

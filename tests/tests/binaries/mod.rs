@@ -16,7 +16,7 @@ fn from_env(var: &str, default: PathBuf) -> PathBuf {
 }
 
 /// `(bootstrap, layer directory)`; panics with the fix when they are missing.
-pub fn paths() -> (PathBuf, PathBuf) {
+pub(crate) fn paths() -> (PathBuf, PathBuf) {
     let layer = from_env("LAMBDA_LENS_LAYER", workspace().join("target/layer"));
     let bootstrap = from_env(
         "LAMBDA_LENS_BOOTSTRAP",
@@ -34,6 +34,6 @@ pub fn paths() -> (PathBuf, PathBuf) {
 }
 
 /// The extension executable itself.
-pub fn extension() -> PathBuf {
+pub(crate) fn extension() -> PathBuf {
     paths().1.join("extensions/lambda-lens")
 }

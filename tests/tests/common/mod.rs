@@ -15,11 +15,11 @@ use std::time::Duration;
 use lambda_sandbox::{Config, TelemetryRecord};
 use serde_json::Value;
 
-pub const RUNTIME: &str = include_str!("../fixtures/runtime.py");
-pub const EXTENSION: &str = include_str!("../fixtures/extension.py");
+pub(crate) const RUNTIME: &str = include_str!("../fixtures/runtime.py");
+pub(crate) const EXTENSION: &str = include_str!("../fixtures/extension.py");
 
 /// A function folder (`bootstrap`), a layer (`layer/extensions/*`) and an output folder.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub dir: PathBuf,
 }
 
@@ -29,7 +29,7 @@ fn write_exec(path: &Path, text: &str) {
 }
 
 impl Fixture {
-    pub fn new(extensions: &[&str]) -> Self {
+    pub(crate) fn new(extensions: &[&str]) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -50,7 +50,7 @@ impl Fixture {
         Self { dir }
     }
 
-    pub fn config(&self) -> Config {
+    pub(crate) fn config(&self) -> Config {
         let mut c = Config::new(self.dir.join("function/bootstrap"));
         c.layer_dir = Some(self.dir.join("layer"));
         c.env
@@ -60,14 +60,14 @@ impl Fixture {
     }
 
     /// Everything an extension logged, in order.
-    pub fn ext_log(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn ext_log(&self, name: &str) -> Vec<Value> {
         let text =
             std::fs::read_to_string(self.dir.join("out").join(format!("{name}.jsonl"))).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// Entries of one kind.
-    pub fn ext_entries(&self, name: &str, kind: &str) -> Vec<Value> {
+    pub(crate) fn ext_entries(&self, name: &str, kind: &str) -> Vec<Value> {
         self.ext_log(name)
             .into_iter()
             .filter(|e| e["kind"] == kind)
@@ -76,7 +76,7 @@ impl Fixture {
     }
 
     /// Every telemetry record an extension received, in order.
-    pub fn received(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn received(&self, name: &str) -> Vec<Value> {
         self.ext_entries(name, "telemetry")
             .into_iter()
             .flat_map(|b| b["records"].as_array().cloned().unwrap_or_default())
@@ -90,19 +90,19 @@ impl Drop for Fixture {
     }
 }
 
-pub fn kinds(records: &[TelemetryRecord]) -> Vec<String> {
+pub(crate) fn kinds(records: &[TelemetryRecord]) -> Vec<String> {
     records.iter().map(|r| r.kind.clone()).collect()
 }
 
-pub fn of_kind<'a>(records: &'a [TelemetryRecord], kind: &str) -> Vec<&'a TelemetryRecord> {
+pub(crate) fn of_kind<'a>(records: &'a [TelemetryRecord], kind: &str) -> Vec<&'a TelemetryRecord> {
     records.iter().filter(|r| r.kind == kind).collect()
 }
 
-pub fn position(records: &[TelemetryRecord], kind: &str) -> usize {
+pub(crate) fn position(records: &[TelemetryRecord], kind: &str) -> usize {
     records
         .iter()
         .position(|r| r.kind == kind)
         .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(records)))
 }
 
-pub const SECOND: Duration = Duration::from_secs(1);
+pub(crate) const SECOND: Duration = Duration::from_secs(1);

@@ -1,8 +1,9 @@
 //! The Telemetry API's JSON, as serde types that borrow from the request body.
 //!
-//! Tolerant on purpose: every field the schema lets Lambda leave out is optional, unknown fields
-//! are ignored, and the record body is kept raw until its `type` is known, so that an unknown
-//! type or a malformed record costs that one record only.
+//! Tolerant on purpose: every field the schema lets Lambda leave out is optional and unknown
+//! fields are ignored. The measurement structs (`ReportMetrics`, `RuntimeDoneMetrics`,
+//! `RuntimeDoneSpans`) own their values and are `Copy`: the extension's model carries them whole,
+//! so a new field of a record is declared here once.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -38,6 +38,9 @@ demo: layer
 
 ## Formatting, lints, unit tests and the end-to-end suites.
 test: lint layer
+	@echo "make cost, short form (10 invocations a case, README untouched):"
+	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		$(CARGO) test --locked --workspace
 
@@ -64,6 +67,14 @@ size: build
 
 clean:
 	$(CARGO) clean
+
+## What lambda-lens costs its users: each output mode and metric set on the same workload in the
+## sandbox, custom metrics and log bytes counted from what the extension wrote, priced beside
+## CloudWatch Lambda Insights; rewrites the README's cost table. A few seconds once built.
+.PHONY: cost
+cost: layer
+	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-cost
+	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
 
 ## Benchmarks (BENCHMARKS.md): decode throughput, the binary's size, then the layer in the local
 ## sandbox (ready time, RSS idle and under a flood, post-runtime duration, exit after SHUTDOWN).

@@ -1,5 +1,5 @@
 //! Golden tests: a fixed telemetry sequence through the whole pipeline (decoding, join, metrics,
-//! EMF) in both output modes, compared as JSON values with `tests/fixtures/emf/*.json`.
+//! EMF) in every output mode, compared as JSON values with `tests/fixtures/emf/*.json`.
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the files (review the diff).
 #![allow(
     clippy::unwrap_used,
@@ -117,7 +117,26 @@ fn check(name: &str, docs: Vec<Value>) {
 
 #[test]
 fn per_invocation_output() {
-    check("per-invocation.json", run(&config(&[])));
+    check(
+        "per-invocation.json",
+        run(&config(&[("LAMBDA_LENS_OUTPUT", "per-invocation")])),
+    );
+}
+
+/// The default: the cold start in a document of its own, the warm invocation kept as one of
+/// the window's slowest (so also in a document of its own, written at shutdown).
+#[test]
+fn adaptive_output() {
+    check("adaptive.json", run(&config(&[])));
+}
+
+/// Adaptive with no slowest kept: the warm invocation goes into an aggregate, without its id.
+#[test]
+fn adaptive_output_keeping_no_slowest() {
+    check(
+        "adaptive-aggregated.json",
+        run(&config(&[("LAMBDA_LENS_KEEP_SLOWEST", "0")])),
+    );
 }
 
 #[test]

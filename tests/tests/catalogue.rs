@@ -55,6 +55,8 @@ const EVERY_METRIC: &[&str] = &[
     "EmfDocumentsWritten",
 ];
 
+/// The run's configuration: `env`, one document per invocation unless `env` says otherwise
+/// (these suites look at every invocation's document).
 fn config(env: &[(&str, &str)]) -> DemoConfig {
     let (bootstrap, layer) = binaries::paths();
     let mut c = DemoConfig::new(bootstrap, layer);
@@ -63,6 +65,10 @@ fn config(env: &[(&str, &str)]) -> DemoConfig {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    if !env.iter().any(|(k, _)| *k == "LAMBDA_LENS_OUTPUT") {
+        c.env
+            .push(("LAMBDA_LENS_OUTPUT".to_owned(), "per-invocation".to_owned()));
+    }
     c
 }
 
@@ -275,6 +281,7 @@ async fn dimensions_static_dimensions_and_high_resolution() {
         ("LAMBDA_LENS_STATIC_DIMENSIONS", "Service=checkout"),
         ("LAMBDA_LENS_HIGH_RESOLUTION", "true"),
         ("LAMBDA_LENS_NAMESPACE", "Shop/Lambda"),
+        ("LAMBDA_LENS_METRICS", "default,InitErrors"),
     ]);
     let steps = [
         Step {

@@ -22,7 +22,11 @@ fn config() -> DemoConfig {
     let (bootstrap, layer) = binaries::paths();
     let mut c = DemoConfig::new(bootstrap, layer);
     c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
-    c.env = vec![("LAMBDA_LENS_METRICS".into(), "all".into())];
+    c.env = vec![
+        ("LAMBDA_LENS_METRICS".into(), "all".into()),
+        // Every invocation's own document, to compare with what the sandbox did.
+        ("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into()),
+    ];
     c
 }
 

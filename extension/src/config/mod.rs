@@ -37,6 +37,7 @@ pub mod vars {
     pub const STATIC_DIMENSIONS: &str = "LAMBDA_LENS_STATIC_DIMENSIONS";
     pub const OUTPUT: &str = "LAMBDA_LENS_OUTPUT";
     pub const FLUSH_INTERVAL_MS: &str = "LAMBDA_LENS_FLUSH_INTERVAL_MS";
+    pub const KEEP_SLOWEST: &str = "LAMBDA_LENS_KEEP_SLOWEST";
     pub const COMPACT_VALUES: &str = "LAMBDA_LENS_COMPACT_VALUES";
     pub const HIGH_RESOLUTION: &str = "LAMBDA_LENS_HIGH_RESOLUTION";
     pub const PRICE_PER_GB_SECOND: &str = "LAMBDA_LENS_PRICE_PER_GB_SECOND";
@@ -57,6 +58,7 @@ pub mod vars {
         STATIC_DIMENSIONS,
         OUTPUT,
         FLUSH_INTERVAL_MS,
+        KEEP_SLOWEST,
         COMPACT_VALUES,
         HIGH_RESOLUTION,
         PRICE_PER_GB_SECOND,

@@ -8,12 +8,19 @@ use crate::metrics::selection::Selection;
 use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
 
 const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
+const DEFAULT_KEEP_SLOWEST: usize = 3;
 
-/// One EMF document per invocation, or documents carrying many invocations' values.
+/// How invocations become EMF documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputMode {
+    /// One document per invocation, with every value.
     PerInvocation,
+    /// Documents carrying many invocations' values (and their request ids).
     Batched,
+    /// A document of its own for each notable invocation (errors, timeouts, out-of-memory
+    /// kills, cold starts, cut-short ones) and for the slowest of each flush window; the values
+    /// of every other invocation in aggregated documents, without request ids.
+    Adaptive,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +31,11 @@ pub(crate) struct OutputConfig {
     /// Dimensions the user sets, the same on every metric (e.g. `Service=checkout`).
     pub(crate) static_dimensions: Vec<(String, String)>,
     pub(crate) mode: OutputMode,
-    /// Batched mode: the longest a value waits before it is written.
+    /// Batched and adaptive modes: the longest a value waits before it is written.
     pub(crate) flush_interval: Duration,
+    /// Adaptive mode: how many of the slowest ordinary invocations of each flush window get a
+    /// document of their own.
+    pub(crate) keep_slowest: usize,
     /// Batched mode: repeated values as `{"Values": [...], "Counts": [...]}`.
     pub(crate) compact_values: bool,
     /// `StorageResolution: 1` (one-second metrics, priced as high-resolution).
@@ -40,8 +50,9 @@ impl Default for OutputConfig {
             metrics: Selection::default_set(),
             dimension_sets: vec![vec!["FunctionName".to_owned()]],
             static_dimensions: Vec::new(),
-            mode: OutputMode::PerInvocation,
+            mode: OutputMode::Adaptive,
             flush_interval: Duration::from_millis(DEFAULT_FLUSH_INTERVAL_MS),
+            keep_slowest: DEFAULT_KEEP_SLOWEST,
             compact_values: false,
             high_resolution: false,
             price_per_gb_second: None,
@@ -154,7 +165,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
                 r.warn(
                     vars::METRICS,
                     unknown.join(","),
-                    "group names (core, detail, resources, cost, extension, all) and metric names, comma-separated, '-' to remove",
+                    "group names (core, detail, resources, cost, extension), default, all and metric names, comma-separated, '-' to remove",
                     "the rest of the list",
                 );
             }
@@ -168,24 +179,32 @@ pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
     let static_dimensions = static_dimensions(r);
     let dimension_sets = dimension_sets(r, &static_dimensions);
     let mode = match r.get(vars::OUTPUT) {
-        None => OutputMode::PerInvocation,
+        None => OutputMode::Adaptive,
         Some(raw) => match raw.to_ascii_lowercase().as_str() {
+            "adaptive" => OutputMode::Adaptive,
             "per-invocation" | "invocation" => OutputMode::PerInvocation,
             "batched" | "batch" => OutputMode::Batched,
             _ => {
-                r.warn(vars::OUTPUT, raw, "per-invocation or batched", "per-invocation");
-                OutputMode::PerInvocation
+                r.warn(
+                    vars::OUTPUT,
+                    raw,
+                    "adaptive, per-invocation or batched",
+                    "adaptive",
+                );
+                OutputMode::Adaptive
             }
         },
     };
     let flush_interval =
         Duration::from_millis(r.int_in(vars::FLUSH_INTERVAL_MS, 100, 900_000, DEFAULT_FLUSH_INTERVAL_MS));
+    let keep_slowest = r.int_in(vars::KEEP_SLOWEST, 0, 100, DEFAULT_KEEP_SLOWEST);
     OutputConfig {
         metrics,
         dimension_sets,
         static_dimensions,
         mode,
         flush_interval,
+        keep_slowest,
         compact_values: flag(r, vars::COMPACT_VALUES),
         high_resolution: flag(r, vars::HIGH_RESOLUTION),
         price_per_gb_second: price(r, vars::PRICE_PER_GB_SECOND),

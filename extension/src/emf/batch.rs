@@ -50,6 +50,8 @@ pub(crate) struct Aggregate {
     timestamp_ms: i64,
     dimensions: Vec<(&'static str, String)>,
     series: Vec<(&'static MetricDef, Series)>,
+    /// Batched mode lists the request ids; adaptive mode does not.
+    lists_request_ids: bool,
     request_ids: Vec<String>,
     invocations: u64,
     /// When the batch was opened, on the caller's monotonic clock.
@@ -96,10 +98,12 @@ impl Aggregate {
     pub(super) fn properties(&self) -> Map<String, Value> {
         let mut map = Map::new();
         map.insert("Invocations".into(), json!(self.invocations));
-        map.insert("RequestIds".into(), json!(self.request_ids));
-        let omitted = self.invocations.saturating_sub(self.request_ids.len() as u64);
-        if omitted > 0 {
-            map.insert("RequestIdsOmitted".into(), json!(omitted));
+        if self.lists_request_ids {
+            map.insert("RequestIds".into(), json!(self.request_ids));
+            let omitted = self.invocations.saturating_sub(self.request_ids.len() as u64);
+            if omitted > 0 {
+                map.insert("RequestIdsOmitted".into(), json!(omitted));
+            }
         }
         map
     }
@@ -130,7 +134,8 @@ impl Aggregate {
         }
         self.timestamp_ms = self.timestamp_ms.min(record.timestamp_ms);
         self.invocations += 1;
-        if self.request_ids.len() < MAX_REQUEST_IDS
+        if self.lists_request_ids
+            && self.request_ids.len() < MAX_REQUEST_IDS
             && let Some(id) = record.property_text("RequestId")
         {
             self.request_ids.push(id.to_owned());
@@ -142,15 +147,19 @@ impl Aggregate {
 #[derive(Debug)]
 pub(crate) struct Batcher {
     compact: bool,
+    /// List the request ids of each aggregate (batched mode; not adaptive mode, where the
+    /// invocations worth finding have documents of their own).
+    request_ids: bool,
     bucket_ms: i64,
     max_age_ms: u64,
     open: VecDeque<Aggregate>,
 }
 
 impl Batcher {
-    pub(crate) fn new(compact: bool, high_resolution: bool, max_age_ms: u64) -> Self {
+    pub(crate) fn new(compact: bool, request_ids: bool, high_resolution: bool, max_age_ms: u64) -> Self {
         Self {
             compact,
+            request_ids,
             bucket_ms: if high_resolution { 1_000 } else { 60_000 },
             max_age_ms,
             open: VecDeque::new(),
@@ -183,6 +192,7 @@ impl Batcher {
                     timestamp_ms: record.timestamp_ms,
                     dimensions: record.dimensions.clone(),
                     series: Vec::new(),
+                    lists_request_ids: self.request_ids,
                     request_ids: Vec::new(),
                     invocations: 0,
                     opened_at: now,

@@ -34,7 +34,7 @@ fn docs(batches: &[Aggregate]) -> Vec<Value> {
 
 #[test]
 fn golden_batched_document() {
-    let mut b = Batcher::new(false, false, 10_000);
+    let mut b = Batcher::new(false, true, false, 10_000);
     let mut out = Vec::new();
     b.add(&record(MINUTE + 5_000, "r1", 12.5, true), 0, &mut out);
     b.add(&record(MINUTE + 1_000, "r2", 3.0, false), 1, &mut out);
@@ -66,7 +66,7 @@ fn golden_batched_document() {
 
 #[test]
 fn golden_compact_document() {
-    let mut b = Batcher::new(true, false, 10_000);
+    let mut b = Batcher::new(true, true, false, 10_000);
     let mut out = Vec::new();
     for (i, d) in [5.0, 5.0, 7.0, 5.0].into_iter().enumerate() {
         b.add(
@@ -84,7 +84,7 @@ fn golden_compact_document() {
 
 #[test]
 fn a_full_array_is_written_and_a_new_batch_opened() {
-    let mut b = Batcher::new(false, false, 10_000);
+    let mut b = Batcher::new(false, true, false, 10_000);
     let mut out = Vec::new();
     for i in 0..250 {
         b.add(
@@ -105,7 +105,7 @@ fn a_full_array_is_written_and_a_new_batch_opened() {
 
 #[test]
 fn compact_batches_hold_more_invocations_when_values_repeat() {
-    let mut b = Batcher::new(true, false, 10_000);
+    let mut b = Batcher::new(true, true, false, 10_000);
     let mut out = Vec::new();
     for i in 0..1_000 {
         b.add(
@@ -125,7 +125,7 @@ fn compact_batches_hold_more_invocations_when_values_repeat() {
 
 #[test]
 fn values_of_different_minutes_or_dimensions_are_not_mixed() {
-    let mut b = Batcher::new(false, false, 10_000);
+    let mut b = Batcher::new(false, true, false, 10_000);
     let mut out = Vec::new();
     b.add(&record(MINUTE + 59_999, "a", 1.0, false), 0, &mut out);
     b.add(&record(MINUTE + 60_000, "b", 1.0, false), 0, &mut out);
@@ -138,7 +138,7 @@ fn values_of_different_minutes_or_dimensions_are_not_mixed() {
 
 #[test]
 fn high_resolution_batches_by_second() {
-    let mut b = Batcher::new(false, true, 10_000);
+    let mut b = Batcher::new(false, true, true, 10_000);
     let mut out = Vec::new();
     b.add(&record(MINUTE + 100, "a", 1.0, false), 0, &mut out);
     b.add(&record(MINUTE + 1_100, "b", 1.0, false), 0, &mut out);
@@ -148,7 +148,7 @@ fn high_resolution_batches_by_second() {
 
 #[test]
 fn a_batch_is_due_after_the_interval() {
-    let mut b = Batcher::new(false, false, 10_000);
+    let mut b = Batcher::new(false, true, false, 10_000);
     let mut out = Vec::new();
     b.add(&record(MINUTE, "a", 1.0, false), 1_000, &mut out);
     b.add(&record(MINUTE + 1, "b", 1.0, false), 5_000, &mut out);
@@ -163,7 +163,7 @@ fn a_batch_is_due_after_the_interval() {
 #[test]
 fn every_batched_document_stays_within_the_limits() {
     // Every metric of the catalogue, 100 long values each: the worst case for size.
-    let mut b = Batcher::new(false, false, 10_000);
+    let mut b = Batcher::new(false, true, false, 10_000);
     let mut out = Vec::new();
     for i in 0..100 {
         let mut r = MetricRecord::new(RecordKind::Invocation, MINUTE + i);
@@ -188,4 +188,17 @@ fn every_batched_document_stays_within_the_limits() {
             assert!(doc[name].as_array().unwrap().len() <= 100);
         }
     }
+}
+
+#[test]
+fn adaptive_aggregates_count_invocations_without_listing_their_ids() {
+    let mut b = Batcher::new(false, false, false, 10_000);
+    let mut out = Vec::new();
+    b.add(&record(MINUTE, "r1", 1.0, false), 0, &mut out);
+    b.add(&record(MINUTE + 1, "r2", 2.0, false), 0, &mut out);
+    b.flush_all(&mut out);
+    let doc = &docs(&out)[0];
+    assert_eq!(doc["Invocations"], json!([1.0, 1.0]));
+    assert!(doc.get("RequestIds").is_none() && doc.get("RequestIdsOmitted").is_none());
+    assert_eq!(doc["Duration"], json!([1.0, 2.0]));
 }

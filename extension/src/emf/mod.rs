@@ -8,10 +8,12 @@
 //! names never shadow a dimension or a metric.
 
 mod batch;
+mod slowest;
 
 use serde_json::{Map, Value, json};
 
 pub(crate) use batch::{Aggregate, Batcher};
+pub(crate) use slowest::Slowest;
 
 use crate::metrics::{MetricDef, MetricRecord, PropertyValue};
 

@@ -266,6 +266,25 @@ metric!(
     "EMF documents the extension wrote since its previous report."
 );
 
+/// The default set: only what `AWS/Lambda` does not publish for free, chosen so that the two
+/// namespaces together answer every monitoring question. `AWS/Lambda` gives how many
+/// (`Invocations`), how many failed (`Errors`, timeouts included), how long (`Duration` with
+/// percentiles), what the extensions cost (`PostRuntimeExtensionsDuration`), throttles and
+/// concurrency; these add how they failed, memory, init and cold starts, and cost. At most 8
+/// custom metrics per function with the default dimensions (`RestoreDuration` only ever has
+/// values on SnapStart functions). The values of the other metrics stay in each invocation's
+/// document as properties.
+pub static DEFAULT: &[&MetricDef] = &[
+    &TIMEOUTS,
+    &OUT_OF_MEMORY,
+    &COLD_STARTS,
+    &INIT_DURATION,
+    &RESTORE_DURATION,
+    &MAX_MEMORY_USED,
+    &MEMORY_UTILIZATION,
+    &ESTIMATED_COST,
+];
+
 /// The whole catalogue, in README order.
 pub static ALL: &[&MetricDef] = &[
     &INVOCATIONS,
@@ -314,6 +333,12 @@ pub fn by_name(name: &str) -> Option<&'static MetricDef> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn the_default_set_is_at_most_8_metrics_of_the_catalogue() {
+        assert!(DEFAULT.len() <= 8);
+        assert!(DEFAULT.iter().all(|d| ALL.iter().any(|a| std::ptr::eq(*a, *d))));
+    }
 
     #[test]
     fn names_are_unique_and_valid_for_cloudwatch() {

@@ -3,7 +3,7 @@
 use super::catalogue as m;
 use super::cost::Pricing;
 use super::{MetricRecord, PropertyValue, RecordKind};
-use crate::model::{CompletedInvocation, Status};
+use crate::model::{CompletedInvocation, Ending, Status};
 
 const OUT_OF_MEMORY_ERROR: &str = "Runtime.OutOfMemory";
 
@@ -33,10 +33,13 @@ impl Default for InvocationContext {
     }
 }
 
-/// Rounds a derived value to `step` (a difference of two millisecond figures carries float
-/// noise such as 3.5999999999999943; the inputs have three decimals at most).
-fn round_to(value: f64, step: f64) -> f64 {
-    (value / step).round() * step
+/// Rounds a derived value to `decimals` places (a difference of two millisecond figures carries
+/// float noise such as 3.5999999999999943; the inputs have three decimals at most).
+fn round_to(value: f64, decimals: i32) -> f64 {
+    // Divide by the power of ten (rather than multiply by its inverse): the result is then the
+    // double nearest the decimal, which prints as that decimal (0.223, not 0.22300000000000003).
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
 }
 
 fn flag(on: bool) -> f64 {
@@ -50,10 +53,14 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
     let report = inv.report.as_ref();
     let runtime = inv.runtime.as_ref();
 
+    let failed = status.is_some_and(Status::is_error);
+    let timed_out = status == Some(Status::Timeout);
+    let out_of_memory = is_out_of_memory(inv);
+    r.notable = failed || timed_out || out_of_memory || inv.cold_start || inv.ending != Ending::Complete;
     r.value(&m::INVOCATIONS, 1.0);
-    r.value(&m::ERRORS, flag(status.is_some_and(Status::is_error)));
-    r.value(&m::TIMEOUTS, flag(status == Some(Status::Timeout)));
-    r.value(&m::OUT_OF_MEMORY, flag(is_out_of_memory(inv)));
+    r.value(&m::ERRORS, flag(failed));
+    r.value(&m::TIMEOUTS, flag(timed_out));
+    r.value(&m::OUT_OF_MEMORY, flag(out_of_memory));
     r.value(&m::COLD_STARTS, flag(inv.cold_start));
     r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
 
@@ -67,7 +74,7 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
         &m::POST_RUNTIME_DURATION,
         duration
             .zip(runtime_duration)
-            .map(|(d, rt)| round_to((d - rt).max(0.0), 0.001)),
+            .map(|(d, rt)| round_to((d - rt).max(0.0), 3)),
     );
     let spans = runtime.map(|r| r.spans).unwrap_or_default();
     r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
@@ -90,14 +97,14 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
         &m::MEMORY_UTILIZATION,
         max_used
             .zip(memory_size.filter(|s| *s > 0.0))
-            .map(|(used, size)| round_to(used / size * 100.0, 0.01)),
+            .map(|(used, size)| round_to(used / size * 100.0, 2)),
     );
 
     let billed = report.and_then(|r| r.billed_duration_ms);
     if let (Some(billed), Some(size)) = (billed, memory_size) {
         r.value(
             &m::ESTIMATED_COST,
-            round_to(ctx.pricing.invocation_cost(billed, size), 1e-13),
+            round_to(ctx.pricing.invocation_cost(billed, size), 13),
         );
         r.text("PriceSource", Some(&ctx.pricing.source.to_string()));
     }
@@ -293,6 +300,15 @@ mod tests {
         assert_eq!(r.get("TmpUsed"), Some(4096.0));
         assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));
         assert_eq!(r.dimensions, [("ColdStart", "false".to_owned())]);
+    }
+
+    #[test]
+    fn derived_values_print_as_short_decimals() {
+        // 0.009, 0.013 and 0.018 printed as 0.009000000000000001 and the like with a multiplication.
+        for (a, b) in [(52.3, 52.291), (1.0, 0.987), (10.5, 10.482)] {
+            let text = serde_json::json!(round_to(a - b, 3)).to_string();
+            assert!(text.len() <= 6, "{a} - {b} printed as {text}");
+        }
     }
 
     #[test]

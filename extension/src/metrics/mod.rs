@@ -72,6 +72,27 @@ pub enum Group {
     Extension,
 }
 
+impl Group {
+    /// The group's name in `LAMBDA_LENS_METRICS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Detail => "detail",
+            Self::Resources => "resources",
+            Self::Cost => "cost",
+            Self::Extension => "extension",
+        }
+    }
+
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Core,
+        Self::Detail,
+        Self::Resources,
+        Self::Cost,
+        Self::Extension,
+    ];
+}
+
 /// One metric of the catalogue.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MetricDef {
@@ -101,6 +122,10 @@ pub(crate) enum RecordKind {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MetricRecord {
     pub(crate) kind: RecordKind,
+    /// An invocation someone will want to find by its request id: it failed, timed out, ran out
+    /// of memory, was a cold start, or its events were cut short. The adaptive output gives it
+    /// a document of its own.
+    pub(crate) notable: bool,
     /// Epoch milliseconds: when the platform says it happened, not when it was written.
     pub(crate) timestamp_ms: i64,
     pub(crate) values: Vec<(&'static MetricDef, f64)>,
@@ -113,6 +138,7 @@ impl MetricRecord {
     pub(crate) fn new(kind: RecordKind, timestamp_ms: i64) -> Self {
         Self {
             kind,
+            notable: false,
             timestamp_ms,
             values: Vec::new(),
             dimensions: Vec::new(),
@@ -143,9 +169,33 @@ impl MetricRecord {
         })
     }
 
-    /// Keeps only the values of selected metrics.
-    pub(crate) fn retain(&mut self, selection: &selection::Selection) {
-        self.values.retain(|(def, _)| selection.contains(def));
+    /// Keeps the selected metrics as metrics. On an invocation record the values of the other
+    /// metrics become properties of the same name (searchable with Logs Insights, never billed
+    /// as custom metrics); an environment record drops them.
+    pub(crate) fn select(&mut self, selection: &selection::Selection) {
+        if self.values.iter().all(|(def, _)| selection.contains(def)) {
+            return;
+        }
+        let (kept, other): (Vec<_>, Vec<_>) = self
+            .values
+            .drain(..)
+            .partition(|(def, _)| selection.contains(def));
+        self.values = kept;
+        if self.kind == RecordKind::Invocation {
+            self.properties.extend(
+                other
+                    .into_iter()
+                    .map(|(def, v)| (def.name, PropertyValue::Number(v))),
+            );
+        }
+    }
+
+    /// The value of a metric, whether selected or not (before [`MetricRecord::select`]).
+    pub(crate) fn value_of(&self, def: &MetricDef) -> Option<f64> {
+        self.values
+            .iter()
+            .find(|(d, _)| std::ptr::eq(*d, def))
+            .map(|(_, v)| *v)
     }
 
     #[cfg(test)]

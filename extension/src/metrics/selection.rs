@@ -6,14 +6,6 @@ use super::{Group, MetricDef, catalogue};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Selection(u64);
 
-const GROUPS: &[(&str, Group)] = &[
-    ("core", Group::Core),
-    ("detail", Group::Detail),
-    ("resources", Group::Resources),
-    ("cost", Group::Cost),
-    ("extension", Group::Extension),
-];
-
 fn index(def: &MetricDef) -> Option<usize> {
     catalogue::ALL.iter().position(|d| std::ptr::eq(*d, def))
 }
@@ -23,11 +15,11 @@ impl Selection {
         Self(0)
     }
 
-    /// The default: the core questions and the cost, 14 metrics. Every metric (times each set
-    /// of dimension values) is a billed custom metric, so the rest is opt-in; see the README's
-    /// cost table.
+    /// The default: [`catalogue::DEFAULT`], what `AWS/Lambda` does not give for free. Every
+    /// metric (times each set of dimension values) is a billed custom metric, so the rest is
+    /// opt-in; see the README's cost table.
     pub(crate) fn default_set() -> Self {
-        Self::none().with(|d| matches!(d.group, Group::Core | Group::Cost))
+        Self::none().with(|d| catalogue::DEFAULT.iter().any(|x| std::ptr::eq(*x, d)))
     }
 
     fn with(self, pick: impl Fn(&MetricDef) -> bool) -> Self {
@@ -63,10 +55,10 @@ impl Selection {
         self.0 == 0
     }
 
-    /// Parses a list such as `core,cost`, `all,-Threads` or `-resources`: group names (`core`,
-    /// `detail`, `resources`, `cost`, `extension`, `all`) and metric names, case-insensitive; a leading
-    /// `-` removes. A list that starts with a removal starts from the default set. Returns the
-    /// selection and the tokens that name nothing.
+    /// Parses a list such as `default,Duration`, `all,-Threads` or `-resources`: group names
+    /// (`core`, `detail`, `resources`, `cost`, `extension`), `default`, `all` and metric names,
+    /// case-insensitive; a leading `-` removes. A list that starts with a removal starts from
+    /// the default set. Returns the selection and the tokens that name nothing.
     pub(crate) fn parse(text: &str) -> (Self, Vec<String>) {
         let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
         let mut selection = match tokens.first() {
@@ -81,8 +73,13 @@ impl Selection {
             };
             let pick: Box<dyn Fn(&MetricDef) -> bool> = if name.eq_ignore_ascii_case("all") {
                 Box::new(|_| true)
-            } else if let Some((_, group)) = GROUPS.iter().find(|(g, _)| g.eq_ignore_ascii_case(name)) {
-                let group = *group;
+            } else if name.eq_ignore_ascii_case("default") {
+                let default = Self::default_set();
+                Box::new(move |d| default.contains(d))
+            } else if let Some(group) = Group::ALL
+                .into_iter()
+                .find(|g| g.name().eq_ignore_ascii_case(name))
+            {
                 Box::new(move |d| d.group == group)
             } else if let Some(def) = catalogue::by_name(name) {
                 Box::new(move |d| std::ptr::eq(d, def))
@@ -105,15 +102,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_is_core_and_cost() {
+    fn the_default_is_what_aws_lambda_does_not_give() {
         let s = Selection::default_set();
-        assert!(s.contains(&catalogue::INVOCATIONS));
+        assert!(s.contains(&catalogue::COLD_STARTS));
         assert!(s.contains(&catalogue::ESTIMATED_COST));
+        // AWS/Lambda publishes these for free.
+        assert!(!s.contains(&catalogue::INVOCATIONS));
+        assert!(!s.contains(&catalogue::DURATION));
         assert!(!s.contains(&catalogue::CPU_TOTAL_TIME));
-        assert!(!s.contains(&catalogue::PRODUCED_BYTES));
         assert!(!s.contains(&catalogue::EXTENSION_MEMORY));
-        assert_eq!(s.len(), 14);
-        assert_eq!(Selection::parse("core,cost").0, s);
+        assert_eq!(s.len(), catalogue::DEFAULT.len());
+        assert_eq!(Selection::parse("default").0, s);
+        assert_eq!(
+            Selection::parse("-Invocations").0,
+            s,
+            "a removal starts from the default"
+        );
     }
 
     #[test]
@@ -126,7 +130,7 @@ mod tests {
         assert!(!s.contains(&catalogue::CPU_TOTAL_TIME));
 
         let (s, _) = Selection::parse("-cost");
-        assert!(s.contains(&catalogue::DURATION) && !s.contains(&catalogue::ESTIMATED_COST));
+        assert!(s.contains(&catalogue::COLD_STARTS) && !s.contains(&catalogue::ESTIMATED_COST));
 
         let (s, _) = Selection::parse("all");
         assert_eq!(s.len(), catalogue::ALL.len());

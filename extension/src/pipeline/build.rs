@@ -2,7 +2,7 @@
 
 use super::{Pipeline, PipelineParts};
 use crate::config::{Config, OutputMode};
-use crate::emf::{Batcher, EmfConfig, EmfEncoder};
+use crate::emf::{Batcher, EmfConfig, EmfEncoder, Slowest};
 use crate::join::{JoinLimits, Joiner};
 use crate::metrics::cost::Pricing;
 use crate::metrics::{ARCHITECTURE, Group, InvocationContext, catalogue};
@@ -13,6 +13,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn from_config(config: &Config, sink: S) -> Self {
         let out = &config.output;
         let managed = config.function.is_managed_instances();
+        let flush_ms = u64::try_from(out.flush_interval.as_millis()).unwrap_or(u64::MAX);
         let resources_on = catalogue::ALL
             .iter()
             .any(|d| d.group == Group::Resources && out.metrics.contains(d));
@@ -36,13 +37,15 @@ impl<S: Sink> Pipeline<S> {
             encoder: EmfEncoder::new(emf_config(config)),
             sink,
             selection: out.metrics,
-            batcher: (out.mode == OutputMode::Batched).then(|| {
+            batcher: (out.mode != OutputMode::PerInvocation).then(|| {
                 Batcher::new(
                     out.compact_values,
+                    out.mode == OutputMode::Batched,
                     out.high_resolution,
-                    out.flush_interval.as_millis() as u64,
+                    flush_ms,
                 )
             }),
+            slowest: (out.mode == OutputMode::Adaptive).then(|| Slowest::new(out.keep_slowest, flush_ms)),
             // Without INVOKE events (Managed Instances) there are no invocation boundaries to
             // sample at.
             wants_resources: resources_on && !managed,

@@ -8,12 +8,12 @@ mod build;
 use std::collections::VecDeque;
 use std::io;
 
-use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats};
+use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
 use crate::intake::{Batch, IntakeMessage, ReadSlot};
 use crate::join::Joiner;
 use crate::metrics::environment::{self, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
-use crate::metrics::{InvocationContext, MetricRecord, RecordKind, invocation_record};
+use crate::metrics::{InvocationContext, MetricRecord, RecordKind, catalogue, invocation_record};
 use crate::model::{CompletedInvocation, EventKind, ResourceSample, ResourceUsage, TelemetryEvent};
 use crate::resources::own_peak_rss_bytes;
 use crate::sink::Sink;
@@ -72,8 +72,12 @@ pub(crate) struct PipelineParts<S: Sink> {
     pub(crate) encoder: EmfEncoder,
     pub(crate) sink: S,
     pub(crate) selection: Selection,
-    /// Batched output; `None` writes one document per invocation.
+    /// Aggregated output (batched and adaptive modes); `None` writes one document per
+    /// invocation.
     pub(crate) batcher: Option<Batcher>,
+    /// Adaptive mode: notable invocations and the slowest of each window are written as
+    /// documents of their own, the others aggregated.
+    pub(crate) slowest: Option<Slowest>,
     /// Whether resource metrics are selected (and INVOKE boundaries exist to sample at): the
     /// lifecycle then passes a sample at every INVOKE and at SHUTDOWN.
     pub(crate) wants_resources: bool,
@@ -139,11 +143,14 @@ impl<S: Sink> Pipeline<S> {
 
     /// When [`Pipeline::sweep`] has work: a report waiting for its start, or a batch due.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        let batch = self.parts.batcher.as_ref().and_then(Batcher::next_deadline);
-        match (self.parts.joiner.next_deadline(), batch) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.parts.joiner.next_deadline(),
+            self.parts.batcher.as_ref().and_then(Batcher::next_deadline),
+            self.parts.slowest.as_ref().and_then(Slowest::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A decoded batch, worked whole. `now` is the monotonic clock in milliseconds.
@@ -277,8 +284,12 @@ impl<S: Sink> Pipeline<S> {
 
     pub(crate) fn sweep(&mut self, now: u64) {
         self.parts.joiner.sweep(now, &mut self.completed);
+        self.emit(now);
         if let Some(batcher) = self.parts.batcher.as_mut() {
             batcher.due(now, &mut self.aggregates);
+        }
+        if let Some(slowest) = self.parts.slowest.as_mut() {
+            slowest.due(now, &mut self.records);
         }
         self.emit(now);
     }
@@ -289,6 +300,9 @@ impl<S: Sink> Pipeline<S> {
             .joiner
             .drain(Some(shutdown_reason), &mut self.completed);
         self.emit(now);
+        if let Some(slowest) = self.parts.slowest.as_mut() {
+            slowest.flush_all(&mut self.records);
+        }
         if let Some(batcher) = self.parts.batcher.as_mut() {
             batcher.flush_all(&mut self.aggregates);
         }
@@ -304,8 +318,9 @@ impl<S: Sink> Pipeline<S> {
         self.parts.sink.flush().await
     }
 
-    /// Completed invocations to records (into a batch, in batched mode), records and batches
-    /// to documents, documents to the sink. Every record is cut to the selected metrics once.
+    /// Completed invocations to records; records to documents or into aggregates (as the
+    /// output mode says), aggregates to documents, documents to the sink. Every record is cut
+    /// to the selected metrics once.
     fn emit(&mut self, now: u64) {
         for invocation in self.completed.drain(..) {
             let record = invocation_record(&invocation, &self.parts.context);
@@ -313,15 +328,26 @@ impl<S: Sink> Pipeline<S> {
             self.records.push(record);
         }
         for mut record in self.records.drain(..) {
-            record.retain(&self.parts.selection);
-            let encoded = match (self.parts.batcher.as_mut(), record.kind) {
-                (Some(batcher), RecordKind::Invocation) => {
-                    batcher.add(&record, now, &mut self.aggregates);
-                    continue;
+            let duration = record.value_of(&catalogue::DURATION);
+            record.select(&self.parts.selection);
+            let parts = &mut self.parts;
+            let aggregate = match (record.kind, parts.batcher.as_mut(), parts.slowest.as_mut()) {
+                (RecordKind::Invocation, Some(batcher), None) => Some((batcher, record)),
+                (RecordKind::Invocation, Some(batcher), Some(slowest)) if !record.notable => {
+                    match slowest.offer(record, duration, now) {
+                        Some(ordinary) => Some((batcher, ordinary)),
+                        None => continue,
+                    }
                 }
-                _ => self.parts.encoder.encode(&record, &mut self.documents),
+                _ => {
+                    let encoded = parts.encoder.encode(&record, &mut self.documents);
+                    self.stats.add(encoded);
+                    None
+                }
             };
-            self.stats.add(encoded);
+            if let Some((batcher, record)) = aggregate {
+                batcher.add(&record, now, &mut self.aggregates);
+            }
         }
         for aggregate in self.aggregates.drain(..) {
             let encoded = self.parts.encoder.encode_batch(&aggregate, &mut self.documents);

@@ -2,8 +2,12 @@ use super::*;
 use crate::config::Config;
 use crate::sink::MemorySink;
 
+/// A pipeline for `vars`, one document per invocation unless they say otherwise.
 fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    if !vars.iter().any(|(k, _)| k == "LAMBDA_LENS_OUTPUT") {
+        vars.push(("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into()));
+    }
     let (config, warnings) =
         Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -190,4 +194,164 @@ fn the_listeners_slot_goes_back_only_when_the_whole_batch_is_worked() {
     assert_eq!(slots.available_permits(), 0, "held while events wait");
     assert!(!p.work(0, 2));
     assert_eq!(slots.available_permits(), 1, "given back");
+}
+
+/// The sum of every metric over the documents, whatever their form (number, array, or
+/// `Values`/`Counts`).
+fn metric_sums(docs: &[serde_json::Value]) -> std::collections::BTreeMap<String, f64> {
+    use serde_json::Value;
+    let mut sums = std::collections::BTreeMap::new();
+    for doc in docs {
+        for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                let sum: f64 = match &doc[name] {
+                    Value::Number(n) => n.as_f64().unwrap(),
+                    Value::Array(values) => values.iter().map(|v| v.as_f64().unwrap()).sum(),
+                    Value::Object(o) => o["Values"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .zip(o["Counts"].as_array().unwrap())
+                        .map(|(v, c)| v.as_f64().unwrap() * c.as_f64().unwrap())
+                        .sum(),
+                    other => panic!("{name}: {other}"),
+                };
+                *sums.entry(name.to_owned()).or_default() += sum;
+            }
+        }
+    }
+    sums
+}
+
+/// A life with every kind of invocation: a cold start, ordinary ones of varied durations, an
+/// error, a timeout, an out-of-memory kill, and one whose report never comes.
+fn mixed_life() -> Vec<Batch> {
+    let record = |kind: &str, body: String| {
+        format!(
+            r#"{{"time":"2026-11-25T10:00:{:02}.000Z","type":"{kind}","record":{body}}}"#,
+            0
+        )
+    };
+    let mut batches = vec![format!(
+        "[{},{}]",
+        record("platform.initStart", r#"{"initializationType":"on-demand","phase":"init"}"#.into()),
+        record(
+            "platform.initReport",
+            r#"{"initializationType":"on-demand","phase":"init","status":"success","metrics":{"durationMs":120.5}}"#.into()
+        )
+    )];
+    for i in 0..40 {
+        let (status, error) = match i {
+            7 => ("error", r#","errorType":"Function.Crash""#),
+            13 => ("timeout", ""),
+            21 => ("error", r#","errorType":"Runtime.OutOfMemory""#),
+            _ => ("success", ""),
+        };
+        let id = format!("r{i:02}");
+        let duration = 3.0 + f64::from((i * 37) % 23);
+        let mut records = vec![
+            record("platform.start", format!(r#"{{"requestId":"{id}"}}"#)),
+            record(
+                "platform.runtimeDone",
+                format!(
+                    r#"{{"requestId":"{id}","status":"{status}"{error},"metrics":{{"durationMs":{}}}}}"#,
+                    duration - 0.5
+                ),
+            ),
+        ];
+        if i != 33 {
+            records.push(record(
+                "platform.report",
+                format!(
+                    r#"{{"requestId":"{id}","status":"{status}"{error},"metrics":{{"durationMs":{duration},"billedDurationMs":{},"memorySizeMB":128,"maxMemoryUsedMB":{}}}}}"#,
+                    duration.ceil(),
+                    40 + i
+                ),
+            ));
+        }
+        batches.push(format!("[{}]", records.join(",")));
+    }
+    batches.into_iter().map(|b| Batch::decode(b.as_bytes())).collect()
+}
+
+fn run_life(vars: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut p = pipeline(vars);
+    for (i, b) in mixed_life().into_iter().enumerate() {
+        p.on_batch(b, i as u64 * 10);
+        p.sweep(i as u64 * 10);
+    }
+    p.finish("spindown", 0, 10_000);
+    assert_eq!(p.stats().invocations, 40);
+    docs(&mut p)
+}
+
+#[test]
+fn every_output_mode_counts_every_invocation_once_with_identical_sums() {
+    // Every metric of the invocations (the extension group counts documents, which differ).
+    let all = ("LAMBDA_LENS_METRICS", "all,-extension");
+    let per_invocation = metric_sums(&run_life(&[all, ("LAMBDA_LENS_OUTPUT", "per-invocation")]));
+    assert_eq!(per_invocation["Invocations"], 40.0);
+    assert_eq!(per_invocation["Timeouts"], 1.0);
+    assert_eq!(per_invocation["OutOfMemory"], 1.0);
+    for mode in [
+        vec![all, ("LAMBDA_LENS_OUTPUT", "adaptive")],
+        vec![
+            all,
+            ("LAMBDA_LENS_OUTPUT", "adaptive"),
+            ("LAMBDA_LENS_KEEP_SLOWEST", "0"),
+        ],
+        vec![
+            all,
+            ("LAMBDA_LENS_OUTPUT", "adaptive"),
+            ("LAMBDA_LENS_FLUSH_INTERVAL_MS", "100"),
+        ],
+        vec![all, ("LAMBDA_LENS_OUTPUT", "batched")],
+        vec![
+            all,
+            ("LAMBDA_LENS_OUTPUT", "batched"),
+            ("LAMBDA_LENS_COMPACT_VALUES", "true"),
+        ],
+    ] {
+        let sums = metric_sums(&run_life(&mode));
+        assert_eq!(
+            sums.keys().collect::<Vec<_>>(),
+            per_invocation.keys().collect::<Vec<_>>(),
+            "{mode:?}"
+        );
+        for (name, expected) in &per_invocation {
+            assert!(
+                (sums[name] - expected).abs() < 1e-9,
+                "{mode:?} {name}: {} vs {expected}",
+                sums[name]
+            );
+        }
+    }
+}
+
+#[test]
+fn adaptive_output_gives_every_notable_invocation_a_document_with_its_request_id() {
+    let docs = run_life(&[
+        ("LAMBDA_LENS_OUTPUT", "adaptive"),
+        ("LAMBDA_LENS_FLUSH_INTERVAL_MS", "100"),
+    ]);
+    let with_id: Vec<&str> = docs.iter().filter_map(|d| d["RequestId"].as_str()).collect();
+    // The cold start, the error, the timeout, the out-of-memory kill, the one without a report.
+    for id in ["r00", "r07", "r13", "r21", "r33"] {
+        assert_eq!(
+            with_id.iter().filter(|i| **i == id).count(),
+            1,
+            "{id} in {with_id:?}"
+        );
+    }
+    // Every invocation once: in a document of its own, or counted in an aggregate.
+    let aggregated: f64 = docs
+        .iter()
+        .filter(|d| d.get("RequestId").is_none())
+        .filter_map(|d| d["Invocations"].as_f64())
+        .sum();
+    assert_eq!(with_id.len() as f64 + aggregated, 40.0);
+    // A window is 100 ms here, 10 ms per batch: 3 slowest kept for each of 4 windows.
+    assert_eq!(with_id.len(), 5 + 12, "{with_id:?}");
+    assert!(docs.iter().all(|d| d.get("RequestIds").is_none()));
 }

@@ -70,8 +70,13 @@ fn main() -> ExitCode {
 }
 
 /// Every metric on, so the demo shows the whole catalogue.
+/// Every metric as a metric, in one document per invocation, so that each invocation of runs
+/// 1 to 4 can be shown (the default output, adaptive, is in run 6).
 fn all_metrics(mut config: DemoConfig) -> DemoConfig {
     config.env.push(("LAMBDA_LENS_METRICS".into(), "all".into()));
+    config
+        .env
+        .push(("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into()));
     config
 }
 
@@ -119,7 +124,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
 
     let steps = demo::scenario();
     println!(
-        "1. On-demand: the sample function with the lambda-lens layer in the local sandbox, {} invocations, then shutdown.\n",
+        "1. On-demand: the sample function with the lambda-lens layer in the local sandbox, {} invocations, then shutdown\n   (runs 1 to 4: every metric, one document per invocation; the defaults are in run 6).\n",
         steps.len()
     );
     let main = demo::run(&all_metrics(base.clone()), &steps).await?;
@@ -181,10 +186,13 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     print!("{}", demo::render_summary(&demo::summarize(all_lines)));
 
     let n = 50;
-    println!("\n6. Log volume: {n} warm invocations, default metrics, in each output mode.\n");
+    println!(
+        "\n6. Log volume: {n} invocations (a cold start, then warm), default metrics, in each output mode.\n"
+    );
     let mut rows = vec![["output mode", "EMF documents", "bytes per invocation"].map(String::from)];
     for (mode, env) in [
-        ("per-invocation", vec![]),
+        ("adaptive (default)", vec![]),
+        ("per-invocation", vec![("LAMBDA_LENS_OUTPUT", "per-invocation")]),
         ("batched", vec![("LAMBDA_LENS_OUTPUT", "batched")]),
         (
             "batched, compact",
@@ -206,7 +214,10 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
             report.emf_lines.len().to_string(),
             format!("{:.0}", demo::bytes_per_invocation(&report)),
         ]);
-        let file = format!("emf-volume-{}.jsonl", mode.replace(", ", "-"));
+        let file = format!(
+            "emf-volume-{}.jsonl",
+            mode.replace(" (default)", "").replace(", ", "-")
+        );
         write_lines(&out.join(file), &report.emf_lines)?;
     }
     print!("{}", demo::table(&rows));

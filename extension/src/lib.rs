@@ -10,7 +10,8 @@
 //!   └──────────── pipeline (the synchronous core that runs the rooms in order)
 //!                    ▲
 //!                 lifecycle (Extensions API: register, INVOKE, SHUTDOWN; drives the pipeline)
-//! beside every room: model (the domain types), config (read once at start)
+//! beside every room: model (the domain types), config (read once at start), text (clipping
+//! outside values for the log)
 //! ```
 //!
 //! - `intake`: the Telemetry API subscription, the HTTP listener, and the conversion of each
@@ -37,6 +38,7 @@ mod model;
 mod pipeline;
 mod resources;
 mod sink;
+mod text;
 
 pub use config::{Config, ConfigWarning, vars};
 pub use intake::Batch;

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 /// Each room and the rooms it may import.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
+    ("text", &[]),
     // The configuration checks names against the metric catalogue and the EMF limits.
-    ("config", &["metrics", "emf"]),
+    ("config", &["metrics", "emf", "text"]),
     ("logging", &["config"]),
-    ("intake", &["model", "config"]),
+    ("intake", &["model", "config", "text"]),
     ("resources", &["model"]),
     ("join", &["model"]),
     ("metrics", &["model"]),
@@ -24,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "model",
             "config",
+            "text",
             "intake",
             "join",
             "metrics",
@@ -34,7 +36,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "lifecycle",
-        &["model", "config", "intake", "pipeline", "resources", "sink"],
+        &[
+            "model",
+            "config",
+            "text",
+            "intake",
+            "pipeline",
+            "resources",
+            "sink",
+        ],
     ),
 ];
 

@@ -1,9 +1,14 @@
 //! The telemetry listener: one bound socket, one small HTTP/1 service.
+//!
+//! It takes only what Lambda sends: a POST to the path it subscribed with (a random token
+//! generated at start, so no other process of the environment can guess it), read within
+//! deadlines, from at most a few connections at once.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -11,18 +16,45 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::sync::Arc;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-
 use tokio::sync::{Semaphore, mpsc};
 
 use super::decode::Batch;
+use crate::config::vars;
+use crate::text::clip;
 
 /// The host Lambda delivers telemetry to. Inside Lambda it resolves to the environment's own
 /// interface; binding there (not 0.0.0.0) keeps the unauthenticated listener off every other
 /// interface.
 const SANDBOX_HOST: &str = "sandbox.localdomain";
+/// Connections served at once; more wait in the kernel's accept queue. Lambda uses one or two.
+const MAX_CONNECTIONS: usize = 16;
+
+/// What one request may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLimits {
+    /// The largest body read.
+    pub(crate) max_body: usize,
+    /// Lambda sends a batch's headers at once, over loopback or the environment's own
+    /// interface: a connection that takes longer is not Lambda.
+    pub(crate) header_deadline: Duration,
+    /// The longest a body may take to arrive once the listener reads it (it holds the one
+    /// reading slot meanwhile, so a stalled client could otherwise stop all intake).
+    pub(crate) body_deadline: Duration,
+}
+
+impl RequestLimits {
+    pub(crate) fn new(max_body: usize) -> Self {
+        Self {
+            max_body,
+            header_deadline: Duration::from_secs(2),
+            body_deadline: Duration::from_secs(3),
+        }
+    }
+}
+/// At most one warning a second about failing accepts.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// What the listener hands to the pipeline.
 #[derive(Debug)]
@@ -32,12 +64,21 @@ pub(crate) enum IntakeMessage {
     Oversized,
 }
 
-/// Binds the telemetry listener. Returns it with the URI to subscribe with.
+/// A bound listener, the path it takes telemetry on, and the URI to subscribe with.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) socket: TcpListener,
+    pub(crate) path: String,
+    pub(crate) destination: String,
+}
+
+/// Binds the telemetry listener.
 ///
 /// With no host configured: `sandbox.localdomain` when it resolves (on Lambda, through
 /// /etc/hosts), else 127.0.0.1 — off Lambda the name usually does not resolve, and loopback is
-/// where a local emulator can reach us without exposing the listener to the network.
-pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<(TcpListener, String)> {
+/// where a local emulator can reach us without exposing the listener to the network. A
+/// configured port that is taken is left for a free one, with a warning naming it.
+pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<Listener> {
     let (ip, uri_host) = match host {
         Some(ip) => (ip, ip.to_string()),
         None => match resolve_sandbox().await {
@@ -50,13 +91,56 @@ pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result
             }
         },
     };
-    let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
-    let port = listener.local_addr()?.port();
+    let address = SocketAddr::new(ip, port);
+    let socket = match TcpListener::bind(address).await {
+        Ok(socket) => socket,
+        Err(err) if port != 0 && err.kind() == io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                "port {port} ({var}) is taken on {ip}; listening on a free port instead",
+                var = vars::PORT
+            );
+            TcpListener::bind(SocketAddr::new(ip, 0))
+                .await
+                .map_err(|e| named(e, ip, 0))?
+        }
+        Err(err) => return Err(named(err, ip, port)),
+    };
+    let port = socket.local_addr()?.port();
     let uri_host = match uri_host.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
         _ => uri_host,
     };
-    Ok((listener, format!("http://{uri_host}:{port}")))
+    let path = format!("/{}", token());
+    let destination = format!("http://{uri_host}:{port}{path}");
+    Ok(Listener {
+        socket,
+        path,
+        destination,
+    })
+}
+
+/// An error that names the address it was about.
+fn named(err: io::Error, ip: IpAddr, port: u16) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!("{} on {ip} port {port} ({}): {err}", "cannot listen", vars::PORT),
+    )
+}
+
+/// 128 random bits as hex, from the kernel; the process id and the clock where it cannot be
+/// read (still unique, only not secret).
+fn token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = nanos ^ (u128::from(std::process::id()) << 64);
+        bytes = seed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn resolve_sandbox() -> Option<IpAddr> {
@@ -80,30 +164,47 @@ async fn resolve_sandbox() -> Option<IpAddr> {
 /// most is in memory at a time.
 pub(crate) async fn serve(
     listener: TcpListener,
+    path: String,
     tx: mpsc::Sender<IntakeMessage>,
     slots: Arc<Semaphore>,
-    max_body: usize,
+    limits: RequestLimits,
 ) {
+    let path: Arc<str> = path.into();
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut last_warning: Option<Instant> = None;
     loop {
+        // At the limit, wait for a connection to end before accepting another.
+        let Ok(connection) = Arc::clone(&connections).acquire_owned().await else {
+            return;
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(err) => {
-                // Usually running out of file descriptors: wait a moment instead of spinning.
-                tracing::warn!(error = %err, "telemetry listener could not accept a connection");
+                // Usually running out of file descriptors: wait a moment instead of spinning,
+                // and say so at most once a second.
+                if last_warning.is_none_or(|at| at.elapsed() >= ACCEPT_WARNING_EVERY) {
+                    tracing::warn!(error = %err, "telemetry listener could not accept a connection");
+                    last_warning = Some(Instant::now());
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         let tx = tx.clone();
         let slots = Arc::clone(&slots);
+        let path = Arc::clone(&path);
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, tx.clone(), Arc::clone(&slots), max_body));
-            if let Err(err) = http1::Builder::new()
+            let service =
+                service_fn(move |req| handle(req, Arc::clone(&path), tx.clone(), Arc::clone(&slots), limits));
+            let served = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_deadline)
                 .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+                .await;
+            if let Err(err) = served {
                 tracing::debug!(error = %err, "telemetry connection ended with an error");
             }
+            drop(connection);
         });
     }
 }
@@ -116,10 +217,16 @@ fn reply(status: StatusCode) -> Response<Full<Bytes>> {
 
 async fn handle(
     req: Request<Incoming>,
+    path: Arc<str>,
     tx: mpsc::Sender<IntakeMessage>,
     slots: Arc<Semaphore>,
-    max_body: usize,
+    limits: RequestLimits,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let max_body = limits.max_body;
+    if req.uri().path() != &*path {
+        tracing::debug!(path = %clip(req.uri().path()), "a request to a path that is not the subscription's");
+        return Ok(reply(StatusCode::NOT_FOUND));
+    }
     if req.method() != Method::POST {
         return Ok(reply(StatusCode::METHOD_NOT_ALLOWED));
     }
@@ -149,7 +256,15 @@ async fn handle(
         tracing::debug!("telemetry arrived after the pipeline stopped");
         return Ok(reply(StatusCode::OK));
     };
-    let body = match Limited::new(req.into_body(), max_body).collect().await {
+    let read = Limited::new(req.into_body(), max_body).collect();
+    let Ok(read) = tokio::time::timeout(limits.body_deadline, read).await else {
+        tracing::warn!(
+            deadline = ?limits.body_deadline,
+            "a telemetry body did not arrive in time; the connection is dropped"
+        );
+        return Ok(reply(StatusCode::REQUEST_TIMEOUT));
+    };
+    let body = match read {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             if err.is::<http_body_util::LengthLimitError>() {
@@ -169,7 +284,7 @@ async fn handle(
             records = s.records,
             used = s.used,
             malformed = s.malformed,
-            problem = s.first_problem.as_deref().unwrap_or_default(),
+            problem = %clip(s.first_problem.as_deref().unwrap_or_default()),
             "skipped malformed telemetry records; the rest of the batch was used"
         );
     }
@@ -182,10 +297,12 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    async fn post(addr: SocketAddr, body: &str) -> String {
+    const PATH: &str = "/0123abcd";
+
+    async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -194,16 +311,30 @@ mod tests {
         answer
     }
 
+    async fn post(addr: SocketAddr, body: &str) -> String {
+        request(addr, "POST", PATH, body).await
+    }
+
     const BATCH: &str = r#"[{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1"}},{"time":"2026-11-25T10:00:00.000Z","type":"platform.mystery","record":{}}]"#;
+
+    /// A listener on 127.0.0.1 taking `PATH`, with short deadlines.
+    async fn start(max_body: usize) -> (SocketAddr, mpsc::Receiver<IntakeMessage>, Arc<Semaphore>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        let slots = Arc::new(Semaphore::new(1));
+        let limits = RequestLimits {
+            max_body,
+            header_deadline: Duration::from_millis(300),
+            body_deadline: Duration::from_millis(300),
+        };
+        tokio::spawn(serve(listener, PATH.to_owned(), tx, Arc::clone(&slots), limits));
+        (addr, rx, slots)
+    }
 
     #[tokio::test]
     async fn a_batch_is_decoded_answered_200_and_the_next_waits_for_the_pipeline() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = mpsc::channel(1);
-        let slots = Arc::new(Semaphore::new(1));
-        tokio::spawn(serve(listener, tx, Arc::clone(&slots), 4096));
-
+        let (addr, mut rx, slots) = start(4096).await;
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
         match rx.recv().await.unwrap() {
             IntakeMessage::Batch(b) => {
@@ -225,22 +356,97 @@ mod tests {
 
     #[tokio::test]
     async fn an_oversized_body_is_refused_and_counted_and_a_get_is_not_allowed() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = mpsc::channel(1);
-        let slots = Arc::new(Semaphore::new(1));
-        tokio::spawn(serve(listener, tx, Arc::clone(&slots), 64));
+        let (addr, mut rx, slots) = start(64).await;
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 413"));
         assert!(matches!(rx.recv().await, Some(IntakeMessage::Oversized)));
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
+        let answer = request(addr, "GET", PATH, "").await;
         assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
         // A refused body gives its slot back: the next batch is read.
         assert_eq!(slots.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn only_the_subscribed_path_is_telemetry() {
+        let (addr, mut rx, _) = start(4096).await;
+        for path in ["/", "/other", "/0123abcd/x", "/0123abc"] {
+            let answer = request(addr, "POST", path, BATCH).await;
+            assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+        }
+        assert!(rx.try_recv().is_err(), "nothing reached the pipeline");
+        assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stalls_in_its_body_does_not_stop_the_next_batch() {
+        let (addr, mut rx, slots) = start(4096).await;
+        // Headers and half a body, then nothing: it takes the reading slot, for a while.
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {PATH} HTTP/1.1\r\nHost: sandbox\r\nContent-Length: {}\r\n\r\n{}",
+            BATCH.len(),
+            &BATCH[..BATCH.len() / 2]
+        );
+        stalled.write_all(head.as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), post(addr, BATCH))
+            .await
+            .expect("the next batch is not stopped by the stalled one");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+        let mut reply = String::new();
+        stalled.read_to_string(&mut reply).await.unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 408"),
+            "the stalled client is answered 408: {reply}"
+        );
+        assert_eq!(slots.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_dropped() {
+        let (addr, _rx, _) = start(4096).await;
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled
+            .write_all(b"POST /0123abcd HTTP/1.1\r\nHost: sand")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        // The listener closes the connection after its header deadline (the read ends).
+        let read = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the connection was closed");
+    }
+
+    #[tokio::test]
+    async fn more_connections_than_the_limit_wait_and_are_then_served() {
+        let (addr, mut rx, _) = start(4096).await;
+        // Idle connections up to the limit, each holding a place.
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // One more request is served once the idle ones time out (header deadline).
+        let answer = tokio::time::timeout(Duration::from_secs(10), post(addr, BATCH)).await;
+        assert!(answer.unwrap().starts_with("HTTP/1.1 200"));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_left_for_a_free_one_and_the_destination_has_a_secret_path() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let listener = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), port)
+            .await
+            .unwrap();
+        let bound = listener.socket.local_addr().unwrap().port();
+        assert_ne!(bound, port);
+        assert_eq!(listener.path.len(), 33, "/ and 32 hex digits: {}", listener.path);
+        assert_eq!(
+            listener.destination,
+            format!("http://127.0.0.1:{bound}{}", listener.path)
+        );
+        let other = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0)
+            .await
+            .unwrap();
+        assert_ne!(other.path, listener.path, "a new token each time");
     }
 }

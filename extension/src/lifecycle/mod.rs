@@ -20,7 +20,7 @@ use clock::Clock;
 use drive::{LifecycleEvent, drive};
 
 use crate::config::{Config, vars};
-use crate::intake::{IntakeMessage, bind_listener, serve, subscribe};
+use crate::intake::{IntakeMessage, RequestLimits, bind_listener, serve, subscribe};
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::resources::{ProcSampler, Sampler};
 use crate::sink::StdoutSink;
@@ -67,9 +67,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let managed = config.function.is_managed_instances();
 
     // Bound once, before subscribing, so the port we subscribe with is the one we hold.
-    let (listener, destination) = bind_listener(config.listener_host, config.port)
+    let listener = bind_listener(config.listener_host, config.port)
         .await
         .map_err(RunError::Bind)?;
+    let destination = listener.destination.clone();
 
     let (life_tx, life_rx) = mpsc::channel::<LifecycleEvent>(256);
     let processor = service_fn(move |event: LambdaEvent| {
@@ -121,10 +122,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
     let slots = Arc::new(Semaphore::new(1));
     tokio::spawn(serve(
-        listener,
+        listener.socket,
+        listener.path,
         intake_tx,
         slots,
-        config.buffering.max_body_bytes(),
+        RequestLimits::new(config.buffering.max_body_bytes()),
     ));
 
     match subscribe(

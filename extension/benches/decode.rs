@@ -25,6 +25,9 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+const ARRIVED: i64 = 1_795_600_800_000;
+
 use lambda_lens::{Batch, Config, Pipeline, Sink};
 use lambda_lens_telemetry::decode_records;
 
@@ -392,7 +395,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     for (i, (label, size, shape)) in cases.iter().enumerate() {
         let g = generate(*size, 0x5eed_0000 + i as u64, shape);
-        let check = Batch::decode(&g.body);
+        let check = Batch::decode(&g.body, ARRIVED);
         let stats = check.stats();
         if stats.records != g.records || stats.used + stats.ignored != g.records {
             eprintln!("{label}: the generated batch did not decode cleanly: {stats:?}");
@@ -410,11 +413,11 @@ fn main() -> ExitCode {
             failed = true;
         }
 
-        let (decoded, decode_peak, decode_held) = heap::measure(|| Batch::decode(&g.body));
+        let (decoded, decode_peak, decode_held) = heap::measure(|| Batch::decode(&g.body, ARRIVED));
         drop(decoded);
         let ((), full_peak, _) = heap::measure(|| {
             let mut p = pipeline();
-            p.on_batch(Batch::decode(&g.body), 0);
+            p.on_batch(Batch::decode(&g.body, ARRIVED), 0);
             black_box(p.sink().documents);
         });
 
@@ -423,13 +426,13 @@ fn main() -> ExitCode {
             black_box(decode_records(black_box(&g.body)));
         });
         let decode = measure(|| {
-            black_box(Batch::decode(black_box(&g.body)));
+            black_box(Batch::decode(black_box(&g.body), ARRIVED));
         });
         let full = measure(|| {
             // A new pipeline per batch: the join remembers request ids and would drop a
             // redelivered batch as duplicates.
             let mut p = pipeline();
-            p.on_batch(Batch::decode(black_box(&g.body)), 0);
+            p.on_batch(Batch::decode(black_box(&g.body), ARRIVED), 0);
             black_box(p.sink().documents);
         });
         let mbs = |v: &[f64]| spread(v.iter().map(|s| bytes / s / 1e6).collect());

@@ -11,6 +11,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+const ARRIVED: i64 = 1_795_600_800_000;
+
 use lambda_lens::{ARCHITECTURE, Batch, Config, MemorySink, Pipeline};
 use serde_json::Value;
 
@@ -81,7 +84,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 fn run(config: &Config) -> Vec<Value> {
     let mut pipeline = Pipeline::from_config(config, MemorySink::default());
     for (i, body) in batches().iter().enumerate() {
-        pipeline.on_batch(Batch::decode(body.as_bytes()), i as u64);
+        pipeline.on_batch(Batch::decode(body.as_bytes(), ARRIVED), i as u64);
     }
     pipeline.finish("spindown", 1_795_600_900_000, 10);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

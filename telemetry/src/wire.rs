@@ -25,6 +25,43 @@ pub struct Envelope<'a> {
 
 type Text<'a> = Option<Cow<'a, str>>;
 
+/// Upper bounds of the platform's numbers: far above anything Lambda reports (its longest
+/// timeout is 15 minutes, its largest memory 10,240 MB), so only nonsense is refused.
+pub mod bounds {
+    /// Durations, in milliseconds: an hour.
+    pub const DURATION_MS: f64 = 3_600_000.0;
+    /// Memory sizes, in megabytes: a tebibyte.
+    pub const MEMORY_MB: f64 = 1_048_576.0;
+    /// Byte and record counts.
+    pub const COUNT: f64 = 1e12;
+}
+
+/// Told of each value a check refuses: the field's name and the value.
+pub type Refused<'r> = &'r mut dyn FnMut(&'static str, f64);
+
+fn fits(value: f64, max: f64) -> bool {
+    value.is_finite() && (0.0..=max).contains(&value)
+}
+
+/// A required value that is not finite, negative or above `max` becomes NaN, which every
+/// consumer treats as absent.
+fn required(value: &mut f64, field: &'static str, max: f64, refused: Refused<'_>) {
+    if !fits(*value, max) {
+        refused(field, *value);
+        *value = f64::NAN;
+    }
+}
+
+/// An optional value that is not finite, negative or above `max` becomes `None`.
+fn optional(value: &mut Option<f64>, field: &'static str, max: f64, refused: Refused<'_>) {
+    if let Some(v) = *value
+        && !fits(v, max)
+    {
+        refused(field, v);
+        *value = None;
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tracing<'a> {
@@ -77,6 +114,13 @@ pub struct DurationMetrics {
     pub duration_ms: f64,
 }
 
+impl DurationMetrics {
+    /// Checks the duration: finite, not negative, within [`bounds::DURATION_MS`].
+    pub fn check(&mut self, refused: Refused<'_>) {
+        required(&mut self.duration_ms, "durationMs", bounds::DURATION_MS, refused);
+    }
+}
+
 /// `platform.initReport`, `platform.restoreReport`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,6 +156,14 @@ pub struct RuntimeDoneMetrics {
     pub produced_bytes: Option<f64>,
 }
 
+impl RuntimeDoneMetrics {
+    /// Checks every value against its bound (see [`bounds`]).
+    pub fn check(&mut self, refused: Refused<'_>) {
+        required(&mut self.duration_ms, "durationMs", bounds::DURATION_MS, refused);
+        optional(&mut self.produced_bytes, "producedBytes", bounds::COUNT, refused);
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeDone<'a> {
@@ -134,6 +186,16 @@ pub struct RuntimeDoneSpans {
     pub response_latency_ms: Option<f64>,
     pub response_duration_ms: Option<f64>,
     pub runtime_overhead_ms: Option<f64>,
+}
+
+impl RuntimeDoneSpans {
+    /// Checks every span's duration against [`bounds::DURATION_MS`].
+    pub fn check(&mut self, refused: Refused<'_>) {
+        let max = bounds::DURATION_MS;
+        optional(&mut self.response_latency_ms, "responseLatency", max, refused);
+        optional(&mut self.response_duration_ms, "responseDuration", max, refused);
+        optional(&mut self.runtime_overhead_ms, "runtimeOverhead", max, refused);
+    }
 }
 
 impl<'de> Deserialize<'de> for RuntimeDoneSpans {
@@ -182,6 +244,20 @@ pub struct ReportMetrics {
     pub restore_duration_ms: Option<f64>,
 }
 
+impl ReportMetrics {
+    /// Checks every value against its bound (see [`bounds`]): a refused optional value becomes
+    /// `None`, a refused `durationMs` NaN; `refused` hears of each.
+    pub fn check(&mut self, refused: Refused<'_>) {
+        let (ms, mb) = (bounds::DURATION_MS, bounds::MEMORY_MB);
+        required(&mut self.duration_ms, "durationMs", ms, refused);
+        optional(&mut self.billed_duration_ms, "billedDurationMs", ms, refused);
+        optional(&mut self.memory_size_mb, "memorySizeMB", mb, refused);
+        optional(&mut self.max_memory_used_mb, "maxMemoryUsedMB", mb, refused);
+        optional(&mut self.init_duration_ms, "initDurationMs", ms, refused);
+        optional(&mut self.restore_duration_ms, "restoreDurationMs", ms, refused);
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report<'a> {
@@ -203,4 +279,17 @@ pub struct LogsDropped<'a> {
     pub dropped_records: f64,
     #[serde(default)]
     pub dropped_bytes: f64,
+}
+
+impl LogsDropped<'_> {
+    /// Checks the counts against [`bounds::COUNT`].
+    pub fn check(&mut self, refused: Refused<'_>) {
+        required(
+            &mut self.dropped_records,
+            "droppedRecords",
+            bounds::COUNT,
+            refused,
+        );
+        required(&mut self.dropped_bytes, "droppedBytes", bounds::COUNT, refused);
+    }
 }

@@ -275,3 +275,44 @@ fn well_formed_records_borrow_from_the_body() {
     assert!(matches!(s.request_id, Cow::Borrowed(_)));
     assert!(matches!(items[1].time, Cow::Borrowed(_)));
 }
+
+#[test]
+fn range_checks_refuse_negative_non_finite_and_absurd_values_and_keep_the_rest() {
+    use lambda_lens_telemetry::wire::{ReportMetrics, RuntimeDoneSpans, bounds};
+    let mut m = ReportMetrics {
+        duration_ms: -1.0,
+        billed_duration_ms: Some(f64::INFINITY),
+        memory_size_mb: Some(bounds::MEMORY_MB + 1.0),
+        max_memory_used_mb: Some(0.0),
+        init_duration_ms: Some(bounds::DURATION_MS),
+        restore_duration_ms: Some(f64::NAN),
+    };
+    let mut refused = Vec::new();
+    m.check(&mut |field, _| refused.push(field));
+    assert_eq!(
+        refused,
+        [
+            "durationMs",
+            "billedDurationMs",
+            "memorySizeMB",
+            "restoreDurationMs"
+        ]
+    );
+    assert!(m.duration_ms.is_nan());
+    assert_eq!((m.billed_duration_ms, m.memory_size_mb), (None, None));
+    assert_eq!(
+        (m.max_memory_used_mb, m.init_duration_ms),
+        (Some(0.0), Some(bounds::DURATION_MS))
+    );
+    let mut spans = RuntimeDoneSpans {
+        response_latency_ms: Some(-0.5),
+        response_duration_ms: Some(1.0),
+        runtime_overhead_ms: None,
+    };
+    let mut count = 0;
+    spans.check(&mut |_, _| count += 1);
+    assert_eq!(
+        (count, spans.response_latency_ms, spans.response_duration_ms),
+        (1, None, Some(1.0))
+    );
+}

@@ -5,10 +5,22 @@
 
 use std::borrow::Cow;
 
+use lambda_lens_telemetry::wire::DurationMetrics;
 use lambda_lens_telemetry::{DecodeStats, Record, decode_records};
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::text::clip;
+
 use crate::model::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
+
+/// Request ids are UUIDs (36 bytes); a longer one is not Lambda's, and the record is refused.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+/// Other text (error types, versions, trace ids, reasons) is cut to this many bytes.
+const MAX_TEXT_BYTES: usize = 256;
+/// CloudWatch takes data points up to 14 days old and 2 hours ahead; an event time outside
+/// these (with a margin) is replaced by the time the batch arrived.
+const MAX_AGE_MS: i64 = 13 * 24 * 3_600_000;
+const MAX_AHEAD_MS: i64 = 90 * 60_000;
 
 /// One delivered batch, converted: its events and what decoding counted. It holds the
 /// listener's reading slot (see the listener) until the pipeline has worked every event of it:
@@ -17,7 +29,56 @@ use crate::model::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, St
 pub struct Batch {
     pub(crate) events: Vec<TelemetryEvent>,
     pub(crate) stats: DecodeStats,
+    pub(crate) checks: Checks,
     slot: ReadSlot,
+}
+
+/// What the checks of a batch's values changed: each costs that value, never the record.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Checks {
+    /// Numbers that were not finite, negative, or beyond any sense (see the telemetry crate's
+    /// `wire::bounds`), dropped.
+    pub(crate) values_dropped: u64,
+    /// Texts longer than [`MAX_TEXT_BYTES`], cut.
+    pub(crate) texts_cut: u64,
+    /// Event times CloudWatch would refuse, replaced by the batch's arrival time.
+    pub(crate) times_replaced: u64,
+    /// The first change, for the log line.
+    pub(crate) first: Option<String>,
+}
+
+impl Checks {
+    fn note(&mut self, text: impl FnOnce() -> String) {
+        if self.first.is_none() {
+            self.first = Some(text());
+        }
+    }
+
+    /// Whether any value was changed.
+    pub(crate) fn any(&self) -> bool {
+        self.values_dropped + self.texts_cut + self.times_replaced > 0
+    }
+
+    /// Text cut to [`MAX_TEXT_BYTES`] at a character boundary.
+    fn text(&mut self, text: Option<Cow<'_, str>>) -> Option<String> {
+        let text = text?;
+        if text.len() <= MAX_TEXT_BYTES {
+            return Some(text.into_owned());
+        }
+        let mut end = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.texts_cut += 1;
+        self.note(|| format!("a text of {} bytes was cut to {end}", text.len()));
+        text.get(..end).map(str::to_owned)
+    }
+
+    /// Counts a value the telemetry crate's range checks refused.
+    fn refused(&mut self, field: &'static str, value: f64) {
+        self.values_dropped += 1;
+        self.note(|| format!("{field} = {value} is out of range; the value was dropped"));
+    }
 }
 
 /// The listener's permission to read the next batch, given back when dropped.
@@ -32,15 +93,18 @@ impl Batch {
         &self.stats
     }
 
-    /// The events, and the slot to drop once they have been worked.
-    pub(crate) fn into_parts(self) -> (Vec<TelemetryEvent>, DecodeStats, ReadSlot) {
-        (self.events, self.stats, self.slot)
+    /// The events, what was counted, and the slot to drop once they have been worked.
+    pub(crate) fn into_parts(self) -> (Vec<TelemetryEvent>, DecodeStats, Checks, ReadSlot) {
+        (self.events, self.stats, self.checks, self.slot)
     }
 
-    /// Decodes one POSTed body. Never fails: problems are counted in the stats.
-    pub fn decode(body: &[u8]) -> Self {
+    /// Decodes one POSTed body that arrived at `received_ms` (epoch milliseconds). Never fails:
+    /// problems are counted in the stats, changed values in the checks.
+    pub fn decode(body: &[u8], received_ms: i64) -> Self {
         let (items, mut stats) = decode_records(body);
+        let mut checks = Checks::default();
         let mut events = Vec::with_capacity(items.len());
+        let accepted = received_ms.saturating_sub(MAX_AGE_MS)..=received_ms.saturating_add(MAX_AHEAD_MS);
         for item in items {
             let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
                 Ok(t) => t.timestamp_millis(),
@@ -50,21 +114,43 @@ impl Batch {
                         stats.problem(|| {
                             format!(
                                 "a {} record whose time {:?} is not RFC 3339: {err}",
-                                item.kind, item.time
+                                clip(&item.kind),
+                                clip(&item.time)
                             )
                         });
                     }
                     continue;
                 }
             };
-            if let Some(kind) = event(item.record) {
-                stats.used += 1;
-                events.push(TelemetryEvent { time_ms, kind });
+            let time_ms = if accepted.contains(&time_ms) {
+                time_ms
+            } else {
+                checks.times_replaced += 1;
+                checks.note(|| {
+                    format!(
+                        "a {} record's time {} is too far from now for CloudWatch; the arrival time is used",
+                        clip(&item.kind),
+                        clip(&item.time)
+                    )
+                });
+                received_ms
+            };
+            match event(item.record, &mut checks) {
+                Ok(Some(kind)) => {
+                    stats.used += 1;
+                    events.push(TelemetryEvent { time_ms, kind });
+                }
+                Ok(None) => {}
+                Err(problem) => {
+                    stats.malformed += 1;
+                    stats.problem(|| format!("a {} record {problem}", clip(&item.kind)));
+                }
             }
         }
         Self {
             events,
             stats,
+            checks,
             slot: ReadSlot::default(),
         }
     }
@@ -76,76 +162,102 @@ impl Batch {
     }
 }
 
-fn owned(text: Option<Cow<'_, str>>) -> Option<String> {
-    text.map(Cow::into_owned)
-}
-
 fn status(text: Option<&str>) -> Option<Status> {
     text.map(Status::parse)
 }
 
-/// What the model keeps of a record; `None` for records without measurements.
-fn event(record: Record<'_>) -> Option<EventKind> {
+fn request_id(id: Cow<'_, str>) -> Result<String, String> {
+    if id.len() > MAX_REQUEST_ID_BYTES {
+        return Err(format!(
+            "has a request id of {} bytes (more than {MAX_REQUEST_ID_BYTES})",
+            id.len()
+        ));
+    }
+    Ok(id.into_owned())
+}
+
+/// What the model keeps of a record, every value checked; `Ok(None)` for records without
+/// measurements, `Err` for a record that cannot be Lambda's.
+fn event(record: Record<'_>, c: &mut Checks) -> Result<Option<EventKind>, String> {
     let event = match record {
         Record::InitStart(r) => EventKind::InitStart(Phase {
-            init_type: owned(r.initialization_type),
-            phase: owned(r.phase),
-            runtime_version: owned(r.runtime_version),
+            init_type: c.text(r.initialization_type),
+            phase: c.text(r.phase),
+            runtime_version: c.text(r.runtime_version),
             ..Phase::default()
         }),
         Record::InitRuntimeDone(r) => EventKind::InitRuntimeDone(Phase {
-            init_type: owned(r.initialization_type),
-            phase: owned(r.phase),
+            init_type: c.text(r.initialization_type),
+            phase: c.text(r.phase),
             status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
+            error_type: c.text(r.error_type),
             ..Phase::default()
         }),
         Record::InitReport(r) => EventKind::InitReport(Phase {
-            init_type: owned(r.initialization_type),
-            phase: owned(r.phase),
+            init_type: c.text(r.initialization_type),
+            phase: c.text(r.phase),
             status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
-            duration_ms: r.metrics.map(|m| m.duration_ms),
+            error_type: c.text(r.error_type),
+            duration_ms: checked_duration(r.metrics, c),
             ..Phase::default()
         }),
         Record::RestoreStart(_) => EventKind::RestoreStart,
         Record::RestoreRuntimeDone(r) => EventKind::RestoreRuntimeDone(Phase {
             status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
+            error_type: c.text(r.error_type),
             ..Phase::default()
         }),
         Record::RestoreReport(r) => EventKind::RestoreReport(Phase {
             status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
-            duration_ms: r.metrics.map(|m| m.duration_ms),
+            error_type: c.text(r.error_type),
+            duration_ms: checked_duration(r.metrics, c),
             ..Phase::default()
         }),
         Record::Start(r) => EventKind::Start(Start {
-            request_id: r.request_id.into_owned(),
-            version: owned(r.version),
-            trace_id: r.tracing.and_then(|t| owned(t.value)),
+            request_id: request_id(r.request_id)?,
+            version: c.text(r.version),
+            trace_id: c.text(r.tracing.and_then(|t| t.value)),
         }),
-        Record::RuntimeDone(r) => EventKind::RuntimeDone(RuntimeDone {
-            request_id: r.request_id.into_owned(),
-            status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
-            metrics: r.metrics,
-            spans: r.spans,
-        }),
-        Record::Report(r) => EventKind::Report(Report {
-            request_id: r.request_id.into_owned(),
-            status: status(r.status.as_deref()),
-            error_type: owned(r.error_type),
-            metrics: r.metrics,
-        }),
-        Record::LogsDropped(r) => EventKind::LogsDropped(LogsDropped {
-            reason: owned(r.reason),
-            records: r.dropped_records,
-            bytes: r.dropped_bytes,
-        }),
-        Record::Ignored | Record::Unknown => return None,
+        Record::RuntimeDone(mut r) => {
+            if let Some(m) = r.metrics.as_mut() {
+                m.check(&mut |field, value| c.refused(field, value));
+            }
+            r.spans.check(&mut |field, value| c.refused(field, value));
+            EventKind::RuntimeDone(RuntimeDone {
+                request_id: request_id(r.request_id)?,
+                status: status(r.status.as_deref()),
+                error_type: c.text(r.error_type),
+                metrics: r.metrics,
+                spans: r.spans,
+            })
+        }
+        Record::Report(mut r) => {
+            r.metrics.check(&mut |field, value| c.refused(field, value));
+            EventKind::Report(Report {
+                request_id: request_id(r.request_id)?,
+                status: status(r.status.as_deref()),
+                error_type: c.text(r.error_type),
+                metrics: r.metrics,
+            })
+        }
+        Record::LogsDropped(mut r) => {
+            r.check(&mut |field, value| c.refused(field, value));
+            EventKind::LogsDropped(LogsDropped {
+                reason: c.text(r.reason),
+                records: r.dropped_records,
+                bytes: r.dropped_bytes,
+            })
+        }
+        Record::Ignored | Record::Unknown => return Ok(None),
     };
-    Some(event)
+    Ok(Some(event))
+}
+
+/// The duration of an init or restore report, checked (a refused one is absent).
+fn checked_duration(metrics: Option<DurationMetrics>, c: &mut Checks) -> Option<f64> {
+    let mut metrics = metrics?;
+    metrics.check(&mut |field, value| c.refused(field, value));
+    Some(metrics.duration_ms).filter(|d| d.is_finite())
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+const ARRIVED: i64 = 1_795_600_800_000;
+
 fn fixture(name: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../telemetry/tests/fixtures");
     let path = std::path::Path::new(path).join(format!("{name}.json"));
@@ -10,7 +13,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn only_event(name: &str) -> TelemetryEvent {
-    let b = Batch::decode(format!("[{}]", fixture(name)).as_bytes());
+    let b = Batch::decode(format!("[{}]", fixture(name)).as_bytes(), ARRIVED);
     assert_eq!(b.stats.malformed, 0, "{name}: {:?}", b.stats.first_problem);
     assert_eq!((b.events.len(), b.stats.used), (1, 1), "{name}");
     b.events.into_iter().next().unwrap()
@@ -81,7 +84,7 @@ fn records_without_measurements_make_no_event() {
         fixture("function.text"),
         fixture("unknown.future-type")
     );
-    let b = Batch::decode(body.as_bytes());
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
     assert!(b.events.is_empty());
     assert_eq!(
         (b.stats.records, b.stats.used, b.stats.ignored, b.stats.unknown),
@@ -98,7 +101,7 @@ fn a_record_whose_time_is_not_rfc3339_is_malformed_and_the_rest_is_used() {
         fixture("platform.start"),
         fixture("platform.report")
     );
-    let b = Batch::decode(body.as_bytes());
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
     assert_eq!((b.stats.records, b.stats.used, b.stats.malformed), (4, 2, 1));
     assert!(b.stats.first_problem.unwrap().contains("yesterday"));
     assert_eq!(b.events.len(), 2);
@@ -109,4 +112,121 @@ fn status_is_parsed_case_insensitively_and_unknown_status_is_kept_as_other() {
     assert_eq!(Status::parse("Timeout"), Status::Timeout);
     assert_eq!(Status::parse("FAILURE"), Status::Failure);
     assert_eq!(Status::parse("weird"), Status::Other);
+}
+
+fn record(time: &str, kind: &str, body: &str) -> String {
+    format!(r#"{{"time":"{time}","type":"{kind}","record":{body}}}"#)
+}
+
+#[test]
+fn times_cloudwatch_would_refuse_are_replaced_by_the_arrival_time_and_counted() {
+    let body = format!(
+        "[{},{},{},{}]",
+        record(
+            "2026-10-26T10:00:00Z",
+            "platform.start",
+            r#"{"requestId":"month-old"}"#
+        ),
+        record(
+            "2026-11-26T10:00:00Z",
+            "platform.start",
+            r#"{"requestId":"day-ahead"}"#
+        ),
+        record(
+            "1969-12-31T23:59:59Z",
+            "platform.start",
+            r#"{"requestId":"before-1970"}"#
+        ),
+        record(
+            "2026-11-25T09:00:00Z",
+            "platform.start",
+            r#"{"requestId":"an-hour-old"}"#
+        ),
+    );
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
+    let times: Vec<i64> = b.events.iter().map(|e| e.time_ms).collect();
+    assert_eq!(times, [ARRIVED, ARRIVED, ARRIVED, ARRIVED - 3_600_000]);
+    assert_eq!(b.checks.times_replaced, 3);
+    assert_eq!(b.stats.used, 4, "every record is still used");
+}
+
+#[test]
+fn values_that_cannot_be_right_are_dropped_and_counted_and_the_record_is_kept() {
+    let body = format!(
+        "[{},{},{}]",
+        record(
+            "2026-11-25T10:00:00Z",
+            "platform.report",
+            r#"{"requestId":"r1","status":"success","metrics":{"durationMs":-5,"billedDurationMs":1e300,"memorySizeMB":-128,"maxMemoryUsedMB":40,"initDurationMs":-1}}"#
+        ),
+        record(
+            "2026-11-25T10:00:00Z",
+            "platform.runtimeDone",
+            r#"{"requestId":"r1","status":"success","metrics":{"durationMs":3,"producedBytes":-10},"spans":[{"name":"responseLatency","durationMs":-2}]}"#
+        ),
+        record(
+            "2026-11-25T10:00:00Z",
+            "platform.logsDropped",
+            r#"{"reason":"x","droppedRecords":-3,"droppedBytes":5}"#
+        ),
+    );
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
+    assert_eq!((b.stats.used, b.stats.malformed), (3, 0));
+    assert_eq!(b.checks.values_dropped, 7);
+    assert!(
+        b.checks.first.as_deref().unwrap().contains("durationMs"),
+        "{:?}",
+        b.checks.first
+    );
+    let EventKind::Report(r) = &b.events[0].kind else {
+        panic!()
+    };
+    assert!(
+        r.metrics.duration_ms.is_nan(),
+        "a refused required value is absent (NaN)"
+    );
+    assert_eq!(
+        (
+            r.metrics.billed_duration_ms,
+            r.metrics.memory_size_mb,
+            r.metrics.max_memory_used_mb
+        ),
+        (None, None, Some(40.0))
+    );
+    let EventKind::RuntimeDone(d) = &b.events[1].kind else {
+        panic!()
+    };
+    assert_eq!(d.metrics.unwrap().produced_bytes, None);
+    assert_eq!(d.spans.response_latency_ms, None);
+}
+
+#[test]
+fn an_over_long_request_id_costs_its_record_and_long_texts_are_cut() {
+    let long_id = "r".repeat(100 * 1024);
+    let long_error = "E".repeat(5_000);
+    let body = format!(
+        "[{},{}]",
+        record(
+            "2026-11-25T10:00:00Z",
+            "platform.start",
+            &format!(r#"{{"requestId":"{long_id}"}}"#)
+        ),
+        record(
+            "2026-11-25T10:00:00Z",
+            "platform.runtimeDone",
+            &format!(r#"{{"requestId":"r2","status":"error","errorType":"{long_error}"}}"#)
+        ),
+    );
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
+    assert_eq!((b.stats.used, b.stats.malformed), (1, 1));
+    assert!(b.stats.first_problem.as_deref().unwrap().contains("102400 bytes"));
+    assert!(
+        b.stats.first_problem.as_deref().unwrap().len() < 500,
+        "the id is not in the problem"
+    );
+    let EventKind::RuntimeDone(d) = &b.events[0].kind else {
+        panic!()
+    };
+    assert_eq!(d.error_type.as_deref().map(str::len), Some(256));
+    assert_eq!(b.checks.texts_cut, 1);
 }

@@ -276,7 +276,7 @@ async fn handle(
             return Ok(reply(StatusCode::BAD_REQUEST));
         }
     };
-    let batch = Batch::decode(&body);
+    let batch = Batch::decode(&body, chrono::Utc::now().timestamp_millis());
     drop(body);
     let s = &batch.stats;
     if s.malformed > 0 {
@@ -286,6 +286,16 @@ async fn handle(
             malformed = s.malformed,
             problem = %clip(s.first_problem.as_deref().unwrap_or_default()),
             "skipped malformed telemetry records; the rest of the batch was used"
+        );
+    }
+    let c = &batch.checks;
+    if c.any() {
+        tracing::warn!(
+            values_dropped = c.values_dropped,
+            texts_cut = c.texts_cut,
+            times_replaced = c.times_replaced,
+            first = %clip(c.first.as_deref().unwrap_or_default()),
+            "changed telemetry values that cannot be right; the records were used"
         );
     }
     permit.send(IntakeMessage::Batch(batch.holding(slot)));

@@ -4,6 +4,9 @@ use crate::intake::Batch;
 use crate::model::ResourceSample;
 use crate::sink::MemorySink;
 
+/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+const ARRIVED: i64 = 1_795_600_800_000;
+
 /// Wall time at the start of each test; it moves with tokio's (paused) clock.
 const WALL: i64 = 1_795_600_800_000;
 
@@ -29,7 +32,7 @@ fn batch(records: &[(&str, &str)]) -> IntakeMessage {
             format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
         })
         .collect();
-    IntakeMessage::Batch(Batch::decode(format!("[{}]", body.join(",")).as_bytes()))
+    IntakeMessage::Batch(Batch::decode(format!("[{}]", body.join(",")).as_bytes(), ARRIVED))
 }
 
 const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);

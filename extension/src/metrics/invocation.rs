@@ -65,8 +65,12 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
     r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
 
     let report = report.map(|r| r.metrics);
-    let duration = report.map(|r| r.duration_ms);
-    let runtime_duration = runtime.and_then(|r| r.metrics).map(|m| m.duration_ms);
+    // A required value intake refused is NaN: absent here, as an optional one would be.
+    let duration = report.map(|r| r.duration_ms).filter(|d| d.is_finite());
+    let runtime_duration = runtime
+        .and_then(|r| r.metrics)
+        .map(|m| m.duration_ms)
+        .filter(|d| d.is_finite());
     r.maybe(&m::DURATION, duration);
     r.maybe(&m::BILLED_DURATION, report.and_then(|r| r.billed_duration_ms));
     r.maybe(&m::RUNTIME_DURATION, runtime_duration);

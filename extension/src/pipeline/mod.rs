@@ -36,6 +36,12 @@ pub struct PipelineStats {
     pub records_ignored: u64,
     pub records_unknown: u64,
     pub records_malformed: u64,
+    /// Values dropped because they were not finite, negative or beyond sense.
+    pub values_dropped: u64,
+    /// Texts cut to their longest.
+    pub texts_cut: u64,
+    /// Event times CloudWatch would refuse, replaced by the arrival time.
+    pub times_replaced: u64,
     /// Batches refused for their size.
     pub batches_oversized: u64,
     /// Events of invocations already emitted (duplicate deliveries), dropped.
@@ -168,7 +174,10 @@ impl<S: Sink> Pipeline<S> {
                 return;
             }
         };
-        let (events, s, slot) = batch.into_parts();
+        let (events, s, checks, slot) = batch.into_parts();
+        self.stats.values_dropped += checks.values_dropped;
+        self.stats.texts_cut += checks.texts_cut;
+        self.stats.times_replaced += checks.times_replaced;
         self.stats.batches += 1;
         self.stats.records += s.records;
         self.stats.records_used += s.used;

@@ -2,6 +2,9 @@ use super::*;
 use crate::config::Config;
 use crate::sink::MemorySink;
 
+/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+const ARRIVED: i64 = 1_795_600_800_000;
+
 /// A pipeline for `vars`, one document per invocation unless they say otherwise.
 fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
     let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
@@ -38,7 +41,7 @@ fn batch(records: &[(&str, &str)]) -> Batch {
             format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
         })
         .collect();
-    Batch::decode(format!("[{}]", body.join(",")).as_bytes())
+    Batch::decode(format!("[{}]", body.join(",")).as_bytes(), ARRIVED)
 }
 
 const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);
@@ -272,7 +275,10 @@ fn mixed_life() -> Vec<Batch> {
         }
         batches.push(format!("[{}]", records.join(",")));
     }
-    batches.into_iter().map(|b| Batch::decode(b.as_bytes())).collect()
+    batches
+        .into_iter()
+        .map(|b| Batch::decode(b.as_bytes(), ARRIVED))
+        .collect()
 }
 
 fn run_life(vars: &[(&str, &str)]) -> Vec<serde_json::Value> {
@@ -354,4 +360,34 @@ fn adaptive_output_gives_every_notable_invocation_a_document_with_its_request_id
     // A window is 100 ms here, 10 ms per batch: 3 slowest kept for each of 4 windows.
     assert_eq!(with_id.len(), 5 + 12, "{with_id:?}");
     assert!(docs.iter().all(|d| d.get("RequestIds").is_none()));
+}
+
+#[test]
+fn a_value_that_cannot_be_right_costs_that_value_not_the_invocation() {
+    let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "all,-extension")]);
+    p.on_batch(
+        batch(&[
+            START,
+            DONE,
+            (
+                "platform.report",
+                r#"{"requestId":"r1","status":"success","metrics":{"durationMs":-4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":1e30}}"#,
+            ),
+        ]),
+        0,
+    );
+    let docs = docs(&mut p);
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(doc["Invocations"], 1.0);
+    assert_eq!(doc["BilledDuration"], 4.0);
+    for absent in [
+        "Duration",
+        "PostRuntimeDuration",
+        "MaxMemoryUsed",
+        "MemoryUtilization",
+    ] {
+        assert!(doc.get(absent).is_none(), "{absent}: {doc}");
+    }
+    assert_eq!(p.stats().values_dropped, 2);
 }

@@ -40,6 +40,8 @@ mod resources;
 mod sink;
 mod text;
 
+pub use text::clip;
+
 pub use config::{Config, ConfigWarning, vars};
 pub use intake::Batch;
 pub use lifecycle::{RunError, run};

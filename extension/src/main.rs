@@ -1,6 +1,10 @@
 //! The `lambda-lens` executable: read the configuration, set up logging, run.
 
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
+
+/// The exit status of a panic, as Rust's own.
+const PANICKED: u8 = 101;
 
 fn main() -> ExitCode {
     let (config, warnings) = lambda_lens::Config::from_env();
@@ -10,6 +14,18 @@ fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    // A panic anywhere (a task, a dependency) is logged as an error line in the extension's log
+    // format; one that reaches here ends the process with a failure, never with 0 or a hang.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(%location, message = %lambda_lens::clip(&message), "lambda-lens panicked");
+    }));
     // One thread is plenty for an extension and keeps its memory and start-up small.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -18,11 +34,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(lambda_lens::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lambda_lens::run(config)))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
             tracing::error!(error = %err, "lambda-lens stopped");
             ExitCode::FAILURE
         }
+        Err(_) => ExitCode::from(PANICKED),
     }
 }

@@ -5,7 +5,7 @@ const LOGGED_VALUE_CHARS: usize = 200;
 
 /// `text` cut to what a log line may quote, saying how long it was: values from outside never
 /// go into the log whole (a 400 KB value must not make a 400 KB log line).
-pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(LOGGED_VALUE_CHARS) {
         None => std::borrow::Cow::Borrowed(text),
         Some((end, _)) => {

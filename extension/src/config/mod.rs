@@ -27,6 +27,7 @@ pub mod vars {
     pub const POWERTOOLS_NAMESPACE: &str = "POWERTOOLS_METRICS_NAMESPACE";
     pub const PORT: &str = "LAMBDA_LENS_PORT";
     pub const LISTENER_HOST: &str = "LAMBDA_LENS_LISTENER_HOST";
+    pub const LISTEN_ALL_INTERFACES: &str = "LAMBDA_LENS_LISTEN_ALL_INTERFACES";
     pub const BUFFER_TIMEOUT_MS: &str = "LAMBDA_LENS_BUFFER_TIMEOUT_MS";
     pub const BUFFER_MAX_BYTES: &str = "LAMBDA_LENS_BUFFER_MAX_BYTES";
     pub const BUFFER_MAX_ITEMS: &str = "LAMBDA_LENS_BUFFER_MAX_ITEMS";
@@ -49,6 +50,7 @@ pub mod vars {
         POWERTOOLS_NAMESPACE,
         PORT,
         LISTENER_HOST,
+        LISTEN_ALL_INTERFACES,
         BUFFER_TIMEOUT_MS,
         BUFFER_MAX_BYTES,
         BUFFER_MAX_ITEMS,
@@ -179,10 +181,26 @@ pub(crate) struct Reader<'a> {
 
 impl Reader<'_> {
     /// A set, non-blank value, trimmed.
-    pub(crate) fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    /// A set, non-blank value, trimmed. A blank value of one of lambda-lens's own variables is
+    /// not silently ignored: it is a warning.
+    pub(crate) fn get(&mut self, name: &str) -> Option<String> {
+        let raw = (self.lookup)(name)?;
+        let value = raw.trim();
+        if value.is_empty() {
+            if let Some(variable) = vars::USER_SETTABLE
+                .iter()
+                .find(|v| **v == name && v.starts_with("LAMBDA_LENS_"))
+            {
+                self.warn(
+                    variable,
+                    raw.clone(),
+                    "a value (it is set but empty)",
+                    "the default",
+                );
+            }
+            return None;
+        }
+        Some(value.to_owned())
     }
 
     pub(crate) fn warn(
@@ -198,6 +216,21 @@ impl Reader<'_> {
             accepted: accepted.into(),
             used: used.to_string(),
         });
+    }
+
+    /// `true`/`false` (also 1/0, yes/no, on/off); unset is false.
+    pub(crate) fn flag(&mut self, name: &'static str) -> bool {
+        let Some(raw) = self.get(name) else {
+            return false;
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => {
+                self.warn(name, raw, "true or false", false);
+                false
+            }
+        }
     }
 
     pub(crate) fn int_in<T>(&mut self, name: &'static str, min: T, max: T, default: T) -> T
@@ -220,7 +253,21 @@ impl Reader<'_> {
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> (Self, Vec<ConfigWarning>) {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        let (config, mut warnings) = Self::from_lookup(&|name| std::env::var(name).ok());
+        // A value that is not UTF-8 reads as unset: say so.
+        for variable in vars::USER_SETTABLE {
+            if let Some(raw) = std::env::var_os(variable)
+                && raw.to_str().is_none()
+            {
+                warnings.push(ConfigWarning {
+                    variable,
+                    value: raw.to_string_lossy().into_owned(),
+                    accepted: "valid UTF-8 text".to_owned(),
+                    used: "the default".to_owned(),
+                });
+            }
+        }
+        (config, warnings)
     }
 
     /// Reads the configuration through `lookup` (a variable name to its value, if set).
@@ -258,21 +305,7 @@ impl Config {
             },
         };
 
-        let listener_host = match r.get(vars::LISTENER_HOST) {
-            None => None,
-            Some(raw) => match raw.parse::<IpAddr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    r.warn(
-                        vars::LISTENER_HOST,
-                        raw,
-                        "an IP address such as 127.0.0.1",
-                        "sandbox.localdomain, else 127.0.0.1",
-                    );
-                    None
-                }
-            },
-        };
+        let listener_host = read_listener_host(&mut r);
 
         let buffering = Buffering {
             timeout_ms: r.int_in(vars::BUFFER_TIMEOUT_MS, 25, 30_000, DEFAULT_BUFFER_TIMEOUT_MS),
@@ -302,6 +335,41 @@ impl Config {
             output,
         };
         (config, r.warnings)
+    }
+}
+
+/// The address to bind the listener to. An unspecified address (`0.0.0.0`, `::`) would put the
+/// unauthenticated listener on every interface: it needs `LAMBDA_LENS_LISTEN_ALL_INTERFACES`.
+fn read_listener_host(r: &mut Reader<'_>) -> Option<IpAddr> {
+    let opted_in = r.flag(vars::LISTEN_ALL_INTERFACES);
+    let raw = r.get(vars::LISTENER_HOST)?;
+    let fallback = "sandbox.localdomain, else 127.0.0.1";
+    let Ok(ip) = raw.parse::<IpAddr>() else {
+        r.warn(
+            vars::LISTENER_HOST,
+            raw,
+            "an IP address such as 127.0.0.1",
+            fallback,
+        );
+        return None;
+    };
+    if !ip.is_unspecified() {
+        return Some(ip);
+    }
+    if opted_in {
+        // The listener warns when it binds there.
+        Some(ip)
+    } else {
+        r.warn(
+            vars::LISTENER_HOST,
+            raw,
+            format!(
+                "a specific address; every interface ({ip}) needs {}=true",
+                vars::LISTEN_ALL_INTERFACES
+            ),
+            fallback,
+        );
+        None
     }
 }
 
@@ -372,10 +440,51 @@ fn read_log_config(r: &mut Reader<'_>) -> LogConfig {
             }
         }
     }
-    let filter = filter
-        .or_else(|| r.get(vars::RUST_LOG))
-        .unwrap_or_else(|| scoped("info"));
+    let filter = filter.or_else(|| rust_log(r)).unwrap_or_else(|| scoped("info"));
     LogConfig { filter, json }
+}
+
+/// `RUST_LOG`, when every directive is a level or `target=level`. A directive that is neither
+/// would silence every line (tracing reads a bare word as a target), so the whole value is
+/// refused with a warning. lambda-lens's own errors stay on unless a directive names it (or
+/// sets a default level).
+fn rust_log(r: &mut Reader<'_>) -> Option<String> {
+    let raw = r.get(vars::RUST_LOG)?;
+    let level = |text: &str| {
+        let text = text.trim();
+        text.eq_ignore_ascii_case("off")
+            || level_directive(text).is_some() && !text.eq_ignore_ascii_case("fatal")
+    };
+    let directives: Vec<&str> = raw.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    let valid = !directives.is_empty()
+        && directives.iter().all(|d| match d.split_once('=') {
+            Some((target, lvl)) => {
+                !target.trim().is_empty()
+                    && target
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'))
+                    && level(lvl)
+            }
+            None => level(d),
+        });
+    if !valid {
+        r.warn(
+            vars::RUST_LOG,
+            raw,
+            "levels (trace, debug, info, warn, error, off) or target=level pairs, comma-separated",
+            "INFO",
+        );
+        return None;
+    }
+    let names_us = directives
+        .iter()
+        .any(|d| !d.contains('=') || d.trim_start().starts_with("lambda_lens"));
+    Some(if names_us {
+        raw
+    } else {
+        format!("{raw},lambda_lens=error")
+    })
 }
 
 #[cfg(test)]
@@ -485,5 +594,55 @@ mod tests {
         assert_eq!(c.log.filter, "error");
         let (c, _) = config(&[("RUST_LOG", "lambda_lens=trace")]);
         assert_eq!(c.log.filter, "lambda_lens=trace");
+    }
+
+    #[test]
+    fn a_rust_log_that_is_not_levels_is_refused_and_errors_stay_on() {
+        for bad in ["garbage", "loud", "lambda_lens=loud", "a b=info", "=info", ","] {
+            let (c, w) = config(&[("RUST_LOG", bad)]);
+            assert_eq!(
+                c.log.filter, "warn,lambda_lens=info,lambda_extension=info",
+                "{bad}"
+            );
+            assert_eq!(w.len(), 1, "{bad}");
+            assert_eq!(w[0].variable, "RUST_LOG");
+        }
+        let (c, w) = config(&[("RUST_LOG", "hyper=debug")]);
+        assert!(w.is_empty());
+        assert_eq!(
+            c.log.filter, "hyper=debug,lambda_lens=error",
+            "lambda-lens errors stay on"
+        );
+        let (c, _) = config(&[("RUST_LOG", "WARN")]);
+        assert_eq!(c.log.filter, "WARN");
+    }
+
+    #[test]
+    fn empty_values_of_our_variables_warn_and_fall_back() {
+        let (c, w) = config(&[("LAMBDA_LENS_NAMESPACE", "  "), ("LAMBDA_LENS_OUTPUT", "")]);
+        assert_eq!(c.namespace, DEFAULT_NAMESPACE);
+        let vars: Vec<&str> = w.iter().map(|w| w.variable).collect();
+        assert_eq!(vars, ["LAMBDA_LENS_NAMESPACE", "LAMBDA_LENS_OUTPUT"]);
+        assert!(w[0].to_string().contains("empty"), "{}", w[0]);
+    }
+
+    #[test]
+    fn every_interface_needs_an_explicit_opt_in() {
+        let (c, w) = config(&[("LAMBDA_LENS_LISTENER_HOST", "0.0.0.0")]);
+        assert_eq!(c.listener_host, None);
+        assert!(
+            w[0].to_string()
+                .contains("LAMBDA_LENS_LISTEN_ALL_INTERFACES=true"),
+            "{}",
+            w[0]
+        );
+        let (c, w) = config(&[
+            ("LAMBDA_LENS_LISTENER_HOST", "::"),
+            ("LAMBDA_LENS_LISTEN_ALL_INTERFACES", "true"),
+        ]);
+        assert!(w.is_empty());
+        assert_eq!(c.listener_host, Some("::".parse().unwrap()));
+        let (c, _) = config(&[("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")]);
+        assert_eq!(c.listener_host, Some("127.0.0.1".parse().unwrap()));
     }
 }

@@ -61,20 +61,6 @@ impl Default for OutputConfig {
     }
 }
 
-fn flag(r: &mut Reader<'_>, name: &'static str) -> bool {
-    let Some(raw) = r.get(name) else {
-        return false;
-    };
-    match raw.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => true,
-        "false" | "0" | "no" | "off" => false,
-        _ => {
-            r.warn(name, raw, "true or false", false);
-            false
-        }
-    }
-}
-
 fn price(r: &mut Reader<'_>, name: &'static str) -> Option<f64> {
     let raw = r.get(name)?;
     match raw.parse::<f64>() {
@@ -205,8 +191,8 @@ pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
         mode,
         flush_interval,
         keep_slowest,
-        compact_values: flag(r, vars::COMPACT_VALUES),
-        high_resolution: flag(r, vars::HIGH_RESOLUTION),
+        compact_values: r.flag(vars::COMPACT_VALUES),
+        high_resolution: r.flag(vars::HIGH_RESOLUTION),
         price_per_gb_second: price(r, vars::PRICE_PER_GB_SECOND),
         price_per_request: price(r, vars::PRICE_PER_REQUEST),
     }

@@ -91,6 +91,13 @@ pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result
             }
         },
     };
+    if ip.is_unspecified() {
+        tracing::warn!(
+            "{}={ip} with {}=true: the telemetry listener is open on every interface",
+            vars::LISTENER_HOST,
+            vars::LISTEN_ALL_INTERFACES
+        );
+    }
     let address = SocketAddr::new(ip, port);
     let socket = match TcpListener::bind(address).await {
         Ok(socket) => socket,

@@ -15,7 +15,9 @@ use crate::config::Buffering;
 const SCHEMA_VERSION: &str = "2025-01-29";
 /// Tried once when a platform refuses [`SCHEMA_VERSION`] (an older one, or an emulator).
 const FALLBACK_SCHEMA_VERSION: &str = "2022-12-13";
-const TIMEOUT: Duration = Duration::from_secs(3);
+/// The whole subscription, fallback included, gets this long: on Lambda it takes milliseconds,
+/// and the function's init waits for the extension meanwhile.
+const DEADLINE: Duration = Duration::from_millis(1_500);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SubscribeError {
@@ -36,7 +38,17 @@ pub(crate) async fn subscribe(
     buffering: Buffering,
     allow_fallback: bool,
 ) -> Result<&'static str, SubscribeError> {
-    match put(runtime_api, extension_id, destination, buffering, SCHEMA_VERSION).await {
+    let until = tokio::time::Instant::now() + DEADLINE;
+    match put(
+        runtime_api,
+        extension_id,
+        destination,
+        buffering,
+        SCHEMA_VERSION,
+        until,
+    )
+    .await
+    {
         Err(SubscribeError::Refused { status, body }) if allow_fallback && status.is_client_error() => {
             tracing::info!(%status, %body, "schema {SCHEMA_VERSION} refused; trying {FALLBACK_SCHEMA_VERSION}");
             put(
@@ -45,6 +57,7 @@ pub(crate) async fn subscribe(
                 destination,
                 buffering,
                 FALLBACK_SCHEMA_VERSION,
+                until,
             )
             .await?;
             Ok(FALLBACK_SCHEMA_VERSION)
@@ -59,6 +72,7 @@ async fn put(
     destination: &str,
     buffering: Buffering,
     schema: &str,
+    until: tokio::time::Instant,
 ) -> Result<(), SubscribeError> {
     let endpoint = format!("http://{runtime_api}/2022-07-01/telemetry");
     let body = json!({
@@ -83,12 +97,12 @@ async fn put(
         endpoint: endpoint.clone(),
         reason,
     };
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+    let response = tokio::time::timeout_at(until, client.request(request))
         .await
-        .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
+        .map_err(|_| unreachable(format!("no answer within {} ms", DEADLINE.as_millis())))?
         .map_err(|e| unreachable(e.to_string()))?;
     let status = response.status();
-    let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+    let body = tokio::time::timeout_at(until, response.into_body().collect())
         .await
         .ok()
         .and_then(Result::ok)
@@ -101,7 +115,7 @@ async fn put(
     } else {
         Err(SubscribeError::Refused {
             status,
-            body: body.chars().take(500).collect(),
+            body: crate::text::clip(&body).into_owned(),
         })
     }
 }

@@ -1,0 +1,374 @@
+//! Start-up and configuration faults, against the `lambda-lens` binary and a control
+//! plane this test drives by hand (a small Extensions and Telemetry API on 127.0.0.1 that can
+//! stay silent, refuse, or answer). Each case must end as the README's start-up rule says: a
+//! clear line, and the function either unaffected (no metrics) or, before registration is
+//! possible, a prompt exit; never a hang, a panic or a silent exit 0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    Yes,
+    Never,
+    Refuse,
+}
+
+/// What the control plane saw, in order: "register", "subscribe <destination>", "next".
+#[derive(Debug, Default)]
+struct Seen {
+    calls: Vec<(Instant, String)>,
+}
+
+#[derive(Clone)]
+struct Plane {
+    register: Answer,
+    subscribe: Answer,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Plane {
+    fn saw(&self, call: String) {
+        self.seen.lock().unwrap().calls.push((Instant::now(), call));
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    fn first(&self, prefix: &str) -> Option<Instant> {
+        let seen = self.seen.lock().unwrap();
+        seen.calls
+            .iter()
+            .find(|(_, c)| c.starts_with(prefix))
+            .map(|(at, _)| *at)
+    }
+}
+
+fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    if path.ends_with("/extension/register") {
+        plane.saw("register".into());
+        match plane.register {
+            Answer::Never => std::future::pending::<()>().await,
+            Answer::Refuse => {
+                return Ok(reply(
+                    StatusCode::FORBIDDEN,
+                    r#"{"errorType":"Extension.Refused"}"#,
+                ));
+            }
+            Answer::Yes => {}
+        }
+        let mut r = reply(
+            StatusCode::OK,
+            r#"{"functionName":"f","functionVersion":"$LATEST","handler":"bootstrap"}"#,
+        );
+        r.headers_mut()
+            .insert("Lambda-Extension-Identifier", "ext-1".parse().unwrap());
+        return Ok(r);
+    }
+    if path.ends_with("/telemetry") {
+        let destination = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["destination"]["URI"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        plane.saw(format!("subscribe {destination}"));
+        return Ok(match plane.subscribe {
+            Answer::Never => std::future::pending().await,
+            Answer::Refuse => reply(StatusCode::BAD_REQUEST, r#"{"errorType":"ValidationError"}"#),
+            Answer::Yes => reply(StatusCode::OK, "OK"),
+        });
+    }
+    if path.ends_with("/extension/event/next") {
+        plane.saw("next".into());
+        // The environment is done at once: SHUTDOWN with two seconds to go.
+        let deadline = chrono::Utc::now().timestamp_millis() + 2_000;
+        let body =
+            format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":{deadline}}}"#);
+        return Ok(reply(StatusCode::OK, &body));
+    }
+    Ok(reply(StatusCode::NOT_FOUND, ""))
+}
+
+async fn start(register: Answer, subscribe: Answer) -> (SocketAddr, Plane) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plane = Plane {
+        register,
+        subscribe,
+        seen: Arc::default(),
+    };
+    let serving = plane.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let plane = serving.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(plane.clone(), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, plane)
+}
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+    took: Duration,
+}
+
+/// Runs the extension with only `env` (and `AWS_LAMBDA_RUNTIME_API=runtime_api`), killed after
+/// `limit` if it has not exited by then.
+async fn run_extension(runtime_api: &str, env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let started = Instant::now();
+    let child = command.spawn().unwrap();
+    let pid = child.id();
+    let waited = tokio::time::timeout(
+        limit,
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await;
+    let took = started.elapsed();
+    match waited {
+        Ok(output) => {
+            let output = output.unwrap().unwrap();
+            Run {
+                code: output.status.code(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                took,
+            }
+        }
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            Run {
+                code: None,
+                stderr: String::new(),
+                took,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registration_that_is_never_answered_ends_promptly_with_a_clear_line() {
+    let (addr, _plane) = start(Answer::Never, Answer::Yes).await;
+    let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "exits with a failure, not a hang: {run:?}",
+        run = run.stderr
+    );
+    assert!(run.took < Duration::from_secs(10), "{:?}", run.took);
+    assert!(
+        run.stderr.contains("did not answer the registration"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_refused_registration_ends_with_a_clear_line() {
+    let (addr, _plane) = start(Answer::Refuse, Answer::Yes).await;
+    let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("could not register"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_subscription_that_hangs_delays_readiness_by_at_most_two_seconds() {
+    let (addr, plane) = start(Answer::Yes, Answer::Never).await;
+    let started = Instant::now();
+    let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
+    assert_eq!(run.code, Some(0), "the function is not affected: {}", run.stderr);
+    let ready = plane.first("next").expect("the extension reached /event/next") - started;
+    assert!(ready < Duration::from_secs(2), "ready after {ready:?}");
+    assert!(run.stderr.contains("no telemetry subscription"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_refused_subscription_leaves_the_function_working_without_metrics() {
+    let (addr, plane) = start(Answer::Yes, Answer::Refuse).await;
+    let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("no telemetry subscription"), "{}", run.stderr);
+    let calls = plane.calls();
+    assert_eq!(calls.first().map(String::as_str), Some("register"));
+    assert_eq!(calls.last().map(String::as_str), Some("next"));
+}
+
+#[tokio::test]
+async fn a_runtime_api_the_client_cannot_use_is_refused_without_a_panic() {
+    for value in ["*", "user@host:1", "host:0", "host"] {
+        let run = run_extension(value, &[], Duration::from_secs(20)).await;
+        assert_eq!(run.code, Some(1), "{value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("AWS_LAMBDA_RUNTIME_API"),
+            "{value}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{value}: {}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn a_taken_port_is_named_and_left_for_a_free_one() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (addr, plane) = start(Answer::Yes, Answer::Yes).await;
+    let run = run_extension(
+        &addr.to_string(),
+        &[("LAMBDA_LENS_PORT", &port)],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("port {port} (LAMBDA_LENS_PORT) is taken")),
+        "{}",
+        run.stderr
+    );
+    let subscribed = plane
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("subscribe"))
+        .unwrap();
+    assert!(
+        subscribed.starts_with("subscribe http://127.0.0.1:"),
+        "{subscribed}"
+    );
+    assert!(!subscribed.contains(&format!(":{port}/")), "{subscribed}");
+}
+
+#[tokio::test]
+async fn every_variable_set_to_garbage_is_named_and_the_extension_works() {
+    let (addr, plane) = start(Answer::Yes, Answer::Yes).await;
+    let garbage: Vec<(&str, &str)> = lambda_lens_vars().iter().map(|v| (*v, "%%garbage%%")).collect();
+    let run = run_extension(&addr.to_string(), &garbage, Duration::from_secs(20)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        plane.calls().iter().any(|c| c.starts_with("subscribe")),
+        "{:?}",
+        plane.calls()
+    );
+    for (var, _) in &garbage {
+        // Each one is named in a warning (the log level variables too: their own warning is
+        // printed at the default level).
+        assert!(run.stderr.contains(var), "{var} is not named:\n{}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn a_rust_log_that_is_not_a_level_does_not_silence_the_extension() {
+    let (addr, _plane) = start(Answer::Yes, Answer::Refuse).await;
+    let run = run_extension(
+        &addr.to_string(),
+        &[("RUST_LOG", "garbage")],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("RUST_LOG"),
+        "the refusal is logged: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no telemetry subscription"),
+        "errors still show: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn empty_and_non_utf8_values_are_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let (addr, _plane) = start(Answer::Yes, Answer::Yes).await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+        .env("LAMBDA_LENS_NAMESPACE", "")
+        .env("LAMBDA_LENS_OUTPUT", std::ffi::OsStr::from_bytes(b"batch\xffed"))
+        .stdout(Stdio::null());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("LAMBDA_LENS_NAMESPACE") && stderr.contains("empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("LAMBDA_LENS_OUTPUT") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+}
+
+/// lambda-lens's own variables, from its configuration.
+fn lambda_lens_vars() -> Vec<&'static str> {
+    lambda_lens::vars::USER_SETTABLE
+        .iter()
+        .copied()
+        .filter(|v| v.starts_with("LAMBDA_LENS_"))
+        .collect()
+}

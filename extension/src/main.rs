@@ -34,7 +34,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lambda_lens::run(config)))) {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(lambda_lens::run(config))));
+    // A write to a stdout nobody reads may still hold a blocking-pool thread: do not wait for it
+    // (the last write has had its share of the deadline already).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(err)) => {
             tracing::error!(error = %err, "lambda-lens stopped");

@@ -43,6 +43,9 @@ struct Seen {
 struct Plane {
     register: Answer,
     subscribe: Answer,
+    /// Invocations whose telemetry is POSTed to the subscriber before SHUTDOWN.
+    flood: usize,
+    destination: Arc<Mutex<Option<String>>>,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -111,6 +114,7 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
             .and_then(|v| v["destination"]["URI"].as_str().map(str::to_owned))
             .unwrap_or_default();
         plane.saw(format!("subscribe {destination}"));
+        *plane.destination.lock().unwrap() = Some(destination.clone());
         return Ok(match plane.subscribe {
             Answer::Never => std::future::pending().await,
             Answer::Refuse => reply(StatusCode::BAD_REQUEST, r#"{"errorType":"ValidationError"}"#),
@@ -119,6 +123,10 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
     }
     if path.ends_with("/extension/event/next") {
         plane.saw("next".into());
+        let destination = plane.destination.lock().unwrap().clone();
+        if let (Some(destination), true) = (destination, plane.flood > 0) {
+            deliver(&destination, plane.flood).await;
+        }
         // The environment is done at once: SHUTDOWN with two seconds to go.
         let deadline = chrono::Utc::now().timestamp_millis() + 2_000;
         let body =
@@ -128,12 +136,45 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
     Ok(reply(StatusCode::NOT_FOUND, ""))
 }
 
+/// POSTs the telemetry of `invocations` complete invocations, in batches of 200.
+async fn deliver(destination: &str, invocations: usize) {
+    use hyper_util::client::legacy::Client;
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let ids: Vec<usize> = (0..invocations).collect();
+    for chunk in ids.chunks(200) {
+        let records: Vec<String> = chunk
+            .iter()
+            .flat_map(|i| {
+                [
+                    format!(r#"{{"time":"{now}","type":"platform.start","record":{{"requestId":"req-{i:06}"}}}}"#),
+                    format!(r#"{{"time":"{now}","type":"platform.runtimeDone","record":{{"requestId":"req-{i:06}","status":"success","metrics":{{"durationMs":1.5}}}}}}"#),
+                    format!(r#"{{"time":"{now}","type":"platform.report","record":{{"requestId":"req-{i:06}","status":"success","metrics":{{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}}}"#),
+                ]
+            })
+            .collect();
+        let body = format!("[{}]", records.join(","));
+        let request = Request::post(destination)
+            .header("Content-Type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let answer = client.request(request).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+}
+
 async fn start(register: Answer, subscribe: Answer) -> (SocketAddr, Plane) {
+    start_flooding(register, subscribe, 0).await
+}
+
+async fn start_flooding(register: Answer, subscribe: Answer, flood: usize) -> (SocketAddr, Plane) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let plane = Plane {
         register,
         subscribe,
+        flood,
+        destination: Arc::default(),
         seen: Arc::default(),
     };
     let serving = plane.clone();
@@ -371,4 +412,74 @@ fn lambda_lens_vars() -> Vec<&'static str> {
         .copied()
         .filter(|v| v.starts_with("LAMBDA_LENS_"))
         .collect()
+}
+
+/// Everything per invocation, so that a flood makes megabytes of EMF.
+const VERBOSE: [(&str, &str); 2] = [
+    ("LAMBDA_LENS_METRICS", "all"),
+    ("LAMBDA_LENS_OUTPUT", "per-invocation"),
+];
+
+#[tokio::test]
+async fn a_closed_stdout_costs_the_metrics_and_nothing_else() {
+    let (addr, _plane) = start_flooding(Answer::Yes, Answer::Yes, 600).await;
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" >&-", env!("CARGO_BIN_EXE_lambda-lens")])
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+        .envs(VERBOSE);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Rust's runtime points a closed descriptor 1 at /dev/null before main, so the EMF goes
+    // nowhere (never into a socket that took descriptor 1) and nothing fails.
+    assert!(
+        stderr.contains("invocations=600"),
+        "every invocation was still worked: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_stdout_nobody_reads_does_not_hold_the_extension_past_the_shutdown_deadline() {
+    let (addr, plane) = start_flooding(Answer::Yes, Answer::Yes, 2_000).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-lens"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+        .envs(VERBOSE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Held, never read: the pipe fills after 64 KiB.
+    let _stdout = child.stdout.take();
+    let waited = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some((status, started.elapsed()));
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    let (status, _) = waited.expect("the extension exited by itself");
+    let shutdown = plane.first("next").unwrap();
+    // SHUTDOWN came with a 2 s deadline (after the flood was delivered).
+    assert!(shutdown.elapsed() < Duration::from_secs(30));
+    assert!(
+        status.code().is_some(),
+        "it exited, it was not killed: {status:?}"
+    );
 }

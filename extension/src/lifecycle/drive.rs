@@ -150,8 +150,17 @@ async fn shutdown<S: Sink>(
         work_through(pipeline, message, clock).await;
     }
     pipeline.finish(wait.reason, clock.wall_ms(), clock.now());
-    if let Err(err) = pipeline.flush().await {
-        tracing::warn!(error = %err, "could not write the last metrics to stdout");
+    // A stdout that nobody reads must not hold the process past Lambda's deadline: the last
+    // write gets what is left of it (a quarter of a second at least).
+    let now_left = i64::try_from(wait.deadline_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(clock.wall_ms())
+        .max(0);
+    let last_write = Duration::from_millis(now_left as u64)
+        .saturating_sub(SHUTDOWN_SAFETY / 3)
+        .max(Duration::from_millis(250));
+    if !pipeline.close(last_write).await {
+        tracing::warn!(?last_write, "not every metric reached stdout before the deadline");
     }
     let s = pipeline.stats();
     tracing::info!(

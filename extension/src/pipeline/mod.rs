@@ -322,9 +322,15 @@ impl<S: Sink> Pipeline<S> {
         self.emit(now);
     }
 
-    /// Writes the documents made so far to the sink.
+    /// Hands the documents made so far to the sink.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.parts.sink.flush().await
+    }
+
+    /// The last write: everything still queued, waiting at most `within`. Returns whether all
+    /// of it was written.
+    pub async fn close(&mut self, within: std::time::Duration) -> bool {
+        self.parts.sink.close(within).await
     }
 
     /// Completed invocations to records; records to documents or into aggregates (as the

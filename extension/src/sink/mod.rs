@@ -13,8 +13,18 @@ pub(crate) use stdout::StdoutSink;
 pub trait Sink: Send {
     /// Queues one document (a single line of JSON, without the newline).
     fn accept(&mut self, document: String);
-    /// Writes everything queued. Called off the invoke path.
+    /// Hands everything queued on to be written. Called off the invoke path; must not wait for
+    /// a slow destination.
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// The end: writes everything still queued, waiting at most `within`. Returns whether all
+    /// of it was written.
+    fn close(&mut self, within: std::time::Duration) -> impl Future<Output = bool> + Send {
+        async move {
+            tokio::time::timeout(within, self.flush())
+                .await
+                .is_ok_and(|r| r.is_ok())
+        }
+    }
 }
 
 /// Keeps documents in memory: for tests, and for callers that want to look at the output.

@@ -3,30 +3,85 @@
 //! writes to stdout: nothing else may, or it would be mistaken for a log line.
 
 use std::io;
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::Sink;
 
-/// Writes each document as one line. Writes go through tokio's stdout (a blocking-pool thread),
-/// so a slow log pipe never stalls the task that answers the Extensions API.
+/// Documents not yet handed to the writer are kept up to this many bytes; beyond that (stdout
+/// blocked for a long time) new documents are dropped and counted.
+const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// Chunks handed to the writer and not yet written.
+const WRITER_QUEUE: usize = 4;
+
+/// Writes each document as one line, from a task of its own (through tokio's stdout, a
+/// blocking-pool thread): the pipeline hands chunks over and never waits for a slow or blocked
+/// log pipe, which would also hold up its handling of SHUTDOWN.
 #[derive(Debug)]
 pub(crate) struct StdoutSink {
     buffer: Vec<u8>,
-    out: tokio::io::Stdout,
+    writer: Option<(mpsc::Sender<Vec<u8>>, JoinHandle<()>)>,
+    dropped_documents: u64,
 }
 
 impl Default for StdoutSink {
     fn default() -> Self {
         Self {
             buffer: Vec::with_capacity(16 * 1024),
-            out: tokio::io::stdout(),
+            writer: None,
+            dropped_documents: 0,
         }
+    }
+}
+
+/// Writes chunks until the channel closes. After the first failure it only counts (a closed
+/// stdout must not flood the log).
+async fn write_chunks(mut chunks: mpsc::Receiver<Vec<u8>>) {
+    let mut out = tokio::io::stdout();
+    let mut failures = 0u64;
+    while let Some(chunk) = chunks.recv().await {
+        let written = async {
+            out.write_all(&chunk).await?;
+            out.flush().await
+        }
+        .await;
+        if let Err(err) = written {
+            failures += 1;
+            if failures == 1 {
+                tracing::warn!(error = %err, "could not write metrics to stdout (later failures are counted, not logged)");
+            }
+        }
+    }
+    if failures > 1 {
+        tracing::warn!(failures, "writes to stdout failed");
+    }
+}
+
+impl StdoutSink {
+    fn writer(&mut self) -> &mpsc::Sender<Vec<u8>> {
+        let (tx, _) = self.writer.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+            (tx, tokio::spawn(write_chunks(rx)))
+        });
+        tx
     }
 }
 
 impl Sink for StdoutSink {
     fn accept(&mut self, document: String) {
+        if self.buffer.len() + document.len() + 1 > MAX_PENDING_BYTES {
+            self.dropped_documents += 1;
+            if self.dropped_documents == 1 {
+                tracing::warn!(
+                    limit = MAX_PENDING_BYTES,
+                    "stdout is not taking metrics; documents beyond the limit are dropped"
+                );
+            }
+            return;
+        }
         self.buffer.extend_from_slice(document.as_bytes());
         self.buffer.push(b'\n');
     }
@@ -35,14 +90,37 @@ impl Sink for StdoutSink {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let result = async {
-            self.out.write_all(&self.buffer).await?;
-            self.out.flush().await
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(16 * 1024));
+        match self.writer().try_send(chunk) {
+            Ok(()) => Ok(()),
+            // The writer is behind: keep the chunk, hand it over at the next flush.
+            Err(mpsc::error::TrySendError::Full(chunk)) => {
+                self.buffer = chunk;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(io::Error::other("the stdout writer stopped")),
         }
-        .await;
-        self.buffer.clear();
-        // Keep a burst from pinning a large buffer for the life of the environment.
-        self.buffer.shrink_to(64 * 1024);
-        result
+    }
+
+    async fn close(&mut self, within: Duration) -> bool {
+        let until = tokio::time::Instant::now() + within;
+        let chunk = std::mem::take(&mut self.buffer);
+        let sent = chunk.is_empty()
+            || matches!(
+                tokio::time::timeout_at(until, self.writer().send(chunk)).await,
+                Ok(Ok(()))
+            );
+        let Some((tx, writer)) = self.writer.take() else {
+            return sent && self.dropped_documents == 0;
+        };
+        drop(tx);
+        let written = tokio::time::timeout_at(until, writer).await.is_ok();
+        if self.dropped_documents > 0 {
+            tracing::warn!(
+                documents = self.dropped_documents,
+                "metrics documents were dropped: stdout was not taking them"
+            );
+        }
+        sent && written && self.dropped_documents == 0
     }
 }

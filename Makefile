@@ -76,6 +76,16 @@ cost: layer
 	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-cost
 	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
 
+## The soak: thousands of invocations with faults mixed in at random, then every check of
+## tests/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
+SOAK_INVOCATIONS ?= 3000
+SOAK_SEED ?= 21655257070
+.PHONY: soak
+soak: layer
+	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-soak
+	timeout 900 target/release/lambda-lens-soak --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
+		--invocations $(SOAK_INVOCATIONS) --seed $(SOAK_SEED)
+
 ## Benchmarks (BENCHMARKS.md): decode throughput, the binary's size, then the layer in the local
 ## sandbox (ready time, RSS idle and under a flood, post-runtime duration, exit after SHUTDOWN).
 ## Bounded: about two minutes on 2 cores once built.

@@ -124,6 +124,9 @@ pub struct Config {
     /// `platform.logsDropped`. The AWS documentation does not give Lambda's bound; this one is
     /// the sandbox's choice.
     pub telemetry_queue_limit: usize,
+    /// Every Nth telemetry batch is delivered twice, as Lambda may when a subscriber's answer
+    /// is lost (`None`: never).
+    pub duplicate_every: Option<u32>,
     /// Interval of the resident-memory sampler during an invocation.
     pub memory_sample_interval: Duration,
 }
@@ -154,6 +157,7 @@ impl Config {
             max_concurrency: 8,
             bind: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
             telemetry_queue_limit: 20_000,
+            duplicate_every: None,
             memory_sample_interval: Duration::from_millis(2),
         }
     }

@@ -129,6 +129,8 @@ pub struct DemoConfig {
     pub concurrent: bool,
     /// Records a subscriber may have queued before the sandbox drops (`platform.logsDropped`).
     pub telemetry_queue_limit: Option<usize>,
+    /// Every Nth telemetry batch delivered twice.
+    pub duplicate_every: Option<u32>,
 }
 
 impl DemoConfig {
@@ -144,6 +146,7 @@ impl DemoConfig {
             init_type: InitializationType::OnDemand,
             concurrent: false,
             telemetry_queue_limit: None,
+            duplicate_every: None,
         }
     }
 }
@@ -181,6 +184,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.echo_output = demo.echo_output;
     config.env = demo.env.clone();
     config.set_initialization_type(demo.init_type);
+    config.duplicate_every = demo.duplicate_every;
     if let Some(limit) = demo.telemetry_queue_limit {
         config.telemetry_queue_limit = limit;
     }

@@ -48,7 +48,7 @@ impl Sandbox {
             addr: config.bind,
             source,
         })?;
-        let hub = TelemetryHub::new(config.telemetry_queue_limit);
+        let hub = TelemetryHub::with_duplicates(config.telemetry_queue_limit, config.duplicate_every);
         let shared = Arc::new(Shared::new(config, addr, hub));
         let server = server::serve(listener, Arc::clone(&shared));
         let mut sandbox = Self {

@@ -107,11 +107,15 @@ impl EmfEncoder {
         let dimensions = self.dimension_values(record_dimensions);
         // A metric named like a dimension of this document (`MemorySize` chosen as a dimension)
         // would overwrite the dimension's member: the dimension wins (the configuration says so
-        // in a warning at start-up).
-        let values: Vec<(&'static MetricDef, Value)> = values
-            .into_iter()
-            .filter(|(def, _)| !dimensions.contains_key(def.name))
-            .collect();
+        // in a warning at start-up). A metric given twice keeps its first value: one member
+        // cannot hold two.
+        let mut values = values;
+        let mut seen: Vec<&'static str> = Vec::with_capacity(values.len());
+        values.retain(|(def, _)| {
+            let keep = !dimensions.contains_key(def.name) && !seen.contains(&def.name);
+            seen.push(def.name);
+            keep
+        });
         if values.is_empty() {
             return;
         }
@@ -234,3 +238,6 @@ fn properties(props: &[(&'static str, PropertyValue)]) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -107,6 +107,8 @@ pub struct TelemetryHub {
     client: Client<HttpConnector, Full<Bytes>>,
     deliveries: Mutex<Vec<Delivery>>,
     queue_limit: usize,
+    duplicate_every: Option<u32>,
+    batches_delivered: std::sync::atomic::AtomicU32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,7 +125,14 @@ const BACKOFF_MAX: Duration = Duration::from_millis(1000);
 impl TelemetryHub {
     /// A hub that drops records beyond `queue_limit` queued per subscriber.
     pub fn new(queue_limit: usize) -> Arc<Self> {
+        Self::with_duplicates(queue_limit, None)
+    }
+
+    /// A hub that delivers every `duplicate_every`th batch twice.
+    pub fn with_duplicates(queue_limit: usize, duplicate_every: Option<u32>) -> Arc<Self> {
         Arc::new(Self {
+            duplicate_every,
+            batches_delivered: std::sync::atomic::AtomicU32::new(0),
             inner: Mutex::new(HubInner {
                 all: Vec::new(),
                 platform_since: 0,
@@ -266,6 +275,18 @@ impl TelemetryHub {
         }
     }
 
+    /// Whether the batch just delivered is to be delivered again.
+    fn duplicate_this(&self) -> bool {
+        let Some(every) = self.duplicate_every.filter(|n| *n > 0) else {
+            return false;
+        };
+        let n = self
+            .batches_delivered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        n.is_multiple_of(every)
+    }
+
     async fn post(&self, target: &str, body: Bytes) -> Result<u16, String> {
         let req = http::Request::post(target)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -341,6 +362,20 @@ async fn deliver_loop(hub: Arc<TelemetryHub>, s: Arc<Subscriber>) {
                 outcome,
             });
             if ok {
+                if hub.duplicate_this() {
+                    attempt += 1;
+                    let (at, at_instant) = (Utc::now(), Instant::now());
+                    let outcome = hub.post(&s.sub.target, body.clone()).await;
+                    lock(&hub.deliveries).push(Delivery {
+                        subscriber: s.sub.extension_name.clone(),
+                        at,
+                        at_instant,
+                        attempt,
+                        records: summary.clone(),
+                        bytes: body.len(),
+                        outcome,
+                    });
+                }
                 break;
             }
             tokio::time::sleep(backoff).await;

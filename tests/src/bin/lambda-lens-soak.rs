@@ -1,0 +1,70 @@
+//! `lambda-lens-soak`: many invocations of the sample function with lambda-lens in the sandbox,
+//! faults mixed in at random, then the checks (see `lambda_sandbox::soak`). Exits 1 when any
+//! check fails.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lambda_sandbox::soak::{self, MEMORY_BOUND_MIB};
+
+fn main() -> ExitCode {
+    let mut bootstrap = None;
+    let mut layer = None;
+    let mut invocations = 3_000;
+    let mut seed = 0x50a_c0ffee;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--bootstrap", Some(v)) => bootstrap = Some(PathBuf::from(v)),
+            ("--layer", Some(v)) => layer = Some(PathBuf::from(v)),
+            ("--invocations", Some(v)) if v.parse::<usize>().is_ok() => {
+                invocations = v.parse().unwrap_or(invocations)
+            }
+            ("--seed", Some(v)) if v.parse::<u64>().is_ok() => seed = v.parse().unwrap_or(seed),
+            _ => bootstrap = None,
+        }
+    }
+    let (Some(bootstrap), Some(layer)) = (bootstrap, layer) else {
+        eprintln!("usage: lambda-lens-soak --bootstrap PATH --layer DIR [--invocations N] [--seed N]");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("lambda-lens-soak: could not start tokio: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(soak::soak(&bootstrap, &layer, invocations, seed)) {
+        Ok(s) => {
+            let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!(
+                "soak (seed {seed}): {} invocations in {:.1} s; mix: {}; environment resets {}; duplicated batches every 7th; {} EMF lines; extension peak memory {} (bound {MEMORY_BOUND_MIB} MiB)",
+                s.invocations,
+                s.took.as_secs_f64(),
+                faults.join(", "),
+                s.resets,
+                s.emf_lines,
+                s.peak_memory_mib
+                    .map_or("-".to_owned(), |m| format!("{m:.2} MiB")),
+            );
+            for problem in s.problems.iter().take(20) {
+                println!("  problem: {problem}");
+            }
+            if s.problems.is_empty() {
+                println!(
+                    "every invocation reported exactly once, every EMF line valid, memory within the bound"
+                );
+                ExitCode::SUCCESS
+            } else {
+                println!("{} problems", s.problems.len());
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("lambda-lens-soak: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

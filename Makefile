@@ -76,6 +76,19 @@ cost: layer
 	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-cost
 	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
 
+## Fuzzing (cargo fuzz on nightly, both installed here when missing): the telemetry decoder,
+## and the whole path from a body to EMF lines under a configuration the input chooses, each for
+## FUZZ_SECONDS; prints executions and crashes. The short form in make test is the proptests.
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := target/tools/bin/cargo-fuzz
+$(CARGO_FUZZ):
+	$(CARGO) install --quiet --locked --version $(CARGO_FUZZ_VERSION) --root target/tools cargo-fuzz
+.PHONY: fuzz
+fuzz: $(CARGO_FUZZ)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	PATH="$(abspath target/tools/bin):$$PATH" FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 ## The soak: thousands of invocations with faults mixed in at random, then every check of
 ## tests/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
 SOAK_INVOCATIONS ?= 3000

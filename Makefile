@@ -44,7 +44,7 @@ test: lint layer
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		$(CARGO) test --locked --workspace
 
-lint: fmt-check clippy unused-deps
+lint: fmt-check clippy unused-deps deny
 
 fmt-check: toolchain
 	$(CARGO) fmt --all --check
@@ -60,6 +60,20 @@ $(MACHETE):
 
 unused-deps: $(MACHETE)
 	$(MACHETE)
+
+## Licenses, bans and sources of every dependency (deny.toml; cargo-deny pinned, built once).
+DENY_VERSION := 0.20.2
+DENY := target/tools/bin/cargo-deny
+$(DENY):
+	$(CARGO) install --quiet --locked --version $(DENY_VERSION) --root target/tools cargo-deny
+
+.PHONY: deny audit
+deny: $(DENY)
+	$(DENY) --log-level error check licenses bans sources
+
+## Known vulnerabilities (RustSec): needs to fetch the advisory database, so not in make test.
+audit: $(DENY)
+	$(DENY) check advisories
 
 ## The stripped size of the extension binary (the layer's).
 size: build

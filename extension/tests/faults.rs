@@ -45,6 +45,8 @@ struct Plane {
     subscribe: Answer,
     /// Invocations whose telemetry is POSTed to the subscriber before SHUTDOWN.
     flood: usize,
+    /// Bodies POSTed as they are, before SHUTDOWN.
+    bodies: Arc<Vec<String>>,
     destination: Arc<Mutex<Option<String>>>,
     seen: Arc<Mutex<Seen>>,
 }
@@ -124,8 +126,13 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
     if path.ends_with("/extension/event/next") {
         plane.saw("next".into());
         let destination = plane.destination.lock().unwrap().clone();
-        if let (Some(destination), true) = (destination, plane.flood > 0) {
-            deliver(&destination, plane.flood).await;
+        if let Some(destination) = destination {
+            if plane.flood > 0 {
+                deliver(&destination, plane.flood).await;
+            }
+            for body in plane.bodies.iter() {
+                post(&destination, body.clone()).await;
+            }
         }
         // The environment is done at once: SHUTDOWN with two seconds to go.
         let deadline = chrono::Utc::now().timestamp_millis() + 2_000;
@@ -134,6 +141,34 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
         return Ok(reply(StatusCode::OK, &body));
     }
     Ok(reply(StatusCode::NOT_FOUND, ""))
+}
+
+/// POSTs one body and expects it taken.
+async fn post(destination: &str, body: String) {
+    use hyper_util::client::legacy::Client;
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = Request::post(destination)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let answer = client.request(request).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+/// The telemetry of `count` complete invocations from `first`, as one body.
+fn invocations_body(first: usize, count: usize, padding: usize) -> String {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let pad = "x".repeat(padding);
+    let records: Vec<String> = (first..first + count)
+        .flat_map(|i| {
+            [
+                format!(r#"{{"time":"{now}","type":"platform.start","record":{{"requestId":"req-{i:08}","version":"{pad}"}}}}"#),
+                format!(r#"{{"time":"{now}","type":"platform.runtimeDone","record":{{"requestId":"req-{i:08}","status":"success","metrics":{{"durationMs":1.5}}}}}}"#),
+                format!(r#"{{"time":"{now}","type":"platform.report","record":{{"requestId":"req-{i:08}","status":"success","metrics":{{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}}}"#),
+            ]
+        })
+        .collect();
+    format!("[{}]", records.join(","))
 }
 
 /// POSTs the telemetry of `invocations` complete invocations, in batches of 200.
@@ -168,12 +203,22 @@ async fn start(register: Answer, subscribe: Answer) -> (SocketAddr, Plane) {
 }
 
 async fn start_flooding(register: Answer, subscribe: Answer, flood: usize) -> (SocketAddr, Plane) {
+    start_with(register, subscribe, flood, Vec::new()).await
+}
+
+async fn start_with(
+    register: Answer,
+    subscribe: Answer,
+    flood: usize,
+    bodies: Vec<String>,
+) -> (SocketAddr, Plane) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let plane = Plane {
         register,
         subscribe,
         flood,
+        bodies: Arc::new(bodies),
         destination: Arc::default(),
         seen: Arc::default(),
     };
@@ -481,5 +526,71 @@ async fn a_stdout_nobody_reads_does_not_hold_the_extension_past_the_shutdown_dea
     assert!(
         status.code().is_some(),
         "it exited, it was not killed: {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_value_is_never_echoed_whole_into_the_log() {
+    let huge = "v".repeat(400 * 1024);
+    let body = format!(
+        r#"[{{"time":"2026-11-25T10:00:00Z","type":"platform.report","record":{{"requestId":"r1","metrics":{{"durationMs":"{huge}"}}}}}}]"#
+    );
+    let (addr, _plane) = start_with(Answer::Yes, Answer::Yes, 0, vec![body]).await;
+    let run = run_extension(
+        &addr.to_string(),
+        &[("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576")],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("skipped malformed telemetry records"),
+        "{}",
+        &run.stderr[..2000.min(run.stderr.len())]
+    );
+    let longest = run.stderr.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 2_000, "a log line of {longest} bytes");
+}
+
+/// The extension's peak memory (`ExtensionMemory`, MiB) after `batches` bodies of about 1 MiB.
+async fn peak_after(batches: usize) -> f64 {
+    let bodies = (0..batches)
+        .map(|b| invocations_body(b * 1_000, 1_000, 500))
+        .collect();
+    let (addr, _plane) = start_with(Answer::Yes, Answer::Yes, 0, bodies).await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+        .env("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576")
+        .env("LAMBDA_LENS_METRICS", "default,extension");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|d| d["ExtensionMemory"].as_f64())
+        .fold(0.0, f64::max)
+}
+
+#[tokio::test]
+async fn memory_stays_flat_under_a_stream_of_maximum_size_batches() {
+    let after_5 = peak_after(5).await;
+    let after_25 = peak_after(25).await;
+    assert!(after_5 > 0.0, "the extension reported its memory");
+    assert!(after_25 < 16.0, "{after_25} MiB after 25 MiB of telemetry");
+    assert!(
+        after_25 - after_5 < 1.5,
+        "memory grew from {after_5} to {after_25} MiB with 5 times the telemetry"
     );
 }

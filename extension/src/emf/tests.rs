@@ -82,20 +82,25 @@ fn a_set_whose_keys_all_have_values_is_used() {
     );
 }
 
-static MANY: [MetricDef; 250] = {
-    const M: MetricDef = MetricDef {
-        name: "M",
-        unit: Unit::Count,
-        group: Group::Core,
-        about: "test",
-    };
-    [M; 250]
-};
+/// 250 metrics with distinct names (`M0` to `M249`).
+fn many() -> Vec<&'static MetricDef> {
+    (0..250)
+        .map(|i| {
+            let def = MetricDef {
+                name: Box::leak(format!("M{i}").into_boxed_str()),
+                unit: Unit::Count,
+                group: Group::Core,
+                about: "test",
+            };
+            &*Box::leak(Box::new(def))
+        })
+        .collect()
+}
 
 #[test]
 fn more_than_100_metrics_are_split_into_several_documents() {
     let mut r = invocation(1);
-    for (i, def) in MANY.iter().enumerate() {
+    for (i, def) in many().into_iter().enumerate() {
         r.value(def, i as f64);
     }
     r.text("RequestId", Some("x"));

@@ -317,13 +317,15 @@ async fn a_refused_registration_ends_with_a_clear_line() {
 }
 
 #[tokio::test]
-async fn a_subscription_that_hangs_delays_readiness_by_at_most_two_seconds() {
+async fn a_subscription_that_hangs_delays_readiness_by_its_deadline_only() {
     let (addr, plane) = start(Answer::Yes, Answer::Never).await;
     let started = Instant::now();
     let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
     assert_eq!(run.code, Some(0), "the function is not affected: {}", run.stderr);
     let ready = plane.first("next").expect("the extension reached /event/next") - started;
-    assert!(ready < Duration::from_secs(2), "ready after {ready:?}");
+    // The subscription gives up after 1.5 s (it used to take up to about 12 s); the margin is
+    // for a loaded machine.
+    assert!(ready < Duration::from_secs(4), "ready after {ready:?}");
     assert!(run.stderr.contains("no telemetry subscription"), "{}", run.stderr);
 }
 

@@ -114,8 +114,16 @@ async fn the_default_costs_at_most_8_custom_metrics_and_150_bytes_per_ordinary_i
         n as u64,
         "{a:?}"
     );
-    // The cold start and the 3 slowest have documents of their own.
-    assert_eq!(a.single_documents, 4, "{a:?}");
+    // The notable invocations (the cold start; any other only if the machine was so slow that
+    // the sandbox saw it fail) and the 3 slowest have documents of their own.
+    let notable = adaptive
+        .steps
+        .iter()
+        .filter(|s| {
+            s.outcome.init_duration_ms.is_some() || s.outcome.status != lambda_sandbox::Status::Success
+        })
+        .count();
+    assert_eq!(a.single_documents, notable + 3, "{a:?}");
     let ordinary = a.aggregated_bytes_per_invocation.unwrap();
     assert!(ordinary <= 150.0, "{ordinary} bytes per ordinary invocation");
     assert!(

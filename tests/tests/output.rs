@@ -15,14 +15,7 @@ use lambda_sandbox::demo::{self, DemoConfig, DemoReport, Step};
 use serde_json::{Map, Value};
 
 fn config(env: &[(&str, &str)]) -> DemoConfig {
-    let (bootstrap, layer) = binaries::paths();
-    let mut c = DemoConfig::new(bootstrap, layer);
-    c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
-    c.env = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    c
+    binaries::demo_config(env)
 }
 
 async fn run(c: &DemoConfig, steps: &[Step]) -> DemoReport {

@@ -373,6 +373,18 @@ fn read_listener_host(r: &mut Reader<'_>) -> Option<IpAddr> {
     }
 }
 
+#[cfg(test)]
+impl Config {
+    /// The configuration `vars` alone would give (tests).
+    pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> (Self, Vec<ConfigWarning>) {
+        Self::from_lookup(&|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+}
+
 fn read_namespace(r: &mut Reader<'_>) -> String {
     for name in [vars::NAMESPACE, vars::POWERTOOLS_NAMESPACE] {
         if let Some(raw) = r.get(name) {

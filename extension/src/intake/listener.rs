@@ -64,10 +64,11 @@ pub(crate) enum IntakeMessage {
     Oversized,
 }
 
-/// A bound listener, the path it takes telemetry on, and the URI to subscribe with.
+/// A bound listener (a plain socket, so that the thread that serves it can take it into its own
+/// runtime), the path it takes telemetry on, and the URI to subscribe with.
 #[derive(Debug)]
 pub(crate) struct Listener {
-    pub(crate) socket: TcpListener,
+    pub(crate) socket: std::net::TcpListener,
     pub(crate) path: String,
     pub(crate) destination: String,
 }
@@ -78,14 +79,14 @@ pub(crate) struct Listener {
 /// /etc/hosts), else 127.0.0.1 — off Lambda the name usually does not resolve, and loopback is
 /// where a local emulator can reach us without exposing the listener to the network. A
 /// configured port that is taken is left for a free one, with a warning naming it.
-pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<Listener> {
+pub(crate) fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result<Listener> {
     let (ip, uri_host) = match host {
         Some(ip) => (ip, ip.to_string()),
-        None => match resolve_sandbox().await {
+        None => match resolve_sandbox() {
             Some(ip) => (ip, SANDBOX_HOST.to_owned()),
             None => {
                 tracing::info!(
-                    "{SANDBOX_HOST} does not resolve here (not on Lambda?); listening on 127.0.0.1"
+                    "{SANDBOX_HOST} is not in /etc/hosts (not on Lambda?); listening on 127.0.0.1"
                 );
                 (IpAddr::V4(Ipv4Addr::LOCALHOST), Ipv4Addr::LOCALHOST.to_string())
             }
@@ -99,19 +100,18 @@ pub(crate) async fn bind_listener(host: Option<IpAddr>, port: u16) -> io::Result
         );
     }
     let address = SocketAddr::new(ip, port);
-    let socket = match TcpListener::bind(address).await {
+    let socket = match std::net::TcpListener::bind(address) {
         Ok(socket) => socket,
         Err(err) if port != 0 && err.kind() == io::ErrorKind::AddrInUse => {
             tracing::warn!(
                 "port {port} ({var}) is taken on {ip}; listening on a free port instead",
                 var = vars::PORT
             );
-            TcpListener::bind(SocketAddr::new(ip, 0))
-                .await
-                .map_err(|e| named(e, ip, 0))?
+            std::net::TcpListener::bind(SocketAddr::new(ip, 0)).map_err(|e| named(e, ip, 0))?
         }
         Err(err) => return Err(named(err, ip, port)),
     };
+    socket.set_nonblocking(true)?;
     let port = socket.local_addr()?.port();
     let uri_host = match uri_host.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
@@ -150,18 +150,27 @@ fn token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn resolve_sandbox() -> Option<IpAddr> {
-    let lookup = tokio::net::lookup_host((SANDBOX_HOST, 0));
-    let addrs = tokio::time::timeout(Duration::from_millis(250), lookup)
-        .await
-        .ok()?
-        .ok()?;
-    let addrs: Vec<SocketAddr> = addrs.collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .map(SocketAddr::ip)
+/// `sandbox.localdomain` as `/etc/hosts` gives it. Inside Lambda the name is there; off Lambda
+/// it usually is not, and a resolver lookup would go to a nameserver (milliseconds, sometimes
+/// seconds, during the function's init), so no lookup is made: the file is the only source.
+fn resolve_sandbox() -> Option<IpAddr> {
+    let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
+    hosts_entry(&hosts, SANDBOX_HOST)
+}
+
+/// The address `/etc/hosts` text gives `name` (the first IPv4 one, else the first).
+fn hosts_entry(hosts: &str, name: &str) -> Option<IpAddr> {
+    let mut found = hosts.lines().filter_map(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut fields = line.split_whitespace();
+        let ip = fields.next()?.parse::<IpAddr>().ok()?;
+        fields.any(|n| n.eq_ignore_ascii_case(name)).then_some(ip)
+    });
+    let first = found.next()?;
+    if first.is_ipv4() {
+        return Some(first);
+    }
+    Some(found.find(IpAddr::is_ipv4).unwrap_or(first))
 }
 
 /// Accepts connections until the process ends. Each request is one batch.
@@ -170,12 +179,19 @@ async fn resolve_sandbox() -> Option<IpAddr> {
 /// (the batch carries its slot and gives it back when the pipeline drops it), so one batch at
 /// most is in memory at a time.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    socket: std::net::TcpListener,
     path: String,
     tx: mpsc::Sender<IntakeMessage>,
     slots: Arc<Semaphore>,
     limits: RequestLimits,
 ) {
+    let listener = match TcpListener::from_std(socket) {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(error = %err, "the telemetry listener cannot serve: no metrics in this environment");
+            return;
+        }
+    };
     let path: Arc<str> = path.into();
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut last_warning: Option<Instant> = None;
@@ -336,7 +352,8 @@ mod tests {
 
     /// A listener on 127.0.0.1 taking `PATH`, with short deadlines.
     async fn start(max_body: usize) -> (SocketAddr, mpsc::Receiver<IntakeMessage>, Arc<Semaphore>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::channel(1);
         let slots = Arc::new(Semaphore::new(1));
@@ -447,13 +464,26 @@ mod tests {
         assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
     }
 
-    #[tokio::test]
-    async fn a_taken_port_is_left_for_a_free_one_and_the_destination_has_a_secret_path() {
-        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    #[test]
+    fn the_sandbox_address_comes_from_hosts_text() {
+        let hosts = "127.0.0.1 localhost\n# 10.0.0.9 sandbox.localdomain\n::1 sandbox.localdomain\n169.254.100.1  sandbox.localdomain sandbox # Lambda\n";
+        assert_eq!(
+            hosts_entry(hosts, SANDBOX_HOST),
+            Some("169.254.100.1".parse().unwrap())
+        );
+        assert_eq!(
+            hosts_entry("::1 sandbox.localdomain\n", SANDBOX_HOST),
+            Some("::1".parse().unwrap())
+        );
+        assert_eq!(hosts_entry("127.0.0.1 localhost\n", SANDBOX_HOST), None);
+        assert_eq!(hosts_entry("garbage line\n\n", SANDBOX_HOST), None);
+    }
+
+    #[test]
+    fn a_taken_port_is_left_for_a_free_one_and_the_destination_has_a_secret_path() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        let listener = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), port)
-            .await
-            .unwrap();
+        let listener = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), port).unwrap();
         let bound = listener.socket.local_addr().unwrap().port();
         assert_ne!(bound, port);
         assert_eq!(listener.path.len(), 33, "/ and 32 hex digits: {}", listener.path);
@@ -461,9 +491,7 @@ mod tests {
             listener.destination,
             format!("http://127.0.0.1:{bound}{}", listener.path)
         );
-        let other = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0)
-            .await
-            .unwrap();
+        let other = bind_listener(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0).unwrap();
         assert_ne!(other.path, listener.path, "a new token each time");
     }
 }

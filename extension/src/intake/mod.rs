@@ -12,5 +12,5 @@ mod subscribe;
 
 pub use decode::Batch;
 pub(crate) use decode::ReadSlot;
-pub(crate) use listener::{IntakeMessage, RequestLimits, bind_listener, serve};
+pub(crate) use listener::{IntakeMessage, Listener, RequestLimits, bind_listener, serve};
 pub(crate) use subscribe::subscribe;

@@ -11,9 +11,7 @@ const ARRIVED: i64 = 1_795_600_800_000;
 const WALL: i64 = 1_795_600_800_000;
 
 fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-    let (config, warnings) =
-        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let (config, warnings) = Config::from_pairs(vars);
     assert!(warnings.is_empty(), "{warnings:?}");
     Pipeline::from_config(&config, MemorySink::default())
 }
@@ -45,6 +43,28 @@ const REPORT: (&str, &str) = (
     r#"{"requestId":"r1","status":"success","metrics":{"durationMs":4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":20}}"#,
 );
 
+/// A pipeline for `vars` driven by a task, with the channels that feed it.
+struct Driven {
+    intake: mpsc::Sender<IntakeMessage>,
+    life: mpsc::Sender<LifecycleEvent>,
+    task: tokio::task::JoinHandle<PipelineStats>,
+    sink: MemorySink,
+}
+
+fn start(vars: &[(&str, &str)], sampler: Option<Box<dyn Sampler>>, wait: Duration, clock: Clock) -> Driven {
+    let p = pipeline(vars);
+    let sink = p.sink().clone();
+    let (intake, intake_rx) = mpsc::channel(4);
+    let (life, life_rx) = mpsc::channel(4);
+    let task = tokio::spawn(drive(p, intake_rx, life_rx, sampler, wait, clock));
+    Driven {
+        intake,
+        life,
+        task,
+        sink,
+    }
+}
+
 fn invoke(id: &str) -> LifecycleEvent {
     LifecycleEvent::Invoke {
         request_id: id.into(),
@@ -60,12 +80,17 @@ fn shutdown_event(reason: &str, deadline_ms: i64) -> LifecycleEvent {
 
 #[tokio::test(start_paused = true)]
 async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
-    let p = pipeline(&[("LAMBDA_LENS_METRICS", "all")]);
-    let sink = p.sink().clone();
-    let (intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let clock = Clock::following_tokio(WALL);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(5), clock));
+    let Driven {
+        intake: intake_tx,
+        life: life_tx,
+        task,
+        sink,
+    } = start(
+        &[("LAMBDA_LENS_METRICS", "all")],
+        None,
+        Duration::from_secs(5),
+        Clock::following_tokio(WALL),
+    );
     life_tx.send(invoke("r1")).await.unwrap();
     intake_tx.send(batch(&[START, DONE])).await.unwrap();
     life_tx
@@ -86,19 +111,17 @@ async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
-    let p = pipeline(&[]);
-    let sink = p.sink().clone();
-    let (_intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let clock = Clock::following_tokio(WALL);
-    let task = tokio::spawn(drive(
-        p,
-        intake_rx,
-        life_rx,
+    let Driven {
+        intake: _intake_tx,
+        life: life_tx,
+        task,
+        sink,
+    } = start(
+        &[],
         None,
         Duration::from_millis(500),
-        clock,
-    ));
+        Clock::following_tokio(WALL),
+    );
     life_tx.send(invoke("r1")).await.unwrap();
     life_tx
         .send(shutdown_event("timeout", WALL + 10_000))
@@ -115,11 +138,12 @@ async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deadline_already_near_means_no_wait() {
-    let p = pipeline(&[]);
-    let (_intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let clock = Clock::following_tokio(WALL);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(1), clock));
+    let Driven {
+        intake: _intake_tx,
+        life: life_tx,
+        task,
+        sink: _,
+    } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
     life_tx.send(invoke("r1")).await.unwrap();
     // 100 ms left: less than the safety margin kept for the last write.
     life_tx
@@ -133,11 +157,12 @@ async fn a_deadline_already_near_means_no_wait() {
 
 #[tokio::test(start_paused = true)]
 async fn the_wait_ends_safely_before_lambdas_deadline() {
-    let p = pipeline(&[]);
-    let (_intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let clock = Clock::following_tokio(WALL);
-    let task = tokio::spawn(drive(p, intake_rx, life_rx, None, Duration::from_secs(1), clock));
+    let Driven {
+        intake: _intake_tx,
+        life: life_tx,
+        task,
+        sink: _,
+    } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
     life_tx.send(invoke("r1")).await.unwrap();
     life_tx
         .send(shutdown_event("spindown", WALL + 700))
@@ -169,20 +194,17 @@ impl Sampler for Scripted {
 
 #[tokio::test]
 async fn resources_are_sampled_off_the_thread_at_each_invoke_and_at_shutdown() {
-    let p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
-    let sink = p.sink().clone();
-    let (intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let clock = Clock::following_tokio(WALL);
-    let sampler: Box<dyn Sampler> = Box::new(Scripted(0.0));
-    let task = tokio::spawn(drive(
-        p,
-        intake_rx,
-        life_rx,
-        Some(sampler),
+    let Driven {
+        intake: intake_tx,
+        life: life_tx,
+        task,
+        sink,
+    } = start(
+        &[("LAMBDA_LENS_METRICS", "core,resources")],
+        Some(Box::new(Scripted(0.0))),
         Duration::from_secs(1),
-        clock,
-    ));
+        Clock::following_tokio(WALL),
+    );
     life_tx.send(invoke("r1")).await.unwrap();
     intake_tx.send(batch(&[START, DONE, REPORT])).await.unwrap();
     life_tx
@@ -211,18 +233,17 @@ impl Sampler for Broken {
 
 #[tokio::test]
 async fn a_panic_while_sampling_ends_the_pipeline_task_with_that_panic() {
-    let p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
-    let (_intake_tx, intake_rx) = mpsc::channel(4);
-    let (life_tx, life_rx) = mpsc::channel(4);
-    let sampler: Box<dyn Sampler> = Box::new(Broken);
-    let task = tokio::spawn(drive(
-        p,
-        intake_rx,
-        life_rx,
-        Some(sampler),
+    let Driven {
+        intake: _intake_tx,
+        life: life_tx,
+        task,
+        sink: _,
+    } = start(
+        &[("LAMBDA_LENS_METRICS", "core,resources")],
+        Some(Box::new(Broken)),
         Duration::from_secs(1),
         Clock::system(),
-    ));
+    );
     life_tx.send(invoke("r1")).await.unwrap();
     let err = task.await.unwrap_err();
     assert!(err.is_panic());

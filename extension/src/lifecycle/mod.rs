@@ -14,17 +14,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinHandle;
+use std::panic::AssertUnwindSafe;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use clock::Clock;
 use drive::{LifecycleEvent, drive};
 
 use crate::config::{Config, vars};
-use crate::intake::{IntakeMessage, RequestLimits, bind_listener, serve, subscribe};
+use crate::intake::{IntakeMessage, Listener, RequestLimits, bind_listener, serve, subscribe};
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::resources::{ProcSampler, Sampler};
-use crate::sink::StdoutSink;
+use crate::sink::{Sink, StdoutSink};
 
 /// Why the extension stopped before the environment's SHUTDOWN was handled.
 #[derive(Debug, thiserror::Error)]
@@ -40,12 +41,13 @@ pub enum RunError {
     Register(#[source] lambda_extension::Error),
     #[error("the Extensions API did not answer the registration within {} s", REGISTER_DEADLINE.as_secs())]
     RegisterTimeout,
-    #[error("the telemetry listener stopped: {0}")]
-    Listener(#[source] tokio::task::JoinError),
+
     #[error("the Extensions API event loop failed: {0}")]
     EventLoop(#[source] lambda_extension::Error),
-    #[error("the metrics pipeline crashed: {0}")]
-    Pipeline(#[source] tokio::task::JoinError),
+    #[error("{0}")]
+    Crashed(Crash),
+    #[error("could not start the telemetry thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// The longest wait for the Extensions API to answer the registration (Lambda's own init limit
@@ -98,7 +100,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     // Bound once, before subscribing, so the port we subscribe with is the one we hold. Without
     // a listener the extension still registers and answers its events (the function must not
     // wait for it), and emits nothing.
-    let listener = match bind_listener(config.listener_host, config.port).await {
+    let listener = match bind_listener(config.listener_host, config.port) {
         Ok(listener) => Some(listener),
         Err(err) => {
             tracing::error!(error = %err, "no telemetry listener: lambda-lens will emit no metrics in this environment (the function is not affected)");
@@ -156,72 +158,168 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     // One batch waits at most: each holds up to ~2 × maxBytes of decoded events, and memory
     // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
     let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
-    let server = match listener {
-        Some(listener) => {
-            let server = tokio::spawn(serve(
-                listener.socket,
-                listener.path,
-                intake_tx,
-                Arc::new(Semaphore::new(1)),
-                RequestLimits::new(config.buffering.max_body_bytes()),
-            ));
-            let destination = listener.destination;
-            match subscribe(
-                &runtime_api,
-                &registered.extension_id,
-                &destination,
-                config.buffering,
-                !managed,
-            )
-            .await
-            {
-                Ok(schema) => tracing::info!(%destination, schema, "subscribed to platform telemetry"),
-                Err(err) => tracing::error!(
-                    error = %err,
-                    "no telemetry subscription: lambda-lens will emit no metrics in this environment (the function is not affected)"
-                ),
-            }
-            Some(server)
-        }
-        None => None,
-    };
-
+    let destination = listener.as_ref().map(|l| l.destination.clone());
     let pipeline = Pipeline::from_config(&config, StdoutSink::default());
     let sampler = pipeline
         .wants_resources()
         .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
-    let worker = tokio::spawn(drive(
+    let telemetry = Telemetry {
+        listener,
+        limits: RequestLimits::new(config.buffering.max_body_bytes()),
+        intake: (intake_tx, intake_rx),
+        lifecycle: life_rx,
         pipeline,
-        intake_rx,
-        life_rx,
         sampler,
-        config.shutdown_wait,
-        Clock::system(),
-    ));
-    supervise(registered.run(), worker, server).await
+        shutdown_wait: config.shutdown_wait,
+    };
+    let finished = telemetry.start().map_err(RunError::Thread)?;
+
+    if let Some(destination) = destination {
+        match subscribe(
+            &runtime_api,
+            &registered.extension_id,
+            &destination,
+            config.buffering,
+            !managed,
+        )
+        .await
+        {
+            Ok(schema) => tracing::info!(%destination, schema, "subscribed to platform telemetry"),
+            Err(err) => tracing::error!(
+                error = %err,
+                "no telemetry subscription: lambda-lens will emit no metrics in this environment (the function is not affected)"
+            ),
+        }
+    }
+    supervise(registered.run(), finished).await
 }
 
-/// Waits for whichever ends first: the Extensions API event loop (it ends only on an error),
-/// the pipeline task (it ends after SHUTDOWN, or by panicking) or the listener (it ends only by
-/// panicking).
+/// Everything that works on telemetry: the listener and the pipeline. It runs on a thread of
+/// its own, with its own runtime, so that the thread answering the Extensions API never waits
+/// for decoding, joining or encoding, however large a batch (a function is billed for every
+/// millisecond between its response and the extensions' next `/event/next`).
+struct Telemetry<S: Sink + 'static> {
+    listener: Option<Listener>,
+    limits: RequestLimits,
+    intake: (mpsc::Sender<IntakeMessage>, mpsc::Receiver<IntakeMessage>),
+    lifecycle: mpsc::Receiver<LifecycleEvent>,
+    pipeline: Pipeline<S>,
+    sampler: Option<Box<dyn Sampler>>,
+    shutdown_wait: Duration,
+}
+
+impl<S: Sink + 'static> Telemetry<S> {
+    /// Starts the thread. The receiver gets the pipeline's totals after SHUTDOWN, or what
+    /// crashed.
+    fn start(self) -> std::io::Result<oneshot::Receiver<Result<PipelineStats, Crash>>> {
+        let (done_tx, done_rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("lambda-lens-telemetry".to_owned())
+            .spawn(move || {
+                let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => {
+                        let outcome =
+                            std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(self.run())));
+                        // A write to a stdout nobody reads may hold a blocking thread: the last
+                        // write has had its share of the deadline already.
+                        runtime.shutdown_timeout(Duration::from_millis(100));
+                        outcome.unwrap_or_else(|panic| {
+                            Err(Crash::panicked("the metrics pipeline", panic.as_ref()))
+                        })
+                    }
+                    Err(err) => Err(Crash {
+                        part: "the telemetry runtime",
+                        message: err.to_string(),
+                    }),
+                };
+                let _ = done_tx.send(result);
+            })?;
+        Ok(done_rx)
+    }
+
+    async fn run(self) -> Result<PipelineStats, Crash> {
+        let (intake_tx, intake_rx) = self.intake;
+        let server = self.listener.map(|listener| {
+            tokio::spawn(serve(
+                listener.socket,
+                listener.path,
+                intake_tx,
+                Arc::new(Semaphore::new(1)),
+                self.limits,
+            ))
+        });
+        let worker = tokio::spawn(drive(
+            self.pipeline,
+            intake_rx,
+            self.lifecycle,
+            self.sampler,
+            self.shutdown_wait,
+            Clock::system(),
+        ));
+        let listener = async {
+            match server {
+                Some(server) => server.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            finished = worker => finished.map_err(|err| Crash::joined("the metrics pipeline", err)),
+            stopped = listener => match stopped {
+                Err(err) => Err(Crash::joined("the telemetry listener", err)),
+                // `serve` returns only when it cannot take the socket (it said why): the
+                // pipeline carries on without telemetry until SHUTDOWN.
+                Ok(()) => std::future::pending().await,
+            },
+        }
+    }
+}
+
+/// A part of the extension that stopped by panicking (or could not start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    part: &'static str,
+    message: String,
+}
+
+impl std::fmt::Display for Crash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} crashed: {}", self.part, self.message)
+    }
+}
+
+impl Crash {
+    fn panicked(part: &'static str, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        Self { part, message }
+    }
+
+    fn joined(part: &'static str, err: tokio::task::JoinError) -> Self {
+        match err.try_into_panic() {
+            Ok(panic) => Self::panicked(part, panic.as_ref()),
+            Err(err) => Self {
+                part,
+                message: err.to_string(),
+            },
+        }
+    }
+}
+
+/// Waits for whichever ends first: the Extensions API event loop (it ends only on an error) or
+/// the telemetry thread (it ends after SHUTDOWN, or when a part of it crashed).
 async fn supervise(
     event_loop: impl Future<Output = Result<(), lambda_extension::Error>>,
-    worker: JoinHandle<PipelineStats>,
-    server: Option<JoinHandle<()>>,
+    telemetry: oneshot::Receiver<Result<PipelineStats, Crash>>,
 ) -> Result<(), RunError> {
-    let listener = async {
-        match server {
-            Some(server) => server.await,
-            None => std::future::pending().await,
-        }
-    };
     tokio::select! {
         result = event_loop => result.map_err(RunError::EventLoop),
-        finished = worker => finished.map(|_| ()).map_err(RunError::Pipeline),
-        stopped = listener => match stopped {
-            Err(err) => Err(RunError::Listener(err)),
-            // `serve` returns only when its connection limiter is closed, which never happens.
-            Ok(()) => Ok(()),
+        finished = telemetry => match finished {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(crash)) => Err(RunError::Crashed(crash)),
+            Err(_) => Err(RunError::Crashed(Crash { part: "the telemetry thread", message: "it ended without a word".to_owned() })),
         },
     }
 }
@@ -229,28 +327,75 @@ async fn supervise(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::MemorySink;
 
-    fn crash() -> PipelineStats {
-        panic!("boom")
+    /// A sink whose flush panics, as a bug deep in the pipeline would.
+    struct Exploding;
+
+    impl Sink for Exploding {
+        fn accept(&mut self, _: String) {}
+        async fn flush(&mut self) -> std::io::Result<()> {
+            panic!("boom")
+        }
+    }
+
+    fn telemetry<S: Sink>(sink: S) -> (Telemetry<S>, mpsc::Sender<LifecycleEvent>) {
+        let (config, _) = Config::from_pairs(&[]);
+        let (life_tx, life_rx) = mpsc::channel(4);
+        let telemetry = Telemetry {
+            listener: None,
+            limits: RequestLimits::new(4096),
+            intake: mpsc::channel(1),
+            lifecycle: life_rx,
+            pipeline: Pipeline::from_config(&config, sink),
+            sampler: None,
+            shutdown_wait: Duration::ZERO,
+        };
+        (telemetry, life_tx)
     }
 
     #[tokio::test]
-    async fn a_panic_in_the_pipeline_task_is_a_failed_run() {
-        let worker = tokio::spawn(async { crash() });
-        let result = supervise(std::future::pending(), worker, None).await;
-        let err = result.unwrap_err();
-        assert!(matches!(err, RunError::Pipeline(_)), "{err:?}");
-        assert!(err.to_string().contains("panicked"), "{err}");
+    async fn a_panic_in_the_pipeline_is_a_failed_run_with_its_message() {
+        let (telemetry, life) = telemetry(Exploding);
+        let finished = telemetry.start().unwrap();
+        life.send(LifecycleEvent::Invoke {
+            request_id: "r1".into(),
+        })
+        .await
+        .unwrap();
+        let err = supervise(std::future::pending(), finished).await.unwrap_err();
+        assert!(matches!(err, RunError::Crashed(_)), "{err:?}");
+        assert_eq!(err.to_string(), "the metrics pipeline crashed: boom");
     }
 
     #[tokio::test]
-    async fn a_panic_in_the_listener_is_a_failed_run() {
-        let worker = tokio::spawn(std::future::pending::<PipelineStats>());
-        let server = tokio::spawn(async { panic!("listener") });
-        let err = supervise(std::future::pending(), worker, Some(server))
+    async fn a_pipeline_that_finishes_after_shutdown_is_a_clean_run() {
+        let (telemetry, life) = telemetry(MemorySink::default());
+        let finished = telemetry.start().unwrap();
+        life.send(LifecycleEvent::Shutdown {
+            reason: "spindown".into(),
+            deadline_ms: 0,
+        })
+        .await
+        .unwrap();
+        assert!(supervise(std::future::pending(), finished).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_event_loop_error_keeps_its_cause() {
+        let (_tx, rx) = oneshot::channel();
+        let err = supervise(async { Err("the API went away".into()) }, rx)
             .await
             .unwrap_err();
-        assert!(matches!(err, RunError::Listener(_)), "{err:?}");
+        assert!(err.to_string().contains("the API went away"), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
+    }
+
+    #[tokio::test]
+    async fn a_crashed_task_is_named_with_its_panic() {
+        let err = tokio::spawn(async { panic!("listener") }).await.unwrap_err();
+        let crash = Crash::joined("the telemetry listener", err);
+        assert_eq!(crash.to_string(), "the telemetry listener crashed: listener");
     }
 
     #[test]
@@ -281,16 +426,5 @@ mod tests {
         ] {
             assert!(!valid_runtime_api(bad), "{bad:?}");
         }
-    }
-
-    #[tokio::test]
-    async fn a_pipeline_that_finishes_is_a_clean_run_and_an_event_loop_error_is_not() {
-        let worker = tokio::spawn(async { PipelineStats::default() });
-        assert!(supervise(std::future::pending(), worker, None).await.is_ok());
-        let worker = tokio::spawn(std::future::pending::<PipelineStats>());
-        let failed = supervise(async { Err("the API went away".into()) }, worker, None).await;
-        let err = failed.unwrap_err();
-        assert!(err.to_string().contains("the API went away"), "{err}");
-        assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
     }
 }

@@ -7,12 +7,11 @@ const ARRIVED: i64 = 1_795_600_800_000;
 
 /// A pipeline for `vars`, one document per invocation unless they say otherwise.
 fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
-    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-    if !vars.iter().any(|(k, _)| k == "LAMBDA_LENS_OUTPUT") {
-        vars.push(("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into()));
+    let mut vars = vars.to_vec();
+    if !vars.iter().any(|(k, _)| *k == "LAMBDA_LENS_OUTPUT") {
+        vars.push(("LAMBDA_LENS_OUTPUT", "per-invocation"));
     }
-    let (config, warnings) =
-        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    let (config, warnings) = Config::from_pairs(&vars);
     assert!(warnings.is_empty(), "{warnings:?}");
     Pipeline::from_config(&config, MemorySink::default())
 }

@@ -275,6 +275,29 @@ impl TelemetryHub {
         }
     }
 
+    /// POSTs a batch once and records the delivery; returns whether it was taken (2xx).
+    async fn attempt(
+        &self,
+        s: &Subscriber,
+        body: &Bytes,
+        summary: &[(String, Option<String>)],
+        attempt: u32,
+    ) -> bool {
+        let (at, at_instant) = (Utc::now(), Instant::now());
+        let outcome = self.post(&s.sub.target, body.clone()).await;
+        let ok = matches!(outcome, Ok(code) if (200..300).contains(&code));
+        lock(&self.deliveries).push(Delivery {
+            subscriber: s.sub.extension_name.clone(),
+            at,
+            at_instant,
+            attempt,
+            records: summary.to_vec(),
+            bytes: body.len(),
+            outcome,
+        });
+        ok
+    }
+
     /// Whether the batch just delivered is to be delivered again.
     fn duplicate_this(&self) -> bool {
         let Some(every) = self.duplicate_every.filter(|n| *n > 0) else {
@@ -348,34 +371,13 @@ async fn deliver_loop(hub: Arc<TelemetryHub>, s: Arc<Subscriber>) {
                 continue;
             }
             attempt += 1;
-            let (at, at_instant) = (Utc::now(), Instant::now());
-            let outcome = hub.post(&s.sub.target, body.clone()).await;
+            let ok = hub.attempt(&s, &body, &summary, attempt).await;
+            if ok && hub.duplicate_this() {
+                attempt += 1;
+                hub.attempt(&s, &body, &summary, attempt).await;
+            }
             drop(guard);
-            let ok = matches!(outcome, Ok(code) if (200..300).contains(&code));
-            lock(&hub.deliveries).push(Delivery {
-                subscriber: s.sub.extension_name.clone(),
-                at,
-                at_instant,
-                attempt,
-                records: summary.clone(),
-                bytes: body.len(),
-                outcome,
-            });
             if ok {
-                if hub.duplicate_this() {
-                    attempt += 1;
-                    let (at, at_instant) = (Utc::now(), Instant::now());
-                    let outcome = hub.post(&s.sub.target, body.clone()).await;
-                    lock(&hub.deliveries).push(Delivery {
-                        subscriber: s.sub.extension_name.clone(),
-                        at,
-                        at_instant,
-                        attempt,
-                        records: summary.clone(),
-                        bytes: body.len(),
-                        outcome,
-                    });
-                }
                 break;
             }
             tokio::time::sleep(backoff).await;

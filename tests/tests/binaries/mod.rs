@@ -37,3 +37,16 @@ pub(crate) fn paths() -> (PathBuf, PathBuf) {
 pub(crate) fn extension() -> PathBuf {
     paths().1.join("extensions/lambda-lens")
 }
+
+/// A demo run of the built layer and function with `env` (`SANDBOX_ECHO` set: the processes'
+/// output is echoed live).
+pub(crate) fn demo_config(env: &[(&str, &str)]) -> lambda_sandbox::demo::DemoConfig {
+    let (bootstrap, layer) = paths();
+    let mut c = lambda_sandbox::demo::DemoConfig::new(bootstrap, layer);
+    c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
+    c.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    c
+}

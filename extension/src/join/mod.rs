@@ -275,9 +275,9 @@ impl Joiner {
                 && in_flight.contains(&id)
                 && inv.status.is_none()
             {
+                // Lambda reports a timeout with status `timeout` and no error type; none is
+                // invented here.
                 inv.status = Some(Status::Timeout);
-                inv.error_type
-                    .get_or_insert_with(|| "Sandbox.Timedout".to_owned());
             }
         }
     }

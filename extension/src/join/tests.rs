@@ -247,6 +247,7 @@ fn shutdown_emits_what_is_known_and_marks_a_timed_out_invocation() {
     assert_eq!(out[0].status, None);
     assert_eq!(out[1].request_id, "never-started");
     assert_eq!(out[1].status, Some(Status::Timeout));
+    assert_eq!(out[1].error_type, None, "Lambda gives a timeout no error type");
     assert_eq!(j.pending(), 0);
 }
 

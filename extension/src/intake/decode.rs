@@ -162,6 +162,23 @@ impl Batch {
     }
 }
 
+#[cfg(test)]
+impl Batch {
+    /// When test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
+    pub(crate) const TEST_ARRIVAL: i64 = 1_795_600_800_000;
+
+    /// A batch of `(type, record)` pairs, each stamped 2026-11-25T10:00:00Z (tests).
+    pub(crate) fn of_records(records: &[(&str, &str)]) -> Self {
+        let body: Vec<String> = records
+            .iter()
+            .map(|(kind, record)| {
+                format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
+            })
+            .collect();
+        Self::decode(format!("[{}]", body.join(",")).as_bytes(), Self::TEST_ARRIVAL)
+    }
+}
+
 fn status(text: Option<&str>) -> Option<Status> {
     text.map(Status::parse)
 }

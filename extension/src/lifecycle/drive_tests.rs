@@ -4,9 +4,6 @@ use crate::intake::Batch;
 use crate::model::ResourceSample;
 use crate::sink::MemorySink;
 
-/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
-const ARRIVED: i64 = 1_795_600_800_000;
-
 /// Wall time at the start of each test; it moves with tokio's (paused) clock.
 const WALL: i64 = 1_795_600_800_000;
 
@@ -24,13 +21,7 @@ fn docs(sink: &MemorySink) -> Vec<serde_json::Value> {
 }
 
 fn batch(records: &[(&str, &str)]) -> IntakeMessage {
-    let body: Vec<String> = records
-        .iter()
-        .map(|(kind, record)| {
-            format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
-        })
-        .collect();
-    IntakeMessage::Batch(Batch::decode(format!("[{}]", body.join(",")).as_bytes(), ARRIVED))
+    IntakeMessage::Batch(Batch::of_records(records))
 }
 
 const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);
@@ -136,8 +127,9 @@ async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
     assert_eq!(doc["Ending"], "shutdown");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_deadline_already_near_means_no_wait() {
+/// How long the shutdown waits for a report that never comes, with `left_ms` to Lambda's
+/// deadline and a configured wait of 1 s.
+async fn shutdown_wait_with(left_ms: i64) -> Duration {
     let Driven {
         intake: _intake_tx,
         life: life_tx,
@@ -145,33 +137,25 @@ async fn a_deadline_already_near_means_no_wait() {
         sink: _,
     } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
     life_tx.send(invoke("r1")).await.unwrap();
-    // 100 ms left: less than the safety margin kept for the last write.
     life_tx
-        .send(shutdown_event("spindown", WALL + 100))
+        .send(shutdown_event("spindown", WALL + left_ms))
         .await
         .unwrap();
     let started = tokio::time::Instant::now();
     task.await.unwrap();
-    assert_eq!(started.elapsed(), Duration::ZERO);
+    started.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_near_means_no_wait() {
+    // 100 ms left: less than the safety margin kept for the last write.
+    assert_eq!(shutdown_wait_with(100).await, Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_wait_ends_safely_before_lambdas_deadline() {
-    let Driven {
-        intake: _intake_tx,
-        life: life_tx,
-        task,
-        sink: _,
-    } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
-    life_tx.send(invoke("r1")).await.unwrap();
-    life_tx
-        .send(shutdown_event("spindown", WALL + 700))
-        .await
-        .unwrap();
-    let started = tokio::time::Instant::now();
-    task.await.unwrap();
     assert_eq!(
-        started.elapsed(),
+        shutdown_wait_with(700).await,
         Duration::from_millis(400),
         "700 ms left, 300 kept"
     );

@@ -2,9 +2,6 @@ use super::*;
 use crate::config::Config;
 use crate::sink::MemorySink;
 
-/// When the test batches arrive: 2026-11-25T10:00:00Z, the time of their records.
-const ARRIVED: i64 = 1_795_600_800_000;
-
 /// A pipeline for `vars`, one document per invocation unless they say otherwise.
 fn pipeline(vars: &[(&str, &str)]) -> Pipeline<MemorySink> {
     let mut vars = vars.to_vec();
@@ -34,13 +31,7 @@ fn docs(p: &mut Pipeline<MemorySink>) -> Vec<serde_json::Value> {
 }
 
 fn batch(records: &[(&str, &str)]) -> Batch {
-    let body: Vec<String> = records
-        .iter()
-        .map(|(kind, record)| {
-            format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
-        })
-        .collect();
-    Batch::decode(format!("[{}]", body.join(",")).as_bytes(), ARRIVED)
+    Batch::of_records(records)
 }
 
 const START: (&str, &str) = ("platform.start", r#"{"requestId":"r1"}"#);
@@ -276,7 +267,7 @@ fn mixed_life() -> Vec<Batch> {
     }
     batches
         .into_iter()
-        .map(|b| Batch::decode(b.as_bytes(), ARRIVED))
+        .map(|b| Batch::decode(b.as_bytes(), Batch::TEST_ARRIVAL))
         .collect()
 }
 

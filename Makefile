@@ -3,10 +3,24 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # The layer's binaries are static (musl): they run on every Lambda runtime's OS, old glibc or new.
-TARGET ?= x86_64-unknown-linux-musl
+# ARCH is Lambda's name for the architecture: x86_64 (the default) or arm64 (Graviton).
+ARCH ?= x86_64
+ifeq ($(ARCH),x86_64)
+TARGET := x86_64-unknown-linux-musl
+SUFFIX :=
+else ifeq ($(ARCH),arm64)
+TARGET := aarch64-unknown-linux-musl
+SUFFIX := -arm64
+else
+$(error ARCH must be x86_64 or arm64, not "$(ARCH)")
+endif
+# arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the binaries have
+# no C code, so no cross compiler or C library is needed.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER := rust-lld
 RELEASE := target/$(TARGET)/release
-LAYER := target/layer
-FUNCTION := target/function
+LAYER := target/layer$(SUFFIX)
+FUNCTION := target/function$(SUFFIX)
+LAYER_ZIP := target/lambda-lens-layer-$(ARCH).zip
 DEMO_OUT := target/demo
 
 .PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean
@@ -24,12 +38,27 @@ toolchain:
 build: toolchain
 	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function
 
-## The layer (extensions/lambda-lens, as Lambda finds it in /opt/extensions) and the function.
+## The layer for ARCH: the folder (extensions/lambda-lens, as Lambda finds it in
+## /opt/extensions), the zip to publish (target/lambda-lens-layer-ARCH.zip, checked: one
+## executable, static, for ARCH), and the sample function.
 layer: build
 	rm -rf $(LAYER) $(FUNCTION)
 	mkdir -p $(LAYER)/extensions $(FUNCTION)
 	cp $(RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
 	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
+	python3 scripts/layer.py zip $(LAYER)/extensions/lambda-lens $(LAYER_ZIP)
+	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH)
+
+## Both architectures' layers.
+.PHONY: layers
+layers:
+	$(MAKE) layer ARCH=x86_64
+	$(MAKE) layer ARCH=arm64
+
+## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
+.PHONY: qemu
+qemu:
+	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
 ## Runs the sample function with the extension in the local sandbox and prints the metrics.
 demo: layer
@@ -37,11 +66,12 @@ demo: layer
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layer
+test: lint layers qemu
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
+		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
 		$(CARGO) test --locked --workspace
 
 lint: fmt-check clippy unused-deps deny

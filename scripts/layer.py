@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Builds and checks a layer zip.
+
+  layer.py zip BINARY ZIP      writes ZIP holding extensions/lambda-lens (mode 0755)
+  layer.py check ZIP ARCH      checks it: one entry extensions/lambda-lens, executable, an ELF
+                               binary for ARCH (x86_64 or arm64), statically linked (no program
+                               interpreter: static or static-pie), at most 2.2 MB
+
+Standard library only: it runs before any tool is installed.
+"""
+import io
+import stat
+import struct
+import sys
+import zipfile
+
+ENTRY = "extensions/lambda-lens"
+MACHINES = {"x86_64": 62, "arm64": 183}
+MAX_BYTES = 2_200_000
+
+
+def write(binary, target):
+    info = zipfile.ZipInfo(ENTRY, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFREG | 0o755) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(binary, "rb") as f, zipfile.ZipFile(target, "w") as z:
+        z.writestr(info, f.read(), compresslevel=9)
+
+
+def check(path, arch):
+    problems = []
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        if names != [ENTRY]:
+            return [f"entries {names}, expected only {ENTRY}"]
+        info = z.getinfo(ENTRY)
+        data = z.read(ENTRY)
+    mode = info.external_attr >> 16
+    if not mode & 0o111:
+        problems.append(f"{ENTRY} is not executable (mode {oct(mode)})")
+    if len(data) > MAX_BYTES:
+        problems.append(f"{ENTRY} is {len(data)} bytes, more than {MAX_BYTES}")
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return problems + ["not a 64-bit little-endian ELF file"]
+    machine = struct.unpack_from("<H", data, 18)[0]
+    if machine != MACHINES[arch]:
+        problems.append(f"ELF machine {machine}, expected {MACHINES[arch]} ({arch})")
+    phoff = struct.unpack_from("<Q", data, 32)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        p_type = struct.unpack_from("<I", data, phoff + i * phentsize)[0]
+        if p_type == 3:
+            problems.append("it has a program interpreter: dynamically linked")
+    return problems
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "zip":
+        write(argv[2], argv[3])
+        return 0
+    if len(argv) == 4 and argv[1] == "check" and argv[3] in MACHINES:
+        problems = check(argv[2], argv[3])
+        for p in problems:
+            print(f"{argv[2]}: {p}", file=sys.stderr)
+        if not problems:
+            size = zipfile.ZipFile(argv[2]).getinfo(ENTRY).file_size
+            print(f"{argv[2]}: {argv[3]}, static, executable, {size} bytes unzipped, "
+                  f"{__import__('os').path.getsize(argv[2])} bytes zipped")
+        return 1 if problems else 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -532,12 +532,26 @@ async fn bench(args: &Args) -> Result<String, BenchError> {
         None,
     );
     let _ = writeln!(out);
-    let p95 = |v: &[f64]| percentile(v, 0.95).map_or("n/a".to_owned(), |x| format!("{x:.3} ms"));
+    let pct = |v: &[f64], p: f64| percentile(v, p).map_or("n/a".to_owned(), |x| format!("{x:.3} ms"));
+    // The tail is what a function pays for: the share of invocations held more than 0.5 ms
+    // after the response.
+    let delayed = |v: &[f64]| {
+        let n = v.iter().filter(|d| **d > 0.5).count();
+        format!(
+            "{n} of {} ({:.1} %)",
+            v.len(),
+            100.0 * n as f64 / v.len().max(1) as f64
+        )
+    };
     let _ = writeln!(
         out,
-        "Post-runtime p95: {} with the layer, {} without.",
-        p95(&post),
-        p95(&baseline)
+        "Post-runtime p95 / p99: {} / {} with the layer, {} / {} without; held more than 0.5 ms: {} with the layer, {} without.",
+        pct(&post, 0.95),
+        pct(&post, 0.99),
+        pct(&baseline, 0.95),
+        pct(&baseline, 0.99),
+        delayed(&post),
+        delayed(&baseline)
     );
     if let Some(r) = runs.first()
         && let (Some(idle), Some(peak)) = (r.idle, r.flood_peak)

@@ -49,6 +49,35 @@ layer: build
 	python3 scripts/layer.py zip $(LAYER)/extensions/lambda-lens $(LAYER_ZIP)
 	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH)
 
+## What `sam build` calls for the template's two resources (BuildMethod: makefile): the layer
+## and the function for ARCH (`ARCH=arm64 sam build --parameter-overrides Architecture=arm64`).
+.PHONY: build-LambdaLensLayer build-SampleFunction
+build-LambdaLensLayer: layer
+	mkdir -p $(ARTIFACTS_DIR)/extensions
+	cp $(LAYER)/extensions/lambda-lens $(ARTIFACTS_DIR)/extensions/lambda-lens
+
+build-SampleFunction: layer
+	cp $(FUNCTION)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+
+## The SAM tools (pinned in requirements-sam.txt) in the project's virtualenv.
+VENV := .venv
+$(VENV)/.installed: requirements-sam.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
+## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
+.PHONY: template-check
+template-check: $(VENV)/.installed layer
+	$(VENV)/bin/python scripts/check_template.py
+	rm -rf .aws-sam
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build --build-in-source
+	test -x .aws-sam/build/LambdaLensLayer/extensions/lambda-lens
+	test -x .aws-sam/build/SampleFunction/bootstrap
+	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
+	python3 scripts/layer.py check target/sam-layer.zip x86_64
+
 ## Both architectures' layers.
 .PHONY: layers
 layers:
@@ -66,7 +95,7 @@ demo: layer
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu
+test: lint layers qemu template-check
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Checks template.yaml offline, as `make template-check` runs it (in `make test`):
+
+1. `sam validate --lint` and `cfn-lint` pass on it;
+2. each deliberately broken copy (a bad reference, an unknown runtime, a wrong architecture
+   name, a dashboard widget naming a metric lambda-lens does not emit) is rejected, so a linter
+   or a check that went silent is noticed (cfn-lint does not check a SAM function's runtime: this
+   script checks runtimes against cfn-lint's own runtime list);
+3. every metric the dashboard and the alarms name exists: lambda-lens's in its catalogue (the
+   README's metric table, which a test keeps equal to the code's catalogue), the others in the
+   list of metrics AWS/Lambda publishes.
+
+Run with the project's virtualenv (PyYAML, sam and cfn-lint from requirements-sam.txt).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+ENV = dict(os.environ, AWS_DEFAULT_REGION="us-east-1", SAM_CLI_TELEMETRY="0")
+
+# What AWS/Lambda publishes per function (the CloudWatch documentation's list).
+AWS_LAMBDA = {
+    "Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions",
+    "UnreservedConcurrentExecutions", "ProvisionedConcurrencyUtilization",
+    "ProvisionedConcurrentExecutions", "ProvisionedConcurrencyInvocations",
+    "ProvisionedConcurrencySpilloverInvocations", "IteratorAge", "DeadLetterErrors",
+    "DestinationDeliveryFailures", "AsyncEventAge", "AsyncEventsReceived", "AsyncEventsDropped",
+    "PostRuntimeExtensionsDuration", "RecursiveInvocationsDropped", "ClaimedAccountConcurrency",
+    "OffsetLag",
+}
+
+
+class Loader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+Loader.add_multi_constructor("!", _tag)
+
+
+def catalogue():
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    table = text.split("<!-- metric-table:begin", 1)[1].split("<!-- metric-table:end -->", 1)[0]
+    return set(re.findall(r"^\| `([A-Za-z]+)` \|", table, re.M))
+
+
+def named_metrics(template):
+    """(namespace, metric) pairs the dashboard and the alarms name; the lambda-lens namespace
+    parameter is read as "LENS"."""
+    resources = template["Resources"]
+    found = []
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            body = props["DashboardBody"]["Sub"]
+            body = body.replace("${Namespace}", "LENS")
+            body = re.sub(r"\$\{[^}]+\}", "X", body)
+            for widget in json.loads(body)["widgets"]:
+                for metric in widget.get("properties", {}).get("metrics", []):
+                    if metric and isinstance(metric[0], str):
+                        found.append((name, metric[0], metric[1]))
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            for m in metrics:
+                if "MetricName" in m:
+                    ns = m["Namespace"]
+                    found.append((name, "LENS" if ns == {"Ref": "Namespace"} else ns, m["MetricName"]))
+    return found
+
+
+def unknown_metrics(template_text):
+    names = catalogue()
+    problems = []
+    for where, ns, metric in named_metrics(yaml.load(template_text, Loader=Loader)):
+        if ns == "LENS" and metric not in names:
+            problems.append(f"{where}: lambda-lens does not emit {metric}")
+        elif ns == "AWS/Lambda" and metric not in AWS_LAMBDA:
+            problems.append(f"{where}: AWS/Lambda has no {metric}")
+        elif ns not in ("LENS", "AWS/Lambda"):
+            problems.append(f"{where}: unexpected namespace {ns}")
+    return problems
+
+
+def lambda_runtimes():
+    """The runtimes cfn-lint knows (its own data file of Lambda's runtime lifecycle)."""
+    import importlib.resources
+    data = importlib.resources.files("cfnlint").joinpath("data/AdditionalSpecs/LmbdRuntimeLifecycle.json")
+    return set(json.loads(data.read_text()))
+
+
+def runtime_problems(template_text):
+    """cfn-lint does not check a SAM function's runtime or a layer's compatible runtimes
+    (checked: an unknown runtime passes it), so this does, against cfn-lint's own runtime list;
+    and the architectures against Lambda's two."""
+    template = yaml.load(template_text, Loader=Loader)
+    known = lambda_runtimes()
+    problems = []
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and props.get("Runtime") not in known:
+            problems.append(f"{name}: unknown runtime {props.get('Runtime')}")
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            for runtime in props.get("CompatibleRuntimes", []):
+                if runtime not in known:
+                    problems.append(f"{name}: unknown compatible runtime {runtime}")
+    arch = template["Parameters"]["Architecture"]
+    for value in arch["AllowedValues"] + [arch["Default"]]:
+        if value not in ("x86_64", "arm64"):
+            problems.append(f"Architecture: {value} is not a Lambda architecture (x86_64, arm64)")
+    return problems
+
+
+def linters_pass(path):
+    """Whether `sam validate --lint` and `cfn-lint` both accept the template at `path`."""
+    sam = subprocess.run([os.path.join(BIN, "sam"), "validate", "--lint", "-t", path],
+                         env=ENV, capture_output=True, text=True, timeout=300)
+    lint = subprocess.run([os.path.join(BIN, "cfn-lint"), path],
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    return sam.returncode == 0 and lint.returncode == 0, (sam.stdout + sam.stderr + lint.stdout + lint.stderr)
+
+
+BROKEN = {
+    "a bad reference": ("Layers: [!Ref LambdaLensLayer]", "Layers: [!Ref NoSuchLayer]"),
+    "an unknown runtime": ("Runtime: provided.al2023", "Runtime: provided.al2099"),
+    "an unknown compatible runtime": ("        - provided.al2\n", "        - provided.al2099\n"),
+    "a wrong architecture name": ("Default: x86_64\n    AllowedValues: [x86_64, arm64]",
+                                  "Default: x86\n    AllowedValues: [x86, arm64]"),
+    "a widget naming a metric lambda-lens does not emit":
+        ('["${Namespace}", "Timeouts"', '["${Namespace}", "TimeOuts"'),
+}
+
+
+def main():
+    path = os.path.join(ROOT, "template.yaml")
+    text = open(path, encoding="utf-8").read()
+    failures = []
+    ok, output = linters_pass(path)
+    if not ok:
+        failures.append(f"template.yaml does not pass the linters:\n{output}")
+    failures.extend(unknown_metrics(text))
+    failures.extend(runtime_problems(text))
+    count = len(named_metrics(yaml.load(text, Loader=Loader)))
+    for what, (old, new) in BROKEN.items():
+        if old not in text:
+            failures.append(f"the broken copy with {what} could not be made: {old!r} is not in the template")
+            continue
+        broken = text.replace(old, new, 1)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(broken)
+        ok, _ = linters_pass(f.name)
+        os.unlink(f.name)
+        rejected = (not ok) or bool(unknown_metrics(broken)) or bool(runtime_problems(broken))
+        print(f"broken copy with {what}: {'rejected' if rejected else 'ACCEPTED'}")
+        if not rejected:
+            failures.append(f"the broken copy with {what} was accepted")
+    for f in failures:
+        print(f, file=sys.stderr)
+    if not failures:
+        print(f"template.yaml: sam validate --lint and cfn-lint pass; {count} metric references, all emitted")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

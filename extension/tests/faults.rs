@@ -31,6 +31,8 @@ enum Answer {
     Yes,
     Never,
     Refuse,
+    /// What the Runtime Interface Emulator (and so `sam local invoke`) answers a subscription.
+    NotSupported,
 }
 
 /// What the control plane saw, in order: "register", "subscribe <destination>", "next".
@@ -94,7 +96,7 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
         plane.saw("register".into());
         match plane.register {
             Answer::Never => std::future::pending::<()>().await,
-            Answer::Refuse => {
+            Answer::Refuse | Answer::NotSupported => {
                 return Ok(reply(
                     StatusCode::FORBIDDEN,
                     r#"{"errorType":"Extension.Refused"}"#,
@@ -120,6 +122,10 @@ async fn handle(plane: Plane, req: Request<Incoming>) -> Result<Response<Full<By
         return Ok(match plane.subscribe {
             Answer::Never => std::future::pending().await,
             Answer::Refuse => reply(StatusCode::BAD_REQUEST, r#"{"errorType":"ValidationError"}"#),
+            Answer::NotSupported => reply(
+                StatusCode::ACCEPTED,
+                r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#,
+            ),
             Answer::Yes => reply(StatusCode::OK, "OK"),
         });
     }
@@ -595,4 +601,28 @@ async fn memory_stays_flat_under_a_stream_of_maximum_size_batches() {
         after_25 - after_5 < 1.5,
         "memory grew from {after_5} to {after_25} MiB with 5 times the telemetry"
     );
+}
+
+#[tokio::test]
+async fn under_sam_local_one_line_says_telemetry_is_not_available_and_where_to_look() {
+    let (addr, plane) = start(Answer::Yes, Answer::NotSupported).await;
+    let run = run_extension(&addr.to_string(), &[], Duration::from_secs(20)).await;
+    assert_eq!(run.code, Some(0), "the function is not affected: {}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("Telemetry.NotSupported").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("lambda-lens's sandbox"),
+        "points to the alternative: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("ERROR"),
+        "expected locally, not an error: {}",
+        run.stderr
+    );
+    assert_eq!(plane.calls().last().map(String::as_str), Some("next"));
 }

@@ -77,10 +77,25 @@ pub(crate) fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
-        path: path.to_owned(),
-        source,
-    })?;
+    // An executable written a moment ago can still be open for writing in a child that another
+    // thread of this process forked meanwhile (until that child execs): exec then fails with
+    // "text file busy". The window is microseconds; try again a few times (this function is
+    // synchronous, and the wait is short).
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            spawned => {
+                break spawned.map_err(|source| SandboxError::Spawn {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            }
+        }
+    };
     let Some(pid) = child.id() else {
         return Err(SandboxError::Spawn {
             path: path.to_owned(),

@@ -29,6 +29,14 @@ pub(crate) enum SubscribeError {
     Refused { status: StatusCode, body: String },
 }
 
+impl SubscribeError {
+    /// The platform has no Telemetry API (the Runtime Interface Emulator, and so `sam local`,
+    /// answer `202 {"errorType":"Telemetry.NotSupported"}`).
+    pub(crate) fn is_not_supported(&self) -> bool {
+        matches!(self, Self::Refused { body, .. } if body.contains("Telemetry.NotSupported"))
+    }
+}
+
 /// Subscribes `extension_id` to `platform` events, delivered to `destination`.
 /// Only platform events: the extension's own stdout (the EMF) must never come back to it.
 pub(crate) async fn subscribe(

@@ -185,6 +185,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .await
         {
             Ok(schema) => tracing::info!(%destination, schema, "subscribed to platform telemetry"),
+            // SAM local and the Runtime Interface Emulator have no Telemetry API: expected there,
+            // so one plain line that says where to see the metrics locally instead.
+            Err(err) if err.is_not_supported() => tracing::warn!(
+                "the Telemetry API is not available here (Telemetry.NotSupported: SAM local or the Runtime Interface Emulator), so lambda-lens emits no metrics; the function is not affected. To see the metrics before deploying, run the function in lambda-lens's sandbox (README: The local sandbox)"
+            ),
             Err(err) => tracing::error!(
                 error = %err,
                 "no telemetry subscription: lambda-lens will emit no metrics in this environment (the function is not affected)"

@@ -2,14 +2,18 @@
 //! the region and architecture, plus the request charge.
 //!
 //! Prices are Lambda's public on-demand list prices, first pricing tier, as of 2026-11 (the
-//! `PRICE_TABLE_DATE`). They ignore the free tier, Savings Plans, the lower tiers above 6 billion
+//! `price_table_date!` below). They ignore the free tier, Savings Plans, the lower tiers above 6 billion
 //! GB-seconds a month, ephemeral storage above 512 MB and provisioned concurrency. A region not
 //! in the table is priced as us-east-1, and says so in the `PriceSource` property; set
 //! `LAMBDA_LENS_PRICE_PER_GB_SECOND` / `LAMBDA_LENS_PRICE_PER_REQUEST` to override.
 
-use std::fmt;
-
-const PRICE_TABLE_DATE: &str = "2026-11";
+/// The date of the price table, declared once; a macro so that the source texts below are
+/// `&'static str` (no formatting per invocation).
+macro_rules! price_table_date {
+    () => {
+        "2026-11"
+    };
+}
 
 /// US dollars.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,14 +35,16 @@ pub(crate) enum PriceSource {
     TableDefault,
 }
 
-impl fmt::Display for PriceSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PriceSource {
+    /// The `PriceSource` property's text.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Self::Configured => f.write_str("configured"),
-            Self::Table => write!(f, "table {PRICE_TABLE_DATE}"),
-            Self::TableDefault => write!(
-                f,
-                "table {PRICE_TABLE_DATE} (us-east-1 prices: region not in the table)"
+            Self::Configured => "configured",
+            Self::Table => concat!("table ", price_table_date!()),
+            Self::TableDefault => concat!(
+                "table ",
+                price_table_date!(),
+                " (us-east-1 prices: region not in the table)"
             ),
         }
     }
@@ -110,7 +116,7 @@ mod tests {
         let p = Pricing::for_region(Some("us-east-1"), "x86_64", None, None);
         let cost = p.invocation_cost(1000.0, 1024.0);
         assert!((cost - (0.000_016_666_7 + 0.000_000_2)).abs() < 1e-15);
-        assert_eq!(p.source.to_string(), "table 2026-11");
+        assert_eq!(p.source.as_str(), "table 2026-11");
         let arm = Pricing::for_region(Some("eu-west-1"), "arm64", None, None);
         assert!(arm.invocation_cost(1000.0, 1024.0) < cost);
     }
@@ -118,7 +124,7 @@ mod tests {
     #[test]
     fn unknown_regions_say_so_and_overrides_win() {
         let p = Pricing::for_region(Some("xx-moon-1"), "x86_64", None, None);
-        assert!(p.source.to_string().contains("not in the table"));
+        assert!(p.source.as_str().contains("not in the table"));
         let p = Pricing::for_region(Some("us-east-1"), "x86_64", Some(0.0001), None);
         assert_eq!((p.per_gb_second, p.source), (0.0001, PriceSource::Configured));
         assert!((p.invocation_cost(500.0, 2048.0) - (0.5 * 2.0 * 0.0001 + 0.000_000_2)).abs() < 1e-15);

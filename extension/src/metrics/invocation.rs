@@ -110,7 +110,7 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
             &m::ESTIMATED_COST,
             round_to(ctx.pricing.invocation_cost(billed, size), 13),
         );
-        r.text("PriceSource", Some(&ctx.pricing.source.to_string()));
+        r.text("PriceSource", Some(ctx.pricing.source.as_str()));
     }
 
     if let Some(u) = &inv.resources {

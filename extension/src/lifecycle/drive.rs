@@ -116,6 +116,15 @@ struct Wait<'a> {
     at_most: Duration,
 }
 
+impl Wait<'_> {
+    /// What is left until Lambda's deadline, by the wall clock now.
+    fn left(&self, clock: &Clock) -> Duration {
+        let deadline = i64::try_from(self.deadline_ms).unwrap_or(i64::MAX);
+        let ms = deadline.saturating_sub(clock.wall_ms()).max(0);
+        Duration::from_millis(u64::try_from(ms).unwrap_or_default())
+    }
+}
+
 /// Waits for outstanding reports (bounded by the configured wait and by Lambda's deadline),
 /// then emits everything still pending and flushes.
 async fn shutdown<S: Sink>(
@@ -127,12 +136,7 @@ async fn shutdown<S: Sink>(
 ) {
     let sample = take_sample(sampler).await;
     pipeline.on_shutdown(sample, clock.now());
-    let left_ms = i64::try_from(wait.deadline_ms)
-        .unwrap_or(i64::MAX)
-        .saturating_sub(clock.wall_ms())
-        .max(0);
-    let left = Duration::from_millis(left_ms as u64);
-    let patience = wait.at_most.min(left.saturating_sub(SHUTDOWN_SAFETY));
+    let patience = wait.at_most.min(wait.left(clock).saturating_sub(SHUTDOWN_SAFETY));
     let until = tokio::time::Instant::now() + patience;
     tracing::debug!(
         reason = wait.reason,
@@ -152,11 +156,8 @@ async fn shutdown<S: Sink>(
     pipeline.finish(wait.reason, clock.wall_ms(), clock.now());
     // A stdout that nobody reads must not hold the process past Lambda's deadline: the last
     // write gets what is left of it (a quarter of a second at least).
-    let now_left = i64::try_from(wait.deadline_ms)
-        .unwrap_or(i64::MAX)
-        .saturating_sub(clock.wall_ms())
-        .max(0);
-    let last_write = Duration::from_millis(now_left as u64)
+    let last_write = wait
+        .left(clock)
         .saturating_sub(SHUTDOWN_SAFETY / 3)
         .max(Duration::from_millis(250));
     if !pipeline.close(last_write).await {

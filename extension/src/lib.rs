@@ -40,7 +40,7 @@ mod resources;
 mod sink;
 mod text;
 
-pub use text::clip;
+pub use text::{clip, panic_message};
 
 pub use config::{Config, ConfigWarning, vars};
 pub use intake::Batch;

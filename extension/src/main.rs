@@ -18,15 +18,11 @@ fn main() -> ExitCode {
     // format; one that reaches here ends the process with a failure, never with 0 or a hang.
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(ToString::to_string)
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(%location, message = %lambda_lens::clip(&message), "lambda-lens panicked");
+        let message = lambda_lens::panic_message(info.payload()).unwrap_or_default();
+        tracing::error!(%location, message = %lambda_lens::clip(message), "lambda-lens panicked");
     }));
-    // One thread is plenty for an extension and keeps its memory and start-up small.
+    // One thread answers the Extensions API (the telemetry work has a thread of its own, started
+    // by `run`): it keeps memory and start-up small.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -294,11 +294,9 @@ impl std::fmt::Display for Crash {
 
 impl Crash {
     fn panicked(part: &'static str, payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(ToString::to_string)
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".to_owned());
+        let message = crate::text::panic_message(payload)
+            .unwrap_or("a panic")
+            .to_owned();
         Self { part, message }
     }
 

@@ -161,14 +161,19 @@ async fn post(destination: &str, body: String) {
     assert_eq!(answer.status(), StatusCode::OK);
 }
 
-/// The telemetry of `count` complete invocations from `first`, as one body.
+/// The telemetry of `count` complete invocations from `first`, as one body; with `padding`, each
+/// start carries a version of that many bytes (to make batches large).
 fn invocations_body(first: usize, count: usize, padding: usize) -> String {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let pad = "x".repeat(padding);
+    let version = if padding > 0 {
+        format!(r#","version":"{}""#, "x".repeat(padding))
+    } else {
+        String::new()
+    };
     let records: Vec<String> = (first..first + count)
         .flat_map(|i| {
             [
-                format!(r#"{{"time":"{now}","type":"platform.start","record":{{"requestId":"req-{i:08}","version":"{pad}"}}}}"#),
+                format!(r#"{{"time":"{now}","type":"platform.start","record":{{"requestId":"req-{i:08}"{version}}}}}"#),
                 format!(r#"{{"time":"{now}","type":"platform.runtimeDone","record":{{"requestId":"req-{i:08}","status":"success","metrics":{{"durationMs":1.5}}}}}}"#),
                 format!(r#"{{"time":"{now}","type":"platform.report","record":{{"requestId":"req-{i:08}","status":"success","metrics":{{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}}}"#),
             ]
@@ -179,28 +184,12 @@ fn invocations_body(first: usize, count: usize, padding: usize) -> String {
 
 /// POSTs the telemetry of `invocations` complete invocations, in batches of 200.
 async fn deliver(destination: &str, invocations: usize) {
-    use hyper_util::client::legacy::Client;
-    let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let ids: Vec<usize> = (0..invocations).collect();
-    for chunk in ids.chunks(200) {
-        let records: Vec<String> = chunk
-            .iter()
-            .flat_map(|i| {
-                [
-                    format!(r#"{{"time":"{now}","type":"platform.start","record":{{"requestId":"req-{i:06}"}}}}"#),
-                    format!(r#"{{"time":"{now}","type":"platform.runtimeDone","record":{{"requestId":"req-{i:06}","status":"success","metrics":{{"durationMs":1.5}}}}}}"#),
-                    format!(r#"{{"time":"{now}","type":"platform.report","record":{{"requestId":"req-{i:06}","status":"success","metrics":{{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":128,"maxMemoryUsedMB":40}}}}}}"#),
-                ]
-            })
-            .collect();
-        let body = format!("[{}]", records.join(","));
-        let request = Request::post(destination)
-            .header("Content-Type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let answer = client.request(request).await.unwrap();
-        assert_eq!(answer.status(), StatusCode::OK);
+    for first in (0..invocations).step_by(200) {
+        post(
+            destination,
+            invocations_body(first, 200.min(invocations - first), 0),
+        )
+        .await;
     }
 }
 
@@ -246,6 +235,22 @@ async fn start_with(
     (addr, plane)
 }
 
+/// `command` with only the environment every case needs: the control plane at `runtime_api`,
+/// and the listener on loopback.
+fn lambda_environment<'c>(command: &'c mut Command, runtime_api: &str) -> &'c mut Command {
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+}
+
+/// The extension, in the environment every case needs.
+fn extension(runtime_api: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    lambda_environment(&mut command, runtime_api);
+    command
+}
+
 struct Run {
     code: Option<i32>,
     stderr: String,
@@ -255,12 +260,9 @@ struct Run {
 /// Runs the extension with only `env` (and `AWS_LAMBDA_RUNTIME_API=runtime_api`), killed after
 /// `limit` if it has not exited by then.
 async fn run_extension(runtime_api: &str, env: &[(&str, &str)], limit: Duration) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    let mut command = extension(runtime_api);
     command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "f")
-        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -434,11 +436,8 @@ async fn a_rust_log_that_is_not_a_level_does_not_silence_the_extension() {
 async fn empty_and_non_utf8_values_are_named() {
     use std::os::unix::ffi::OsStrExt;
     let (addr, _plane) = start(Answer::Yes, Answer::Yes).await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    let mut command = extension(&addr.to_string());
     command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
         .env("LAMBDA_LENS_NAMESPACE", "")
         .env("LAMBDA_LENS_OUTPUT", std::ffi::OsStr::from_bytes(b"batch\xffed"))
         .stdout(Stdio::null());
@@ -477,12 +476,8 @@ const VERBOSE: [(&str, &str); 2] = [
 async fn a_closed_stdout_costs_the_metrics_and_nothing_else() {
     let (addr, _plane) = start_flooding(Answer::Yes, Answer::Yes, 600).await;
     let mut command = Command::new("sh");
-    command
-        .args(["-c", "exec \"$0\" >&-", env!("CARGO_BIN_EXE_lambda-lens")])
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
-        .envs(VERBOSE);
+    command.args(["-c", "exec \"$0\" >&-", env!("CARGO_BIN_EXE_lambda-lens")]);
+    lambda_environment(&mut command, &addr.to_string()).envs(VERBOSE);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
@@ -501,10 +496,7 @@ async fn a_closed_stdout_costs_the_metrics_and_nothing_else() {
 #[tokio::test]
 async fn a_stdout_nobody_reads_does_not_hold_the_extension_past_the_shutdown_deadline() {
     let (addr, plane) = start_flooding(Answer::Yes, Answer::Yes, 2_000).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-lens"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
+    let mut child = extension(&addr.to_string())
         .envs(VERBOSE)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -566,11 +558,8 @@ async fn peak_after(batches: usize) -> f64 {
         .map(|b| invocations_body(b * 1_000, 1_000, 500))
         .collect();
     let (addr, _plane) = start_with(Answer::Yes, Answer::Yes, 0, bodies).await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-lens"));
+    let mut command = extension(&addr.to_string());
     command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")
         .env("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576")
         .env("LAMBDA_LENS_METRICS", "default,extension");
     let output = tokio::task::spawn_blocking(move || command.output())

@@ -502,14 +502,9 @@ fn rust_log(r: &mut Reader<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> (Config, Vec<ConfigWarning>) {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(&move |name| map.get(name).cloned())
+        Config::from_pairs(vars)
     }
 
     #[test]

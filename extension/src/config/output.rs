@@ -202,14 +202,9 @@ pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
 mod tests {
     use super::super::Config;
     use super::*;
-    use std::collections::HashMap;
 
     fn output(vars: &[(&str, &str)]) -> (OutputConfig, Vec<String>) {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let (c, w) = Config::from_lookup(&move |name| map.get(name).cloned());
+        let (c, w) = Config::from_pairs(vars);
         (c.output, w.into_iter().map(|w| w.variable.to_owned()).collect())
     }
 

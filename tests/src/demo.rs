@@ -174,6 +174,16 @@ pub struct DemoReport {
     pub telemetry: Vec<TelemetryRecord>,
 }
 
+impl DemoReport {
+    /// Every EMF line as a JSON object (a line that is not one is in `invalid` already).
+    pub fn documents(&self) -> Vec<Map<String, Value>> {
+        self.emf_lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
 /// Runs the scenario in a fresh sandbox.
 pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, SandboxError> {
     let mut config = Config::new(&demo.bootstrap);

@@ -12,33 +12,10 @@ use serde_json::{Map, Value, json};
 
 use crate::SandboxError;
 use crate::demo::{self, DemoConfig, DemoReport, Step};
+use crate::rng::Rng;
 
 /// The extension's peak resident memory may not exceed this (`ExtensionMemory`, MiB).
 pub const MEMORY_BOUND_MIB: f64 = 16.0;
-
-/// A small deterministic generator (xorshift64*), so a soak can be replayed from its seed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
 
 /// The kinds of invocation a soak mixes, with their weights (out of 100).
 const MIX: &[(&str, u64)] = &[
@@ -103,14 +80,6 @@ pub struct Soak {
     pub problems: Vec<String>,
 }
 
-fn documents(report: &DemoReport) -> Vec<Map<String, Value>> {
-    report
-        .emf_lines
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 /// One invocation as the checks see it: its request id, its kind, and how many documents
 /// carried its request id.
 #[derive(Debug, Clone)]
@@ -144,7 +113,7 @@ pub fn check(report: &DemoReport) -> (Vec<String>, Option<f64>) {
             documents: s.reported.len(),
         })
         .collect();
-    let (more, peak) = check_invocations(&seen, &documents(report));
+    let (more, peak) = check_invocations(&seen, &report.documents());
     problems.extend(more);
     (problems, peak)
 }

@@ -12,7 +12,7 @@ mod binaries;
 
 use lambda_sandbox::cost;
 use lambda_sandbox::demo::{self, DemoConfig, DemoReport, Step};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 fn config(env: &[(&str, &str)]) -> DemoConfig {
     binaries::demo_config(env)
@@ -23,14 +23,6 @@ async fn run(c: &DemoConfig, steps: &[Step]) -> DemoReport {
     assert!(report.invalid.is_empty(), "invalid EMF: {:?}", report.invalid);
     assert!(report.stray_stdout.is_empty(), "{:?}", report.stray_stdout);
     report
-}
-
-fn documents(report: &DemoReport) -> Vec<Map<String, Value>> {
-    report
-        .emf_lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +49,7 @@ async fn adaptive_output_finds_every_notable_invocation_and_counts_each_once() {
         );
     }
     assert!(report.steps.iter().all(|s| s.reported.len() <= 1));
-    let docs = documents(&report);
+    let docs = report.documents();
     let counted: f64 = docs.iter().filter_map(|d| demo::metric(d, "Invocations")).sum();
     assert_eq!(
         counted,

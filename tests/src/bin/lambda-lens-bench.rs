@@ -32,6 +32,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use lambda_sandbox::rng::Rng;
 use lambda_sandbox::{Config, Sandbox, SandboxError, ShutdownReason, Source, TelemetryRecord};
 use serde_json::json;
 
@@ -141,33 +142,6 @@ fn ready_ms(telemetry: &[TelemetryRecord]) -> Option<f64> {
         })?
         .time;
     (ready - start).num_microseconds().map(|us| us as f64 / 1000.0)
-}
-
-/// xorshift64*, for request ids and trace ids.
-struct Rng(u64);
-
-impl Rng {
-    fn hex(&mut self, out: &mut String, digits: usize) {
-        for _ in 0..digits {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let d = (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 60) as u32;
-            out.push(char::from_digit(d, 16).unwrap_or('0'));
-        }
-    }
-
-    fn uuid(&mut self) -> String {
-        let mut s = String::with_capacity(36);
-        for (i, n) in [8, 4, 4, 4, 12].into_iter().enumerate() {
-            if i > 0 {
-                s.push('-');
-            }
-            self.hex(&mut s, n);
-        }
-        s.replace_range(14..15, "4");
-        s
-    }
 }
 
 /// A ~1 MiB batch of complete invocations (start, runtimeDone with spans, report), with fresh
@@ -424,7 +398,7 @@ fn mb(kb: u64) -> f64 {
 }
 
 async fn bench(args: &Args) -> Result<String, BenchError> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut runs = Vec::new();
     let mut baseline: Vec<f64> = Vec::new();
     for i in 0..args.runs {

@@ -343,7 +343,13 @@ impl<S: Sink> Pipeline<S> {
             self.records.push(record);
         }
         for mut record in self.records.drain(..) {
-            let duration = record.value_of(&catalogue::DURATION);
+            // The rank among the window's slowest: read before `select` may make it a property,
+            // and only where there is a window (adaptive output).
+            let duration = self
+                .parts
+                .slowest
+                .as_ref()
+                .and_then(|_| record.value_of(&catalogue::DURATION));
             record.select(&self.parts.selection);
             let parts = &mut self.parts;
             let aggregate = match (record.kind, parts.batcher.as_mut(), parts.slowest.as_mut()) {

@@ -66,6 +66,12 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+## awslambdaric (AWS's runtime interface client for Python, pinned in requirements-test.txt):
+## `lambda-sandbox local invoke` runs Python functions under it; the local invoke suite uses it.
+$(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
 ## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
 .PHONY: template-check
@@ -95,12 +101,13 @@ demo: layer
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check
+test: lint layers qemu template-check $(VENV)/.test-installed
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
+		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
 		$(CARGO) test --locked --workspace
 
 lint: fmt-check clippy unused-deps deny

@@ -95,6 +95,9 @@ pub struct Config {
     pub initialization_type: InitializationType,
     /// Account id used in ARNs and in the register answer (when asked for).
     pub account_id: String,
+    /// The Lambda runtime identifier (`provided.al2023`, `python3.12`, ...), for
+    /// `AWS_EXECUTION_ENV` (`AWS_Lambda_<runtime>`).
+    pub runtime: String,
     /// `_HANDLER`.
     pub handler: String,
     /// `LAMBDA_TASK_ROOT`; defaults to the bootstrap's folder.
@@ -145,6 +148,7 @@ impl Config {
             architecture: Architecture::X86_64,
             initialization_type: InitializationType::OnDemand,
             account_id: "123456789012".to_owned(),
+            runtime: "provided.al2023".to_owned(),
             handler: "bootstrap".to_owned(),
             task_root: None,
             log_format: None,
@@ -237,7 +241,7 @@ impl Config {
             ),
             (
                 "AWS_EXECUTION_ENV".to_owned(),
-                "AWS_Lambda_provided.al2023".to_owned(),
+                format!("AWS_Lambda_{}", self.runtime),
             ),
             ("_HANDLER".to_owned(), self.handler.clone()),
             ("LAMBDA_TASK_ROOT".to_owned(), task_root.display().to_string()),

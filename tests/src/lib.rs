@@ -43,6 +43,7 @@ pub mod cli;
 pub mod cost;
 pub mod demo;
 pub mod emf_spec;
+pub mod local;
 pub mod rng;
 pub mod soak;
 

@@ -81,7 +81,7 @@ fn cli_usage_error_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lambda-sandbox"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: lambda-sandbox"));
 }
 
 #[test]

@@ -66,8 +66,8 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-## awslambdaric (AWS's runtime interface client for Python, pinned in requirements-test.txt):
-## `lambda-sandbox local invoke` runs Python functions under it; the local invoke suite uses it.
+## Pinned in requirements-test.txt: awslambdaric (AWS's runtime interface client for Python),
+## which `lambda-sandbox local invoke` runs Python functions under, and cargo-lambda (with zig).
 $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
@@ -90,6 +90,21 @@ layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
 
+## cargo-lambda users build the extension with `cargo lambda build --release --extension`: that
+## build must keep producing an extension that works (one invocation in the sandbox, its EMF).
+.PHONY: cargo-lambda-check
+cargo-lambda-check: $(VENV)/.test-installed layer
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --extension --locked -p lambda-lens
+	test -x target/lambda/extensions/lambda-lens
+	$(CARGO) run --locked -q -p lambda-sandbox -- --bootstrap $(FUNCTION)/bootstrap --layer target/lambda \
+		--env LAMBDA_LENS_OUTPUT=per-invocation '{}' | grep -q '^\[extension:lambda-lens stdout\] {"_aws"\|"_aws":'
+	@echo "cargo lambda build --extension: the extension registers and writes EMF"
+
+## The README's layer-size table, from the zips both architectures build to.
+.PHONY: layer-table
+layer-table: layers
+	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip
+
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
 qemu:
@@ -101,7 +116,7 @@ demo: layer
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check $(VENV)/.test-installed
+test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

@@ -218,7 +218,26 @@ impl Config {
         )
     }
 
-    /// The environment Lambda gives the runtime and the extensions.
+    /// The environment Lambda gives the extensions: the runtime's without the variables only
+    /// the runtime gets ("not available to extensions": `AWS_EXECUTION_ENV`,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME`, `LAMBDA_TASK_ROOT`, `_HANDLER`,
+    /// per the Extensions API documentation). The function's own variables are kept.
+    pub fn extension_env(&self, api: SocketAddr, log_stream: &str) -> Vec<(String, String)> {
+        const RUNTIME_ONLY: [&str; 5] = [
+            "AWS_EXECUTION_ENV",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "LAMBDA_TASK_ROOT",
+            "_HANDLER",
+        ];
+        let own: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        self.process_env(api, log_stream)
+            .into_iter()
+            .filter(|(k, _)| !RUNTIME_ONLY.contains(&k.as_str()) || own.contains(&k.as_str()))
+            .collect()
+    }
+
+    /// The environment Lambda gives the runtime.
     pub fn process_env(&self, api: SocketAddr, log_stream: &str) -> Vec<(String, String)> {
         let task_root = self
             .task_root

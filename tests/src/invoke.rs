@@ -25,8 +25,9 @@ pub(crate) struct Cold {
     pub init_ms: Option<f64>,
     /// `restoreDurationMs` for the report.
     pub restore_ms: Option<f64>,
-    /// There is no runtime to invoke (the init or the restore failed): the error type to report.
-    pub unavailable: Option<String>,
+    /// There is no runtime to invoke (the init or the restore failed): the status and error
+    /// type to report.
+    pub unavailable: Option<(Status, Option<String>)>,
 }
 
 /// How an invocation's wait ended.
@@ -104,8 +105,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
         deadline,
         deadline_ms,
     } = begin(shared);
-    if let Some(error_type) = cold.unavailable.clone() {
-        return finish_without_runtime(shared, ids, error_type, start, cold);
+    if let Some(failed) = cold.unavailable.clone() {
+        return finish_without_runtime(shared, ids, failed, start, cold);
     }
 
     let pids = memory::with_descendants(&live_pids(shared));
@@ -191,22 +192,28 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
     let max_memory_used_mb = memory::kb_to_mb(max_kb);
     let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
     let over_limit = max_memory_used_mb > u64::from(config.memory_mb);
-    let fail = |s: Status, e: &str, r: ShutdownReason| (s, Some(e.to_owned()), Some(r));
+    let fail = |e: &str| (Status::Error, Some(e.to_owned()), Some(ShutdownReason::Failure));
     // The AWS documentation lists the status values without mapping each failure; the
-    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`.
+    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is
+    // `error` too (the documentation's REPORT example: "Status: error Error Type:
+    // Runtime.ExitError"); `failure` goes with `Sandbox.*` errors, which the sandbox does not
+    // produce. A timeout is `timeout` with no errorType (errorType is "present only when
+    // status is failure or error").
     let (status, error_type, reset) = match end {
-        End::OutOfMemory => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
+        End::OutOfMemory => fail("Runtime.OutOfMemory"),
         // The peak passed the limit between two samples: Lambda would have killed it.
-        End::Done if over_limit => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
-        End::Timeout => fail(Status::Timeout, "Sandbox.Timedout", ShutdownReason::Timeout),
-        End::RuntimeExit => fail(Status::Failure, "Runtime.ExitError", ShutdownReason::Failure),
-        End::Done if crashed_extension => fail(Status::Failure, "Extension.Crash", ShutdownReason::Failure),
+        End::Done if over_limit => fail("Runtime.OutOfMemory"),
+        End::Timeout => (Status::Timeout, None, Some(ShutdownReason::Timeout)),
+        End::RuntimeExit => fail("Runtime.ExitError"),
+        End::Done if crashed_extension => fail("Extension.Crash"),
         End::Done => match &runtime_done {
             Some((s, e, _)) => (*s, e.clone(), None),
             None => (Status::Success, None, None),
         },
     };
-    if reset.is_some()
+    // Over the limit, the kernel's OOM killer ends the runtime with SIGKILL; every other reset
+    // starts with SIGTERM (`phases::teardown`).
+    if error_type.as_deref() == Some("Runtime.OutOfMemory")
         && let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none()))
     {
         process::signal(pid, Signal::SIGKILL);
@@ -350,7 +357,7 @@ pub(crate) fn response_spans(
 fn finish_without_runtime(
     shared: &Shared,
     ids: Ids,
-    error_type: String,
+    (status, error_type): (Status, Option<String>),
     start: Instant,
     cold: Cold,
 ) -> InvokeOutcome {
@@ -367,8 +374,8 @@ fn finish_without_runtime(
         "platform.report",
         records::report(
             &ids.request_id,
-            Status::Error.as_str(),
-            Some(&error_type),
+            status.as_str(),
+            error_type.as_deref(),
             &metrics,
             &ids.tracing,
         ),
@@ -376,8 +383,8 @@ fn finish_without_runtime(
     InvokeOutcome {
         request_id: ids.request_id,
         trace_id: ids.trace,
-        status: Status::Error,
-        error_type: Some(error_type),
+        status,
+        error_type,
         response: bytes::Bytes::new(),
         duration_ms,
         runtime_duration_ms: None,

@@ -151,15 +151,27 @@ impl Sandbox {
         let mut restore_ms = None;
         let mut unavailable = None;
         if self.needs_init {
-            let e = init.as_ref().and_then(|i| i.error_type.clone());
-            unavailable = Some(e.unwrap_or_else(|| "Runtime.InitError".to_owned()));
+            // The init failed again: the invocation reports its status (a timeout carries no
+            // errorType).
+            unavailable = Some(match &init {
+                Some(i) if i.status == Status::Timeout => (Status::Timeout, None),
+                Some(i) => (
+                    Status::Error,
+                    Some(
+                        i.error_type
+                            .clone()
+                            .unwrap_or_else(|| "Runtime.InitError".to_owned()),
+                    ),
+                ),
+                None => (Status::Error, Some("Runtime.InitError".to_owned())),
+            });
         } else if self.needs_restore {
             self.needs_restore = false;
             let r = restore::restore(&self.shared).await;
             if r.status == Status::Success {
                 restore_ms = Some(r.duration_ms);
             } else {
-                unavailable = r.error_type.clone();
+                unavailable = Some((r.status, r.error_type.clone()));
             }
             restore = Some(r);
         }

@@ -88,10 +88,11 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
         crate::ids::random_hex(16)
     );
     let env = config.process_env(shared.addr, &log_stream);
+    let extension_env = config.extension_env(shared.addr, &log_stream);
     // Lambda starts extensions and the runtime in parallel; the extensions are started first
     // here, so their registration usually comes before the runtime's first next.
     for (path, name) in extensions.iter().zip(names.iter()) {
-        process::spawn(shared, path, Source::Extension(name.clone()), &env)?;
+        process::spawn(shared, path, Source::Extension(name.clone()), &extension_env)?;
     }
     process::spawn(shared, &config.bootstrap, Source::Function, &env)?;
 
@@ -117,7 +118,9 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
     let (status, error_type) = match waited {
         Some(Ok(())) => (Status::Success, None),
         Some(Err(e)) => (Status::Error, Some(e)),
-        None => (Status::Timeout, Some("Sandbox.Timedout".to_owned())),
+        // A timeout is status `timeout` with no errorType: "errorType: present only when
+        // status is failure or error" (the Telemetry API schema reference).
+        None => (Status::Timeout, None),
     };
     let duration_ms = ms(started.elapsed());
     shared.update(|st| {
@@ -146,8 +149,8 @@ fn all_exited(st: &crate::state::State) -> bool {
     st.runtime.exited.is_some() && st.extensions.iter().all(|e| e.exited.is_some())
 }
 
-/// Ends the environment: stops the runtime (SIGTERM then SIGKILL at spindown, SIGKILL at
-/// once for a reset), sends SHUTDOWN to the extensions registered for it while telemetry keeps
+/// Ends the environment: stops the runtime (SIGTERM, then SIGKILL after a grace period), sends
+/// SHUTDOWN to the extensions registered for it while telemetry keeps
 /// flowing, waits for them until the deadline, then SIGKILLs what is left.
 pub(crate) async fn teardown(shared: &Arc<Shared>, reason: ShutdownReason) -> ShutdownOutcome {
     let config = &shared.config;
@@ -160,17 +163,15 @@ pub(crate) async fn teardown(shared: &Arc<Shared>, reason: ShutdownReason) -> Sh
         st.runtime.pid.filter(|_| st.runtime.exited.is_none())
     });
     let mut killed: Vec<u32> = Vec::new();
+    // At a spindown and at a reset alike, the runtime gets SIGTERM and part of the shutdown
+    // budget, then SIGKILL (the Lambda documentation's shutdown phase; a reset "behaves like a
+    // Shutdown event").
     if let Some(pid) = runtime_pid {
-        if reason == ShutdownReason::Spindown {
-            process::signal(pid, Signal::SIGTERM);
-            let gone = shared
-                .wait_until(Some(t0 + RUNTIME_GRACE), |st| st.runtime.exited.map(|_| ()))
-                .await;
-            if gone.is_none() {
-                process::signal(pid, Signal::SIGKILL);
-                killed.push(pid);
-            }
-        } else {
+        process::signal(pid, Signal::SIGTERM);
+        let gone = shared
+            .wait_until(Some(t0 + RUNTIME_GRACE), |st| st.runtime.exited.map(|_| ()))
+            .await;
+        if gone.is_none() {
             process::signal(pid, Signal::SIGKILL);
             killed.push(pid);
         }

@@ -47,7 +47,7 @@ fn cli_runs_payloads_and_prints_a_summary() {
     assert_eq!(invokes.len(), 3, "{stdout}");
     assert!(invokes[0].starts_with("invoke 1 request_id=") && invokes[0].contains("status=success"));
     assert!(
-        invokes[1].contains("status=failure error_type=Runtime.ExitError"),
+        invokes[1].contains("status=error error_type=Runtime.ExitError"),
         "{stdout}"
     );
     // Re-initialised inside the next invoke: initDurationMs again.

@@ -34,7 +34,8 @@ async fn timeout_resets_and_next_invoke_reinitialises() {
     let mut sb = Sandbox::start(config).await.unwrap();
     let slow = sb.invoke(json!({"sleep_ms": 5000})).await.unwrap();
     assert_eq!(slow.status, Status::Timeout);
-    assert_eq!(slow.error_type.as_deref(), Some("Sandbox.Timedout"));
+    // errorType is "present only when status is failure or error".
+    assert_eq!(slow.error_type, None);
     assert!(
         slow.duration_ms >= 300.0 && slow.duration_ms < 1000.0,
         "{}",
@@ -42,7 +43,14 @@ async fn timeout_resets_and_next_invoke_reinitialises() {
     );
     let reset = slow.reset.as_ref().expect("a timeout resets the environment");
     assert_eq!(reset.reason, ShutdownReason::Timeout);
-    assert_eq!(reset.of(&Source::Function).unwrap().exit, ExitKind::Signal(9));
+    // A reset sends the runtime SIGTERM first, as a shutdown does (this one exits on it).
+    let runtime = reset.of(&Source::Function).unwrap();
+    assert_eq!((&runtime.exit, runtime.killed), (&ExitKind::Code(0), false));
+    assert!(
+        sb.output_of(&Source::Function)
+            .iter()
+            .any(|l| l.text == "runtime got SIGTERM")
+    );
     assert_eq!(
         reset.of(&Source::Extension("ext-a".into())).unwrap().exit,
         ExitKind::Code(0)
@@ -60,7 +68,7 @@ async fn timeout_resets_and_next_invoke_reinitialises() {
     assert_eq!(done["status"], "timeout");
     let report = report_of(&records, "platform.report", &slow.request_id);
     assert_eq!(report["status"], "timeout");
-    assert_eq!(report["errorType"], "Sandbox.Timedout");
+    assert!(report.get("errorType").is_none() && done.get("errorType").is_none());
     let init_starts: Vec<_> = records
         .iter()
         .filter(|r| r.kind == "platform.initStart")
@@ -94,7 +102,7 @@ async fn runtime_exit_is_a_failure_and_resets() {
     let fx = Fixture::new(&["ext-a"]);
     let mut sb = Sandbox::start(fx.config()).await.unwrap();
     let out = sb.invoke(json!({"exit": 3})).await.unwrap();
-    assert_eq!(out.status, Status::Failure);
+    assert_eq!(out.status, Status::Error);
     assert_eq!(out.error_type.as_deref(), Some("Runtime.ExitError"));
     let reset = out.reset.as_ref().unwrap();
     assert_eq!(reset.reason, ShutdownReason::Failure);
@@ -111,7 +119,7 @@ async fn runtime_exit_is_a_failure_and_resets() {
     let records = sb.telemetry();
     assert_eq!(
         report_of(&records, "platform.runtimeDone", &out.request_id)["status"],
-        "failure"
+        "error"
     );
 }
 
@@ -121,7 +129,9 @@ async fn function_error_is_reported_without_reset() {
     let mut sb = Sandbox::start(fx.config()).await.unwrap();
     let out = sb.invoke(json!({"error": "boom"})).await.unwrap();
     assert_eq!(out.status, Status::Error);
-    assert_eq!(out.error_type.as_deref(), Some("Function.TestError"));
+    // The runtime's header says "Unhandled" (the body says Function.TestError): Lambda keeps
+    // only a Runtime.X or Function.X header, else reports Runtime.Unknown.
+    assert_eq!(out.error_type.as_deref(), Some("Runtime.Unknown"));
     assert!(out.reset.is_none());
     let body: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
     assert_eq!(body["errorMessage"], "boom");
@@ -133,8 +143,27 @@ async fn function_error_is_reported_without_reset() {
     let done = report_of(&records, "platform.runtimeDone", &out.request_id);
     assert_eq!(
         (done["status"].as_str(), done["errorType"].as_str()),
-        (Some("error"), Some("Function.TestError"))
+        (Some("error"), Some("Runtime.Unknown"))
     );
+}
+
+#[tokio::test]
+async fn a_runtime_or_function_error_type_header_is_kept() {
+    let fx = Fixture::new(&[]);
+    let mut sb = Sandbox::start(fx.config()).await.unwrap();
+    for (header, reported) in [
+        ("Function.TestError", "Function.TestError"),
+        ("Runtime.HandlerNotFound", "Runtime.HandlerNotFound"),
+        ("Function.x", "Function.Unknown"),
+        ("", "Runtime.Unknown"),
+    ] {
+        let out = sb
+            .invoke(json!({"error": "boom", "error_header": header}))
+            .await
+            .unwrap();
+        assert_eq!(out.error_type.as_deref(), Some(reported), "{header:?}");
+    }
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
 }
 
 #[tokio::test]
@@ -336,8 +365,8 @@ async fn init_past_its_limit_times_out() {
     assert!(init.duration_ms >= 300.0 && init.duration_ms < 1000.0);
     // The re-run inside the invoke times out as well: the invoke reports the init's error.
     let out = sb.invoke(json!({})).await.unwrap();
-    assert_eq!(out.status, Status::Error);
-    assert_eq!(out.error_type.as_deref(), Some("Sandbox.Timedout"));
+    assert_eq!(out.status, Status::Timeout);
+    assert_eq!(out.error_type, None);
     sb.shutdown(ShutdownReason::Spindown).await.unwrap();
     let records = sb.telemetry();
     let reports: Vec<_> = records

@@ -55,6 +55,21 @@ async fn init_events_order_and_environment() {
     assert_eq!(env["EXTRA_VAR"], "1");
     assert!(env.get("AWS_LAMBDA_LOG_FORMAT").is_none());
     assert!(env["LAMBDA_TASK_ROOT"].as_str().unwrap().ends_with("/function"));
+    // The extension's: the shared variables, the function's own, not the runtime-only ones.
+    let ext_env = &fx.ext_entries("ext-a", "env")[0];
+    assert_eq!(ext_env["AWS_LAMBDA_FUNCTION_NAME"], "my-fn");
+    assert_eq!(ext_env["AWS_LAMBDA_RUNTIME_API"], env["AWS_LAMBDA_RUNTIME_API"]);
+    assert_eq!(ext_env["EXTRA_VAR"], "1");
+    for runtime_only in [
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "_HANDLER",
+    ] {
+        assert!(env.get(runtime_only).is_some(), "{runtime_only}");
+        assert!(ext_env.get(runtime_only).is_none(), "{runtime_only}: {ext_env}");
+    }
     let headers: serde_json::Value = lines
         .iter()
         .find_map(|l| {
@@ -184,9 +199,16 @@ async fn platform_events_in_lambda_order() {
     assert!(m1["billedDurationMs"].as_f64().unwrap() >= first.duration_ms + first.init_duration_ms.unwrap());
     assert_eq!(&second.response[..], br#"{"n": 2}"#);
 
-    // Processes: the runtime ends on SIGTERM, extensions exit by themselves within the deadline.
+    // Processes: the runtime gets SIGTERM (this one says so and exits 0), extensions exit by
+    // themselves within the deadline.
     let rt = shutdown.of(&Source::Function).unwrap();
-    assert_eq!(rt.exit, ExitKind::Signal(15));
+    assert_eq!(rt.exit, ExitKind::Code(0));
+    assert!(!rt.killed);
+    assert!(
+        sb.output_of(&Source::Function)
+            .iter()
+            .any(|l| l.text == "runtime got SIGTERM")
+    );
     for name in ["ext-a", "ext-b"] {
         let p = shutdown.of(&Source::Extension(name.into())).unwrap();
         assert_eq!(p.exit, ExitKind::Code(0), "{name}");

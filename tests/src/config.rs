@@ -167,17 +167,15 @@ impl Config {
     }
 
     /// Sets the initialization type and that type's init limit (Lambda's documented limits:
-    /// 10 s on demand and on Managed Instances; for provisioned concurrency and SnapStart,
-    /// 130 s or the function timeout, whichever is higher). Set `timeout` first.
+    /// 10 s on demand; for provisioned concurrency, SnapStart and Managed Instances, 130 s or
+    /// the function timeout, whichever is higher). Set `timeout` first.
     pub fn set_initialization_type(&mut self, t: InitializationType) {
         self.initialization_type = t;
         self.init_timeout = match t {
-            InitializationType::OnDemand | InitializationType::LambdaManagedInstances => {
-                Duration::from_secs(10)
-            }
-            InitializationType::ProvisionedConcurrency | InitializationType::SnapStart => {
-                self.timeout.max(Duration::from_secs(130))
-            }
+            InitializationType::OnDemand => Duration::from_secs(10),
+            InitializationType::ProvisionedConcurrency
+            | InitializationType::SnapStart
+            | InitializationType::LambdaManagedInstances => self.timeout.max(Duration::from_secs(130)),
         };
     }
 
@@ -328,9 +326,16 @@ mod tests {
         };
         let mut c = Config::new("/fn/bootstrap");
         assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
+        assert_eq!(c.init_timeout, Duration::from_secs(10));
         c.set_initialization_type(InitializationType::LambdaManagedInstances);
         c.max_concurrency = 3;
         assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY").as_deref(), Some("3"));
+        // Managed Instances, like provisioned concurrency and SnapStart: 130 s or the timeout.
+        assert_eq!(c.init_timeout, Duration::from_secs(130));
+        c.timeout = Duration::from_secs(300);
+        c.set_initialization_type(InitializationType::LambdaManagedInstances);
+        assert_eq!(c.init_timeout, Duration::from_secs(300));
+        c.timeout = Duration::from_secs(3);
         c.set_initialization_type(InitializationType::SnapStart);
         assert_eq!(
             get(&c, "AWS_LAMBDA_INITIALIZATION_TYPE").as_deref(),

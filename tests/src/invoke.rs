@@ -151,6 +151,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
     });
 
     let mut runtime_done: Option<(Status, Option<String>, f64)> = None;
+    // When the runtime called next after its result: where `extensionOverhead` starts.
+    let mut runtime_ready: Option<(Instant, DateTime<Utc>)> = None;
     let end = loop {
         let finished = runtime_done.is_some();
         let progress = shared
@@ -181,6 +183,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
             None => break End::Timeout,
             Some(Progress::End(e)) => break e,
             Some(Progress::RuntimeFinished) => {
+                runtime_ready = Some((Instant::now(), Utc::now()));
                 runtime_done = Some(emit_runtime_done(shared, &ids, start, start_time));
             }
         }
@@ -245,6 +248,17 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
         init_duration_ms: cold.init_ms,
         restore_duration_ms: cold.restore_ms,
     };
+    // rapid reports the extensions' time after the runtime's next as `extensionOverhead` when
+    // the environment has extensions (and the invocation got that far).
+    let has_extensions = shared.read(|st| !st.extensions.is_empty());
+    let spans = match runtime_ready {
+        Some((at, at_wall)) if has_extensions => vec![records::span(
+            "extensionOverhead",
+            at_wall,
+            ms(end_at.saturating_duration_since(at)),
+        )],
+        _ => Vec::new(),
+    };
     shared.emit(
         "platform.report",
         records::report(
@@ -252,6 +266,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
             status.as_str(),
             error_type.as_deref(),
             &metrics,
+            spans,
             &ids.tracing,
         ),
     );
@@ -377,6 +392,7 @@ fn finish_without_runtime(
             status.as_str(),
             error_type.as_deref(),
             &metrics,
+            Vec::new(),
             &ids.tracing,
         ),
     );

@@ -188,6 +188,12 @@ async fn platform_events_in_lambda_order() {
         assert!(report["metrics"]["maxMemoryUsedMB"].as_u64().unwrap() > 5);
         assert_eq!(report["metrics"]["durationMs"], out.duration_ms);
         assert!(out.billed_duration_ms as f64 >= out.duration_ms);
+        // With extensions, the report carries the time they took after the runtime's next.
+        let overhead = &report["spans"][0];
+        assert_eq!(overhead["name"], "extensionOverhead");
+        let d = overhead["durationMs"].as_f64().unwrap();
+        assert!(d >= 0.0 && d <= out.duration_ms, "{overhead}");
+        assert_eq!(report["spans"].as_array().unwrap().len(), 1);
     }
     let report1 = records
         .iter()
@@ -345,7 +351,10 @@ async fn managed_instances_rules() {
     let out = sb.invoke(json!({})).await.unwrap();
     assert_eq!(out.status, Status::Success);
     sb.shutdown(ShutdownReason::Spindown).await.unwrap();
-    assert_eq!(fx.ext_entries("ext-a", "probe-invoke")[0]["status"], 400);
+    // rapid's Managed Instances answer: 403 Extension.InvalidEventType.
+    let probe = &fx.ext_entries("ext-a", "probe-invoke")[0];
+    assert_eq!(probe["status"], 403);
+    assert_eq!(probe["body"]["errorType"], "Extension.InvalidEventType");
     assert_eq!(fx.ext_entries("ext-a", "subscribed")[0]["status"], 200);
     let events = fx.ext_entries("ext-a", "event");
     assert_eq!(events.len(), 1);

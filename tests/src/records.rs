@@ -73,6 +73,21 @@ impl TelemetryRecord {
         json!({"time": format_time(self.time), "type": self.kind, "record": self.record})
     }
 
+    /// The record as a subscriber of `schema_version` receives it: below `2022-12-13` (the
+    /// schema that brought JSON log objects), a `function` or `extension` record is always the
+    /// line as a string, even when the JSON log format made it an object.
+    pub fn to_json_for(&self, schema_version: &str) -> Value {
+        let logs = self.kind == "function" || self.kind == "extension";
+        match &self.record {
+            Value::Object(_) if logs && schema_version < "2022-12-13" => json!({
+                "time": format_time(self.time),
+                "type": self.kind,
+                "record": self.record.to_string(),
+            }),
+            _ => self.to_json(),
+        }
+    }
+
     /// `record.requestId`, when present.
     pub fn request_id(&self) -> Option<&str> {
         self.record.get("requestId").and_then(Value::as_str)

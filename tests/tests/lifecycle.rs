@@ -304,8 +304,9 @@ async fn output_reaches_subscribers_as_function_and_extension_records() {
 
 #[tokio::test]
 async fn json_log_format_delivers_objects() {
-    let fx = Fixture::new(&["ext-a"]);
+    let fx = Fixture::new(&["ext-a", "ext-b"]);
     let mut config = fx.config();
+    config.env.push(("EXT_SCHEMA_EXT_B".into(), "2022-07-01".into()));
     config.log_format = Some("JSON".into());
     config.log_level = Some("DEBUG".into());
     let mut sb = Sandbox::start(config).await.unwrap();
@@ -323,6 +324,18 @@ async fn json_log_format_delivers_objects() {
         received
             .iter()
             .any(|r| r["type"] == "function" && r["record"] == "plain")
+    );
+    // Below schema 2022-12-13 a function record is always a string: the line as written.
+    let old = fx.received("ext-b");
+    let line = old
+        .iter()
+        .find(|r| r["type"] == "function" && r["record"].as_str().is_some_and(|s| s.contains("\"hi\"")))
+        .unwrap_or_else(|| panic!("{old:?}"));
+    let parsed: serde_json::Value = serde_json::from_str(line["record"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed, json!({"level": "INFO", "message": "hi"}));
+    assert!(
+        old.iter()
+            .all(|r| r["type"] != "function" || r["record"].is_string())
     );
     let env: serde_json::Value = sb
         .output_of(&Source::Function)

@@ -89,14 +89,24 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
     );
     let env = config.process_env(shared.addr, &log_stream);
     let extension_env = config.extension_env(shared.addr, &log_stream);
-    // Lambda starts extensions and the runtime in parallel; the extensions are started first
-    // here, so their registration usually comes before the runtime's first next.
+    // The extensions start first, and the runtime only once every one of them has registered
+    // (or one has ended, or the init limit has passed): AWS's Lambda core (rapid) waits for the
+    // external agents' registration before it starts the runtime, so an extension sees the
+    // whole init phase.
     for (path, name) in extensions.iter().zip(names.iter()) {
         process::spawn(shared, path, Source::Extension(name.clone()), &extension_env)?;
     }
+    let deadline = started + config.init_timeout;
+    shared
+        .wait_until(Some(deadline), |st| {
+            st.extensions
+                .iter()
+                .all(|e| e.id.is_some() || e.exited.is_some())
+                .then_some(())
+        })
+        .await;
     process::spawn(shared, &config.bootstrap, Source::Function, &env)?;
 
-    let deadline = started + config.init_timeout;
     let waited = shared
         .wait_until(Some(deadline), |st| {
             if let Some(e) = &st.runtime.init_error {

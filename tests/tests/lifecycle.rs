@@ -127,6 +127,34 @@ async fn init_events_order_and_environment() {
 }
 
 #[tokio::test]
+async fn the_runtime_starts_only_after_every_extension_registered() {
+    let fx = Fixture::new(&["ext-a", "ext-b"]);
+    let mut config = fx.config();
+    config.env.push(("EXT_REGISTER_DELAY_MS".into(), "300".into()));
+    let mut sb = Sandbox::start(config).await.unwrap();
+    assert_eq!(sb.init_outcomes()[0].status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let runtime_started = sb
+        .output_of(&Source::Function)
+        .iter()
+        .find(|l| l.text == "runtime started")
+        .map(|l| l.time.timestamp_micros() as f64 / 1e6)
+        .unwrap();
+    for name in ["ext-a", "ext-b"] {
+        let registered = fx
+            .ext_log(name)
+            .into_iter()
+            .find(|e| e["kind"] == "registering")
+            .map(|e| e["t"].as_f64().unwrap())
+            .unwrap();
+        assert!(
+            registered < runtime_started,
+            "{name} asked to register at {registered}, the runtime started at {runtime_started}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn platform_events_in_lambda_order() {
     let fx = Fixture::new(&["ext-a", "ext-b"]);
     let mut sb = Sandbox::start(fx.config()).await.unwrap();

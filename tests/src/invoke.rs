@@ -60,11 +60,11 @@ pub(crate) struct Begun {
 }
 
 /// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`.
-pub(crate) fn begin(shared: &Shared) -> Begun {
+/// `started`: when the invocation began, if before now (an init re-run inside it).
+pub(crate) fn begin(shared: &Shared, started: Option<(Instant, DateTime<Utc>)>) -> Begun {
     let config = &shared.config;
     let ids = Ids::new();
-    let start = Instant::now();
-    let start_time = Utc::now();
+    let (start, start_time) = started.unwrap_or_else(|| (Instant::now(), Utc::now()));
     let timeout_ms = i64::try_from(config.timeout.as_millis()).unwrap_or(0);
     shared.emit(
         "platform.start",
@@ -95,7 +95,12 @@ impl Ids {
 /// Invokes the function once and waits (bounded by the timeout and the shutdown deadline) until
 /// the invocation ends; freezes the environment after it, or tears it down (the outcome's
 /// `reset`) when the invocation failed it.
-pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> InvokeOutcome {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    payload: Value,
+    cold: Cold,
+    started: Option<(Instant, DateTime<Utc>)>,
+) -> InvokeOutcome {
     let config = &shared.config;
     phases::thaw(shared);
     let Begun {
@@ -104,7 +109,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
         start_time,
         deadline,
         deadline_ms,
-    } = begin(shared);
+    } = begin(shared, started);
     if let Some(failed) = cold.unavailable.clone() {
         return finish_without_runtime(shared, ids, failed, start, cold);
     }

@@ -60,25 +60,27 @@ impl Sandbox {
             inits: Vec::new(),
             closed: false,
         };
-        sandbox.run_init("init").await?;
+        let limit = sandbox.shared.config.init_timeout;
+        sandbox.run_init("init", limit).await?;
         Ok(sandbox)
     }
 
-    async fn run_init(&mut self, phase: &'static str) -> Result<InitOutcome, SandboxError> {
-        let outcome = phases::init(&self.shared, phase).await?;
+    /// Runs an init phase bounded by `limit`.
+    async fn run_init(&mut self, phase: &'static str, limit: Duration) -> Result<InitOutcome, SandboxError> {
+        let outcome = phases::init(&self.shared, phase, limit).await?;
         self.inits.push(outcome.clone());
         let init_type = self.shared.config.initialization_type;
         if outcome.status == Status::Success {
             self.needs_init = false;
             self.needs_restore = init_type == InitializationType::SnapStart;
-            // Only an init on a request's path is reported in its report: not a provisioned
-            // init made ahead of requests, nor a SnapStart snapshot (its REPORT has no
-            // Init Duration), nor on Managed Instances (durationMs only).
-            self.pending_init_ms = match init_type {
-                InitializationType::OnDemand => Some(outcome.duration_ms),
-                InitializationType::ProvisionedConcurrency if phase == "invoke" => Some(outcome.duration_ms),
-                _ => None,
-            };
+            // Only the on-demand init of a new environment is reported in the first report
+            // (`initDurationMs`): not a provisioned init made ahead of requests, nor a SnapStart
+            // snapshot (its REPORT has no Init Duration), nor on Managed Instances (durationMs
+            // only), nor an init re-run inside an invoke after a reset (a "suppressed init":
+            // "Lambda does not report this init separately"; the invocation's duration
+            // includes it).
+            self.pending_init_ms =
+                (init_type == InitializationType::OnDemand && phase == "init").then_some(outcome.duration_ms);
             phases::freeze(&self.shared).await;
         } else {
             phases::teardown(&self.shared, ShutdownReason::Failure).await;
@@ -142,10 +144,21 @@ impl Sandbox {
     async fn invoke_one(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
         let snap_start = self.shared.config.initialization_type == InitializationType::SnapStart;
         let mut init = None;
+        // A suppressed init is part of the invocation: it starts its clock and its timeout.
+        let mut invoke_started = None;
         if self.needs_init {
             // A SnapStart environment after a reset is restored from a new snapshot (its init
-            // phase is `init`); otherwise the init is re-run inside the invoke.
-            init = Some(self.run_init(if snap_start { "init" } else { "invoke" }).await?);
+            // phase is `init`); otherwise the init is re-run inside the invoke, bounded by the
+            // function's timeout (the documentation: the re-init "runs within the function's
+            // timeout").
+            init = Some(if snap_start {
+                let limit = self.shared.config.init_timeout;
+                self.run_init("init", limit).await?
+            } else {
+                invoke_started = Some((Instant::now(), chrono::Utc::now()));
+                let limit = self.shared.config.timeout;
+                self.run_init("invoke", limit).await?
+            });
         }
         let mut restore = None;
         let mut restore_ms = None;
@@ -183,7 +196,7 @@ impl Sandbox {
             restore_ms,
             unavailable,
         };
-        let mut outcome = invoke::run(&self.shared, payload, cold).await;
+        let mut outcome = invoke::run(&self.shared, payload, cold, invoke_started).await;
         if restore_failed {
             // The failed restore's environment is discarded, after the invocation's report.
             outcome.reset = Some(phases::teardown(&self.shared, ShutdownReason::Failure).await);
@@ -220,7 +233,8 @@ impl Sandbox {
     async fn invoke_managed(&mut self, payloads: Vec<Value>) -> Result<Vec<InvokeOutcome>, SandboxError> {
         let mut init = None;
         if self.needs_init {
-            init = Some(self.run_init("invoke").await?);
+            let limit = self.shared.config.init_timeout;
+            init = Some(self.run_init("invoke", limit).await?);
         }
         if self.needs_init {
             let e = init

@@ -55,7 +55,11 @@ pub(crate) fn thaw(shared: &Shared) {
 
 /// Runs an init phase: starts the extensions, then the runtime, and waits (bounded by the
 /// init limit) until the runtime and every extension have called next.
-pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<InitOutcome, SandboxError> {
+pub(crate) async fn init(
+    shared: &Arc<Shared>,
+    phase: &'static str,
+    limit: Duration,
+) -> Result<InitOutcome, SandboxError> {
     let config = &shared.config;
     let started = Instant::now();
     let extensions = match &config.layer_dir {
@@ -96,7 +100,7 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
     for (path, name) in extensions.iter().zip(names.iter()) {
         process::spawn(shared, path, Source::Extension(name.clone()), &extension_env)?;
     }
-    let deadline = started + config.init_timeout;
+    let deadline = started + limit;
     shared
         .wait_until(Some(deadline), |st| {
             st.extensions

@@ -126,6 +126,12 @@ pub struct Args {
     /// Echo process output live to stderr instead of at the end.
     #[arg(long)]
     pub echo: bool,
+    /// Do not use a cgroup: measure memory from /proc and freeze with SIGSTOP.
+    #[arg(long)]
+    pub no_cgroups: bool,
+    /// Do not cap the CPU at Lambda's share for the memory size (one vCPU at 1,769 MB).
+    #[arg(long)]
+    pub no_cpu_limit: bool,
 }
 
 fn init_type(s: &str) -> Result<InitializationType, String> {
@@ -168,6 +174,8 @@ impl Args {
         c.log_level.clone_from(&self.log_level);
         c.env.clone_from(&self.env);
         c.echo_output = self.echo;
+        c.cgroups = !self.no_cgroups;
+        c.cpu_limit = !self.no_cpu_limit;
         c
     }
 
@@ -232,6 +240,7 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
     let payloads = args.all_payloads()?;
     let mut sandbox = Sandbox::start(args.config()).await?;
     let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(CliError::Print);
+    w(out, &sandbox.isolation().describe())?;
     for i in sandbox.init_outcomes() {
         w(
             out,

@@ -114,15 +114,26 @@ pub(crate) async fn run(
         return finish_without_runtime(shared, ids, failed, start, cold);
     }
 
+    // Memory: the environment's cgroup (the kernel limits it, and its peak covers every
+    // process, as on Lambda), else the `/proc` fallback (per-process peaks and a sampler that
+    // stands in for the limit).
+    let cgroup = shared.cgroup.as_ref();
+    let oom_kills_before = cgroup.map(|c| {
+        c.reset_peak();
+        c.oom_kills()
+    });
     let pids = memory::with_descendants(&live_pids(shared));
-    let peaks_reset = memory::reset_peaks(&pids);
-    let limit_kb = u64::from(config.memory_mb) * 1024;
-    let sampler = Sampler::start(
-        Arc::clone(shared),
-        pids.clone(),
-        limit_kb,
-        config.memory_sample_interval,
-    );
+    let fallback = cgroup.is_none().then(|| {
+        let peaks_reset = memory::reset_peaks(&pids);
+        let limit_kb = u64::from(config.memory_mb) * 1024;
+        let sampler = Sampler::start(
+            Arc::clone(shared),
+            pids.clone(),
+            limit_kb,
+            config.memory_sample_interval,
+        );
+        (peaks_reset, sampler)
+    });
     let request_id = ids.request_id.clone();
     let event = json!({
         "eventType": "INVOKE",
@@ -194,12 +205,23 @@ pub(crate) async fn run(
         }
     };
     let end_at = Instant::now();
-    let all_pids = memory::with_descendants(&pids);
-    let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
-    let max_kb = sampler.stop().max(hwm);
-    let max_memory_used_mb = memory::kb_to_mb(max_kb);
+    let (max_memory_used_mb, over_limit) = match (cgroup, fallback) {
+        (Some(c), _) => (
+            c.peak_bytes().unwrap_or(0).div_ceil(1024 * 1024),
+            oom_kills_before.is_some_and(|before| c.oom_kills() > before),
+        ),
+        (None, Some((peaks_reset, sampler))) => {
+            let all_pids = memory::with_descendants(&pids);
+            let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
+            let mb = memory::kb_to_mb(sampler.stop().max(hwm));
+            // Sampling can overshoot the limit between two samples; Lambda never reports more
+            // than the memory size.
+            let limit = u64::from(config.memory_mb);
+            (mb.min(limit), mb > limit)
+        }
+        (None, None) => (0, false),
+    };
     let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
-    let over_limit = max_memory_used_mb > u64::from(config.memory_mb);
     let fail = |e: &str| (Status::Error, Some(e.to_owned()), Some(ShutdownReason::Failure));
     // The AWS documentation lists the status values without mapping each failure; the
     // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is
@@ -209,8 +231,9 @@ pub(crate) async fn run(
     // status is failure or error").
     let (status, error_type, reset) = match end {
         End::OutOfMemory => fail("Runtime.OutOfMemory"),
-        // The peak passed the limit between two samples: Lambda would have killed it.
-        End::Done if over_limit => fail("Runtime.OutOfMemory"),
+        // The kernel's OOM killer ended a process of the environment (cgroup), or the peak
+        // passed the limit between two samples (fallback): Lambda reports it as out of memory.
+        _ if over_limit => fail("Runtime.OutOfMemory"),
         End::Timeout => (Status::Timeout, None, Some(ShutdownReason::Timeout)),
         End::RuntimeExit => fail("Runtime.ExitError"),
         End::Done if crashed_extension => fail("Extension.Crash"),

@@ -95,6 +95,22 @@ impl Sandbox {
         self.shared.addr
     }
 
+    /// What measures and limits memory, freezes the environment and caps its CPU here.
+    pub fn isolation(&self) -> &crate::Isolation {
+        &self.shared.isolation
+    }
+
+    /// Whether the environment's processes are frozen now (by the cgroup freezer, or by
+    /// SIGSTOP in the fallback).
+    pub fn is_frozen(&self) -> bool {
+        match &self.shared.cgroup {
+            Some(c) if self.shared.isolation.freezer != "SIGSTOP" => c.is_frozen(),
+            _ => phases::live_pids(&self.shared)
+                .iter()
+                .all(|p| process::is_stopped(*p)),
+        }
+    }
+
     /// Every init phase so far.
     pub fn init_outcomes(&self) -> &[InitOutcome] {
         &self.inits

@@ -35,21 +35,25 @@ pub(crate) fn live_pids(shared: &Shared) -> Vec<u32> {
     })
 }
 
-/// Stops the processes (SIGSTOP to each process group) after letting POSTs under way finish.
-/// Lambda freezes the environment between invocations; signals are used rather than a cgroup
-/// freezer so the sandbox needs no privileges.
+/// Freezes the environment after letting POSTs under way finish, as Lambda does between
+/// invocations: with the cgroup freezer where the environment has one, else SIGSTOP to each
+/// process group (no privileges needed).
 pub(crate) async fn freeze(shared: &Shared) {
     if shared.config.initialization_type == crate::config::InitializationType::LambdaManagedInstances {
         // Managed Instances keep running between invocations.
         return;
     }
     shared.hub.freeze(FREEZE_WAIT).await;
-    process::set_stopped(&live_pids(shared), true);
+    if !shared.cgroup.as_ref().is_some_and(|c| c.set_frozen(true)) {
+        process::set_stopped(&live_pids(shared), true);
+    }
 }
 
 /// Continues the processes, then lets telemetry flow again.
 pub(crate) fn thaw(shared: &Shared) {
-    process::set_stopped(&live_pids(shared), false);
+    if !shared.cgroup.as_ref().is_some_and(|c| c.set_frozen(false)) {
+        process::set_stopped(&live_pids(shared), false);
+    }
     shared.hub.thaw();
 }
 

@@ -37,7 +37,11 @@ fn cli_runs_payloads_and_prints_a_summary() {
         String::from_utf8_lossy(&out.stderr)
     );
     let all: Vec<&str> = stdout.lines().collect();
-    assert!(all[0].starts_with("init phase=init status=success"), "{stdout}");
+    assert!(
+        all[0].starts_with("environment: memory measured and limited by "),
+        "{stdout}"
+    );
+    assert!(all[1].starts_with("init phase=init status=success"), "{stdout}");
     assert!(
         all.iter()
             .any(|l| l.starts_with("  reset: process function") && l.contains("exit=Code(4)")),

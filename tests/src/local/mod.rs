@@ -150,6 +150,12 @@ pub struct InvokeArgs {
     /// Time the extensions get after SHUTDOWN, in ms (Lambda: 2000).
     #[arg(long, default_value_t = 2000)]
     pub shutdown_deadline_ms: u64,
+    /// Do not use a cgroup: measure memory from /proc and freeze with SIGSTOP.
+    #[arg(long)]
+    pub no_cgroups: bool,
+    /// Do not cap the CPU at Lambda's share for the memory size (one vCPU at 1,769 MB).
+    #[arg(long)]
+    pub no_cpu_limit: bool,
 }
 
 /// `KEY=VALUE`, also in CloudFormation's `ParameterKey=K,ParameterValue=V` form.
@@ -223,12 +229,15 @@ pub async fn invoke(args: &InvokeArgs, out: &mut impl Write, log: &mut impl Writ
         Architecture::X86_64
     };
     config.shutdown_deadline = Duration::from_millis(args.shutdown_deadline_ms);
+    config.cgroups = !args.no_cgroups;
+    config.cpu_limit = !args.no_cpu_limit;
     config.env = staged.env.clone();
     config
         .env
         .extend(environment.into_iter().map(|(k, v)| (k, v.unwrap_or_default())));
 
     let mut sandbox = Sandbox::start(config).await?;
+    say(log, &format!("  {}", sandbox.isolation().describe()))?;
     let invoked_at = chrono::Utc::now();
     let outcome = sandbox.invoke(event).await?;
     let answered_at = chrono::Utc::now();

@@ -307,6 +307,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    // The sandbox's own warnings (a failed accept, a lost invocation task) on stderr;
+    // LAMBDA_SANDBOX_LOG=debug|info|warn|error chooses how much (warn by default).
+    let level = std::env::var("LAMBDA_SANDBOX_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
     let mut stderr = std::io::stderr();
     if cli.run.concurrency.is_some() && cli.run.init_type != Some(InitializationType::LambdaManagedInstances)
     {

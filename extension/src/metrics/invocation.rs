@@ -126,7 +126,8 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
         r.maybe(&m::TMP_USED, u.tmp_used_bytes.map(|b| b as f64));
     }
 
-    r.dimensions.push(("ColdStart", inv.cold_start.to_string()));
+    let cold = if inv.cold_start { "true" } else { "false" };
+    r.dimensions.push(("ColdStart", cold.into()));
     r.text("RequestId", Some(&inv.request_id));
     r.text("Status", status.map(Status::as_str));
     r.text("ErrorType", inv.error_type.as_deref());
@@ -303,7 +304,7 @@ mod tests {
         assert_eq!(r.get("CpuTotalTime"), Some(40.0));
         assert_eq!(r.get("TmpUsed"), Some(4096.0));
         assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));
-        assert_eq!(r.dimensions, [("ColdStart", "false".to_owned())]);
+        assert_eq!(r.dimensions, [("ColdStart", "false".into())]);
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub struct MetricDef {
     pub about: &'static str,
 }
 
+/// A per-record dimension value: `ColdStart`'s `"true"` / `"false"` without an allocation.
+pub(crate) type DimensionValue = std::borrow::Cow<'static, str>;
+
 /// A property value: searchable with Logs Insights, never a dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PropertyValue {
@@ -130,7 +133,7 @@ pub(crate) struct MetricRecord {
     pub(crate) timestamp_ms: i64,
     pub(crate) values: Vec<(&'static MetricDef, f64)>,
     /// Low-cardinality dimension values that vary per record (e.g. `ColdStart`).
-    pub(crate) dimensions: Vec<(&'static str, String)>,
+    pub(crate) dimensions: Vec<(&'static str, DimensionValue)>,
     pub(crate) properties: Vec<(&'static str, PropertyValue)>,
 }
 

@@ -338,7 +338,7 @@ impl<S: Sink> Pipeline<S> {
     /// to the selected metrics once.
     fn emit(&mut self, now: u64) {
         for invocation in self.completed.drain(..) {
-            let record = invocation_record(&invocation, &self.parts.context);
+            let record = invocation_record(invocation, &self.parts.context);
             self.stats.invocations += 1;
             self.records.push(record);
         }

@@ -11,6 +11,7 @@
 mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use pending::Pending;
 
@@ -73,8 +74,9 @@ pub(crate) struct Joiner {
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
     order: VecDeque<(u64, String)>,
     next_seq: u64,
-    recent: HashSet<String>,
-    recent_order: VecDeque<String>,
+    /// One copy of each id, shared by the set and its order.
+    recent: HashSet<Arc<str>>,
+    recent_order: VecDeque<Arc<str>>,
     init: InitContext,
     stats: JoinStats,
 }
@@ -166,23 +168,38 @@ impl Joiner {
             EventKind::RestoreReport(phase) => self.on_restore(phase.duration_ms),
             EventKind::Start(start) => self.on_start(time_ms, start, out),
             EventKind::RuntimeDone(done) => {
-                let request_id = done.request_id.clone();
-                let Some(p) = self.entry(&request_id, out) else {
+                let expected = self.limits.runtime_done_expected;
+                let Some(p) = self.entry(&done.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.runtime = Some(done);
-                self.complete_if_ready(&request_id, out);
+                // The id is copied only to finish a complete invocation.
+                if let Some(id) = p
+                    .runtime
+                    .as_ref()
+                    .filter(|_| p.is_complete(expected))
+                    .map(|r| r.request_id.clone())
+                {
+                    self.finish(&id, Ending::Complete, out);
+                }
             }
             EventKind::Report(report) => {
-                let request_id = report.request_id.clone();
-                let Some(p) = self.entry(&request_id, out) else {
+                let expected = self.limits.runtime_done_expected;
+                let Some(p) = self.entry(&report.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.report_at.get_or_insert(now);
                 p.report = Some(report);
-                self.complete_if_ready(&request_id, out);
+                if let Some(id) = p
+                    .report
+                    .as_ref()
+                    .filter(|_| p.is_complete(expected))
+                    .map(|r| r.request_id.clone())
+                {
+                    self.finish(&id, Ending::Complete, out);
+                }
             }
             // Environment-level: handled by the caller, not part of any invocation.
             EventKind::LogsDropped(_) => {}
@@ -385,19 +402,20 @@ impl Joiner {
     }
 
     fn finish(&mut self, request_id: &str, ending: Ending, out: &mut Vec<CompletedInvocation>) {
-        let Some(p) = self.pending.remove(request_id) else {
+        let Some((id, p)) = self.pending.remove_entry(request_id) else {
             return;
         };
-        self.remember(request_id);
-        out.push(p.complete(request_id.to_owned(), ending));
+        self.remember(&id);
+        out.push(p.complete(id, ending));
     }
 
     fn remember(&mut self, request_id: &str) {
         if self.limits.remembered == 0 {
             return;
         }
-        if self.recent.insert(request_id.to_owned()) {
-            self.recent_order.push_back(request_id.to_owned());
+        let id: Arc<str> = request_id.into();
+        if self.recent.insert(Arc::clone(&id)) {
+            self.recent_order.push_back(id);
         }
         while self.recent_order.len() > self.limits.remembered {
             if let Some(old) = self.recent_order.pop_front() {

@@ -8,11 +8,13 @@
 //! known. Request ids already emitted are remembered (a bounded window) so that a batch Lambda
 //! delivers twice is not counted twice.
 
+mod hash;
 mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use hash::IdHash;
 use pending::Pending;
 
 use crate::model::{
@@ -70,12 +72,12 @@ struct InitContext {
 #[derive(Debug)]
 pub(crate) struct Joiner {
     limits: JoinLimits,
-    pending: HashMap<String, Pending>,
+    pending: HashMap<String, Pending, IdHash>,
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
     order: VecDeque<(u64, String)>,
     next_seq: u64,
     /// One copy of each id, shared by the set and its order.
-    recent: HashSet<Arc<str>>,
+    recent: HashSet<Arc<str>, IdHash>,
     recent_order: VecDeque<Arc<str>>,
     init: InitContext,
     stats: JoinStats,
@@ -85,10 +87,10 @@ impl Joiner {
     pub(crate) fn new(limits: JoinLimits) -> Self {
         Self {
             limits,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
             next_seq: 0,
-            recent: HashSet::new(),
+            recent: HashSet::default(),
             recent_order: VecDeque::new(),
             init: InitContext::default(),
             stats: JoinStats::default(),
@@ -225,6 +227,7 @@ impl Joiner {
                 p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
             })
             .count();
+        let expected = self.limits.runtime_done_expected;
         let Some(p) = self.entry(&request_id, out) else {
             return;
         };
@@ -242,10 +245,13 @@ impl Joiner {
         if restore.is_some() {
             p.restore_duration_ms = restore;
         }
+        let complete = p.is_complete(expected);
         if claim_cold {
             self.init.claimed_at_ms = Some(time_ms);
         }
-        self.complete_if_ready(&request_id, out);
+        if complete {
+            self.finish(&request_id, Ending::Complete, out);
+        }
     }
 
     /// Emits invocations whose report arrived more than the grace period ago but which still

@@ -362,20 +362,18 @@ impl Joiner {
             self.stats.duplicates += 1;
             return None;
         }
-        if !self.pending.contains_key(request_id) {
-            self.make_room(out);
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            self.order.push_back((seq, request_id.to_owned()));
-            self.pending.insert(
-                request_id.to_owned(),
-                Pending {
-                    seq,
-                    ..Pending::default()
-                },
-            );
+        if self.pending.contains_key(request_id) {
+            return self.pending.get_mut(request_id);
         }
-        self.pending.get_mut(request_id)
+        self.make_room(out);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.push_back((seq, request_id.to_owned()));
+        let p = self.pending.entry(request_id.to_owned()).or_insert(Pending {
+            seq,
+            ..Pending::default()
+        });
+        Some(p)
     }
 
     fn make_room(&mut self, out: &mut Vec<CompletedInvocation>) {

@@ -53,9 +53,17 @@ fn flag(on: bool) -> f64 {
 const VALUES: usize = 32;
 const PROPERTIES: usize = 32;
 
-/// Derives the metric values and properties of one invocation (its texts moved into them).
-pub(crate) fn invocation_record(inv: CompletedInvocation, ctx: &InvocationContext) -> MetricRecord {
-    let mut r = MetricRecord::with_capacity(RecordKind::Invocation, inv.timestamp_ms, VALUES, PROPERTIES);
+/// Derives the metric values and properties of one invocation (its texts moved into them), in
+/// the room of a spent record when there is one.
+pub(crate) fn invocation_record(
+    inv: CompletedInvocation,
+    ctx: &InvocationContext,
+    spent: Option<MetricRecord>,
+) -> MetricRecord {
+    let mut r = match spent {
+        Some(spent) => spent.reuse(RecordKind::Invocation, inv.timestamp_ms),
+        None => MetricRecord::with_capacity(RecordKind::Invocation, inv.timestamp_ms, VALUES, PROPERTIES),
+    };
     let status = inv.status;
     let report = inv.report.as_ref();
     let runtime = inv.runtime.as_ref();
@@ -217,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_successful_warm_invocation() {
-        let r = invocation_record(inv(), &InvocationContext::default());
+        let r = invocation_record(inv(), &InvocationContext::default(), None);
         assert_eq!(r.get("Invocations"), Some(1.0));
         assert_eq!(r.get("Errors"), Some(0.0));
         assert_eq!(r.get("ColdStarts"), Some(0.0));
@@ -240,7 +248,7 @@ mod tests {
             init_type: Some("on-demand".into()),
             ..Phase::default()
         });
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("ColdStarts"), Some(1.0));
         assert_eq!(r.get("InitDuration"), Some(88.0));
         assert!(
@@ -254,7 +262,7 @@ mod tests {
         let mut i = inv();
         i.status = Some(Status::Error);
         i.error_type = Some("Runtime.OutOfMemory".into());
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             (r.get("Errors"), r.get("OutOfMemory"), r.get("Timeouts")),
             (Some(1.0), Some(1.0), Some(0.0))
@@ -263,7 +271,7 @@ mod tests {
         let mut i = inv();
         i.status = Some(Status::Failure);
         i.report.as_mut().unwrap().metrics.max_memory_used_mb = Some(128.0);
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             r.get("OutOfMemory"),
             Some(1.0),
@@ -272,7 +280,7 @@ mod tests {
 
         let mut i = inv();
         i.status = Some(Status::Timeout);
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             (r.get("Errors"), r.get("Timeouts"), r.get("OutOfMemory")),
             (Some(0.0), Some(1.0), Some(0.0))
@@ -304,7 +312,7 @@ mod tests {
             file_descriptors: 9,
             threads: 2,
         });
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("PostRuntimeDuration"), Some(2.5));
         assert_eq!(r.get("ResponseLatency"), Some(7.0));
         assert_eq!(r.get("MemoryUtilization"), Some(46.88));
@@ -331,7 +339,7 @@ mod tests {
         let mut i = inv();
         i.report = None;
         i.ending = Ending::Shutdown;
-        let r = invocation_record(i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("Invocations"), Some(1.0));
         assert_eq!(r.get("Duration"), None);
         assert!(

@@ -193,6 +193,20 @@ impl MetricRecord {
         }
     }
 
+    /// The record emptied for another of `kind` at `timestamp_ms`, its vectors' room kept (an
+    /// invocation's record is made in the room of the one before it).
+    pub(crate) fn reuse(mut self, kind: RecordKind, timestamp_ms: i64) -> Self {
+        self.values.clear();
+        self.dimensions.clear();
+        self.properties.clear();
+        Self {
+            kind,
+            notable: false,
+            timestamp_ms,
+            ..self
+        }
+    }
+
     pub(crate) fn value(&mut self, def: &'static MetricDef, value: f64) {
         self.values.push((def, value));
     }

@@ -99,6 +99,8 @@ pub struct Pipeline<S: Sink> {
     /// The listener's slot of the batch in `backlog`, given back when the backlog is worked.
     slot: ReadSlot,
     records: Vec<MetricRecord>,
+    /// The last record placed, whose room the next invocation's record takes.
+    spent: Option<MetricRecord>,
     aggregates: Vec<Aggregate>,
     documents: Vec<String>,
     /// The invocation whose resource use the next sample closes, and its starting sample.
@@ -116,6 +118,7 @@ impl<S: Sink> Pipeline<S> {
             backlog: VecDeque::new(),
             slot: ReadSlot::default(),
             records: Vec::new(),
+            spent: None,
             aggregates: Vec::new(),
             documents: Vec::new(),
             last_invoke: None,
@@ -346,7 +349,7 @@ impl<S: Sink> Pipeline<S> {
         self.records = records;
         let mut completed = std::mem::take(&mut self.completed);
         for invocation in completed.drain(..) {
-            let record = invocation_record(invocation, &self.parts.context);
+            let record = invocation_record(invocation, &self.parts.context, self.spent.take());
             self.stats.invocations += 1;
             self.place(record, now);
         }
@@ -383,11 +386,13 @@ impl<S: Sink> Pipeline<S> {
             _ => {
                 let encoded = parts.encoder.encode(&record, &mut self.documents);
                 self.stats.add(encoded);
-                None
+                self.spent = Some(record);
+                return;
             }
         };
         if let Some((batcher, record)) = aggregate {
             batcher.add(&record, now, &mut self.aggregates);
+            self.spent = Some(record);
         }
     }
 }

@@ -7,7 +7,16 @@
 pub(super) fn string(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
-    for (i, byte) in s.bytes().enumerate() {
+    // Most texts need no escape at all: skip them eight bytes at a time.
+    let bytes = s.as_bytes();
+    let mut clean = 0;
+    while let Some(word) = bytes.get(clean..clean + 8) {
+        if needs_escape(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
+            break;
+        }
+        clean += 8;
+    }
+    for (i, byte) in s.bytes().enumerate().skip(clean) {
         let escape = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -34,6 +43,16 @@ pub(super) fn string(out: &mut String, s: &str) {
     }
     out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
+}
+
+/// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (exact: the
+/// classic "has a zero byte" / "has a byte less than n" tests).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    control || has_zero(word ^ (ONES * u64::from(b'"'))) || has_zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// Appends a finite `f64` (the caller leaves out NaN and infinities, which JSON cannot hold).
@@ -68,8 +87,30 @@ mod tests {
     }
 
     #[test]
+    fn a_word_needs_escaping_exactly_when_one_of_its_bytes_does() {
+        for byte in 0..=255u8 {
+            for position in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[position] = byte;
+                let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    expected,
+                    "{byte:#x} at {position}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn escapes_as_serde_json_does() {
         let s = "a\"b\\c\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}é/😀";
+        // Long clean runs before and after escapes, across word boundaries.
+        let long = format!("{}\"{}\u{1}{}", "x".repeat(17), "é".repeat(9), "y".repeat(8));
+        assert_eq!(
+            written(|o| string(o, &long)),
+            serde_json::to_string(&long).unwrap()
+        );
         let ours = written(|o| string(o, s));
         assert_eq!(ours, serde_json::to_string(s).unwrap());
         assert_eq!(ours, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0000\\u001f\u{7f}é/😀\"");

@@ -79,6 +79,9 @@ pub(crate) fn invocation_record(
     r.value(&m::COLD_STARTS, flag(inv.cold_start));
     r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
 
+    let extension_overhead = report
+        .and_then(|r| r.spans.extension_overhead_ms)
+        .filter(|d| d.is_finite());
     let report = report.map(|r| r.metrics);
     // A required value intake refused is NaN: absent here, as an optional one would be.
     let duration = report.map(|r| r.duration_ms).filter(|d| d.is_finite());
@@ -89,11 +92,15 @@ pub(crate) fn invocation_record(
     r.maybe(&m::DURATION, duration);
     r.maybe(&m::BILLED_DURATION, report.and_then(|r| r.billed_duration_ms));
     r.maybe(&m::RUNTIME_DURATION, runtime_duration);
+    // Lambda's own measure where the report carries it (the `extensionOverhead` span), else
+    // the difference of the two durations.
     r.maybe(
         &m::POST_RUNTIME_DURATION,
-        duration
-            .zip(runtime_duration)
-            .map(|(d, rt)| round_to((d - rt).max(0.0), 3)),
+        extension_overhead.or_else(|| {
+            duration
+                .zip(runtime_duration)
+                .map(|(d, rt)| round_to((d - rt).max(0.0), 3))
+        }),
     );
     let spans = runtime.map(|r| r.spans).unwrap_or_default();
     r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
@@ -188,7 +195,7 @@ fn is_out_of_memory(inv: &CompletedInvocation) -> bool {
 mod tests {
     use super::*;
     use crate::model::{
-        Ending, Phase, Report, ReportMetrics, ResourceUsage, RuntimeDone, RuntimeDoneMetrics,
+        Ending, Phase, Report, ReportMetrics, ReportSpans, ResourceUsage, RuntimeDone, RuntimeDoneMetrics,
         RuntimeDoneSpans,
     };
 
@@ -213,6 +220,7 @@ mod tests {
                     max_memory_used_mb: Some(60.0),
                     ..ReportMetrics::default()
                 },
+                spans: ReportSpans::default(),
             }),
             status: Some(Status::Success),
             error_type: None,
@@ -312,8 +320,15 @@ mod tests {
             file_descriptors: 9,
             threads: 2,
         });
+        // Lambda's extensionOverhead span, where the report has it, is the measure.
+        let mut with_span = i.clone();
+        if let Some(report) = with_span.report.as_mut() {
+            report.spans.extension_overhead_ms = Some(1.75);
+        }
         let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("PostRuntimeDuration"), Some(2.5));
+        let r2 = invocation_record(with_span, &InvocationContext::default(), None);
+        assert_eq!(r2.get("PostRuntimeDuration"), Some(1.75));
         assert_eq!(r.get("ResponseLatency"), Some(7.0));
         assert_eq!(r.get("MemoryUtilization"), Some(46.88));
         let expected = 0.011 * 0.125 * 0.000_016_666_7 + 0.000_000_2;

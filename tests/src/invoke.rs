@@ -199,8 +199,9 @@ pub(crate) async fn run(
             None => break End::Timeout,
             Some(Progress::End(e)) => break e,
             Some(Progress::RuntimeFinished) => {
-                runtime_ready = Some((Instant::now(), Utc::now()));
-                runtime_done = Some(emit_runtime_done(shared, &ids, start, start_time));
+                let (done, ready_at) = emit_runtime_done(shared, &ids, start, start_time);
+                runtime_done = Some(done);
+                runtime_ready = ready_at;
             }
         }
     };
@@ -332,13 +333,15 @@ pub(crate) async fn run(
     }
 }
 
-/// Emits `platform.runtimeDone` once the runtime posted its result and called next again.
+/// Emits `platform.runtimeDone` once the runtime posted its result and called next again;
+/// returns its status, error type and duration, and when that next came (where the
+/// extensions' overhead starts).
 fn emit_runtime_done(
     shared: &Shared,
     ids: &Ids,
     start: Instant,
     start_time: DateTime<Utc>,
-) -> (Status, Option<String>, f64) {
+) -> ((Status, Option<String>, f64), Option<(Instant, DateTime<Utc>)>) {
     let (result, next_at) = shared.read(|st| {
         (
             st.invocation(&ids.request_id).and_then(|i| i.result.clone()),
@@ -346,7 +349,7 @@ fn emit_runtime_done(
         )
     });
     let Some(r) = result else {
-        return (Status::Failure, None, 0.0);
+        return ((Status::Failure, None, 0.0), None);
     };
     let next_at = next_at.unwrap_or(r.body_done_at);
     let status = if r.error_type.is_some() {
@@ -373,7 +376,7 @@ fn emit_runtime_done(
             &ids.tracing,
         ),
     );
-    (status, r.error_type, duration)
+    ((status, r.error_type, duration), Some(next_at))
 }
 
 /// The `responseLatency` and `responseDuration` spans of a result.

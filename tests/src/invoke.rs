@@ -15,6 +15,11 @@ use crate::records::{self, ReportMetrics, ms};
 use crate::state::{Invocation, PendingInvoke, Phase, Shared};
 use crate::{ids, process};
 
+/// A point in time on both clocks: monotonic (for durations) and wall (for records).
+type Moment = (Instant, DateTime<Utc>);
+/// What `platform.runtimeDone` said: status, error type, duration.
+type Done = (Status, Option<String>, f64);
+
 /// What happened before this invocation in the same invoke call.
 pub(crate) struct Cold {
     /// An init run inside the invoke.
@@ -166,9 +171,9 @@ pub(crate) async fn run(
         }
     });
 
-    let mut runtime_done: Option<(Status, Option<String>, f64)> = None;
+    let mut runtime_done: Option<Done> = None;
     // When the runtime called next after its result: where `extensionOverhead` starts.
-    let mut runtime_ready: Option<(Instant, DateTime<Utc>)> = None;
+    let mut runtime_ready: Option<Moment> = None;
     let end = loop {
         let finished = runtime_done.is_some();
         let progress = shared
@@ -341,7 +346,7 @@ fn emit_runtime_done(
     ids: &Ids,
     start: Instant,
     start_time: DateTime<Utc>,
-) -> ((Status, Option<String>, f64), Option<(Instant, DateTime<Utc>)>) {
+) -> (Done, Option<Moment>) {
     let (result, next_at) = shared.read(|st| {
         (
             st.invocation(&ids.request_id).and_then(|i| i.result.clone()),

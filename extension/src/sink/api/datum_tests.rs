@@ -105,7 +105,7 @@ fn requests_hold_at_most_1000_data_of_whole_documents() {
 #[test]
 fn requests_stay_under_the_size_limit() {
     let long = "x".repeat(1000);
-    let docs: Vec<Document> = (0..400)
+    let docs: Vec<Document> = (0..1000)
         .map(|i| {
             let text = doc(json!({
                 "_aws": {"Timestamp": NOW, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": [["D"]], "Metrics": [{"Name": "A"}]}]},
@@ -120,7 +120,7 @@ fn requests_stay_under_the_size_limit() {
         let bytes: usize = r.data.iter().map(Datum::encoded_bytes).sum();
         assert!(bytes <= MAX_REQUEST_BYTES);
     }
-    assert_eq!(requests.iter().map(|r| r.data.len()).sum::<usize>(), 400);
+    assert_eq!(requests.iter().map(|r| r.data.len()).sum::<usize>(), 1000);
 }
 
 #[test]

@@ -152,7 +152,7 @@ test: lint layers qemu template-check cloudwatch-venv
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
 		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) test --locked --workspace
-	$(CARGO) test --locked -p lambda-lens --features api --lib
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(CARGO) test --locked -p lambda-lens --features api --lib
 
 lint: fmt-check clippy unused-deps deny
 

@@ -52,6 +52,10 @@ const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 const SENDER_QUEUE: usize = 8;
 
+/// Reads a variable of the environment (the credentials); injected so tests need not touch the
+/// process environment.
+pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the API sink needs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiSettings {
@@ -97,11 +101,17 @@ pub(crate) struct ApiSink {
     sender: Option<(mpsc::Sender<Message>, JoinHandle<()>)>,
     counters: Arc<Counters>,
     deadline: Deadline,
+    lookup: Lookup,
 }
 
 impl ApiSink {
     pub(crate) fn new(settings: ApiSettings) -> Self {
+        Self::with_lookup(settings, Arc::new(|name: &str| std::env::var(name).ok()))
+    }
+
+    pub(crate) fn with_lookup(settings: ApiSettings, lookup: Lookup) -> Self {
         Self {
+            lookup,
             settings,
             queued: Vec::new(),
             queued_bytes: 0,
@@ -120,6 +130,7 @@ impl ApiSink {
                 settings: self.settings.clone(),
                 counters: self.counters.clone(),
                 deadline: self.deadline.clone(),
+                lookup: self.lookup.clone(),
                 client: None,
                 fallback: self.settings.fallback.then(StdoutSink::default),
                 paused_until: None,
@@ -220,6 +231,7 @@ struct Sender {
     settings: ApiSettings,
     counters: Arc<Counters>,
     deadline: Deadline,
+    lookup: Lookup,
     /// Built at the first request; `Err` when it cannot be (no credentials), for good.
     client: Option<Result<CloudWatch, client::ClientError>>,
     fallback: Option<StdoutSink>,
@@ -276,10 +288,10 @@ impl Sender {
 
     /// Builds the client at the first request; what stops it, for good.
     fn ensure_client(&mut self) -> Option<client::ClientError> {
-        let (settings, deadline) = (&self.settings, &self.deadline);
+        let (settings, deadline, lookup) = (&self.settings, &self.deadline, &self.lookup);
         let made = self
             .client
-            .get_or_insert_with(|| CloudWatch::new(settings, deadline, &|name| std::env::var(name).ok()));
+            .get_or_insert_with(|| CloudWatch::new(settings, deadline, lookup.as_ref()));
         made.as_ref().err().cloned()
     }
 
@@ -416,3 +428,6 @@ fn random() -> u64 {
     );
     h.finish()
 }
+
+#[cfg(test)]
+mod tests;

@@ -261,8 +261,9 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         invocations_everywhere(&cloudwatch, "Faults/500", &run_500),
         (0.0, n)
     );
-    // Three attempts of the first request; later ones go straight to the fallback for a while.
-    assert!(proxy.requests() <= 3, "{} requests", proxy.requests());
+    // Three attempts of the first request; later ones go straight to the fallback for 10 s
+    // (twice that if the run is slow).
+    assert!(proxy.requests() <= 6, "{} requests", proxy.requests());
     assert_eq!(proxy.forwarded(), 0);
     assert!(
         run_500
@@ -281,7 +282,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         invocations_everywhere(&cloudwatch, "Faults/Throttled", &throttled),
         (0.0, n)
     );
-    assert!(proxy.requests() - before <= 3);
+    assert!(proxy.requests() - before <= 6);
     assert!(
         throttled.log.iter().any(|l| l.contains("Throttling")),
         "{:?}",
@@ -313,7 +314,13 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         "{:?}",
         slow.log
     );
-    assert_eq!(slow.logged("no answer came back in time"), 1, "{:?}", slow.log);
+    assert!(slow.logged("no answer came back in time") >= 1, "{:?}", slow.log);
+    assert_eq!(
+        slow.logged("cloudwatch:PutMetricData failed"),
+        0,
+        "{:?}",
+        slow.log
+    );
 
     // Frozen between a request and its answer: each invocation's document is sent when its
     // report arrives, the answer is held back, and the environment is frozen meanwhile.

@@ -203,6 +203,40 @@ impl LocalCloudWatch {
     }
 }
 
+impl LocalCloudWatch {
+    /// Seeds data with `PutMetricData` (botocore), e.g. `AWS/Lambda`'s own metrics.
+    pub fn put_metric_data(&self, namespace: &str, data: &[SeedDatum]) -> Result<(), CloudWatchError> {
+        let request = json!({
+            "endpoint": self.endpoint_url(),
+            "region": REGION,
+            "namespace": namespace,
+            "data": data.iter().map(|d| json!({
+                "metric": d.metric,
+                "dimensions": d.dimensions.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
+                "timestamp": d.timestamp,
+                "values": d.values,
+                "counts": d.counts,
+                "unit": d.unit,
+            })).collect::<Vec<_>>(),
+        });
+        run_python(&self.python, PUT_METRIC_DATA, &request.to_string()).map(|_| ())
+    }
+}
+
+/// One metric datum to seed: distinct values with their counts, at an epoch second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedDatum {
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub timestamp: u64,
+    pub values: Vec<f64>,
+    pub counts: Vec<f64>,
+    /// A CloudWatch unit (`Count`, `Milliseconds`, ...).
+    pub unit: String,
+}
+
+const PUT_METRIC_DATA: &str = include_str!("put_metric_data.py");
+
 /// The variables that point an AWS client at `endpoint_url`, with test credentials.
 pub fn env_for(endpoint_url: &str) -> Vec<(String, String)> {
     [

@@ -1,7 +1,7 @@
 //! A local CloudWatch for tests: `ministack` (PyPI, pinned in `requirements-cloudwatch.txt`,
 //! installed into the project's `.venv-cloudwatch` by `make test`) started on 127.0.0.1 on a free port,
-//! stopped when dropped; and `GetMetricData` against it with botocore, an AWS client of its own
-//! (rpc-v2-cbor, as the Rust SDK speaks).
+//! stopped when dropped; and `GetMetricData` (and `PutMetricData`, to seed data) against it with
+//! botocore, an AWS client of its own (rpc-v2-cbor, as the Rust SDK speaks).
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), lambda_sandbox::cloudwatch::CloudWatchError> {

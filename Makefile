@@ -23,7 +23,7 @@ FUNCTION := target/function$(SUFFIX)
 LAYER_ZIP := target/lambda-lens-layer-$(ARCH).zip
 DEMO_OUT := target/demo
 
-.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean
+.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean chromium
 
 all: layer
 
@@ -84,23 +84,44 @@ layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
 
+## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) in the project's
+## virtualenv: the report's tests seed it and read it back with GetMetricData.
+$(VENV)/.cloudwatch-installed: requirements-cloudwatch.txt
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
+	touch $@
+
+## Headless Chromium (Debian's package) opens the report's HTML page in make test.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
-## Runs the sample function with the extension in the local sandbox and prints the metrics.
+## Runs the sample function with the extension in the local sandbox and prints the metrics; then
+## lambda-lens-report on the first run's EMF: its table, and target/demo/report.html with the charts.
+## (The report is a debug build: the release profile is tuned for the extension, and its fat LTO
+## over the AWS SDK would cost minutes for nothing.)
 demo: layer
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
+	@echo
+	@echo "7. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
+	@echo
+	$(CARGO) run --locked -q -p lambda-lens-report -- --emf $(DEMO_OUT)/emf.jsonl --timeout 1s \
+		--html $(DEMO_OUT)/report.html
+	@echo "The charts: $(DEMO_OUT)/report.html"
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check
+test: lint layers qemu template-check chromium $(VENV)/.cloudwatch-installed
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
+		LAMBDA_LENS_MINISTACK_PYTHON=$(abspath $(VENV))/bin/python \
 		$(CARGO) test --locked --workspace
 
 lint: fmt-check clippy unused-deps deny

@@ -15,6 +15,11 @@ pub enum ReportError {
     )]
     NoCredentials { detail: String },
     #[error(
+        "the credentials were refused ({detail}): they are unknown, expired or mistyped; refresh them (`aws sso \
+         login`, new keys) or choose another profile (AWS_PROFILE)"
+    )]
+    CredentialsRefused { detail: String },
+    #[error(
         "no AWS region: pass --region (e.g. --region eu-west-1), or set AWS_REGION or a profile's region"
     )]
     NoRegion,

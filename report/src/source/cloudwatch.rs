@@ -179,8 +179,16 @@ impl CloudWatch {
                 let detail = format!("{code}: {}", e.message().unwrap_or("no message"));
                 if code.starts_with("AccessDenied") || code == "UnauthorizedOperation" {
                     ReportError::AccessDenied { detail }
-                } else if code == "UnrecognizedClientException" || code.starts_with("InvalidClientTokenId") {
-                    ReportError::NoCredentials { detail }
+                } else if matches!(
+                    code,
+                    "UnrecognizedClientException"
+                        | "InvalidClientTokenId"
+                        | "SignatureDoesNotMatch"
+                        | "ExpiredToken"
+                        | "ExpiredTokenException"
+                        | "InvalidAccessKeyId"
+                ) {
+                    ReportError::CredentialsRefused { detail }
                 } else {
                     ReportError::CloudWatch { detail }
                 }

@@ -14,13 +14,33 @@ SUFFIX := -arm64
 else
 $(error ARCH must be x86_64 or arm64, not "$(ARCH)")
 endif
-# arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the binaries have
-# no C code, so no cross compiler or C library is needed.
+# arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the default layer's
+# binaries have no C code, so no cross compiler or C library is needed.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER := rust-lld
+# SINK is the layer variant: emf (the default: EMF on stdout only) or api (also the
+# PutMetricData sink, the extension's cargo feature `api`; LAMBDA_LENS_SINK chooses at run time).
+SINK ?= emf
+ifeq ($(SINK),emf)
+FEATURES :=
+SINK_SUFFIX :=
+# The default layer's budget (scripts/layer.py).
+LAYER_MAX_BYTES := 2200000
+else ifeq ($(SINK),api)
+FEATURES := --features lambda-lens/api
+SINK_SUFFIX := -api
+LAYER_MAX_BYTES := 6000000
+else
+$(error SINK must be emf or api, not "$(SINK)")
+endif
+# The api variant's TLS (rustls with ring) has C and assembly: built with the host's cc for
+# x86_64 and with clang for arm64 (ring needs no C library headers for musl targets with clang).
+export CC_x86_64_unknown_linux_musl ?= cc
+export CC_aarch64_unknown_linux_musl ?= clang
+export AR_aarch64_unknown_linux_musl ?= llvm-ar
 RELEASE := target/$(TARGET)/release
-LAYER := target/layer$(SUFFIX)
+LAYER := target/layer$(SUFFIX)$(SINK_SUFFIX)
 FUNCTION := target/function$(SUFFIX)
-LAYER_ZIP := target/lambda-lens-layer-$(ARCH).zip
+LAYER_ZIP := target/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
 DEMO_OUT := target/demo
 
 .PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean chromium
@@ -34,20 +54,30 @@ toolchain:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
-## Release builds of the extension and the sample function.
-build: toolchain
-	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function
+## C compilers for the api variant's TLS code (Debian's clang and llvm for arm64).
+.PHONY: cc-tools
+cc-tools:
+ifeq ($(SINK)-$(ARCH),api-arm64)
+	@command -v clang >/dev/null && command -v llvm-ar >/dev/null || { apt-get update -q && apt-get install -y -q clang llvm; }
+else ifeq ($(SINK),api)
+	@command -v cc >/dev/null || { apt-get update -q && apt-get install -y -q gcc; }
+endif
 
-## The layer for ARCH: the folder (extensions/lambda-lens, as Lambda finds it in
-## /opt/extensions), the zip to publish (target/lambda-lens-layer-ARCH.zip, checked: one
-## executable, static, for ARCH), and the sample function.
+## Release builds of the extension and the sample function.
+build: toolchain cc-tools
+	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function $(FEATURES)
+
+## The layer for ARCH and SINK: the folder (extensions/lambda-lens, as Lambda finds it in
+## /opt/extensions; target/layer[-arm64][-api]), the zip to publish
+## (target/lambda-lens-layer-ARCH[-api].zip, checked: one executable, static, for ARCH, within
+## the variant's size budget), and the sample function.
 layer: build
 	rm -rf $(LAYER) $(FUNCTION)
 	mkdir -p $(LAYER)/extensions $(FUNCTION)
 	cp $(RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
 	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
 	python3 scripts/layer.py zip $(LAYER)/extensions/lambda-lens $(LAYER_ZIP)
-	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH)
+	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH) $(LAYER_MAX_BYTES)
 
 ## What `sam build` calls for the template's two resources (BuildMethod: makefile): the layer
 ## and the function for ARCH (`ARCH=arm64 sam build --parameter-overrides Architecture=arm64`).
@@ -66,6 +96,15 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) in the same
+## virtualenv, for the PutMetricData suites (lambda_sandbox::cloudwatch).
+.PHONY: cloudwatch-venv
+cloudwatch-venv: $(VENV)/.cloudwatch-installed
+$(VENV)/.cloudwatch-installed: requirements-cloudwatch.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
+	touch $@
+
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
 ## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
 .PHONY: template-check
@@ -78,18 +117,17 @@ template-check: $(VENV)/.installed layer
 	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
 	python3 scripts/layer.py check target/sam-layer.zip x86_64
 
-## Both architectures' layers.
-.PHONY: layers
+## Both architectures' layers (the default variant), and the api variant for x86_64 (its suites
+## run it in the sandbox). `make layers-api` builds the api variant for both.
+.PHONY: layers layers-api
 layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
+	$(MAKE) layer ARCH=x86_64 SINK=api
 
-## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) in the project's
-## virtualenv: the report's tests seed it and read it back with GetMetricData.
-$(VENV)/.cloudwatch-installed: requirements-cloudwatch.txt
-	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
-	touch $@
+layers-api:
+	$(MAKE) layer ARCH=x86_64 SINK=api
+	$(MAKE) layer ARCH=arm64 SINK=api
 
 ## Headless Chromium (Debian's package) opens the report's HTML page in make test.
 chromium:
@@ -114,15 +152,19 @@ demo: layer
 		--html $(DEMO_OUT)/report.html
 	@echo "The charts: $(DEMO_OUT)/report.html"
 
-## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check chromium $(VENV)/.cloudwatch-installed
+## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
+## the local CloudWatch: its unit tests with the feature on, then tests/tests/sink_api.rs with
+## the api layer; lambda-lens-report's
+## against the same local CloudWatch and in headless Chromium).
+test: lint layers qemu template-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
-		LAMBDA_LENS_MINISTACK_PYTHON=$(abspath $(VENV))/bin/python \
+		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_VENV=$(abspath $(VENV)) \
 		$(CARGO) test --locked --workspace
+	$(CARGO) test --locked -p lambda-lens --features api --lib
 
 lint: fmt-check clippy unused-deps deny
 
@@ -131,6 +173,7 @@ fmt-check: toolchain
 
 clippy: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p lambda-lens --all-targets --features api -- -D warnings
 
 ## Dependencies no crate uses (cargo-machete, pinned, built once into target/tools).
 MACHETE_VERSION := 0.9.2
@@ -155,7 +198,7 @@ deny: $(DENY)
 audit: $(DENY)
 	$(DENY) check advisories
 
-## The stripped size of the extension binary (the layer's).
+## The stripped size of the extension binary (the layer's; SINK=api for the other variant).
 size: build
 	@ls -l $(RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(RELEASE)/lambda-lens"}'
 

@@ -40,6 +40,7 @@ pub mod telemetry;
 mod telemetry_api;
 
 pub mod cli;
+pub mod cloudwatch;
 pub mod cost;
 pub mod demo;
 pub mod emf_spec;

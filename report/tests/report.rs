@@ -16,6 +16,7 @@ use lambda_lens_report::render::number;
 use serde_json::{Map, Value};
 
 use common::{browser, env_refs, report, seed, stderr, stdout};
+use lambda_sandbox::cloudwatch::LocalCloudWatch;
 
 const FUNCTION: &str = "lambda-lens-demo";
 
@@ -176,8 +177,15 @@ fn check_html(html: &str, e: &Expected) {
     // Nothing fetched: no script, stylesheet or image from elsewhere (the only URL is the SVG
     // namespace, a name that is never fetched).
     let urls = html.matches("http").count();
-    assert_eq!(urls, html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(), "not self-contained");
-    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("<img"), "not self-contained");
+    assert_eq!(
+        urls,
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "not self-contained"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("<link") && !html.contains("<img"),
+        "not self-contained"
+    );
     for chart in lambda_lens_report::render::html::CHARTS {
         assert!(
             html.contains(&format!("id=\"chart-{}\"", chart.id)),
@@ -304,9 +312,9 @@ fn from_the_default_adaptive_emf_the_counts_are_whole_and_partial_figures_say_so
 
 /// Seeds a local CloudWatch with the invocations of a sandbox run, spread two minutes apart
 /// from `base`, and with the `AWS/Lambda` metrics only Lambda has.
-fn seeded(docs: &[Map<String, Value>], base: i64) -> common::Ministack {
-    let ms = common::Ministack::start(false);
-    let client = ms.client("test", "test");
+fn seeded(docs: &[Map<String, Value>], base: i64) -> LocalCloudWatch {
+    let cloudwatch = common::local_cloudwatch();
+    let client = common::client(&cloudwatch.endpoint_url());
     let spread = seed::spread(docs, base + 60, 120);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -333,7 +341,7 @@ fn seeded(docs: &[Map<String, Value>], base: i64) -> common::Ministack {
         .await;
         seed::scaling(&client, FUNCTION, base, "IteratorAge", &[120.0, 2400.0, 800.0]).await;
     });
-    ms
+    cloudwatch
 }
 
 #[test]
@@ -346,8 +354,8 @@ fn from_a_seeded_cloudwatch_every_output_form_has_the_figures_and_every_chart_dr
     let e = expected(&docs);
     // A whole hour that ended at least an hour ago: one period for the whole window.
     let base = (chrono::Utc::now().timestamp() / 3600 - 2) * 3600;
-    let ms = seeded(&docs, base);
-    let env = ms.env("test", "test");
+    let cloudwatch = seeded(&docs, base);
+    let env = cloudwatch.client_env();
     let env = env_refs(&env);
     let start = chrono::DateTime::from_timestamp(base, 0).unwrap().to_rfc3339();
     let end = chrono::DateTime::from_timestamp(base + 3600, 0)
@@ -442,8 +450,8 @@ fn a_region_that_does_not_exist_is_named() {
 
 #[test]
 fn a_function_with_no_data_in_the_window_is_named_and_a_new_region_name_is_not_refused() {
-    let ms = common::Ministack::start(false);
-    let env = ms.env("test", "test");
+    let cloudwatch = common::local_cloudwatch();
+    let env = cloudwatch.client_env();
     // A region this tool does not know, at a reachable endpoint: tried, not refused.
     fails(
         &[
@@ -475,52 +483,42 @@ fn a_function_with_no_data_in_the_window_is_named_and_a_new_region_name_is_not_r
     );
 }
 
-/// An IAM user of the local endpoint: (access key, secret).
-fn iam_user(ms: &common::Ministack, name: &str) -> (String, String) {
-    let python = std::env::var_os("LAMBDA_LENS_MINISTACK_PYTHON")
-        .map_or_else(|| common::workspace().join(".venv/bin/python"), std::path::PathBuf::from);
-    let script = r#"
-import json, sys, botocore.session
-iam = botocore.session.get_session().create_client("iam", region_name="us-east-1", endpoint_url=sys.argv[1],
-    aws_access_key_id="test", aws_secret_access_key="test")
-iam.create_user(UserName=sys.argv[2])
-key = iam.create_access_key(UserName=sys.argv[2])["AccessKey"]
-print(json.dumps([key["AccessKeyId"], key["SecretAccessKey"]]))
-"#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script, &ms.endpoint(), name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+fn refused_env(endpoint: &str) -> [(&str, &str); 4] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_REGION", "us-east-1"),
+    ]
 }
 
 #[test]
 fn access_denied_names_the_permission() {
-    let endpoint = common::access_denying_endpoint();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let endpoint = common::refusing_endpoint(
+        403,
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/no-rights is not authorized to perform: cloudwatch:GetMetricData \
+         because no identity-based policy allows the cloudwatch:GetMetricData action",
+    );
     fails(
         &["--function", FUNCTION, "--since", "1h"],
-        &env,
+        &refused_env(&endpoint),
         &["access denied", "cloudwatch:GetMetricData", "not authorized"],
     );
 }
 
 #[test]
 fn credentials_the_endpoint_does_not_know_are_refused_as_such() {
-    let ms = common::Ministack::start(true);
-    let args = ["--function", FUNCTION, "--since", "1h"];
-    let env = ms.env("AKIAUNKNOWNKEY000000", "wrong");
-    fails(&args, &env_refs(&env), &["credentials were refused"]);
-    // A real user of that endpoint gets through (to no data).
-    let (key, secret) = iam_user(&ms, "reader");
-    let env = ms.env(&key, &secret);
-    fails(&args, &env_refs(&env), &["no data for function"]);
+    let endpoint = common::refusing_endpoint(
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    );
+    fails(
+        &["--function", FUNCTION, "--since", "1h"],
+        &refused_env(&endpoint),
+        &["the credentials were refused", "InvalidClientTokenId"],
+    );
 }
 
 #[test]

@@ -4,8 +4,9 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+use lambda_sandbox::cloudwatch::LocalCloudWatch;
 
 use serde_json::{Map, Value};
 
@@ -115,86 +116,24 @@ pub(crate) fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// ministack, the local AWS endpoint, on 127.0.0.1 (CloudWatch, IAM, STS); stopped on drop.
-pub(crate) struct Ministack {
-    child: Child,
-    pub(crate) port: u16,
-    pub(crate) log: PathBuf,
+/// The local CloudWatch (`lambda_sandbox::cloudwatch`, ministack from the project's `.venv`).
+pub(crate) fn local_cloudwatch() -> LocalCloudWatch {
+    LocalCloudWatch::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Ministack {
-    /// `auth`: ministack checks signatures and IAM policies (AUTH=true); its root keys are
-    /// `test`/`test`.
-    pub(crate) fn start(auth: bool) -> Self {
-        let python = std::env::var_os("LAMBDA_LENS_MINISTACK_PYTHON")
-            .map_or_else(|| workspace().join(".venv/bin/python"), PathBuf::from);
-        assert!(
-            python.is_file(),
-            "{} is missing: `make test` installs ministack into .venv (requirements-cloudwatch.txt)",
-            python.display()
-        );
-        let port = closed_port();
-        let dir = scratch(&format!("ministack-{port}"));
-        let log = dir.join("ministack.log");
-        let child = Command::new(&python)
-            .args(["-m", "ministack"])
-            .env("GATEWAY_PORT", port.to_string())
-            .env("BIND_HOST", "127.0.0.1")
-            .env("SERVICES", "cloudwatch,iam,sts")
-            .env("AUTH", if auth { "true" } else { "false" })
-            .env("TMPDIR", &dir)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join("ministack.err")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut m = Self { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = m.child.try_wait() {
-                panic!("ministack exited ({status}): see {}", dir.display());
-            }
-            assert!(Instant::now() < deadline, "ministack did not listen within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        m.log = dir;
-        m
-    }
-
-    pub(crate) fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The environment that points the report at this endpoint with `key`/`secret`.
-    pub(crate) fn env(&self, key: &str, secret: &str) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
-            ("AWS_ACCESS_KEY_ID".into(), key.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-        ]
-    }
-
-    pub(crate) fn client(&self, key: &str, secret: &str) -> aws_sdk_cloudwatch::Client {
-        let config = aws_sdk_cloudwatch::Config::builder()
-            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-                key, secret, None, None, "test",
-            ))
-            .build();
-        aws_sdk_cloudwatch::Client::from_conf(config)
-    }
-}
-
-impl Drop for Ministack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An SDK client of `endpoint`, with the test credentials.
+pub(crate) fn client(endpoint: &str) -> aws_sdk_cloudwatch::Client {
+    let config = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudwatch::config::Region::new(
+            lambda_sandbox::cloudwatch::REGION,
+        ))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(config)
 }
 
 pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -215,11 +154,11 @@ fn cbor_text(out: &mut Vec<u8>, text: &str) {
     out.extend(text.as_bytes());
 }
 
-/// CloudWatch's answer to a caller without `cloudwatch:GetMetricData`, in the rpc-v2-cbor
-/// protocol, served on 127.0.0.1 to every request. A stand-in, because the local CloudWatch
-/// (ministack 1.5.33) does not enforce IAM on rpc-v2-cbor requests: its IAM action extractor
-/// knows the query and JSON protocols only, so it lets a user without the permission read.
-pub(crate) fn access_denying_endpoint() -> String {
+/// CloudWatch's refusal of every request, in the rpc-v2-cbor protocol, served on 127.0.0.1:
+/// `status`, the error `code` (as `__type` and `x-amzn-query-error`) and `message`. A stand-in,
+/// because the local CloudWatch (ministack 1.5.33) checks neither IAM policies nor credentials
+/// on rpc-v2-cbor requests (its IAM action extractor knows the query and JSON protocols only).
+pub(crate) fn refusing_endpoint(status: u16, code: &'static str, message: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -240,17 +179,12 @@ pub(crate) fn access_denying_endpoint() -> String {
             let _ = reader.read_exact(&mut body);
             let mut cbor = vec![0xa2];
             cbor_text(&mut cbor, "__type");
-            cbor_text(&mut cbor, "com.amazon.coral.service#AccessDeniedException");
+            cbor_text(&mut cbor, &format!("com.amazon.coral.service#{code}"));
             cbor_text(&mut cbor, "message");
-            cbor_text(
-                &mut cbor,
-                "User: arn:aws:iam::123456789012:user/no-rights is not authorized to perform: \
-                 cloudwatch:GetMetricData because no identity-based policy allows the \
-                 cloudwatch:GetMetricData action",
-            );
+            cbor_text(&mut cbor, message);
             let head = format!(
-                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n\
-                 x-amzn-query-error: AccessDenied;Sender\r\nx-amzn-requestid: 1\r\ncontent-length: {}\r\n\
+                "HTTP/1.1 {status} Refused\r\ncontent-type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n\
+                 x-amzn-query-error: {code};Sender\r\nx-amzn-requestid: 1\r\ncontent-length: {}\r\n\
                  connection: close\r\n\r\n",
                 cbor.len()
             );

@@ -115,34 +115,55 @@ fn svg(
         let top = if top > 0.0 { top * 1.5 } else { 1.0 };
         let (x0, x1) = x_range;
         let long = x1 - x0 > 86_400;
+        // The x axis counts seconds, minutes or hours from the window's start, so that its
+        // ticks fall on round times; the labels are clock times.
+        let unit: i64 = match x1 - x0 {
+            s if s >= 2 * 86_400 => 3600,
+            s if s >= 1200 => 60,
+            _ => 1,
+        };
+        #[allow(clippy::cast_precision_loss, reason = "seconds of a window, far below 2^52")]
+        let x = move |t: i64| (t - x0) as f64 / unit as f64;
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a point of the axis, back to seconds"
+        )]
+        let label = move |v: &f64| clock(x0 + (v * unit as f64).round() as i64, long);
         let mut c = ChartBuilder::on(&root)
             .margin(12)
             .margin_right(36)
             .x_label_area_size(28)
             .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1.max(x0 + 1), 0.0..top)?;
+            .build_cartesian_2d(0.0..x(x1.max(x0 + 1)), 0.0..top)?;
         c.configure_mesh()
-            .x_labels(6)
+            .x_labels(7)
             .y_labels(6)
-            .x_label_formatter(&|t| clock(*t, long))
+            .x_label_formatter(&label)
             .y_label_formatter(&|v| number(*v))
             .y_desc(chart.unit)
             .light_line_style(TRANSPARENT)
             .draw()?;
         if let Some((label, value)) = reference {
             c.draw_series(LineSeries::new(
-                [(x0, value), (x1, value)],
+                [(x(x0), value), (x(x1), value)],
                 REFERENCE.stroke_width(2),
             ))?
             .label(label)
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], REFERENCE.stroke_width(2)));
+            .legend(|(px, py)| PathElement::new([(px, py), (px + 16, py)], REFERENCE.stroke_width(2)));
         }
         for s in series {
             let col = colour(chart, &s.name);
-            c.draw_series(LineSeries::new(s.points.iter().copied(), col.stroke_width(2)))?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], col.stroke_width(2)));
-            c.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
+            c.draw_series(LineSeries::new(
+                s.points.iter().map(|&(t, v)| (x(t), v)),
+                col.stroke_width(2),
+            ))?
+            .label(s.name.as_str())
+            .legend(move |(px, py)| PathElement::new([(px, py), (px + 16, py)], col.stroke_width(2)));
+            c.draw_series(
+                s.points
+                    .iter()
+                    .map(|&(t, v)| Circle::new((x(t), v), 3, col.filled())),
+            )?;
         }
         c.configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)

@@ -62,10 +62,12 @@ pub fn recommend(o: &Observed, headroom_percent: f64) -> Recommendation {
     let cpu = rec / o.size_mb * 100.0;
     let reason = if oom {
         format!(
-            "{} out-of-memory kill(s): the peak reached the {} MB configured, so the real need is above it; \
+            "{} out-of-memory kill{}: the peak reached the {} MB configured, so the real need is above it; \
              {recommended} MB is the smallest standard size above {needed:.0} MB ({headroom_percent:.0} % over it). \
              Look again after the change.",
-            o.out_of_memory, o.size_mb
+            o.out_of_memory,
+            if o.out_of_memory == 1.0 { "" } else { "s" },
+            o.size_mb
         )
     } else {
         format!(

@@ -524,7 +524,7 @@ fn credentials_the_endpoint_does_not_know_are_refused_as_such() {
 #[test]
 fn the_readme_documents_every_json_member() {
     let readme = std::fs::read_to_string(common::workspace().join("README.md")).unwrap();
-    let lines = [r#"{"_aws":{"Timestamp":1796139913036,"CloudWatchMetrics":[{"Namespace":"LambdaLens","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"ColdStarts"}]}]},"FunctionName":"f","Invocations":1.0,"ColdStarts":1.0,"RequestId":"r"}"#.to_owned()];
+    let lines = [r#"{"_aws":{"Timestamp":1796139913036,"CloudWatchMetrics":[{"Namespace":"LambdaLens","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"ColdStarts"}]}]},"FunctionName":"f","Invocations":1.0,"ColdStarts":1.0,"RequestId":"r","MaxMemoryUsed":40.0,"MemorySizeMB":128.0,"EstimatedCost":1e-6}"#.to_owned()];
     let dir = common::scratch("readme");
     let emf = dir.join("emf.jsonl");
     common::write_lines(&emf, &lines);

@@ -110,9 +110,10 @@ fn query(
         .build()
 }
 
-/// Several periods' values of one whole-window statistic (CloudWatch may split a window that
-/// does not start on a period boundary) folded into one. A percentile cannot be recombined: the
-/// highest of the parts is an upper bound.
+/// Several periods' values of one whole-window statistic (an endpoint may split a window that
+/// does not start on a period boundary) folded into one: sums and counts add up, maxima take the
+/// highest; an average becomes the mean of the parts' averages, and a percentile the highest of
+/// the parts' (an upper bound), since neither can be recombined exactly.
 fn fold(stat: Stat, values: &[f64]) -> Option<f64> {
     let first = *values.first()?;
     Some(match stat {

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::ReportError;
-use crate::observe::{Coverage, Key, Ns, Observations, SERIES, SUMMARY, Window, series_period};
+use crate::observe::{Coverage, Ns, Observations, SERIES, SUMMARY, Window, series_period};
 use crate::stats::{self, Sample};
 
 /// Metrics that every invocation carries when it is switched on (so a shortfall is worth a note).
@@ -216,7 +216,7 @@ pub fn observe(
             })
             .collect();
         if !points.is_empty() {
-            obs.series.insert(Key { ..*k }, points);
+            obs.series.insert(*k, points);
         }
     }
     for metric in PER_INVOCATION {

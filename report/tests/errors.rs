@@ -12,6 +12,7 @@
 mod common;
 
 use common::{env_refs, report, stderr, stdout};
+use lambda_sandbox::cloudwatch::LocalCloudWatch;
 
 const FUNCTION: &str = "lambda-lens-demo";
 
@@ -117,14 +118,24 @@ fn access_denied_names_the_permission() {
 
 #[test]
 fn credentials_the_endpoint_does_not_know_are_refused_as_such() {
-    let endpoint = common::refusing_endpoint(
-        403,
-        "InvalidClientTokenId",
-        "The security token included in the request is invalid.",
-    );
+    // ministack checking signatures: it knows only the test credentials.
+    let cloudwatch = LocalCloudWatch::start_authenticating().unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--function", FUNCTION, "--since", "1h"];
+    let mut env = cloudwatch.client_env();
+    for (k, v) in &mut env {
+        if k == "AWS_ACCESS_KEY_ID" {
+            *v = "AKIAUNKNOWNKEY000000".into();
+        }
+    }
     fails(
-        &["--function", FUNCTION, "--since", "1h"],
-        &refused_env(&endpoint),
+        &args,
+        &env_refs(&env),
         &["the credentials were refused", "InvalidClientTokenId"],
+    );
+    // The credentials it knows get through, to no data.
+    fails(
+        &args,
+        &env_refs(&cloudwatch.client_env()),
+        &["no data for function"],
     );
 }

@@ -156,8 +156,8 @@ fn cbor_text(out: &mut Vec<u8>, text: &str) {
 
 /// CloudWatch's refusal of every request, in the rpc-v2-cbor protocol, served on 127.0.0.1:
 /// `status`, the error `code` (as `__type` and `x-amzn-query-error`) and `message`. A stand-in,
-/// because the local CloudWatch (ministack 1.5.33) checks neither IAM policies nor credentials
-/// on rpc-v2-cbor requests (its IAM action extractor knows the query and JSON protocols only).
+/// because the local CloudWatch (ministack 1.5.33) does not check IAM policies on rpc-v2-cbor
+/// requests (its IAM action extractor knows the query and JSON protocols only).
 pub(crate) fn refusing_endpoint(status: u16, code: &'static str, message: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -154,8 +154,8 @@ demo: layer
 
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
 ## the local CloudWatch: its unit tests with the feature on, then tests/tests/sink_api.rs with
-## the api layer; lambda-lens-report's
-## against the same local CloudWatch and in headless Chromium).
+## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
+## page, in headless Chromium).
 test: lint layers qemu template-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \

@@ -467,3 +467,7 @@ fn series(obs: &Observations, source: &SourceInfo) -> Vec<Series> {
     );
     out
 }
+
+#[cfg(test)]
+#[path = "assemble_tests.rs"]
+mod tests;

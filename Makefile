@@ -131,7 +131,7 @@ layers-api:
 
 ## Headless Chromium (Debian's package) opens the report's HTML page in make test.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu

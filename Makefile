@@ -96,13 +96,15 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) in the same
-## virtualenv, for the PutMetricData suites (lambda_sandbox::cloudwatch).
+## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
+## suites (lambda_sandbox::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
+## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
+CLOUDWATCH_VENV := .venv-cloudwatch
 .PHONY: cloudwatch-venv
-cloudwatch-venv: $(VENV)/.cloudwatch-installed
-$(VENV)/.cloudwatch-installed: requirements-cloudwatch.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
+cloudwatch-venv: $(CLOUDWATCH_VENV)/.installed
+$(CLOUDWATCH_VENV)/.installed: requirements-cloudwatch.txt
+	python3 -m venv $(CLOUDWATCH_VENV)
+	$(CLOUDWATCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
 	touch $@
 
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
@@ -162,9 +164,9 @@ test: lint layers qemu template-check cloudwatch-venv chromium
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
-		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_VENV=$(abspath $(VENV)) \
+		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) test --locked --workspace
-	$(CARGO) test --locked -p lambda-lens --features api --lib
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(CARGO) test --locked -p lambda-lens --features api --lib
 
 lint: fmt-check clippy unused-deps deny
 

@@ -12,7 +12,7 @@
 mod common;
 
 use common::{env_refs, report, stderr, stdout};
-use lambda_sandbox::cloudwatch::LocalCloudWatch;
+use lambda_sandbox::cloudwatch::{Fault, FaultProxy, LocalCloudWatch};
 
 const FUNCTION: &str = "lambda-lens-demo";
 
@@ -103,17 +103,22 @@ fn refused_env(endpoint: &str) -> [(&str, &str); 4] {
 
 #[test]
 fn access_denied_names_the_permission() {
-    let endpoint = common::refusing_endpoint(
-        403,
-        "AccessDenied",
-        "User: arn:aws:iam::123456789012:user/no-rights is not authorized to perform: cloudwatch:GetMetricData \
-         because no identity-based policy allows the cloudwatch:GetMetricData action",
-    );
+    // ministack does not check IAM policies on rpc-v2-cbor requests (its IAM action extractor
+    // knows the query and JSON protocols only), so the sandbox's fault injector gives
+    // CloudWatch's AccessDenied answer in its place.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let nowhere = std::net::SocketAddr::from(([127, 0, 0, 1], common::closed_port()));
+    let proxy = runtime.block_on(FaultProxy::start(nowhere, Fault::Deny)).unwrap();
     fails(
         &["--function", FUNCTION, "--since", "1h"],
-        &refused_env(&endpoint),
+        &refused_env(&proxy.endpoint_url()),
         &["access denied", "cloudwatch:GetMetricData", "not authorized"],
     );
+    assert_eq!(proxy.requests(), 1, "access denied is not retried");
 }
 
 #[test]

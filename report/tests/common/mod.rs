@@ -116,7 +116,7 @@ pub(crate) fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// The local CloudWatch (`lambda_sandbox::cloudwatch`, ministack from the project's `.venv`).
+/// The local CloudWatch (`lambda_sandbox::cloudwatch`: ministack from `.venv-cloudwatch`).
 pub(crate) fn local_cloudwatch() -> LocalCloudWatch {
     LocalCloudWatch::start().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -138,62 +138,6 @@ pub(crate) fn client(endpoint: &str) -> aws_sdk_cloudwatch::Client {
 
 pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
-/// A CBOR text string (major type 3).
-fn cbor_text(out: &mut Vec<u8>, text: &str) {
-    let n = text.len();
-    match u8::try_from(n) {
-        Ok(small) if small < 24 => out.push(0x60 | small),
-        Ok(byte) => out.extend([0x78, byte]),
-        Err(_) => {
-            out.push(0x79);
-            out.extend(u16::try_from(n).unwrap().to_be_bytes());
-        }
-    }
-    out.extend(text.as_bytes());
-}
-
-/// CloudWatch's refusal of every request, in the rpc-v2-cbor protocol, served on 127.0.0.1:
-/// `status`, the error `code` (as `__type` and `x-amzn-query-error`) and `message`. A stand-in,
-/// because the local CloudWatch (ministack 1.5.33) does not check IAM policies on rpc-v2-cbor
-/// requests (its IAM action extractor knows the query and JSON protocols only).
-pub(crate) fn refusing_endpoint(status: u16, code: &'static str, message: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        use std::io::{BufRead, BufReader, Read, Write};
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let mut cbor = vec![0xa2];
-            cbor_text(&mut cbor, "__type");
-            cbor_text(&mut cbor, &format!("com.amazon.coral.service#{code}"));
-            cbor_text(&mut cbor, "message");
-            cbor_text(&mut cbor, message);
-            let head = format!(
-                "HTTP/1.1 {status} Refused\r\ncontent-type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n\
-                 x-amzn-query-error: {code};Sender\r\nx-amzn-requestid: 1\r\ncontent-length: {}\r\n\
-                 connection: close\r\n\r\n",
-                cbor.len()
-            );
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&cbor);
-        }
-    });
-    format!("http://127.0.0.1:{port}")
 }
 
 pub(crate) mod browser;

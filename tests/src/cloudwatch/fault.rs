@@ -27,6 +27,8 @@ pub enum Fault {
     Status(u16),
     /// Answers `400 Throttling` without forwarding.
     Throttle,
+    /// Answers `403 AccessDenied` (the role lacks `cloudwatch:PutMetricData`).
+    Deny,
     /// Forwards it (the endpoint stores it), then holds the answer back this long.
     AnswerLate(Duration),
     /// This fault for the next `n` requests, then [`Fault::Pass`].
@@ -167,6 +169,13 @@ async fn handle(
     let late = match fault {
         Fault::Status(code) => return Ok(error_answer(code, "InternalServiceFault", "injected")),
         Fault::Throttle => return Ok(error_answer(400, "Throttling", "Rate exceeded")),
+        Fault::Deny => {
+            return Ok(error_answer(
+                403,
+                "AccessDenied",
+                "User: arn:aws:sts::000000000000:assumed-role/f-role/f is not authorized to perform: cloudwatch:PutMetricData",
+            ));
+        }
         Fault::AnswerLate(wait) => Some(wait),
         Fault::Pass | Fault::First(..) => None,
     };

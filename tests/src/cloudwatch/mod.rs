@@ -1,5 +1,5 @@
 //! A local CloudWatch for tests: `ministack` (PyPI, pinned in `requirements-cloudwatch.txt`,
-//! installed into the project's `.venv` by `make test`) started on 127.0.0.1 on a free port,
+//! installed into the project's `.venv-cloudwatch` by `make test`) started on 127.0.0.1 on a free port,
 //! stopped when dropped; and `GetMetricData` against it with botocore, an AWS client of its own
 //! (rpc-v2-cbor, as the Rust SDK speaks).
 //!
@@ -36,7 +36,7 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum CloudWatchError {
     #[error(
-        "{0} is missing: install the local CloudWatch with `make cloudwatch-venv` (make test does), or set LAMBDA_LENS_VENV to a virtualenv with requirements-cloudwatch.txt"
+        "{0} is missing: install the local CloudWatch with `make cloudwatch-venv` (make test does), or set LAMBDA_LENS_CLOUDWATCH_VENV to a virtualenv with requirements-cloudwatch.txt"
     )]
     NotInstalled(PathBuf),
     #[error("could not start ministack: {0}")]
@@ -55,10 +55,11 @@ pub struct LocalCloudWatch {
     python: PathBuf,
 }
 
-/// The project's virtualenv: `LAMBDA_LENS_VENV`, else `.venv` at the workspace root.
+/// The virtualenv with ministack: `LAMBDA_LENS_CLOUDWATCH_VENV`, else `.venv-cloudwatch` at the
+/// workspace root (`make cloudwatch-venv`).
 pub fn venv() -> PathBuf {
-    std::env::var_os("LAMBDA_LENS_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+    std::env::var_os("LAMBDA_LENS_CLOUDWATCH_VENV").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-cloudwatch"),
         PathBuf::from,
     )
 }

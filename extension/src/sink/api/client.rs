@@ -52,8 +52,10 @@ pub(crate) enum Attempt {
 
 impl CloudWatch {
     /// The client; reads the credentials from the environment (`lookup`), never logs them.
+    /// Its requests keep to `deadline`.
     pub(crate) fn new(
         settings: &ApiSettings,
+        deadline: &Deadline,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ClientError> {
         let key = lookup(ACCESS_KEY_ID).filter(|v| !v.is_empty());
@@ -64,7 +66,7 @@ impl CloudWatch {
         let token = lookup(SESSION_TOKEN).filter(|v| !v.is_empty());
         let credentials = Credentials::new(key, secret, token, None, "lambda-environment");
         let region = settings.region.clone().ok_or(ClientError::NoRegion)?;
-        let deadline = Deadline::new();
+        let deadline = deadline.clone();
         let mut config = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))

@@ -4,6 +4,7 @@
 //! failed request got: nothing sent (safe to retry or to write as EMF), or sent with no answer
 //! (the outcome is unknown).
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::client::http::{
@@ -18,6 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// How far a request got before it failed.
@@ -32,24 +34,58 @@ pub(crate) enum Failure {
     NoAnswer,
 }
 
-/// The time every phase of the request in flight must end by, set by the sender before each
-/// attempt (one request at a time).
+/// The time every phase of the request in flight must end by: set by the sender before each
+/// attempt (one request at a time), and capped at SHUTDOWN by the sink's close, which moves the
+/// deadline of an attempt already in flight too.
 #[derive(Debug, Clone)]
-pub(crate) struct Deadline(Arc<Mutex<Instant>>);
+pub(crate) struct Deadline {
+    until: Arc<watch::Sender<Instant>>,
+    cap: Arc<Mutex<Option<Instant>>>,
+}
 
 impl Deadline {
     pub(crate) fn new() -> Self {
-        Self(Arc::new(Mutex::new(Instant::now())))
-    }
-
-    pub(crate) fn set(&self, until: Instant) {
-        if let Ok(mut d) = self.0.lock() {
-            *d = until;
+        Self {
+            until: Arc::new(watch::Sender::new(Instant::now())),
+            cap: Arc::default(),
         }
     }
 
-    fn get(&self) -> Instant {
-        self.0.lock().map(|d| *d).unwrap_or_else(|_| Instant::now())
+    /// The earlier of `until` and the cap.
+    pub(crate) fn capped(&self, until: Instant) -> Instant {
+        match self.cap.lock().ok().and_then(|c| *c) {
+            Some(cap) => until.min(cap),
+            None => until,
+        }
+    }
+
+    /// The next attempt ends by `until` (or the cap).
+    pub(crate) fn set(&self, until: Instant) {
+        self.until.send_replace(self.capped(until));
+    }
+
+    /// Nothing may go on after `cap`, the attempt in flight included.
+    pub(crate) fn cap(&self, cap: Instant) {
+        if let Ok(mut c) = self.cap.lock() {
+            *c = Some(c.map_or(cap, |old| old.min(cap)));
+        }
+        self.until.send_modify(|until| *until = (*until).min(cap));
+    }
+
+    /// Runs `work` until it ends or the deadline (as it moves) passes.
+    async fn within<F: Future>(&self, work: F) -> Option<F::Output> {
+        let mut moved = self.until.subscribe();
+        tokio::pin!(work);
+        loop {
+            let until = *moved.borrow_and_update();
+            tokio::select! {
+                out = &mut work => return Some(out),
+                () = tokio::time::sleep_until(until) => return None,
+                changed = moved.changed() => if changed.is_err() {
+                    return tokio::time::timeout_at(until, work).await.ok();
+                },
+            }
+        }
     }
 }
 
@@ -93,20 +129,20 @@ fn no_answer(why: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::io(Box::new(Failure::NoAnswer))
 }
 
-/// Sends one request on `io` and reads the whole answer, by `until`.
+/// Sends one request on `io` and reads the whole answer, by the deadline.
 async fn exchange<IO>(
     io: IO,
     request: http::Request<Full<Bytes>>,
-    until: Instant,
+    deadline: &Deadline,
 ) -> Result<HttpResponse, ConnectorError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        tokio::time::timeout_at(until, hyper::client::conn::http1::handshake(TokioIo::new(io)))
-            .await
-            .map_err(|_| not_sent("no time left"))?
-            .map_err(not_sent)?;
+    let (mut sender, connection) = deadline
+        .within(hyper::client::conn::http1::handshake(TokioIo::new(io)))
+        .await
+        .ok_or_else(|| not_sent("no time left"))?
+        .map_err(not_sent)?;
     let connection = tokio::spawn(connection);
     let answer = async {
         let response = sender.send_request(request).await.map_err(no_answer)?;
@@ -114,18 +150,17 @@ where
         let body = body.collect().await.map_err(no_answer)?.to_bytes();
         Ok::<_, ConnectorError>(http::Response::from_parts(parts, SdkBody::from(body)))
     };
-    let result = tokio::time::timeout_at(until, answer).await;
+    let result = deadline.within(answer).await;
     // The connection is never kept: dropping the sender ends it, and a task still waiting on
     // a dead socket is stopped.
     drop(sender);
     connection.abort();
-    let response = result.map_err(|_| no_answer("the deadline passed"))??;
+    let response = result.ok_or_else(|| no_answer("the deadline passed"))??;
     HttpResponse::try_from(response).map_err(|e| ConnectorError::other(Box::new(e), None))
 }
 
 impl OneShot {
     async fn call_once(self, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
-        let until = self.deadline.get();
         let request = request
             .try_into_http1x()
             .map_err(|e| ConnectorError::user(Box::new(e)))?;
@@ -154,21 +189,25 @@ impl OneShot {
             .trim_end_matches(']')
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout_at(until, TcpStream::connect((host.as_str(), port)))
+        let tcp = self
+            .deadline
+            .within(TcpStream::connect((host.as_str(), port)))
             .await
-            .map_err(|_| not_sent("the deadline passed while connecting"))?
+            .ok_or_else(|| not_sent("the deadline passed while connecting"))?
             .map_err(not_sent)?;
         let _ = tcp.set_nodelay(true);
         if !https {
-            return exchange(tcp, request, until).await;
+            return exchange(tcp, request, &self.deadline).await;
         }
         let tls = self.tls.ok_or_else(|| not_sent("no TLS configuration"))?;
         let name = rustls::pki_types::ServerName::try_from(host).map_err(not_sent)?;
-        let stream = tokio::time::timeout_at(until, tls.connect(name, tcp))
+        let stream = self
+            .deadline
+            .within(tls.connect(name, tcp))
             .await
-            .map_err(|_| not_sent("the deadline passed during the TLS handshake"))?
+            .ok_or_else(|| not_sent("the deadline passed during the TLS handshake"))?
             .map_err(not_sent)?;
-        exchange(stream, request, until).await
+        exchange(stream, request, &self.deadline).await
     }
 }
 

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use super::{Sink, SinkHealth, StdoutSink};
 use client::{Attempt, CloudWatch};
+use connector::Deadline;
 use datum::Request;
 
 /// Attempts per request (the first and two retries).
@@ -50,6 +51,10 @@ const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// counted (as the stdout sink does).
 const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 const SENDER_QUEUE: usize = 8;
+
+/// Reads a variable of the environment (the credentials); injected so tests need not touch the
+/// process environment.
+pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What the API sink needs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,17 +100,25 @@ pub(crate) struct ApiSink {
     dropped: u64,
     sender: Option<(mpsc::Sender<Message>, JoinHandle<()>)>,
     counters: Arc<Counters>,
+    deadline: Deadline,
+    lookup: Lookup,
 }
 
 impl ApiSink {
     pub(crate) fn new(settings: ApiSettings) -> Self {
+        Self::with_lookup(settings, Arc::new(|name: &str| std::env::var(name).ok()))
+    }
+
+    pub(crate) fn with_lookup(settings: ApiSettings, lookup: Lookup) -> Self {
         Self {
+            lookup,
             settings,
             queued: Vec::new(),
             queued_bytes: 0,
             dropped: 0,
             sender: None,
             counters: Arc::default(),
+            deadline: Deadline::new(),
         }
     }
 
@@ -116,6 +129,8 @@ impl ApiSink {
             let task = Sender {
                 settings: self.settings.clone(),
                 counters: self.counters.clone(),
+                deadline: self.deadline.clone(),
+                lookup: self.lookup.clone(),
                 client: None,
                 fallback: self.settings.fallback.then(StdoutSink::default),
                 paused_until: None,
@@ -164,6 +179,10 @@ impl Sink for ApiSink {
 
     async fn close(&mut self, within: Duration) -> bool {
         let until = Instant::now() + within;
+        // Sending stops early enough for the fallback to reach stdout, the request in flight
+        // included.
+        let reserve = (within / 4).min(Duration::from_millis(250));
+        self.deadline.cap(until - reserve);
         let documents = std::mem::take(&mut self.queued);
         if documents.is_empty() && self.sender.is_none() {
             return self.dropped == 0;
@@ -211,6 +230,8 @@ enum Cause {
 struct Sender {
     settings: ApiSettings,
     counters: Arc<Counters>,
+    deadline: Deadline,
+    lookup: Lookup,
     /// Built at the first request; `Err` when it cannot be (no credentials), for good.
     client: Option<Result<CloudWatch, client::ClientError>>,
     fallback: Option<StdoutSink>,
@@ -227,12 +248,10 @@ impl Sender {
                     self.send_all(documents, until).await;
                 }
                 Message::Close { until, done } => {
-                    // What the fallback needs to reach stdout is kept back from the sending.
-                    let left = until.saturating_duration_since(Instant::now());
-                    let reserve = (left / 4).min(Duration::from_millis(250));
-                    let sending_until = until - reserve;
+                    // The sink's close has capped the deadline: sending stops in time for the
+                    // fallback.
                     while let Ok(Message::Documents(documents)) = rx.try_recv() {
-                        self.send_all(documents, sending_until).await;
+                        self.send_all(documents, until).await;
                     }
                     let written = match self.fallback.as_mut() {
                         Some(stdout) => {
@@ -269,10 +288,10 @@ impl Sender {
 
     /// Builds the client at the first request; what stops it, for good.
     fn ensure_client(&mut self) -> Option<client::ClientError> {
-        let settings = &self.settings;
+        let (settings, deadline, lookup) = (&self.settings, &self.deadline, &self.lookup);
         let made = self
             .client
-            .get_or_insert_with(|| CloudWatch::new(settings, &|name| std::env::var(name).ok()));
+            .get_or_insert_with(|| CloudWatch::new(settings, deadline, lookup.as_ref()));
         made.as_ref().err().cloned()
     }
 
@@ -287,6 +306,7 @@ impl Sender {
         }
         let mut last = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
+            let until = self.deadline.capped(until);
             let now = Instant::now();
             if until.saturating_duration_since(now) < MIN_ATTEMPT {
                 return self.fall_back(
@@ -328,7 +348,7 @@ impl Sender {
                     last = why;
                     if attempt < MAX_ATTEMPTS {
                         let wait = backoff(attempt);
-                        if Instant::now() + wait + MIN_ATTEMPT > until {
+                        if Instant::now() + wait + MIN_ATTEMPT > self.deadline.capped(until) {
                             break;
                         }
                         tokio::time::sleep(wait).await;
@@ -408,3 +428,6 @@ fn random() -> u64 {
     );
     h.finish()
 }
+
+#[cfg(test)]
+mod tests;

@@ -195,6 +195,7 @@ $(DENY):
 .PHONY: deny audit
 deny: $(DENY)
 	$(DENY) --log-level error check licenses bans sources
+	$(DENY) --log-level error --features lambda-lens/api check licenses bans sources
 
 ## Known vulnerabilities (RustSec): needs to fetch the advisory database, so not in make test.
 audit: $(DENY)

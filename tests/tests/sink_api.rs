@@ -69,7 +69,7 @@ struct Script {
     payloads: Vec<Value>,
     /// Time left frozen between invocations.
     frozen_between: Duration,
-    extra_env: Vec<(&'static str, &'static str)>,
+    metrics: &'static str,
 }
 
 impl Script {
@@ -87,7 +87,7 @@ impl Script {
                 json!({"cpu_ms": 10}),
             ],
             frozen_between: Duration::ZERO,
-            extra_env: Vec::new(),
+            metrics: "Invocations,Errors,Duration",
         }
     }
 }
@@ -102,12 +102,9 @@ async fn run(script: &Script) -> Run {
     for (k, v) in [
         ("LAMBDA_LENS_SINK", "api"),
         ("LAMBDA_LENS_NAMESPACE", script.namespace),
-        ("LAMBDA_LENS_METRICS", "Invocations,Errors,Duration"),
+        ("LAMBDA_LENS_METRICS", script.metrics),
         ("LAMBDA_LENS_OUTPUT", script.output),
-    ]
-    .into_iter()
-    .chain(script.extra_env.iter().copied())
-    {
+    ] {
         config.env.push((k.to_owned(), v.to_owned()));
     }
     let mut sandbox = Sandbox::start(config).await.expect("sandbox");
@@ -239,7 +236,10 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         .unwrap()
         .local_addr()
         .unwrap();
-    let run_down = run(&Script::new("Faults/Down", format!("http://{closed}"))).await;
+    let mut script = Script::new("Faults/Down", format!("http://{closed}"));
+    script.metrics =
+        "Invocations,Errors,Duration,ApiRequests,ApiRetries,ApiFallbackDataPoints,ApiDataPointsSent";
+    let run_down = run(&script).await;
     let n = run_down.outcomes.len() as f64;
     assert_eq!(run_down.emf_sum("Invocations"), n, "{:?}", run_down.log);
     assert_eq!(run_down.emf_sum("Errors"), run_down.errors());

@@ -154,6 +154,17 @@ demo: layer
 		--html $(DEMO_OUT)/report.html
 	@echo "The charts: $(DEMO_OUT)/report.html"
 
+## The demo with the PutMetricData sink: the api layer (SINK=api) sends the scenario's metrics to
+## a local CloudWatch (ministack, make cloudwatch-venv), and lambda-lens-report reads them back
+## with GetMetricData and prints its table.
+.PHONY: demo-api
+demo-api: cloudwatch-venv
+	$(MAKE) layer SINK=api
+	$(CARGO) build --locked -q -p lambda-lens-report
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
+		$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
+
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
 ## the local CloudWatch: its unit tests with the feature on, then tests/tests/sink_api.rs with
 ## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML

@@ -96,6 +96,12 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+## Pinned in requirements-test.txt: awslambdaric (AWS's runtime interface client for Python),
+## which `lambda-sandbox local invoke` runs Python functions under, and cargo-lambda (with zig).
+$(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
 ## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
 ## suites (lambda_sandbox::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
 ## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
@@ -135,6 +141,22 @@ layers-api:
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+## cargo-lambda users build the extension with `cargo lambda build --release --extension`: that
+## build must keep producing an extension that works (one invocation in the sandbox, its EMF).
+.PHONY: cargo-lambda-check
+cargo-lambda-check: $(VENV)/.test-installed layer
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --extension --locked -p lambda-lens
+	test -x target/lambda/extensions/lambda-lens
+	$(CARGO) run --locked -q -p lambda-sandbox -- --bootstrap $(FUNCTION)/bootstrap --layer target/lambda \
+		--env LAMBDA_LENS_OUTPUT=per-invocation '{}' | grep -q '"_aws"'
+	@echo "cargo lambda build --extension: the extension registers and writes EMF"
+
+## The README's layer-size table, from the zips both architectures build to, in both variants.
+.PHONY: layer-table
+layer-table: layers layers-api
+	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip \
+		target/lambda-lens-layer-x86_64-api.zip target/lambda-lens-layer-arm64-api.zip
+
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
 qemu:
@@ -166,15 +188,16 @@ demo-api: cloudwatch-venv
 		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
 
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
-## the local CloudWatch: its unit tests with the feature on, then tests/tests/sink_api.rs with
+## the local CloudWatch: its unit tests with the feature on, and tests/tests/sink_api.rs with
 ## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
 ## page, in headless Chromium).
-test: lint layers qemu template-check cloudwatch-venv chromium
+test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
+		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
 		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) test --locked --workspace
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(CARGO) test --locked -p lambda-lens --features api --lib

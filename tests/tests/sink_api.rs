@@ -352,3 +352,34 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         assert!(post < 100.0, "{name}: post-runtime {post} ms");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_layer_asked_for_the_api_says_so_once_and_writes_emf() {
+    let (bootstrap, layer) = binaries::paths();
+    let mut config = Config::new(bootstrap);
+    config.layer_dir = Some(layer);
+    config.env = vec![
+        ("LAMBDA_LENS_SINK".to_owned(), "api".to_owned()),
+        ("LAMBDA_LENS_OUTPUT".to_owned(), "per-invocation".to_owned()),
+    ];
+    let mut sandbox = Sandbox::start(config).await.expect("sandbox");
+    sandbox.invoke(json!({})).await.expect("invoke");
+    sandbox
+        .shutdown(ShutdownReason::Spindown)
+        .await
+        .expect("shutdown");
+    let lines = sandbox.output_of(&Source::Extension(EXTENSION.to_owned()));
+    let said: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.stream != Stream::Stdout && l.text.contains("LAMBDA_LENS_SINK"))
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("make layer SINK=api") && said[0].contains("using emf"),
+        "{}",
+        said[0]
+    );
+    let emf = lines.iter().filter(|l| l.stream == Stream::Stdout).count();
+    assert!(emf >= 1, "EMF written instead");
+}

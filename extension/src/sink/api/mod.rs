@@ -221,6 +221,8 @@ impl Sink for ApiSink {
 /// Why a request ended in the fallback, for the one log line of each kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cause {
+    /// Not a failure: a request without an answer (logged once too).
+    Unknown,
     Client,
     Refused,
     Unreachable,
@@ -323,7 +325,7 @@ impl Sender {
                 return self.fall_back(request, Cause::Client, &err.to_string());
             }
             let Some(Ok(client)) = self.client.as_ref() else {
-                return;
+                return self.fall_back(request, Cause::Client, "no client");
             };
             Counters::add(&self.counters.requests, 1);
             let outcome = client.put(&request, attempt_until).await;
@@ -336,10 +338,13 @@ impl Sender {
                 Attempt::Unknown => {
                     Counters::add(&self.counters.unknown, 1);
                     // At most once: counted as sent, neither retried nor written.
-                    tracing::warn!(
-                        data_points = request.points(),
-                        "cloudwatch:PutMetricData: a request was sent and no answer came back in time; it may or may not have been stored, and is neither retried nor written as EMF (no data point is ever stored twice)"
-                    );
+                    if !self.said.contains(&Cause::Unknown) {
+                        self.said.push(Cause::Unknown);
+                        tracing::warn!(
+                            data_points = request.points(),
+                            "cloudwatch:PutMetricData: a request was sent and no answer came back in time; it may or may not have been stored, and is neither retried nor written as EMF (no data point is ever stored twice; later ones are counted in ApiUnknownOutcomes, not logged)"
+                        );
+                    }
                     Counters::add(&self.counters.points_sent, request.points());
                     return;
                 }
@@ -379,7 +384,7 @@ impl Sender {
                     "allow cloudwatch:PutMetricData on the function's role (with the condition cloudwatch:namespace = {:?}), or set LAMBDA_LENS_SINK=emf",
                     self.settings.namespace
                 ),
-                Cause::Unreachable | Cause::Deadline => "check the function's network path to CloudWatch (a VPC function needs a NAT gateway or a monitoring VPC endpoint), or set LAMBDA_LENS_SINK=emf".to_owned(),
+                Cause::Unreachable | Cause::Deadline | Cause::Unknown => "check the function's network path to CloudWatch (a VPC function needs a NAT gateway or a monitoring VPC endpoint), or set LAMBDA_LENS_SINK=emf".to_owned(),
             };
             tracing::error!(
                 data_points = points,

@@ -383,3 +383,27 @@ async fn the_default_layer_asked_for_the_api_says_so_once_and_writes_emf() {
     let emf = lines.iter().filter(|l| l.stream == Stream::Stdout).count();
     assert!(emf >= 1, "EMF written instead");
 }
+
+#[test]
+fn seeded_data_comes_back_from_get_metric_data() {
+    use lambda_sandbox::cloudwatch::SeedDatum;
+    let cloudwatch = LocalCloudWatch::start().expect("local CloudWatch");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let throttles = SeedDatum {
+        metric: "Throttles".to_owned(),
+        dimensions: vec![("FunctionName".to_owned(), "seeded".to_owned())],
+        timestamp: now - 30,
+        values: vec![1.0, 3.0],
+        counts: vec![2.0, 1.0],
+        unit: "Count".to_owned(),
+    };
+    cloudwatch.put_metric_data("AWS/Lambda", &[throttles]).unwrap();
+    let q = |stat| MetricQuery::new("AWS/Lambda", "Throttles", stat).dimension("FunctionName", "seeded");
+    let got = cloudwatch
+        .get_metric_data(&[q("Sum"), q("SampleCount"), q("Maximum")])
+        .unwrap();
+    assert_eq!(got, [Some(5.0), Some(3.0), Some(3.0)]);
+}

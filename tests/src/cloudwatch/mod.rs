@@ -1,7 +1,7 @@
 //! A local CloudWatch for tests: `ministack` (PyPI, pinned in `requirements-cloudwatch.txt`,
 //! installed into the project's `.venv-cloudwatch` by `make test`) started on 127.0.0.1 on a free port,
-//! stopped when dropped; and `GetMetricData` against it with botocore, an AWS client of its own
-//! (rpc-v2-cbor, as the Rust SDK speaks).
+//! stopped when dropped; and `GetMetricData` (and `PutMetricData`, to seed data) against it with
+//! botocore, an AWS client of its own (rpc-v2-cbor, as the Rust SDK speaks).
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), lambda_sandbox::cloudwatch::CloudWatchError> {
@@ -213,6 +213,40 @@ impl LocalCloudWatch {
             .collect())
     }
 }
+
+impl LocalCloudWatch {
+    /// Seeds data with `PutMetricData` (botocore), e.g. `AWS/Lambda`'s own metrics.
+    pub fn put_metric_data(&self, namespace: &str, data: &[SeedDatum]) -> Result<(), CloudWatchError> {
+        let request = json!({
+            "endpoint": self.endpoint_url(),
+            "region": REGION,
+            "namespace": namespace,
+            "data": data.iter().map(|d| json!({
+                "metric": d.metric,
+                "dimensions": d.dimensions.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
+                "timestamp": d.timestamp,
+                "values": d.values,
+                "counts": d.counts,
+                "unit": d.unit,
+            })).collect::<Vec<_>>(),
+        });
+        run_python(&self.python, PUT_METRIC_DATA, &request.to_string()).map(|_| ())
+    }
+}
+
+/// One metric datum to seed: distinct values with their counts, at an epoch second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedDatum {
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub timestamp: u64,
+    pub values: Vec<f64>,
+    pub counts: Vec<f64>,
+    /// A CloudWatch unit (`Count`, `Milliseconds`, ...).
+    pub unit: String,
+}
+
+const PUT_METRIC_DATA: &str = include_str!("put_metric_data.py");
 
 /// The variables that point an AWS client at `endpoint_url`, with test credentials.
 pub fn env_for(endpoint_url: &str) -> Vec<(String, String)> {

@@ -314,33 +314,20 @@ fn from_the_default_adaptive_emf_the_counts_are_whole_and_partial_figures_say_so
 /// from `base`, and with the `AWS/Lambda` metrics only Lambda has.
 fn seeded(docs: &[Map<String, Value>], base: i64) -> LocalCloudWatch {
     let cloudwatch = common::local_cloudwatch();
-    let client = common::client(&cloudwatch.endpoint_url());
     let spread = seed::spread(docs, base + 60, 120);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        seed::lens(&client, &spread).await;
-        seed::lambda(&client, FUNCTION, &spread).await;
-        seed::scaling(
-            &client,
-            FUNCTION,
-            base,
-            "Throttles",
-            &[0.0, 0.0, 3.0, 1.0, 0.0, 4.0, 0.0],
-        )
-        .await;
-        seed::scaling(
-            &client,
-            FUNCTION,
-            base,
-            "ConcurrentExecutions",
-            &[1.0, 2.0, 5.0, 3.0, 2.0, 7.0, 1.0],
-        )
-        .await;
-        seed::scaling(&client, FUNCTION, base, "IteratorAge", &[120.0, 2400.0, 800.0]).await;
-    });
+    seed::lens(&cloudwatch, &spread);
+    seed::lambda(&cloudwatch, FUNCTION, &spread);
+    let throttles = [0.0, 0.0, 3.0, 1.0, 0.0, 4.0, 0.0];
+    seed::scaling(&cloudwatch, FUNCTION, base, "Throttles", &throttles);
+    let concurrency = [1.0, 2.0, 5.0, 3.0, 2.0, 7.0, 1.0];
+    seed::scaling(&cloudwatch, FUNCTION, base, "ConcurrentExecutions", &concurrency);
+    seed::scaling(
+        &cloudwatch,
+        FUNCTION,
+        base,
+        "IteratorAge",
+        &[120.0, 2400.0, 800.0],
+    );
     cloudwatch
 }
 

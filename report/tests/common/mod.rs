@@ -121,21 +121,6 @@ pub(crate) fn local_cloudwatch() -> LocalCloudWatch {
     LocalCloudWatch::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// An SDK client of `endpoint`, with the test credentials.
-pub(crate) fn client(endpoint: &str) -> aws_sdk_cloudwatch::Client {
-    let config = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
-        .region(aws_sdk_cloudwatch::config::Region::new(
-            lambda_sandbox::cloudwatch::REGION,
-        ))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    aws_sdk_cloudwatch::Client::from_conf(config)
-}
-
 pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }

@@ -1,9 +1,9 @@
-//! Seeds a CloudWatch endpoint with PutMetricData: lambda-lens's metrics from EMF documents (as
-//! CloudWatch extracts them: each directive's metrics, under each dimension set), and the
-//! `AWS/Lambda` metrics Lambda would publish for the same invocations.
+//! Seeds the local CloudWatch with PutMetricData through the harness's own client (botocore,
+//! not the SDK the report reads with): lambda-lens's metrics from EMF documents (as CloudWatch
+//! extracts them: each directive's metrics, under each dimension set), and the `AWS/Lambda`
+//! metrics Lambda would publish for the same invocations.
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use lambda_sandbox::cloudwatch::{LocalCloudWatch, SeedDatum};
 use serde_json::{Map, Value};
 
 fn values(v: &Value) -> (Vec<f64>, Vec<f64>) {
@@ -31,28 +31,17 @@ fn values(v: &Value) -> (Vec<f64>, Vec<f64>) {
     }
 }
 
-fn datum(name: &str, dims: &[(&str, &str)], secs: i64, vals: Vec<f64>, counts: Vec<f64>) -> MetricDatum {
-    let mut d = MetricDatum::builder()
-        .metric_name(name)
-        .timestamp(DateTime::from_secs(secs))
-        .set_values(Some(vals))
-        .set_counts(Some(counts))
-        .unit(StandardUnit::None);
-    for (k, v) in dims {
-        d = d.dimensions(Dimension::builder().name(*k).value(*v).build());
-    }
-    d.build()
-}
-
-async fn put(client: &aws_sdk_cloudwatch::Client, namespace: &str, data: Vec<MetricDatum>) {
-    for chunk in data.chunks(500) {
-        client
-            .put_metric_data()
-            .namespace(namespace)
-            .set_metric_data(Some(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap();
+fn datum(metric: &str, dims: &[(&str, &str)], secs: i64, values: Vec<f64>, counts: Vec<f64>) -> SeedDatum {
+    SeedDatum {
+        metric: metric.to_owned(),
+        dimensions: dims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        timestamp: u64::try_from(secs).unwrap(),
+        values,
+        counts,
+        unit: "None".to_owned(),
     }
 }
 
@@ -67,7 +56,7 @@ pub(crate) fn spread(docs: &[Map<String, Value>], base: i64, step: i64) -> Vec<(
 }
 
 /// lambda-lens's metrics of `docs`, as CloudWatch extracts them from the EMF.
-pub(crate) async fn lens(client: &aws_sdk_cloudwatch::Client, docs: &[(i64, Map<String, Value>)]) {
+pub(crate) fn lens(cloudwatch: &LocalCloudWatch, docs: &[(i64, Map<String, Value>)]) {
     let mut data = Vec::new();
     let mut namespace = String::new();
     for (secs, doc) in docs {
@@ -91,17 +80,13 @@ pub(crate) async fn lens(client: &aws_sdk_cloudwatch::Client, docs: &[(i64, Map<
             }
         }
     }
-    put(client, &namespace, data).await;
+    cloudwatch.put_metric_data(&namespace, &data).unwrap();
 }
 
 /// What Lambda publishes in `AWS/Lambda` for the invocations of `docs` (documents of one
 /// invocation each, with every metric's value): Invocations, Errors (timeouts included),
 /// Duration, PostRuntimeExtensionsDuration.
-pub(crate) async fn lambda(
-    client: &aws_sdk_cloudwatch::Client,
-    function: &str,
-    docs: &[(i64, Map<String, Value>)],
-) {
+pub(crate) fn lambda(cloudwatch: &LocalCloudWatch, function: &str, docs: &[(i64, Map<String, Value>)]) {
     let dims = [("FunctionName", function)];
     let mut data = Vec::new();
     for (secs, doc) in docs {
@@ -123,19 +108,19 @@ pub(crate) async fn lambda(
             }
         }
     }
-    put(client, "AWS/Lambda", data).await;
+    cloudwatch.put_metric_data("AWS/Lambda", &data).unwrap();
 }
 
 /// `AWS/Lambda` metrics no extension can see, one value a minute from `base`.
-pub(crate) async fn scaling(
-    client: &aws_sdk_cloudwatch::Client,
+pub(crate) fn scaling(
+    cloudwatch: &LocalCloudWatch,
     function: &str,
     base: i64,
     metric: &str,
     per_minute: &[f64],
 ) {
     let dims = [("FunctionName", function)];
-    let data = per_minute
+    let data: Vec<SeedDatum> = per_minute
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -148,5 +133,5 @@ pub(crate) async fn scaling(
             )
         })
         .collect();
-    put(client, "AWS/Lambda", data).await;
+    cloudwatch.put_metric_data("AWS/Lambda", &data).unwrap();
 }

@@ -43,7 +43,7 @@ FUNCTION := target/function$(SUFFIX)
 LAYER_ZIP := target/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
 DEMO_OUT := target/demo
 
-.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean
+.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean chromium
 
 all: layer
 
@@ -137,6 +137,10 @@ layers-api:
 	$(MAKE) layer ARCH=x86_64 SINK=api
 	$(MAKE) layer ARCH=arm64 SINK=api
 
+## Headless Chromium (Debian's package) opens the report's HTML page in make test.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 ## cargo-lambda users build the extension with `cargo lambda build --release --extension`: that
 ## build must keep producing an extension that works (one invocation in the sandbox, its EMF).
 .PHONY: cargo-lambda-check
@@ -158,15 +162,36 @@ layer-table: layers layers-api
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
-## Runs the sample function with the extension in the local sandbox and prints the metrics.
+## Runs the sample function with the extension in the local sandbox and prints the metrics; then
+## lambda-lens-report on the first run's EMF: its table, and target/demo/report.html with the charts.
+## (The report is a debug build: the release profile is tuned for the extension, and its fat LTO
+## over the AWS SDK would cost minutes for nothing.)
 demo: layer
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
+	@echo
+	@echo "7. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
+	@echo
+	$(CARGO) run --locked -q -p lambda-lens-report -- --emf $(DEMO_OUT)/emf.jsonl --timeout 1s \
+		--html $(DEMO_OUT)/report.html
+	@echo "The charts: $(DEMO_OUT)/report.html"
+
+## The demo with the PutMetricData sink: the api layer (SINK=api) sends the scenario's metrics to
+## a local CloudWatch (ministack, make cloudwatch-venv), and lambda-lens-report reads them back
+## with GetMetricData and prints its table.
+.PHONY: demo-api
+demo-api: cloudwatch-venv
+	$(MAKE) layer SINK=api
+	$(CARGO) build --locked -q -p lambda-lens-report
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
+		$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
 
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
 ## the local CloudWatch: its unit tests with the feature on, and tests/tests/sink_api.rs with
-## the api layer).
-test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv
+## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
+## page, in headless Chromium).
+test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

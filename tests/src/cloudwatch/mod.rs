@@ -74,8 +74,18 @@ impl LocalCloudWatch {
         Self::start_in(&venv())
     }
 
+    /// Starts ministack from [`venv`] checking every request's credentials (`AUTH=true`): only
+    /// the test credentials of [`Self::client_env`] are accepted.
+    pub fn start_authenticating() -> Result<Self, CloudWatchError> {
+        Self::spawn(&venv(), true)
+    }
+
     /// Starts ministack from the virtualenv `venv`, on a free port, and waits until it answers.
     pub fn start_in(venv: &Path) -> Result<Self, CloudWatchError> {
+        Self::spawn(venv, false)
+    }
+
+    fn spawn(venv: &Path, authenticate: bool) -> Result<Self, CloudWatchError> {
         let bin = venv.join("bin");
         let (ministack, python) = (bin.join("ministack"), bin.join("python"));
         for path in [&ministack, &python] {
@@ -92,6 +102,7 @@ impl LocalCloudWatch {
             .env("GATEWAY_PORT", port.to_string())
             .env("BIND_HOST", "127.0.0.1")
             .env("SERVICES", "cloudwatch")
+            .env("AUTH", if authenticate { "true" } else { "false" })
             .env("LOG_LEVEL", "WARNING")
             .env("MINISTACK_REGION", REGION)
             .stdin(Stdio::null())

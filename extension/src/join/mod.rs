@@ -358,12 +358,14 @@ impl Joiner {
 
     /// The pending entry for `request_id`, created if new; `None` if it was already emitted.
     fn entry(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) -> Option<&mut Pending> {
+        // An id leaves `pending` before it is remembered as emitted, so a pending one needs no
+        // look in `recent`.
+        if self.pending.contains_key(request_id) {
+            return self.pending.get_mut(request_id);
+        }
         if self.recent.contains(request_id) {
             self.stats.duplicates += 1;
             return None;
-        }
-        if self.pending.contains_key(request_id) {
-            return self.pending.get_mut(request_id);
         }
         self.make_room(out);
         let seq = self.next_seq;

@@ -18,9 +18,10 @@
 //! are decoded and pipelines built before the clock starts, then each batch is joined, turned
 //! into metric records and encoded, and the pipeline finished (every open aggregate written).
 //!
-//! `LAMBDA_LENS_BENCH_CALLGRIND=N` skips the timing: it decodes the 1 MiB mix N times and runs
-//! [`join_metrics_emf`] on each, for `valgrind --tool=callgrind
-//! --toggle-collect='*join_metrics_emf*'` (instruction counts, repeatable on a busy machine).
+//! `LAMBDA_LENS_BENCH_CALLGRIND=N` skips the timing: it decodes the 1 MiB mix (the escaped batch
+//! with `LAMBDA_LENS_BENCH_ESCAPED=1`) N times and runs [`join_metrics_emf`] on each, for
+//! `valgrind --tool=callgrind --toggle-collect='*join_metrics_emf*'` (instruction counts,
+//! repeatable on a busy machine).
 
 #![allow(
     clippy::print_stdout,
@@ -424,14 +425,16 @@ fn measure_pipeline(body: &[u8]) -> Vec<f64> {
 }
 
 fn callgrind(runs: usize) -> ExitCode {
-    let g = generate(1 << 20, 0x5eed_0000, &Shape { escaped: false });
+    let escaped = std::env::var_os("LAMBDA_LENS_BENCH_ESCAPED").is_some();
+    let g = generate(1 << 20, 0x5eed_0000, &Shape { escaped });
     let mut documents = 0;
     for _ in 0..runs {
         let (p, b) = (pipeline(), Batch::decode(&g.body, ARRIVED));
         documents += join_metrics_emf(p, b).sink().documents;
     }
+    let batch = if escaped { "escaped" } else { "mix" };
     println!(
-        "{runs} × 1 MiB mix: {} invocations each, {documents} documents in all",
+        "{runs} × 1 MiB {batch}: {} invocations each, {documents} documents in all",
         g.invocations
     );
     ExitCode::SUCCESS

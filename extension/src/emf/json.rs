@@ -7,11 +7,28 @@
 pub(super) fn string(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
-    // Most texts need no escape at all: skip them eight bytes at a time.
+    // Most texts need no escape at all: test them eight bytes at a time (the last few padded
+    // with spaces) and copy them whole.
     let bytes = s.as_bytes();
     let mut clean = 0;
-    while let Some(word) = bytes.get(clean..clean + 8) {
-        if needs_escape(u64::from_le_bytes(word.try_into().unwrap_or([0; 8]))) {
+    loop {
+        let word = match bytes.get(clean..clean + 8) {
+            Some(word) => word.try_into().unwrap_or([0; 8]),
+            None => {
+                let rest = bytes.get(clean..).unwrap_or_default();
+                let mut last = [b' '; 8];
+                if let Some(head) = last.get_mut(..rest.len()) {
+                    head.copy_from_slice(rest);
+                }
+                if !needs_escape(u64::from_le_bytes(last)) {
+                    out.push_str(s);
+                    out.push('"');
+                    return;
+                }
+                break;
+            }
+        };
+        if needs_escape(u64::from_le_bytes(word)) {
             break;
         }
         clean += 8;
@@ -111,6 +128,16 @@ mod tests {
             written(|o| string(o, &long)),
             serde_json::to_string(&long).unwrap()
         );
+        // An escape in the last, short word of a text; texts of every length up to two words.
+        for n in 0..17 {
+            for tail in ["", "\"", "\\", "\n", "\u{1f}", "é"] {
+                let text = format!("{}{tail}", "a".repeat(n));
+                assert_eq!(
+                    written(|o| string(o, &text)),
+                    serde_json::to_string(&text).unwrap()
+                );
+            }
+        }
         let ours = written(|o| string(o, s));
         assert_eq!(ours, serde_json::to_string(s).unwrap());
         assert_eq!(ours, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0000\\u001f\u{7f}é/😀\"");

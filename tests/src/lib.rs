@@ -39,6 +39,7 @@ mod state;
 pub mod telemetry;
 mod telemetry_api;
 
+pub mod bench;
 pub mod cli;
 pub mod cost;
 pub mod demo;

@@ -133,3 +133,51 @@ pub(crate) fn check(
     }
     records
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emf(extra: &str) -> String {
+        format!(
+            r#"{{"_aws":{{"Timestamp":1764547200000,"CloudWatchMetrics":[{{"Namespace":"T","Dimensions":[["FunctionName"]],"Metrics":[{{"Name":"ColdStarts","Unit":"Count"}}]}}]}},"FunctionName":"f",{extra}}}"#
+        )
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("id-{i}")).collect()
+    }
+
+    #[test]
+    fn lambda_lens_counts_values_of_cold_starts() {
+        let lines = vec![
+            emf(r#""RequestId":"id-0","ColdStarts":1"#),
+            emf(r#""ColdStarts":[0,0]"#),
+            emf(r#""ColdStarts":{"Values":[0],"Counts":[3]}"#),
+        ];
+        let r = check(Output::LambdaLens, &lines, None, &ids(4), 2);
+        assert_eq!((r.counted, r.expected), (6, 6));
+        assert!(r.cold_start_kept && r.correct(), "{r:?}");
+        let r = check(Output::LambdaLens, &lines[1..], None, &ids(4), 2);
+        assert!(!r.cold_start_kept && !r.correct());
+    }
+
+    #[test]
+    fn one_line_per_report_each_id_once() {
+        let lines = vec![
+            emf(r#""RequestId":"id-0","ColdStarts":1,"InitDuration":3.5"#),
+            emf(r#""RequestId":"id-1","ColdStarts":0"#),
+            emf(r#""RequestId":"id-1","ColdStarts":0"#),
+            "not json".to_owned(),
+        ];
+        let r = check(Output::EmfPerReport, &lines, None, &ids(3), 0);
+        assert_eq!((r.counted, r.expected, r.wrong, r.invalid_lines), (3, 3, 2, 1));
+        assert!(r.cold_start_kept && !r.correct());
+    }
+
+    #[test]
+    fn nothing_to_check_is_not_correct() {
+        let r = check(Output::Nothing, &[], None, &ids(2), 0);
+        assert!(!r.checked && !r.correct());
+    }
+}

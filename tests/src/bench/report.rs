@@ -326,7 +326,7 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
     );
     let _ = writeln!(
         out,
-        "Plan: {} interleaved rounds; in each, every subject lives the same life: {} ready-only starts, then init, {} dense invocations of `{{}}` (the first the cold start; 25 ms buffering where the subject lets the bench choose), a flood of {} batches of ~1 MiB ({:.0} invocations each) POSTed to its telemetry listener during one long invocation, SHUTDOWN (spindown, 2,000 ms deadline).\n",
+        "Plan: interleaved rounds: {}; in each, every subject lives the same life: {} ready-only starts, then init, {} dense invocations of `{{}}` (the first the cold start; 25 ms buffering where the subject lets the bench choose), a flood of {} batches of ~1 MiB ({:.0} invocations each) POSTed to its telemetry listener during one long invocation, SHUTDOWN (spindown, 2,000 ms deadline).\n",
         plan.rounds, plan.ready_samples, plan.invocations, plan.flood_batches, results.invocations_per_batch
     );
     let _ = write!(out, "| figure |");

@@ -265,6 +265,27 @@ fn rows(results: &Results, summaries: &[Summary]) -> Vec<(String, Vec<String>)> 
     ]
 }
 
+/// The decode benchmark's "µs per invocation (decode+join+EMF)" on its 1 MiB platform mix: the
+/// cell under the header that names it, in the first row whose label starts with "1 MiB".
+fn decode_us_per_invocation(decode: &str) -> Option<f64> {
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let header = decode.lines().find(|l| l.contains("µs per invocation"))?;
+    let column = cells(header)
+        .iter()
+        .position(|c| c.contains("µs per invocation"))?;
+    let row = decode
+        .lines()
+        .map(cells)
+        .find(|c| c.first().is_some_and(|l| l.starts_with("1 MiB")))?;
+    row.get(column)?.trim_matches('*').parse().ok()
+}
+
 /// Everything `render` and `headline` need, summarized once.
 pub struct Rendered {
     pub summaries: Vec<Summary>,
@@ -294,7 +315,7 @@ pub fn judge(results: &Results, context: &Context) -> Rendered {
         })
         .collect();
     let by_name = |name: &str| index_of(results, name).and_then(|i| summaries.get(i));
-    let targets = match summaries.first() {
+    let mut targets = match summaries.first() {
         Some(lens) => super::targets::judge(
             lens,
             by_name(super::FLOOR),
@@ -303,6 +324,9 @@ pub fn judge(results: &Results, context: &Context) -> Rendered {
         ),
         None => Vec::new(),
     };
+    if let Some(decode) = &context.decode {
+        targets.insert(3, super::targets::in_process(decode_us_per_invocation(decode)));
+    }
     Rendered { summaries, targets }
 }
 
@@ -380,7 +404,7 @@ pub fn headline(results: &Results, context: &Context, rendered: &Rendered) -> St
         "Last `make bench` ({}, commit {}, load average {}), lambda-lens beside a no-op extension (the floor): \
 post-runtime p99 {} ms (floor {} ms); ready p90 {} ms (floor {} ms); idle RSS {} MiB (floor {} MiB); \
 peak RSS under a 1 MiB batch flood {} MiB; CPU {} µs per flooded invocation; exit {} ms after SHUTDOWN; \
-stripped binary {}. Issue 12's targets met: {met} of {}. Every figure, and the peers: `BENCHMARKS.md`.\n",
+stripped binary {:.2} MB. Issue 12's targets met: {met} of {}. Every figure, and the peers: `BENCHMARKS.md`.\n",
         context.date,
         context.commit,
         context.load_before,
@@ -393,7 +417,19 @@ stripped binary {}. Issue 12's targets met: {met} of {}. Every figure, and the p
         num(lens.flood_peak_mib, 2),
         num(lens.flood_cpu_per_invocation_us, 1),
         num(lens.exit_p50, 2),
-        bytes(lens.binary_bytes),
+        lens.binary_bytes.map_or(f64::NAN, |b| b as f64 / 1e6),
         rendered.targets.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_decode_benchmarks_cost_per_invocation() {
+        let table = "| batch | bytes | µs per invocation (decode+join+EMF) | heap |\n|---|---:|---:|---:|\n| 1 MiB, platform mix | 1047066 | 23.35 | 1 |\n| 256 KiB | 2 | 33.5 | 1 |\n";
+        assert_eq!(decode_us_per_invocation(table), Some(23.35));
+        assert_eq!(decode_us_per_invocation("no table"), None);
+    }
 }

@@ -158,6 +158,19 @@ pub fn judge(
     ]
 }
 
+/// The in-process half of the CPU target: the decode benchmark's decode+join+EMF per invocation
+/// on its 1 MiB batch.
+pub fn in_process(us: Option<f64>) -> Target {
+    Target {
+        what:
+            "CPU per invocation ≤ 5 µs in-process (decode benchmark: decode, join, metrics, EMF; 1 MiB mix)"
+                .to_owned(),
+        measured: format!("{} µs", ms(us, 2)),
+        reference: "—".to_owned(),
+        met: us.map(|us| us <= 5.0),
+    }
+}
+
 /// The targets as a table.
 pub fn render(out: &mut String, targets: &[Target]) {
     let _ = writeln!(

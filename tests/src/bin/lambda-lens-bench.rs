@@ -157,7 +157,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             pair("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
         ],
         output: Output::Otlp,
-        note: "from crates.io (`cargo install --locked`, glibc: it builds `ring`'s C code, so no musl build here; stripped), exporting OTLP/HTTP to a collector the bench plays (`OTEL_EXPORTER_OTLP_ENDPOINT`), uncompressed (`OTEL_EXPORTER_OTLP_COMPRESSION=none`) so the bench can find each invocation's `faas.invocation_id`; its completion wait off (`LAMBDA_OTEL_FLUSH_COMPLETION_WAIT=off`): by default (`auto`) it holds `/event/next` after every invocation until `platform.runtimeDone` reaches it by telemetry, which issue 12 measured at about 1 s per invocation. It sets no buffering (Lambda's defaults: 1,000 ms), and its records of sandbox invocations only are counted (the flood's ids are not searched)".to_owned(),
+        note: "from crates.io (`cargo install --locked`, glibc: it builds `ring`'s C code, so no musl build here; stripped), exporting OTLP/HTTP to a collector the bench plays (`OTEL_EXPORTER_OTLP_ENDPOINT`), uncompressed (`OTEL_EXPORTER_OTLP_COMPRESSION=none`) so the bench can find each invocation's `faas.invocation_id`; its completion wait off (`LAMBDA_OTEL_FLUSH_COMPLETION_WAIT=off`): by default (`auto`) it holds `/event/next` after every invocation until `platform.runtimeDone` reaches it by telemetry, which makes every invocation about 1 s long (a `{}` invocation lasted 1.02–1.18 s in the sandbox with it on, 2026-12-01). It sets no buffering (Lambda's defaults: 1,000 ms), and its records of sandbox invocations only are counted (the flood's ids are not searched)".to_owned(),
     });
     Ok(out)
 }

@@ -66,6 +66,12 @@ $(VENV)/.installed: requirements-sam.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+## Pinned in requirements-test.txt: awslambdaric (AWS's runtime interface client for Python),
+## which `lambda-sandbox local invoke` runs Python functions under, and cargo-lambda (with zig).
+$(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
 ## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
 .PHONY: template-check
@@ -84,6 +90,21 @@ layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
 
+## cargo-lambda users build the extension with `cargo lambda build --release --extension`: that
+## build must keep producing an extension that works (one invocation in the sandbox, its EMF).
+.PHONY: cargo-lambda-check
+cargo-lambda-check: $(VENV)/.test-installed layer
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --extension --locked -p lambda-lens
+	test -x target/lambda/extensions/lambda-lens
+	$(CARGO) run --locked -q -p lambda-sandbox -- --bootstrap $(FUNCTION)/bootstrap --layer target/lambda \
+		--env LAMBDA_LENS_OUTPUT=per-invocation '{}' | grep -q '"_aws"'
+	@echo "cargo lambda build --extension: the extension registers and writes EMF"
+
+## The README's layer-size table, from the zips both architectures build to.
+.PHONY: layer-table
+layer-table: layers
+	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip
+
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
 qemu:
@@ -95,7 +116,7 @@ demo: layer
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 
 ## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check
+test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
@@ -105,6 +126,7 @@ test: lint layers qemu template-check
 		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --check > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
+		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
 		$(CARGO) test --locked --workspace
 
 lint: fmt-check clippy unused-deps deny

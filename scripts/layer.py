@@ -5,10 +5,13 @@
   layer.py check ZIP ARCH      checks it: one entry extensions/lambda-lens, executable, an ELF
                                binary for ARCH (x86_64 or arm64), statically linked (no program
                                interpreter: static or static-pie), at most 2.2 MB
+  layer.py readme README ZIP.. rewrites README's layer-size table (between its layer-table
+                               markers) from the zips: binary and zip size of each
 
 Standard library only: it runs before any tool is installed.
 """
 import io
+import os
 import stat
 import struct
 import sys
@@ -54,7 +57,36 @@ def check(path, arch):
     return problems
 
 
+BEGIN = "<!-- layer-table:begin"
+END = "<!-- layer-table:end -->"
+
+
+def table(zips):
+    rows = ["| layer | binary (stripped) | zip |", "|---|---:|---:|"]
+    for path in zips:
+        name = os.path.basename(path).removeprefix("lambda-lens-layer-").removesuffix(".zip")
+        size = zipfile.ZipFile(path).getinfo(ENTRY).file_size
+        rows.append(f"| {name} | {size:,} bytes | {os.path.getsize(path):,} bytes |")
+    return "\n".join(rows)
+
+
+def readme(path, zips):
+    with open(path) as f:
+        text = f.read()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        print(f"{path}: no {BEGIN} ... {END} markers", file=sys.stderr)
+        return 1
+    head = text[: text.index("\n", start) + 1]
+    with open(path, "w") as f:
+        f.write(head + table(zips) + "\n" + text[end:])
+    print(table(zips))
+    return 0
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == "readme":
+        return readme(argv[2], argv[3:])
     if len(argv) == 4 and argv[1] == "zip":
         write(argv[2], argv[3])
         return 0
@@ -65,7 +97,7 @@ def main(argv):
         if not problems:
             size = zipfile.ZipFile(argv[2]).getinfo(ENTRY).file_size
             print(f"{argv[2]}: {argv[3]}, static, executable, {size} bytes unzipped, "
-                  f"{__import__('os').path.getsize(argv[2])} bytes zipped")
+                  f"{os.path.getsize(argv[2])} bytes zipped")
         return 1 if problems else 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -7,14 +7,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use clap::Parser;
+
+use crate::local::{InvokeArgs, LocalError};
 use crate::{
     Config, InitializationType, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason,
 };
-
-/// A command line the CLI cannot run; printed with the usage (exit status 2).
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(String);
 
 /// Why a run of the CLI stopped (exit status 1).
 #[derive(Debug, thiserror::Error)]
@@ -33,163 +31,123 @@ pub enum CliError {
     Print(#[source] std::io::Error),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Local(#[from] LocalError),
 }
 
-/// Usage text.
-pub const USAGE: &str = "\
-usage: lambda-sandbox --bootstrap PATH [options] [PAYLOAD_JSON ...]
+/// The command line: a run of the given bootstrap and layer, or `local invoke` of a SAM
+/// template's function.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "lambda-sandbox",
+    version,
+    about = "A local AWS Lambda execution environment with a real Telemetry API",
+    long_about = "Runs --bootstrap as a Lambda custom runtime, with the extensions of --layer, on a \
+local copy of the Runtime, Extensions and Telemetry APIs; invokes it once per payload (default: \
+one {}), shuts down, and prints one summary line per invocation, the shutdown, and the \
+processes' output.\n\n`lambda-sandbox local invoke` runs a function of a SAM template instead, \
+as `sam local invoke` does.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Args,
+}
 
-Runs PATH as a Lambda custom runtime, with the extensions of --layer, on a local copy of the
-Runtime, Extensions and Telemetry APIs; invokes it once per payload (default: one {}), shuts
-down, and prints one summary line per invocation, the shutdown, and the processes' output.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// SAM's local commands, with a working Telemetry API.
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+}
 
-options:
-  --bootstrap PATH           runtime executable (required)
-  --layer DIR                layer directory; every executable in DIR/extensions/ is an extension
-  --name NAME                function name (sandbox-function)
-  --memory MB                memory size and limit (128)
-  --timeout-ms MS            function timeout (3000)
-  --shutdown-deadline-ms MS  time extensions get after SHUTDOWN (2000)
-  --region REGION            AWS_REGION (us-east-1)
-  --log-format Text|JSON     sets AWS_LAMBDA_LOG_FORMAT
-  --log-level LEVEL          sets AWS_LAMBDA_LOG_LEVEL
-  --init-type TYPE           on-demand (default), provisioned-concurrency, snap-start or
-                             lambda-managed-instances (AWS_LAMBDA_INITIALIZATION_TYPE)
-  --concurrency N            lambda-managed-instances only: AWS_LAMBDA_MAX_CONCURRENCY (8);
-                             the payloads are then invoked all at once
-  --env K=V                  extra environment variable (repeatable)
-  --payloads FILE            JSON lines file, one payload per line
-  --telemetry FILE           write every generated telemetry record there (JSON lines)
-  --echo                     echo process output live to stderr instead of at the end
-  -h, --help                 this text";
+#[derive(Debug, clap::Subcommand)]
+enum LocalCommand {
+    /// Invokes a function of a SAM template once, as `sam local invoke` does, and prints its
+    /// logs (START, END, REPORT), the EMF metrics in them, and its response.
+    Invoke(InvokeArgs),
+}
 
-/// Parsed command line.
-#[derive(Debug, Clone, PartialEq)]
+/// The options of a run (without a subcommand).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Args {
-    /// Sandbox settings.
-    pub config_bootstrap: PathBuf,
-    /// Layer.
+    /// Runtime executable.
+    #[arg(long = "bootstrap", value_name = "PATH", required = true)]
+    pub config_bootstrap: Option<PathBuf>,
+    /// Layer directory; every executable in DIR/extensions/ is an extension.
+    #[arg(long, value_name = "DIR")]
     pub layer: Option<PathBuf>,
-    /// Function name.
+    /// Function name [default: sandbox-function].
+    #[arg(long)]
     pub name: Option<String>,
-    /// Memory MB.
+    /// Memory size and limit in MB [default: 128].
+    #[arg(long, value_name = "MB")]
     pub memory: Option<u32>,
-    /// Timeout.
+    /// Function timeout [default: 3000].
+    #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
-    /// Shutdown deadline.
+    /// Time extensions get after SHUTDOWN [default: 2000].
+    #[arg(long, value_name = "MS")]
     pub shutdown_deadline_ms: Option<u64>,
-    /// Region.
+    /// AWS_REGION [default: us-east-1].
+    #[arg(long)]
     pub region: Option<String>,
-    /// Log format.
+    /// Sets AWS_LAMBDA_LOG_FORMAT (Text or JSON).
+    #[arg(long)]
     pub log_format: Option<String>,
-    /// Log level.
+    /// Sets AWS_LAMBDA_LOG_LEVEL.
+    #[arg(long)]
     pub log_level: Option<String>,
-    /// Initialization type.
+    /// AWS_LAMBDA_INITIALIZATION_TYPE: on-demand (default), provisioned-concurrency,
+    /// snap-start or lambda-managed-instances.
+    #[arg(long = "init-type", value_name = "TYPE", value_parser = init_type)]
     pub init_type: Option<InitializationType>,
-    /// Managed Instances concurrency.
+    /// lambda-managed-instances only: AWS_LAMBDA_MAX_CONCURRENCY [default: 8]; the payloads
+    /// are then invoked all at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: Option<u32>,
-    /// Extra env.
+    /// Extra environment variable, K=V (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = crate::local::key_value)]
     pub env: Vec<(String, String)>,
-    /// Payloads given inline.
+    /// Payloads, each a JSON value.
+    #[arg(value_name = "PAYLOAD_JSON", value_parser = json_payload)]
     pub payloads: Vec<Value>,
-    /// Payload file.
+    /// JSON lines file, one payload per line.
+    #[arg(long = "payloads", value_name = "FILE")]
     pub payload_file: Option<PathBuf>,
-    /// Telemetry output file.
+    /// Write every generated telemetry record there (JSON lines).
+    #[arg(long = "telemetry", value_name = "FILE")]
     pub telemetry_file: Option<PathBuf>,
-    /// Echo live.
+    /// Echo process output live to stderr instead of at the end.
+    #[arg(long)]
     pub echo: bool,
+    /// Do not use a cgroup: measure memory from /proc and freeze with SIGSTOP.
+    #[arg(long)]
+    pub no_cgroups: bool,
+    /// Do not cap the CPU at Lambda's share for the memory size (one vCPU at 1,769 MB).
+    #[arg(long)]
+    pub no_cpu_limit: bool,
 }
 
-/// Parses arguments (without the program name). `Ok(None)` asks for the usage text.
-pub fn parse(args: &[String]) -> Result<Option<Args>, UsageError> {
-    let mut bootstrap = None;
-    let mut a = Args {
-        config_bootstrap: PathBuf::new(),
-        layer: None,
-        name: None,
-        memory: None,
-        timeout_ms: None,
-        shutdown_deadline_ms: None,
-        region: None,
-        log_format: None,
-        log_level: None,
-        init_type: None,
-        concurrency: None,
-        env: Vec::new(),
-        payloads: Vec::new(),
-        payload_file: None,
-        telemetry_file: None,
-        echo: false,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| UsageError(format!("{flag} needs a value")))
-        };
-        let number = |flag: &str, v: String| {
-            v.parse::<u64>()
-                .map_err(|_| UsageError(format!("{flag}: {v:?} is not a number")))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--bootstrap" => bootstrap = Some(PathBuf::from(value(arg)?)),
-            "--layer" => a.layer = Some(PathBuf::from(value(arg)?)),
-            "--name" => a.name = Some(value(arg)?),
-            "--memory" => {
-                let v = number(arg, value(arg)?)?;
-                a.memory =
-                    Some(u32::try_from(v).map_err(|_| UsageError("--memory is too large".to_owned()))?);
-            }
-            "--timeout-ms" => a.timeout_ms = Some(number(arg, value(arg)?)?),
-            "--shutdown-deadline-ms" => a.shutdown_deadline_ms = Some(number(arg, value(arg)?)?),
-            "--region" => a.region = Some(value(arg)?),
-            "--log-format" => a.log_format = Some(value(arg)?),
-            "--log-level" => a.log_level = Some(value(arg)?),
-            "--init-type" => {
-                let v = value(arg)?;
-                a.init_type = Some(InitializationType::parse(&v).ok_or_else(|| {
-                    UsageError(format!(
-                        "--init-type {v:?}: expected on-demand, provisioned-concurrency, snap-start or lambda-managed-instances"
-                    ))
-                })?);
-            }
-            "--concurrency" => {
-                let v = number(arg, value(arg)?)?;
-                a.concurrency = Some(u32::try_from(v).ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    UsageError("--concurrency must be between 1 and 4294967295".to_owned())
-                })?);
-            }
-            "--env" => {
-                let v = value(arg)?;
-                let (k, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| UsageError(format!("--env {v:?}: expected K=V")))?;
-                a.env.push((k.to_owned(), val.to_owned()));
-            }
-            "--payloads" => a.payload_file = Some(PathBuf::from(value(arg)?)),
-            "--telemetry" => a.telemetry_file = Some(PathBuf::from(value(arg)?)),
-            "--echo" => a.echo = true,
-            s if s.starts_with("--") => return Err(UsageError(format!("unknown option {s}"))),
-            s => a.payloads.push(
-                serde_json::from_str(s).map_err(|e| UsageError(format!("payload {s:?} is not JSON: {e}")))?,
-            ),
-        }
-    }
-    a.config_bootstrap = bootstrap.ok_or_else(|| UsageError("--bootstrap is required".to_owned()))?;
-    if a.concurrency.is_some() && a.init_type != Some(InitializationType::LambdaManagedInstances) {
-        return Err(UsageError(
-            "--concurrency needs --init-type lambda-managed-instances".to_owned(),
-        ));
-    }
-    Ok(Some(a))
+fn init_type(s: &str) -> Result<InitializationType, String> {
+    InitializationType::parse(s).ok_or_else(|| {
+        format!("{s:?}: expected on-demand, provisioned-concurrency, snap-start or lambda-managed-instances")
+    })
+}
+
+fn json_payload(s: &str) -> Result<Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
 }
 
 impl Args {
     /// The sandbox configuration these arguments describe.
     pub fn config(&self) -> Config {
-        let mut c = Config::new(&self.config_bootstrap);
+        let mut c = Config::new(self.config_bootstrap.clone().unwrap_or_default());
         c.layer_dir.clone_from(&self.layer);
         if let Some(n) = &self.name {
             c.function_name.clone_from(n);
@@ -216,6 +174,8 @@ impl Args {
         c.log_level.clone_from(&self.log_level);
         c.env.clone_from(&self.env);
         c.echo_output = self.echo;
+        c.cgroups = !self.no_cgroups;
+        c.cpu_limit = !self.no_cpu_limit;
         c
     }
 
@@ -280,6 +240,7 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
     let payloads = args.all_payloads()?;
     let mut sandbox = Sandbox::start(args.config()).await?;
     let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(CliError::Print);
+    w(out, &sandbox.isolation().describe())?;
     for i in sandbox.init_outcomes() {
         w(
             out,
@@ -338,19 +299,34 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
 /// Entry point of the binary: 0 when every payload was invoked, 1 on a sandbox error, 2 on a
 /// usage error.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut stderr = std::io::stderr();
-    let parsed = match parse(&args) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            let _ = writeln!(std::io::stdout(), "{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
         Err(e) => {
-            let _ = writeln!(stderr, "lambda-sandbox: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            // Help and version go to stdout with 0, usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    // The sandbox's own warnings (a failed accept, a lost invocation task) on stderr;
+    // LAMBDA_SANDBOX_LOG=debug|info|warn|error chooses how much (warn by default).
+    let level = std::env::var("LAMBDA_SANDBOX_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+    let mut stderr = std::io::stderr();
+    if cli.run.concurrency.is_some() && cli.run.init_type != Some(InitializationType::LambdaManagedInstances)
+    {
+        let _ = writeln!(
+            stderr,
+            "error: --concurrency needs --init-type lambda-managed-instances"
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -359,7 +335,15 @@ pub fn main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    match runtime.block_on(run(parsed, &mut stdout)) {
+    let result = match cli.command {
+        Some(Command::Local {
+            command: LocalCommand::Invoke(args),
+        }) => runtime
+            .block_on(crate::local::invoke(&args, &mut stdout, &mut std::io::stderr()))
+            .map_err(CliError::from),
+        None => runtime.block_on(run(cli.run, &mut stdout)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(stderr, "lambda-sandbox: {e}");
@@ -372,13 +356,17 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| (*x).to_owned()).collect()
+    fn parse(v: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("lambda-sandbox").chain(v.iter().copied()))
+    }
+
+    fn run_args(v: &[&str]) -> Args {
+        parse(v).unwrap().run
     }
 
     #[test]
     fn parses_all_options() {
-        let a = parse(&s(&[
+        let a = run_args(&[
             "--bootstrap",
             "/b",
             "--layer",
@@ -392,9 +380,7 @@ mod tests {
             "--name",
             "fn",
             "{\"x\":1}",
-        ]))
-        .unwrap()
-        .unwrap();
+        ]);
         let c = a.config();
         assert_eq!(c.bootstrap, PathBuf::from("/b"));
         assert_eq!(c.layer_dir, Some(PathBuf::from("/l")));
@@ -407,27 +393,76 @@ mod tests {
 
     #[test]
     fn usage_errors() {
-        assert!(parse(&s(&["--layer", "/l"])).is_err());
-        assert!(parse(&s(&["--bootstrap"])).is_err());
-        assert!(parse(&s(&["--bootstrap", "/b", "--memory", "lots"])).is_err());
-        assert!(parse(&s(&["--bootstrap", "/b", "--frobnicate"])).is_err());
-        assert!(parse(&s(&["--bootstrap", "/b", "not json"])).is_err());
-        assert_eq!(parse(&s(&["--help"])), Ok(None));
-        assert!(parse(&s(&["--bootstrap", "/b", "--init-type", "warm"])).is_err());
-        assert!(parse(&s(&["--bootstrap", "/b", "--concurrency", "4"])).is_err());
+        for bad in [
+            &["--layer", "/l"][..],
+            &["--bootstrap"],
+            &["--bootstrap", "/b", "--memory", "lots"],
+            &["--bootstrap", "/b", "--frobnicate"],
+            &["--bootstrap", "/b", "not json"],
+            &["--bootstrap", "/b", "--init-type", "warm"],
+            &[
+                "--bootstrap",
+                "/b",
+                "--init-type",
+                "lambda-managed-instances",
+                "--concurrency",
+                "0",
+            ],
+            &["--bootstrap", "/b", "local", "invoke"],
+        ] {
+            let e = parse(bad).map(|_| ()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+        assert_eq!(parse(&["--help"]).unwrap_err().exit_code(), 0);
         let lmi = ["--init-type", "lambda-managed-instances", "--concurrency"];
-        assert!(parse(&s(&[&["--bootstrap", "/b"], &lmi[..], &["0"]].concat())).is_err());
-        let a = parse(&s(&[&["--bootstrap", "/b"], &lmi[..], &["4"]].concat()))
-            .unwrap()
-            .unwrap();
+        let a = run_args(&[&["--bootstrap", "/b"], &lmi[..], &["4"]].concat());
         assert_eq!(a.config().max_concurrency, 4);
-        let snap = parse(&s(&["--bootstrap", "/b", "--init-type", "snap-start"]))
-            .unwrap()
-            .unwrap()
-            .config();
+        let snap = run_args(&["--bootstrap", "/b", "--init-type", "snap-start"]).config();
         assert_eq!(snap.initialization_type, InitializationType::SnapStart);
         assert_eq!(snap.init_timeout, Duration::from_secs(130));
-        let a = parse(&s(&["--bootstrap", "/b"])).unwrap().unwrap();
+        let a = run_args(&["--bootstrap", "/b"]);
         assert_eq!(a.all_payloads().unwrap(), vec![serde_json::json!({})]);
+    }
+
+    #[test]
+    fn local_invoke_takes_sams_flags() {
+        let cli = parse(&[
+            "local",
+            "invoke",
+            "Fn",
+            "-t",
+            "t.yaml",
+            "-e",
+            "event.json",
+            "-n",
+            "env.json",
+            "--parameter-overrides",
+            "A=1",
+            "ParameterKey=B,ParameterValue=2",
+        ])
+        .unwrap();
+        let Some(Command::Local {
+            command: LocalCommand::Invoke(args),
+        }) = cli.command
+        else {
+            panic!("not local invoke: {cli:?}");
+        };
+        assert_eq!(args.function.as_deref(), Some("Fn"));
+        assert_eq!(args.template, PathBuf::from("t.yaml"));
+        assert_eq!(args.event, Some(PathBuf::from("event.json")));
+        assert_eq!(args.env_vars, Some(PathBuf::from("env.json")));
+        assert_eq!(
+            args.parameter_overrides,
+            [("A".to_owned(), "1".to_owned()), ("B".to_owned(), "2".to_owned())]
+        );
+        let defaults = parse(&["local", "invoke"]).unwrap();
+        let Some(Command::Local {
+            command: LocalCommand::Invoke(args),
+        }) = defaults.command
+        else {
+            panic!("not local invoke");
+        };
+        assert_eq!(args.template, PathBuf::from("template.yaml"));
+        assert_eq!(args.function, None);
     }
 }

@@ -95,6 +95,9 @@ pub struct Config {
     pub initialization_type: InitializationType,
     /// Account id used in ARNs and in the register answer (when asked for).
     pub account_id: String,
+    /// The Lambda runtime identifier (`provided.al2023`, `python3.12`, ...), for
+    /// `AWS_EXECUTION_ENV` (`AWS_Lambda_<runtime>`).
+    pub runtime: String,
     /// `_HANDLER`.
     pub handler: String,
     /// `LAMBDA_TASK_ROOT`; defaults to the bootstrap's folder.
@@ -127,8 +130,15 @@ pub struct Config {
     /// Every Nth telemetry batch is delivered twice, as Lambda may when a subscriber's answer
     /// is lost (`None`: never).
     pub duplicate_every: Option<u32>,
-    /// Interval of the resident-memory sampler during an invocation.
+    /// Interval of the resident-memory sampler during an invocation (the `/proc` fallback).
     pub memory_sample_interval: Duration,
+    /// Run the environment in its own cgroup where the sandbox may (root, or a delegated
+    /// cgroup): the memory limit enforced by the kernel, the environment's peak measured by it,
+    /// the cgroup freezer. `false` forces the fallback (`/proc` sampling, SIGSTOP).
+    pub cgroups: bool,
+    /// With cgroups, cap the environment's CPU at Lambda's share for its memory size (one vCPU
+    /// at 1,769 MB: about 7 % of a core at 128 MB).
+    pub cpu_limit: bool,
 }
 
 impl Config {
@@ -145,6 +155,7 @@ impl Config {
             architecture: Architecture::X86_64,
             initialization_type: InitializationType::OnDemand,
             account_id: "123456789012".to_owned(),
+            runtime: "provided.al2023".to_owned(),
             handler: "bootstrap".to_owned(),
             task_root: None,
             log_format: None,
@@ -159,21 +170,21 @@ impl Config {
             telemetry_queue_limit: 20_000,
             duplicate_every: None,
             memory_sample_interval: Duration::from_millis(2),
+            cgroups: true,
+            cpu_limit: true,
         }
     }
 
     /// Sets the initialization type and that type's init limit (Lambda's documented limits:
-    /// 10 s on demand and on Managed Instances; for provisioned concurrency and SnapStart,
-    /// 130 s or the function timeout, whichever is higher). Set `timeout` first.
+    /// 10 s on demand; for provisioned concurrency, SnapStart and Managed Instances, 130 s or
+    /// the function timeout, whichever is higher). Set `timeout` first.
     pub fn set_initialization_type(&mut self, t: InitializationType) {
         self.initialization_type = t;
         self.init_timeout = match t {
-            InitializationType::OnDemand | InitializationType::LambdaManagedInstances => {
-                Duration::from_secs(10)
-            }
-            InitializationType::ProvisionedConcurrency | InitializationType::SnapStart => {
-                self.timeout.max(Duration::from_secs(130))
-            }
+            InitializationType::OnDemand => Duration::from_secs(10),
+            InitializationType::ProvisionedConcurrency
+            | InitializationType::SnapStart
+            | InitializationType::LambdaManagedInstances => self.timeout.max(Duration::from_secs(130)),
         };
     }
 
@@ -214,7 +225,26 @@ impl Config {
         )
     }
 
-    /// The environment Lambda gives the runtime and the extensions.
+    /// The environment Lambda gives the extensions: the runtime's without the variables only
+    /// the runtime gets ("not available to extensions": `AWS_EXECUTION_ENV`,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME`, `LAMBDA_TASK_ROOT`, `_HANDLER`,
+    /// per the Extensions API documentation). The function's own variables are kept.
+    pub fn extension_env(&self, api: SocketAddr, log_stream: &str) -> Vec<(String, String)> {
+        const RUNTIME_ONLY: [&str; 5] = [
+            "AWS_EXECUTION_ENV",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "LAMBDA_TASK_ROOT",
+            "_HANDLER",
+        ];
+        let own: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        self.process_env(api, log_stream)
+            .into_iter()
+            .filter(|(k, _)| !RUNTIME_ONLY.contains(&k.as_str()) || own.contains(&k.as_str()))
+            .collect()
+    }
+
+    /// The environment Lambda gives the runtime.
     pub fn process_env(&self, api: SocketAddr, log_stream: &str) -> Vec<(String, String)> {
         let task_root = self
             .task_root
@@ -237,7 +267,7 @@ impl Config {
             ),
             (
                 "AWS_EXECUTION_ENV".to_owned(),
-                "AWS_Lambda_provided.al2023".to_owned(),
+                format!("AWS_Lambda_{}", self.runtime),
             ),
             ("_HANDLER".to_owned(), self.handler.clone()),
             ("LAMBDA_TASK_ROOT".to_owned(), task_root.display().to_string()),
@@ -305,9 +335,16 @@ mod tests {
         };
         let mut c = Config::new("/fn/bootstrap");
         assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
+        assert_eq!(c.init_timeout, Duration::from_secs(10));
         c.set_initialization_type(InitializationType::LambdaManagedInstances);
         c.max_concurrency = 3;
         assert_eq!(get(&c, "AWS_LAMBDA_MAX_CONCURRENCY").as_deref(), Some("3"));
+        // Managed Instances, like provisioned concurrency and SnapStart: 130 s or the timeout.
+        assert_eq!(c.init_timeout, Duration::from_secs(130));
+        c.timeout = Duration::from_secs(300);
+        c.set_initialization_type(InitializationType::LambdaManagedInstances);
+        assert_eq!(c.init_timeout, Duration::from_secs(300));
+        c.timeout = Duration::from_secs(3);
         c.set_initialization_type(InitializationType::SnapStart);
         assert_eq!(
             get(&c, "AWS_LAMBDA_INITIALIZATION_TYPE").as_deref(),

@@ -131,6 +131,11 @@ pub struct DemoConfig {
     pub telemetry_queue_limit: Option<usize>,
     /// Every Nth telemetry batch delivered twice.
     pub duplicate_every: Option<u32>,
+    /// Cap the CPU at Lambda's share for the memory size (`Config::cpu_limit`). Off by default:
+    /// the scenario's timings (a 1 s timeout, 60 ms of CPU, a 200 MB allocation that must end
+    /// as out of memory, not as a timeout) are sized for a whole core; the sandbox's own
+    /// default is on.
+    pub cpu_limit: bool,
 }
 
 impl DemoConfig {
@@ -147,6 +152,7 @@ impl DemoConfig {
             concurrent: false,
             telemetry_queue_limit: None,
             duplicate_every: None,
+            cpu_limit: false,
         }
     }
 }
@@ -195,6 +201,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.env = demo.env.clone();
     config.set_initialization_type(demo.init_type);
     config.duplicate_every = demo.duplicate_every;
+    config.cpu_limit = demo.cpu_limit;
     if let Some(limit) = demo.telemetry_queue_limit {
         config.telemetry_queue_limit = limit;
     }

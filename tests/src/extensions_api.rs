@@ -62,10 +62,10 @@ pub(crate) async fn register(shared: &Arc<Shared>, req: Request<Incoming>) -> Re
     if config.initialization_type == InitializationType::LambdaManagedInstances
         && events.iter().any(|e| e == "INVOKE")
     {
-        // Lambda Managed Instances reject INVOKE registrations; the exact status and errorType
-        // are not documented: the sandbox answers 400 with this name.
+        // Lambda Managed Instances reject INVOKE registrations: 403 Extension.InvalidEventType,
+        // as rapid's Managed Instances register handler answers (`RenderForbiddenWithTypeMsg`).
         return error_response(
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "Extension.InvalidEventType",
             "INVOKE events are not available on Lambda Managed Instances: register for SHUTDOWN only",
         );

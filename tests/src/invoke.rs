@@ -25,8 +25,9 @@ pub(crate) struct Cold {
     pub init_ms: Option<f64>,
     /// `restoreDurationMs` for the report.
     pub restore_ms: Option<f64>,
-    /// There is no runtime to invoke (the init or the restore failed): the error type to report.
-    pub unavailable: Option<String>,
+    /// There is no runtime to invoke (the init or the restore failed): the status and error
+    /// type to report.
+    pub unavailable: Option<(Status, Option<String>)>,
 }
 
 /// How an invocation's wait ended.
@@ -59,11 +60,11 @@ pub(crate) struct Begun {
 }
 
 /// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`.
-pub(crate) fn begin(shared: &Shared) -> Begun {
+/// `started`: when the invocation began, if before now (an init re-run inside it).
+pub(crate) fn begin(shared: &Shared, started: Option<(Instant, DateTime<Utc>)>) -> Begun {
     let config = &shared.config;
     let ids = Ids::new();
-    let start = Instant::now();
-    let start_time = Utc::now();
+    let (start, start_time) = started.unwrap_or_else(|| (Instant::now(), Utc::now()));
     let timeout_ms = i64::try_from(config.timeout.as_millis()).unwrap_or(0);
     shared.emit(
         "platform.start",
@@ -94,7 +95,12 @@ impl Ids {
 /// Invokes the function once and waits (bounded by the timeout and the shutdown deadline) until
 /// the invocation ends; freezes the environment after it, or tears it down (the outcome's
 /// `reset`) when the invocation failed it.
-pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> InvokeOutcome {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    payload: Value,
+    cold: Cold,
+    started: Option<(Instant, DateTime<Utc>)>,
+) -> InvokeOutcome {
     let config = &shared.config;
     phases::thaw(shared);
     let Begun {
@@ -103,20 +109,31 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
         start_time,
         deadline,
         deadline_ms,
-    } = begin(shared);
-    if let Some(error_type) = cold.unavailable.clone() {
-        return finish_without_runtime(shared, ids, error_type, start, cold);
+    } = begin(shared, started);
+    if let Some(failed) = cold.unavailable.clone() {
+        return finish_without_runtime(shared, ids, failed, start, cold);
     }
 
+    // Memory: the environment's cgroup (the kernel limits it, and its peak covers every
+    // process, as on Lambda), else the `/proc` fallback (per-process peaks and a sampler that
+    // stands in for the limit).
+    let cgroup = shared.cgroup.as_ref();
+    let oom_kills_before = cgroup.map(|c| {
+        c.reset_peak();
+        c.oom_kills()
+    });
     let pids = memory::with_descendants(&live_pids(shared));
-    let peaks_reset = memory::reset_peaks(&pids);
-    let limit_kb = u64::from(config.memory_mb) * 1024;
-    let sampler = Sampler::start(
-        Arc::clone(shared),
-        pids.clone(),
-        limit_kb,
-        config.memory_sample_interval,
-    );
+    let fallback = cgroup.is_none().then(|| {
+        let peaks_reset = memory::reset_peaks(&pids);
+        let limit_kb = u64::from(config.memory_mb) * 1024;
+        let sampler = Sampler::start(
+            Arc::clone(shared),
+            pids.clone(),
+            limit_kb,
+            config.memory_sample_interval,
+        );
+        (peaks_reset, sampler)
+    });
     let request_id = ids.request_id.clone();
     let event = json!({
         "eventType": "INVOKE",
@@ -150,6 +167,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
     });
 
     let mut runtime_done: Option<(Status, Option<String>, f64)> = None;
+    // When the runtime called next after its result: where `extensionOverhead` starts.
+    let mut runtime_ready: Option<(Instant, DateTime<Utc>)> = None;
     let end = loop {
         let finished = runtime_done.is_some();
         let progress = shared
@@ -180,33 +199,52 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
             None => break End::Timeout,
             Some(Progress::End(e)) => break e,
             Some(Progress::RuntimeFinished) => {
+                runtime_ready = Some((Instant::now(), Utc::now()));
                 runtime_done = Some(emit_runtime_done(shared, &ids, start, start_time));
             }
         }
     };
     let end_at = Instant::now();
-    let all_pids = memory::with_descendants(&pids);
-    let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
-    let max_kb = sampler.stop().max(hwm);
-    let max_memory_used_mb = memory::kb_to_mb(max_kb);
+    let (max_memory_used_mb, over_limit) = match (cgroup, fallback) {
+        (Some(c), _) => (
+            c.peak_bytes().unwrap_or(0).div_ceil(1024 * 1024),
+            oom_kills_before.is_some_and(|before| c.oom_kills() > before),
+        ),
+        (None, Some((peaks_reset, sampler))) => {
+            let all_pids = memory::with_descendants(&pids);
+            let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
+            let mb = memory::kb_to_mb(sampler.stop().max(hwm));
+            // Sampling can overshoot the limit between two samples; Lambda never reports more
+            // than the memory size.
+            let limit = u64::from(config.memory_mb);
+            (mb.min(limit), mb > limit)
+        }
+        (None, None) => (0, false),
+    };
     let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
-    let over_limit = max_memory_used_mb > u64::from(config.memory_mb);
-    let fail = |s: Status, e: &str, r: ShutdownReason| (s, Some(e.to_owned()), Some(r));
+    let fail = |e: &str| (Status::Error, Some(e.to_owned()), Some(ShutdownReason::Failure));
     // The AWS documentation lists the status values without mapping each failure; the
-    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`.
+    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is
+    // `error` too (the documentation's REPORT example: "Status: error Error Type:
+    // Runtime.ExitError"); `failure` goes with `Sandbox.*` errors, which the sandbox does not
+    // produce. A timeout is `timeout` with no errorType (errorType is "present only when
+    // status is failure or error").
     let (status, error_type, reset) = match end {
-        End::OutOfMemory => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
-        // The peak passed the limit between two samples: Lambda would have killed it.
-        End::Done if over_limit => fail(Status::Error, "Runtime.OutOfMemory", ShutdownReason::Failure),
-        End::Timeout => fail(Status::Timeout, "Sandbox.Timedout", ShutdownReason::Timeout),
-        End::RuntimeExit => fail(Status::Failure, "Runtime.ExitError", ShutdownReason::Failure),
-        End::Done if crashed_extension => fail(Status::Failure, "Extension.Crash", ShutdownReason::Failure),
+        End::OutOfMemory => fail("Runtime.OutOfMemory"),
+        // The kernel's OOM killer ended a process of the environment (cgroup), or the peak
+        // passed the limit between two samples (fallback): Lambda reports it as out of memory.
+        _ if over_limit => fail("Runtime.OutOfMemory"),
+        End::Timeout => (Status::Timeout, None, Some(ShutdownReason::Timeout)),
+        End::RuntimeExit => fail("Runtime.ExitError"),
+        End::Done if crashed_extension => fail("Extension.Crash"),
         End::Done => match &runtime_done {
             Some((s, e, _)) => (*s, e.clone(), None),
             None => (Status::Success, None, None),
         },
     };
-    if reset.is_some()
+    // Over the limit, the kernel's OOM killer ends the runtime with SIGKILL; every other reset
+    // starts with SIGTERM (`phases::teardown`).
+    if error_type.as_deref() == Some("Runtime.OutOfMemory")
         && let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none()))
     {
         process::signal(pid, Signal::SIGKILL);
@@ -238,6 +276,17 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
         init_duration_ms: cold.init_ms,
         restore_duration_ms: cold.restore_ms,
     };
+    // rapid reports the extensions' time after the runtime's next as `extensionOverhead` when
+    // the environment has extensions (and the invocation got that far).
+    let has_extensions = shared.read(|st| !st.extensions.is_empty());
+    let spans = match runtime_ready {
+        Some((at, at_wall)) if has_extensions => vec![records::span(
+            "extensionOverhead",
+            at_wall,
+            ms(end_at.saturating_duration_since(at)),
+        )],
+        _ => Vec::new(),
+    };
     shared.emit(
         "platform.report",
         records::report(
@@ -245,6 +294,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, payload: Value, cold: Cold) -> Inv
             status.as_str(),
             error_type.as_deref(),
             &metrics,
+            spans,
             &ids.tracing,
         ),
     );
@@ -350,7 +400,7 @@ pub(crate) fn response_spans(
 fn finish_without_runtime(
     shared: &Shared,
     ids: Ids,
-    error_type: String,
+    (status, error_type): (Status, Option<String>),
     start: Instant,
     cold: Cold,
 ) -> InvokeOutcome {
@@ -367,17 +417,18 @@ fn finish_without_runtime(
         "platform.report",
         records::report(
             &ids.request_id,
-            Status::Error.as_str(),
-            Some(&error_type),
+            status.as_str(),
+            error_type.as_deref(),
             &metrics,
+            Vec::new(),
             &ids.tracing,
         ),
     );
     InvokeOutcome {
         request_id: ids.request_id,
         trace_id: ids.trace,
-        status: Status::Error,
-        error_type: Some(error_type),
+        status,
+        error_type,
         response: bytes::Bytes::new(),
         duration_ms,
         runtime_duration_ms: None,

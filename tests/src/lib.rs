@@ -19,6 +19,7 @@
 //! # let _ = (outcome, shutdown); Ok(()) }
 //! ```
 
+mod cgroup;
 mod config;
 mod error;
 mod extensions_api;
@@ -44,9 +45,11 @@ pub mod cli;
 pub mod cost;
 pub mod demo;
 pub mod emf_spec;
+pub mod local;
 pub mod rng;
 pub mod soak;
 
+pub use cgroup::{Isolation, MB_PER_VCPU, cgroups_available};
 pub use config::{Architecture, Config, InitializationType};
 pub use error::SandboxError;
 pub use lifecycle::Sandbox;

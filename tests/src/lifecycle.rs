@@ -60,25 +60,27 @@ impl Sandbox {
             inits: Vec::new(),
             closed: false,
         };
-        sandbox.run_init("init").await?;
+        let limit = sandbox.shared.config.init_timeout;
+        sandbox.run_init("init", limit).await?;
         Ok(sandbox)
     }
 
-    async fn run_init(&mut self, phase: &'static str) -> Result<InitOutcome, SandboxError> {
-        let outcome = phases::init(&self.shared, phase).await?;
+    /// Runs an init phase bounded by `limit`.
+    async fn run_init(&mut self, phase: &'static str, limit: Duration) -> Result<InitOutcome, SandboxError> {
+        let outcome = phases::init(&self.shared, phase, limit).await?;
         self.inits.push(outcome.clone());
         let init_type = self.shared.config.initialization_type;
         if outcome.status == Status::Success {
             self.needs_init = false;
             self.needs_restore = init_type == InitializationType::SnapStart;
-            // Only an init on a request's path is reported in its report: not a provisioned
-            // init made ahead of requests, nor a SnapStart snapshot (its REPORT has no
-            // Init Duration), nor on Managed Instances (durationMs only).
-            self.pending_init_ms = match init_type {
-                InitializationType::OnDemand => Some(outcome.duration_ms),
-                InitializationType::ProvisionedConcurrency if phase == "invoke" => Some(outcome.duration_ms),
-                _ => None,
-            };
+            // Only the on-demand init of a new environment is reported in the first report
+            // (`initDurationMs`): not a provisioned init made ahead of requests, nor a SnapStart
+            // snapshot (its REPORT has no Init Duration), nor on Managed Instances (durationMs
+            // only), nor an init re-run inside an invoke after a reset (a "suppressed init":
+            // "Lambda does not report this init separately"; the invocation's duration
+            // includes it).
+            self.pending_init_ms =
+                (init_type == InitializationType::OnDemand && phase == "init").then_some(outcome.duration_ms);
             phases::freeze(&self.shared).await;
         } else {
             phases::teardown(&self.shared, ShutdownReason::Failure).await;
@@ -91,6 +93,22 @@ impl Sandbox {
     /// The `AWS_LAMBDA_RUNTIME_API` address.
     pub fn api_addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// What measures and limits memory, freezes the environment and caps its CPU here.
+    pub fn isolation(&self) -> &crate::Isolation {
+        &self.shared.isolation
+    }
+
+    /// Whether the environment's processes are frozen now (by the cgroup freezer, or by
+    /// SIGSTOP in the fallback).
+    pub fn is_frozen(&self) -> bool {
+        match &self.shared.cgroup {
+            Some(c) if self.shared.isolation.freezer != "SIGSTOP" => c.is_frozen(),
+            _ => phases::live_pids(&self.shared)
+                .iter()
+                .all(|p| process::is_stopped(*p)),
+        }
     }
 
     /// Every init phase so far.
@@ -142,24 +160,47 @@ impl Sandbox {
     async fn invoke_one(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
         let snap_start = self.shared.config.initialization_type == InitializationType::SnapStart;
         let mut init = None;
+        // A suppressed init is part of the invocation: it starts its clock and its timeout.
+        let mut invoke_started = None;
         if self.needs_init {
             // A SnapStart environment after a reset is restored from a new snapshot (its init
-            // phase is `init`); otherwise the init is re-run inside the invoke.
-            init = Some(self.run_init(if snap_start { "init" } else { "invoke" }).await?);
+            // phase is `init`); otherwise the init is re-run inside the invoke, bounded by the
+            // function's timeout (the documentation: the re-init "runs within the function's
+            // timeout").
+            init = Some(if snap_start {
+                let limit = self.shared.config.init_timeout;
+                self.run_init("init", limit).await?
+            } else {
+                invoke_started = Some((Instant::now(), chrono::Utc::now()));
+                let limit = self.shared.config.timeout;
+                self.run_init("invoke", limit).await?
+            });
         }
         let mut restore = None;
         let mut restore_ms = None;
         let mut unavailable = None;
         if self.needs_init {
-            let e = init.as_ref().and_then(|i| i.error_type.clone());
-            unavailable = Some(e.unwrap_or_else(|| "Runtime.InitError".to_owned()));
+            // The init failed again: the invocation reports its status (a timeout carries no
+            // errorType).
+            unavailable = Some(match &init {
+                Some(i) if i.status == Status::Timeout => (Status::Timeout, None),
+                Some(i) => (
+                    Status::Error,
+                    Some(
+                        i.error_type
+                            .clone()
+                            .unwrap_or_else(|| "Runtime.InitError".to_owned()),
+                    ),
+                ),
+                None => (Status::Error, Some("Runtime.InitError".to_owned())),
+            });
         } else if self.needs_restore {
             self.needs_restore = false;
             let r = restore::restore(&self.shared).await;
             if r.status == Status::Success {
                 restore_ms = Some(r.duration_ms);
             } else {
-                unavailable = r.error_type.clone();
+                unavailable = Some((r.status, r.error_type.clone()));
             }
             restore = Some(r);
         }
@@ -171,7 +212,7 @@ impl Sandbox {
             restore_ms,
             unavailable,
         };
-        let mut outcome = invoke::run(&self.shared, payload, cold).await;
+        let mut outcome = invoke::run(&self.shared, payload, cold, invoke_started).await;
         if restore_failed {
             // The failed restore's environment is discarded, after the invocation's report.
             outcome.reset = Some(phases::teardown(&self.shared, ShutdownReason::Failure).await);
@@ -208,7 +249,8 @@ impl Sandbox {
     async fn invoke_managed(&mut self, payloads: Vec<Value>) -> Result<Vec<InvokeOutcome>, SandboxError> {
         let mut init = None;
         if self.needs_init {
-            init = Some(self.run_init("invoke").await?);
+            let limit = self.shared.config.init_timeout;
+            init = Some(self.run_init("invoke", limit).await?);
         }
         if self.needs_init {
             let e = init

@@ -73,7 +73,7 @@ async fn invoke_one(shared: &Arc<Shared>, payload: Value) -> Ended {
         start_time,
         deadline,
         deadline_ms,
-    } = begin(shared);
+    } = begin(shared, None);
     let id = ids.request_id.clone();
     shared.update(|st| {
         st.phase = Phase::Invoke;

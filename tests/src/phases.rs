@@ -35,27 +35,35 @@ pub(crate) fn live_pids(shared: &Shared) -> Vec<u32> {
     })
 }
 
-/// Stops the processes (SIGSTOP to each process group) after letting POSTs under way finish.
-/// Lambda freezes the environment between invocations; signals are used rather than a cgroup
-/// freezer so the sandbox needs no privileges.
+/// Freezes the environment after letting POSTs under way finish, as Lambda does between
+/// invocations: with the cgroup freezer where the environment has one, else SIGSTOP to each
+/// process group (no privileges needed).
 pub(crate) async fn freeze(shared: &Shared) {
     if shared.config.initialization_type == crate::config::InitializationType::LambdaManagedInstances {
         // Managed Instances keep running between invocations.
         return;
     }
     shared.hub.freeze(FREEZE_WAIT).await;
-    process::set_stopped(&live_pids(shared), true);
+    if !shared.cgroup.as_ref().is_some_and(|c| c.set_frozen(true)) {
+        process::set_stopped(&live_pids(shared), true);
+    }
 }
 
 /// Continues the processes, then lets telemetry flow again.
 pub(crate) fn thaw(shared: &Shared) {
-    process::set_stopped(&live_pids(shared), false);
+    if !shared.cgroup.as_ref().is_some_and(|c| c.set_frozen(false)) {
+        process::set_stopped(&live_pids(shared), false);
+    }
     shared.hub.thaw();
 }
 
 /// Runs an init phase: starts the extensions, then the runtime, and waits (bounded by the
 /// init limit) until the runtime and every extension have called next.
-pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<InitOutcome, SandboxError> {
+pub(crate) async fn init(
+    shared: &Arc<Shared>,
+    phase: &'static str,
+    limit: Duration,
+) -> Result<InitOutcome, SandboxError> {
     let config = &shared.config;
     let started = Instant::now();
     let extensions = match &config.layer_dir {
@@ -88,14 +96,25 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
         crate::ids::random_hex(16)
     );
     let env = config.process_env(shared.addr, &log_stream);
-    // Lambda starts extensions and the runtime in parallel; the extensions are started first
-    // here, so their registration usually comes before the runtime's first next.
+    let extension_env = config.extension_env(shared.addr, &log_stream);
+    // The extensions start first, and the runtime only once every one of them has registered
+    // (or one has ended, or the init limit has passed): AWS's Lambda core (rapid) waits for the
+    // external agents' registration before it starts the runtime, so an extension sees the
+    // whole init phase.
     for (path, name) in extensions.iter().zip(names.iter()) {
-        process::spawn(shared, path, Source::Extension(name.clone()), &env)?;
+        process::spawn(shared, path, Source::Extension(name.clone()), &extension_env)?;
     }
+    let deadline = started + limit;
+    shared
+        .wait_until(Some(deadline), |st| {
+            st.extensions
+                .iter()
+                .all(|e| e.id.is_some() || e.exited.is_some())
+                .then_some(())
+        })
+        .await;
     process::spawn(shared, &config.bootstrap, Source::Function, &env)?;
 
-    let deadline = started + config.init_timeout;
     let waited = shared
         .wait_until(Some(deadline), |st| {
             if let Some(e) = &st.runtime.init_error {
@@ -117,7 +136,9 @@ pub(crate) async fn init(shared: &Arc<Shared>, phase: &'static str) -> Result<In
     let (status, error_type) = match waited {
         Some(Ok(())) => (Status::Success, None),
         Some(Err(e)) => (Status::Error, Some(e)),
-        None => (Status::Timeout, Some("Sandbox.Timedout".to_owned())),
+        // A timeout is status `timeout` with no errorType: "errorType: present only when
+        // status is failure or error" (the Telemetry API schema reference).
+        None => (Status::Timeout, None),
     };
     let duration_ms = ms(started.elapsed());
     shared.update(|st| {
@@ -146,8 +167,8 @@ fn all_exited(st: &crate::state::State) -> bool {
     st.runtime.exited.is_some() && st.extensions.iter().all(|e| e.exited.is_some())
 }
 
-/// Ends the environment: stops the runtime (SIGTERM then SIGKILL at spindown, SIGKILL at
-/// once for a reset), sends SHUTDOWN to the extensions registered for it while telemetry keeps
+/// Ends the environment: stops the runtime (SIGTERM, then SIGKILL after a grace period), sends
+/// SHUTDOWN to the extensions registered for it while telemetry keeps
 /// flowing, waits for them until the deadline, then SIGKILLs what is left.
 pub(crate) async fn teardown(shared: &Arc<Shared>, reason: ShutdownReason) -> ShutdownOutcome {
     let config = &shared.config;
@@ -160,17 +181,15 @@ pub(crate) async fn teardown(shared: &Arc<Shared>, reason: ShutdownReason) -> Sh
         st.runtime.pid.filter(|_| st.runtime.exited.is_none())
     });
     let mut killed: Vec<u32> = Vec::new();
+    // At a spindown and at a reset alike, the runtime gets SIGTERM and part of the shutdown
+    // budget, then SIGKILL (the Lambda documentation's shutdown phase; a reset "behaves like a
+    // Shutdown event").
     if let Some(pid) = runtime_pid {
-        if reason == ShutdownReason::Spindown {
-            process::signal(pid, Signal::SIGTERM);
-            let gone = shared
-                .wait_until(Some(t0 + RUNTIME_GRACE), |st| st.runtime.exited.map(|_| ()))
-                .await;
-            if gone.is_none() {
-                process::signal(pid, Signal::SIGKILL);
-                killed.push(pid);
-            }
-        } else {
+        process::signal(pid, Signal::SIGTERM);
+        let gone = shared
+            .wait_until(Some(t0 + RUNTIME_GRACE), |st| st.runtime.exited.map(|_| ()))
+            .await;
+        if gone.is_none() {
             process::signal(pid, Signal::SIGKILL);
             killed.push(pid);
         }

@@ -66,7 +66,26 @@ pub(crate) fn spawn(
         .unwrap_or_else(|| PathBuf::from("/"));
     // Absolute, since the process starts in the task root.
     let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let mut cmd = tokio::process::Command::new(path);
+    // In a cgroup environment the process joins the cgroup before it execs, so every byte it
+    // allocates is charged there from the start (moving it afterwards would leave its first
+    // allocations outside, and a fork before the move would escape). A shell does the joining:
+    // the project keeps `unsafe` (a `pre_exec` hook) out.
+    let mut cmd = match &shared.cgroup {
+        Some(cg) => {
+            let joins: String = cg
+                .procs_files()
+                .iter()
+                .map(|f| format!("echo $$ > '{}' || exit 126; ", f.display()))
+                .collect();
+            let mut c = tokio::process::Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("{joins}exec \"$@\""))
+                .arg("lambda-sandbox-spawn")
+                .arg(path);
+            c
+        }
+        None => tokio::process::Command::new(path),
+    };
     cmd.env_clear()
         .env("PATH", format!("{LAMBDA_PATH}:{host_path}"))
         .env("LANG", "en_US.UTF-8")
@@ -209,10 +228,33 @@ pub(crate) fn signal(pid: u32, sig: Signal) {
     }
 }
 
-/// Stops (freezes) or continues (thaws) the groups of `pids`.
+/// Stops (freezes) or continues (thaws) the groups of `pids`. A stop is delivered
+/// asynchronously: this waits (at most 100 ms) until the processes are stopped, as the cgroup
+/// freezer's state is awaited.
 pub(crate) fn set_stopped(pids: &[u32], stopped: bool) {
     let sig = if stopped { Signal::SIGSTOP } else { Signal::SIGCONT };
     for pid in pids {
         signal(*pid, sig);
     }
+    if stopped {
+        let until = Instant::now() + std::time::Duration::from_millis(100);
+        while Instant::now() < until && !pids.iter().all(|p| is_stopped(*p) || !is_alive(*p)) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether `pid` is stopped (`T` in `/proc/<pid>/stat`): the SIGSTOP freeze.
+pub(crate) fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
 }

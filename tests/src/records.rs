@@ -73,6 +73,21 @@ impl TelemetryRecord {
         json!({"time": format_time(self.time), "type": self.kind, "record": self.record})
     }
 
+    /// The record as a subscriber of `schema_version` receives it: below `2022-12-13` (the
+    /// schema that brought JSON log objects), a `function` or `extension` record is always the
+    /// line as a string, even when the JSON log format made it an object.
+    pub fn to_json_for(&self, schema_version: &str) -> Value {
+        let logs = self.kind == "function" || self.kind == "extension";
+        match &self.record {
+            Value::Object(_) if logs && schema_version < "2022-12-13" => json!({
+                "time": format_time(self.time),
+                "type": self.kind,
+                "record": self.record.to_string(),
+            }),
+            _ => self.to_json(),
+        }
+    }
+
     /// `record.requestId`, when present.
     pub fn request_id(&self) -> Option<&str> {
         self.record.get("requestId").and_then(Value::as_str)
@@ -217,11 +232,14 @@ pub struct ReportMetrics {
 }
 
 /// `platform.report`.
+/// `spans`: `extensionOverhead` (from the runtime's next after its result until every
+/// extension's next) when the environment has extensions, as rapid sends it; empty otherwise.
 pub fn report(
     request_id: &str,
     status: &str,
     error_type: Option<&str>,
     m: &ReportMetrics,
+    spans: Vec<Value>,
     tracing: &Value,
 ) -> Value {
     let mut metrics = Map::new();
@@ -235,10 +253,14 @@ pub fn report(
     if let Some(r) = m.restore_duration_ms {
         metrics.insert("restoreDurationMs".to_owned(), json!(r));
     }
-    with_error(
-        json!({"requestId": request_id, "status": status, "metrics": metrics, "tracing": tracing}),
-        error_type,
-    )
+    let mut record =
+        json!({"requestId": request_id, "status": status, "metrics": metrics, "tracing": tracing});
+    if !spans.is_empty()
+        && let Some(obj) = record.as_object_mut()
+    {
+        obj.insert("spans".to_owned(), Value::Array(spans));
+    }
+    with_error(record, error_type)
 }
 
 /// `platform.report` of Lambda Managed Instances: only `durationMs` in `metrics`, and the
@@ -352,8 +374,16 @@ mod tests {
             init_duration_ms: None,
             restore_duration_ms: Some(12.5),
         };
-        let r = report("id", "timeout", Some("Sandbox.Timedout"), &m, &json!({}));
-        assert_eq!(r["errorType"], "Sandbox.Timedout");
+        let r = report(
+            "id",
+            "error",
+            Some("Runtime.ExitError"),
+            &m,
+            Vec::new(),
+            &json!({}),
+        );
+        assert_eq!(r["errorType"], "Runtime.ExitError");
+        assert!(r.get("spans").is_none());
         assert!(r["metrics"].get("initDurationMs").is_none());
         assert_eq!(r["metrics"]["restoreDurationMs"], 12.5);
         assert_eq!(r["metrics"]["memorySizeMB"], 128);

@@ -70,7 +70,7 @@ pub(crate) async fn restore(shared: &Arc<Shared>) -> RestoreOutcome {
     let (status, error_type) = match waited {
         Some(Ok(())) => (Status::Success, None),
         Some(Err(e)) => (Status::Error, Some(e)),
-        None => (Status::Timeout, Some("Sandbox.Timedout".to_owned())),
+        None => (Status::Timeout, None),
     };
     let duration_ms = ms(started.elapsed());
     shared.emit(

@@ -8,7 +8,6 @@ use chrono::Utc;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use serde_json::Value;
 
 use crate::config::InitializationType;
 use crate::records;
@@ -94,17 +93,11 @@ pub(crate) async fn result(
     let error_type = if too_large {
         Some("Function.ResponseSizeTooLarge".to_owned())
     } else {
-        error_type.map(|header| {
-            // The body's errorType names the error (runtimes such as lambda_runtime send only a
-            // generic "unhandled" in the Lambda-Runtime-Function-Error-Type header); the header
-            // is the fallback. The docs do not say what Lambda reports when both are missing:
-            // the sandbox says Runtime.Unknown.
-            serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
-                .or(header)
-                .unwrap_or_else(|| "Runtime.Unknown".to_owned())
-        })
+        // The errorType is the Lambda-Runtime-Function-Error-Type header, kept when it is
+        // shaped Runtime.X or Function.X and Runtime.Unknown otherwise (or when it is missing),
+        // as AWS's Lambda core does (`GetValidRuntimeOrFunctionErrorType` in the Runtime
+        // Interface Emulator's rapid). The body's own errorType is the function's business.
+        error_type.map(|header| valid_error_type(header.as_deref().unwrap_or_default()))
     };
     shared.update(|st| {
         if let Some(inv) = st.invocation_mut(id).filter(|i| i.result.is_none()) {
@@ -128,9 +121,9 @@ pub(crate) async fn result(
 
 /// `POST /2018-06-01/runtime/init/error`.
 pub(crate) async fn init_error(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
-    let error_type = crate::server::header(&req, "lambda-runtime-function-error-type")
-        .unwrap_or("Runtime.InitError")
-        .to_owned();
+    let error_type = valid_error_type(
+        crate::server::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
+    );
     let _ = req.into_body().collect().await;
     let accepted_now = shared.update(|st| {
         if st.phase != Phase::Init {
@@ -222,21 +215,12 @@ pub(crate) async fn restore_next(shared: &Arc<Shared>) -> Resp {
 
 /// `POST /2018-06-01/runtime/restore/error` (SnapStart): an after-restore hook failed. The
 /// error type is the `Lambda-Runtime-Function-Error-Type` header (runtimes send
-/// `Runtime.AfterRestoreError`), else the body's `errorType`.
+/// `Runtime.AfterRestoreError`), validated as for an invocation's error.
 pub(crate) async fn restore_error(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
-    let header = crate::server::header(&req, "lambda-runtime-function-error-type").map(str::to_owned);
-    let body = Limited::new(req.into_body(), 64 * 1024)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let error_type = header
-        .or_else(|| {
-            serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_owned))
-        })
-        .unwrap_or_else(|| "Runtime.AfterRestoreError".to_owned());
+    let error_type = valid_error_type(
+        crate::server::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
+    );
+    let _ = Limited::new(req.into_body(), 64 * 1024).collect().await;
     let accepted_now = shared.update(|st| {
         if st.phase != Phase::Restore {
             return false;
@@ -252,5 +236,52 @@ pub(crate) async fn restore_error(shared: &Arc<Shared>, req: Request<Incoming>) 
             "InvalidStateTransition",
             "restore/error is only accepted during a SnapStart restore",
         )
+    }
+}
+
+/// The error type Lambda reports for a runtime's `Lambda-Runtime-Function-Error-Type` header:
+/// kept when it holds `Runtime.` or `Function.` followed by a capital and letters (anywhere in
+/// it, as rapid's unanchored `(Runtime|Function)\.[A-Z][a-zA-Z]+` match), else
+/// `Function.Unknown` for other `Function.` values and `Runtime.Unknown` for the rest (an empty
+/// or missing header too). rapid: `fatalerror.GetValidRuntimeOrFunctionErrorType`.
+pub(crate) fn valid_error_type(header: &str) -> String {
+    let shaped = ["Runtime.", "Function."].iter().any(|prefix| {
+        header.match_indices(prefix).any(|(at, p)| {
+            let rest = header.get(at + p.len()..).unwrap_or_default();
+            let mut chars = rest.chars();
+            chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        })
+    });
+    if shaped {
+        header.to_owned()
+    } else if header.starts_with("Function.") {
+        "Function.Unknown".to_owned()
+    } else {
+        "Runtime.Unknown".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod error_type_tests {
+    use super::valid_error_type;
+
+    #[test]
+    fn error_types_follow_rapids_rule() {
+        for (header, reported) in [
+            ("Runtime.CustomError", "Runtime.CustomError"),
+            ("Function.CustomError", "Function.CustomError"),
+            ("Runtime.ImportModuleError", "Runtime.ImportModuleError"),
+            ("Runtime.AfterRestoreError", "Runtime.AfterRestoreError"),
+            ("Unhandled", "Runtime.Unknown"),
+            ("InvalidType", "Runtime.Unknown"),
+            ("", "Runtime.Unknown"),
+            ("Function.x", "Function.Unknown"),
+            ("Runtime.A", "Runtime.Unknown"),
+            ("&mut String", "Runtime.Unknown"),
+            ("My.Runtime.Error", "My.Runtime.Error"),
+        ] {
+            assert_eq!(valid_error_type(header), reported, "{header:?}");
+        }
     }
 }

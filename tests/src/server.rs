@@ -44,14 +44,24 @@ pub(crate) fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a s
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Accepts connections until the task is aborted.
+/// Accepts connections until the task is aborted. An accept error (out of file descriptors,
+/// say) is logged and retried after a pause that doubles up to a second, so a persistent error
+/// does not spin a core.
 pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+        const LONGEST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+        let mut pause = FIRST_PAUSE;
         loop {
             let (stream, _) = match listener.accept().await {
-                Ok(c) => c,
+                Ok(c) => {
+                    pause = FIRST_PAUSE;
+                    c
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "accept failed");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(LONGEST_PAUSE);
                     continue;
                 }
             };

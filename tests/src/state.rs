@@ -173,6 +173,10 @@ impl State {
 /// State plus the services every handler needs.
 pub(crate) struct Shared {
     pub config: Config,
+    /// The environment's cgroup, when one could be made.
+    pub cgroup: Option<crate::cgroup::EnvCgroup>,
+    /// What measures memory and freezes (the cgroup, or the fallback and why).
+    pub isolation: crate::cgroup::Isolation,
     pub addr: SocketAddr,
     pub hub: Arc<TelemetryHub>,
     pub output: OutputStore,
@@ -182,8 +186,23 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
+        let cgroup = if config.cgroups {
+            let name = format!("env-{}-{}", std::process::id(), crate::ids::random_hex(4));
+            crate::cgroup::EnvCgroup::create(&name, config.memory_mb, config.cpu_limit)
+        } else {
+            Err("turned off (Config::cgroups)".to_owned())
+        };
+        let (cgroup, isolation) = match cgroup {
+            Ok(c) => {
+                let iso = c.isolation();
+                (Some(c), iso)
+            }
+            Err(why) => (None, crate::cgroup::Isolation::fallback(why)),
+        };
         Self {
             config,
+            cgroup,
+            isolation,
             addr,
             hub,
             output: OutputStore::default(),

@@ -37,7 +37,11 @@ fn cli_runs_payloads_and_prints_a_summary() {
         String::from_utf8_lossy(&out.stderr)
     );
     let all: Vec<&str> = stdout.lines().collect();
-    assert!(all[0].starts_with("init phase=init status=success"), "{stdout}");
+    assert!(
+        all[0].starts_with("environment: memory measured and limited by "),
+        "{stdout}"
+    );
+    assert!(all[1].starts_with("init phase=init status=success"), "{stdout}");
     assert!(
         all.iter()
             .any(|l| l.starts_with("  reset: process function") && l.contains("exit=Code(4)")),
@@ -47,12 +51,12 @@ fn cli_runs_payloads_and_prints_a_summary() {
     assert_eq!(invokes.len(), 3, "{stdout}");
     assert!(invokes[0].starts_with("invoke 1 request_id=") && invokes[0].contains("status=success"));
     assert!(
-        invokes[1].contains("status=failure error_type=Runtime.ExitError"),
+        invokes[1].contains("status=error error_type=Runtime.ExitError"),
         "{stdout}"
     );
-    // Re-initialised inside the next invoke: initDurationMs again.
+    // Re-initialised inside the next invoke (a suppressed init): no initDurationMs.
     assert!(
-        invokes[2].contains("status=success") && !invokes[2].ends_with("init_ms=-"),
+        invokes[2].contains("status=success") && invokes[2].ends_with("init_ms=-"),
         "{stdout}"
     );
     let lines = all;
@@ -81,7 +85,7 @@ fn cli_usage_error_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lambda-sandbox"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: lambda-sandbox"));
 }
 
 #[test]

@@ -55,6 +55,21 @@ async fn init_events_order_and_environment() {
     assert_eq!(env["EXTRA_VAR"], "1");
     assert!(env.get("AWS_LAMBDA_LOG_FORMAT").is_none());
     assert!(env["LAMBDA_TASK_ROOT"].as_str().unwrap().ends_with("/function"));
+    // The extension's: the shared variables, the function's own, not the runtime-only ones.
+    let ext_env = &fx.ext_entries("ext-a", "env")[0];
+    assert_eq!(ext_env["AWS_LAMBDA_FUNCTION_NAME"], "my-fn");
+    assert_eq!(ext_env["AWS_LAMBDA_RUNTIME_API"], env["AWS_LAMBDA_RUNTIME_API"]);
+    assert_eq!(ext_env["EXTRA_VAR"], "1");
+    for runtime_only in [
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "_HANDLER",
+    ] {
+        assert!(env.get(runtime_only).is_some(), "{runtime_only}");
+        assert!(ext_env.get(runtime_only).is_none(), "{runtime_only}: {ext_env}");
+    }
     let headers: serde_json::Value = lines
         .iter()
         .find_map(|l| {
@@ -109,6 +124,34 @@ async fn init_events_order_and_environment() {
     assert_eq!(received[0]["record"]["functionName"], "my-fn");
     let time = received[0]["time"].as_str().unwrap();
     assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+}
+
+#[tokio::test]
+async fn the_runtime_starts_only_after_every_extension_registered() {
+    let fx = Fixture::new(&["ext-a", "ext-b"]);
+    let mut config = fx.config();
+    config.env.push(("EXT_REGISTER_DELAY_MS".into(), "300".into()));
+    let mut sb = Sandbox::start(config).await.unwrap();
+    assert_eq!(sb.init_outcomes()[0].status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let runtime_started = sb
+        .output_of(&Source::Function)
+        .iter()
+        .find(|l| l.text == "runtime started")
+        .map(|l| l.time.timestamp_micros() as f64 / 1e6)
+        .unwrap();
+    for name in ["ext-a", "ext-b"] {
+        let registered = fx
+            .ext_log(name)
+            .into_iter()
+            .find(|e| e["kind"] == "registering")
+            .map(|e| e["t"].as_f64().unwrap())
+            .unwrap();
+        assert!(
+            registered < runtime_started,
+            "{name} asked to register at {registered}, the runtime started at {runtime_started}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -173,6 +216,12 @@ async fn platform_events_in_lambda_order() {
         assert!(report["metrics"]["maxMemoryUsedMB"].as_u64().unwrap() > 5);
         assert_eq!(report["metrics"]["durationMs"], out.duration_ms);
         assert!(out.billed_duration_ms as f64 >= out.duration_ms);
+        // With extensions, the report carries the time they took after the runtime's next.
+        let overhead = &report["spans"][0];
+        assert_eq!(overhead["name"], "extensionOverhead");
+        let d = overhead["durationMs"].as_f64().unwrap();
+        assert!(d >= 0.0 && d <= out.duration_ms, "{overhead}");
+        assert_eq!(report["spans"].as_array().unwrap().len(), 1);
     }
     let report1 = records
         .iter()
@@ -184,9 +233,16 @@ async fn platform_events_in_lambda_order() {
     assert!(m1["billedDurationMs"].as_f64().unwrap() >= first.duration_ms + first.init_duration_ms.unwrap());
     assert_eq!(&second.response[..], br#"{"n": 2}"#);
 
-    // Processes: the runtime ends on SIGTERM, extensions exit by themselves within the deadline.
+    // Processes: the runtime gets SIGTERM (this one says so and exits 0), extensions exit by
+    // themselves within the deadline.
     let rt = shutdown.of(&Source::Function).unwrap();
-    assert_eq!(rt.exit, ExitKind::Signal(15));
+    assert_eq!(rt.exit, ExitKind::Code(0));
+    assert!(!rt.killed);
+    assert!(
+        sb.output_of(&Source::Function)
+            .iter()
+            .any(|l| l.text == "runtime got SIGTERM")
+    );
     for name in ["ext-a", "ext-b"] {
         let p = shutdown.of(&Source::Extension(name.into())).unwrap();
         assert_eq!(p.exit, ExitKind::Code(0), "{name}");
@@ -276,8 +332,9 @@ async fn output_reaches_subscribers_as_function_and_extension_records() {
 
 #[tokio::test]
 async fn json_log_format_delivers_objects() {
-    let fx = Fixture::new(&["ext-a"]);
+    let fx = Fixture::new(&["ext-a", "ext-b"]);
     let mut config = fx.config();
+    config.env.push(("EXT_SCHEMA_EXT_B".into(), "2022-07-01".into()));
     config.log_format = Some("JSON".into());
     config.log_level = Some("DEBUG".into());
     let mut sb = Sandbox::start(config).await.unwrap();
@@ -295,6 +352,18 @@ async fn json_log_format_delivers_objects() {
         received
             .iter()
             .any(|r| r["type"] == "function" && r["record"] == "plain")
+    );
+    // Below schema 2022-12-13 a function record is always a string: the line as written.
+    let old = fx.received("ext-b");
+    let line = old
+        .iter()
+        .find(|r| r["type"] == "function" && r["record"].as_str().is_some_and(|s| s.contains("\"hi\"")))
+        .unwrap_or_else(|| panic!("{old:?}"));
+    let parsed: serde_json::Value = serde_json::from_str(line["record"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed, json!({"level": "INFO", "message": "hi"}));
+    assert!(
+        old.iter()
+            .all(|r| r["type"] != "function" || r["record"].is_string())
     );
     let env: serde_json::Value = sb
         .output_of(&Source::Function)
@@ -323,7 +392,10 @@ async fn managed_instances_rules() {
     let out = sb.invoke(json!({})).await.unwrap();
     assert_eq!(out.status, Status::Success);
     sb.shutdown(ShutdownReason::Spindown).await.unwrap();
-    assert_eq!(fx.ext_entries("ext-a", "probe-invoke")[0]["status"], 400);
+    // rapid's Managed Instances answer: 403 Extension.InvalidEventType.
+    let probe = &fx.ext_entries("ext-a", "probe-invoke")[0];
+    assert_eq!(probe["status"], 403);
+    assert_eq!(probe["body"]["errorType"], "Extension.InvalidEventType");
     assert_eq!(fx.ext_entries("ext-a", "subscribed")[0]["status"], 200);
     let events = fx.ext_entries("ext-a", "event");
     assert_eq!(events.len(), 1);

@@ -241,7 +241,7 @@ async fn managed_instances_run_invocations_concurrently() {
     assert_eq!(outs[0].status, Status::Success);
     assert_eq!(outs[1].status, Status::Success);
     assert_eq!(outs[2].status, Status::Error);
-    assert_eq!(outs[2].error_type.as_deref(), Some("Function.TestError"));
+    assert_eq!(outs[2].error_type.as_deref(), Some("Runtime.Unknown"));
     for o in &outs {
         assert!(o.duration_ms >= 400.0, "{o:?}");
         assert!(o.reset.is_none());

@@ -105,7 +105,9 @@ async fn the_default_costs_at_most_8_custom_metrics_and_150_bytes_per_ordinary_i
         .steps
         .iter()
         .filter(|s| {
-            s.outcome.init_duration_ms.is_some() || s.outcome.status != lambda_sandbox::Status::Success
+            s.outcome.init_duration_ms.is_some()
+                || s.outcome.init.is_some()
+                || s.outcome.status != lambda_sandbox::Status::Success
         })
         .count();
     assert_eq!(a.single_documents, notable + 3, "{a:?}");

@@ -366,8 +366,9 @@ async fn deliver_loop(hub: Arc<TelemetryHub>, s: Arc<Subscriber>) {
             .iter()
             .map(|r| (r.kind.clone(), r.request_id().map(str::to_owned)))
             .collect();
+        let schema = s.sub.schema_version.as_str();
         let body =
-            Bytes::from(Value::Array(batch.iter().map(TelemetryRecord::to_json).collect()).to_string());
+            Bytes::from(Value::Array(batch.iter().map(|r| r.to_json_for(schema)).collect()).to_string());
         let mut backoff = BACKOFF_START;
         let mut attempt = 0;
         loop {

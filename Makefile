@@ -123,7 +123,7 @@ test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
 	@echo "make bench, short form (one round, no peers; checks that every figure is measured, judges no timing):"
 	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
 	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
-		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --check > /dev/null
+		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --capped-invocations 5 --check > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \

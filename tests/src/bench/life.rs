@@ -45,6 +45,13 @@ pub struct Life {
     pub killed: bool,
     /// What the subject wrote, checked.
     pub records: Records,
+    /// Post-runtime durations of the dense invocations of a second environment whose CPU is
+    /// capped at Lambda's share for 128 MB; empty where the sandbox cannot cap it.
+    pub capped_post_runtime_ms: Vec<f64>,
+    /// The CPU cap of that environment, as a share of one core (`None`: no cap here).
+    pub capped_share: Option<f64>,
+    /// How the main environment was isolated (the sandbox's one-line description).
+    pub isolation: String,
 }
 
 /// Ready time: the sandbox stamps `platform.initStart` just before it spawns the processes and
@@ -73,7 +80,38 @@ fn config(plan: &Plan, subject: &Subject, sink: Option<&Sink>) -> Config {
             .push(("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), sink.endpoint()));
     }
     c.timeout = Duration::from_millis(flood_invocation_ms(plan) + 2_500);
+    // The main life runs at full speed; `capped` measures under Lambda's CPU share.
+    c.cpu_limit = false;
     c
+}
+
+/// Dense invocations in an environment whose CPU is capped at Lambda's share for 128 MB:
+/// post-runtime durations and the share, or nothing where the sandbox cannot cap the CPU.
+async fn capped(
+    plan: &Plan,
+    subject: &Subject,
+    sink: Option<&Sink>,
+) -> Result<(Vec<f64>, Option<f64>), BenchError> {
+    if plan.capped_invocations == 0 {
+        return Ok((Vec::new(), None));
+    }
+    let mut c = config(plan, subject, sink);
+    c.memory_mb = 128;
+    c.cpu_limit = true;
+    c.shutdown_deadline = READY_SAMPLE_DEADLINE;
+    let mut sandbox = Sandbox::start(c).await?;
+    let share = sandbox.isolation().cpu_share;
+    let mut out = Vec::new();
+    if share.is_some() {
+        for _ in 0..plan.capped_invocations {
+            let o = sandbox.invoke(json!({})).await?;
+            if let Some(runtime) = o.runtime_duration_ms {
+                out.push(o.duration_ms - runtime);
+            }
+        }
+    }
+    sandbox.shutdown(ShutdownReason::Spindown).await?;
+    Ok((out, share))
 }
 
 /// Starts and shuts down `plan.ready_samples` environments, for their ready times only.
@@ -100,10 +138,12 @@ pub(crate) async fn live(
         ready_ms: ready_samples(plan, subject, sink).await?,
         ..Life::default()
     };
+    (life.capped_post_runtime_ms, life.capped_share) = capped(plan, subject, sink).await?;
     if let Some(sink) = sink {
         sink.clear();
     }
     let mut sandbox = Sandbox::start(config(plan, subject, sink)).await?;
+    life.isolation = sandbox.isolation().describe();
     life.ready_ms
         .extend(ready_ms(&sandbox.telemetry(), &subject.extension));
     let exe = subject.layer.join("extensions").join(&subject.extension);

@@ -58,6 +58,9 @@ pub struct Plan {
     pub flood_batches: usize,
     /// Extra starts per life that only time readiness.
     pub ready_samples: usize,
+    /// Dense invocations per life in a second environment capped at Lambda's CPU share for
+    /// 128 MB (0: none).
+    pub capped_invocations: usize,
 }
 
 /// Why the bench stopped.

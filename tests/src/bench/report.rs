@@ -41,6 +41,11 @@ pub struct Summary {
     pub post_max: Option<f64>,
     /// Invocations delayed more than `DELAYED_MS`, of all.
     pub delayed: (usize, usize),
+    pub capped_p50: Option<f64>,
+    pub capped_p99: Option<f64>,
+    pub capped_delayed: (usize, usize),
+    /// The CPU cap of the capped environments, as a share of one core.
+    pub capped_share: Option<f64>,
     pub cpu_per_invocation_us: Option<f64>,
     pub cpu_per_batch_ms: Option<f64>,
     pub flood_cpu_per_invocation_us: Option<f64>,
@@ -77,6 +82,10 @@ pub fn summarize(
         .flat_map(|l| l.post_runtime_ms.iter().copied())
         .collect();
     let exits = all(&|l| l.exit_ms);
+    let capped: Vec<f64> = lives
+        .iter()
+        .flat_map(|l| l.capped_post_runtime_ms.iter().copied())
+        .collect();
     let per_batch = all(&|l| {
         let f = l.flood?;
         Some(f.cpu_ns? as f64 / f.accepted.max(1) as f64 / 1e6).filter(|_| f.accepted > 0)
@@ -93,6 +102,10 @@ pub fn summarize(
         post_p99: quantile(&post, 0.99),
         post_max: max(&post),
         delayed: (post.iter().filter(|d| **d > DELAYED_MS).count(), post.len()),
+        capped_p50: median(&capped),
+        capped_p99: quantile(&capped, 0.99),
+        capped_delayed: (capped.iter().filter(|d| **d > DELAYED_MS).count(), capped.len()),
+        capped_share: lives.iter().find_map(|l| l.capped_share),
         cpu_per_invocation_us: median(&all(&|l| l.cpu_per_invocation_ns.map(|n| n / 1e3))),
         cpu_per_batch_ms,
         flood_cpu_per_invocation_us: cpu_per_batch_ms
@@ -179,6 +192,14 @@ fn correctness_cell(s: &Summary, checked: bool) -> String {
     )
 }
 
+/// The CPU cap of the capped environments, or why there was none.
+fn share_text(summaries: &[Summary]) -> String {
+    summaries.iter().find_map(|s| s.capped_share).map_or_else(
+        || "not capped here: the sandbox has no cgroup".to_owned(),
+        |x| format!("{:.1} % of a core", x * 100.0),
+    )
+}
+
 /// The rows of the side-by-side table: label, then one cell per subject.
 fn rows(results: &Results, summaries: &[Summary]) -> Vec<(String, Vec<String>)> {
     let cells = |f: &dyn Fn(&Summary) -> String| summaries.iter().map(f).collect::<Vec<_>>();
@@ -211,6 +232,17 @@ fn rows(results: &Results, summaries: &[Summary]) -> Vec<(String, Vec<String>)> 
         (
             format!("invocations delayed > {DELAYED_MS} ms after the response"),
             cells(&|s| share(s.delayed.0, s.delayed.1)),
+        ),
+        (
+            format!(
+                "post-runtime duration at 128 MB's CPU share ({}), p50 / p99 (ms)",
+                share_text(summaries)
+            ),
+            cells(&|s| pair(s.capped_p50, s.capped_p99, 3)),
+        ),
+        (
+            format!("… delayed > {DELAYED_MS} ms at 128 MB's CPU share"),
+            cells(&|s| share(s.capped_delayed.0, s.capped_delayed.1)),
         ),
         (
             "CPU per invocation, dense invocations, whole process (µs)".to_owned(),
@@ -325,7 +357,7 @@ pub fn judge(results: &Results, context: &Context) -> Rendered {
         None => Vec::new(),
     };
     if let Some(decode) = &context.decode {
-        targets.insert(3, super::targets::in_process(decode_us_per_invocation(decode)));
+        targets.insert(5, super::targets::in_process(decode_us_per_invocation(decode)));
     }
     Rendered { summaries, targets }
 }
@@ -343,6 +375,9 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
     let _ = writeln!(out, "| CPU | `nproc` = {}; {} |", context.nproc, context.cpu);
     let _ = writeln!(out, "| kernel | {} |", context.kernel);
     let _ = writeln!(out, "| toolchain | {} |", context.toolchain);
+    if let Some(isolation) = results.lives.first().and_then(|l| l.first()) {
+        let _ = writeln!(out, "| sandbox | {} |", isolation.isolation);
+    }
     let _ = writeln!(
         out,
         "| load average (1, 5, 15 min) | {} before the run, {} after |\n",
@@ -350,8 +385,13 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
     );
     let _ = writeln!(
         out,
-        "Plan: interleaved rounds: {}; in each, every subject lives the same life: {} ready-only starts, then init, {} dense invocations of `{{}}` (the first the cold start; 25 ms buffering where the subject lets the bench choose), a flood of {} batches of ~1 MiB ({:.0} invocations each) POSTed to its telemetry listener during one long invocation, SHUTDOWN (spindown, 2,000 ms deadline).\n",
-        plan.rounds, plan.ready_samples, plan.invocations, plan.flood_batches, results.invocations_per_batch
+        "Plan: interleaved rounds: {}; in each, every subject lives the same life: {} ready-only starts, then init, {} dense invocations of `{{}}` (the first the cold start; 25 ms buffering where the subject lets the bench choose; the CPU not capped), {} more in an environment whose CPU is capped at Lambda's share for 128 MB, a flood of {} batches of ~1 MiB ({:.0} invocations each) POSTed to its telemetry listener during one long invocation, SHUTDOWN (spindown, 2,000 ms deadline).\n",
+        plan.rounds,
+        plan.ready_samples,
+        plan.invocations,
+        plan.capped_invocations,
+        plan.flood_batches,
+        results.invocations_per_batch
     );
     let _ = write!(out, "| figure |");
     for s in &results.subjects {

@@ -65,6 +65,25 @@ pub fn judge(
             met: rate(lens.delayed).zip(rate(f.delayed)).map(|(a, b)| a <= b),
         },
         Target {
+            what: "the same two at 128 MB's CPU share: post-runtime p99 within 0.1 ms of the floor's"
+                .to_owned(),
+            measured: format!("{} ms", ms(lens.capped_p99, 3)),
+            reference: format!(
+                "floor {} ms; {}",
+                ms(f.capped_p99, 3),
+                ratio(lens.capped_p99, f.capped_p99)
+            ),
+            met: within(lens.capped_p99, f.capped_p99, 0.1),
+        },
+        Target {
+            what: "… and no more invocations delayed > 0.5 ms than the floor".to_owned(),
+            measured: format!("{} of {}", lens.capped_delayed.0, lens.capped_delayed.1),
+            reference: format!("floor {} of {}", f.capped_delayed.0, f.capped_delayed.1),
+            met: rate(lens.capped_delayed)
+                .zip(rate(f.capped_delayed))
+                .map(|(a, b)| a <= b),
+        },
+        Target {
             what: "ready p90 within 1 ms of the floor's".to_owned(),
             measured: format!("{} ms", ms(lens.ready_p90, 2)),
             reference: format!(

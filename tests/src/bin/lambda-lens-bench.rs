@@ -4,7 +4,7 @@
 //! `--readme FILE` the headline figures between the README's.
 //!
 //! usage: lambda-lens-bench --bootstrap PATH --layer DIR [--peers DIR] [--rounds N]
-//!        [--invocations N] [--flood-batches N] [--ready-samples N] [--env NAME=VALUE]...
+//!        [--invocations N] [--flood-batches N] [--ready-samples N] [--capped-invocations N] [--env NAME=VALUE]...
 //!        [--layer-zip FILE] [--decode FILE] [--command TEXT] [--write FILE] [--readme FILE]
 //!        [--check]
 //!
@@ -56,6 +56,7 @@ fn parse_args() -> Option<Args> {
             invocations: 200,
             flood_batches: 16,
             ready_samples: 3,
+            capped_invocations: 100,
         },
         layer: PathBuf::new(),
         peers: None,
@@ -83,6 +84,7 @@ fn parse_args() -> Option<Args> {
             "--invocations" => args.plan.invocations = number().filter(|n| *n > 0)?,
             "--flood-batches" => args.plan.flood_batches = number().filter(|n| *n > 0)?,
             "--ready-samples" => args.plan.ready_samples = number()?,
+            "--capped-invocations" => args.plan.capped_invocations = number()?,
             "--env" => {
                 let (name, v) = value.split_once('=')?;
                 args.env.push((name.to_owned(), v.to_owned()));
@@ -249,6 +251,9 @@ fn missing(name: &str, s: &Summary, listens: bool) -> Vec<String> {
     if s.killed == 0 {
         figures.push(("exit after SHUTDOWN", s.exit_p50));
     }
+    if s.capped_share.is_some() {
+        figures.push(("post-runtime p99 at 128 MB's CPU share", s.capped_p99));
+    }
     if listens {
         figures.extend([
             ("flood peak RSS", s.flood_peak_mib),
@@ -266,7 +271,7 @@ fn missing(name: &str, s: &Summary, listens: bool) -> Vec<String> {
 fn main() -> ExitCode {
     let Some(args) = parse_args() else {
         eprintln!(
-            "usage: lambda-lens-bench --bootstrap PATH --layer DIR [--peers DIR] [--rounds N] [--invocations N] [--flood-batches N] [--ready-samples N] [--env NAME=VALUE]... [--layer-zip FILE] [--decode FILE] [--command TEXT] [--write FILE] [--readme FILE] [--check]"
+            "usage: lambda-lens-bench --bootstrap PATH --layer DIR [--peers DIR] [--rounds N] [--invocations N] [--flood-batches N] [--ready-samples N] [--capped-invocations N] [--env NAME=VALUE]... [--layer-zip FILE] [--decode FILE] [--command TEXT] [--write FILE] [--readme FILE] [--check]"
         );
         return ExitCode::from(2);
     };

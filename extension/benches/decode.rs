@@ -12,6 +12,15 @@
 //! `REPEAT_TARGET`; the table gives the median and the min/max over the repeats. MB are 10^6
 //! bytes of request body. A counting allocator (on only while the heap columns are measured)
 //! gives the bytes a batch needs on the heap: the peak during the call and what the result holds.
+//!
+//! "join+metrics+EMF" is the work behind the decoder alone, as CPU time of the benchmark's thread
+//! (`/proc/thread-self/schedstat`, so other processes on a shared machine do not count): batches
+//! are decoded and pipelines built before the clock starts, then each batch is joined, turned
+//! into metric records and encoded, and the pipeline finished (every open aggregate written).
+//!
+//! `LAMBDA_LENS_BENCH_CALLGRIND=N` skips the timing: it decodes the 1 MiB mix N times and runs
+//! [`join_metrics_emf`] on each, for `valgrind --tool=callgrind
+//! --toggle-collect='*join_metrics_emf*'` (instruction counts, repeatable on a busy machine).
 
 #![allow(
     clippy::print_stdout,
@@ -375,7 +384,66 @@ fn pipeline() -> Pipeline<BufferSink> {
     Pipeline::from_config(&config, BufferSink::default())
 }
 
+/// CPU time of this thread so far, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Batches per timed repeat of join+metrics+EMF (each decoded beforehand).
+const PIPELINE_BATCHES: usize = 8;
+
+/// Join, metric records and EMF for one decoded batch, then the pipeline's end (every open
+/// aggregate and window written): what an invocation costs behind the decoder.
+#[inline(never)]
+fn join_metrics_emf(mut p: Pipeline<BufferSink>, batch: Batch) -> Pipeline<BufferSink> {
+    p.on_batch(batch, 0);
+    p.finish("spindown", ARRIVED, 0);
+    p
+}
+
+/// CPU seconds per batch of join+metrics+EMF, one figure per repeat.
+fn measure_pipeline(body: &[u8]) -> Vec<f64> {
+    let run = |n: usize| {
+        let work: Vec<_> = (0..n)
+            .map(|_| (pipeline(), Batch::decode(body, ARRIVED)))
+            .collect();
+        let start = thread_cpu_ns();
+        let done: Vec<_> = work
+            .into_iter()
+            .map(|(p, b)| join_metrics_emf(black_box(p), b))
+            .collect();
+        let cpu = thread_cpu_ns().saturating_sub(start);
+        black_box(done.iter().map(|p| p.sink().documents).sum::<u64>());
+        cpu as f64 / 1e9 / n as f64
+    };
+    run(3);
+    (0..REPEATS).map(|_| run(PIPELINE_BATCHES)).collect()
+}
+
+fn callgrind(runs: usize) -> ExitCode {
+    let g = generate(1 << 20, 0x5eed_0000, &Shape { escaped: false });
+    let mut documents = 0;
+    for _ in 0..runs {
+        let (p, b) = (pipeline(), Batch::decode(&g.body, ARRIVED));
+        documents += join_metrics_emf(p, b).sink().documents;
+    }
+    println!(
+        "{runs} × 1 MiB mix: {} invocations each, {documents} documents in all",
+        g.invocations
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    if let Some(runs) = std::env::var("LAMBDA_LENS_BENCH_CALLGRIND")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        return callgrind(runs);
+    }
     let cases = [
         ("1 MiB, platform mix", 1 << 20, Shape { escaped: false }),
         ("256 KiB, platform mix", 256 << 10, Shape { escaped: false }),
@@ -389,9 +457,9 @@ fn main() -> ExitCode {
         WARM_UP.as_millis()
     );
     println!(
-        "| batch | bytes | records | decode into borrowing structs MB/s median (min–max) | decode to owned events MB/s median (min–max) | records/s median (owned) | decode+join+EMF MB/s median (min–max) | µs per invocation (decode+join+EMF) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
+        "| batch | bytes | records | decode into borrowing structs MB/s median (min–max) | decode to owned events MB/s median (min–max) | records/s median (owned) | decode+join+EMF MB/s median (min–max) | µs per invocation (decode+join+EMF) | **join+metrics+EMF CPU µs per invocation** median (min–max) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failed = false;
     for (i, (label, size, shape)) in cases.iter().enumerate() {
         let g = generate(*size, 0x5eed_0000 + i as u64, shape);
@@ -435,6 +503,12 @@ fn main() -> ExitCode {
             p.on_batch(Batch::decode(black_box(&g.body), ARRIVED), 0);
             black_box(p.sink().documents);
         });
+        let behind = spread(
+            measure_pipeline(&g.body)
+                .iter()
+                .map(|s| s * 1e6 / g.invocations as f64)
+                .collect(),
+        );
         let mbs = |v: &[f64]| spread(v.iter().map(|s| bytes / s / 1e6).collect());
         let b = mbs(&borrowed);
         let d = mbs(&decode);
@@ -442,7 +516,7 @@ fn main() -> ExitCode {
         let records_per_s = g.records as f64 / spread(decode.clone()).median;
         let us_per_invocation = spread(full).median * 1e6 / g.invocations as f64;
         println!(
-            "| {label} | {} | {} | **{:.0}** ({:.0}–{:.0}) | {:.0} ({:.0}–{:.0}) | {:.2} M | {:.0} ({:.0}–{:.0}) | {:.2} | {} / {} / {} |",
+            "| {label} | {} | {} | **{:.0}** ({:.0}–{:.0}) | {:.0} ({:.0}–{:.0}) | {:.2} M | {:.0} ({:.0}–{:.0}) | {:.2} | **{:.2}** ({:.2}–{:.2}) | {} / {} / {} |",
             g.body.len(),
             g.records,
             b.median,
@@ -456,6 +530,9 @@ fn main() -> ExitCode {
             f.min,
             f.max,
             us_per_invocation,
+            behind.median,
+            behind.min,
+            behind.max,
             decode_peak / 1024,
             decode_held / 1024,
             full_peak / 1024,

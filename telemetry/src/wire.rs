@@ -198,32 +198,76 @@ impl RuntimeDoneSpans {
     }
 }
 
-impl<'de> Deserialize<'de> for RuntimeDoneSpans {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SpansVisitor;
-        impl<'de> Visitor<'de> for SpansVisitor {
-            type Value = RuntimeDoneSpans;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of spans")
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<RuntimeDoneSpans, E> {
-                Ok(RuntimeDoneSpans::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RuntimeDoneSpans, A::Error> {
-                let mut spans = RuntimeDoneSpans::default();
-                while let Some(span) = seq.next_element::<Span<'de>>()? {
-                    let slot = match span.name.as_ref() {
-                        "responseLatency" => &mut spans.response_latency_ms,
-                        "responseDuration" => &mut spans.response_duration_ms,
-                        "runtimeOverhead" => &mut spans.runtime_overhead_ms,
-                        _ => continue,
-                    };
+/// A record's `spans` read into a struct of named durations: `place` gives the slot of a span
+/// name the struct keeps (others are skipped; no list is allocated).
+trait SpanSlots: Default {
+    fn place(&mut self, name: &str) -> Option<&mut Option<f64>>;
+}
+
+fn deserialize_spans<'de, D: Deserializer<'de>, S: SpanSlots>(deserializer: D) -> Result<S, D::Error> {
+    struct SpansVisitor<S>(std::marker::PhantomData<S>);
+    impl<'de, S: SpanSlots> Visitor<'de> for SpansVisitor<S> {
+        type Value = S;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of spans")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<S, E> {
+            Ok(S::default())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<S, A::Error> {
+            let mut spans = S::default();
+            while let Some(span) = seq.next_element::<Span<'de>>()? {
+                if let Some(slot) = spans.place(span.name.as_ref()) {
                     *slot = span.duration_ms;
                 }
-                Ok(spans)
             }
+            Ok(spans)
         }
-        deserializer.deserialize_any(SpansVisitor)
+    }
+    deserializer.deserialize_any(SpansVisitor(std::marker::PhantomData))
+}
+
+impl SpanSlots for RuntimeDoneSpans {
+    fn place(&mut self, name: &str) -> Option<&mut Option<f64>> {
+        match name {
+            "responseLatency" => Some(&mut self.response_latency_ms),
+            "responseDuration" => Some(&mut self.response_duration_ms),
+            "runtimeOverhead" => Some(&mut self.runtime_overhead_ms),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RuntimeDoneSpans {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_spans(deserializer)
+    }
+}
+
+/// The `spans` of `platform.report`: `extensionOverhead`, the time the extensions took after
+/// the runtime's next (Lambda sends it when the environment has extensions).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct ReportSpans {
+    pub extension_overhead_ms: Option<f64>,
+}
+
+impl ReportSpans {
+    /// Checks the span's duration against [`bounds::DURATION_MS`].
+    pub fn check(&mut self, refused: Refused<'_>) {
+        let max = bounds::DURATION_MS;
+        optional(&mut self.extension_overhead_ms, "extensionOverhead", max, refused);
+    }
+}
+
+impl SpanSlots for ReportSpans {
+    fn place(&mut self, name: &str) -> Option<&mut Option<f64>> {
+        (name == "extensionOverhead").then_some(&mut self.extension_overhead_ms)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportSpans {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_spans(deserializer)
     }
 }
 
@@ -268,6 +312,8 @@ pub struct Report<'a> {
     #[serde(borrow, default)]
     pub error_type: Text<'a>,
     pub metrics: ReportMetrics,
+    #[serde(default)]
+    pub spans: ReportSpans,
 }
 
 #[derive(Debug, Deserialize)]

@@ -94,6 +94,24 @@ fn invocation_records() {
 }
 
 #[test]
+fn a_report_with_extensions_carries_their_overhead() {
+    only("platform.report.extension-overhead", |item| {
+        let Record::Report(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.spans.extension_overhead_ms, Some(3.92));
+        assert_eq!(r.metrics.duration_ms, 15.74);
+    });
+    // Without spans (the other fixtures), there is none.
+    only("platform.report", |item| {
+        let Record::Report(r) = &item.record else {
+            panic!("{:?}", item.record)
+        };
+        assert_eq!(r.spans.extension_overhead_ms, None);
+    });
+}
+
+#[test]
 fn a_managed_instances_report_has_only_a_duration() {
     only("platform.report.managed-instances", |item| {
         let Record::Report(r) = &item.record else {

@@ -27,6 +27,8 @@ pub struct Isolation {
     pub cpu_share: Option<f64>,
     /// Why the cgroup path was not taken, when it was not.
     pub fallback_reason: Option<String>,
+    /// The private mounts (`/etc/hosts`, and `/tmp` when asked), or why there are none.
+    pub mounts: Result<String, String>,
 }
 
 impl Isolation {
@@ -37,6 +39,7 @@ impl Isolation {
             freezer: "SIGSTOP",
             cpu_share: None,
             fallback_reason: Some(reason),
+            mounts: Err("not made".to_owned()),
         }
     }
 
@@ -52,6 +55,10 @@ impl Isolation {
         );
         if let Some(why) = &self.fallback_reason {
             line.push_str(&format!(" (no cgroup: {why})"));
+        }
+        match &self.mounts {
+            Ok(m) => line.push_str(&format!("; private {m}")),
+            Err(why) => line.push_str(&format!("; the host's /etc/hosts and /tmp ({why})")),
         }
         line
     }
@@ -178,6 +185,7 @@ impl EnvCgroup {
             freezer,
             cpu_share: self.cpu_share,
             fallback_reason: None,
+            mounts: Err("not made".to_owned()),
         }
     }
 

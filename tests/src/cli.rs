@@ -132,6 +132,14 @@ pub struct Args {
     /// Do not cap the CPU at Lambda's share for the memory size (one vCPU at 1,769 MB).
     #[arg(long)]
     pub no_cpu_limit: bool,
+    /// Do not give the environment a private mount namespace (its /etc/hosts naming
+    /// sandbox.localdomain).
+    #[arg(long)]
+    pub no_private_mounts: bool,
+    /// Give the environment its own /tmp, a tmpfs of MB (Lambda's default ephemeral storage:
+    /// 512); it hides the host's /tmp from the function and its extensions.
+    #[arg(long, value_name = "MB", num_args = 0..=1, default_missing_value = "512")]
+    pub private_tmp: Option<u32>,
 }
 
 fn init_type(s: &str) -> Result<InitializationType, String> {
@@ -176,6 +184,8 @@ impl Args {
         c.echo_output = self.echo;
         c.cgroups = !self.no_cgroups;
         c.cpu_limit = !self.no_cpu_limit;
+        c.private_mounts = !self.no_private_mounts;
+        c.private_tmp_mb = self.private_tmp;
         c
     }
 

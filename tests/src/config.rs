@@ -139,6 +139,13 @@ pub struct Config {
     /// With cgroups, cap the environment's CPU at Lambda's share for its memory size (one vCPU
     /// at 1,769 MB: about 7 % of a core at 128 MB).
     pub cpu_limit: bool,
+    /// Give the environment a private mount namespace where the sandbox may (root): an
+    /// `/etc/hosts` in which `sandbox.localdomain` resolves to the environment's address.
+    pub private_mounts: bool,
+    /// In that namespace, a private `/tmp` (tmpfs) of this many MB (Lambda's ephemeral storage:
+    /// 512 MB by default). Off by default: it hides the host's `/tmp`, where callers (tests)
+    /// often keep the function, its layer, or files they read back.
+    pub private_tmp_mb: Option<u32>,
 }
 
 impl Config {
@@ -172,6 +179,8 @@ impl Config {
             memory_sample_interval: Duration::from_millis(2),
             cgroups: true,
             cpu_limit: true,
+            private_mounts: true,
+            private_tmp_mb: None,
         }
     }
 

@@ -15,6 +15,11 @@ use crate::records::{self, ReportMetrics, ms};
 use crate::state::{Invocation, PendingInvoke, Phase, Shared};
 use crate::{ids, process};
 
+/// A point in time on both clocks: monotonic (for durations) and wall (for records).
+type Moment = (Instant, DateTime<Utc>);
+/// What `platform.runtimeDone` said: status, error type, duration.
+type Done = (Status, Option<String>, f64);
+
 /// What happened before this invocation in the same invoke call.
 pub(crate) struct Cold {
     /// An init run inside the invoke.
@@ -166,9 +171,9 @@ pub(crate) async fn run(
         }
     });
 
-    let mut runtime_done: Option<(Status, Option<String>, f64)> = None;
+    let mut runtime_done: Option<Done> = None;
     // When the runtime called next after its result: where `extensionOverhead` starts.
-    let mut runtime_ready: Option<(Instant, DateTime<Utc>)> = None;
+    let mut runtime_ready: Option<Moment> = None;
     let end = loop {
         let finished = runtime_done.is_some();
         let progress = shared
@@ -199,8 +204,9 @@ pub(crate) async fn run(
             None => break End::Timeout,
             Some(Progress::End(e)) => break e,
             Some(Progress::RuntimeFinished) => {
-                runtime_ready = Some((Instant::now(), Utc::now()));
-                runtime_done = Some(emit_runtime_done(shared, &ids, start, start_time));
+                let (done, ready_at) = emit_runtime_done(shared, &ids, start, start_time);
+                runtime_done = Some(done);
+                runtime_ready = ready_at;
             }
         }
     };
@@ -332,13 +338,15 @@ pub(crate) async fn run(
     }
 }
 
-/// Emits `platform.runtimeDone` once the runtime posted its result and called next again.
+/// Emits `platform.runtimeDone` once the runtime posted its result and called next again;
+/// returns its status, error type and duration, and when that next came (where the
+/// extensions' overhead starts).
 fn emit_runtime_done(
     shared: &Shared,
     ids: &Ids,
     start: Instant,
     start_time: DateTime<Utc>,
-) -> (Status, Option<String>, f64) {
+) -> (Done, Option<Moment>) {
     let (result, next_at) = shared.read(|st| {
         (
             st.invocation(&ids.request_id).and_then(|i| i.result.clone()),
@@ -346,7 +354,7 @@ fn emit_runtime_done(
         )
     });
     let Some(r) = result else {
-        return (Status::Failure, None, 0.0);
+        return ((Status::Failure, None, 0.0), None);
     };
     let next_at = next_at.unwrap_or(r.body_done_at);
     let status = if r.error_type.is_some() {
@@ -373,7 +381,7 @@ fn emit_runtime_done(
             &ids.tracing,
         ),
     );
-    (status, r.error_type, duration)
+    ((status, r.error_type, duration), Some(next_at))
 }
 
 /// The `responseLatency` and `responseDuration` spans of a result.

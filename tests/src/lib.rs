@@ -28,6 +28,7 @@ mod invoke;
 mod lifecycle;
 mod managed;
 mod memory;
+mod namespace;
 mod outcome;
 mod output;
 mod phases;

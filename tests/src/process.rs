@@ -64,14 +64,17 @@ pub(crate) fn spawn(
         .or_else(|| shared.config.bootstrap.parent().map(PathBuf::from))
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| PathBuf::from("/"));
+    let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
     // Absolute, since the process starts in the task root.
     let path = &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     // In a cgroup environment the process joins the cgroup before it execs, so every byte it
     // allocates is charged there from the start (moving it afterwards would leave its first
     // allocations outside, and a fork before the move would escape). A shell does the joining:
     // the project keeps `unsafe` (a `pre_exec` hook) out.
-    let mut cmd = match &shared.cgroup {
-        Some(cg) => {
+    // In a private mount namespace, `nsenter` enters it and execs the program.
+    let enter = shared.mounts.as_ref().map(|m| m.enter(&cwd)).unwrap_or_default();
+    let mut cmd = match (&shared.cgroup, enter.split_first()) {
+        (Some(cg), _) => {
             let joins: String = cg
                 .procs_files()
                 .iter()
@@ -81,10 +84,16 @@ pub(crate) fn spawn(
             c.arg("-c")
                 .arg(format!("{joins}exec \"$@\""))
                 .arg("lambda-sandbox-spawn")
+                .args(&enter)
                 .arg(path);
             c
         }
-        None => tokio::process::Command::new(path),
+        (None, Some((nsenter, args))) => {
+            let mut c = tokio::process::Command::new(nsenter);
+            c.args(args).arg(path);
+            c
+        }
+        (None, None) => tokio::process::Command::new(path),
     };
     cmd.env_clear()
         .env("PATH", format!("{LAMBDA_PATH}:{host_path}"))

@@ -177,6 +177,8 @@ pub(crate) struct Shared {
     pub cgroup: Option<crate::cgroup::EnvCgroup>,
     /// What measures memory and freezes (the cgroup, or the fallback and why).
     pub isolation: crate::cgroup::Isolation,
+    /// The environment's private mount namespace, when one could be made.
+    pub mounts: Option<crate::namespace::PrivateMounts>,
     pub addr: SocketAddr,
     pub hub: Arc<TelemetryHub>,
     pub output: OutputStore,
@@ -199,10 +201,30 @@ impl Shared {
             }
             Err(why) => (None, crate::cgroup::Isolation::fallback(why)),
         };
+        let mut isolation = isolation;
+        let mounts = if config.private_mounts {
+            crate::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb)
+        } else {
+            Err("turned off (Config::private_mounts)".to_owned())
+        };
+        let mounts = match mounts {
+            Ok(m) => {
+                isolation.mounts = Ok(match m.tmp_mb {
+                    Some(mb) => format!("/etc/hosts and /tmp ({mb} MB tmpfs)"),
+                    None => "/etc/hosts".to_owned(),
+                });
+                Some(m)
+            }
+            Err(why) => {
+                isolation.mounts = Err(why);
+                None
+            }
+        };
         Self {
             config,
             cgroup,
             isolation,
+            mounts,
             addr,
             hub,
             output: OutputStore::default(),

@@ -117,3 +117,90 @@ async fn the_cpu_is_lambdas_share_for_the_memory_size() {
     assert!(out.duration_ms >= floor, "{} ms < {floor} ms", out.duration_ms);
     sb.shutdown(ShutdownReason::Spindown).await.unwrap();
 }
+
+mod binaries;
+
+/// The built layer and sample function in a sandbox with `edit` applied to its configuration.
+async fn lens_sandbox(edit: impl FnOnce(&mut lambda_sandbox::Config)) -> Sandbox {
+    let (bootstrap, layer) = binaries::paths();
+    let mut config = lambda_sandbox::Config::new(bootstrap);
+    config.layer_dir = Some(layer);
+    config.cpu_limit = false;
+    config.env = vec![("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into())];
+    edit(&mut config);
+    Sandbox::start(config).await.unwrap()
+}
+
+fn lens_lines(sb: &Sandbox) -> Vec<String> {
+    sb.output_of(&Source::Extension("lambda-lens".into()))
+        .into_iter()
+        .map(|l| l.text)
+        .collect()
+}
+
+#[tokio::test]
+async fn sandbox_localdomain_resolves_inside_the_environment_and_lambda_lens_binds_it() {
+    let private = cgroups(); // root: the private mount namespace can be made too
+    let mut sb = lens_sandbox(|_| {}).await;
+    sb.invoke(json!({})).await.unwrap();
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let lines = lens_lines(&sb).join("\n");
+    if private {
+        assert_eq!(
+            sb.isolation().mounts,
+            Ok("/etc/hosts".to_owned()),
+            "{:?}",
+            sb.isolation()
+        );
+        // lambda-lens read sandbox.localdomain from /etc/hosts, bound its listener there and
+        // gave that name to the Telemetry API, as on Lambda.
+        assert!(
+            lines.contains("destination=http://sandbox.localdomain:"),
+            "{lines}"
+        );
+        assert!(!lines.contains("not in /etc/hosts"), "{lines}");
+    }
+    // Without the namespace (forced), the name is not in the host's /etc/hosts here, and
+    // lambda-lens says where it listens instead.
+    let mut sb = lens_sandbox(|c| c.private_mounts = false).await;
+    sb.invoke(json!({})).await.unwrap();
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    assert!(sb.isolation().mounts.is_err());
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    if !hosts.contains("sandbox.localdomain") {
+        let lines = lens_lines(&sb).join("\n");
+        assert!(lines.contains("listening on 127.0.0.1"), "{lines}");
+    }
+}
+
+#[tokio::test]
+async fn a_private_tmp_is_the_environments_own() {
+    if !cgroups() {
+        eprintln!("not root: no private /tmp on this machine");
+        return;
+    }
+    let mut sb = lens_sandbox(|c| {
+        c.private_tmp_mb = Some(64);
+        c.env
+            .push(("LAMBDA_LENS_METRICS".into(), "default,TmpUsed".into()));
+    })
+    .await;
+    assert_eq!(
+        sb.isolation().mounts,
+        Ok("/etc/hosts and /tmp (64 MB tmpfs)".to_owned())
+    );
+    let out = sb.invoke(json!({"write_tmp_bytes": 3_000_000})).await.unwrap();
+    assert_eq!(out.status, Status::Success);
+    sb.shutdown(ShutdownReason::Spindown).await.unwrap();
+    let response: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
+    assert!(response["tmp_file"].as_str().unwrap().starts_with("/tmp/"));
+    let doc: serde_json::Value = lens_lines(&sb)
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|d: &serde_json::Value| d["RequestId"] == out.request_id.as_str())
+        .unwrap();
+    // TmpUsed is the environment's own /tmp: the 3 MB file on its tmpfs, not the usage of the
+    // host's disk (tens of GB here).
+    let used = doc["TmpUsed"].as_f64().unwrap();
+    assert!((3_000_000.0..8_000_000.0).contains(&used), "{used}");
+}

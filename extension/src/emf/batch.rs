@@ -7,9 +7,7 @@
 
 use std::collections::VecDeque;
 
-use serde_json::{Map, Value, json};
-
-use super::{EncodeStats, MAX_VALUES_PER_METRIC, finite};
+use super::{Dimension, EncodeStats, MAX_VALUES_PER_METRIC, Property, Sample};
 use crate::metrics::{MetricDef, MetricRecord};
 
 /// Open batches at once (distinct minutes × dimension values); beyond that the oldest is written.
@@ -48,7 +46,7 @@ impl Series {
 pub(crate) struct Aggregate {
     bucket: i64,
     timestamp_ms: i64,
-    dimensions: Vec<(&'static str, String)>,
+    dimensions: Vec<(&'static str, Dimension)>,
     series: Vec<(&'static MetricDef, Series)>,
     /// Batched mode lists the request ids; adaptive mode does not.
     lists_request_ids: bool,
@@ -63,7 +61,7 @@ impl Aggregate {
         self.timestamp_ms
     }
 
-    pub(super) fn dimensions(&self) -> &[(&'static str, String)] {
+    pub(super) fn dimensions(&self) -> &[(&'static str, Dimension)] {
         &self.dimensions
     }
 
@@ -72,40 +70,41 @@ impl Aggregate {
         self.invocations
     }
 
-    pub(super) fn values(&self, stats: &mut EncodeStats) -> Vec<(&'static MetricDef, Value)> {
+    /// Each metric's values; those not finite are counted here and left out as they are
+    /// written (a metric with none left is not written).
+    pub(super) fn values(&self, stats: &mut EncodeStats) -> Vec<(&'static MetricDef, Sample<'_>)> {
         self.series
             .iter()
             .filter_map(|(def, series)| {
-                let value = match series {
-                    Series::Raw(values) => {
-                        let v: Vec<f64> = values.iter().filter_map(|v| finite(*v, stats)).collect();
-                        (!v.is_empty()).then(|| json!(v))?
-                    }
-                    Series::Compact(vc) => {
-                        let vc: Vec<(f64, u64)> = vc
-                            .iter()
-                            .filter_map(|(v, c)| finite(*v, stats).map(|v| (v, *c)))
-                            .collect();
-                        let (values, counts): (Vec<f64>, Vec<u64>) = vc.into_iter().unzip();
-                        (!values.is_empty()).then(|| json!({"Values": values, "Counts": counts}))?
-                    }
+                let (sample, total, finite) = match series {
+                    Series::Raw(values) => (
+                        Sample::Many(values),
+                        values.len(),
+                        values.iter().filter(|v| v.is_finite()).count(),
+                    ),
+                    Series::Compact(pairs) => (
+                        Sample::Counted(pairs),
+                        pairs.len(),
+                        pairs.iter().filter(|(v, _)| v.is_finite()).count(),
+                    ),
                 };
-                Some((*def, value))
+                stats.non_finite_dropped += (total - finite) as u64;
+                (finite > 0).then_some((*def, sample))
             })
             .collect()
     }
 
-    pub(super) fn properties(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("Invocations".into(), json!(self.invocations));
-        if self.lists_request_ids {
-            map.insert("RequestIds".into(), json!(self.request_ids));
-            let omitted = self.invocations.saturating_sub(self.request_ids.len() as u64);
-            if omitted > 0 {
-                map.insert("RequestIdsOmitted".into(), json!(omitted));
-            }
-        }
-        map
+    pub(super) fn properties(&self) -> impl Iterator<Item = (&'static str, Property<'_>)> + Clone {
+        let omitted = self.invocations.saturating_sub(self.request_ids.len() as u64);
+        let ids = self.lists_request_ids.then_some(self.request_ids.as_slice());
+        [
+            Some(("Invocations", Property::Count(self.invocations))),
+            ids.map(|ids| ("RequestIds", Property::Texts(ids))),
+            ids.filter(|_| omitted > 0)
+                .map(|_| ("RequestIdsOmitted", Property::Count(omitted))),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     fn fits(&self, record: &MetricRecord) -> bool {

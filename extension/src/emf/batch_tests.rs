@@ -2,7 +2,7 @@ use super::*;
 use crate::emf::{EmfConfig, EmfEncoder};
 use crate::metrics::RecordKind;
 use crate::metrics::catalogue as m;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const MINUTE: i64 = 1_795_600_800_000; // a whole minute
 

@@ -8,14 +8,15 @@
 //! names never shadow a dimension or a metric.
 
 mod batch;
+mod json;
 mod slowest;
 
-use serde_json::{Map, Value, json};
+use std::cell::Cell;
 
 pub(crate) use batch::{Aggregate, Batcher};
 pub(crate) use slowest::Slowest;
 
-use crate::metrics::{MetricDef, MetricRecord, PropertyValue};
+use crate::metrics::{DimensionValue as Dimension, MetricDef, MetricRecord, PropertyValue};
 
 const MAX_METRICS_PER_DIRECTIVE: usize = 100;
 /// CloudWatch's limit of keys in one dimension set (the configuration keeps sets within it).
@@ -25,6 +26,8 @@ const MAX_VALUES_PER_METRIC: usize = 100;
 /// Documents are kept under this size: a quarter of the CloudWatch Logs event limit (1 MB,
 /// 256 KB in older documents), so a whole batch never comes near it.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// The member that holds the metadata; nothing else may take its name.
+const AWS_MEMBER: &str = "_aws";
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EmfConfig {
@@ -45,30 +48,72 @@ pub(crate) struct EncodeStats {
     pub(crate) non_finite_dropped: u64,
 }
 
+/// One metric's member: a number, an array of numbers, or the `Values`/`Counts` form. Arrays
+/// may hold non-finite values: they are left out as the member is written.
+#[derive(Debug, Clone, Copy)]
+enum Sample<'a> {
+    One(f64),
+    Many(&'a [f64]),
+    Counted(&'a [(f64, u64)]),
+}
+
+/// A property member (searchable with Logs Insights, neither a dimension nor a metric).
+#[derive(Debug, Clone, Copy)]
+enum Property<'a> {
+    Text(&'a str),
+    /// Left out when not finite.
+    Number(f64),
+    Count(u64),
+    Texts(&'a [String]),
+}
+
+impl Property<'_> {
+    fn is_writable(&self) -> bool {
+        match self {
+            Self::Number(n) => n.is_finite(),
+            _ => true,
+        }
+    }
+}
+
+/// Writes EMF documents straight into text: no JSON values are built. The layout of a
+/// document: `_aws` (timestamp and the one directive: namespace, dimension sets, metric
+/// definitions), then the dimension values, the metric values and the properties.
 #[derive(Debug, Clone)]
 pub(crate) struct EmfEncoder {
     config: EmfConfig,
+    /// The length of the last document, to size the next one's buffer in one allocation.
+    last_length: Cell<usize>,
 }
 
 impl EmfEncoder {
     pub(crate) fn new(config: EmfConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            last_length: Cell::new(1024),
+        }
     }
 
     /// Appends the EMF documents of `record` (one line each, no newline) to `out`.
     pub(crate) fn encode(&self, record: &MetricRecord, out: &mut Vec<String>) -> EncodeStats {
         let mut stats = EncodeStats::default();
-        let values: Vec<(&'static MetricDef, Value)> = record
+        let values: Vec<(&'static MetricDef, Sample<'_>)> = record
             .values
             .iter()
-            .filter_map(|(def, v)| finite(*v, &mut stats).map(|v| (*def, json!(v))))
+            .filter_map(|(def, v)| finite(*v, &mut stats).map(|v| (*def, Sample::One(v))))
             .collect();
-        let properties = properties(&record.properties);
+        let properties = record.properties.iter().map(|(key, value)| {
+            let value = match value {
+                PropertyValue::Text(t) => Property::Text(t.as_str()),
+                PropertyValue::Number(n) => Property::Number(*n),
+            };
+            (*key, value)
+        });
         self.write(
             record.timestamp_ms,
             &record.dimensions,
             values,
-            &properties,
+            properties,
             out,
             &mut stats,
         );
@@ -80,27 +125,28 @@ impl EmfEncoder {
     pub(crate) fn encode_batch(&self, batch: &Aggregate, out: &mut Vec<String>) -> EncodeStats {
         let mut stats = EncodeStats::default();
         let values = batch.values(&mut stats);
-        let properties = batch.properties();
         self.write(
             batch.timestamp_ms(),
             batch.dimensions(),
             values,
-            &properties,
+            batch.properties(),
             out,
             &mut stats,
         );
         stats
     }
 
-    fn write(
+    fn write<'k, 'a, P>(
         &self,
         timestamp_ms: i64,
-        record_dimensions: &[(&'static str, String)],
-        values: Vec<(&'static MetricDef, Value)>,
-        properties: &Map<String, Value>,
+        record_dimensions: &[(&'static str, Dimension)],
+        mut values: Vec<(&'static MetricDef, Sample<'_>)>,
+        properties: P,
         out: &mut Vec<String>,
         stats: &mut EncodeStats,
-    ) {
+    ) where
+        P: Iterator<Item = (&'k str, Property<'a>)> + Clone,
+    {
         if values.is_empty() {
             return;
         }
@@ -109,21 +155,19 @@ impl EmfEncoder {
         // would overwrite the dimension's member: the dimension wins (the configuration says so
         // in a warning at start-up). A metric given twice keeps its first value: one member
         // cannot hold two.
-        let mut values = values;
         let mut seen: Vec<&'static str> = Vec::with_capacity(values.len());
         values.retain(|(def, _)| {
-            let keep = !dimensions.contains_key(def.name) && !seen.contains(&def.name);
+            let keep = !has_key(&dimensions, def.name) && !seen.contains(&def.name);
             seen.push(def.name);
             keep
         });
         if values.is_empty() {
             return;
         }
-        let sets = self.dimension_sets(&dimensions);
-        let mut pending: Vec<&[(&'static MetricDef, Value)]> =
+        let mut pending: Vec<&[(&'static MetricDef, Sample<'_>)]> =
             values.chunks(MAX_METRICS_PER_DIRECTIVE).rev().collect();
         while let Some(chunk) = pending.pop() {
-            let doc = self.document(timestamp_ms, &dimensions, &sets, chunk, properties);
+            let doc = self.document(timestamp_ms, &dimensions, chunk, properties.clone());
             // Keep every document well under the CloudWatch Logs event limit: halve the metrics
             // of one that is too large (only possible with long arrays of long numbers).
             if doc.len() > MAX_DOCUMENT_BYTES && chunk.len() > 1 {
@@ -132,85 +176,198 @@ impl EmfEncoder {
                 pending.push(a);
                 continue;
             }
+            self.last_length.set(doc.len());
             out.push(doc);
             stats.documents += 1;
         }
     }
 
-    fn document(
+    fn document<'k, 'a>(
         &self,
         timestamp_ms: i64,
-        dimensions: &Map<String, Value>,
-        sets: &[Value],
-        chunk: &[(&'static MetricDef, Value)],
-        properties: &Map<String, Value>,
+        dimensions: &[(&str, &str)],
+        chunk: &[(&'static MetricDef, Sample<'_>)],
+        properties: impl Iterator<Item = (&'k str, Property<'a>)> + Clone,
     ) -> String {
-        let mut doc = dimensions.clone();
-        let mut defs = Vec::with_capacity(chunk.len());
-        for (def, value) in chunk {
-            let mut d = Map::new();
-            d.insert("Name".into(), Value::from(def.name));
-            d.insert("Unit".into(), Value::from(def.unit.as_str()));
+        let mut doc = String::with_capacity(self.last_length.get().saturating_add(256));
+        doc.push_str(r#"{"_aws":{"Timestamp":"#);
+        json::int(&mut doc, timestamp_ms);
+        doc.push_str(r#","CloudWatchMetrics":[{"Namespace":"#);
+        json::string(&mut doc, &self.config.namespace);
+        doc.push_str(r#","Dimensions":"#);
+        self.dimension_sets(&mut doc, dimensions);
+        doc.push_str(r#","Metrics":["#);
+        for (i, (def, _)) in chunk.iter().enumerate() {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(r#"{"Name":"#);
+            json::string(&mut doc, def.name);
+            doc.push_str(r#","Unit":"#);
+            json::string(&mut doc, def.unit.as_str());
             if self.config.high_resolution {
-                d.insert("StorageResolution".into(), Value::from(1));
+                doc.push_str(r#","StorageResolution":1"#);
             }
-            defs.push(Value::Object(d));
-            doc.insert(def.name.into(), value.clone());
+            doc.push('}');
         }
-        for (key, value) in properties {
-            if !doc.contains_key(key) {
-                doc.insert(key.clone(), value.clone());
+        doc.push_str("]}]}");
+        for (key, value) in dimensions {
+            member(&mut doc, key);
+            json::string(&mut doc, value);
+        }
+        for (def, sample) in chunk {
+            member(&mut doc, def.name);
+            write_sample(&mut doc, *sample);
+        }
+        let taken = |key: &str| {
+            key == AWS_MEMBER || has_key(dimensions, key) || chunk.iter().any(|(def, _)| def.name == key)
+        };
+        // The first writable property of a name wins; one named like a dimension or a metric
+        // of this document is left out.
+        for (i, (key, value)) in properties.clone().enumerate() {
+            if !value.is_writable()
+                || taken(key)
+                || properties
+                    .clone()
+                    .take(i)
+                    .any(|(k, v)| k == key && v.is_writable())
+            {
+                continue;
             }
+            member(&mut doc, key);
+            write_property(&mut doc, value);
         }
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.config.namespace,
-                    "Dimensions": sets,
-                    "Metrics": defs,
-                }],
-            }),
-        );
-        Value::Object(doc).to_string()
+        doc.push('}');
+        doc
     }
 
     /// Each configured set, cut down to the keys this document has values for (an environment
     /// document has no `ColdStart`), without repeats.
-    fn dimension_sets(&self, dimensions: &Map<String, Value>) -> Vec<Value> {
-        let mut sets: Vec<Vec<&str>> = Vec::new();
-        for set in &self.config.dimension_sets {
-            let keys: Vec<&str> = set
-                .iter()
-                .map(String::as_str)
-                .filter(|k| dimensions.contains_key(*k))
-                .collect();
-            if !keys.is_empty() && !sets.contains(&keys) {
-                sets.push(keys);
-            }
+    fn dimension_sets(&self, doc: &mut String, dimensions: &[(&str, &str)]) {
+        fn present<'s>(
+            set: &'s [String],
+            dimensions: &'s [(&str, &str)],
+        ) -> impl Iterator<Item = &'s str> + 's {
+            set.iter().map(String::as_str).filter(|k| has_key(dimensions, k))
         }
-        sets.into_iter().map(|s| json!(s)).collect()
+        let sets = &self.config.dimension_sets;
+        doc.push('[');
+        let mut first = true;
+        for (i, set) in sets.iter().enumerate() {
+            if present(set, dimensions).next().is_none()
+                || sets
+                    .iter()
+                    .take(i)
+                    .any(|earlier| present(earlier, dimensions).eq(present(set, dimensions)))
+            {
+                continue;
+            }
+            if !first {
+                doc.push(',');
+            }
+            first = false;
+            doc.push('[');
+            for (j, key) in present(set, dimensions).enumerate() {
+                if j > 0 {
+                    doc.push(',');
+                }
+                json::string(doc, key);
+            }
+            doc.push(']');
+        }
+        doc.push(']');
     }
 
-    /// Static dimensions, then the record's own; values cut to CloudWatch's 1024 characters,
-    /// empty values left out (a set that needs them is then not used).
-    fn dimension_values(&self, record_dimensions: &[(&'static str, String)]) -> Map<String, Value> {
-        let mut dims = Map::new();
+    /// Static dimensions, then the record's own (a later value of a key replaces an earlier
+    /// one); values cut to CloudWatch's 1024 characters, empty values left out (a set that
+    /// needs them is then not used).
+    fn dimension_values<'a>(
+        &'a self,
+        record_dimensions: &'a [(&'static str, Dimension)],
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut dims: Vec<(&str, &str)> =
+            Vec::with_capacity(self.config.static_dimensions.len() + record_dimensions.len());
         let statics = self
             .config
             .static_dimensions
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()));
-        let own = record_dimensions.iter().map(|(k, v)| (*k, v.as_str()));
+        let own = record_dimensions.iter().map(|(k, v)| (*k, v.as_ref()));
         for (key, value) in statics.chain(own) {
-            if value.is_empty() {
+            if value.is_empty() || key == AWS_MEMBER {
                 continue;
             }
-            let value: String = value.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
-            dims.insert(key.to_owned(), Value::from(value));
+            let value = match value.char_indices().nth(MAX_DIMENSION_VALUE_CHARS) {
+                Some((end, _)) => value.get(..end).unwrap_or(value),
+                None => value,
+            };
+            match dims.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => dims.push((key, value)),
+            }
         }
         dims
+    }
+}
+
+fn has_key(dimensions: &[(&str, &str)], key: &str) -> bool {
+    dimensions.iter().any(|(k, _)| *k == key)
+}
+
+/// `,"key":` (the document's first member, `_aws`, is always written before).
+fn member(doc: &mut String, key: &str) {
+    doc.push(',');
+    json::string(doc, key);
+    doc.push(':');
+}
+
+fn write_sample(doc: &mut String, sample: Sample<'_>) {
+    match sample {
+        Sample::One(v) => json::float(doc, v),
+        Sample::Many(values) => floats(doc, values.iter().copied()),
+        Sample::Counted(pairs) => {
+            let finite = || pairs.iter().filter(|(v, _)| v.is_finite());
+            doc.push_str(r#"{"Values":"#);
+            floats(doc, finite().map(|(v, _)| *v));
+            doc.push_str(r#","Counts":["#);
+            for (i, (_, count)) in finite().enumerate() {
+                if i > 0 {
+                    doc.push(',');
+                }
+                json::uint(doc, *count);
+            }
+            doc.push_str("]}");
+        }
+    }
+}
+
+/// An array of the finite values.
+fn floats(doc: &mut String, values: impl Iterator<Item = f64>) {
+    doc.push('[');
+    for (i, v) in values.filter(|v| v.is_finite()).enumerate() {
+        if i > 0 {
+            doc.push(',');
+        }
+        json::float(doc, v);
+    }
+    doc.push(']');
+}
+
+fn write_property(doc: &mut String, value: Property<'_>) {
+    match value {
+        Property::Text(t) => json::string(doc, t),
+        Property::Number(n) => json::float(doc, n),
+        Property::Count(c) => json::uint(doc, c),
+        Property::Texts(texts) => {
+            doc.push('[');
+            for (i, t) in texts.iter().enumerate() {
+                if i > 0 {
+                    doc.push(',');
+                }
+                json::string(doc, t);
+            }
+            doc.push(']');
+        }
     }
 }
 
@@ -223,21 +380,11 @@ fn finite(v: f64, stats: &mut EncodeStats) -> Option<f64> {
     }
 }
 
-fn properties(props: &[(&'static str, PropertyValue)]) -> Map<String, Value> {
-    let mut map = Map::new();
-    for (key, value) in props {
-        let v = match value {
-            PropertyValue::Text(t) => Value::from(t.as_str()),
-            PropertyValue::Number(n) if n.is_finite() => json!(n),
-            PropertyValue::Number(_) => continue,
-        };
-        map.entry((*key).to_owned()).or_insert(v);
-    }
-    map
-}
-
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod reference;

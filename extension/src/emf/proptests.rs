@@ -1,7 +1,8 @@
 //! Properties of the encoder over generated records: whatever the values (NaN, infinities,
 //! huge, negative), dimension values (empty, long, any characters) and properties, every line
 //! it writes passes the EMF specification check (`lambda_sandbox::emf_spec`, written apart
-//! from this encoder) and stays under the size limit, in every output form.
+//! from this encoder) and stays under the size limit, in every output form; and it is, value
+//! for value, the document the earlier `serde_json::Value` encoder ([`super::reference`]) built.
 
 use proptest::prelude::*;
 
@@ -50,7 +51,7 @@ fn record() -> impl Strategy<Value = MetricRecord> {
                     r.value(def, v);
                 }
             }
-            r.dimensions.push(("ColdStart", cold));
+            r.dimensions.push(("ColdStart", cold.into()));
             for (key, value) in properties {
                 let key: &'static str = Box::leak(key.into_boxed_str());
                 r.text(key, Some(&value));
@@ -76,6 +77,19 @@ fn config(high_resolution: bool, static_value: String) -> EmfConfig {
     }
 }
 
+fn parsed(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+        .collect()
+}
+
+/// The oracle's documents read back from their text, as ours are: serde_json's parser may be
+/// off by the last bit of a float, the same way for the same text.
+fn through_text(docs: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    parsed(&docs.iter().map(ToString::to_string).collect::<Vec<_>>())
+}
+
 fn check(lines: &[String]) -> Result<(), TestCaseError> {
     for line in lines {
         prop_assert!(line.len() <= MAX_DOCUMENT_BYTES, "{} bytes", line.len());
@@ -96,10 +110,16 @@ proptest! {
         compact in any::<bool>(),
         static_value in text(),
     ) {
-        let encoder = EmfEncoder::new(config(high_resolution, static_value));
+        let config = config(high_resolution, static_value);
+        let encoder = EmfEncoder::new(config.clone());
         let mut lines = Vec::new();
         for r in &records {
-            encoder.encode(r, &mut lines);
+            let mut own = Vec::new();
+            let stats = encoder.encode(r, &mut own);
+            let (expected, expected_stats) = reference::encode(&config, r);
+            prop_assert_eq!(parsed(&own), through_text(expected));
+            prop_assert_eq!(stats, expected_stats);
+            lines.extend(own);
         }
         check(&lines)?;
         let mut batcher = Batcher::new(compact, true, high_resolution, 1_000);
@@ -110,8 +130,57 @@ proptest! {
         batcher.flush_all(&mut aggregates);
         let mut lines = Vec::new();
         for a in &aggregates {
-            encoder.encode_batch(a, &mut lines);
+            let mut own = Vec::new();
+            let stats = encoder.encode_batch(a, &mut own);
+            let (expected, expected_stats) = reference::encode_batch(&config, a);
+            prop_assert_eq!(parsed(&own), through_text(expected));
+            prop_assert_eq!(stats, expected_stats);
+            lines.extend(own);
         }
         check(&lines)?;
+    }
+
+    /// Whatever the characters of a namespace, a dimension value, a property or a request id
+    /// (they come from outside: function names, error types, request ids), the line parses as
+    /// one JSON object holding them unchanged.
+    #[test]
+    fn any_text_round_trips(
+        namespace in any::<String>(),
+        function in any::<String>(),
+        error_type in any::<String>(),
+        request_id in any::<String>(),
+    ) {
+        let mut config = config(false, "s".into());
+        config.namespace.clone_from(&namespace);
+        config.static_dimensions[0].1.clone_from(&function);
+        let encoder = EmfEncoder::new(config);
+        let mut r = MetricRecord::new(RecordKind::Invocation, 1_795_600_800_000);
+        r.value(&catalogue::INVOCATIONS, 1.0);
+        r.text("ErrorType", Some(&error_type));
+        r.text("RequestId", Some(&request_id));
+        let mut lines = Vec::new();
+        encoder.encode(&r, &mut lines);
+        prop_assert_eq!(lines.len(), 1);
+        let doc: serde_json::Value = serde_json::from_str(&lines[0]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], &serde_json::json!(namespace));
+        let expected_function: String = function.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
+        if function.is_empty() {
+            prop_assert!(doc.get("FunctionName").is_none());
+        } else {
+            prop_assert_eq!(&doc["FunctionName"], &serde_json::json!(expected_function));
+        }
+        prop_assert_eq!(&doc["ErrorType"], &serde_json::json!(error_type));
+        prop_assert_eq!(&doc["RequestId"], &serde_json::json!(request_id));
+        let mut batcher = Batcher::new(false, true, false, 1_000);
+        let mut aggregates = Vec::new();
+        batcher.add(&r, 0, &mut aggregates);
+        batcher.flush_all(&mut aggregates);
+        let mut lines = Vec::new();
+        for a in &aggregates {
+            encoder.encode_batch(a, &mut lines);
+        }
+        prop_assert_eq!(lines.len(), 1);
+        let doc: serde_json::Value = serde_json::from_str(&lines[0]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&doc["RequestIds"], &serde_json::json!([request_id]));
     }
 }

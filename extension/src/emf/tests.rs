@@ -1,6 +1,6 @@
 use super::*;
 use crate::metrics::{Group, MetricDef, RecordKind, Unit, catalogue};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn config() -> EmfConfig {
     EmfConfig {
@@ -167,7 +167,7 @@ fn long_dimension_values_are_cut_and_empty_ones_left_out() {
     cfg.static_dimensions = vec![("FunctionName".into(), "f".repeat(2000))];
     let mut r = invocation(1);
     r.value(&catalogue::INVOCATIONS, 1.0);
-    r.dimensions.push(("ColdStart", String::new()));
+    r.dimensions.push(("ColdStart", String::new().into()));
     let mut out = Vec::new();
     EmfEncoder::new(cfg).encode(&r, &mut out);
     let doc = parse(&out[0]);

@@ -250,11 +250,13 @@ fn event(record: Record<'_>, c: &mut Checks) -> Result<Option<EventKind>, String
         }
         Record::Report(mut r) => {
             r.metrics.check(&mut |field, value| c.refused(field, value));
+            r.spans.check(&mut |field, value| c.refused(field, value));
             EventKind::Report(Report {
                 request_id: request_id(r.request_id)?,
                 status: status(r.status.as_deref()),
                 error_type: c.text(r.error_type),
                 metrics: r.metrics,
+                spans: r.spans,
             })
         }
         Record::LogsDropped(mut r) => {

@@ -8,10 +8,13 @@
 //! known. Request ids already emitted are remembered (a bounded window) so that a batch Lambda
 //! delivers twice is not counted twice.
 
+mod hash;
 mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
+use hash::IdHash;
 use pending::Pending;
 
 use crate::model::{
@@ -69,12 +72,13 @@ struct InitContext {
 #[derive(Debug)]
 pub(crate) struct Joiner {
     limits: JoinLimits,
-    pending: HashMap<String, Pending>,
+    pending: HashMap<String, Pending, IdHash>,
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
     order: VecDeque<(u64, String)>,
     next_seq: u64,
-    recent: HashSet<String>,
-    recent_order: VecDeque<String>,
+    /// One copy of each id, shared by the set and its order.
+    recent: HashSet<Arc<str>, IdHash>,
+    recent_order: VecDeque<Arc<str>>,
     init: InitContext,
     stats: JoinStats,
 }
@@ -83,10 +87,10 @@ impl Joiner {
     pub(crate) fn new(limits: JoinLimits) -> Self {
         Self {
             limits,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
             next_seq: 0,
-            recent: HashSet::new(),
+            recent: HashSet::default(),
             recent_order: VecDeque::new(),
             init: InitContext::default(),
             stats: JoinStats::default(),
@@ -166,23 +170,38 @@ impl Joiner {
             EventKind::RestoreReport(phase) => self.on_restore(phase.duration_ms),
             EventKind::Start(start) => self.on_start(time_ms, start, out),
             EventKind::RuntimeDone(done) => {
-                let request_id = done.request_id.clone();
-                let Some(p) = self.entry(&request_id, out) else {
+                let expected = self.limits.runtime_done_expected;
+                let Some(p) = self.entry(&done.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.runtime = Some(done);
-                self.complete_if_ready(&request_id, out);
+                // The id is copied only to finish a complete invocation.
+                if let Some(id) = p
+                    .runtime
+                    .as_ref()
+                    .filter(|_| p.is_complete(expected))
+                    .map(|r| r.request_id.clone())
+                {
+                    self.finish(&id, Ending::Complete, out);
+                }
             }
             EventKind::Report(report) => {
-                let request_id = report.request_id.clone();
-                let Some(p) = self.entry(&request_id, out) else {
+                let expected = self.limits.runtime_done_expected;
+                let Some(p) = self.entry(&report.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.report_at.get_or_insert(now);
                 p.report = Some(report);
-                self.complete_if_ready(&request_id, out);
+                if let Some(id) = p
+                    .report
+                    .as_ref()
+                    .filter(|_| p.is_complete(expected))
+                    .map(|r| r.request_id.clone())
+                {
+                    self.finish(&id, Ending::Complete, out);
+                }
             }
             // Environment-level: handled by the caller, not part of any invocation.
             EventKind::LogsDropped(_) => {}
@@ -208,6 +227,7 @@ impl Joiner {
                 p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
             })
             .count();
+        let expected = self.limits.runtime_done_expected;
         let Some(p) = self.entry(&request_id, out) else {
             return;
         };
@@ -225,10 +245,13 @@ impl Joiner {
         if restore.is_some() {
             p.restore_duration_ms = restore;
         }
+        let complete = p.is_complete(expected);
         if claim_cold {
             self.init.claimed_at_ms = Some(time_ms);
         }
-        self.complete_if_ready(&request_id, out);
+        if complete {
+            self.finish(&request_id, Ending::Complete, out);
+        }
     }
 
     /// Emits invocations whose report arrived more than the grace period ago but which still
@@ -339,20 +362,18 @@ impl Joiner {
             self.stats.duplicates += 1;
             return None;
         }
-        if !self.pending.contains_key(request_id) {
-            self.make_room(out);
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            self.order.push_back((seq, request_id.to_owned()));
-            self.pending.insert(
-                request_id.to_owned(),
-                Pending {
-                    seq,
-                    ..Pending::default()
-                },
-            );
+        if self.pending.contains_key(request_id) {
+            return self.pending.get_mut(request_id);
         }
-        self.pending.get_mut(request_id)
+        self.make_room(out);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.push_back((seq, request_id.to_owned()));
+        let p = self.pending.entry(request_id.to_owned()).or_insert(Pending {
+            seq,
+            ..Pending::default()
+        });
+        Some(p)
     }
 
     fn make_room(&mut self, out: &mut Vec<CompletedInvocation>) {
@@ -385,19 +406,20 @@ impl Joiner {
     }
 
     fn finish(&mut self, request_id: &str, ending: Ending, out: &mut Vec<CompletedInvocation>) {
-        let Some(p) = self.pending.remove(request_id) else {
+        let Some((id, p)) = self.pending.remove_entry(request_id) else {
             return;
         };
-        self.remember(request_id);
-        out.push(p.complete(request_id.to_owned(), ending));
+        self.remember(&id);
+        out.push(p.complete(id, ending));
     }
 
     fn remember(&mut self, request_id: &str) {
         if self.limits.remembered == 0 {
             return;
         }
-        if self.recent.insert(request_id.to_owned()) {
-            self.recent_order.push_back(request_id.to_owned());
+        let id: Arc<str> = request_id.into();
+        if self.recent.insert(Arc::clone(&id)) {
+            self.recent_order.push_back(id);
         }
         while self.recent_order.len() > self.limits.remembered {
             if let Some(old) = self.recent_order.pop_front() {

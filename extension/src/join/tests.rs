@@ -81,6 +81,7 @@ fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryE
                 init_duration_ms: init_ms,
                 restore_duration_ms: None,
             },
+            spans: Default::default(),
         }),
     )
 }

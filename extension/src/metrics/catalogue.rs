@@ -82,7 +82,7 @@ metric!(
     "PostRuntimeDuration",
     Milliseconds,
     Detail,
-    "`Duration` − `RuntimeDuration`: what the extensions cost the invocation after the runtime was done."
+    "What the extensions cost the invocation after the runtime was done: the report's `extensionOverhead` span where Lambda sends it, else `Duration` − `RuntimeDuration`."
 );
 metric!(
     RESPONSE_LATENCY,

@@ -2,7 +2,7 @@
 //! telemetry, shutdown, and the extension's own health.
 
 use super::catalogue as m;
-use super::{MetricRecord, PropertyValue, RecordKind};
+use super::{MetricRecord, PropertyValue, RecordKind, Text};
 use crate::model::{LogsDropped, Phase, Status};
 
 /// Which phase a [`phase_record`] is about.
@@ -64,7 +64,7 @@ pub(crate) fn extension_record(time_ms: i64, facts: ExtensionFacts) -> MetricRec
     r.value(&m::EMF_DOCUMENTS_WRITTEN, facts.documents_written as f64);
     r.properties.push((
         "Extension",
-        PropertyValue::Text(env!("CARGO_PKG_VERSION").to_owned()),
+        PropertyValue::Text(Text::Static(env!("CARGO_PKG_VERSION"))),
     ));
     r
 }

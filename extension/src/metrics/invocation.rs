@@ -1,24 +1,27 @@
 //! Values of one completed invocation.
 
+use std::sync::Arc;
+
 use super::catalogue as m;
 use super::cost::Pricing;
-use super::{MetricRecord, PropertyValue, RecordKind};
+use super::{MetricRecord, PropertyValue, RecordKind, Text};
 use crate::model::{CompletedInvocation, Ending, Status};
 
 const OUT_OF_MEMORY_ERROR: &str = "Runtime.OutOfMemory";
 
-/// Facts of the environment that are the same for every invocation.
+/// Facts of the environment that are the same for every invocation (texts shared by every
+/// record, not copied into each).
 #[derive(Debug, Clone)]
 pub(crate) struct InvocationContext {
-    pub(crate) function_version: Option<String>,
+    pub(crate) function_version: Option<Arc<str>>,
     /// Prices for `EstimatedCost`.
     pub(crate) pricing: Pricing,
     /// `AWS_REGION`.
-    pub(crate) region: Option<String>,
+    pub(crate) region: Option<Arc<str>>,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
     pub(crate) memory_size_mb: Option<u32>,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` (on-demand when unset).
-    pub(crate) init_type: String,
+    pub(crate) init_type: Arc<str>,
 }
 
 impl Default for InvocationContext {
@@ -28,7 +31,7 @@ impl Default for InvocationContext {
             pricing: Pricing::for_region(Some("us-east-1"), super::ARCHITECTURE, None, None),
             region: None,
             memory_size_mb: None,
-            init_type: "on-demand".to_owned(),
+            init_type: "on-demand".into(),
         }
     }
 }
@@ -46,16 +49,28 @@ fn flag(on: bool) -> f64 {
     if on { 1.0 } else { 0.0 }
 }
 
-/// Derives the metric values and properties of one invocation.
-pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationContext) -> MetricRecord {
-    let mut r = MetricRecord::new(RecordKind::Invocation, inv.timestamp_ms);
+/// Room for an invocation's values and properties (all of the catalogue, the texts below).
+const VALUES: usize = 32;
+const PROPERTIES: usize = 32;
+
+/// Derives the metric values and properties of one invocation (its texts moved into them), in
+/// the room of a spent record when there is one.
+pub(crate) fn invocation_record(
+    inv: CompletedInvocation,
+    ctx: &InvocationContext,
+    spent: Option<MetricRecord>,
+) -> MetricRecord {
+    let mut r = match spent {
+        Some(spent) => spent.reuse(RecordKind::Invocation, inv.timestamp_ms),
+        None => MetricRecord::with_capacity(RecordKind::Invocation, inv.timestamp_ms, VALUES, PROPERTIES),
+    };
     let status = inv.status;
     let report = inv.report.as_ref();
     let runtime = inv.runtime.as_ref();
 
     let failed = status.is_some_and(Status::is_error);
     let timed_out = status == Some(Status::Timeout);
-    let out_of_memory = is_out_of_memory(inv);
+    let out_of_memory = is_out_of_memory(&inv);
     r.notable = failed || timed_out || out_of_memory || inv.cold_start || inv.ending != Ending::Complete;
     r.value(&m::INVOCATIONS, 1.0);
     r.value(&m::ERRORS, flag(failed));
@@ -64,6 +79,9 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
     r.value(&m::COLD_STARTS, flag(inv.cold_start));
     r.maybe(&m::CONCURRENT_INVOCATIONS, inv.concurrency.map(f64::from));
 
+    let extension_overhead = report
+        .and_then(|r| r.spans.extension_overhead_ms)
+        .filter(|d| d.is_finite());
     let report = report.map(|r| r.metrics);
     // A required value intake refused is NaN: absent here, as an optional one would be.
     let duration = report.map(|r| r.duration_ms).filter(|d| d.is_finite());
@@ -74,11 +92,15 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
     r.maybe(&m::DURATION, duration);
     r.maybe(&m::BILLED_DURATION, report.and_then(|r| r.billed_duration_ms));
     r.maybe(&m::RUNTIME_DURATION, runtime_duration);
+    // Lambda's own measure where the report carries it (the `extensionOverhead` span), else
+    // the difference of the two durations.
     r.maybe(
         &m::POST_RUNTIME_DURATION,
-        duration
-            .zip(runtime_duration)
-            .map(|(d, rt)| round_to((d - rt).max(0.0), 3)),
+        extension_overhead.or_else(|| {
+            duration
+                .zip(runtime_duration)
+                .map(|(d, rt)| round_to((d - rt).max(0.0), 3))
+        }),
     );
     let spans = runtime.map(|r| r.spans).unwrap_or_default();
     r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
@@ -110,7 +132,7 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
             &m::ESTIMATED_COST,
             round_to(ctx.pricing.invocation_cost(billed, size), 13),
         );
-        r.text("PriceSource", Some(ctx.pricing.source.as_str()));
+        r.text_as("PriceSource", Some(Text::Static(ctx.pricing.source.as_str())));
     }
 
     if let Some(u) = &inv.resources {
@@ -126,28 +148,32 @@ pub(crate) fn invocation_record(inv: &CompletedInvocation, ctx: &InvocationConte
         r.maybe(&m::TMP_USED, u.tmp_used_bytes.map(|b| b as f64));
     }
 
-    r.dimensions.push(("ColdStart", inv.cold_start.to_string()));
-    r.text("RequestId", Some(&inv.request_id));
-    r.text("Status", status.map(Status::as_str));
-    r.text("ErrorType", inv.error_type.as_deref());
-    r.text("TraceId", inv.trace_id.as_deref());
-    r.text(
+    let cold = if inv.cold_start { "true" } else { "false" };
+    r.dimensions.push(("ColdStart", cold.into()));
+    let shared = |s: &Arc<str>| Text::Shared(Arc::clone(s));
+    r.text_as("RequestId", Some(Text::Owned(inv.request_id)));
+    r.text_as("Status", status.map(|s| Text::Static(s.as_str())));
+    r.text_as("ErrorType", inv.error_type.map(Text::Owned));
+    r.text_as("TraceId", inv.trace_id.map(Text::Owned));
+    r.text_as(
         "FunctionVersion",
-        inv.version.as_deref().or(ctx.function_version.as_deref()),
+        inv.version
+            .map(Text::Owned)
+            .or_else(|| ctx.function_version.as_ref().map(shared)),
     );
     // Environment facts as properties, for Logs Insights: never dimensions unless configured.
-    r.text("InitType", Some(&ctx.init_type));
-    r.text("RuntimeVersion", inv.runtime_version.as_deref());
-    r.text("Region", ctx.region.as_deref());
-    r.text("Architecture", Some(super::ARCHITECTURE));
+    r.text_as("InitType", Some(shared(&ctx.init_type)));
+    r.text_as("RuntimeVersion", inv.runtime_version.map(Text::Owned));
+    r.text_as("Region", ctx.region.as_ref().map(shared));
+    r.text_as("Architecture", Some(Text::Static(super::ARCHITECTURE)));
     if let Some(mb) = ctx.memory_size_mb {
         r.properties
             .push(("MemorySizeMB", PropertyValue::Number(f64::from(mb))));
     }
-    if let Some(init) = inv.init.as_ref().filter(|_| inv.cold_start) {
-        r.text("InitPhase", init.phase.as_deref());
+    if let Some(init) = inv.init.filter(|_| inv.cold_start) {
+        r.text_as("InitPhase", init.phase.map(Text::Owned));
     }
-    r.text("Ending", Some(inv.ending.as_str()));
+    r.text_as("Ending", Some(Text::Static(inv.ending.as_str())));
     r
 }
 
@@ -169,7 +195,7 @@ fn is_out_of_memory(inv: &CompletedInvocation) -> bool {
 mod tests {
     use super::*;
     use crate::model::{
-        Ending, Phase, Report, ReportMetrics, ResourceUsage, RuntimeDone, RuntimeDoneMetrics,
+        Ending, Phase, Report, ReportMetrics, ReportSpans, ResourceUsage, RuntimeDone, RuntimeDoneMetrics,
         RuntimeDoneSpans,
     };
 
@@ -194,6 +220,7 @@ mod tests {
                     max_memory_used_mb: Some(60.0),
                     ..ReportMetrics::default()
                 },
+                spans: ReportSpans::default(),
             }),
             status: Some(Status::Success),
             error_type: None,
@@ -206,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_successful_warm_invocation() {
-        let r = invocation_record(&inv(), &InvocationContext::default());
+        let r = invocation_record(inv(), &InvocationContext::default(), None);
         assert_eq!(r.get("Invocations"), Some(1.0));
         assert_eq!(r.get("Errors"), Some(0.0));
         assert_eq!(r.get("ColdStarts"), Some(0.0));
@@ -229,7 +256,7 @@ mod tests {
             init_type: Some("on-demand".into()),
             ..Phase::default()
         });
-        let r = invocation_record(&i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("ColdStarts"), Some(1.0));
         assert_eq!(r.get("InitDuration"), Some(88.0));
         assert!(
@@ -243,7 +270,7 @@ mod tests {
         let mut i = inv();
         i.status = Some(Status::Error);
         i.error_type = Some("Runtime.OutOfMemory".into());
-        let r = invocation_record(&i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             (r.get("Errors"), r.get("OutOfMemory"), r.get("Timeouts")),
             (Some(1.0), Some(1.0), Some(0.0))
@@ -252,7 +279,7 @@ mod tests {
         let mut i = inv();
         i.status = Some(Status::Failure);
         i.report.as_mut().unwrap().metrics.max_memory_used_mb = Some(128.0);
-        let r = invocation_record(&i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             r.get("OutOfMemory"),
             Some(1.0),
@@ -261,7 +288,7 @@ mod tests {
 
         let mut i = inv();
         i.status = Some(Status::Timeout);
-        let r = invocation_record(&i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(
             (r.get("Errors"), r.get("Timeouts"), r.get("OutOfMemory")),
             (Some(0.0), Some(1.0), Some(0.0))
@@ -293,8 +320,15 @@ mod tests {
             file_descriptors: 9,
             threads: 2,
         });
-        let r = invocation_record(&i, &InvocationContext::default());
+        // Lambda's extensionOverhead span, where the report has it, is the measure.
+        let mut with_span = i.clone();
+        if let Some(report) = with_span.report.as_mut() {
+            report.spans.extension_overhead_ms = Some(1.75);
+        }
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("PostRuntimeDuration"), Some(2.5));
+        let r2 = invocation_record(with_span, &InvocationContext::default(), None);
+        assert_eq!(r2.get("PostRuntimeDuration"), Some(1.75));
         assert_eq!(r.get("ResponseLatency"), Some(7.0));
         assert_eq!(r.get("MemoryUtilization"), Some(46.88));
         let expected = 0.011 * 0.125 * 0.000_016_666_7 + 0.000_000_2;
@@ -303,7 +337,7 @@ mod tests {
         assert_eq!(r.get("CpuTotalTime"), Some(40.0));
         assert_eq!(r.get("TmpUsed"), Some(4096.0));
         assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));
-        assert_eq!(r.dimensions, [("ColdStart", "false".to_owned())]);
+        assert_eq!(r.dimensions, [("ColdStart", "false".into())]);
     }
 
     #[test]
@@ -320,7 +354,7 @@ mod tests {
         let mut i = inv();
         i.report = None;
         i.ending = Ending::Shutdown;
-        let r = invocation_record(&i, &InvocationContext::default());
+        let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("Invocations"), Some(1.0));
         assert_eq!(r.get("Duration"), None);
         assert!(

@@ -4,6 +4,8 @@
 //! health). How they are written (EMF) and where (sinks) live elsewhere; adding a metric means
 //! adding a [`MetricDef`] to [`catalogue`] and a line where its value is derived.
 
+use std::sync::Arc;
+
 pub mod catalogue;
 pub(crate) mod cost;
 pub(crate) mod environment;
@@ -103,11 +105,45 @@ pub struct MetricDef {
     pub about: &'static str,
 }
 
+/// A per-record dimension value: `ColdStart`'s `"true"` / `"false"` without an allocation.
+pub(crate) type DimensionValue = std::borrow::Cow<'static, str>;
+
 /// A property value: searchable with Logs Insights, never a dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PropertyValue {
-    Text(String),
+    Text(Text),
     Number(f64),
+}
+
+/// A text property's value, without a copy per record where none is needed: fixed texts,
+/// facts of the environment shared by every record, or an invocation's own text moved in.
+#[derive(Debug, Clone)]
+pub(crate) enum Text {
+    Static(&'static str),
+    Shared(Arc<str>),
+    Owned(String),
+}
+
+impl Text {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            Self::Shared(s) => s,
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Self::Owned(s.to_owned())
+    }
 }
 
 /// What a record is about: one invocation (batched output may merge many of them into one
@@ -130,19 +166,44 @@ pub(crate) struct MetricRecord {
     pub(crate) timestamp_ms: i64,
     pub(crate) values: Vec<(&'static MetricDef, f64)>,
     /// Low-cardinality dimension values that vary per record (e.g. `ColdStart`).
-    pub(crate) dimensions: Vec<(&'static str, String)>,
+    pub(crate) dimensions: Vec<(&'static str, DimensionValue)>,
     pub(crate) properties: Vec<(&'static str, PropertyValue)>,
 }
 
 impl MetricRecord {
     pub(crate) fn new(kind: RecordKind, timestamp_ms: i64) -> Self {
+        Self::with_capacity(kind, timestamp_ms, 0, 0)
+    }
+
+    /// A record with room for `values` values and `properties` properties (one allocation each
+    /// instead of one per doubling).
+    pub(crate) fn with_capacity(
+        kind: RecordKind,
+        timestamp_ms: i64,
+        values: usize,
+        properties: usize,
+    ) -> Self {
         Self {
             kind,
             notable: false,
             timestamp_ms,
-            values: Vec::new(),
+            values: Vec::with_capacity(values),
             dimensions: Vec::new(),
-            properties: Vec::new(),
+            properties: Vec::with_capacity(properties),
+        }
+    }
+
+    /// The record emptied for another of `kind` at `timestamp_ms`, its vectors' room kept (an
+    /// invocation's record is made in the room of the one before it).
+    pub(crate) fn reuse(mut self, kind: RecordKind, timestamp_ms: i64) -> Self {
+        self.values.clear();
+        self.dimensions.clear();
+        self.properties.clear();
+        Self {
+            kind,
+            notable: false,
+            timestamp_ms,
+            ..self
         }
     }
 
@@ -158,7 +219,14 @@ impl MetricRecord {
 
     pub(crate) fn text(&mut self, key: &'static str, value: Option<&str>) {
         if let Some(v) = value {
-            self.properties.push((key, PropertyValue::Text(v.to_owned())));
+            self.properties.push((key, PropertyValue::Text(v.into())));
+        }
+    }
+
+    /// A text property without a copy (see [`Text`]).
+    pub(crate) fn text_as(&mut self, key: &'static str, value: Option<Text>) {
+        if let Some(v) = value {
+            self.properties.push((key, PropertyValue::Text(v)));
         }
     }
 
@@ -173,21 +241,15 @@ impl MetricRecord {
     /// metrics become properties of the same name (searchable with Logs Insights, never billed
     /// as custom metrics); an environment record drops them.
     pub(crate) fn select(&mut self, selection: &selection::Selection) {
-        if self.values.iter().all(|(def, _)| selection.contains(def)) {
-            return;
-        }
-        let (kept, other): (Vec<_>, Vec<_>) = self
-            .values
-            .drain(..)
-            .partition(|(def, _)| selection.contains(def));
-        self.values = kept;
-        if self.kind == RecordKind::Invocation {
-            self.properties.extend(
-                other
-                    .into_iter()
-                    .map(|(def, v)| (def.name, PropertyValue::Number(v))),
-            );
-        }
+        let invocation = self.kind == RecordKind::Invocation;
+        let properties = &mut self.properties;
+        self.values.retain(|(def, v)| {
+            let keep = selection.contains(def);
+            if !keep && invocation {
+                properties.push((def.name, PropertyValue::Number(*v)));
+            }
+            keep
+        });
     }
 
     /// The value of a metric, whether selected or not (before [`MetricRecord::select`]).

@@ -1,7 +1,9 @@
 //! Platform events as the extension keeps them: owned, and only what the join and the metrics
 //! read.
 
-pub(crate) use lambda_lens_telemetry::wire::{ReportMetrics, RuntimeDoneMetrics, RuntimeDoneSpans};
+pub(crate) use lambda_lens_telemetry::wire::{
+    ReportMetrics, ReportSpans, RuntimeDoneMetrics, RuntimeDoneSpans,
+};
 
 /// Outcome of a phase or an invocation, as the Telemetry API's `status` field says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,8 @@ pub(crate) struct Report {
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: ReportMetrics,
+    /// `extensionOverhead`, where Lambda sends it.
+    pub(crate) spans: ReportSpans,
 }
 
 /// `platform.logsDropped`.

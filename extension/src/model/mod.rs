@@ -14,6 +14,6 @@ mod resources;
 pub(crate) use event::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
 // The telemetry crate's measurement structs, as the model's own (tests build events with them).
 #[cfg(test)]
-pub(crate) use event::{ReportMetrics, RuntimeDoneMetrics, RuntimeDoneSpans};
+pub(crate) use event::{ReportMetrics, ReportSpans, RuntimeDoneMetrics, RuntimeDoneSpans};
 pub(crate) use invocation::{CompletedInvocation, Ending};
 pub(crate) use resources::{ResourceSample, ResourceUsage};

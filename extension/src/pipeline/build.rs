@@ -23,16 +23,16 @@ impl<S: Sink> Pipeline<S> {
                 ..JoinLimits::default()
             }),
             context: InvocationContext {
-                function_version: Some(config.function.version.clone()),
+                function_version: Some(config.function.version.as_str().into()),
                 pricing: Pricing::for_region(
                     config.function.region.as_deref(),
                     ARCHITECTURE,
                     out.price_per_gb_second,
                     out.price_per_request,
                 ),
-                region: config.function.region.clone(),
+                region: config.function.region.as_deref().map(Into::into),
                 memory_size_mb: config.function.memory_size_mb,
-                init_type: config.function.init_type().to_owned(),
+                init_type: config.function.init_type().into(),
             },
             encoder: EmfEncoder::new(emf_config(config)),
             sink,

@@ -99,6 +99,8 @@ pub struct Pipeline<S: Sink> {
     /// The listener's slot of the batch in `backlog`, given back when the backlog is worked.
     slot: ReadSlot,
     records: Vec<MetricRecord>,
+    /// The last record placed, whose room the next invocation's record takes.
+    spent: Option<MetricRecord>,
     aggregates: Vec<Aggregate>,
     documents: Vec<String>,
     /// The invocation whose resource use the next sample closes, and its starting sample.
@@ -116,6 +118,7 @@ impl<S: Sink> Pipeline<S> {
             backlog: VecDeque::new(),
             slot: ReadSlot::default(),
             records: Vec::new(),
+            spent: None,
             aggregates: Vec::new(),
             documents: Vec::new(),
             last_invoke: None,
@@ -335,47 +338,61 @@ impl<S: Sink> Pipeline<S> {
 
     /// Completed invocations to records; records to documents or into aggregates (as the
     /// output mode says), aggregates to documents, documents to the sink. Every record is cut
-    /// to the selected metrics once.
+    /// to the selected metrics once. Records already queued (the environment's, the window's
+    /// slowest) go first; then each invocation's record is made and placed at once, so a
+    /// batch's records are never all in memory together.
     fn emit(&mut self, now: u64) {
-        for invocation in self.completed.drain(..) {
-            let record = invocation_record(&invocation, &self.parts.context);
+        let mut records = std::mem::take(&mut self.records);
+        for record in records.drain(..) {
+            self.place(record, now);
+        }
+        self.records = records;
+        let mut completed = std::mem::take(&mut self.completed);
+        for invocation in completed.drain(..) {
+            let record = invocation_record(invocation, &self.parts.context, self.spent.take());
             self.stats.invocations += 1;
-            self.records.push(record);
+            self.place(record, now);
         }
-        for mut record in self.records.drain(..) {
-            // The rank among the window's slowest: read before `select` may make it a property,
-            // and only where there is a window (adaptive output).
-            let duration = self
-                .parts
-                .slowest
-                .as_ref()
-                .and_then(|_| record.value_of(&catalogue::DURATION));
-            record.select(&self.parts.selection);
-            let parts = &mut self.parts;
-            let aggregate = match (record.kind, parts.batcher.as_mut(), parts.slowest.as_mut()) {
-                (RecordKind::Invocation, Some(batcher), None) => Some((batcher, record)),
-                (RecordKind::Invocation, Some(batcher), Some(slowest)) if !record.notable => {
-                    match slowest.offer(record, duration, now) {
-                        Some(ordinary) => Some((batcher, ordinary)),
-                        None => continue,
-                    }
-                }
-                _ => {
-                    let encoded = parts.encoder.encode(&record, &mut self.documents);
-                    self.stats.add(encoded);
-                    None
-                }
-            };
-            if let Some((batcher, record)) = aggregate {
-                batcher.add(&record, now, &mut self.aggregates);
-            }
-        }
+        self.completed = completed;
         for aggregate in self.aggregates.drain(..) {
             let encoded = self.parts.encoder.encode_batch(&aggregate, &mut self.documents);
             self.stats.add(encoded);
         }
         for document in self.documents.drain(..) {
             self.parts.sink.accept(document);
+        }
+    }
+
+    /// One record: to a document of its own, to the window's slowest (which may hand back a
+    /// faster one), or into an aggregate.
+    fn place(&mut self, mut record: MetricRecord, now: u64) {
+        // The rank among the window's slowest: read before `select` may make it a property,
+        // and only where there is a window (adaptive output).
+        let duration = self
+            .parts
+            .slowest
+            .as_ref()
+            .and_then(|_| record.value_of(&catalogue::DURATION));
+        record.select(&self.parts.selection);
+        let parts = &mut self.parts;
+        let aggregate = match (record.kind, parts.batcher.as_mut(), parts.slowest.as_mut()) {
+            (RecordKind::Invocation, Some(batcher), None) => Some((batcher, record)),
+            (RecordKind::Invocation, Some(batcher), Some(slowest)) if !record.notable => {
+                match slowest.offer(record, duration, now) {
+                    Some(ordinary) => Some((batcher, ordinary)),
+                    None => return,
+                }
+            }
+            _ => {
+                let encoded = parts.encoder.encode(&record, &mut self.documents);
+                self.stats.add(encoded);
+                self.spent = Some(record);
+                return;
+            }
+        };
+        if let Some((batcher, record)) = aggregate {
+            batcher.add(&record, now, &mut self.aggregates);
+            self.spent = Some(record);
         }
     }
 }

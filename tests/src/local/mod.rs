@@ -156,6 +156,10 @@ pub struct InvokeArgs {
     /// Do not cap the CPU at Lambda's share for the memory size (one vCPU at 1,769 MB).
     #[arg(long)]
     pub no_cpu_limit: bool,
+    /// Do not give the environment a private mount namespace (its /etc/hosts naming
+    /// sandbox.localdomain).
+    #[arg(long)]
+    pub no_private_mounts: bool,
 }
 
 /// `KEY=VALUE`, also in CloudFormation's `ParameterKey=K,ParameterValue=V` form.
@@ -231,6 +235,7 @@ pub async fn invoke(args: &InvokeArgs, out: &mut impl Write, log: &mut impl Writ
     config.shutdown_deadline = Duration::from_millis(args.shutdown_deadline_ms);
     config.cgroups = !args.no_cgroups;
     config.cpu_limit = !args.no_cpu_limit;
+    config.private_mounts = !args.no_private_mounts;
     config.env = staged.env.clone();
     config
         .env

@@ -1,0 +1,105 @@
+//! A private mount namespace for the environment, as Lambda gives each one its own filesystem
+//! view: an `/etc/hosts` in which `sandbox.localdomain` and `sandbox` are the environment's own
+//! address (so an extension's listener binds there, as on Lambda), and optionally its own `/tmp`
+//! (a tmpfs of the ephemeral storage size). A holder process made by util-linux's `unshare`
+//! keeps the namespace; each process of the environment enters it with `nsenter` before it
+//! execs. Needs root (CAP_SYS_ADMIN); elsewhere the sandbox runs without it and says so.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The environment's private mounts, kept by a holder process; gone when dropped.
+#[derive(Debug)]
+pub(crate) struct PrivateMounts {
+    holder: Child,
+    hosts: PathBuf,
+    /// The size of the private `/tmp`, when there is one.
+    pub(crate) tmp_mb: Option<u32>,
+}
+
+impl PrivateMounts {
+    /// Makes the namespace: `/etc/hosts` naming the environment's address `addr`, and a
+    /// private `/tmp` of `tmp_mb` when asked.
+    pub(crate) fn create(addr: std::net::IpAddr, tmp_mb: Option<u32>) -> Result<Self, String> {
+        let hosts = std::env::temp_dir().join(format!(
+            "lambda-sandbox-hosts-{}-{}",
+            std::process::id(),
+            crate::ids::random_hex(4)
+        ));
+        std::fs::write(
+            &hosts,
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n{addr}\tsandbox.localdomain sandbox\n"
+            ),
+        )
+        .map_err(|e| format!("cannot write {}: {e}", hosts.display()))?;
+        let mut script = format!("mount --bind '{}' /etc/hosts || exit 1; ", hosts.display());
+        if let Some(mb) = tmp_mb {
+            script.push_str(&format!(
+                "mount -t tmpfs -o size={mb}m,mode=1777 lambda-tmp /tmp || exit 1; "
+            ));
+        }
+        // Ready once the mounts are made; then the holder only keeps the namespace alive.
+        script.push_str("echo ready; exec sleep 2147483647");
+        let mut holder = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                &script,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&hosts);
+                format!("cannot run unshare (util-linux): {e}")
+            })?;
+        let ready = holder.stdout.take().map(BufReader::new).and_then(|mut out| {
+            let mut line = String::new();
+            out.read_line(&mut line).ok()?;
+            (line.trim() == "ready").then_some(())
+        });
+        if ready.is_none() {
+            let _ = holder.kill();
+            let err = holder
+                .wait_with_output()
+                .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
+                .unwrap_or_default();
+            let _ = std::fs::remove_file(&hosts);
+            return Err(format!("no private mount namespace: {err}"));
+        }
+        Ok(Self {
+            holder,
+            hosts,
+            tmp_mb,
+        })
+    }
+
+    /// The command prefix that runs a program inside the namespace, in `cwd` (entering a
+    /// mount namespace resets the working directory). `nsenter` execs the program itself (no
+    /// fork without `--pid`), so the pid the sandbox tracks is the program's.
+    pub(crate) fn enter(&self, cwd: &std::path::Path) -> Vec<String> {
+        vec![
+            "nsenter".to_owned(),
+            format!("--target={}", self.holder.id()),
+            "--mount".to_owned(),
+            format!("--wd={}", cwd.display()),
+            "--".to_owned(),
+        ]
+    }
+}
+
+impl Drop for PrivateMounts {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        // The tmpfs goes with the namespace's last process.
+        let _ = std::fs::remove_file(&self.hosts);
+    }
+}

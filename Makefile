@@ -14,16 +14,36 @@ SUFFIX := -arm64
 else
 $(error ARCH must be x86_64 or arm64, not "$(ARCH)")
 endif
-# arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the binaries have
-# no C code, so no cross compiler or C library is needed.
+# arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the default layer's
+# binaries have no C code, so no cross compiler or C library is needed.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER := rust-lld
+# SINK is the layer variant: emf (the default: EMF on stdout only) or api (also the
+# PutMetricData sink, the extension's cargo feature `api`; LAMBDA_LENS_SINK chooses at run time).
+SINK ?= emf
+ifeq ($(SINK),emf)
+FEATURES :=
+SINK_SUFFIX :=
+# The default layer's budget (scripts/layer.py).
+LAYER_MAX_BYTES := 2200000
+else ifeq ($(SINK),api)
+FEATURES := --features lambda-lens/api
+SINK_SUFFIX := -api
+LAYER_MAX_BYTES := 6000000
+else
+$(error SINK must be emf or api, not "$(SINK)")
+endif
+# The api variant's TLS (rustls with ring) has C and assembly: built with the host's cc for
+# x86_64 and with clang for arm64 (ring needs no C library headers for musl targets with clang).
+export CC_x86_64_unknown_linux_musl ?= cc
+export CC_aarch64_unknown_linux_musl ?= clang
+export AR_aarch64_unknown_linux_musl ?= llvm-ar
 RELEASE := target/$(TARGET)/release
-LAYER := target/layer$(SUFFIX)
+LAYER := target/layer$(SUFFIX)$(SINK_SUFFIX)
 FUNCTION := target/function$(SUFFIX)
-LAYER_ZIP := target/lambda-lens-layer-$(ARCH).zip
+LAYER_ZIP := target/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
 DEMO_OUT := target/demo
 
-.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean
+.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean chromium
 
 all: layer
 
@@ -34,20 +54,30 @@ toolchain:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
-## Release builds of the extension and the sample function.
-build: toolchain
-	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function
+## C compilers for the api variant's TLS code (Debian's clang and llvm for arm64).
+.PHONY: cc-tools
+cc-tools:
+ifeq ($(SINK)-$(ARCH),api-arm64)
+	@command -v clang >/dev/null && command -v llvm-ar >/dev/null || { apt-get update -q && apt-get install -y -q clang llvm; }
+else ifeq ($(SINK),api)
+	@command -v cc >/dev/null || { apt-get update -q && apt-get install -y -q gcc; }
+endif
 
-## The layer for ARCH: the folder (extensions/lambda-lens, as Lambda finds it in
-## /opt/extensions), the zip to publish (target/lambda-lens-layer-ARCH.zip, checked: one
-## executable, static, for ARCH), and the sample function.
+## Release builds of the extension and the sample function.
+build: toolchain cc-tools
+	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function $(FEATURES)
+
+## The layer for ARCH and SINK: the folder (extensions/lambda-lens, as Lambda finds it in
+## /opt/extensions; target/layer[-arm64][-api]), the zip to publish
+## (target/lambda-lens-layer-ARCH[-api].zip, checked: one executable, static, for ARCH, within
+## the variant's size budget), and the sample function.
 layer: build
 	rm -rf $(LAYER) $(FUNCTION)
 	mkdir -p $(LAYER)/extensions $(FUNCTION)
 	cp $(RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
 	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
 	python3 scripts/layer.py zip $(LAYER)/extensions/lambda-lens $(LAYER_ZIP)
-	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH)
+	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH) $(LAYER_MAX_BYTES)
 
 ## What `sam build` calls for the template's two resources (BuildMethod: makefile): the layer
 ## and the function for ARCH (`ARCH=arm64 sam build --parameter-overrides Architecture=arm64`).
@@ -72,6 +102,17 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
+## suites (lambda_sandbox::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
+## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
+CLOUDWATCH_VENV := .venv-cloudwatch
+.PHONY: cloudwatch-venv
+cloudwatch-venv: $(CLOUDWATCH_VENV)/.installed
+$(CLOUDWATCH_VENV)/.installed: requirements-cloudwatch.txt
+	python3 -m venv $(CLOUDWATCH_VENV)
+	$(CLOUDWATCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
+	touch $@
+
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
 ## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
 .PHONY: template-check
@@ -84,11 +125,21 @@ template-check: $(VENV)/.installed layer
 	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
 	python3 scripts/layer.py check target/sam-layer.zip x86_64
 
-## Both architectures' layers.
-.PHONY: layers
+## Both architectures' layers (the default variant), and the api variant for x86_64 (its suites
+## run it in the sandbox). `make layers-api` builds the api variant for both.
+.PHONY: layers layers-api
 layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
+	$(MAKE) layer ARCH=x86_64 SINK=api
+
+layers-api:
+	$(MAKE) layer ARCH=x86_64 SINK=api
+	$(MAKE) layer ARCH=arm64 SINK=api
+
+## Headless Chromium (Debian's package) opens the report's HTML page in make test.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 ## cargo-lambda users build the extension with `cargo lambda build --release --extension`: that
 ## build must keep producing an extension that works (one invocation in the sandbox, its EMF).
@@ -100,23 +151,47 @@ cargo-lambda-check: $(VENV)/.test-installed layer
 		--env LAMBDA_LENS_OUTPUT=per-invocation '{}' | grep -q '"_aws"'
 	@echo "cargo lambda build --extension: the extension registers and writes EMF"
 
-## The README's layer-size table, from the zips both architectures build to.
+## The README's layer-size table, from the zips both architectures build to, in both variants.
 .PHONY: layer-table
-layer-table: layers
-	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip
+layer-table: layers layers-api
+	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip \
+		target/lambda-lens-layer-x86_64-api.zip target/lambda-lens-layer-arm64-api.zip
 
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
-## Runs the sample function with the extension in the local sandbox and prints the metrics.
+## Runs the sample function with the extension in the local sandbox and prints the metrics; then
+## lambda-lens-report on the first run's EMF: its table, and target/demo/report.html with the charts.
+## (The report is a debug build: the release profile is tuned for the extension, and its fat LTO
+## over the AWS SDK would cost minutes for nothing.)
 demo: layer
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
+	@echo
+	@echo "7. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
+	@echo
+	$(CARGO) run --locked -q -p lambda-lens-report -- --emf $(DEMO_OUT)/emf.jsonl --timeout 1s \
+		--html $(DEMO_OUT)/report.html
+	@echo "The charts: $(DEMO_OUT)/report.html"
 
-## Formatting, lints, unit tests and the end-to-end suites.
-test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
+## The demo with the PutMetricData sink: the api layer (SINK=api) sends the scenario's metrics to
+## a local CloudWatch (ministack, make cloudwatch-venv), and lambda-lens-report reads them back
+## with GetMetricData and prints its table.
+.PHONY: demo-api
+demo-api: cloudwatch-venv
+	$(MAKE) layer SINK=api
+	$(CARGO) build --locked -q -p lambda-lens-report
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
+		$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
+
+## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
+## the local CloudWatch: its unit tests with the feature on, and tests/tests/sink_api.rs with
+## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
+## page, in headless Chromium).
+test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
@@ -127,7 +202,9 @@ test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
+		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) test --locked --workspace
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(CARGO) test --locked -p lambda-lens --features api --lib
 
 lint: fmt-check clippy unused-deps deny
 
@@ -136,6 +213,7 @@ fmt-check: toolchain
 
 clippy: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p lambda-lens --all-targets --features api -- -D warnings
 
 ## Dependencies no crate uses (cargo-machete, pinned, built once into target/tools).
 MACHETE_VERSION := 0.9.2
@@ -155,12 +233,13 @@ $(DENY):
 .PHONY: deny audit
 deny: $(DENY)
 	$(DENY) --log-level error check licenses bans sources
+	$(DENY) --log-level error --features lambda-lens/api check licenses bans sources
 
 ## Known vulnerabilities (RustSec): needs to fetch the advisory database, so not in make test.
 audit: $(DENY)
 	$(DENY) check advisories
 
-## The stripped size of the extension binary (the layer's).
+## The stripped size of the extension binary (the layer's; SINK=api for the other variant).
 size: build
 	@ls -l $(RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(RELEASE)/lambda-lens"}'
 

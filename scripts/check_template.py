@@ -124,6 +124,28 @@ def runtime_problems(template_text):
     return problems
 
 
+def policy_problems(template_text):
+    """cloudwatch:PutMetricData is granted only with the PutMetricData sink (a resource under the
+    UsesPutMetricData condition) and only for lambda-lens's namespace (a cloudwatch:namespace
+    condition on the Namespace parameter); the linters check neither."""
+    template = yaml.load(template_text, Loader=Loader)
+    problems = []
+    for name, resource in template["Resources"].items():
+        if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
+            continue
+        for statement in resource.get("Properties", {}).get("PolicyDocument", {}).get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if not any(a in ("cloudwatch:PutMetricData", "cloudwatch:*", "*") for a in actions):
+                continue
+            if resource.get("Condition") != "UsesPutMetricData":
+                problems.append(f"{name}: PutMetricData is granted without the UsesPutMetricData condition")
+            scope = statement.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
+            if scope != {"Ref": "Namespace"}:
+                problems.append(f"{name}: PutMetricData is not scoped to the Namespace parameter")
+    return problems
+
+
 def linters_pass(path):
     """Whether `sam validate --lint` and `cfn-lint` both accept the template at `path`."""
     sam = subprocess.run([os.path.join(BIN, "sam"), "validate", "--lint", "-t", path],
@@ -139,6 +161,9 @@ BROKEN = {
     "an unknown compatible runtime": ("        - provided.al2\n", "        - provided.al2099\n"),
     "a wrong architecture name": ("Default: x86_64\n    AllowedValues: [x86_64, arm64]",
                                   "Default: x86\n    AllowedValues: [x86, arm64]"),
+    "PutMetricData granted for every namespace":
+        ("            Condition:\n              StringEquals:\n                cloudwatch:namespace: !Ref Namespace\n", ""),
+    "PutMetricData granted with the EMF sink too": ("    Condition: UsesPutMetricData\n", ""),
     "a widget naming a metric lambda-lens does not emit":
         ('["${Namespace}", "Timeouts"', '["${Namespace}", "TimeOuts"'),
 }
@@ -153,6 +178,7 @@ def main():
         failures.append(f"template.yaml does not pass the linters:\n{output}")
     failures.extend(unknown_metrics(text))
     failures.extend(runtime_problems(text))
+    failures.extend(policy_problems(text))
     count = len(named_metrics(yaml.load(text, Loader=Loader)))
     for what, (old, new) in BROKEN.items():
         if old not in text:
@@ -163,7 +189,8 @@ def main():
             f.write(broken)
         ok, _ = linters_pass(f.name)
         os.unlink(f.name)
-        rejected = (not ok) or bool(unknown_metrics(broken)) or bool(runtime_problems(broken))
+        rejected = (not ok) or bool(unknown_metrics(broken)) or bool(runtime_problems(broken)) \
+            or bool(policy_problems(broken))
         print(f"broken copy with {what}: {'rejected' if rejected else 'ACCEPTED'}")
         if not rejected:
             failures.append(f"the broken copy with {what} was accepted")

@@ -2,9 +2,10 @@
 """Builds and checks a layer zip.
 
   layer.py zip BINARY ZIP      writes ZIP holding extensions/lambda-lens (mode 0755)
-  layer.py check ZIP ARCH      checks it: one entry extensions/lambda-lens, executable, an ELF
+  layer.py check ZIP ARCH [MAX] checks it: one entry extensions/lambda-lens, executable, an ELF
                                binary for ARCH (x86_64 or arm64), statically linked (no program
-                               interpreter: static or static-pie), at most 2.2 MB
+                               interpreter: static or static-pie), at most MAX bytes (2.2 MB
+                               unless given: the default EMF-only layer's budget)
   layer.py readme README ZIP.. rewrites README's layer-size table (between its layer-table
                                markers) from the zips: binary and zip size of each
 
@@ -30,7 +31,7 @@ def write(binary, target):
         z.writestr(info, f.read(), compresslevel=9)
 
 
-def check(path, arch):
+def check(path, arch, max_bytes=MAX_BYTES):
     problems = []
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
@@ -41,8 +42,8 @@ def check(path, arch):
     mode = info.external_attr >> 16
     if not mode & 0o111:
         problems.append(f"{ENTRY} is not executable (mode {oct(mode)})")
-    if len(data) > MAX_BYTES:
-        problems.append(f"{ENTRY} is {len(data)} bytes, more than {MAX_BYTES}")
+    if len(data) > max_bytes:
+        problems.append(f"{ENTRY} is {len(data)} bytes, more than {max_bytes}")
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         return problems + ["not a 64-bit little-endian ELF file"]
     machine = struct.unpack_from("<H", data, 18)[0]
@@ -90,8 +91,9 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "zip":
         write(argv[2], argv[3])
         return 0
-    if len(argv) == 4 and argv[1] == "check" and argv[3] in MACHINES:
-        problems = check(argv[2], argv[3])
+    if len(argv) in (4, 5) and argv[1] == "check" and argv[3] in MACHINES:
+        limit = int(argv[4]) if len(argv) == 5 else MAX_BYTES
+        problems = check(argv[2], argv[3], limit)
         for p in problems:
             print(f"{argv[2]}: {p}", file=sys.stderr)
         if not problems:

@@ -20,7 +20,7 @@
 //! - `metrics`: the catalogue, and the records of values derived from completed invocations
 //!   and from events of the environment.
 //! - `emf`: records to EMF documents, within the format's limits; batching.
-//! - `sink`: where documents go (stdout).
+//! - `sink`: where documents go (stdout; with the feature `api`, PutMetricData).
 //! - `resources`: samples of the function's processes at invocation boundaries.
 //! - `pipeline`: the synchronous core that runs the rooms in order for each batch and boundary.
 //! - `lifecycle`: registers, subscribes, drives the pipeline from INVOKE and SHUTDOWN.
@@ -42,10 +42,10 @@ mod text;
 
 pub use text::{clip, panic_message};
 
-pub use config::{Config, ConfigWarning, vars};
+pub use config::{Config, ConfigWarning, SinkKind, vars};
 pub use intake::Batch;
 pub use lifecycle::{RunError, run};
 pub use logging::init_logging;
 pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
 pub use pipeline::{Pipeline, PipelineStats};
-pub use sink::{MemorySink, Sink};
+pub use sink::{MemorySink, Sink, SinkHealth};

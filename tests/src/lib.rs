@@ -43,6 +43,7 @@ mod telemetry_api;
 
 pub mod bench;
 pub mod cli;
+pub mod cloudwatch;
 pub mod cost;
 pub mod demo;
 pub mod emf_spec;

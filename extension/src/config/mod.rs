@@ -43,6 +43,11 @@ pub mod vars {
     pub const HIGH_RESOLUTION: &str = "LAMBDA_LENS_HIGH_RESOLUTION";
     pub const PRICE_PER_GB_SECOND: &str = "LAMBDA_LENS_PRICE_PER_GB_SECOND";
     pub const PRICE_PER_REQUEST: &str = "LAMBDA_LENS_PRICE_PER_REQUEST";
+    pub const SINK: &str = "LAMBDA_LENS_SINK";
+    /// The CloudWatch endpoint of the PutMetricData sink (the SDK's own names; the
+    /// service-specific one wins), for local testing.
+    pub const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+    pub const ENDPOINT_URL_CLOUDWATCH: &str = "AWS_ENDPOINT_URL_CLOUDWATCH";
 
     /// Every variable a user may set: the README's configuration table must list them all.
     pub const USER_SETTABLE: &[&str] = &[
@@ -65,6 +70,9 @@ pub mod vars {
         HIGH_RESOLUTION,
         PRICE_PER_GB_SECOND,
         PRICE_PER_REQUEST,
+        SINK,
+        ENDPOINT_URL,
+        ENDPOINT_URL_CLOUDWATCH,
         LOG_LEVEL_OVERRIDE,
         LOG_LEVEL,
         LOG_FORMAT,
@@ -105,6 +113,31 @@ impl Buffering {
             .saturating_mul(2)
             .saturating_add(64 * 1024)
     }
+}
+
+/// Where the metrics go (`LAMBDA_LENS_SINK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SinkKind {
+    /// EMF on stdout: CloudWatch Logs extracts the metrics. No permission, no API call.
+    #[default]
+    Emf,
+    /// `PutMetricData`, with EMF on stdout as the fallback for a batch the API refused.
+    Api,
+    /// Both: EMF on stdout and `PutMetricData` (CloudWatch then stores every value twice).
+    Both,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Emf => "emf",
+            Self::Api => "api",
+            Self::Both => "both",
+        }
+    }
+
+    /// Whether this binary has the PutMetricData sink (the layer variant `SINK=api`).
+    pub const API_BUILT_IN: bool = cfg!(feature = "api");
 }
 
 /// Facts about the function, from the variables Lambda sets.
@@ -152,6 +185,11 @@ pub struct Config {
     pub(crate) log: LogConfig,
     /// What is emitted and how: metrics, dimensions, output mode, prices.
     pub(crate) output: OutputConfig,
+    /// Where it goes.
+    pub(crate) sink: SinkKind,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH`, else `AWS_ENDPOINT_URL`: the PutMetricData sink's
+    /// endpoint instead of the region's.
+    pub(crate) endpoint_url: Option<String>,
 }
 
 /// A variable whose value was not accepted; the default was used instead.
@@ -323,6 +361,10 @@ impl Config {
 
         let log = read_log_config(&mut r);
         let output = output::read(&mut r);
+        let sink = read_sink(&mut r);
+        let endpoint_url = r
+            .get(vars::ENDPOINT_URL_CLOUDWATCH)
+            .or_else(|| r.get(vars::ENDPOINT_URL));
 
         let config = Config {
             function,
@@ -333,9 +375,37 @@ impl Config {
             shutdown_wait,
             log,
             output,
+            sink,
+            endpoint_url,
         };
         (config, r.warnings)
     }
+}
+
+/// `LAMBDA_LENS_SINK`. A binary built without the PutMetricData sink says so and writes EMF.
+fn read_sink(r: &mut Reader<'_>) -> SinkKind {
+    let Some(raw) = r.get(vars::SINK) else {
+        return SinkKind::Emf;
+    };
+    let kind = match raw.to_ascii_lowercase().as_str() {
+        "emf" => SinkKind::Emf,
+        "api" => SinkKind::Api,
+        "both" => SinkKind::Both,
+        _ => {
+            r.warn(vars::SINK, raw, "emf, api or both", "emf");
+            return SinkKind::Emf;
+        }
+    };
+    if kind != SinkKind::Emf && !SinkKind::API_BUILT_IN {
+        r.warn(
+            vars::SINK,
+            raw,
+            "emf in this layer: api and both need the layer built with the PutMetricData sink (`make layer SINK=api`, lambda-lens-layer-ARCH-api.zip)",
+            "emf",
+        );
+        return SinkKind::Emf;
+    }
+    kind
 }
 
 /// The address to bind the listener to. An unspecified address (`0.0.0.0`, `::`) would put the
@@ -631,6 +701,34 @@ mod tests {
         let vars: Vec<&str> = w.iter().map(|w| w.variable).collect();
         assert_eq!(vars, ["LAMBDA_LENS_NAMESPACE", "LAMBDA_LENS_OUTPUT"]);
         assert!(w[0].to_string().contains("empty"), "{}", w[0]);
+    }
+
+    #[test]
+    fn the_sink_is_emf_unless_asked_and_a_bad_value_names_the_choices() {
+        let (c, w) = config(&[]);
+        assert_eq!((c.sink, w.len()), (SinkKind::Emf, 0));
+        let (c, w) = config(&[("LAMBDA_LENS_SINK", "cloudwatch")]);
+        assert_eq!(c.sink, SinkKind::Emf);
+        let text = w[0].to_string();
+        assert!(text.starts_with("LAMBDA_LENS_SINK=\"cloudwatch\""), "{text}");
+        assert!(
+            text.contains("emf, api or both") && text.ends_with("using emf"),
+            "{text}"
+        );
+        for (raw, kind) in [("API", SinkKind::Api), ("both", SinkKind::Both)] {
+            let (c, w) = config(&[("LAMBDA_LENS_SINK", raw)]);
+            if SinkKind::API_BUILT_IN {
+                assert_eq!((c.sink, w.len()), (kind, 0), "{raw}");
+            } else {
+                assert_eq!(c.sink, SinkKind::Emf, "{raw}");
+                assert!(w[0].to_string().contains("make layer SINK=api"), "{}", w[0]);
+            }
+        }
+        let (c, _) = config(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:2"),
+        ]);
+        assert_eq!(c.endpoint_url.as_deref(), Some("http://127.0.0.1:2"));
     }
 
     #[test]

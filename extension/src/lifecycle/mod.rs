@@ -21,11 +21,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use clock::Clock;
 use drive::{LifecycleEvent, drive};
 
-use crate::config::{Config, vars};
+use crate::config::{Config, SinkKind, vars};
 use crate::intake::{IntakeMessage, Listener, RequestLimits, bind_listener, serve, subscribe};
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::resources::{ProcSampler, Sampler};
-use crate::sink::{Sink, StdoutSink};
+use crate::sink::{OutputSink, Sink};
 
 /// Why the extension stopped before the environment's SHUTDOWN was handled.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,27 @@ fn extension_name() -> String {
         .filter(|n| !n.is_empty())
         .unwrap_or("lambda-lens")
         .to_owned()
+}
+
+/// The sink `LAMBDA_LENS_SINK` chose. Nothing is connected here: the PutMetricData client is
+/// made at the first request, after init.
+fn output_sink(config: &Config) -> OutputSink {
+    match config.sink {
+        SinkKind::Emf => OutputSink::emf(),
+        #[cfg(feature = "api")]
+        kind => OutputSink::api(
+            crate::sink::ApiSettings {
+                region: config.function.region.clone(),
+                endpoint_url: config.endpoint_url.clone(),
+                fallback: true,
+                namespace: config.namespace.clone(),
+            },
+            kind == SinkKind::Both,
+        ),
+        // The configuration has said why (a layer without the API sink).
+        #[cfg(not(feature = "api"))]
+        _ => OutputSink::emf(),
+    }
 }
 
 /// Runs the extension until the environment shuts down.
@@ -159,7 +180,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
     let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
     let destination = listener.as_ref().map(|l| l.destination.clone());
-    let pipeline = Pipeline::from_config(&config, StdoutSink::default());
+    let pipeline = Pipeline::from_config(&config, output_sink(&config));
     let sampler = pipeline
         .wants_resources()
         .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);

@@ -265,6 +265,42 @@ metric!(
     Extension,
     "EMF documents the extension wrote since its previous report."
 );
+// The PutMetricData sink (`LAMBDA_LENS_SINK=api|both`); absent with the EMF sink.
+metric!(
+    API_REQUESTS,
+    "ApiRequests",
+    Count,
+    Extension,
+    "PutMetricData requests the extension made (every attempt) since its previous report; only with `LAMBDA_LENS_SINK` `api` or `both`."
+);
+metric!(
+    API_DATA_POINTS_SENT,
+    "ApiDataPointsSent",
+    Count,
+    Extension,
+    "Data points sent with PutMetricData since its previous report (those of requests with an unknown outcome included)."
+);
+metric!(
+    API_RETRIES,
+    "ApiRetries",
+    Count,
+    Extension,
+    "PutMetricData attempts after the first (throttling, 5xx, no connection) since its previous report."
+);
+metric!(
+    API_FALLBACK_DATA_POINTS,
+    "ApiFallbackDataPoints",
+    Count,
+    Extension,
+    "Data points of PutMetricData requests that failed for good, written as EMF to stdout instead, since its previous report."
+);
+metric!(
+    API_UNKNOWN_OUTCOMES,
+    "ApiUnknownOutcomes",
+    Count,
+    Extension,
+    "PutMetricData requests sent that got no answer in time: counted as sent, neither retried nor written as EMF (never stored twice)."
+);
 
 /// The default set: only what `AWS/Lambda` does not publish for free, chosen so that the two
 /// namespaces together answer every monitoring question. `AWS/Lambda` gives how many
@@ -322,6 +358,11 @@ pub static ALL: &[&MetricDef] = &[
     &EXTENSION_MEMORY,
     &TELEMETRY_RECORDS_REJECTED,
     &EMF_DOCUMENTS_WRITTEN,
+    &API_REQUESTS,
+    &API_DATA_POINTS_SENT,
+    &API_RETRIES,
+    &API_FALLBACK_DATA_POINTS,
+    &API_UNKNOWN_OUTCOMES,
 ];
 
 /// Looks a metric up by its name, ignoring case.

@@ -11,12 +11,12 @@ use std::io;
 use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
 use crate::intake::{Batch, IntakeMessage, ReadSlot};
 use crate::join::Joiner;
-use crate::metrics::environment::{self, ExtensionFacts, PhaseKind};
+use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
 use crate::metrics::{InvocationContext, MetricRecord, RecordKind, catalogue, invocation_record};
 use crate::model::{CompletedInvocation, EventKind, ResourceSample, ResourceUsage, TelemetryEvent};
 use crate::resources::own_peak_rss_bytes;
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkHealth};
 
 /// How often, at most, the extension reports on itself between invocations (milliseconds).
 const EXTENSION_REPORT_INTERVAL_MS: u64 = 60_000;
@@ -107,6 +107,8 @@ pub struct Pipeline<S: Sink> {
     last_invoke: Option<(String, ResourceSample)>,
     /// When the extension last reported on itself, and the totals it reported from.
     extension_reported: Option<(u64, PipelineStats)>,
+    /// The sink's totals at that report.
+    sink_reported: Option<SinkHealth>,
 }
 
 impl<S: Sink> Pipeline<S> {
@@ -123,6 +125,7 @@ impl<S: Sink> Pipeline<S> {
             documents: Vec::new(),
             last_invoke: None,
             extension_reported: None,
+            sink_reported: None,
         }
     }
 
@@ -255,11 +258,15 @@ impl<S: Sink> Pipeline<S> {
             .joiner
             .on_invoke(request_id, wall_ms, expect_resources, &mut self.completed);
         match self.extension_reported {
-            None => self.extension_reported = Some((now, self.stats())),
+            None => {
+                self.extension_reported = Some((now, self.stats()));
+                self.sink_reported = self.parts.sink.health();
+            }
             Some((at, _)) if now >= at.saturating_add(EXTENSION_REPORT_INTERVAL_MS) => {
                 let facts = self.extension_facts();
                 self.records.push(environment::extension_record(wall_ms, facts));
                 self.extension_reported = Some((now, self.stats()));
+                self.sink_reported = self.parts.sink.health();
             }
             Some(_) => {}
         }
@@ -282,6 +289,18 @@ impl<S: Sink> Pipeline<S> {
             peak_rss_bytes: own_peak_rss_bytes(),
             records_rejected: self.stats.rejected().saturating_sub(before.rejected()),
             documents_written: self.stats.documents.saturating_sub(before.documents),
+            api: self.parts.sink.health().map(|now| {
+                let before = self.sink_reported.unwrap_or_default();
+                ApiFacts {
+                    requests: now.api_requests.saturating_sub(before.api_requests),
+                    data_points_sent: now.data_points_sent.saturating_sub(before.data_points_sent),
+                    retries: now.retries.saturating_sub(before.retries),
+                    fallback_data_points: now
+                        .data_points_fallback
+                        .saturating_sub(before.data_points_fallback),
+                    unknown_outcomes: now.unknown_outcomes.saturating_sub(before.unknown_outcomes),
+                }
+            }),
         }
     }
 

@@ -1,13 +1,36 @@
 //! Where EMF documents go. A sink takes whole documents and writes them on `flush`; the stdout
-//! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics).
+//! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics). With the
+//! feature `api`, the PutMetricData sink sends the same documents' values to CloudWatch's API
+//! (`LAMBDA_LENS_SINK=api|both`); [`OutputSink`] is the one the configuration chose.
 
+#[cfg(feature = "api")]
+mod api;
+mod output;
 mod stdout;
 
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "api")]
+pub(crate) use api::ApiSettings;
+pub(crate) use output::OutputSink;
 pub(crate) use stdout::StdoutSink;
+
+/// What the PutMetricData sink did, totals since the start (the extension's health metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkHealth {
+    /// PutMetricData requests made (each attempt).
+    pub api_requests: u64,
+    /// Data points stored by the API (or sent with an unknown outcome, see `unknown_outcomes`).
+    pub data_points_sent: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Data points of failed requests, written as EMF to stdout instead.
+    pub data_points_fallback: u64,
+    /// Requests sent that got no answer in time: counted as sent, never written again.
+    pub unknown_outcomes: u64,
+}
 
 /// Takes EMF documents and writes them.
 pub trait Sink: Send {
@@ -24,6 +47,10 @@ pub trait Sink: Send {
                 .await
                 .is_ok_and(|r| r.is_ok())
         }
+    }
+    /// What an API sink did so far; `None` for sinks that make no API requests.
+    fn health(&self) -> Option<SinkHealth> {
+        None
     }
 }
 

@@ -1,7 +1,11 @@
 //! `lambda-lens-demo`: runs the demo scenario (see `lambda_sandbox::demo`) and prints what the
 //! extension reported per invocation. Writes every EMF line to `OUT/emf.jsonl`.
 //!
-//! usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo]
+//! With `--api-sink REPORT` (the layer built with `SINK=api`): the scenario once, the metrics sent
+//! with PutMetricData to a local CloudWatch (ministack), then the report binary `REPORT`
+//! (`lambda-lens-report`) reads them back with GetMetricData and prints its table.
+//!
+//! usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo] [--api-sink REPORT]
 
 #![allow(
     clippy::print_stdout,
@@ -22,12 +26,18 @@ enum DemoError {
     Sandbox(#[from] SandboxError),
     #[error("could not create {}: {source}", .path.display())]
     CreateDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    CloudWatch(#[from] lambda_sandbox::cloudwatch::CloudWatchError),
+    #[error("could not run {}: {source}", .path.display())]
+    Report { path: PathBuf, source: std::io::Error },
     #[error("could not write {}: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo]");
+    eprintln!(
+        "usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo] [--api-sink REPORT]"
+    );
     ExitCode::from(2)
 }
 
@@ -36,6 +46,7 @@ fn main() -> ExitCode {
     let mut layer = None;
     let mut out = PathBuf::from("target/demo");
     let mut echo = false;
+    let mut api_sink: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -46,6 +57,10 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "--echo" => echo = true,
+            "--api-sink" => match args.next() {
+                Some(report) => api_sink = Some(PathBuf::from(report)),
+                None => return usage(),
+            },
             _ => return usage(),
         }
     }
@@ -59,7 +74,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(demo_all(bootstrap, layer, &out, echo)) {
+    let demo = match api_sink {
+        Some(report) => runtime.block_on(demo_api_sink(bootstrap, layer, &report, echo)),
+        None => runtime.block_on(demo_all(bootstrap, layer, &out, echo)),
+    };
+    match demo {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -226,4 +245,51 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
         out.display()
     );
     Ok(ok)
+}
+
+/// The scenario with the PutMetricData sink against a local CloudWatch, then the report read
+/// back from it.
+async fn demo_api_sink(
+    bootstrap: PathBuf,
+    layer: PathBuf,
+    report: &Path,
+    echo: bool,
+) -> Result<bool, DemoError> {
+    let cloudwatch = lambda_sandbox::cloudwatch::LocalCloudWatch::start()?;
+    let mut config = DemoConfig::new(bootstrap, layer);
+    config.echo_output = echo;
+    config.env = cloudwatch.client_env();
+    config.env.push(("LAMBDA_LENS_SINK".into(), "api".into()));
+    config.env.push(("LAMBDA_LENS_METRICS".into(), "all".into()));
+    println!(
+        "The demo scenario with the PutMetricData sink (LAMBDA_LENS_SINK=api), sending to a local CloudWatch \
+         (ministack, {}):\n",
+        cloudwatch.endpoint_url()
+    );
+    let steps = demo::scenario();
+    let run = demo::run(&config, &steps).await?;
+    let labels: Vec<&str> = steps.iter().map(|s| s.label).collect();
+    println!("{} invocations: {}.", run.steps.len(), labels.join("; "));
+    println!(
+        "{} EMF documents on the extension's stdout (the fallback, when a request fails).\n\n\
+         lambda-lens-report, reading the local CloudWatch with GetMetricData (it holds no AWS/Lambda, so \
+         what only Lambda publishes is not answered):\n",
+        run.emf_lines.len()
+    );
+    let status = std::process::Command::new(report)
+        .args([
+            "--function",
+            &config.function_name,
+            "--since",
+            "1h",
+            "--timeout",
+            "1s",
+        ])
+        .envs(cloudwatch.client_env())
+        .status()
+        .map_err(|source| DemoError::Report {
+            path: report.to_owned(),
+            source,
+        })?;
+    Ok(status.success())
 }

@@ -50,3 +50,28 @@ pub(crate) fn demo_config(env: &[(&str, &str)]) -> lambda_sandbox::demo::DemoCon
         .collect();
     c
 }
+
+/// The sample function alone (any layer variant may go with it).
+pub(crate) fn bootstrap() -> PathBuf {
+    let bootstrap = from_env(
+        "LAMBDA_LENS_BOOTSTRAP",
+        workspace().join("target/function/bootstrap"),
+    );
+    assert!(
+        bootstrap.is_file(),
+        "{} is missing: run `make layer` first",
+        bootstrap.display()
+    );
+    bootstrap
+}
+
+/// The layer built with the PutMetricData sink (`make layer SINK=api`).
+pub(crate) fn api_layer() -> PathBuf {
+    let layer = from_env("LAMBDA_LENS_LAYER_API", workspace().join("target/layer-api"));
+    assert!(
+        layer.join("extensions/lambda-lens").is_file(),
+        "{} is missing: run `make layer SINK=api` (or `make test`, which builds it) first",
+        layer.display()
+    );
+    layer
+}

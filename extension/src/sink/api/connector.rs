@@ -1,0 +1,236 @@
+//! The SDK's HTTP connector: a new connection for every request (TCP, then TLS for `https`),
+//! closed after the answer. No connection outlives a request, so none is reused across a
+//! freeze (a thawed environment's sockets may be dead). It also tells the sender how far a
+//! failed request got: nothing sent (safe to retry or to write as EMF), or sent with no answer
+//! (the outcome is unknown).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How far a request got before it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Failure {
+    /// No connection (refused, unreachable, TLS refused, or no time left): nothing was sent.
+    #[error("could not connect to the endpoint: nothing was sent")]
+    NotSent,
+    /// The request went out and no whole answer came back before the deadline, or the
+    /// connection broke: CloudWatch may or may not have stored it.
+    #[error("the request was sent and no answer came back")]
+    NoAnswer,
+}
+
+/// The time every phase of the request in flight must end by: set by the sender before each
+/// attempt (one request at a time), and capped at SHUTDOWN by the sink's close, which moves the
+/// deadline of an attempt already in flight too.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    until: Arc<watch::Sender<Instant>>,
+    cap: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Deadline {
+    pub(crate) fn new() -> Self {
+        Self {
+            until: Arc::new(watch::Sender::new(Instant::now())),
+            cap: Arc::default(),
+        }
+    }
+
+    /// The earlier of `until` and the cap.
+    pub(crate) fn capped(&self, until: Instant) -> Instant {
+        match self.cap.lock().ok().and_then(|c| *c) {
+            Some(cap) => until.min(cap),
+            None => until,
+        }
+    }
+
+    /// The next attempt ends by `until` (or the cap).
+    pub(crate) fn set(&self, until: Instant) {
+        self.until.send_replace(self.capped(until));
+    }
+
+    /// Nothing may go on after `cap`, the attempt in flight included.
+    pub(crate) fn cap(&self, cap: Instant) {
+        if let Ok(mut c) = self.cap.lock() {
+            *c = Some(c.map_or(cap, |old| old.min(cap)));
+        }
+        self.until.send_modify(|until| *until = (*until).min(cap));
+    }
+
+    /// Runs `work` until it ends or the deadline (as it moves) passes.
+    async fn within<F: Future>(&self, work: F) -> Option<F::Output> {
+        let mut moved = self.until.subscribe();
+        tokio::pin!(work);
+        loop {
+            let until = *moved.borrow_and_update();
+            tokio::select! {
+                out = &mut work => return Some(out),
+                () = tokio::time::sleep_until(until) => return None,
+                changed = moved.changed() => if changed.is_err() {
+                    return tokio::time::timeout_at(until, work).await.ok();
+                },
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct OneShot {
+    tls: Option<tokio_rustls::TlsConnector>,
+    deadline: Deadline,
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShot")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OneShot {
+    /// `https` endpoints verify against the bundled Mozilla roots (the static binary reads no
+    /// system store).
+    pub(crate) fn new(deadline: Deadline) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .map(|config| tokio_rustls::TlsConnector::from(Arc::new(config)));
+        Self { tls, deadline }
+    }
+}
+
+fn not_sent(why: impl std::fmt::Display) -> ConnectorError {
+    tracing::debug!(%why, "PutMetricData: no connection");
+    ConnectorError::io(Box::new(Failure::NotSent))
+}
+
+fn no_answer(why: impl std::fmt::Display) -> ConnectorError {
+    tracing::debug!(%why, "PutMetricData: no answer");
+    ConnectorError::io(Box::new(Failure::NoAnswer))
+}
+
+/// Sends one request on `io` and reads the whole answer, by the deadline.
+async fn exchange<IO>(
+    io: IO,
+    request: http::Request<Full<Bytes>>,
+    deadline: &Deadline,
+) -> Result<HttpResponse, ConnectorError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = deadline
+        .within(hyper::client::conn::http1::handshake(TokioIo::new(io)))
+        .await
+        .ok_or_else(|| not_sent("no time left"))?
+        .map_err(not_sent)?;
+    let connection = tokio::spawn(connection);
+    let answer = async {
+        let response = sender.send_request(request).await.map_err(no_answer)?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(no_answer)?.to_bytes();
+        Ok::<_, ConnectorError>(http::Response::from_parts(parts, SdkBody::from(body)))
+    };
+    let result = deadline.within(answer).await;
+    // The connection is never kept: dropping the sender ends it, and a task still waiting on
+    // a dead socket is stopped.
+    drop(sender);
+    connection.abort();
+    let response = result.ok_or_else(|| no_answer("the deadline passed"))??;
+    HttpResponse::try_from(response).map_err(|e| ConnectorError::other(Box::new(e), None))
+}
+
+impl OneShot {
+    async fn call_once(self, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
+        let request = request
+            .try_into_http1x()
+            .map_err(|e| ConnectorError::user(Box::new(e)))?;
+        let (mut parts, body) = request.into_parts();
+        let body = Bytes::copy_from_slice(body.bytes().unwrap_or_default());
+        let uri = parts.uri.clone();
+        // HTTP/1.1 on a connection of our own: the path in the request line, the authority
+        // (as signed) in `Host`.
+        if let Some(authority) = uri.authority()
+            && !parts.headers.contains_key(http::header::HOST)
+            && let Ok(value) = http::HeaderValue::from_str(authority.as_str())
+        {
+            parts.headers.insert(http::header::HOST, value);
+        }
+        if let Some(path) = uri.path_and_query()
+            && let Ok(origin) = http::Uri::try_from(path.as_str())
+        {
+            parts.uri = origin;
+        }
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let https = uri.scheme_str() == Some("https");
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = self
+            .deadline
+            .within(TcpStream::connect((host.as_str(), port)))
+            .await
+            .ok_or_else(|| not_sent("the deadline passed while connecting"))?
+            .map_err(not_sent)?;
+        let _ = tcp.set_nodelay(true);
+        if !https {
+            return exchange(tcp, request, &self.deadline).await;
+        }
+        let tls = self.tls.ok_or_else(|| not_sent("no TLS configuration"))?;
+        let name = rustls::pki_types::ServerName::try_from(host).map_err(not_sent)?;
+        let stream = self
+            .deadline
+            .within(tls.connect(name, tcp))
+            .await
+            .ok_or_else(|| not_sent("the deadline passed during the TLS handshake"))?
+            .map_err(not_sent)?;
+        exchange(stream, request, &self.deadline).await
+    }
+}
+
+impl HttpConnector for OneShot {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::new(self.clone().call_once(request))
+    }
+}
+
+impl HttpClient for OneShot {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+/// How far a failed request got, from the connector's error inside an SDK error.
+pub(crate) fn failure_of(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(f) = e.downcast_ref::<Failure>() {
+            return Some(*f);
+        }
+        source = e.source();
+    }
+    None
+}

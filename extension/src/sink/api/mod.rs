@@ -1,0 +1,438 @@
+//! PutMetricData: the same EMF documents, sent to CloudWatch's API instead of (or besides)
+//! stdout, by a task of its own; the pipeline hands documents over and never waits for it.
+//!
+//! - **When it sends.** Only while the environment runs: the task sends after each flush of the
+//!   pipeline (during an invocation, and after the response while the extension is still
+//!   working) and at SHUTDOWN, within its deadline. The thread that answers the Extensions API
+//!   never waits for it: `PostRuntimeExtensionsDuration` does not grow.
+//! - **Connections.** One per request, closed after its answer: none is reused across a freeze.
+//! - **Retries.** At most [`MAX_ATTEMPTS`] attempts per request, with full jitter, on
+//!   throttling, 5xx answers and a connection that could not be made; each bounded by a
+//!   deadline.
+//! - **Fallback.** A request that fails for good (an error answer, missing permission or
+//!   credentials, the endpoint unreachable until the deadline) is written to stdout as EMF
+//!   instead, with one log line naming `cloudwatch:PutMetricData` and the remedy.
+//! - **Unknown outcome.** A request that was sent and got no answer in time (or whose connection
+//!   broke) may have been stored: it counts as sent. It is not retried and not written as EMF,
+//!   so no data point is ever stored twice; it is counted (`ApiUnknownOutcomes`) and logged.
+//!   At most once, never twice: a double count would be wrong silently, a loss is counted.
+
+mod client;
+mod connector;
+mod datum;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{Sink, SinkHealth, StdoutSink};
+use client::{Attempt, CloudWatch};
+use connector::Deadline;
+use datum::Request;
+
+/// Attempts per request (the first and two retries).
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
+/// Backoff before retry n: a random wait up to `BASE × 2^(n-1)`, at most `MAX_BACKOFF`.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_millis(1_000);
+/// The longest one attempt may take while the environment runs.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// An attempt is not started with less time than this left (its fallback is written instead).
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+/// After a request fell back for want of an endpoint, the next ones go straight to the
+/// fallback for this long (no retry storm against an endpoint that is down).
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
+/// Documents not yet handed to the sender are kept up to this many bytes; beyond, dropped and
+/// counted (as the stdout sink does).
+const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+const SENDER_QUEUE: usize = 8;
+
+/// Reads a variable of the environment (the credentials); injected so tests need not touch the
+/// process environment.
+pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the API sink needs from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiSettings {
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    /// Whether a failed batch is written to stdout (`api`), or not because stdout has every
+    /// document already (`both`).
+    pub(crate) fallback: bool,
+    /// The namespace, for the remedy in the log line.
+    pub(crate) namespace: String,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    points_sent: AtomicU64,
+    retries: AtomicU64,
+    points_fallback: AtomicU64,
+    unknown: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+enum Message {
+    Documents(Vec<String>),
+    /// Send what is left by `until`, write what could not be sent, then answer.
+    Close {
+        until: Instant,
+        done: oneshot::Sender<bool>,
+    },
+}
+
+/// The PutMetricData sink.
+pub(crate) struct ApiSink {
+    settings: ApiSettings,
+    queued: Vec<String>,
+    queued_bytes: usize,
+    dropped: u64,
+    sender: Option<(mpsc::Sender<Message>, JoinHandle<()>)>,
+    counters: Arc<Counters>,
+    deadline: Deadline,
+    lookup: Lookup,
+}
+
+impl ApiSink {
+    pub(crate) fn new(settings: ApiSettings) -> Self {
+        Self::with_lookup(settings, Arc::new(|name: &str| std::env::var(name).ok()))
+    }
+
+    pub(crate) fn with_lookup(settings: ApiSettings, lookup: Lookup) -> Self {
+        Self {
+            lookup,
+            settings,
+            queued: Vec::new(),
+            queued_bytes: 0,
+            dropped: 0,
+            sender: None,
+            counters: Arc::default(),
+            deadline: Deadline::new(),
+        }
+    }
+
+    /// The sender task, started at the first flush (not during init).
+    fn sender(&mut self) -> &mpsc::Sender<Message> {
+        let (tx, _) = self.sender.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(SENDER_QUEUE);
+            let task = Sender {
+                settings: self.settings.clone(),
+                counters: self.counters.clone(),
+                deadline: self.deadline.clone(),
+                lookup: self.lookup.clone(),
+                client: None,
+                fallback: self.settings.fallback.then(StdoutSink::default),
+                paused_until: None,
+                said: Vec::new(),
+            };
+            (tx, tokio::spawn(task.run(rx)))
+        });
+        tx
+    }
+}
+
+impl Sink for ApiSink {
+    fn accept(&mut self, document: String) {
+        if self.queued_bytes + document.len() > MAX_PENDING_BYTES {
+            self.dropped += 1;
+            if self.dropped == 1 {
+                tracing::warn!(
+                    limit = MAX_PENDING_BYTES,
+                    "cloudwatch:PutMetricData is not keeping up; documents beyond the limit are dropped"
+                );
+            }
+            return;
+        }
+        self.queued_bytes += document.len();
+        self.queued.push(document);
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let documents = std::mem::take(&mut self.queued);
+        match self.sender().try_send(Message::Documents(documents)) {
+            Ok(()) => {
+                self.queued_bytes = 0;
+                Ok(())
+            }
+            // The sender is behind: keep them for the next flush.
+            Err(mpsc::error::TrySendError::Full(Message::Documents(documents))) => {
+                self.queued = documents;
+                Ok(())
+            }
+            Err(_) => Err(io::Error::other("the PutMetricData sender stopped")),
+        }
+    }
+
+    async fn close(&mut self, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        // Sending stops early enough for the fallback to reach stdout, the request in flight
+        // included.
+        let reserve = (within / 4).min(Duration::from_millis(250));
+        self.deadline.cap(until - reserve);
+        let documents = std::mem::take(&mut self.queued);
+        if documents.is_empty() && self.sender.is_none() {
+            return self.dropped == 0;
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        let tx = self.sender().clone();
+        let handed = async {
+            if !documents.is_empty() {
+                tx.send(Message::Documents(documents)).await.ok()?;
+            }
+            tx.send(Message::Close { until, done: done_tx }).await.ok()?;
+            done_rx.await.ok()
+        };
+        let finished = tokio::time::timeout_at(until, handed).await.ok().flatten();
+        if self.dropped > 0 {
+            tracing::warn!(
+                documents = self.dropped,
+                "metrics documents were dropped: cloudwatch:PutMetricData was not keeping up"
+            );
+        }
+        finished == Some(true) && self.dropped == 0
+    }
+
+    fn health(&self) -> Option<SinkHealth> {
+        let c = &self.counters;
+        Some(SinkHealth {
+            api_requests: c.requests.load(Ordering::Relaxed),
+            data_points_sent: c.points_sent.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            data_points_fallback: c.points_fallback.load(Ordering::Relaxed),
+            unknown_outcomes: c.unknown.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Why a request ended in the fallback, for the one log line of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// Not a failure: a request without an answer (logged once too).
+    Unknown,
+    Client,
+    Refused,
+    Unreachable,
+    Deadline,
+}
+
+struct Sender {
+    settings: ApiSettings,
+    counters: Arc<Counters>,
+    deadline: Deadline,
+    lookup: Lookup,
+    /// Built at the first request; `Err` when it cannot be (no credentials), for good.
+    client: Option<Result<CloudWatch, client::ClientError>>,
+    fallback: Option<StdoutSink>,
+    paused_until: Option<Instant>,
+    said: Vec<Cause>,
+}
+
+impl Sender {
+    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
+        while let Some(message) = rx.recv().await {
+            match message {
+                Message::Documents(documents) => {
+                    let until = Instant::now() + ATTEMPT_TIMEOUT * MAX_ATTEMPTS;
+                    self.send_all(documents, until).await;
+                }
+                Message::Close { until, done } => {
+                    // The sink's close has capped the deadline: sending stops in time for the
+                    // fallback.
+                    while let Ok(Message::Documents(documents)) = rx.try_recv() {
+                        self.send_all(documents, until).await;
+                    }
+                    let written = match self.fallback.as_mut() {
+                        Some(stdout) => {
+                            stdout
+                                .close(until.saturating_duration_since(Instant::now()))
+                                .await
+                        }
+                        None => true,
+                    };
+                    let _ = done.send(written);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn send_all(&mut self, documents: Vec<String>, until: Instant) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut readable = Vec::with_capacity(documents.len());
+        for text in documents {
+            match datum::read(text.clone(), now_ms) {
+                Some(doc) => readable.push(doc),
+                // Not EMF this sink can read: stdout keeps it as it is.
+                None => self.write_fallback(vec![text]),
+            }
+        }
+        for request in datum::pack(readable) {
+            self.send(request, until).await;
+        }
+        if let Some(stdout) = self.fallback.as_mut() {
+            let _ = stdout.flush().await;
+        }
+    }
+
+    /// Builds the client at the first request; what stops it, for good.
+    fn ensure_client(&mut self) -> Option<client::ClientError> {
+        let (settings, deadline, lookup) = (&self.settings, &self.deadline, &self.lookup);
+        let made = self
+            .client
+            .get_or_insert_with(|| CloudWatch::new(settings, deadline, lookup.as_ref()));
+        made.as_ref().err().cloned()
+    }
+
+    /// Sends one request, retrying within bounds; its fallback when it fails for good.
+    async fn send(&mut self, request: Request, until: Instant) {
+        if self.paused_until.is_some_and(|p| Instant::now() < p) {
+            return self.fall_back(
+                request,
+                Cause::Unreachable,
+                "an earlier request could not reach it",
+            );
+        }
+        let mut last = String::new();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let until = self.deadline.capped(until);
+            let now = Instant::now();
+            if until.saturating_duration_since(now) < MIN_ATTEMPT {
+                return self.fall_back(
+                    request,
+                    Cause::Deadline,
+                    &format!("no time left before the deadline{}", tail(&last)),
+                );
+            }
+            if attempt > 1 {
+                Counters::add(&self.counters.retries, 1);
+            }
+            let attempt_until = until.min(now + ATTEMPT_TIMEOUT);
+            if let Some(err) = self.ensure_client() {
+                return self.fall_back(request, Cause::Client, &err.to_string());
+            }
+            let Some(Ok(client)) = self.client.as_ref() else {
+                return self.fall_back(request, Cause::Client, "no client");
+            };
+            Counters::add(&self.counters.requests, 1);
+            let outcome = client.put(&request, attempt_until).await;
+            match outcome {
+                Attempt::Stored => {
+                    self.paused_until = None;
+                    Counters::add(&self.counters.points_sent, request.points());
+                    return;
+                }
+                Attempt::Unknown => {
+                    Counters::add(&self.counters.unknown, 1);
+                    // At most once: counted as sent, neither retried nor written.
+                    if !self.said.contains(&Cause::Unknown) {
+                        self.said.push(Cause::Unknown);
+                        tracing::warn!(
+                            data_points = request.points(),
+                            "cloudwatch:PutMetricData: a request was sent and no answer came back in time; it may or may not have been stored, and is neither retried nor written as EMF (no data point is ever stored twice; later ones are counted in ApiUnknownOutcomes, not logged)"
+                        );
+                    }
+                    Counters::add(&self.counters.points_sent, request.points());
+                    return;
+                }
+                Attempt::Refused(why) => return self.fall_back(request, Cause::Refused, &why),
+                Attempt::Retry(why) => {
+                    last = why;
+                    if attempt < MAX_ATTEMPTS {
+                        let wait = backoff(attempt);
+                        if Instant::now() + wait + MIN_ATTEMPT > self.deadline.capped(until) {
+                            break;
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        self.paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
+        self.fall_back(
+            request,
+            Cause::Unreachable,
+            &format!("{MAX_ATTEMPTS} attempts failed{}", tail(&last)),
+        );
+    }
+
+    fn fall_back(&mut self, request: Request, cause: Cause, why: &str) {
+        let points = request.points();
+        let written = if self.fallback.is_some() {
+            "written as EMF to stdout instead"
+        } else {
+            "already written as EMF to stdout (LAMBDA_LENS_SINK=both)"
+        };
+        if !self.said.contains(&cause) {
+            self.said.push(cause);
+            let remedy = match cause {
+                Cause::Client => "run the layer inside Lambda (it gives the function role's credentials), or set AWS_REGION and the AWS credential variables".to_owned(),
+                Cause::Refused => format!(
+                    "allow cloudwatch:PutMetricData on the function's role (with the condition cloudwatch:namespace = {:?}), or set LAMBDA_LENS_SINK=emf",
+                    self.settings.namespace
+                ),
+                Cause::Unreachable | Cause::Deadline | Cause::Unknown => "check the function's network path to CloudWatch (a VPC function needs a NAT gateway or a monitoring VPC endpoint), or set LAMBDA_LENS_SINK=emf".to_owned(),
+            };
+            tracing::error!(
+                data_points = points,
+                "cloudwatch:PutMetricData failed: {why}; the data points were {written} (later failures of this kind are counted, not logged). Remedy: {remedy}"
+            );
+        }
+        Counters::add(&self.counters.points_fallback, points);
+        self.write_fallback(request.fallback);
+    }
+
+    fn write_fallback(&mut self, lines: Vec<String>) {
+        if let Some(stdout) = self.fallback.as_mut() {
+            for line in lines {
+                stdout.accept(line);
+            }
+        }
+    }
+}
+
+fn tail(last: &str) -> String {
+    if last.is_empty() {
+        String::new()
+    } else {
+        format!(" (last: {last})")
+    }
+}
+
+/// Full jitter: a random wait up to the exponential bound.
+fn backoff(attempt: u32) -> Duration {
+    let bound = BACKOFF_BASE
+        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
+        .min(MAX_BACKOFF);
+    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(random() % nanos.max(1))
+}
+
+/// A random number for the jitter, from the clock and the std hasher's random keys.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,318 @@
+//! The command line, and the one `run` the binary calls.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::assemble::{Options, assemble};
+use crate::error::ReportError;
+use crate::model::Report;
+use crate::observe::Window;
+use crate::source::{Source, cloudwatch::CloudWatch};
+
+pub const USAGE: &str = "\
+lambda-lens-report: how a Lambda function is doing over a time window, and what memory size it needs.
+
+usage:
+  lambda-lens-report --function NAME [--since 24h | --start TIME --end TIME] [--region REGION]
+  lambda-lens-report --emf FILE [--emf FILE ...] [--function NAME]
+
+where the figures come from:
+  (default)            CloudWatch GetMetricData: AWS/Lambda and lambda-lens's namespace, dimension
+                       FunctionName. Credentials and region as the AWS CLI finds them (AWS_PROFILE,
+                       AWS_ACCESS_KEY_ID, AWS_REGION, ~/.aws/config); needs cloudwatch:GetMetricData.
+  --emf FILE           EMF documents lambda-lens wrote (e.g. target/demo/emf.jsonl, or lines exported
+                       from the function's log group). Without a window, the documents' own span.
+  --namespace NS       lambda-lens's namespace (LambdaLens)
+  --region REGION      the region to read (default: the AWS chain's)
+
+window:
+  --since DURATION     the last DURATION up to now, e.g. 90m, 24h, 7d (default 24h)
+  --start TIME --end TIME   RFC 3339 times, e.g. 2026-12-01T08:00:00Z
+
+what CloudWatch does not hold:
+  --timeout DURATION   the function's configured timeout, e.g. 30s or 900s (for duration against it)
+  --memory MB          the memory size, when no metric says it
+  --headroom PERCENT   headroom kept over the observed peak by the recommendation (20)
+  --arm64              arm64 prices when the cost is estimated from durations
+
+output:
+  (default)            a table
+  --json               JSON instead (shape in the README)
+  --html FILE          also write one self-contained HTML page with charts
+  -h, --help           this text
+";
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub function: Option<String>,
+    pub source: Source,
+    pub window: Option<Window>,
+    pub timeout_ms: Option<f64>,
+    pub memory_mb: Option<f64>,
+    pub headroom_percent: f64,
+    pub arm64: bool,
+    pub json: bool,
+    pub html: Option<PathBuf>,
+    pub help: bool,
+}
+
+/// `90s`, `15m`, `24h`, `7d`, `2w` (a bare number is seconds) in seconds.
+pub fn parse_duration(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().ok().filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let factor = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 604_800.0,
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+fn time(flag: &str, text: &str) -> Result<DateTime<Utc>, ReportError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ReportError::Usage(format!(
+                "{flag} {text}: not an RFC 3339 time like 2026-12-01T08:00:00Z ({e})"
+            ))
+        })
+}
+
+/// Parses the arguments (without the program name); `now` is the end of a `--since` window.
+pub fn parse(args: &[String], now: DateTime<Utc>) -> Result<Args, ReportError> {
+    let mut function = None;
+    let mut region = None;
+    let mut namespace = "LambdaLens".to_owned();
+    let mut emf = Vec::new();
+    let (mut since, mut start, mut end) = (None, None, None);
+    let mut a = Args {
+        function: None,
+        source: Source::Emf {
+            files: Vec::new(),
+            namespace: String::new(),
+        },
+        window: None,
+        timeout_ms: None,
+        memory_mb: None,
+        headroom_percent: 20.0,
+        arm64: false,
+        json: false,
+        html: None,
+        help: false,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| ReportError::Usage(format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--function" => function = Some(value()?),
+            "--region" => region = Some(value()?),
+            "--namespace" => namespace = value()?,
+            "--emf" => emf.push(PathBuf::from(value()?)),
+            "--since" => {
+                let v = value()?;
+                since = Some(parse_duration(&v).ok_or_else(|| {
+                    ReportError::Usage(format!("--since {v}: not a duration like 90m, 24h or 7d"))
+                })?);
+            }
+            "--start" => start = Some(time("--start", &value()?)?),
+            "--end" => end = Some(time("--end", &value()?)?),
+            "--timeout" => {
+                let v = value()?;
+                a.timeout_ms = Some(
+                    parse_duration(&v).ok_or_else(|| {
+                        ReportError::Usage(format!("--timeout {v}: not a duration like 30s"))
+                    })? * 1000.0,
+                );
+            }
+            "--memory" => {
+                let v = value()?;
+                a.memory_mb = Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|m| (128.0..=10240.0).contains(m))
+                        .ok_or_else(|| {
+                            ReportError::Usage(format!("--memory {v}: megabytes from 128 to 10240"))
+                        })?,
+                );
+            }
+            "--headroom" => {
+                let v = value()?;
+                a.headroom_percent = v
+                    .trim_end_matches('%')
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|h| (0.0..=400.0).contains(h))
+                    .ok_or_else(|| {
+                        ReportError::Usage(format!("--headroom {v}: a percentage from 0 to 400"))
+                    })?;
+            }
+            "--arm64" => a.arm64 = true,
+            "--json" => a.json = true,
+            "--html" => a.html = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => a.help = true,
+            other => return Err(ReportError::Usage(format!("unknown argument {other}"))),
+        }
+    }
+    a.window = match (since, start, end) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ReportError::Usage("--since or --start/--end, not both".into()));
+        }
+        (None, Some(s), Some(e)) if s < e => Some(Window { start: s, end: e }),
+        (None, Some(_), Some(_)) => return Err(ReportError::Usage("--start must be before --end".into())),
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            return Err(ReportError::Usage("--start and --end go together".into()));
+        }
+        (Some(secs), None, None) => Some(since_window(now, secs)),
+        (None, None, None) if emf.is_empty() => Some(since_window(now, 86_400.0)),
+        (None, None, None) => None,
+    };
+    if !emf.is_empty() && region.is_some() {
+        return Err(ReportError::Usage(
+            "--region reads CloudWatch, --emf reads files: choose one".into(),
+        ));
+    }
+    if emf.is_empty() && function.is_none() && !a.help {
+        return Err(ReportError::Usage(
+            "--function NAME is needed (or --emf FILE)".into(),
+        ));
+    }
+    a.function = function;
+    a.source = if emf.is_empty() {
+        Source::CloudWatch(CloudWatch { region, namespace })
+    } else {
+        Source::Emf {
+            files: emf,
+            namespace,
+        }
+    };
+    Ok(a)
+}
+
+/// The last `secs` seconds up to `now`, on whole minutes (as CloudWatch's periods are).
+fn since_window(now: DateTime<Utc>, secs: f64) -> Window {
+    let end = now.timestamp().div_euclid(60) * 60 + 60;
+    #[allow(clippy::cast_possible_truncation, reason = "a window of seconds fits in i64")]
+    let start = end - ((secs / 60.0).ceil() as i64).max(1) * 60;
+    Window {
+        start: DateTime::from_timestamp(start, 0).unwrap_or(now),
+        end: DateTime::from_timestamp(end, 0).unwrap_or(now),
+    }
+}
+
+/// The report the arguments ask for.
+pub async fn report(args: &Args) -> Result<Report, ReportError> {
+    let answer = args.source.observe(args.function.as_deref(), args.window).await?;
+    let options = Options {
+        function: answer.function.clone(),
+        timeout_ms: args.timeout_ms,
+        memory_mb: args.memory_mb,
+        headroom_percent: args.headroom_percent,
+        arm64: args.arm64,
+    };
+    Ok(assemble(
+        &answer.observations,
+        &answer.window,
+        answer.info,
+        &options,
+    ))
+}
+
+/// What to print, and the HTML page to write: the whole command but the printing.
+pub async fn run(args: &Args) -> Result<String, ReportError> {
+    if args.help {
+        return Ok(USAGE.to_owned());
+    }
+    let report = report(args).await?;
+    if let Some(path) = &args.html {
+        std::fs::write(path, crate::render::html::render(&report)).map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(if args.json {
+        crate::render::json::render(&report)
+    } else {
+        crate::render::table::render(&report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, ReportError> {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T10:30:20Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        parse(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), now)
+    }
+
+    #[test]
+    fn since_ends_on_the_next_whole_minute() {
+        let a = args(&["--function", "f", "--since", "24h"]).unwrap();
+        let w = a.window.unwrap();
+        assert_eq!(w.end.to_rfc3339(), "2026-12-01T10:31:00+00:00");
+        assert_eq!(w.seconds(), 86_400);
+        assert!(matches!(a.source, Source::CloudWatch(_)));
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("90m"), Some(5400.0));
+        assert_eq!(parse_duration("1.5h"), Some(5400.0));
+        assert_eq!(parse_duration("30"), Some(30.0));
+        assert_eq!(parse_duration("7x"), None);
+        assert_eq!(parse_duration("-1h"), None);
+    }
+
+    #[test]
+    fn bad_combinations_say_what_is_wrong() {
+        for (list, says) in [
+            (vec!["--since", "1h"], "--function"),
+            (
+                vec![
+                    "--function",
+                    "f",
+                    "--since",
+                    "1h",
+                    "--start",
+                    "2026-12-01T00:00:00Z",
+                ],
+                "not both",
+            ),
+            (
+                vec!["--function", "f", "--start", "2026-12-01T00:00:00Z"],
+                "go together",
+            ),
+            (
+                vec![
+                    "--function",
+                    "f",
+                    "--start",
+                    "yesterday",
+                    "--end",
+                    "2026-12-01T00:00:00Z",
+                ],
+                "RFC 3339",
+            ),
+            (vec!["--emf", "x", "--region", "us-east-1"], "choose one"),
+            (vec!["--function", "f", "--frobnicate"], "unknown argument"),
+            (vec!["--function", "f", "--memory", "64"], "128 to 10240"),
+        ] {
+            let err = args(&list).err().unwrap().to_string();
+            assert!(err.contains(says), "{list:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! A fault injector in front of a local CloudWatch: a real HTTP server that forwards each
+//! request to the endpoint, or answers in its place with the fault it was given (an error,
+//! throttling, a late answer), and counts what it saw.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// What the proxy does with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Forwards it and passes the answer back.
+    Pass,
+    /// Answers this status (a 5xx: CloudWatch's `InternalServiceFault`) without forwarding.
+    Status(u16),
+    /// Answers `400 Throttling` without forwarding.
+    Throttle,
+    /// Answers `403 AccessDenied` (the role lacks `cloudwatch:PutMetricData`).
+    Deny,
+    /// Forwards it (the endpoint stores it), then holds the answer back this long.
+    AnswerLate(Duration),
+    /// This fault for the next `n` requests, then [`Fault::Pass`].
+    First(u32, Box<Fault>),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    fault: Mutex<Option<Fault>>,
+    requests: AtomicU64,
+    forwarded: AtomicU64,
+}
+
+/// The running proxy; stops when dropped.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Listens on 127.0.0.1 (a free port) and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr, fault: Fault) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::default());
+        state.set(fault);
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(state.clone(), upstream, request));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// From now on.
+    pub fn set(&self, fault: Fault) {
+        self.state.set(fault);
+    }
+
+    /// Requests received.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests passed on to the endpoint.
+    pub fn forwarded(&self) -> u64 {
+        self.state.forwarded.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl State {
+    fn set(&self, fault: Fault) {
+        if let Ok(mut f) = self.fault.lock() {
+            *f = Some(fault);
+        }
+    }
+
+    /// The fault for this request (counting down a `First`).
+    fn next(&self) -> Fault {
+        let Ok(mut guard) = self.fault.lock() else {
+            return Fault::Pass;
+        };
+        match guard.take().unwrap_or(Fault::Pass) {
+            Fault::First(n, fault) if n > 0 => {
+                *guard = Some(Fault::First(n - 1, fault.clone()));
+                *fault
+            }
+            Fault::First(..) => {
+                *guard = Some(Fault::Pass);
+                Fault::Pass
+            }
+            other => {
+                *guard = Some(other.clone());
+                other
+            }
+        }
+    }
+}
+
+/// A CBOR text string.
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    let len = text.len();
+    if len < 24 {
+        out.push(0x60 | len as u8);
+    } else {
+        out.push(0x78);
+        out.push(len.min(255) as u8);
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// An rpc-v2-cbor error answer: `{"__type": code, "message": message}`.
+fn error_answer(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let mut body = vec![0xA2];
+    cbor_text(&mut body, "__type");
+    cbor_text(&mut body, code);
+    cbor_text(&mut body, "message");
+    cbor_text(&mut body, message);
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("smithy-protocol", http::HeaderValue::from_static("rpc-v2-cbor"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/cbor"),
+    );
+    response
+}
+
+async fn handle(
+    state: Arc<State>,
+    upstream: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let fault = state.next();
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let late = match fault {
+        Fault::Status(code) => return Ok(error_answer(code, "InternalServiceFault", "injected")),
+        Fault::Throttle => return Ok(error_answer(400, "Throttling", "Rate exceeded")),
+        Fault::Deny => {
+            return Ok(error_answer(
+                403,
+                "AccessDenied",
+                "User: arn:aws:sts::000000000000:assumed-role/f-role/f is not authorized to perform: cloudwatch:PutMetricData",
+            ));
+        }
+        Fault::AnswerLate(wait) => Some(wait),
+        Fault::Pass | Fault::First(..) => None,
+    };
+    let answer = match forward(upstream, Request::from_parts(parts, Full::new(body))).await {
+        Ok(answer) => {
+            state.forwarded.fetch_add(1, Ordering::SeqCst);
+            answer
+        }
+        Err(_) => error_answer(
+            502,
+            "InternalServiceFault",
+            "the endpoint behind the proxy did not answer",
+        ),
+    };
+    if let Some(wait) = late {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(answer)
+}
+
+async fn forward(
+    upstream: SocketAddr,
+    request: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let stream = TcpStream::connect(upstream).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}

@@ -195,6 +195,10 @@ test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
+	@echo "make bench, short form (one round, no peers; checks that every figure is measured, judges no timing):"
+	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
+	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
+		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --capped-invocations 5 --check > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
@@ -273,15 +277,47 @@ soak: layer
 	timeout 900 target/release/lambda-lens-soak --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
 		--invocations $(SOAK_INVOCATIONS) --seed $(SOAK_SEED)
 
-## Benchmarks (BENCHMARKS.md): decode throughput, the binary's size, then the layer in the local
-## sandbox (ready time, RSS idle and under a flood, post-runtime duration, exit after SHUTDOWN).
-## Bounded: about two minutes on 2 cores once built.
-BENCH_RUNS ?= 5
+## The peers `make bench` measures beside lambda-lens, built from the crate registry into
+## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate) and
+## the crate's telemetry-processor pattern (tests/bench/peers, a workspace of their own with a
+## Cargo.lock, musl like the layer), and opentelemetry-lambda-extension at a pinned version
+## (cargo install --locked; glibc: it builds ring's C code; stripped into its layer). Each peer
+## becomes a layer folder under target/bench-peers/layers.
+OTEL_PEER_VERSION := 0.2.0
+PEERS := target/bench-peers
+PEER_LAYERS := $(PEERS)/layers
+PEER_RELEASE := $(PEERS)/cargo/$(TARGET)/release
+.PHONY: bench-peers
+bench-peers: toolchain
+	$(CARGO) build --locked --release -q --target $(TARGET) --manifest-path tests/bench/peers/Cargo.toml \
+		--target-dir $(PEERS)/cargo
+	$(CARGO) install --quiet --locked --version $(OTEL_PEER_VERSION) --root $(PEERS) opentelemetry-lambda-extension
+	rm -rf $(PEER_LAYERS)
+	mkdir -p $(PEER_LAYERS)/floor/extensions $(PEER_LAYERS)/crate-pattern/extensions \
+		$(PEER_LAYERS)/opentelemetry/extensions
+	cp $(PEER_RELEASE)/floor $(PEER_LAYERS)/floor/extensions/floor
+	cp $(PEER_RELEASE)/crate-pattern $(PEER_LAYERS)/crate-pattern/extensions/crate-pattern
+	strip -o $(PEER_LAYERS)/opentelemetry/extensions/opentelemetry-lambda-extension \
+		$(PEERS)/bin/opentelemetry-lambda-extension
+
+## Benchmarks: builds everything in release mode, runs the decode benchmark (in-process), then
+## lambda-lens and every peer in the local sandbox in interleaved rounds (ready time, RSS idle
+## and under a flood of 1 MiB batches, post-runtime duration and its tail, CPU, exit after
+## SHUTDOWN, binary size, correctness on the same life), and writes the figures and issue 12's
+## targets into BENCHMARKS.md (between its bench markers) and the headline into the README.
+## About 3 minutes on 2 cores once built.
+BENCH_ROUNDS ?= 5
+BENCH_INVOCATIONS ?= 200
+BENCH_FLOOD_BATCHES ?= 16
+BENCH_OUT := target/bench
 .PHONY: bench
-bench: layer
-	LAMBDA_LENS_BENCH_PROFILE="$(TARGET), as shipped" $(CARGO) bench --locked -p lambda-lens --bench decode --target $(TARGET)
-	@echo "### Binary size"
-	@echo
-	@ls -l $(LAYER)/extensions/lambda-lens | awk '{printf "lambda-lens (static musl, stripped): %d bytes = %.2f MB (target <= 2.2 MB)\n\n", $$5, $$5/1e6}'
+bench: layer bench-peers
+	mkdir -p $(BENCH_OUT)
+	set -o pipefail; LAMBDA_LENS_BENCH_PROFILE="$(TARGET), as shipped" \
+		$(CARGO) bench --locked -p lambda-lens --bench decode --target $(TARGET) | tee $(BENCH_OUT)/decode.md
 	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
-	timeout 300 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --runs $(BENCH_RUNS)
+	timeout 900 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
+		--peers $(PEER_LAYERS) --rounds $(BENCH_ROUNDS) --invocations $(BENCH_INVOCATIONS) \
+		--flood-batches $(BENCH_FLOOD_BATCHES) --layer-zip $(LAYER_ZIP) --decode $(BENCH_OUT)/decode.md \
+		--command "make bench BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_INVOCATIONS=$(BENCH_INVOCATIONS) BENCH_FLOOD_BATCHES=$(BENCH_FLOOD_BATCHES)" \
+		--write BENCHMARKS.md --readme README.md

@@ -41,6 +41,7 @@ mod state;
 pub mod telemetry;
 mod telemetry_api;
 
+pub mod bench;
 pub mod cli;
 pub mod cloudwatch;
 pub mod cost;

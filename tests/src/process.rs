@@ -158,6 +158,8 @@ pub(crate) fn spawn(
     let waiter_shared = Arc::clone(shared);
     tokio::spawn(async move {
         let status = child.wait().await;
+        // The exit's time is when it was reaped, not when its pipes were drained below.
+        let exited_at = Instant::now();
         // A process's last lines (an extension's final flush) are written just before it exits:
         // read its pipes to the end before saying it exited, so callers see all its output.
         // Bounded, since a child the process left behind may hold the pipes open.
@@ -172,10 +174,7 @@ pub(crate) fn spawn(
             },
             Err(_) => ExitKind::Unknown,
         };
-        let exit = Exit {
-            kind,
-            at: Instant::now(),
-        };
+        let exit = Exit { kind, at: exited_at };
         waiter_shared.update(|st| {
             if st.runtime.pid == Some(pid) {
                 st.runtime.exited = Some(exit);

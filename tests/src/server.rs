@@ -65,6 +65,9 @@ pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()
                     continue;
                 }
             };
+            // Nagle off: an answer (a SHUTDOWN event above all) goes out at once, never held
+            // for the extension's delayed ACK (up to 40 ms on Linux).
+            let _ = stream.set_nodelay(true);
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {

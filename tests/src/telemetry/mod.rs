@@ -122,6 +122,14 @@ const POST_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_millis(1000);
 
+/// A connector with Nagle off: a batch's last bytes go out at once, never held for the
+/// subscriber's delayed ACK.
+fn nodelay_connector() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
 impl TelemetryHub {
     /// A hub that drops records beyond `queue_limit` queued per subscriber.
     pub fn new(queue_limit: usize) -> Arc<Self> {
@@ -140,7 +148,7 @@ impl TelemetryHub {
             }),
             frozen: watch::Sender::new(false),
             gate: RwLock::new(()),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(nodelay_connector()),
             deliveries: Mutex::new(Vec::new()),
             queue_limit,
         })

@@ -1,0 +1,247 @@
+//! Issue 12's targets, each judged against the floor or a peer measured in the same run, and
+//! lambda-lens's ratio to every peer.
+
+use std::fmt::Write as _;
+
+use super::report::Summary;
+
+/// Judged targets: what, lambda-lens's figure, the reference's, the ratio, met or not
+/// (`None`: a figure is missing).
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub reference: String,
+    pub met: Option<bool>,
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "—".to_owned(),
+    }
+}
+
+fn ms(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "—".to_owned(), |x| format!("{x:.decimals$}"))
+}
+
+fn rate(d: (usize, usize)) -> Option<f64> {
+    (d.1 > 0).then(|| d.0 as f64 / d.1 as f64)
+}
+
+/// Issue 12's targets for `lens` against `floor` and (for the flood) `pattern`, the crate
+/// pattern; `zip` is lambda-lens's layer zip in bytes.
+pub fn judge(
+    lens: &Summary,
+    floor: Option<&Summary>,
+    pattern: Option<&Summary>,
+    zip: Option<u64>,
+) -> Vec<Target> {
+    let f = floor.cloned().unwrap_or_default();
+    let p = pattern.cloned().unwrap_or_default();
+    let within = |a: Option<f64>, b: Option<f64>, slack: f64| a.zip(b).map(|(a, b)| a <= b + slack);
+    let at_most = |a: Option<f64>, limit: f64| a.map(|a| a <= limit);
+    let mib = |v: Option<f64>| ms(v, 2) + " MiB";
+    let mb = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), |b| format!("{:.2} MB", b as f64 / 1e6));
+    let cpu_gap = lens
+        .cpu_per_invocation_us
+        .zip(f.cpu_per_invocation_us)
+        .map(|(a, b)| a - b);
+    vec![
+        Target {
+            what: "post-runtime p99 within 0.1 ms of the floor's".to_owned(),
+            measured: format!("{} ms", ms(lens.post_p99, 3)),
+            reference: format!(
+                "floor {} ms; {}",
+                ms(f.post_p99, 3),
+                ratio(lens.post_p99, f.post_p99)
+            ),
+            met: within(lens.post_p99, f.post_p99, 0.1),
+        },
+        Target {
+            what: "no more invocations delayed > 0.5 ms than the floor".to_owned(),
+            measured: format!("{} of {}", lens.delayed.0, lens.delayed.1),
+            reference: format!("floor {} of {}", f.delayed.0, f.delayed.1),
+            met: rate(lens.delayed).zip(rate(f.delayed)).map(|(a, b)| a <= b),
+        },
+        Target {
+            what: "the same two at 128 MB's CPU share: post-runtime p99 within 0.1 ms of the floor's"
+                .to_owned(),
+            measured: format!("{} ms", ms(lens.capped_p99, 3)),
+            reference: format!(
+                "floor {} ms; {}",
+                ms(f.capped_p99, 3),
+                ratio(lens.capped_p99, f.capped_p99)
+            ),
+            met: within(lens.capped_p99, f.capped_p99, 0.1),
+        },
+        Target {
+            what: "… and no more invocations delayed > 0.5 ms than the floor".to_owned(),
+            measured: format!("{} of {}", lens.capped_delayed.0, lens.capped_delayed.1),
+            reference: format!("floor {} of {}", f.capped_delayed.0, f.capped_delayed.1),
+            met: rate(lens.capped_delayed)
+                .zip(rate(f.capped_delayed))
+                .map(|(a, b)| a <= b),
+        },
+        Target {
+            what: "ready p90 within 1 ms of the floor's".to_owned(),
+            measured: format!("{} ms", ms(lens.ready_p90, 2)),
+            reference: format!(
+                "floor {} ms; {}",
+                ms(f.ready_p90, 2),
+                ratio(lens.ready_p90, f.ready_p90)
+            ),
+            met: within(lens.ready_p90, f.ready_p90, 1.0),
+        },
+        Target {
+            what: "CPU per invocation ≤ 5 µs, whole process under a steady stream (above the floor's)"
+                .to_owned(),
+            measured: format!(
+                "{} µs ({} µs above the floor)",
+                ms(lens.cpu_per_invocation_us, 1),
+                ms(cpu_gap, 1)
+            ),
+            reference: format!("floor {} µs", ms(f.cpu_per_invocation_us, 1)),
+            met: at_most(cpu_gap, 5.0),
+        },
+        Target {
+            what: "CPU per flooded invocation ≤ 5 µs (decode, join, metrics, EMF, HTTP; whole process)"
+                .to_owned(),
+            measured: format!("{} µs", ms(lens.flood_cpu_per_invocation_us, 2)),
+            reference: format!(
+                "crate pattern {} µs; {}",
+                ms(p.flood_cpu_per_invocation_us, 2),
+                ratio(lens.flood_cpu_per_invocation_us, p.flood_cpu_per_invocation_us)
+            ),
+            met: at_most(lens.flood_cpu_per_invocation_us, 5.0),
+        },
+        Target {
+            what: "idle RSS ≤ 1.6 MiB".to_owned(),
+            measured: mib(lens.idle_mib),
+            reference: format!("floor {}; {}", mib(f.idle_mib), ratio(lens.idle_mib, f.idle_mib)),
+            met: at_most(lens.idle_mib, 1.6),
+        },
+        Target {
+            what: "flood peak RSS ≤ 4 MiB".to_owned(),
+            measured: mib(lens.flood_peak_mib),
+            reference: format!(
+                "crate pattern {}; {}",
+                mib(p.flood_peak_mib),
+                ratio(lens.flood_peak_mib, p.flood_peak_mib)
+            ),
+            met: at_most(lens.flood_peak_mib, 4.0),
+        },
+        Target {
+            what: "stripped binary ≤ 1.8 MB".to_owned(),
+            measured: mb(lens.binary_bytes),
+            reference: format!(
+                "floor {}; {}",
+                mb(f.binary_bytes),
+                ratio(
+                    lens.binary_bytes.map(|b| b as f64),
+                    f.binary_bytes.map(|b| b as f64)
+                )
+            ),
+            met: lens.binary_bytes.map(|b| b <= 1_800_000),
+        },
+        Target {
+            what: "layer zip ≤ 1 MB".to_owned(),
+            measured: mb(zip),
+            reference: "—".to_owned(),
+            met: zip.map(|b| b <= 1_000_000),
+        },
+        Target {
+            what: "exit ≤ 50 ms after SHUTDOWN (earlier target)".to_owned(),
+            measured: format!("{} ms", ms(lens.exit_p50, 2)),
+            reference: format!(
+                "floor {} ms; {}",
+                ms(f.exit_p50, 2),
+                ratio(lens.exit_p50, f.exit_p50)
+            ),
+            met: at_most(lens.exit_p50, 50.0).map(|ok| ok && lens.killed == 0),
+        },
+        Target {
+            what:
+                "correct on the scripted life (cold start kept, one record per invocation, exits at SHUTDOWN)"
+                    .to_owned(),
+            measured: format!(
+                "records right in {} of {} lives; exited in {} of {}",
+                lens.correct_records,
+                lens.lives,
+                lens.lives - lens.killed,
+                lens.lives
+            ),
+            reference: "—".to_owned(),
+            met: Some(lens.lives > 0 && lens.correct_records == lens.lives && lens.killed == 0),
+        },
+    ]
+}
+
+/// The in-process half of the CPU target: the decode benchmark's decode+join+EMF per invocation
+/// on its 1 MiB batch.
+pub fn in_process(us: Option<f64>) -> Target {
+    Target {
+        what:
+            "CPU per invocation ≤ 5 µs in-process (decode benchmark, 1 MiB mix: join, metrics and EMF where it measures them apart, else with the decode)"
+                .to_owned(),
+        measured: format!("{} µs", ms(us, 2)),
+        reference: "—".to_owned(),
+        met: us.map(|us| us <= 5.0),
+    }
+}
+
+/// The targets as a table.
+pub fn render(out: &mut String, targets: &[Target]) {
+    let _ = writeln!(
+        out,
+        "| target (issue 12) | lambda-lens | reference, ratio | status |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for t in targets {
+        let status = match t.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {status} |",
+            t.what, t.measured, t.reference
+        );
+    }
+}
+
+/// A figure's name and how to read it from a summary.
+type Figure = (&'static str, fn(&Summary) -> Option<f64>);
+
+/// lambda-lens ÷ each peer, for the figures where lower is better.
+pub fn ratios(out: &mut String, lens: &Summary, peers: &[(&str, &Summary)]) {
+    let figures: [Figure; 10] = [
+        ("ready p90", |s| s.ready_p90),
+        ("idle RSS", |s| s.idle_mib),
+        ("flood peak RSS", |s| s.flood_peak_mib),
+        ("post-runtime p50", |s| s.post_p50),
+        ("post-runtime p99", |s| s.post_p99),
+        ("CPU per invocation (dense)", |s| s.cpu_per_invocation_us),
+        ("CPU per 1 MiB batch", |s| s.cpu_per_batch_ms),
+        ("flood intake (higher is better)", |s| s.flood_mb_per_s),
+        ("exit after SHUTDOWN p50", |s| s.exit_p50),
+        ("stripped binary", |s| s.binary_bytes.map(|b| b as f64)),
+    ];
+    let _ = write!(out, "| lambda-lens ÷ |");
+    for (name, _) in peers {
+        let _ = write!(out, " {name} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in peers {
+        let _ = write!(out, "---:|");
+    }
+    let _ = writeln!(out);
+    for (what, get) in figures {
+        let _ = write!(out, "| {what} |");
+        for (_, peer) in peers {
+            let _ = write!(out, " {} |", ratio(get(lens), get(peer)));
+        }
+        let _ = writeln!(out);
+    }
+}

@@ -20,8 +20,14 @@ pub(crate) struct PrivateMounts {
 
 impl PrivateMounts {
     /// Makes the namespace: `/etc/hosts` naming the environment's address `addr`, and a
-    /// private `/tmp` of `tmp_mb` when asked.
-    pub(crate) fn create(addr: std::net::IpAddr, tmp_mb: Option<u32>) -> Result<Self, String> {
+    /// private `/tmp` of `tmp_mb` when asked. `keep`: folders the environment needs (its code,
+    /// its layer); those under the host's `/tmp` stay visible at the same paths inside the
+    /// private one (bind mounts, which the tmpfs's usage does not count).
+    pub(crate) fn create(
+        addr: std::net::IpAddr,
+        tmp_mb: Option<u32>,
+        keep: &[PathBuf],
+    ) -> Result<Self, String> {
         let hosts = std::env::temp_dir().join(format!(
             "lambda-sandbox-hosts-{}-{}",
             std::process::id(),
@@ -34,11 +40,26 @@ impl PrivateMounts {
             ),
         )
         .map_err(|e| format!("cannot write {}: {e}", hosts.display()))?;
-        let mut script = format!("mount --bind '{}' /etc/hosts || exit 1; ", hosts.display());
+        let mut script = format!("mount --bind {} /etc/hosts || exit 1; ", quote(&hosts));
         if let Some(mb) = tmp_mb {
+            // The tmpfs is made on a staging folder first, the folders to keep are bound into
+            // it while the host's /tmp is still visible, then it is moved over /tmp.
+            let stage = hosts.with_extension("tmp");
+            std::fs::create_dir_all(&stage).map_err(|e| format!("cannot create {}: {e}", stage.display()))?;
+            let s = quote(&stage);
             script.push_str(&format!(
-                "mount -t tmpfs -o size={mb}m,mode=1777 lambda-tmp /tmp || exit 1; "
+                "mount -t tmpfs -o size={mb}m,mode=1777 lambda-tmp {s} || exit 1; "
             ));
+            let tmp = std::path::Path::new("/tmp");
+            for dir in keep.iter().filter_map(|d| std::fs::canonicalize(d).ok()) {
+                let Ok(rel) = dir.strip_prefix(tmp) else { continue };
+                let i = quote(&stage.join(rel));
+                script.push_str(&format!(
+                    "mkdir -p {i} && mount --bind {} {i} || exit 1; ",
+                    quote(&dir)
+                ));
+            }
+            script.push_str(&format!("mount --move {s} /tmp || exit 1; "));
         }
         // Ready once the mounts are made; then the holder only keeps the namespace alive.
         script.push_str("echo ready; exec sleep 2147483647");
@@ -95,11 +116,17 @@ impl PrivateMounts {
     }
 }
 
+/// A path quoted for `sh`.
+fn quote(p: &std::path::Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
 impl Drop for PrivateMounts {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
         // The tmpfs goes with the namespace's last process.
         let _ = std::fs::remove_file(&self.hosts);
+        let _ = std::fs::remove_dir(self.hosts.with_extension("tmp"));
     }
 }

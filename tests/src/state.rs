@@ -203,7 +203,16 @@ impl Shared {
         };
         let mut isolation = isolation;
         let mounts = if config.private_mounts {
-            crate::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb)
+            // The environment's own files must stay visible under a private /tmp.
+            let keep: Vec<std::path::PathBuf> = [
+                config.bootstrap.parent().map(std::path::Path::to_path_buf),
+                config.task_root.clone(),
+                config.layer_dir.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            crate::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb, &keep)
         } else {
             Err("turned off (Config::private_mounts)".to_owned())
         };

@@ -179,7 +179,21 @@ async fn a_private_tmp_is_the_environments_own() {
         eprintln!("not root: no private /tmp on this machine");
         return;
     }
+    // The function and the layer live under the host's /tmp (as a checkout in /tmp, or the
+    // staging of `local invoke`, would): they must stay visible inside the private /tmp.
+    let (bootstrap, layer) = binaries::paths();
+    let under_tmp = std::env::temp_dir().join(format!("private-tmp-{}", std::process::id()));
+    std::fs::create_dir_all(under_tmp.join("function")).unwrap();
+    std::fs::create_dir_all(under_tmp.join("layer/extensions")).unwrap();
+    std::fs::copy(&bootstrap, under_tmp.join("function/bootstrap")).unwrap();
+    std::fs::copy(
+        layer.join("extensions/lambda-lens"),
+        under_tmp.join("layer/extensions/lambda-lens"),
+    )
+    .unwrap();
     let mut sb = lens_sandbox(|c| {
+        c.bootstrap = under_tmp.join("function/bootstrap");
+        c.layer_dir = Some(under_tmp.join("layer"));
         c.private_tmp_mb = Some(64);
         c.env
             .push(("LAMBDA_LENS_METRICS".into(), "default,TmpUsed".into()));
@@ -203,4 +217,5 @@ async fn a_private_tmp_is_the_environments_own() {
     // host's disk (tens of GB here).
     let used = doc["TmpUsed"].as_f64().unwrap();
     assert!((3_000_000.0..8_000_000.0).contains(&used), "{used}");
+    std::fs::remove_dir_all(&under_tmp).unwrap();
 }

@@ -24,7 +24,6 @@ const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
 /// The executables of `<layer>/extensions/`, sorted by name (Lambda starts them in parallel;
 /// the order only matters for reproducible logs).
 pub(crate) fn layer_extensions(layer: &Path) -> Result<Vec<PathBuf>, SandboxError> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = layer.join("extensions");
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -38,9 +37,7 @@ pub(crate) fn layer_extensions(layer: &Path) -> Result<Vec<PathBuf>, SandboxErro
             source,
         })?;
         let path = entry.path();
-        let executable =
-            std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-        if executable {
+        if is_executable(&path) {
             out.push(path);
         }
     }
@@ -266,4 +263,10 @@ pub(crate) fn is_stopped(pid: u32) -> bool {
                 .map(|(_, rest)| rest.trim_start().starts_with('T'))
         })
         .unwrap_or(false)
+}
+
+/// A regular file with an execute bit: what Lambda starts as an extension or a bootstrap.
+pub(crate) fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -13,24 +13,13 @@
 
 mod binaries;
 
+use binaries::{python, scratch};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lambda_sandbox::{Config, InitializationType, Sandbox, ShutdownReason, Source, Status};
 use serde_json::{Map, Value, json};
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("LAMBDA_SANDBOX_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-        PathBuf::from,
-    );
-    assert!(
-        p.is_file(),
-        "{} is missing: run `make test` (it installs awslambdaric into .venv)",
-        p.display()
-    );
-    p
-}
 
 /// A sandbox configuration for the fixture function under awslambdaric.
 fn config(dir: &std::path::Path) -> Config {
@@ -62,13 +51,6 @@ fn config(dir: &std::path::Path) -> Config {
         ("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into()),
     ];
     c
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ric-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// lambda-lens's documents, by request id.

@@ -11,6 +11,8 @@
 
 mod binaries;
 
+use binaries::{python, scratch};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -22,14 +24,6 @@ fn workspace() -> PathBuf {
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local")
-}
-
-/// A fresh folder for one test's template and files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("local-invoke-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn local_invoke(args: &[&str]) -> (Output, String, String) {
@@ -63,19 +57,6 @@ fn emf(stderr: &str) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|d| d.pointer("/_aws/CloudWatchMetrics").is_some())
         .collect()
-}
-
-/// The Python interpreter with awslambdaric (`make test` installs it into the project's
-/// virtualenv from requirements-test.txt and passes LAMBDA_SANDBOX_PYTHON).
-fn python() -> PathBuf {
-    let p = std::env::var_os("LAMBDA_SANDBOX_PYTHON")
-        .map_or_else(|| workspace().join(".venv/bin/python"), PathBuf::from);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `make test` (it installs awslambdaric into .venv)",
-        p.display()
-    );
-    p
 }
 
 #[test]

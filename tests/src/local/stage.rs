@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::LocalError;
 use super::template::{FunctionSpec, LayerRef, Template};
+use crate::process::is_executable;
 
 /// The runtimes `local invoke` runs, for the error that names them.
 pub(crate) const SUPPORTED: &str = "provided.al2023, provided.al2 (the function's bootstrap) and python3.9 to python3.14 (under awslambdaric, AWS's runtime interface client)";
@@ -241,11 +242,6 @@ fn join_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":")
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn absolute(p: &Path) -> PathBuf {

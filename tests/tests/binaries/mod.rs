@@ -33,6 +33,27 @@ pub(crate) fn paths() -> (PathBuf, PathBuf) {
     (bootstrap, layer)
 }
 
+/// The Python interpreter with awslambdaric (`make test` installs it into the project's
+/// virtualenv from requirements-test.txt and passes LAMBDA_SANDBOX_PYTHON).
+pub(crate) fn python() -> PathBuf {
+    let p = from_env("LAMBDA_SANDBOX_PYTHON", workspace().join(".venv/bin/python"));
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make test` (it installs awslambdaric into .venv)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh, empty folder for one test's files.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lambda-sandbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let made = std::fs::create_dir_all(&dir);
+    assert!(made.is_ok(), "{}: {made:?}", dir.display());
+    dir
+}
+
 /// The extension executable itself.
 pub(crate) fn extension() -> PathBuf {
     paths().1.join("extensions/lambda-lens")

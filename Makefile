@@ -63,9 +63,12 @@ else ifeq ($(SINK),api)
 	@command -v cc >/dev/null || { apt-get update -q && apt-get install -y -q gcc; }
 endif
 
-## Release builds of the extension and the sample function.
+## Release builds of the extension and the sample function, apart: built together, cargo would
+## unify their dependencies' features, and the sample function's (lambda_runtime's tracing, which
+## turns on `tracing`'s `log` fallback at every log call) would cost the extension ~74 KB.
 build: toolchain cc-tools
-	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens -p sample-function $(FEATURES)
+	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens $(FEATURES)
+	$(CARGO) build --locked --release --target $(TARGET) -p sample-function
 
 ## The layer for ARCH and SINK: the folder (extensions/lambda-lens, as Lambda finds it in
 ## /opt/extensions; target/layer[-arm64][-api]), the zip to publish

@@ -497,11 +497,11 @@ fn level_directive(raw: &str) -> Option<&'static str> {
     }
 }
 
-/// A level for lambda-lens (and the Extensions API client it uses); its other dependencies
+/// A level for lambda-lens (its Extensions API calls included); its other dependencies
 /// (the HTTP stack) stay at WARN, or quieter when the level asked for is quieter.
 fn scoped(level: &str) -> String {
     match level {
-        "trace" | "debug" | "info" => format!("warn,lambda_lens={level},lambda_extension={level}"),
+        "trace" | "debug" | "info" => format!("warn,lambda_lens={level}"),
         quieter => quieter.to_owned(),
     }
 }
@@ -584,7 +584,7 @@ mod tests {
         assert_eq!(c.namespace, DEFAULT_NAMESPACE);
         assert_eq!(c.port, 0);
         assert_eq!(c.buffering, Buffering::default());
-        assert_eq!(c.log.filter, "warn,lambda_lens=info,lambda_extension=info");
+        assert_eq!(c.log.filter, "warn,lambda_lens=info");
         assert!(!c.log.json);
         assert_eq!(c.function.name, "unknown");
     }
@@ -603,7 +603,7 @@ mod tests {
         assert_eq!(c.function.memory_size_mb, Some(512));
         assert!(c.function.is_managed_instances());
         assert!(c.log.json);
-        assert_eq!(c.log.filter, "warn,lambda_lens=debug,lambda_extension=debug");
+        assert_eq!(c.log.filter, "warn,lambda_lens=debug");
     }
 
     #[test]
@@ -618,7 +618,7 @@ mod tests {
         assert_eq!(c.buffering, Buffering::default());
         assert_eq!(c.port, 0);
         assert_eq!(c.namespace, DEFAULT_NAMESPACE);
-        assert_eq!(c.log.filter, "warn,lambda_lens=info,lambda_extension=info");
+        assert_eq!(c.log.filter, "warn,lambda_lens=info");
         let vars: Vec<&str> = w.iter().map(|w| w.variable).collect();
         assert_eq!(
             vars,
@@ -677,10 +677,7 @@ mod tests {
     fn a_rust_log_that_is_not_levels_is_refused_and_errors_stay_on() {
         for bad in ["garbage", "loud", "lambda_lens=loud", "a b=info", "=info", ","] {
             let (c, w) = config(&[("RUST_LOG", bad)]);
-            assert_eq!(
-                c.log.filter, "warn,lambda_lens=info,lambda_extension=info",
-                "{bad}"
-            );
+            assert_eq!(c.log.filter, "warn,lambda_lens=info", "{bad}");
             assert_eq!(w.len(), 1, "{bad}");
             assert_eq!(w[0].variable, "RUST_LOG");
         }

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{PooledClient, build_request};
 use serde_json::json;
 
 use crate::config::Buffering;
@@ -37,9 +36,11 @@ impl SubscribeError {
     }
 }
 
-/// Subscribes `extension_id` to `platform` events, delivered to `destination`.
+/// Subscribes `extension_id` to `platform` events, delivered to `destination`, with `client`
+/// (the Extensions API's, for `runtime_api`: one HTTP client in the binary, not two).
 /// Only platform events: the extension's own stdout (the EMF) must never come back to it.
 pub(crate) async fn subscribe(
+    client: &PooledClient,
     runtime_api: &str,
     extension_id: &str,
     destination: &str,
@@ -48,6 +49,7 @@ pub(crate) async fn subscribe(
 ) -> Result<&'static str, SubscribeError> {
     let until = tokio::time::Instant::now() + DEADLINE;
     match put(
+        client,
         runtime_api,
         extension_id,
         destination,
@@ -60,6 +62,7 @@ pub(crate) async fn subscribe(
         Err(SubscribeError::Refused { status, body }) if allow_fallback && status.is_client_error() => {
             tracing::info!(%status, %body, "schema {SCHEMA_VERSION} refused; trying {FALLBACK_SCHEMA_VERSION}");
             put(
+                client,
                 runtime_api,
                 extension_id,
                 destination,
@@ -75,6 +78,7 @@ pub(crate) async fn subscribe(
 }
 
 async fn put(
+    client: &PooledClient,
     runtime_api: &str,
     extension_id: &str,
     destination: &str,
@@ -93,19 +97,18 @@ async fn put(
         },
         "destination": {"protocol": "HTTP", "URI": destination},
     });
-    let request = Request::builder()
+    let request = build_request()
         .method(Method::PUT)
-        .uri(&endpoint)
+        .uri("/2022-07-01/telemetry")
         .header("Lambda-Extension-Identifier", extension_id)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Body::from(body.to_string()))
         .map_err(|_| SubscribeError::BadEndpoint(runtime_api.to_owned()))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let unreachable = |reason: String| SubscribeError::Unreachable {
         endpoint: endpoint.clone(),
         reason,
     };
-    let response = tokio::time::timeout_at(until, client.request(request))
+    let response = tokio::time::timeout_at(until, client.call(request))
         .await
         .map_err(|_| unreachable(format!("no answer within {} ms", DEADLINE.as_millis())))?
         .map_err(|e| unreachable(e.to_string()))?;

@@ -6,6 +6,7 @@
 //! The invoke path is never blocked: the events processor only hands INVOKE to the pipeline
 //! task with a non-blocking send and returns, so the crate calls `/event/next` again at once.
 
+mod api;
 mod clock;
 mod drive;
 
@@ -13,11 +14,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
+use lambda_runtime_api_client::PooledClient;
 use std::panic::AssertUnwindSafe;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+pub use api::ApiError;
+use api::NextEvent;
 use clock::Clock;
 use drive::{LifecycleEvent, drive};
 
@@ -38,12 +41,12 @@ pub enum RunError {
     #[error("{var}={value:?} is not a host:port", var = vars::RUNTIME_API, value = .0)]
     BadRuntimeApi(String),
     #[error("could not register with the Extensions API: {0}")]
-    Register(#[source] lambda_extension::Error),
+    Register(#[source] ApiError),
     #[error("the Extensions API did not answer the registration within {} s", REGISTER_DEADLINE.as_secs())]
     RegisterTimeout,
 
     #[error("the Extensions API event loop failed: {0}")]
-    EventLoop(#[source] lambda_extension::Error),
+    EventLoop(#[source] ApiError),
     #[error("{0}")]
     Crashed(Crash),
     #[error("could not start the telemetry thread: {0}")]
@@ -130,48 +133,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     };
 
     let (life_tx, life_rx) = mpsc::channel::<LifecycleEvent>(256);
-    let processor = service_fn(move |event: LambdaEvent| {
-        let tx = life_tx.clone();
-        async move {
-            match event.next {
-                NextEvent::Invoke(invoke) => {
-                    // Never wait on the invoke path: a full queue loses only the early notice
-                    // (the invocation is still learnt from its telemetry).
-                    let message = LifecycleEvent::Invoke {
-                        request_id: invoke.request_id,
-                    };
-                    if tx.try_send(message).is_err() {
-                        tracing::debug!("lifecycle queue full; INVOKE notice skipped");
-                    }
-                    Ok::<(), lambda_extension::Error>(())
-                }
-                NextEvent::Shutdown(shutdown) => {
-                    let message = LifecycleEvent::Shutdown {
-                        reason: shutdown.shutdown_reason,
-                        deadline_ms: shutdown.deadline_ms,
-                    };
-                    let _ = tx.send(message).await;
-                    // The pipeline task ends the process once it has flushed; answering here
-                    // would make the crate poll `/event/next` again.
-                    std::future::pending::<()>().await;
-                    Ok(())
-                }
-            }
-        }
-    });
-
+    let client = api::client(&runtime_api)
+        .map_err(|_| RunError::BadRuntimeApi(crate::text::clip(&runtime_api).into_owned()))?;
     let name = extension_name();
     let events: &[&str] = if managed {
         &["SHUTDOWN"]
     } else {
         &["INVOKE", "SHUTDOWN"]
     };
-    let registration = Extension::new()
-        .with_extension_name(&name)
-        .with_events(events)
-        .with_events_processor(processor)
-        .register();
-    let registered = tokio::time::timeout(REGISTER_DEADLINE, registration)
+    let extension_id = tokio::time::timeout(REGISTER_DEADLINE, api::register(&client, &name, events))
         .await
         .map_err(|_| RunError::RegisterTimeout)?
         .map_err(RunError::Register)?;
@@ -197,8 +167,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
     if let Some(destination) = destination {
         match subscribe(
+            &client,
             &runtime_api,
-            &registered.extension_id,
+            &extension_id,
             &destination,
             config.buffering,
             !managed,
@@ -217,7 +188,35 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             ),
         }
     }
-    supervise(registered.run(), finished).await
+    supervise(event_loop(&client, &extension_id, life_tx), finished).await
+}
+
+/// Answers the Extensions API: hands each INVOKE to the pipeline thread without waiting, so the
+/// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
+/// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
+/// flushed (asking for another event would tell Lambda the extension is done).
+async fn event_loop(
+    client: &PooledClient,
+    extension_id: &str,
+    lifecycle: mpsc::Sender<LifecycleEvent>,
+) -> Result<(), ApiError> {
+    loop {
+        match api::next_event(client, extension_id).await? {
+            NextEvent::Invoke { request_id } => {
+                // A full queue loses only the early notice (the invocation is still learnt
+                // from its telemetry).
+                if lifecycle.try_send(LifecycleEvent::Invoke { request_id }).is_err() {
+                    tracing::debug!("lifecycle queue full; INVOKE notice skipped");
+                }
+            }
+            NextEvent::Shutdown { reason, deadline_ms } => {
+                let _ = lifecycle
+                    .send(LifecycleEvent::Shutdown { reason, deadline_ms })
+                    .await;
+                return std::future::pending().await;
+            }
+        }
+    }
 }
 
 /// Everything that works on telemetry: the listener and the pipeline. It runs on a thread of
@@ -335,7 +334,7 @@ impl Crash {
 /// Waits for whichever ends first: the Extensions API event loop (it ends only on an error) or
 /// the telemetry thread (it ends after SHUTDOWN, or when a part of it crashed).
 async fn supervise(
-    event_loop: impl Future<Output = Result<(), lambda_extension::Error>>,
+    event_loop: impl Future<Output = Result<(), ApiError>>,
     telemetry: oneshot::Receiver<Result<PipelineStats, Crash>>,
 ) -> Result<(), RunError> {
     tokio::select! {
@@ -408,9 +407,11 @@ mod tests {
     #[tokio::test]
     async fn an_event_loop_error_keeps_its_cause() {
         let (_tx, rx) = oneshot::channel();
-        let err = supervise(async { Err("the API went away".into()) }, rx)
-            .await
-            .unwrap_err();
+        let gone = ApiError::Request {
+            call: "GET /2020-01-01/extension/event/next",
+            source: "the API went away".into(),
+        };
+        let err = supervise(async { Err(gone) }, rx).await.unwrap_err();
         assert!(err.to_string().contains("the API went away"), "{err}");
         assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
     }

@@ -1,0 +1,156 @@
+//! The Extensions API calls lambda-lens makes: register, then `/event/next` until SHUTDOWN.
+//!
+//! Written on `lambda_runtime_api_client` (the aws-lambda-rust-runtime family's HTTP client for
+//! Lambda's APIs) rather than the `lambda-extension` crate's `Extension` builder: the builder's
+//! `register` is one generic function that also instantiates the crate's Logs and Telemetry API
+//! listeners (a hyper server and the crate's closed-enum record deserializers), which lambda-lens
+//! never uses, since it decodes with its own crate. Dropping them cut the stripped binary from
+//! 2,178,336 to 1,842,048 bytes and idle RSS by ~0.2 MiB (BENCHMARKS.md, "Binary size"). The two
+//! calls and one event type are all the Extensions API asks of us; the Telemetry API
+//! subscription goes through the same client.
+
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
+use serde::Deserialize;
+
+/// The header that carries the extension's identifier (register's answer, every later call).
+pub(crate) const EXTENSION_ID: &str = "Lambda-Extension-Identifier";
+
+/// A failed Extensions API call, named, with what it failed on.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{call} could not be sent or answered: {source}")]
+    Request {
+        call: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{call} was refused ({status}): {body}")]
+    Refused {
+        call: &'static str,
+        status: StatusCode,
+        body: String,
+    },
+    #[error("the registration's answer has no {EXTENSION_ID} header")]
+    NoIdentifier,
+    #[error("{call} answered with a body that is not the documented event: {source}")]
+    Decode {
+        call: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// One event from `/event/next`: only the fields lambda-lens uses.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "eventType", rename_all = "UPPERCASE")]
+pub(crate) enum NextEvent {
+    Invoke {
+        #[serde(rename = "requestId")]
+        request_id: String,
+    },
+    Shutdown {
+        #[serde(rename = "shutdownReason")]
+        reason: String,
+        #[serde(rename = "deadlineMs")]
+        deadline_ms: u64,
+    },
+}
+
+/// The client for the Extensions API (and the Telemetry API's subscription) at `runtime_api`,
+/// a `host:port` checked beforehand.
+pub(crate) fn client(runtime_api: &str) -> Result<PooledClient, http::uri::InvalidUri> {
+    let base = format!("http://{runtime_api}").parse()?;
+    Ok(PooledClient::builder().with_endpoint(base).build())
+}
+
+/// Sends `request` and reads the whole answer; anything but `expected` is [`ApiError::Refused`].
+pub(crate) async fn call(
+    client: &PooledClient,
+    call: &'static str,
+    request: http::Request<Body>,
+    expected: StatusCode,
+) -> Result<(http::HeaderMap, bytes::Bytes), ApiError> {
+    let request_error = |source: BoxError| ApiError::Request { call, source };
+    let response = client.call(request).await.map_err(request_error)?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| request_error(e.into()))?
+        .to_bytes();
+    if parts.status != expected {
+        return Err(ApiError::Refused {
+            call,
+            status: parts.status,
+            body: crate::text::clip(&String::from_utf8_lossy(&body)).into_owned(),
+        });
+    }
+    Ok((parts.headers, body))
+}
+
+/// `POST /2020-01-01/extension/register` for `events`; returns the extension's identifier.
+pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str]) -> Result<String, ApiError> {
+    const CALL: &str = "POST /2020-01-01/extension/register";
+    let body = serde_json::json!({ "events": events }).to_string();
+    let request = build_request()
+        .method(Method::POST)
+        .uri("/2020-01-01/extension/register")
+        .header("Lambda-Extension-Name", name)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .map_err(|e| ApiError::Request {
+            call: CALL,
+            source: e.into(),
+        })?;
+    let (headers, _) = call(client, CALL, request, StatusCode::OK).await?;
+    headers
+        .get(EXTENSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or(ApiError::NoIdentifier)
+}
+
+/// `GET /2020-01-01/extension/event/next`: waits for the next INVOKE or SHUTDOWN.
+pub(crate) async fn next_event(client: &PooledClient, extension_id: &str) -> Result<NextEvent, ApiError> {
+    const CALL: &str = "GET /2020-01-01/extension/event/next";
+    let request = build_request()
+        .method(Method::GET)
+        .uri("/2020-01-01/extension/event/next")
+        .header(EXTENSION_ID, extension_id)
+        .body(Body::empty())
+        .map_err(|e| ApiError::Request {
+            call: CALL,
+            source: e.into(),
+        })?;
+    let (_, body) = call(client, CALL, request, StatusCode::OK).await?;
+    serde_json::from_slice(&body).map_err(|source| ApiError::Decode { call: CALL, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_events_decode() {
+        let invoke = r#"{"eventType":"INVOKE","deadlineMs":1,"requestId":"r1","invokedFunctionArn":"arn","tracing":{"type":"X-Amzn-Trace-Id","value":"v"}}"#;
+        assert_eq!(
+            serde_json::from_str::<NextEvent>(invoke).unwrap(),
+            NextEvent::Invoke {
+                request_id: "r1".into()
+            }
+        );
+        let shutdown = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42}"#;
+        assert_eq!(
+            serde_json::from_str::<NextEvent>(shutdown).unwrap(),
+            NextEvent::Shutdown {
+                reason: "spindown".into(),
+                deadline_ms: 42
+            }
+        );
+        assert!(serde_json::from_str::<NextEvent>(r#"{"eventType":"RESTORE"}"#).is_err());
+    }
+}

@@ -38,6 +38,8 @@ export CC_x86_64_unknown_linux_musl ?= cc
 export CC_aarch64_unknown_linux_musl ?= clang
 export AR_aarch64_unknown_linux_musl ?= llvm-ar
 RELEASE := target/$(TARGET)/release
+# The extension is built with the `layer` profile (Cargo.toml: release without unwinding).
+LAYER_RELEASE := target/$(TARGET)/layer
 LAYER := target/layer$(SUFFIX)$(SINK_SUFFIX)
 FUNCTION := target/function$(SUFFIX)
 LAYER_ZIP := target/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
@@ -67,7 +69,7 @@ endif
 ## unify their dependencies' features, and the sample function's (lambda_runtime's tracing, which
 ## turns on `tracing`'s `log` fallback at every log call) would cost the extension ~74 KB.
 build: toolchain cc-tools
-	$(CARGO) build --locked --release --target $(TARGET) -p lambda-lens $(FEATURES)
+	$(CARGO) build --locked --profile layer --target $(TARGET) -p lambda-lens $(FEATURES)
 	$(CARGO) build --locked --release --target $(TARGET) -p sample-function
 
 ## The layer for ARCH and SINK: the folder (extensions/lambda-lens, as Lambda finds it in
@@ -77,7 +79,7 @@ build: toolchain cc-tools
 layer: build
 	rm -rf $(LAYER) $(FUNCTION)
 	mkdir -p $(LAYER)/extensions $(FUNCTION)
-	cp $(RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
+	cp $(LAYER_RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
 	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
 	python3 scripts/layer.py zip $(LAYER)/extensions/lambda-lens $(LAYER_ZIP)
 	python3 scripts/layer.py check $(LAYER_ZIP) $(ARCH) $(LAYER_MAX_BYTES)
@@ -244,7 +246,7 @@ audit: $(DENY)
 
 ## The stripped size of the extension binary (the layer's; SINK=api for the other variant).
 size: build
-	@ls -l $(RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(RELEASE)/lambda-lens"}'
+	@ls -l $(LAYER_RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(LAYER_RELEASE)/lambda-lens"}'
 
 clean:
 	$(CARGO) clean

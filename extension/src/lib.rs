@@ -44,7 +44,7 @@ pub use text::{clip, panic_message};
 
 pub use config::{Config, ConfigWarning, SinkKind, vars};
 pub use intake::Batch;
-pub use lifecycle::{ApiError, RunError, run};
+pub use lifecycle::{ApiError, RunError, crashed_part, run};
 pub use logging::init_logging;
 pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
 pub use pipeline::{Pipeline, PipelineStats};

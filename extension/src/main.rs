@@ -15,11 +15,20 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     // A panic anywhere (a task, a dependency) is logged as an error line in the extension's log
-    // format; one that reaches here ends the process with a failure, never with 0 or a hang.
+    // format, naming the part that crashed; it ends the process with a failure, never with 0 or
+    // a hang. The release build aborts on panic (`panic = "abort"`: no unwinding code or tables,
+    // a 217 KB smaller binary, BENCHMARKS.md), so there the hook itself ends the process, with
+    // the status an unwinding build gives: 1 for the telemetry thread, whose crash `run`
+    // reports, 101 for the rest. It exits rather than letting the abort raise SIGABRT, which
+    // could leave a core dump behind under a local emulator.
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let message = lambda_lens::panic_message(info.payload()).unwrap_or_default();
-        tracing::error!(%location, message = %lambda_lens::clip(message), "lambda-lens panicked");
+        let (part, status) = lambda_lens::crashed_part(std::thread::current().name());
+        tracing::error!(%location, message = %lambda_lens::clip(message), "lambda-lens panicked: {part} crashed");
+        if cfg!(panic = "abort") {
+            std::process::exit(status.into());
+        }
     }));
     // One thread answers the Extensions API (the telemetry work has a thread of its own, started
     // by `run`): it keeps memory and start-up small.

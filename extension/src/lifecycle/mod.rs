@@ -53,6 +53,19 @@ pub enum RunError {
     Thread(#[source] std::io::Error),
 }
 
+/// The name of the thread that works on telemetry, and of its runtime's blocking-pool threads.
+const TELEMETRY_THREAD: &str = "lambda-lens-telemetry";
+
+/// What a panic on the thread named `thread` crashed, and the exit status that says so: 1 for
+/// the telemetry thread (its listener and the metrics pipeline), as a crash that
+/// [`supervise`] catches ends the run, and Rust's own 101 for anything else.
+pub fn crashed_part(thread: Option<&str>) -> (&'static str, u8) {
+    match thread {
+        Some(TELEMETRY_THREAD) => ("the telemetry listener or the metrics pipeline", 1),
+        _ => ("the Extensions API thread", 101),
+    }
+}
+
 /// The longest wait for the Extensions API to answer the registration (Lambda's own init limit
 /// for on-demand functions is 10 s).
 const REGISTER_DEADLINE: Duration = Duration::from_secs(5);
@@ -239,9 +252,13 @@ impl<S: Sink + 'static> Telemetry<S> {
     fn start(self) -> std::io::Result<oneshot::Receiver<Result<PipelineStats, Crash>>> {
         let (done_tx, done_rx) = oneshot::channel();
         std::thread::Builder::new()
-            .name("lambda-lens-telemetry".to_owned())
+            .name(TELEMETRY_THREAD.to_owned())
             .spawn(move || {
-                let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name(TELEMETRY_THREAD)
+                    .build();
+                let result = match runtime {
                     Ok(runtime) => {
                         let outcome =
                             std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(self.run())));
@@ -421,6 +438,16 @@ mod tests {
         let err = tokio::spawn(async { panic!("listener") }).await.unwrap_err();
         let crash = Crash::joined("the telemetry listener", err);
         assert_eq!(crash.to_string(), "the telemetry listener crashed: listener");
+    }
+
+    #[test]
+    fn a_panic_names_the_thread_it_crashed() {
+        assert_eq!(
+            crashed_part(Some(TELEMETRY_THREAD)),
+            ("the telemetry listener or the metrics pipeline", 1)
+        );
+        assert_eq!(crashed_part(Some("main")), ("the Extensions API thread", 101));
+        assert_eq!(crashed_part(None), ("the Extensions API thread", 101));
     }
 
     #[test]

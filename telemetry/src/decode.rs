@@ -39,58 +39,102 @@ impl DecodeStats {
     }
 }
 
+/// Where [`decode_each`] hands the records of a batch, one at a time as they are read.
+pub trait Records<'a> {
+    /// The next record.
+    fn record(&mut self, item: Item<'a>);
+    /// The batch has a problem somewhere: forget every record handed so far, they are handed
+    /// again (those that can be read) one by one.
+    fn start_over(&mut self);
+}
+
+impl<'a> Records<'a> for Vec<Item<'a>> {
+    fn record(&mut self, item: Item<'a>) {
+        self.push(item);
+    }
+    fn start_over(&mut self) {
+        self.clear();
+    }
+}
+
 /// Decodes a batch into records that borrow from `body`, counting what it cannot use.
 pub fn decode_records(body: &[u8]) -> (Vec<Item<'_>>, DecodeStats) {
-    let mut stats = DecodeStats::default();
-    let mut items = Vec::with_capacity(body.len() / TYPICAL_RECORD_BYTES);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let whole = Items(&mut items).deserialize(&mut de).and_then(|()| de.end());
-    if whole.is_err() {
-        items = record_by_record(body, &mut stats);
-    }
-    stats.records += items.len() as u64;
-    for item in &items {
-        match item.record {
-            Record::Unknown => {
-                stats.unknown += 1;
-                tracing::debug!(record_type = %item.kind, "skipped a telemetry record of an unknown type");
-            }
-            Record::Ignored => stats.ignored += 1,
-            _ => {}
-        }
-    }
+    let mut items = Vec::with_capacity(records_in(body));
+    let stats = decode_each(body, &mut items);
     (items, stats)
 }
 
-/// About the size of a platform record on the wire: sizes the vector of a batch up front,
-/// so it is not copied as it grows.
+/// Decodes a batch and hands each record to `out` as it is read, so no vector of the whole
+/// batch's records is held (for a 1 MiB batch, that vector alone is ~600 KB); counts what it
+/// cannot use.
+pub fn decode_each<'a, R: Records<'a>>(body: &'a [u8], out: &mut R) -> DecodeStats {
+    let mut stats = DecodeStats::default();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let whole = Each {
+        out: &mut *out,
+        stats: &mut stats,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    if whole.is_err() {
+        stats = DecodeStats::default();
+        out.start_over();
+        record_by_record(body, &mut stats, out);
+    }
+    stats
+}
+
+/// About how many records `body` holds, to size a vector of them up front so that it is not
+/// copied as it grows.
+pub fn records_in(body: &[u8]) -> usize {
+    body.len() / TYPICAL_RECORD_BYTES
+}
+
+/// About the size of a platform record on the wire.
 const TYPICAL_RECORD_BYTES: usize = 384;
 
-/// Decodes the top-level array into a caller's (pre-sized) vector.
-struct Items<'v, 'a>(&'v mut Vec<Item<'a>>);
+/// Counts `item` and hands it on.
+fn deliver<'a, R: Records<'a>>(item: Item<'a>, stats: &mut DecodeStats, out: &mut R) {
+    stats.records += 1;
+    match item.record {
+        Record::Unknown => {
+            stats.unknown += 1;
+            tracing::debug!(record_type = %item.kind, "skipped a telemetry record of an unknown type");
+        }
+        Record::Ignored => stats.ignored += 1,
+        _ => {}
+    }
+    out.record(item);
+}
 
-impl<'de: 'a, 'a> DeserializeSeed<'de> for Items<'_, 'a> {
+/// Decodes the top-level array, handing each element on as it is read.
+struct Each<'o, 's, R> {
+    out: &'o mut R,
+    stats: &'s mut DecodeStats,
+}
+
+impl<'de, R: Records<'de>> DeserializeSeed<'de> for Each<'_, '_, R> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for Items<'_, 'a> {
+impl<'de, R: Records<'de>> Visitor<'de> for Each<'_, '_, R> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array of telemetry records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(item) = seq.next_element::<Item<'de>>()? {
-            self.0.push(item);
+            deliver(item, self.stats, self.out);
         }
         Ok(())
     }
 }
 
 /// The slow path, for a batch with a problem somewhere: split into raw records, decode each.
-fn record_by_record<'a>(body: &'a [u8], stats: &mut DecodeStats) -> Vec<Item<'a>> {
+fn record_by_record<'a, R: Records<'a>>(body: &'a [u8], stats: &mut DecodeStats, out: &mut R) {
     let mut raw: Vec<&RawValue> = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(body);
     let split = RawRecords(&mut raw).deserialize(&mut de).and_then(|()| de.end());
@@ -100,10 +144,9 @@ fn record_by_record<'a>(body: &'a [u8], stats: &mut DecodeStats) -> Vec<Item<'a>
             format!("the batch is not a complete JSON array ({err}); kept the records before the error")
         });
     }
-    let mut items = Vec::with_capacity(raw.len());
     for record in raw {
         match serde_json::from_str::<Item<'a>>(record.get()) {
-            Ok(item) => items.push(item),
+            Ok(item) => deliver(item, stats, out),
             Err(err) => {
                 stats.records += 1;
                 stats.malformed += 1;
@@ -116,7 +159,6 @@ fn record_by_record<'a>(body: &'a [u8], stats: &mut DecodeStats) -> Vec<Item<'a>
             }
         }
     }
-    items
 }
 
 /// Collects the elements of the top-level array as raw slices, keeping what was read before an

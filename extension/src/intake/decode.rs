@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use lambda_lens_telemetry::wire::DurationMetrics;
-use lambda_lens_telemetry::{DecodeStats, Record, decode_records};
+use lambda_lens_telemetry::{DecodeStats, Item, Record, Records, decode_each, records_in};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::text::clip;
@@ -99,58 +99,29 @@ impl Batch {
     }
 
     /// Decodes one POSTed body that arrived at `received_ms` (epoch milliseconds). Never fails:
-    /// problems are counted in the stats, changed values in the checks.
+    /// problems are counted in the stats, changed values in the checks. Each record becomes an
+    /// event as it is decoded: the batch's records are never all held at once beside its events.
     pub fn decode(body: &[u8], received_ms: i64) -> Self {
-        let (items, mut stats) = decode_records(body);
-        let mut checks = Checks::default();
-        let mut events = Vec::with_capacity(items.len());
-        let accepted = received_ms.saturating_sub(MAX_AGE_MS)..=received_ms.saturating_add(MAX_AHEAD_MS);
-        for item in items {
-            let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
-                Ok(t) => t.timestamp_millis(),
-                Err(err) => {
-                    if !matches!(item.record, Record::Ignored | Record::Unknown) {
-                        stats.malformed += 1;
-                        stats.problem(|| {
-                            format!(
-                                "a {} record whose time {:?} is not RFC 3339: {err}",
-                                clip(&item.kind),
-                                clip(&item.time)
-                            )
-                        });
-                    }
-                    continue;
-                }
-            };
-            let time_ms = if accepted.contains(&time_ms) {
-                time_ms
-            } else {
-                checks.times_replaced += 1;
-                checks.note(|| {
-                    format!(
-                        "a {} record's time {} is too far from now for CloudWatch; the arrival time is used",
-                        clip(&item.kind),
-                        clip(&item.time)
-                    )
-                });
-                received_ms
-            };
-            match event(item.record, &mut checks) {
-                Ok(Some(kind)) => {
-                    stats.used += 1;
-                    events.push(TelemetryEvent { time_ms, kind });
-                }
-                Ok(None) => {}
-                Err(problem) => {
-                    stats.malformed += 1;
-                    stats.problem(|| format!("a {} record {problem}", clip(&item.kind)));
-                }
-            }
+        let mut converter = Converter {
+            events: Vec::with_capacity(records_in(body)),
+            used: 0,
+            malformed: 0,
+            problem: None,
+            checks: Checks::default(),
+            received_ms,
+            accepted: received_ms.saturating_sub(MAX_AGE_MS)..=received_ms.saturating_add(MAX_AHEAD_MS),
+        };
+        let mut stats = decode_each(body, &mut converter);
+        // The decoder's problems come first in the log line, then the conversion's.
+        stats.used += converter.used;
+        stats.malformed += converter.malformed;
+        if let Some(problem) = converter.problem {
+            stats.problem(|| problem);
         }
         Self {
-            events,
+            events: converter.events,
             stats,
-            checks,
+            checks: converter.checks,
             slot: ReadSlot::default(),
         }
     }
@@ -159,6 +130,71 @@ impl Batch {
     pub(crate) fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
         self.slot = ReadSlot { _permit: Some(slot) };
         self
+    }
+}
+
+/// Turns each decoded record into an event, counting what it used, refused and changed.
+struct Converter {
+    events: Vec<TelemetryEvent>,
+    used: u64,
+    malformed: u64,
+    problem: Option<String>,
+    checks: Checks,
+    received_ms: i64,
+    accepted: std::ops::RangeInclusive<i64>,
+}
+
+impl<'a> Records<'a> for Converter {
+    fn record(&mut self, item: Item<'a>) {
+        let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
+            Ok(t) => t.timestamp_millis(),
+            Err(err) => {
+                if !matches!(item.record, Record::Ignored | Record::Unknown) {
+                    self.malformed += 1;
+                    self.problem.get_or_insert_with(|| {
+                        format!(
+                            "a {} record whose time {:?} is not RFC 3339: {err}",
+                            clip(&item.kind),
+                            clip(&item.time)
+                        )
+                    });
+                }
+                return;
+            }
+        };
+        let time_ms = if self.accepted.contains(&time_ms) {
+            time_ms
+        } else {
+            self.checks.times_replaced += 1;
+            self.checks.note(|| {
+                format!(
+                    "a {} record's time {} is too far from now for CloudWatch; the arrival time is used",
+                    clip(&item.kind),
+                    clip(&item.time)
+                )
+            });
+            self.received_ms
+        };
+        match event(item.record, &mut self.checks) {
+            Ok(Some(kind)) => {
+                self.used += 1;
+                self.events.push(TelemetryEvent { time_ms, kind });
+            }
+            Ok(None) => {}
+            Err(problem) => {
+                self.malformed += 1;
+                self.problem
+                    .get_or_insert_with(|| format!("a {} record {problem}", clip(&item.kind)));
+            }
+        }
+    }
+
+    fn start_over(&mut self) {
+        self.events.clear();
+        self.used = 0;
+        self.malformed = 0;
+        self.problem = None;
+        self.checks = Checks::default();
     }
 }
 

@@ -108,6 +108,30 @@ fn a_record_whose_time_is_not_rfc3339_is_malformed_and_the_rest_is_used() {
 }
 
 #[test]
+fn records_converted_before_a_bad_one_are_not_counted_twice() {
+    // The decoder hands the first records on as it reads them, meets the bad one, and hands
+    // every good record again from its slow path: the conversion must start over, not add.
+    let bad_time = r#"{"time":"yesterday","type":"platform.start","record":{"requestId":"r3"}}"#;
+    let bad_schema =
+        r#"{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{"requestId":7}}"#;
+    let body = format!(
+        "[{},{bad_time},{bad_schema},{}]",
+        fixture("platform.start"),
+        fixture("platform.report")
+    );
+    let b = Batch::decode(body.as_bytes(), ARRIVED);
+    assert_eq!((b.stats.records, b.stats.used, b.stats.malformed), (4, 2, 2));
+    assert_eq!(b.events.len(), 2);
+    // The decoder's problem is the one the log line quotes.
+    assert!(
+        b.stats
+            .first_problem
+            .unwrap()
+            .contains("does not match its schema")
+    );
+}
+
+#[test]
 fn status_is_parsed_case_insensitively_and_unknown_status_is_kept_as_other() {
     assert_eq!(Status::parse("Timeout"), Status::Timeout);
     assert_eq!(Status::parse("FAILURE"), Status::Failure);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::emf_spec;
-use crate::{
+use lambda_sandbox::{
     Config, InitializationType, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason,
     Source, Stream, TelemetryRecord,
 };

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::SandboxError;
 use crate::demo::{self, DemoConfig, DemoReport, Step};
-use crate::rng::Rng;
+use lambda_sandbox::SandboxError;
+use lambda_sandbox::ids::Seeded;
 
 /// The extension's peak resident memory may not exceed this (`ExtensionMemory`, MiB).
 pub const MEMORY_BOUND_MIB: f64 = 16.0;
@@ -30,7 +30,7 @@ const MIX: &[(&str, u64)] = &[
     ("large response", 4),
 ];
 
-fn payload(kind: &str, rng: &mut Rng) -> Value {
+fn payload(kind: &str, rng: &mut Seeded) -> Value {
     match kind {
         "cpu" => json!({"cpu_ms": 1 + rng.below(5)}),
         "logs" => json!({"log_lines": 1 + rng.below(5), "response_bytes": 256}),
@@ -45,7 +45,7 @@ fn payload(kind: &str, rng: &mut Rng) -> Value {
 }
 
 /// `invocations` steps drawn from the mix.
-pub fn steps(invocations: usize, rng: &mut Rng) -> Vec<Step> {
+pub fn steps(invocations: usize, rng: &mut Seeded) -> Vec<Step> {
     let total: u64 = MIX.iter().map(|(_, w)| w).sum();
     (0..invocations)
         .map(|_| {
@@ -153,7 +153,7 @@ pub async fn soak(
     invocations: usize,
     seed: u64,
 ) -> Result<Soak, SandboxError> {
-    let mut rng = Rng::new(seed);
+    let mut rng = Seeded::new(seed);
     let steps = steps(invocations, &mut rng);
     let mut config = DemoConfig::new(bootstrap, layer);
     config.timeout = Duration::from_millis(300);

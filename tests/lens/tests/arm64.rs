@@ -12,7 +12,7 @@ mod binaries;
 
 use std::path::PathBuf;
 
-use lambda_sandbox::demo::{self, DemoConfig};
+use lambda_lens_harness::demo::{self, DemoConfig};
 
 fn arm64_extension() -> PathBuf {
     let layer = std::env::var_os("LAMBDA_LENS_LAYER_ARM64").map_or_else(

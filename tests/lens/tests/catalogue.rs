@@ -12,8 +12,9 @@ mod binaries;
 
 use std::collections::{HashMap, HashSet};
 
-use lambda_sandbox::demo::{self, DemoConfig, DemoReport, Step, StepResult, reported};
-use lambda_sandbox::{InitializationType, Status, emf_spec};
+use lambda_lens_harness::demo::{self, DemoConfig, DemoReport, Step, StepResult, reported};
+use lambda_lens_harness::emf_spec;
+use lambda_sandbox::{InitializationType, Status};
 use serde_json::{Map, Value, json};
 
 /// The catalogue as the issue lists it (a reading independent of the extension's code).

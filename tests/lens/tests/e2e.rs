@@ -14,7 +14,7 @@ mod binaries;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use lambda_sandbox::demo::{self, DemoConfig, DemoReport, Step, StepResult, reported};
+use lambda_lens_harness::demo::{self, DemoConfig, DemoReport, Step, StepResult, reported};
 use lambda_sandbox::{ExitKind, Source, Status};
 use serde_json::{Value, json};
 

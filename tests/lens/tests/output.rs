@@ -10,8 +10,8 @@
 
 mod binaries;
 
-use lambda_sandbox::cost;
-use lambda_sandbox::demo::{self, DemoConfig, DemoReport, Step};
+use lambda_lens_harness::cost;
+use lambda_lens_harness::demo::{self, DemoConfig, DemoReport, Step};
 use serde_json::Value;
 
 fn config(env: &[(&str, &str)]) -> DemoConfig {

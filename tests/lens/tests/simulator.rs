@@ -15,7 +15,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lambda_sandbox::emf_spec;
+use lambda_lens_harness::emf_spec;
 use lambda_simulator::{InvocationStatus, ShutdownReason, Simulator};
 use serde_json::{Map, Value, json};
 

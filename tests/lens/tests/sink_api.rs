@@ -15,9 +15,10 @@ mod binaries;
 
 use std::time::Duration;
 
-use lambda_sandbox::cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery};
+use lambda_lens_harness::cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery};
+use lambda_lens_harness::{demo, emf_spec};
 use lambda_sandbox::{
-    Config, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason, Source, Status, Stream, demo, emf_spec,
+    Config, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason, Source, Status, Stream,
 };
 use serde_json::{Value, json};
 
@@ -96,9 +97,9 @@ async fn run(script: &Script) -> Run {
     let mut config = Config::new(binaries::bootstrap());
     config.layer_dir = Some(binaries::api_layer());
     config.function_name = FUNCTION.to_owned();
-    config.region = lambda_sandbox::cloudwatch::REGION.to_owned();
+    config.region = lambda_lens_harness::cloudwatch::REGION.to_owned();
     config.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
-    config.env = lambda_sandbox::cloudwatch::env_for(&script.endpoint);
+    config.env = lambda_lens_harness::cloudwatch::env_for(&script.endpoint);
     for (k, v) in [
         ("LAMBDA_LENS_SINK", "api"),
         ("LAMBDA_LENS_NAMESPACE", script.namespace),
@@ -386,7 +387,7 @@ async fn the_default_layer_asked_for_the_api_says_so_once_and_writes_emf() {
 
 #[test]
 fn seeded_data_comes_back_from_get_metric_data() {
-    use lambda_sandbox::cloudwatch::SeedDatum;
+    use lambda_lens_harness::cloudwatch::SeedDatum;
     let cloudwatch = LocalCloudWatch::start().expect("local CloudWatch");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

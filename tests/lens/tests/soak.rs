@@ -1,10 +1,10 @@
 //! The short soak (`make soak` runs the long one): lambda-lens in the sandbox through a random
-//! mix of invocations and faults, with every check of `lambda_sandbox::soak`.
+//! mix of invocations and faults, with every check of `lambda_lens_harness::soak`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod binaries;
 
-use lambda_sandbox::soak;
+use lambda_lens_harness::soak;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_soak_keeps_every_promise() {

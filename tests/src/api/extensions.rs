@@ -7,11 +7,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
+use crate::api::server::{Resp, error_response, header, json_response};
 use crate::config::InitializationType;
 use crate::ids;
-use crate::records;
-use crate::server::{Resp, error_response, header, json_response};
-use crate::state::{Phase, Shared};
+use crate::lifecycle::state::{Phase, Shared};
+use crate::telemetry::records;
 
 /// The answer to an unknown or missing `Lambda-Extension-Identifier`. The documentation gives
 /// the status (403) but not the `errorType`; the name is the sandbox's.
@@ -185,7 +185,7 @@ pub(crate) fn report_error(shared: &Arc<Shared>, req: &Request<Incoming>, init: 
         true
     });
     if known {
-        crate::server::accepted()
+        crate::api::server::accepted()
     } else {
         unknown_identifier()
     }

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::state::Shared;
-use crate::{extensions_api, runtime_api, telemetry_api};
+use crate::api::{extensions as extensions_api, runtime as runtime_api, telemetry as telemetry_api};
+use crate::lifecycle::state::Shared;
 
 pub(crate) type Resp = Response<Full<Bytes>>;
 

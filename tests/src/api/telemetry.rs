@@ -8,10 +8,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 
+use crate::api::server::{Resp, error_response, header};
 use crate::config::InitializationType;
-use crate::records::{self, Category};
-use crate::server::{Resp, error_response, header};
-use crate::state::{Phase, Shared};
+use crate::lifecycle::state::{Phase, Shared};
+use crate::telemetry::records::{self, Category};
 use crate::telemetry::{Buffering, Subscription};
 
 /// Host names a destination may use. Inside Lambda, `sandbox.localdomain` and `sandbox` resolve
@@ -142,7 +142,7 @@ pub(crate) fn parse(body: &[u8], init_type: InitializationType) -> Result<Subscr
 /// `PUT /2022-07-01/telemetry`.
 pub(crate) async fn subscribe(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
     let Some(id) = header(&req, "lambda-extension-identifier").map(str::to_owned) else {
-        return crate::extensions_api::unknown_identifier();
+        return crate::api::extensions::unknown_identifier();
     };
     let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
         Ok(b) => b.to_bytes(),
@@ -182,7 +182,7 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, req: Request<Incoming>) -> R
             *r.status_mut() = StatusCode::OK;
             r
         }
-        Err(None) => crate::extensions_api::unknown_identifier(),
+        Err(None) => crate::api::extensions::unknown_identifier(),
         // The errorType name is the sandbox's (not documented).
         Err(Some(msg)) => error_response(StatusCode::FORBIDDEN, "Telemetry.InvalidState", msg),
     }

@@ -11,59 +11,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::state::Shared;
-
-/// The value of a `kB` field (`VmRSS`, `VmHWM`) in a `/proc/<pid>/status` text.
-pub(crate) fn status_field_kb(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|l| {
-        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
-        rest.trim().trim_end_matches("kB").trim().parse().ok()
-    })
-}
-
-fn read_kb(pid: u32, field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status_field_kb(&s, field)
-}
-
-/// `pids` and all their descendants (via `/proc/<pid>/task/<tid>/children`).
-pub(crate) fn with_descendants(pids: &[u32]) -> Vec<u32> {
-    let mut out: Vec<u32> = Vec::new();
-    let mut todo: Vec<u32> = pids.to_vec();
-    while let Some(pid) = todo.pop() {
-        if out.contains(&pid) {
-            continue;
-        }
-        out.push(pid);
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
-                todo.extend(c.split_whitespace().filter_map(|x| x.parse::<u32>().ok()));
-            }
-        }
-    }
-    out
-}
+use crate::environment::procfs;
+use crate::lifecycle::state::Shared;
 
 /// Sum of `VmRSS` in kB.
 pub(crate) fn rss_kb(pids: &[u32]) -> u64 {
-    pids.iter().filter_map(|p| read_kb(*p, "VmRSS")).sum()
+    pids.iter()
+        .filter_map(|p| procfs::memory(*p))
+        .map(|m| m.rss)
+        .sum()
 }
 
 /// Sum of `VmHWM` in kB.
 pub(crate) fn hwm_kb(pids: &[u32]) -> u64 {
-    pids.iter().filter_map(|p| read_kb(*p, "VmHWM")).sum()
+    pids.iter()
+        .filter_map(|p| procfs::memory(*p))
+        .map(|m| m.hwm)
+        .sum()
 }
 
 /// Resets the peak RSS of each process; false when any could not be reset.
 pub(crate) fn reset_peaks(pids: &[u32]) -> bool {
     let mut all = true;
     for pid in pids {
-        if std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_err() {
-            all = false;
-        }
+        all &= procfs::reset_peak(*pid);
     }
     all
 }
@@ -89,7 +60,7 @@ impl Sampler {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let all = with_descendants(&pids);
+                let all = procfs::with_descendants(&pids);
                 let kb = rss_kb(&all);
                 max.fetch_max(kb, Ordering::Relaxed);
                 if kb > limit_kb {
@@ -116,11 +87,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_status_fields() {
-        let s = "Name:\tpython3\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
-        assert_eq!(status_field_kb(s, "VmHWM"), Some(20480));
-        assert_eq!(status_field_kb(s, "VmRSS"), Some(10240));
-        assert_eq!(status_field_kb(s, "VmSwap"), None);
+    fn kb_round_up_to_mb() {
         assert_eq!(kb_to_mb(1025), 2);
         assert_eq!(kb_to_mb(1024), 1);
     }
@@ -130,6 +97,6 @@ mod tests {
         let me = std::process::id();
         assert!(rss_kb(&[me]) > 0);
         assert!(hwm_kb(&[me]) >= rss_kb(&[me]) / 2);
-        assert!(with_descendants(&[me]).contains(&me));
+        assert!(procfs::with_descendants(&[me]).contains(&me));
     }
 }

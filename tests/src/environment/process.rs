@@ -12,10 +12,10 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use crate::environment::output::{OutputLine, Source, Stream};
 use crate::error::SandboxError;
-use crate::output::{OutputLine, Source, Stream};
-use crate::records::TelemetryRecord;
-use crate::state::{Exit, ExitKind, Shared};
+use crate::lifecycle::state::{Exit, ExitKind, Shared};
+use crate::telemetry::records::TelemetryRecord;
 
 /// Lambda's `PATH` for custom runtimes. The host's `PATH` is appended so that scripts with
 /// `#!/usr/bin/env python3` find their interpreter wherever the host keeps it.

@@ -1,5 +1,6 @@
-//! What the bench reads from `/proc` about an extension's process: its memory, its CPU time,
-//! and which of the harness's children it is.
+//! The one reader of `/proc/<pid>`: a process's memory lines from `status`, the reset of its
+//! peak, its CPU time, its children. The sandbox measures its environment with it; tools that
+//! measure a process the sandbox runs (the bench) use it too.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 pub struct Memory {
     /// `VmRSS`.
     pub rss: u64,
-    /// `VmHWM` (the peak since start or since the last `clear_refs` reset).
+    /// `VmHWM` (the peak since start or since the last [`reset_peak`]).
     pub hwm: u64,
     /// `RssAnon`.
     pub anon: u64,
@@ -16,15 +17,19 @@ pub struct Memory {
     pub file: u64,
 }
 
-/// `/proc/<pid>/status`'s memory lines, or `None` when the process is gone.
-pub(crate) fn memory(pid: u32) -> Option<Memory> {
+/// The value of a `kB` field (`VmRSS`, `VmHWM`) in a `/proc/<pid>/status` text.
+pub fn status_field_kb(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().trim_end_matches("kB").trim().parse().ok()
+    })
+}
+
+/// `/proc/<pid>/status`'s memory lines, or `None` when the process is gone (or is a kernel
+/// thread, which has no `VmRSS`).
+pub fn memory(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status.lines().find_map(|l| {
-            let rest = l.strip_prefix(name)?.strip_prefix(':')?;
-            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-        })
-    };
+    let field = |name: &str| status_field_kb(&status, name);
     Some(Memory {
         rss: field("VmRSS")?,
         hwm: field("VmHWM")?,
@@ -34,8 +39,8 @@ pub(crate) fn memory(pid: u32) -> Option<Memory> {
 }
 
 /// Resets the process's `VmHWM` to its current RSS (`5` to `clear_refs`, Linux >= 4.0).
-/// Returns false where that file is not writable; the caller's sampler is then the only peak.
-pub(crate) fn reset_peak(pid: u32) -> bool {
+/// Returns false where that file is not writable; a sampler is then the only peak.
+pub fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
@@ -43,7 +48,7 @@ pub(crate) fn reset_peak(pid: u32) -> bool {
 /// `/proc/<pid>/task/*/schedstat` (nanosecond resolution; `/proc/<pid>/stat` counts 10 ms
 /// ticks). Threads that have ended are not counted: read it across a span in which the
 /// process's threads live on.
-pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
+pub fn cpu_ns(pid: u32) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut total = 0;
     let mut any = false;
@@ -59,10 +64,11 @@ pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
     any.then_some(total)
 }
 
-/// The pid of this process's child that runs `exe` (the sandbox spawns from this process).
-pub(crate) fn child_running(exe: &Path) -> Option<u32> {
-    let exe = std::fs::canonicalize(exe).ok()?;
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+/// The direct children of `pid` (every thread's `/proc/<pid>/task/<tid>/children`).
+pub fn children(pid: &str) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
     tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
@@ -71,5 +77,49 @@ pub(crate) fn child_running(exe: &Path) -> Option<u32> {
                 .filter_map(|p| p.parse::<u32>().ok())
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// `pids` and all their descendants.
+pub fn with_descendants(pids: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    let mut todo: Vec<u32> = pids.to_vec();
+    while let Some(pid) = todo.pop() {
+        if out.contains(&pid) {
+            continue;
+        }
+        out.push(pid);
+        todo.extend(children(&pid.to_string()));
+    }
+    out
+}
+
+/// The pid of this process's child that runs `exe` (the sandbox spawns from this process).
+pub fn child_running(exe: &Path) -> Option<u32> {
+    let exe = std::fs::canonicalize(exe).ok()?;
+    children("self")
+        .into_iter()
         .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_fields() {
+        let s = "Name:\tpython3\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(status_field_kb(s, "VmHWM"), Some(20480));
+        assert_eq!(status_field_kb(s, "VmRSS"), Some(10240));
+        assert_eq!(status_field_kb(s, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let me = std::process::id();
+        let m = memory(me).unwrap_or_default();
+        assert!(m.rss > 0 && m.hwm >= m.rss / 2, "{m:?}");
+        assert!(cpu_ns(me).is_some_and(|ns| ns > 0));
+        assert!(with_descendants(&[me]).contains(&me));
+    }
 }

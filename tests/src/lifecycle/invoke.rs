@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
-use crate::memory::{self, Sampler};
-use crate::outcome::{InitOutcome, InvokeOutcome, RestoreOutcome, ShutdownReason, Status};
-use crate::phases::{self, live_pids};
-use crate::records::{self, ReportMetrics, ms};
-use crate::state::{Invocation, PendingInvoke, Phase, Shared};
-use crate::{ids, process};
+use crate::environment::memory::{self, Sampler};
+use crate::environment::process;
+use crate::environment::procfs;
+use crate::ids;
+use crate::lifecycle::outcome::{InitOutcome, InvokeOutcome, RestoreOutcome, ShutdownReason, Status};
+use crate::lifecycle::phases::{self, live_pids};
+use crate::lifecycle::state::{Invocation, PendingInvoke, Phase, Shared};
+use crate::telemetry::records::{self, ReportMetrics, ms};
 
 /// A point in time on both clocks: monotonic (for durations) and wall (for records).
 type Moment = (Instant, DateTime<Utc>);
@@ -127,7 +129,7 @@ pub(crate) async fn run(
         c.reset_peak();
         c.oom_kills()
     });
-    let pids = memory::with_descendants(&live_pids(shared));
+    let pids = procfs::with_descendants(&live_pids(shared));
     let fallback = cgroup.is_none().then(|| {
         let peaks_reset = memory::reset_peaks(&pids);
         let limit_kb = u64::from(config.memory_mb) * 1024;
@@ -217,7 +219,7 @@ pub(crate) async fn run(
             oom_kills_before.is_some_and(|before| c.oom_kills() > before),
         ),
         (None, Some((peaks_reset, sampler))) => {
-            let all_pids = memory::with_descendants(&pids);
+            let all_pids = procfs::with_descendants(&pids);
             let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
             let mb = memory::kb_to_mb(sampler.stop().max(hwm));
             // Sampling can overshoot the limit between two samples; Lambda never reports more
@@ -386,7 +388,7 @@ fn emit_runtime_done(
 
 /// The `responseLatency` and `responseDuration` spans of a result.
 pub(crate) fn response_spans(
-    r: &crate::state::RuntimeResult,
+    r: &crate::lifecycle::state::RuntimeResult,
     start: Instant,
     start_time: DateTime<Utc>,
 ) -> Vec<Value> {

@@ -31,10 +31,10 @@ use std::time::Instant;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::invoke::{Begun, Ids, begin, response_spans};
-use crate::outcome::{InvokeOutcome, ShutdownReason, Status};
-use crate::records::{self, ms};
-use crate::state::{Invocation, PendingInvoke, Phase, Shared};
+use crate::lifecycle::invoke::{Begun, Ids, begin, response_spans};
+use crate::lifecycle::outcome::{InvokeOutcome, ShutdownReason, Status};
+use crate::lifecycle::state::{Invocation, PendingInvoke, Phase, Shared};
+use crate::telemetry::records::{self, ms};
 
 /// An invocation's outcome, and the reset it calls for.
 pub(crate) type Ended = (InvokeOutcome, Option<ShutdownReason>);

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::output::Source;
-use crate::state::ExitKind;
+use crate::environment::output::Source;
+use crate::lifecycle::state::ExitKind;
 
 /// `status` of runtimeDone, report and the init events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

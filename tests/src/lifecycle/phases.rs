@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
+use crate::environment::output::Source;
+use crate::environment::process;
 use crate::error::SandboxError;
-use crate::outcome::{InitOutcome, ProcessExit, ShutdownOutcome, ShutdownReason, Status};
-use crate::output::Source;
-use crate::process;
-use crate::records::{self, ms};
-use crate::state::{ExitKind, ExtensionAgent, Phase, RuntimeAgent, Shared};
+use crate::lifecycle::outcome::{InitOutcome, ProcessExit, ShutdownOutcome, ShutdownReason, Status};
+use crate::lifecycle::state::{ExitKind, ExtensionAgent, Phase, RuntimeAgent, Shared};
+use crate::telemetry::records::{self, ms};
 
 /// How long a freeze waits for telemetry POSTs under way.
 const FREEZE_WAIT: Duration = Duration::from_millis(500);
@@ -163,7 +163,7 @@ pub(crate) async fn init(
     })
 }
 
-fn all_exited(st: &crate::state::State) -> bool {
+fn all_exited(st: &crate::lifecycle::state::State) -> bool {
     st.runtime.exited.is_some() && st.extensions.iter().all(|e| e.exited.is_some())
 }
 

@@ -28,10 +28,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::outcome::{RestoreOutcome, Status};
-use crate::phases;
-use crate::records::{self, ms};
-use crate::state::{Phase, Shared};
+use crate::lifecycle::outcome::{RestoreOutcome, Status};
+use crate::lifecycle::phases;
+use crate::lifecycle::state::{Phase, Shared};
+use crate::telemetry::records::{self, ms};
 
 /// Restores the environment that the init phase left frozen at its snapshot point: thaws it,
 /// emits `platform.restoreStart`, releases a runtime waiting in `restore/next` and waits

@@ -7,16 +7,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use crate::api::server;
 use crate::config::{Config, InitializationType};
+use crate::environment::output::{OutputLine, Source};
+use crate::environment::process;
 use crate::error::SandboxError;
-use crate::invoke::{self, Cold};
-use crate::outcome::{InitOutcome, InvokeOutcome, ShutdownOutcome, ShutdownReason, Status};
-use crate::output::{OutputLine, Source};
-use crate::phases::{self, live_pids};
-use crate::records::TelemetryRecord;
-use crate::state::Shared;
+use crate::lifecycle::invoke::{self, Cold};
+use crate::lifecycle::outcome::{InitOutcome, InvokeOutcome, ShutdownOutcome, ShutdownReason, Status};
+use crate::lifecycle::phases::{self, live_pids};
+use crate::lifecycle::state::Shared;
+use crate::lifecycle::{managed, restore};
+use crate::telemetry::records::TelemetryRecord;
 use crate::telemetry::{Delivery, Subscription, TelemetryHub};
-use crate::{managed, process, restore, server};
 
 /// A local Lambda execution environment running real processes.
 pub struct Sandbox {

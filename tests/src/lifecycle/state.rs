@@ -14,9 +14,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::output::OutputStore;
-use crate::records::{InitInfo, TelemetryRecord};
+use crate::environment::output::OutputStore;
 use crate::telemetry::TelemetryHub;
+use crate::telemetry::records::{InitInfo, TelemetryRecord};
 
 /// Where the environment is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +174,11 @@ impl State {
 pub(crate) struct Shared {
     pub config: Config,
     /// The environment's cgroup, when one could be made.
-    pub cgroup: Option<crate::cgroup::EnvCgroup>,
+    pub cgroup: Option<crate::environment::cgroup::EnvCgroup>,
     /// What measures memory and freezes (the cgroup, or the fallback and why).
-    pub isolation: crate::cgroup::Isolation,
+    pub isolation: crate::environment::cgroup::Isolation,
     /// The environment's private mount namespace, when one could be made.
-    pub mounts: Option<crate::namespace::PrivateMounts>,
+    pub mounts: Option<crate::environment::namespace::PrivateMounts>,
     pub addr: SocketAddr,
     pub hub: Arc<TelemetryHub>,
     pub output: OutputStore,
@@ -190,7 +190,7 @@ impl Shared {
     pub(crate) fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
         let cgroup = if config.cgroups {
             let name = format!("env-{}-{}", std::process::id(), crate::ids::random_hex(4));
-            crate::cgroup::EnvCgroup::create(&name, config.memory_mb, config.cpu_limit)
+            crate::environment::cgroup::EnvCgroup::create(&name, config.memory_mb, config.cpu_limit)
         } else {
             Err("turned off (Config::cgroups)".to_owned())
         };
@@ -199,7 +199,7 @@ impl Shared {
                 let iso = c.isolation();
                 (Some(c), iso)
             }
-            Err(why) => (None, crate::cgroup::Isolation::fallback(why)),
+            Err(why) => (None, crate::environment::cgroup::Isolation::fallback(why)),
         };
         let mut isolation = isolation;
         let mounts = if config.private_mounts {
@@ -212,7 +212,7 @@ impl Shared {
             .into_iter()
             .flatten()
             .collect();
-            crate::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb, &keep)
+            crate::environment::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb, &keep)
         } else {
             Err("turned off (Config::private_mounts)".to_owned())
         };

@@ -19,9 +19,10 @@ use serde_json::Value;
 use tokio::sync::{Notify, RwLock, watch};
 use tokio::task::JoinHandle;
 
-use crate::records::{self, Category, TelemetryRecord};
+use records::{Category, TelemetryRecord};
 
 mod queue;
+pub mod records;
 
 use queue::{Due, SubQueue};
 

@@ -13,8 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::procfs::{self, Memory};
-use crate::rng::Rng;
+use lambda_sandbox::ids::{Seeded, Source};
+use lambda_sandbox::procfs::{self, Memory};
 
 /// Lambda's largest `maxBytes`; a batch is just under it.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
@@ -32,16 +32,14 @@ pub(crate) struct Batch {
 
 /// A ~1 MiB batch of complete invocations (start, runtimeDone with spans, report), with fresh
 /// request ids so that an extension joins and reports every one.
-pub(crate) fn batch(rng: &mut Rng) -> Batch {
-    let t = crate::records::format_time(chrono::Utc::now());
+pub(crate) fn batch(rng: &mut Seeded) -> Batch {
+    let t = lambda_sandbox::records::format_time(chrono::Utc::now());
     let mut out = String::with_capacity(BATCH_BYTES + 4096);
     out.push('[');
     let mut invocations = 0;
     while out.len() < BATCH_BYTES - 2048 {
         let id = rng.uuid();
-        let (mut span, mut root) = (String::new(), String::new());
-        rng.hex(&mut span, 16);
-        rng.hex(&mut root, 24);
+        let (span, root) = (rng.hex(8), rng.hex(12));
         let tracing = format!(
             r#""tracing":{{"spanId":"{span}","type":"X-Amzn-Trace-Id","value":"Root=1-6745{}-{root};Parent={span};Sampled=1"}}"#,
             span.get(..4).unwrap_or("0000")
@@ -63,7 +61,7 @@ pub(crate) fn batch(rng: &mut Rng) -> Batch {
 }
 
 /// `n` batches.
-pub(crate) fn batches(n: usize, rng: &mut Rng) -> Vec<Batch> {
+pub(crate) fn batches(n: usize, rng: &mut Seeded) -> Vec<Batch> {
     (0..n).map(|_| batch(rng)).collect()
 }
 

@@ -9,10 +9,10 @@ use serde_json::json;
 
 use super::flood::{self, Batch, Flood};
 use super::otlp::Sink;
-use super::procfs::{self, Memory};
 use super::records::{self, Records};
 use super::{BenchError, Plan, Subject};
-use crate::{Config, Sandbox, ShutdownReason, Source, TelemetryRecord};
+use lambda_sandbox::procfs::{self, Memory};
+use lambda_sandbox::{Config, Sandbox, ShutdownReason, Source, TelemetryRecord};
 
 /// The function sleeps while the flood runs, so the environment stays thawed: this long per
 /// batch, at least `FLOOD_INVOCATION_MIN_MS`.
@@ -201,7 +201,7 @@ pub(crate) async fn live(
     let stdout: Vec<String> = sandbox
         .output_of(&Source::Extension(subject.extension.clone()))
         .into_iter()
-        .filter(|l| l.stream == crate::Stream::Stdout)
+        .filter(|l| l.stream == lambda_sandbox::Stream::Stdout)
         .map(|l| l.text)
         .collect();
     let flood_invocations = life.flood.map_or(0, |f| f.invocations);

@@ -9,7 +9,6 @@
 mod flood;
 mod life;
 mod otlp;
-mod procfs;
 mod records;
 pub mod report;
 mod stats;
@@ -20,8 +19,8 @@ use std::path::PathBuf;
 pub use life::Life;
 pub use records::{Output, Records};
 
-use crate::SandboxError;
-use crate::rng::Rng;
+use lambda_sandbox::SandboxError;
+use lambda_sandbox::ids::Seeded;
 
 /// The no-op peer's name: the reference of most targets.
 pub const FLOOR: &str = "floor";
@@ -90,7 +89,7 @@ pub async fn run(
     subjects: Vec<Subject>,
     mut progress: impl FnMut(usize, &str),
 ) -> Result<Results, BenchError> {
-    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Seeded::new(0x9e37_79b9_7f4a_7c15);
     let needs_sink = subjects.iter().any(|s| s.output == Output::Otlp);
     let sink = if needs_sink {
         Some(otlp::Sink::start().await.map_err(BenchError::Sink)?)

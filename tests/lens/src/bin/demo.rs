@@ -1,4 +1,4 @@
-//! `lambda-lens-demo`: runs the demo scenario (see `lambda_sandbox::demo`) and prints what the
+//! `lambda-lens-demo`: runs the demo scenario (see `lambda_lens_harness::demo`) and prints what the
 //! extension reported per invocation. Writes every EMF line to `OUT/emf.jsonl`.
 //!
 //! With `--api-sink REPORT` (the layer built with `SINK=api`): the scenario once, the metrics sent
@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use lambda_sandbox::demo::{self, DemoConfig, DemoReport};
+use lambda_lens_harness::demo::{self, DemoConfig, DemoReport};
 use lambda_sandbox::{InitializationType, SandboxError};
 
 /// Why the demo stopped.
@@ -27,7 +27,7 @@ enum DemoError {
     #[error("could not create {}: {source}", .path.display())]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    CloudWatch(#[from] lambda_sandbox::cloudwatch::CloudWatchError),
+    CloudWatch(#[from] lambda_lens_harness::cloudwatch::CloudWatchError),
     #[error("could not run {}: {source}", .path.display())]
     Report { path: PathBuf, source: std::io::Error },
     #[error("could not write {}: {source}", .path.display())]
@@ -255,7 +255,7 @@ async fn demo_api_sink(
     report: &Path,
     echo: bool,
 ) -> Result<bool, DemoError> {
-    let cloudwatch = lambda_sandbox::cloudwatch::LocalCloudWatch::start()?;
+    let cloudwatch = lambda_lens_harness::cloudwatch::LocalCloudWatch::start()?;
     let mut config = DemoConfig::new(bootstrap, layer);
     config.echo_output = echo;
     config.env = cloudwatch.client_env();

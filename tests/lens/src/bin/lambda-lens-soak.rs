@@ -1,12 +1,12 @@
 //! `lambda-lens-soak`: many invocations of the sample function with lambda-lens in the sandbox,
-//! faults mixed in at random, then the checks (see `lambda_sandbox::soak`). Exits 1 when any
+//! faults mixed in at random, then the checks (see `lambda_lens_harness::soak`). Exits 1 when any
 //! check fails.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lambda_sandbox::soak::{self, MEMORY_BOUND_MIB};
+use lambda_lens_harness::soak::{self, MEMORY_BOUND_MIB};
 
 fn main() -> ExitCode {
     let mut bootstrap = None;

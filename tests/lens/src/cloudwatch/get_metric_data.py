@@ -1,5 +1,5 @@
 """GetMetricData against a local CloudWatch endpoint with botocore (rpc-v2-cbor), for the
-lambda-sandbox harness: a JSON request on stdin, a JSON answer on stdout.
+lambda-lens-harness: a JSON request on stdin, a JSON answer on stdout.
 
 Request: {"endpoint": URL, "region": R, "start": epoch s, "end": epoch s,
           "queries": [{"id", "namespace", "metric", "dimensions": {k: v}, "stat", "period"}]}

@@ -4,8 +4,8 @@
 //! botocore, an AWS client of its own (rpc-v2-cbor, as the Rust SDK speaks).
 //!
 //! ```no_run
-//! # fn demo() -> Result<(), lambda_sandbox::cloudwatch::CloudWatchError> {
-//! use lambda_sandbox::cloudwatch::{LocalCloudWatch, MetricQuery};
+//! # fn demo() -> Result<(), lambda_lens_harness::cloudwatch::CloudWatchError> {
+//! use lambda_lens_harness::cloudwatch::{LocalCloudWatch, MetricQuery};
 //! let cloudwatch = LocalCloudWatch::start()?;
 //! // Point a client (or the extension) at it:
 //! let env = cloudwatch.client_env();

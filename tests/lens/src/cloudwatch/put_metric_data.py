@@ -1,5 +1,5 @@
 """PutMetricData to a local CloudWatch endpoint with botocore (rpc-v2-cbor), for the
-lambda-sandbox harness (seeding data, such as AWS/Lambda's own metrics): a JSON request on
+lambda-lens-harness (seeding data, such as AWS/Lambda's own metrics): a JSON request on
 stdin.
 
 Request: {"endpoint": URL, "region": R, "namespace": N,

@@ -29,6 +29,7 @@ mod lifecycle;
 mod managed;
 mod memory;
 mod namespace;
+mod network;
 mod outcome;
 mod output;
 mod phases;
@@ -55,6 +56,7 @@ pub use cgroup::{Isolation, MB_PER_VCPU, cgroups_available};
 pub use config::{Architecture, Config, InitializationType};
 pub use error::SandboxError;
 pub use lifecycle::Sandbox;
+pub use network::PrivateNetwork;
 pub use outcome::{
     InitOutcome, InvokeOutcome, ProcessExit, RestoreOutcome, ShutdownOutcome, ShutdownReason, Status,
 };

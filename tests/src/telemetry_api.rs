@@ -216,6 +216,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.buffering, Buffering::default());
         assert_eq!(r.target, "http://127.0.0.1:4243/t?x=1");
+        assert_eq!(r.types, vec![Category::Platform, Category::Function]);
         let private = std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 64, 2));
         let body = r#"{"schemaVersion":"2022-12-13","types":["platform"],
             "destination":{"protocol":"HTTP","URI":"http://sandbox:4243/"}}"#;
@@ -230,7 +231,6 @@ mod tests {
             r.target, "http://127.0.0.1:4243/",
             "a loopback destination stays one"
         );
-        assert_eq!(r.types, vec![Category::Platform, Category::Function]);
     }
 
     #[test]

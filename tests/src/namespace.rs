@@ -65,8 +65,11 @@ impl PrivateMounts {
             }
             script.push_str(&format!("mount --move {s} /tmp || exit 1; "));
         }
-        // Ready once the mounts are made; then the holder only keeps the namespace alive.
-        script.push_str("echo ready; exec sleep 2147483647");
+        // Ready once the mounts are made; then the holder only keeps the namespace alive, until
+        // its standard input closes: the sandbox holds the other end, so a sandbox killed
+        // outright (SIGKILL, no drop) does not leave its namespaces, and a private network's
+        // interface, behind.
+        script.push_str("echo ready; read _line");
         let mut holder = Command::new("unshare")
             .args(if net {
                 &["--mount", "--net"][..]
@@ -74,7 +77,7 @@ impl PrivateMounts {
                 &["--mount"][..]
             })
             .args(["--propagation", "private", "--", "/bin/sh", "-c", &script])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

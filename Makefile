@@ -162,11 +162,17 @@ layer-table: layers layers-api
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
+## iproute2's `ip` makes the sandbox's private network (a veth pair into the environment's
+## network namespace) for make demo and make test (Debian's package; minimal images lack it).
+.PHONY: iproute2
+iproute2:
+	@command -v ip >/dev/null || { apt-get update -q && apt-get install -y -q iproute2; }
+
 ## Runs the sample function with the extension in the local sandbox and prints the metrics; then
 ## lambda-lens-report on the first run's EMF: its table, and target/demo/report.html with the charts.
 ## (The report is a debug build: the release profile is tuned for the extension, and its fat LTO
 ## over the AWS SDK would cost minutes for nothing.)
-demo: layer
+demo: layer iproute2
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 	@echo
@@ -191,7 +197,7 @@ demo-api: cloudwatch-venv
 ## the local CloudWatch: its unit tests with the feature on, and tests/lens/tests/sink_api.rs with
 ## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
 ## page, in headless Chromium).
-test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+test: lint layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

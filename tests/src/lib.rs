@@ -24,8 +24,8 @@
 //! - `src/api/`: the three HTTP APIs the processes call (Runtime,
 //!   Extensions, Telemetry) and the server that routes to them;
 //! - `src/environment/`: what the sandbox builds and measures: processes, their output, the
-//!   cgroup (memory limit, CPU share, freezer), the mount namespace, memory, and [`procfs`], the
-//!   one `/proc` reader;
+//!   cgroup (memory limit, CPU share, freezer), the mount namespace, the private network,
+//!   memory, and [`procfs`], the one `/proc` reader;
 //! - `src/lifecycle/`: what drives them: [`Sandbox`], the init, invoke, freeze, reset and
 //!   shutdown phases, SnapStart's restore, Managed Instances' concurrent invocations, the shared
 //!   state and the outcomes returned to the caller;
@@ -52,6 +52,7 @@ pub mod telemetry;
 
 pub use config::{Architecture, Config, InitializationType};
 pub use environment::cgroup::{Isolation, MB_PER_VCPU, cgroups_available};
+pub use environment::network::PrivateNetwork;
 pub use environment::output::{OutputLine, Source, Stream};
 pub use environment::procfs;
 pub use error::SandboxError;

@@ -45,7 +45,9 @@ pub fn scenario() -> Vec<Step> {
         },
         Step {
             label: "cpu 60 ms",
-            payload: json!({"cpu_ms": 60, "network_bytes": 1_048_576}),
+            // In a private network the bytes go through the sandbox's echo peer (see `run`);
+            // the wait puts lambda-lens's sample at INVOKE before them.
+            payload: json!({"wait_ms": 30, "cpu_ms": 60, "network_bytes": 1_048_576}),
         },
         Step {
             label: "leak fds, threads",
@@ -136,6 +138,11 @@ pub struct DemoConfig {
     /// as out of memory, not as a timeout) are sized for a whole core; the sandbox's own
     /// default is on.
     pub cpu_limit: bool,
+    /// Give the environment a private network (`Config::private_network`), where the sandbox
+    /// may: the steps' `network_bytes` then cross its interface, through the sandbox's echo
+    /// peer. Off by default: an environment in its own network cannot reach an endpoint on the
+    /// host's 127.0.0.1 (the local CloudWatch of the API sink's runs).
+    pub private_network: bool,
 }
 
 impl DemoConfig {
@@ -153,6 +160,7 @@ impl DemoConfig {
             telemetry_queue_limit: None,
             duplicate_every: None,
             cpu_limit: false,
+            private_network: false,
         }
     }
 }
@@ -178,6 +186,8 @@ pub struct DemoReport {
     pub stray_stdout: Vec<String>,
     /// Every telemetry record the sandbox generated.
     pub telemetry: Vec<TelemetryRecord>,
+    /// What isolated the environment (`Isolation::describe`).
+    pub isolation: String,
 }
 
 impl DemoReport {
@@ -188,6 +198,19 @@ impl DemoReport {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+}
+
+/// The step, its `network_bytes` sent through `peer` when there is one.
+fn through_peer(step: &Step, peer: Option<std::net::SocketAddr>) -> Step {
+    let mut step = step.clone();
+    if let (Some(peer), Some(payload)) = (peer, step.payload.as_object_mut())
+        && payload.contains_key("network_bytes")
+    {
+        payload
+            .entry("network_peer")
+            .or_insert_with(|| Value::String(peer.to_string()));
+    }
+    step
 }
 
 /// Runs the scenario in a fresh sandbox.
@@ -202,18 +225,23 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.set_initialization_type(demo.init_type);
     config.duplicate_every = demo.duplicate_every;
     config.cpu_limit = demo.cpu_limit;
+    config.private_network = demo.private_network;
     if let Some(limit) = demo.telemetry_queue_limit {
         config.telemetry_queue_limit = limit;
     }
 
     let mut sandbox = Sandbox::start(config).await?;
+    let steps: Vec<Step> = steps
+        .iter()
+        .map(|s| through_peer(s, sandbox.echo_peer()))
+        .collect();
     let mut outcomes = Vec::with_capacity(steps.len());
     if demo.concurrent {
         let payloads = steps.iter().map(|s| s.payload.clone()).collect();
         let results = sandbox.invoke_concurrent(payloads).await?;
         outcomes.extend(steps.iter().map(|s| s.label).zip(results));
     } else {
-        for step in steps {
+        for step in &steps {
             outcomes.push((step.label, sandbox.invoke(step.payload.clone()).await?));
         }
     }
@@ -257,6 +285,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
         invalid,
         stray_stdout,
         telemetry: sandbox.telemetry(),
+        isolation: sandbox.isolation().describe(),
     })
 }
 

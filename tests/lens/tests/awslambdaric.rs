@@ -95,6 +95,8 @@ async fn every_ending_of_an_awslambdaric_function_is_reported() {
     assert_eq!(outs[0].status, Status::Success);
     assert_eq!(doc(0)["ColdStarts"], 1.0);
     assert_eq!(doc(0)["Errors"], 0.0);
+    // The init's runtime version names the function's runtime, in Lambda's shape.
+    assert_eq!(doc(0)["RuntimeVersion"], "python:3.12.sandbox");
     let response: Value = serde_json::from_slice(&outs[0].response).unwrap();
     assert_eq!(response["request_id"], outs[0].request_id.as_str());
     // An exception: awslambdaric's error header is not a Runtime.X or Function.X value, so

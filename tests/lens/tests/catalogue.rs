@@ -109,7 +109,9 @@ fn value(step: &StepResult, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_is_emitted_with_a_plausible_value() {
     let all = [("LAMBDA_LENS_METRICS", "all")];
-    let main = run(&config(&all), &demo::scenario()).await;
+    let mut private = config(&all);
+    private.private_network = true;
+    let main = run(&private, &demo::scenario()).await;
     let mut snap = config(&all);
     snap.init_type = InitializationType::SnapStart;
     let snap = run(&snap, &demo::snapstart_scenario()).await;
@@ -165,6 +167,14 @@ async fn every_metric_is_emitted_with_a_plausible_value() {
         value(cpu, "CpuTotalTime"),
         value(cpu, "CpuUserTime") + value(cpu, "CpuSystemTime")
     );
+    // The step's 1 MiB went out through the sandbox's echo peer and came back: the counters of
+    // the environment's interface saw both (plus TCP/IP headers). Without a private network
+    // (not root) the counters are the host's, whatever else it sends.
+    if lambda_sandbox::cgroups_available() {
+        let (tx, rx) = (value(cpu, "NetworkTxBytes"), value(cpu, "NetworkRxBytes"));
+        assert!((1_048_576.0..1_200_000.0).contains(&tx), "{tx}");
+        assert!((1_048_576.0..1_200_000.0).contains(&rx), "{rx}");
+    }
     let leak = step(&main, "leak fds, threads");
     assert!(value(leak, "FileDescriptors") >= 32.0);
     assert!(value(leak, "Threads") >= 9.0);

@@ -51,7 +51,13 @@ pub(crate) struct SubscribeRequest {
 }
 
 /// Validates a subscription body (pure).
-pub(crate) fn parse(body: &[u8], init_type: InitializationType) -> Result<SubscribeRequest, Refusal> {
+/// `sandbox_ip`: what `sandbox.localdomain` and `sandbox` name inside the environment, where
+/// the sandbox delivers for a destination that names them.
+pub(crate) fn parse(
+    body: &[u8],
+    init_type: InitializationType,
+    sandbox_ip: std::net::IpAddr,
+) -> Result<SubscribeRequest, Refusal> {
     let v: Value = serde_json::from_slice(body).map_err(|e| invalid(format!("body is not JSON: {e}")))?;
     let schema_version = v
         .get("schemaVersion")
@@ -129,7 +135,12 @@ pub(crate) fn parse(body: &[u8], init_type: InitializationType) -> Result<Subscr
     }
     let port = parsed.port_u16().unwrap_or(80);
     let path = parsed.path_and_query().map_or("/", |p| p.as_str());
-    let target = format!("http://127.0.0.1:{port}{path}");
+    let ip = if host == "sandbox.localdomain" || host == "sandbox" {
+        sandbox_ip
+    } else {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    };
+    let target = format!("http://{ip}:{port}{path}");
     Ok(SubscribeRequest {
         schema_version,
         types,
@@ -148,7 +159,7 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, req: Request<Incoming>) -> R
         Ok(b) => b.to_bytes(),
         Err(_) => return error_response(StatusCode::BAD_REQUEST, "ValidationError", "body too large"),
     };
-    let parsed = match parse(&body, shared.config.initialization_type) {
+    let parsed = match parse(&body, shared.config.initialization_type, shared.sandbox_ip()) {
         Ok(p) => p,
         Err(Refusal(status, kind, msg)) => return error_response(status, kind, &msg),
     };
@@ -192,8 +203,10 @@ pub(crate) async fn subscribe(shared: &Arc<Shared>, req: Request<Incoming>) -> R
 mod tests {
     use super::*;
 
+    const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn p(body: &str) -> Result<SubscribeRequest, Refusal> {
-        parse(body.as_bytes(), InitializationType::OnDemand)
+        parse(body.as_bytes(), InitializationType::OnDemand, LOCAL)
     }
 
     #[test]
@@ -204,6 +217,20 @@ mod tests {
         assert_eq!(r.buffering, Buffering::default());
         assert_eq!(r.target, "http://127.0.0.1:4243/t?x=1");
         assert_eq!(r.types, vec![Category::Platform, Category::Function]);
+        let private = std::net::IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 64, 2));
+        let body = r#"{"schemaVersion":"2022-12-13","types":["platform"],
+            "destination":{"protocol":"HTTP","URI":"http://sandbox:4243/"}}"#;
+        let r = parse(body.as_bytes(), InitializationType::OnDemand, private).unwrap();
+        assert_eq!(
+            r.target, "http://169.254.64.2:4243/",
+            "sandbox names the environment's address"
+        );
+        let body = body.replace("sandbox:", "127.0.0.1:");
+        let r = parse(body.as_bytes(), InitializationType::OnDemand, private).unwrap();
+        assert_eq!(
+            r.target, "http://127.0.0.1:4243/",
+            "a loopback destination stays one"
+        );
     }
 
     #[test]
@@ -241,6 +268,6 @@ mod tests {
             "destination":{"protocol":"HTTP","URI":"http://example.com:1/"}}"#;
         assert_eq!(p(far).unwrap_err().0, StatusCode::BAD_REQUEST);
         let lmi = format!(r#"{{"schemaVersion":"2022-12-13","types":["platform"],{dest}}}"#);
-        assert!(parse(lmi.as_bytes(), InitializationType::LambdaManagedInstances).is_err());
+        assert!(parse(lmi.as_bytes(), InitializationType::LambdaManagedInstances, LOCAL).is_err());
     }
 }

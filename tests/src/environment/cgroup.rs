@@ -29,6 +29,9 @@ pub struct Isolation {
     pub fallback_reason: Option<String>,
     /// The private mounts (`/etc/hosts`, and `/tmp` when asked), or why there are none.
     pub mounts: Result<String, String>,
+    /// The private network (`eth0`'s address and its peer), or why there is none (`Ok` only
+    /// when one was asked for and made).
+    pub network: Result<String, String>,
 }
 
 impl Isolation {
@@ -40,6 +43,7 @@ impl Isolation {
             cpu_share: None,
             fallback_reason: Some(reason),
             mounts: Err("not made".to_owned()),
+            network: Err("not asked for (Config::private_network)".to_owned()),
         }
     }
 
@@ -59,6 +63,10 @@ impl Isolation {
         match &self.mounts {
             Ok(m) => line.push_str(&format!("; private {m}")),
             Err(why) => line.push_str(&format!("; the host's /etc/hosts and /tmp ({why})")),
+        }
+        match &self.network {
+            Ok(n) => line.push_str(&format!("; private network: {n}")),
+            Err(why) => line.push_str(&format!("; the host's network ({why})")),
         }
         line
     }
@@ -186,6 +194,7 @@ impl EnvCgroup {
             cpu_share: self.cpu_share,
             fallback_reason: None,
             mounts: Err("not made".to_owned()),
+            network: Err("not asked for (Config::private_network)".to_owned()),
         }
     }
 

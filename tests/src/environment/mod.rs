@@ -7,6 +7,8 @@
 //!   `/proc` and `SIGSTOP` fallback without cgroups;
 //! - [`namespace`]: the private mounts (`/etc/hosts` with `sandbox.localdomain`, a private
 //!   `/tmp`);
+//! - [`network`]: the private network (the environment's own network namespace, a veth pair to
+//!   the sandbox, the connector that delivers telemetry from inside it);
 //! - [`memory`]: resident memory per invocation (peaks, the sampler that enforces the limit
 //!   without cgroups);
 //! - [`procfs`]: the one reader of `/proc/<pid>` (status memory lines, peaks, CPU time,
@@ -15,6 +17,7 @@
 pub(crate) mod cgroup;
 pub(crate) mod memory;
 pub(crate) mod namespace;
+pub(crate) mod network;
 pub(crate) mod output;
 pub(crate) mod process;
 pub mod procfs;

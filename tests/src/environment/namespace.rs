@@ -16,17 +16,21 @@ pub(crate) struct PrivateMounts {
     hosts: PathBuf,
     /// The size of the private `/tmp`, when there is one.
     pub(crate) tmp_mb: Option<u32>,
+    /// Whether the holder also has a network namespace of its own (see `network.rs`).
+    net: bool,
 }
 
 impl PrivateMounts {
     /// Makes the namespace: `/etc/hosts` naming the environment's address `addr`, and a
     /// private `/tmp` of `tmp_mb` when asked. `keep`: folders the environment needs (its code,
     /// its layer); those under the host's `/tmp` stay visible at the same paths inside the
-    /// private one (bind mounts, which the tmpfs's usage does not count).
+    /// private one (bind mounts, which the tmpfs's usage does not count). `net`: the holder
+    /// gets a network namespace too (empty: `network.rs` gives it its interfaces).
     pub(crate) fn create(
         addr: std::net::IpAddr,
         tmp_mb: Option<u32>,
         keep: &[PathBuf],
+        net: bool,
     ) -> Result<Self, String> {
         let hosts = std::env::temp_dir().join(format!(
             "lambda-sandbox-hosts-{}-{}",
@@ -61,19 +65,19 @@ impl PrivateMounts {
             }
             script.push_str(&format!("mount --move {s} /tmp || exit 1; "));
         }
-        // Ready once the mounts are made; then the holder only keeps the namespace alive.
-        script.push_str("echo ready; exec sleep 2147483647");
+        // Ready once the mounts are made; then the holder only keeps the namespace alive, until
+        // its standard input closes: the sandbox holds the other end, so a sandbox killed
+        // outright (SIGKILL, no drop) does not leave its namespaces, and a private network's
+        // interface, behind.
+        script.push_str("echo ready; read _line");
         let mut holder = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
+            .args(if net {
+                &["--mount", "--net"][..]
+            } else {
+                &["--mount"][..]
+            })
+            .args(["--propagation", "private", "--", "/bin/sh", "-c", &script])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -99,20 +103,29 @@ impl PrivateMounts {
             holder,
             hosts,
             tmp_mb,
+            net,
         })
+    }
+
+    /// The holder's pid: a process inside the namespaces.
+    pub(crate) fn holder_pid(&self) -> u32 {
+        self.holder.id()
     }
 
     /// The command prefix that runs a program inside the namespace, in `cwd` (entering a
     /// mount namespace resets the working directory). `nsenter` execs the program itself (no
     /// fork without `--pid`), so the pid the sandbox tracks is the program's.
     pub(crate) fn enter(&self, cwd: &std::path::Path) -> Vec<String> {
-        vec![
+        let mut prefix = vec![
             "nsenter".to_owned(),
             format!("--target={}", self.holder.id()),
             "--mount".to_owned(),
-            format!("--wd={}", cwd.display()),
-            "--".to_owned(),
-        ]
+        ];
+        if self.net {
+            prefix.push("--net".to_owned());
+        }
+        prefix.extend([format!("--wd={}", cwd.display()), "--".to_owned()]);
+        prefix
     }
 }
 

@@ -87,7 +87,13 @@ pub(crate) async fn init(
     let info = shared.init_info(phase);
     shared.emit(
         "platform.initStart",
-        records::init_start(&info, &config.function_name, &config.version, &config.region),
+        records::init_start(
+            &info,
+            &config.runtime,
+            &config.function_name,
+            &config.version,
+            &config.region,
+        ),
     );
     let log_stream = format!(
         "{}/[{}]{}",

@@ -42,7 +42,12 @@ pub(crate) async fn restore(shared: &Arc<Shared>) -> RestoreOutcome {
     let started = Instant::now();
     shared.emit(
         "platform.restoreStart",
-        records::restore_start(&config.function_name, &config.version, &config.region),
+        records::restore_start(
+            &config.runtime,
+            &config.function_name,
+            &config.version,
+            &config.region,
+        ),
     );
     phases::thaw(shared);
     let hooks = shared.update(|st| {

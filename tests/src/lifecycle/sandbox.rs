@@ -24,6 +24,8 @@ use crate::telemetry::{Delivery, Subscription, TelemetryHub};
 pub struct Sandbox {
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
+    /// The echo peer outside a private network.
+    echo: Option<crate::environment::network::EchoPeer>,
     /// The environment was torn down (failed init, or a reset): the next invoke re-runs init.
     needs_init: bool,
     /// SnapStart: the environment is at its snapshot point; the next invoke restores it.
@@ -40,22 +42,42 @@ impl Sandbox {
     /// as Lambda does.
     pub async fn start(config: Config) -> Result<Self, SandboxError> {
         config.validate()?;
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| SandboxError::Bind {
-                addr: config.bind,
-                source,
-            })?;
+        let env = crate::lifecycle::state::Environment::create(&config);
+        let net = env
+            .network
+            .as_ref()
+            .map(crate::environment::network::PrivateNetwork::sockets);
+        // In a private network the APIs listen on the namespace's loopback, as on Lambda.
+        let listener = match &net {
+            Some(ns) => ns.listen(config.bind).await,
+            None => tokio::net::TcpListener::bind(config.bind).await,
+        }
+        .map_err(|source| SandboxError::Bind {
+            addr: config.bind,
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
             addr: config.bind,
             source,
         })?;
-        let hub = TelemetryHub::with_duplicates(config.telemetry_queue_limit, config.duplicate_every);
-        let shared = Arc::new(Shared::new(config, addr, hub));
+        let echo = match &env.network {
+            Some(n) => Some(
+                crate::environment::network::EchoPeer::start(n.host_ip())
+                    .await
+                    .map_err(|source| SandboxError::Bind {
+                        addr: SocketAddr::new(n.host_ip().into(), 0),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        let hub = TelemetryHub::build(config.telemetry_queue_limit, config.duplicate_every, net);
+        let shared = Arc::new(Shared::new(config, env, addr, hub));
         let server = server::serve(listener, Arc::clone(&shared));
         let mut sandbox = Self {
             shared,
             server,
+            echo,
             needs_init: false,
             needs_restore: false,
             pending_init_ms: None,
@@ -92,9 +114,24 @@ impl Sandbox {
         Ok(outcome)
     }
 
-    /// The `AWS_LAMBDA_RUNTIME_API` address.
+    /// The `AWS_LAMBDA_RUNTIME_API` address. In a private network it is the environment's own
+    /// loopback, which the host cannot reach.
     pub fn api_addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The environment's private network, when one was asked for and made.
+    pub fn network(&self) -> Option<&crate::environment::network::PrivateNetwork> {
+        self.shared.network.as_ref()
+    }
+
+    /// In a private network, the address of a TCP echo peer outside the environment (on the
+    /// sandbox's end of its interface): what a function sends there comes back, and moves
+    /// `eth0`'s counters both ways.
+    pub fn echo_peer(&self) -> Option<SocketAddr> {
+        self.echo
+            .as_ref()
+            .map(crate::environment::network::EchoPeer::addr)
     }
 
     /// What measures and limits memory, freezes the environment and caps its CPU here.

@@ -4,7 +4,7 @@
 //! `watch` counter, so any task can wait for a condition on the state with a bounded wait.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -170,51 +170,96 @@ impl State {
     }
 }
 
-/// State plus the services every handler needs.
-pub(crate) struct Shared {
-    pub config: Config,
-    /// The environment's cgroup, when one could be made.
+/// What isolates the environment: made before its APIs listen, since in a private network they
+/// listen inside it.
+pub(crate) struct Environment {
     pub cgroup: Option<crate::environment::cgroup::EnvCgroup>,
-    /// What measures memory and freezes (the cgroup, or the fallback and why).
     pub isolation: crate::environment::cgroup::Isolation,
-    /// The environment's private mount namespace, when one could be made.
     pub mounts: Option<crate::environment::namespace::PrivateMounts>,
-    pub addr: SocketAddr,
-    pub hub: Arc<TelemetryHub>,
-    pub output: OutputStore,
-    state: Mutex<State>,
-    changed: watch::Sender<u64>,
+    pub network: Option<crate::environment::network::PrivateNetwork>,
 }
 
-impl Shared {
-    pub(crate) fn new(config: Config, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
+/// The loopback address `sandbox.localdomain` names without a private network.
+fn hosts_ip(config: &Config) -> IpAddr {
+    let ip = config.bind.ip();
+    if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    }
+}
+
+impl Environment {
+    /// Makes the cgroup, the private mounts and the private network the configuration asks
+    /// for, each where the sandbox may; what could not be made falls back and says why in
+    /// `isolation`.
+    pub(crate) fn create(config: &Config) -> Self {
         let cgroup = if config.cgroups {
             let name = format!("env-{}-{}", std::process::id(), crate::ids::random_hex(4));
             crate::environment::cgroup::EnvCgroup::create(&name, config.memory_mb, config.cpu_limit)
         } else {
             Err("turned off (Config::cgroups)".to_owned())
         };
-        let (cgroup, isolation) = match cgroup {
+        let (cgroup, mut isolation) = match cgroup {
             Ok(c) => {
                 let iso = c.isolation();
                 (Some(c), iso)
             }
             Err(why) => (None, crate::environment::cgroup::Isolation::fallback(why)),
         };
-        let mut isolation = isolation;
-        let mounts = if config.private_mounts {
-            // The environment's own files must stay visible under a private /tmp.
-            let keep: Vec<std::path::PathBuf> = [
-                config.bootstrap.parent().map(std::path::Path::to_path_buf),
-                config.task_root.clone(),
-                config.layer_dir.clone(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            crate::environment::namespace::PrivateMounts::create(addr.ip(), config.private_tmp_mb, &keep)
+        if !config.private_mounts {
+            isolation.mounts = Err("turned off (Config::private_mounts)".to_owned());
+            if config.private_network {
+                isolation.network =
+                    Err("it needs the private mount namespace (Config::private_mounts)".to_owned());
+            }
+            return Self {
+                cgroup,
+                isolation,
+                mounts: None,
+                network: None,
+            };
+        }
+        // The environment's own files must stay visible under a private /tmp.
+        let keep: Vec<std::path::PathBuf> = [
+            config.bootstrap.parent().map(std::path::Path::to_path_buf),
+            config.task_root.clone(),
+            config.layer_dir.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mounts = |ip: IpAddr, net: bool| {
+            crate::environment::namespace::PrivateMounts::create(ip, config.private_tmp_mb, &keep, net)
+        };
+        let (mounts, network) = if config.private_network {
+            match crate::environment::network::Lease::take() {
+                Ok(lease) => match mounts(IpAddr::V4(lease.env_ip()), true) {
+                    Ok(m) => match lease.attach(m.holder_pid()) {
+                        Ok(n) => {
+                            isolation.network = Ok(n.describe());
+                            (Ok(m), Some(n))
+                        }
+                        Err(why) => {
+                            // A network namespace without its interfaces would cut the
+                            // environment off from the APIs: start again without one.
+                            drop(m);
+                            isolation.network = Err(why);
+                            (mounts(hosts_ip(config), false), None)
+                        }
+                    },
+                    Err(why) => {
+                        isolation.network = Err(why);
+                        (mounts(hosts_ip(config), false), None)
+                    }
+                },
+                Err(why) => {
+                    isolation.network = Err(why);
+                    (mounts(hosts_ip(config), false), None)
+                }
+            }
         } else {
-            Err("turned off (Config::private_mounts)".to_owned())
+            (mounts(hosts_ip(config), false), None)
         };
         let mounts = match mounts {
             Ok(m) => {
@@ -230,10 +275,46 @@ impl Shared {
             }
         };
         Self {
+            cgroup,
+            isolation,
+            mounts,
+            network,
+        }
+    }
+}
+
+/// State plus the services every handler needs.
+pub(crate) struct Shared {
+    pub config: Config,
+    /// The environment's cgroup, when one could be made.
+    pub cgroup: Option<crate::environment::cgroup::EnvCgroup>,
+    /// What measures memory and freezes (the cgroup, or the fallback and why).
+    pub isolation: crate::environment::cgroup::Isolation,
+    /// The environment's private mount namespace, when one could be made.
+    pub mounts: Option<crate::environment::namespace::PrivateMounts>,
+    /// The environment's private network, when one was asked for and made.
+    pub network: Option<crate::environment::network::PrivateNetwork>,
+    pub addr: SocketAddr,
+    pub hub: Arc<TelemetryHub>,
+    pub output: OutputStore,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, env: Environment, addr: SocketAddr, hub: Arc<TelemetryHub>) -> Self {
+        let Environment {
+            cgroup,
+            isolation,
+            mounts,
+            network,
+        } = env;
+        Self {
             config,
             cgroup,
             isolation,
             mounts,
+            network,
             addr,
             hub,
             output: OutputStore::default(),
@@ -248,6 +329,14 @@ impl Shared {
             }),
             changed: watch::Sender::new(0),
         }
+    }
+
+    /// What `sandbox.localdomain` names inside the environment: `eth0`'s address in a private
+    /// network, else the API's loopback address.
+    pub(crate) fn sandbox_ip(&self) -> IpAddr {
+        self.network
+            .as_ref()
+            .map_or_else(|| hosts_ip(&self.config), |n| IpAddr::V4(n.env_ip()))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -120,19 +120,40 @@ pub struct InitInfo<'a> {
     pub phase: &'a str,
 }
 
-const RUNTIME_VERSION: &str = "provided:al2023.sandbox";
+/// The runtime version in Lambda's shape (`python:3.12.v38`, `provided:al2023.v30`, from the
+/// runtime identifier `python3.12`, `provided.al2023`), with `sandbox` for the release: no real
+/// Lambda runtime release is involved locally.
+pub(crate) fn runtime_version(runtime: &str) -> String {
+    let split = runtime
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(runtime.len());
+    let (family, rest) = runtime.split_at(split);
+    let rest = rest.trim_start_matches('.');
+    let rest = rest.strip_suffix(".x").unwrap_or(rest);
+    if rest.is_empty() {
+        format!("{family}.sandbox")
+    } else {
+        format!("{family}:{rest}.sandbox")
+    }
+}
 
 fn runtime_version_arn(region: &str) -> String {
     format!("arn:aws:lambda:{region}::runtime:lambda-sandbox")
 }
 
-/// `platform.initStart`. The runtime version and ARN are the sandbox's own names: no real Lambda
-/// runtime release is involved locally.
-pub fn init_start(i: &InitInfo<'_>, function_name: &str, version: &str, region: &str) -> Value {
+/// `platform.initStart`. The runtime version and ARN are the sandbox's own names (see
+/// [`runtime_version`]).
+pub fn init_start(
+    i: &InitInfo<'_>,
+    runtime: &str,
+    function_name: &str,
+    version: &str,
+    region: &str,
+) -> Value {
     json!({
         "initializationType": i.initialization_type,
         "phase": i.phase,
-        "runtimeVersion": RUNTIME_VERSION,
+        "runtimeVersion": runtime_version(runtime),
         "runtimeVersionArn": runtime_version_arn(region),
         "functionName": function_name,
         "functionVersion": version,
@@ -287,9 +308,9 @@ pub fn report_managed(
 }
 
 /// `platform.restoreStart` (SnapStart), with the runtime names of `platform.initStart`.
-pub fn restore_start(function_name: &str, version: &str, region: &str) -> Value {
+pub fn restore_start(runtime: &str, function_name: &str, version: &str, region: &str) -> Value {
     json!({
-        "runtimeVersion": RUNTIME_VERSION,
+        "runtimeVersion": runtime_version(runtime),
         "runtimeVersionArn": runtime_version_arn(region),
         "functionName": function_name,
         "functionVersion": version,
@@ -339,6 +360,20 @@ pub fn billed_duration_ms(duration_ms: f64, init_duration_ms: Option<f64>) -> u6
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn runtime_versions_have_lambdas_shape() {
+        for (runtime, version) in [
+            ("provided.al2023", "provided:al2023.sandbox"),
+            ("provided.al2", "provided:al2.sandbox"),
+            ("python3.12", "python:3.12.sandbox"),
+            ("nodejs20.x", "nodejs:20.sandbox"),
+            ("java21", "java:21.sandbox"),
+            ("provided", "provided.sandbox"),
+        ] {
+            assert_eq!(runtime_version(runtime), version, "{runtime}");
+        }
+    }
 
     #[test]
     fn time_is_rfc3339_ms_z() {

@@ -137,6 +137,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
     let base = {
         let mut c = DemoConfig::new(bootstrap, layer);
         c.echo_output = echo;
+        c.private_network = true;
         c
     };
     let mut ok = true;
@@ -147,6 +148,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
         steps.len()
     );
     let main = demo::run(&all_metrics(base.clone()), &steps).await?;
+    println!("   The sandbox's {}\n", main.isolation);
     print!("{}", demo::render(&main));
     ok &= clean("on-demand", &main, false);
     write_lines(&out.join("emf.jsonl"), &main.emf_lines)?;

@@ -8,7 +8,7 @@
 //!   specification (not from the extension's encoder), used by every suite that reads EMF;
 //! - [`cost`]: what lambda-lens costs its users (`make cost`, `lambda-lens-cost`);
 //! - [`soak`]: thousands of invocations with faults mixed in (`make soak`, `lambda-lens-soak`);
-//! - [`bench`]: lambda-lens and its peers measured in the sandbox (`make bench`,
+//! - [`bench`](mod@bench): lambda-lens and its peers measured in the sandbox (`make bench`,
 //!   `lambda-lens-bench`); the peers' sources are in `bench/peers/`;
 //! - [`cloudwatch`]: a local CloudWatch (ministack) and a fault injector in front of it, for the
 //!   PutMetricData sink's suites and the report's.

@@ -5,7 +5,7 @@
 //! with PutMetricData to a local CloudWatch (ministack), then the report binary `REPORT`
 //! (`lambda-lens-report`) reads them back with GetMetricData and prints its table.
 //!
-//! usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo] [--api-sink REPORT]
+//! `lambda-lens-demo --help` lists the options.
 
 #![allow(
     clippy::print_stdout,
@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use lambda_lens_harness::demo::{self, DemoConfig, DemoReport};
 use lambda_sandbox::{InitializationType, SandboxError};
 
@@ -34,39 +35,36 @@ enum DemoError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: lambda-lens-demo --bootstrap PATH --layer DIR [--out DIR] [--echo] [--api-sink REPORT]"
-    );
-    ExitCode::from(2)
+/// Runs the demo scenario in the local sandbox and prints what lambda-lens reported.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-lens-demo")]
+struct Args {
+    /// The sample function's bootstrap.
+    #[arg(long, value_name = "PATH")]
+    bootstrap: PathBuf,
+    /// The layer folder (extensions/lambda-lens).
+    #[arg(long, value_name = "DIR")]
+    layer: PathBuf,
+    /// Where every EMF line is written (emf.jsonl for run 1).
+    #[arg(long, value_name = "DIR", default_value = "target/demo")]
+    out: PathBuf,
+    /// Echo the processes' output live.
+    #[arg(long)]
+    echo: bool,
+    /// The scenario once with the PutMetricData sink (a layer built with SINK=api) against a
+    /// local CloudWatch, then this lambda-lens-report binary reads the metrics back.
+    #[arg(long, value_name = "REPORT")]
+    api_sink: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let mut bootstrap = None;
-    let mut layer = None;
-    let mut out = PathBuf::from("target/demo");
-    let mut echo = false;
-    let mut api_sink: Option<PathBuf> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--bootstrap" => bootstrap = args.next().map(PathBuf::from),
-            "--layer" => layer = args.next().map(PathBuf::from),
-            "--out" => match args.next() {
-                Some(dir) => out = PathBuf::from(dir),
-                None => return usage(),
-            },
-            "--echo" => echo = true,
-            "--api-sink" => match args.next() {
-                Some(report) => api_sink = Some(PathBuf::from(report)),
-                None => return usage(),
-            },
-            _ => return usage(),
-        }
-    }
-    let (Some(bootstrap), Some(layer)) = (bootstrap, layer) else {
-        return usage();
-    };
+    let Args {
+        bootstrap,
+        layer,
+        out,
+        echo,
+        api_sink,
+    } = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

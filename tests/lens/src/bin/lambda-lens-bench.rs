@@ -3,10 +3,7 @@
 //! with `--write FILE` puts it between the bench markers of that file (`BENCHMARKS.md`), with
 //! `--readme FILE` the headline figures between the README's.
 //!
-//! usage: lambda-lens-bench --bootstrap PATH --layer DIR [--peers DIR] [--rounds N]
-//!        [--invocations N] [--flood-batches N] [--ready-samples N] [--capped-invocations N] [--env NAME=VALUE]...
-//!        [--layer-zip FILE] [--decode FILE] [--command TEXT] [--write FILE] [--readme FILE]
-//!        [--check]
+//! `lambda-lens-bench --help` lists the options.
 //!
 //! `--peers DIR` holds one layer per peer: `floor/extensions/floor`,
 //! `crate-pattern/extensions/crate-pattern` and
@@ -23,6 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use lambda_lens_harness::bench::report::{self, Context, Summary};
 use lambda_lens_harness::bench::{self, Output, Plan, Subject};
 
@@ -33,73 +31,69 @@ const HEADLINE_END: &str = "<!-- bench-headline:end -->";
 /// The OpenTelemetry peer's pinned version (the Makefile's `OTEL_PEER_VERSION`).
 const OTEL_VERSION: &str = "0.2.0";
 
+/// lambda-lens's layer and its peers side by side in the local sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-lens-bench")]
 struct Args {
-    plan: Plan,
+    /// The sample function's bootstrap.
+    #[arg(long, value_name = "PATH")]
+    bootstrap: PathBuf,
+    /// lambda-lens's layer folder (extensions/lambda-lens).
+    #[arg(long, value_name = "DIR")]
     layer: PathBuf,
+    /// The peers' layers (make bench-peers): floor/, crate-pattern/, opentelemetry/.
+    #[arg(long, value_name = "DIR")]
     peers: Option<PathBuf>,
+    /// Rounds; each runs every subject once, the order rotating.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
+    /// Dense invocations per life (the first is the cold start).
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    invocations: u32,
+    /// ~1 MiB telemetry batches per flood.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    flood_batches: u32,
+    /// Extra starts per life that only time readiness.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    ready_samples: u32,
+    /// Dense invocations per life in a second environment capped at Lambda's CPU share for
+    /// 128 MB (0: none).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    capped_invocations: u32,
+    /// Extra environment for lambda-lens, NAME=VALUE (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = lambda_sandbox::local::key_value)]
     env: Vec<(String, String)>,
+    /// The layer's zip, for its size.
+    #[arg(long, value_name = "FILE")]
     layer_zip: Option<PathBuf>,
+    /// The decode bench binary, for the in-process CPU per invocation.
+    #[arg(long, value_name = "FILE")]
     decode: Option<PathBuf>,
+    /// The command to name in the Markdown.
+    #[arg(long, value_name = "TEXT", default_value = "lambda-lens-bench")]
     command: String,
+    /// Put the Markdown between the bench markers of this file (BENCHMARKS.md).
+    #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
+    /// Put the headline figures between the README's bench-headline markers.
+    #[arg(long, value_name = "FILE")]
     readme: Option<PathBuf>,
+    /// Fail unless every figure was measured (the smoke test in make test); judges no timing.
+    #[arg(long)]
     check: bool,
 }
 
-fn parse_args() -> Option<Args> {
-    let mut bootstrap = None;
-    let mut layer = None;
-    let mut args = Args {
-        plan: Plan {
-            bootstrap: PathBuf::new(),
-            rounds: 5,
-            invocations: 200,
-            flood_batches: 16,
-            ready_samples: 3,
-            capped_invocations: 100,
-        },
-        layer: PathBuf::new(),
-        peers: None,
-        env: Vec::new(),
-        layer_zip: None,
-        decode: None,
-        command: "lambda-lens-bench".to_owned(),
-        write: None,
-        readme: None,
-        check: false,
-    };
-    let mut argv = std::env::args().skip(1);
-    while let Some(arg) = argv.next() {
-        if arg == "--check" {
-            args.check = true;
-            continue;
-        }
-        let value = argv.next()?;
-        let number = || value.parse::<usize>().ok();
-        match arg.as_str() {
-            "--bootstrap" => bootstrap = Some(PathBuf::from(&value)),
-            "--layer" => layer = Some(PathBuf::from(&value)),
-            "--peers" => args.peers = Some(PathBuf::from(&value)),
-            "--rounds" => args.plan.rounds = number().filter(|n| *n > 0)?,
-            "--invocations" => args.plan.invocations = number().filter(|n| *n > 0)?,
-            "--flood-batches" => args.plan.flood_batches = number().filter(|n| *n > 0)?,
-            "--ready-samples" => args.plan.ready_samples = number()?,
-            "--capped-invocations" => args.plan.capped_invocations = number()?,
-            "--env" => {
-                let (name, v) = value.split_once('=')?;
-                args.env.push((name.to_owned(), v.to_owned()));
-            }
-            "--layer-zip" => args.layer_zip = Some(PathBuf::from(&value)),
-            "--decode" => args.decode = Some(PathBuf::from(&value)),
-            "--command" => args.command = value,
-            "--write" => args.write = Some(PathBuf::from(&value)),
-            "--readme" => args.readme = Some(PathBuf::from(&value)),
-            _ => return None,
+impl Args {
+    fn plan(&self) -> Plan {
+        Plan {
+            bootstrap: self.bootstrap.clone(),
+            rounds: self.rounds as usize,
+            invocations: self.invocations as usize,
+            flood_batches: self.flood_batches as usize,
+            ready_samples: self.ready_samples as usize,
+            capped_invocations: self.capped_invocations as usize,
         }
     }
-    args.plan.bootstrap = bootstrap?;
-    args.layer = layer?;
-    Some(args)
 }
 
 fn pair(name: &str, value: &str) -> (String, String) {
@@ -269,12 +263,7 @@ fn missing(name: &str, s: &Summary, listens: bool) -> Vec<String> {
 }
 
 fn main() -> ExitCode {
-    let Some(args) = parse_args() else {
-        eprintln!(
-            "usage: lambda-lens-bench --bootstrap PATH --layer DIR [--peers DIR] [--rounds N] [--invocations N] [--flood-batches N] [--ready-samples N] [--capped-invocations N] [--env NAME=VALUE]... [--layer-zip FILE] [--decode FILE] [--command TEXT] [--write FILE] [--readme FILE] [--check]"
-        );
-        return ExitCode::from(2);
-    };
+    let args = Args::parse();
     let subjects = match subjects(&args) {
         Ok(s) => s,
         Err(err) => {
@@ -294,8 +283,8 @@ fn main() -> ExitCode {
         }
     };
     let mut context = context(&args);
-    let rounds = args.plan.rounds;
-    let results = runtime.block_on(bench::run(args.plan.clone(), subjects, |round, name| {
+    let rounds = args.rounds;
+    let results = runtime.block_on(bench::run(args.plan(), subjects, |round, name| {
         eprintln!("lambda-lens-bench: round {} of {rounds}: {name}", round + 1);
     }));
     let results = match results {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use lambda_lens_harness::cost::{self, Volume};
 use lambda_lens_harness::demo::{self, DemoConfig};
 use lambda_sandbox::SandboxError;
@@ -154,29 +155,32 @@ fn update_readme(path: &Path, table: &str) -> Result<(), CostError> {
     std::fs::write(path, format!("{head}\n{table}{tail}")).map_err(io)
 }
 
+/// What lambda-lens costs a month in each output mode and metric set.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-lens-cost")]
+struct Args {
+    /// The sample function's bootstrap.
+    #[arg(long, value_name = "PATH")]
+    bootstrap: PathBuf,
+    /// The layer folder (extensions/lambda-lens).
+    #[arg(long, value_name = "DIR")]
+    layer: PathBuf,
+    /// Invocations per case (a cold start, then warm ones).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(2..))]
+    invocations: u32,
+    /// Also rewrite the table between the cost-table markers of this file.
+    #[arg(long, value_name = "FILE")]
+    readme: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let mut bootstrap = None;
-    let mut layer = None;
-    let mut readme = None;
-    let mut invocations = 50;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--bootstrap", Some(v)) => bootstrap = Some(PathBuf::from(v)),
-            ("--layer", Some(v)) => layer = Some(PathBuf::from(v)),
-            ("--readme", Some(v)) => readme = Some(PathBuf::from(v)),
-            ("--invocations", Some(v)) if v.parse::<usize>().is_ok_and(|n| n >= 2) => {
-                invocations = v.parse().unwrap_or(invocations);
-            }
-            _ => bootstrap = None,
-        }
-    }
-    let (Some(bootstrap), Some(layer)) = (bootstrap, layer) else {
-        eprintln!(
-            "usage: lambda-lens-cost --bootstrap PATH --layer DIR [--invocations N>=2] [--readme FILE]"
-        );
-        return ExitCode::from(2);
-    };
+    let Args {
+        bootstrap,
+        layer,
+        invocations,
+        readme,
+    } = Args::parse();
+    let invocations = invocations as usize;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

@@ -6,29 +6,34 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use lambda_lens_harness::soak::{self, MEMORY_BOUND_MIB};
 
+/// Many invocations with faults mixed in at random, then the checks.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-lens-soak")]
+struct Args {
+    /// The sample function's bootstrap.
+    #[arg(long, value_name = "PATH")]
+    bootstrap: PathBuf,
+    /// The layer folder (extensions/lambda-lens).
+    #[arg(long, value_name = "DIR")]
+    layer: PathBuf,
+    /// Invocations in all.
+    #[arg(long, value_name = "N", default_value_t = 3_000)]
+    invocations: usize,
+    /// Seed of the fault mix (the same seed gives the same mix).
+    #[arg(long, value_name = "N", default_value_t = 0x50a_c0ffee)]
+    seed: u64,
+}
+
 fn main() -> ExitCode {
-    let mut bootstrap = None;
-    let mut layer = None;
-    let mut invocations = 3_000;
-    let mut seed = 0x50a_c0ffee;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--bootstrap", Some(v)) => bootstrap = Some(PathBuf::from(v)),
-            ("--layer", Some(v)) => layer = Some(PathBuf::from(v)),
-            ("--invocations", Some(v)) if v.parse::<usize>().is_ok() => {
-                invocations = v.parse().unwrap_or(invocations)
-            }
-            ("--seed", Some(v)) if v.parse::<u64>().is_ok() => seed = v.parse().unwrap_or(seed),
-            _ => bootstrap = None,
-        }
-    }
-    let (Some(bootstrap), Some(layer)) = (bootstrap, layer) else {
-        eprintln!("usage: lambda-lens-soak --bootstrap PATH --layer DIR [--invocations N] [--seed N]");
-        return ExitCode::from(2);
-    };
+    let Args {
+        bootstrap,
+        layer,
+        invocations,
+        seed,
+    } = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

@@ -141,8 +141,8 @@ fn runtime_version_arn(region: &str) -> String {
     format!("arn:aws:lambda:{region}::runtime:lambda-sandbox")
 }
 
-/// `platform.initStart`. The runtime version and ARN are the sandbox's own names (see
-/// [`runtime_version`]).
+/// `platform.initStart`. The runtime version (Lambda's shape, `python:3.12.sandbox`) and ARN
+/// are the sandbox's own names: no real Lambda runtime release is involved locally.
 pub fn init_start(
     i: &InitInfo<'_>,
     runtime: &str,

@@ -1,7 +1,7 @@
 //! `make bench`: lambda-lens and its peers side by side in the sandbox (issue 12).
 //!
 //! Every subject (lambda-lens's layer and each peer's) lives the same scripted life
-//! ([`life`]), in interleaved rounds: each round makes one flood and runs every subject once,
+//! (`life.rs`), in interleaved rounds: each round makes one flood and runs every subject once,
 //! in an order that rotates from round to round, so that a slow spell of this shared machine
 //! falls on all of them alike. [`report`] turns the lives into the Markdown that `make bench`
 //! writes into `BENCHMARKS.md`.

@@ -108,7 +108,7 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	touch $@
 
 ## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
-## suites (lambda_sandbox::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
+## suites (lambda_lens_harness::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
 ## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
 CLOUDWATCH_VENV := .venv-cloudwatch
 .PHONY: cloudwatch-venv
@@ -167,12 +167,18 @@ layer-table: layers layers-api
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { apt-get update -q && apt-get install -y -q qemu-user; }
 
+## iproute2's `ip` makes the sandbox's private network (a veth pair into the environment's
+## network namespace) for make demo and make test (Debian's package; minimal images lack it).
+.PHONY: iproute2
+iproute2:
+	@command -v ip >/dev/null || { apt-get update -q && apt-get install -y -q iproute2; }
+
 ## Runs the sample function with the extension in the local sandbox and prints the metrics; then
 ## lambda-lens-report on the first run's EMF: its table, and target/demo/report.html with the charts.
 ## (The report is a debug build: the release profile is tuned for the extension, and its fat LTO
 ## over the AWS SDK would cost minutes for nothing.)
-demo: layer
-	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+demo: layer iproute2
+	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 	@echo
 	@echo "7. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
@@ -189,19 +195,19 @@ demo-api: cloudwatch-venv
 	$(MAKE) layer SINK=api
 	$(CARGO) build --locked -q -p lambda-lens-report
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
-		$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-demo -- \
+		$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
 
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
-## the local CloudWatch: its unit tests with the feature on, and tests/tests/sink_api.rs with
+## the local CloudWatch: its unit tests with the feature on, and tests/lens/tests/sink_api.rs with
 ## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
 ## page, in headless Chromium).
-test: lint layers qemu template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+test: lint layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
-	$(CARGO) run --locked --release -q -p lambda-sandbox --bin lambda-lens-cost -- \
+	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
 	@echo "make bench, short form (one round, no peers; checks that every figure is measured, judges no timing):"
-	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
+	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
 		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --capped-invocations 5 --check > /dev/null
 	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
@@ -256,7 +262,7 @@ clean:
 ## CloudWatch Lambda Insights; rewrites the README's cost table. A few seconds once built.
 .PHONY: cost
 cost: layer
-	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-cost
+	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost
 	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
 
 ## Fuzzing (cargo fuzz on nightly, both installed here when missing): the telemetry decoder,
@@ -273,18 +279,18 @@ fuzz: $(CARGO_FUZZ)
 	PATH="$(abspath target/tools/bin):$$PATH" FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 ## The soak: thousands of invocations with faults mixed in at random, then every check of
-## tests/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
+## tests/lens/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
 SOAK_INVOCATIONS ?= 3000
 SOAK_SEED ?= 21655257070
 .PHONY: soak
 soak: layer
-	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-soak
+	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-soak
 	timeout 900 target/release/lambda-lens-soak --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
 		--invocations $(SOAK_INVOCATIONS) --seed $(SOAK_SEED)
 
 ## The peers `make bench` measures beside lambda-lens, built from the crate registry into
 ## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate) and
-## the crate's telemetry-processor pattern (tests/bench/peers, a workspace of their own with a
+## the crate's telemetry-processor pattern (tests/lens/bench/peers, a workspace of their own with a
 ## Cargo.lock, musl like the layer), and opentelemetry-lambda-extension at a pinned version
 ## (cargo install --locked; glibc: it builds ring's C code; stripped into its layer). Each peer
 ## becomes a layer folder under target/bench-peers/layers.
@@ -294,7 +300,7 @@ PEER_LAYERS := $(PEERS)/layers
 PEER_RELEASE := $(PEERS)/cargo/$(TARGET)/release
 .PHONY: bench-peers
 bench-peers: toolchain
-	$(CARGO) build --locked --release -q --target $(TARGET) --manifest-path tests/bench/peers/Cargo.toml \
+	$(CARGO) build --locked --release -q --target $(TARGET) --manifest-path tests/lens/bench/peers/Cargo.toml \
 		--target-dir $(PEERS)/cargo
 	$(CARGO) install --quiet --locked --version $(OTEL_PEER_VERSION) --root $(PEERS) opentelemetry-lambda-extension
 	rm -rf $(PEER_LAYERS)
@@ -320,7 +326,7 @@ bench: layer bench-peers
 	mkdir -p $(BENCH_OUT)
 	set -o pipefail; LAMBDA_LENS_BENCH_PROFILE="$(TARGET), as shipped" \
 		$(CARGO) bench --locked -p lambda-lens --bench decode --target $(TARGET) | tee $(BENCH_OUT)/decode.md
-	$(CARGO) build --locked --release -q -p lambda-sandbox --bin lambda-lens-bench
+	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 900 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
 		--peers $(PEER_LAYERS) --rounds $(BENCH_ROUNDS) --invocations $(BENCH_INVOCATIONS) \
 		--flood-batches $(BENCH_FLOOD_BATCHES) --layer-zip $(LAYER_ZIP) --decode $(BENCH_OUT)/decode.md \

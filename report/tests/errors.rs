@@ -12,7 +12,7 @@
 mod common;
 
 use common::{env_refs, report, stderr, stdout};
-use lambda_sandbox::cloudwatch::{Fault, FaultProxy, LocalCloudWatch};
+use lambda_lens_harness::cloudwatch::{Fault, FaultProxy, LocalCloudWatch};
 
 const FUNCTION: &str = "lambda-lens-demo";
 

@@ -53,8 +53,8 @@ pub(crate) async fn handle(
     run(&payload, &context.request_id, &settings).await
 }
 
-/// Runs the behaviours in this order: log lines, /tmp file, open files, threads, memory,
-/// loopback network, CPU, sleep; then `timeout`, `exit`, `panic`, `fail` (in that precedence)
+/// Runs the behaviours in this order: wait, log lines, /tmp file, open files, threads, memory,
+/// network, CPU, sleep; then `timeout`, `exit`, `panic`, `fail` (in that precedence)
 /// with every resource still held; then the response.
 pub(crate) async fn run(
     payload: &Payload,
@@ -74,6 +74,9 @@ pub(crate) async fn run(
     };
     let mut held = Held::default();
 
+    if let Some(ms) = payload.wait_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     if let Some(count) = payload.log_lines {
         response.lines = logs::write_to_stdout(count, request_id)
             .map_err(|error| SampleError::resource("writing log lines to stdout", error))?;
@@ -99,7 +102,10 @@ pub(crate) async fn run(
         held.ballast = Some(ballast);
     }
     if let Some(bytes) = payload.network_bytes {
-        let echo = network::loopback_echo(bytes).await?;
+        let echo = match payload.network_peer {
+            Some(peer) => network::peer_echo(peer, bytes).await?,
+            None => network::loopback_echo(bytes).await?,
+        };
         response.network_bytes_sent = echo.sent;
         response.network_bytes_received = echo.received;
     }

@@ -20,18 +20,21 @@ const MAX_TMP_BYTES: u64 = 10_240 * 1024 * 1024;
 const MAX_OPEN_FILES: u64 = 65_536;
 /// Above Lambda's 1,024 process/thread limit on purpose, so the limit can be exercised.
 const MAX_THREADS: u64 = 4_096;
-/// 1 GiB over loopback.
+/// 1 GiB echoed.
 const MAX_NETWORK_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Every field the payload accepts, for the "unknown field" message.
-const ACCEPTED_FIELDS: &str = "order, sleep_ms, allocate_mb, cpu_ms, fail, panic, exit, timeout, log_lines, \
-     response_bytes, write_tmp_bytes, open_files, threads, network_bytes, leak";
+const ACCEPTED_FIELDS: &str = "order, wait_ms, sleep_ms, allocate_mb, cpu_ms, fail, panic, exit, timeout, log_lines, \
+     response_bytes, write_tmp_bytes, open_files, threads, network_bytes, network_peer, leak";
 
 /// What one invocation should do. `None`/`false` means "don't".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Payload {
     /// The order to summarise; the built-in sample order when absent.
     pub order: Option<Order>,
+    /// Sleep this long before any other work: a sampler that starts with the invocation (an
+    /// extension's, at INVOKE) then sees all of the work.
+    pub wait_ms: Option<u64>,
     pub sleep_ms: Option<u64>,
     pub allocate_mb: Option<u64>,
     pub cpu_ms: Option<u64>,
@@ -49,6 +52,8 @@ pub(crate) struct Payload {
     pub open_files: Option<u64>,
     pub threads: Option<u64>,
     pub network_bytes: Option<u64>,
+    /// Echo `network_bytes` through the echo server at this `ip:port` instead of over loopback.
+    pub network_peer: Option<std::net::SocketAddr>,
     /// Keep `open_files` and `threads` after the invocation (a leak, as a buggy function has).
     pub leak: bool,
 }
@@ -78,6 +83,7 @@ impl Payload {
                             .map_err(|error| invalid(format!("`order` is not a valid order: {error}")))?,
                     );
                 }
+                "wait_ms" => payload.wait_ms = Some(bounded(name, value, MAX_DURATION_MS)?),
                 "sleep_ms" => payload.sleep_ms = Some(bounded(name, value, MAX_DURATION_MS)?),
                 "allocate_mb" => payload.allocate_mb = Some(bounded(name, value, MAX_ALLOCATE_MB)?),
                 "cpu_ms" => payload.cpu_ms = Some(bounded(name, value, MAX_DURATION_MS)?),
@@ -91,6 +97,12 @@ impl Payload {
                 "open_files" => payload.open_files = Some(bounded(name, value, MAX_OPEN_FILES)?),
                 "threads" => payload.threads = Some(bounded(name, value, MAX_THREADS)?),
                 "network_bytes" => payload.network_bytes = Some(bounded(name, value, MAX_NETWORK_BYTES)?),
+                "network_peer" => {
+                    payload.network_peer =
+                        Some(value.as_str().and_then(|text| text.parse().ok()).ok_or_else(|| {
+                            invalid(format!("`network_peer` must be \"ip:port\", got {value}"))
+                        })?);
+                }
                 "leak" => payload.leak = boolean(name, value)?,
                 unknown => {
                     return Err(invalid(format!(
@@ -176,13 +188,14 @@ mod tests {
     #[test]
     fn every_control_field_is_read() {
         let payload = Payload::parse(&json!({
-            "sleep_ms": 10, "allocate_mb": 64, "cpu_ms": 20, "fail": "custom", "panic": true,
+            "wait_ms": 5, "sleep_ms": 10, "allocate_mb": 64, "cpu_ms": 20, "fail": "custom", "panic": true,
             "exit": 3, "timeout": true, "log_lines": 5, "response_bytes": 1000,
             "write_tmp_bytes": 4096, "open_files": 7, "threads": 2, "network_bytes": 100,
-            "order": {"order_id": "o-1", "customer": "Ada", "currency": "EUR",
+            "network_peer": "169.254.64.1:7", "order": {"order_id": "o-1", "customer": "Ada", "currency": "EUR",
                       "items": [{"sku": "A", "quantity": 2, "unit_price_cents": 150}]}
         }))
         .unwrap();
+        assert_eq!(payload.wait_ms, Some(5));
         assert_eq!(payload.sleep_ms, Some(10));
         assert_eq!(payload.allocate_mb, Some(64));
         assert_eq!(payload.cpu_ms, Some(20));
@@ -196,6 +209,7 @@ mod tests {
         assert_eq!(payload.open_files, Some(7));
         assert_eq!(payload.threads, Some(2));
         assert_eq!(payload.network_bytes, Some(100));
+        assert_eq!(payload.network_peer, Some("169.254.64.1:7".parse().unwrap()));
         assert_eq!(payload.order.unwrap().customer, "Ada");
     }
 
@@ -252,6 +266,8 @@ mod tests {
         );
         let text = message(Payload::parse(&json!([1, 2])));
         assert!(text.contains("must be a JSON object"), "{text}");
+        let text = message(Payload::parse(&json!({"network_peer": "example.com"})));
+        assert!(text.contains("`network_peer` must be \"ip:port\""), "{text}");
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub struct Args {
     /// 512); it hides the host's /tmp from the function and its extensions.
     #[arg(long, value_name = "MB", num_args = 0..=1, default_missing_value = "512")]
     pub private_tmp: Option<u32>,
+    /// Give the environment its own network namespace: the APIs on its loopback, an eth0
+    /// whose traffic /proc/net/dev counts, an echo peer on the other end (root, iproute2).
+    #[arg(long)]
+    pub private_network: bool,
 }
 
 fn init_type(s: &str) -> Result<InitializationType, String> {
@@ -186,6 +190,7 @@ impl Args {
         c.cpu_limit = !self.no_cpu_limit;
         c.private_mounts = !self.no_private_mounts;
         c.private_tmp_mb = self.private_tmp;
+        c.private_network = self.private_network;
         c
     }
 

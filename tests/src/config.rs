@@ -146,6 +146,12 @@ pub struct Config {
     /// 512 MB by default). Off by default: it hides the host's `/tmp`, where callers (tests)
     /// often keep the function, its layer, or files they read back.
     pub private_tmp_mb: Option<u32>,
+    /// In that namespace, a network namespace of its own (root, iproute2): a loopback, where
+    /// the APIs listen as on Lambda, and a veth interface `eth0` whose other end is the
+    /// sandbox's, with an echo peer there; `/proc/net/dev` then counts only the environment's
+    /// own traffic. Off by default: the environment cannot reach the host's `127.0.0.1` (a
+    /// local endpoint a test runs, say), nor the network beyond the host.
+    pub private_network: bool,
 }
 
 impl Config {
@@ -181,6 +187,7 @@ impl Config {
             cpu_limit: true,
             private_mounts: true,
             private_tmp_mb: None,
+            private_network: false,
         }
     }
 

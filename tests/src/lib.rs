@@ -18,47 +18,48 @@
 //! let shutdown = sandbox.shutdown(ShutdownReason::Spindown).await?;
 //! # let _ = (outcome, shutdown); Ok(()) }
 //! ```
+//!
+//! # Layout
+//!
+//! - `src/api/`: the three HTTP APIs the processes call (Runtime,
+//!   Extensions, Telemetry) and the server that routes to them;
+//! - `src/environment/`: what the sandbox builds and measures: processes, their output, the
+//!   cgroup (memory limit, CPU share, freezer), the mount namespace, the private network,
+//!   memory, and [`procfs`], the one `/proc` reader;
+//! - `src/lifecycle/`: what drives them: [`Sandbox`], the init, invoke, freeze, reset and
+//!   shutdown phases, SnapStart's restore, Managed Instances' concurrent invocations, the shared
+//!   state and the outcomes returned to the caller;
+//! - [`telemetry`]: the Telemetry API's [`records`] and their delivery to subscribers (one
+//!   queue and one task each);
+//! - [`local`]: `lambda-sandbox local invoke` (a SAM template's function, staged and run);
+//! - [`cli`]: the `lambda-sandbox` command line; [`Config`] and [`SandboxError`] beside it;
+//! - [`ids`]: request, extension and trace ids, from the kernel's randomness or from a seed.
+//!
+//! The crate names no particular extension: tools for one extension (its demo, bench, checks of
+//! its output) live in a crate of their own that uses this one; this repository's is in
+//! `tests/lens/`.
 
-mod cgroup;
+mod api;
 mod config;
+mod environment;
 mod error;
-mod extensions_api;
-mod ids;
-mod invoke;
 mod lifecycle;
-mod managed;
-mod memory;
-mod namespace;
-mod outcome;
-mod output;
-mod phases;
-mod process;
-pub mod records;
-mod restore;
-mod runtime_api;
-mod server;
-mod state;
-pub mod telemetry;
-mod telemetry_api;
 
-pub mod bench;
 pub mod cli;
-pub mod cloudwatch;
-pub mod cost;
-pub mod demo;
-pub mod emf_spec;
+pub mod ids;
 pub mod local;
-pub mod rng;
-pub mod soak;
+pub mod telemetry;
 
-pub use cgroup::{Isolation, MB_PER_VCPU, cgroups_available};
 pub use config::{Architecture, Config, InitializationType};
+pub use environment::cgroup::{Isolation, MB_PER_VCPU, cgroups_available};
+pub use environment::network::PrivateNetwork;
+pub use environment::output::{OutputLine, Source, Stream};
+pub use environment::procfs;
 pub use error::SandboxError;
-pub use lifecycle::Sandbox;
-pub use outcome::{
+pub use lifecycle::outcome::{
     InitOutcome, InvokeOutcome, ProcessExit, RestoreOutcome, ShutdownOutcome, ShutdownReason, Status,
 };
-pub use output::{OutputLine, Source, Stream};
-pub use records::{Category, TelemetryRecord};
-pub use state::ExitKind;
+pub use lifecycle::sandbox::Sandbox;
+pub use lifecycle::state::ExitKind;
+pub use telemetry::records::{self, Category, TelemetryRecord};
 pub use telemetry::{Buffering, Delivery, Subscription};

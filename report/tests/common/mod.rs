@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lambda_sandbox::cloudwatch::LocalCloudWatch;
+use lambda_lens_harness::cloudwatch::LocalCloudWatch;
 
 use serde_json::{Map, Value};
 
@@ -48,7 +48,7 @@ pub(crate) fn layer() -> (PathBuf, PathBuf) {
 /// Returns the EMF lines it printed.
 pub(crate) fn sandbox_run(env: &[(&str, &str)]) -> Vec<String> {
     let (bootstrap, layer) = layer();
-    let mut config = lambda_sandbox::demo::DemoConfig::new(bootstrap, layer);
+    let mut config = lambda_lens_harness::demo::DemoConfig::new(bootstrap, layer);
     config.env = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -60,9 +60,9 @@ pub(crate) fn sandbox_run(env: &[(&str, &str)]) -> Vec<String> {
         .build()
         .unwrap();
     let report = runtime
-        .block_on(lambda_sandbox::demo::run(
+        .block_on(lambda_lens_harness::demo::run(
             &config,
-            &lambda_sandbox::demo::scenario(),
+            &lambda_lens_harness::demo::scenario(),
         ))
         .unwrap();
     assert!(report.invalid.is_empty(), "invalid EMF: {:?}", report.invalid);
@@ -116,7 +116,7 @@ pub(crate) fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// The local CloudWatch (`lambda_sandbox::cloudwatch`: ministack from `.venv-cloudwatch`).
+/// The local CloudWatch (`lambda_lens_harness::cloudwatch`: ministack from `.venv-cloudwatch`).
 pub(crate) fn local_cloudwatch() -> LocalCloudWatch {
     LocalCloudWatch::start().unwrap_or_else(|e| panic!("{e}"))
 }

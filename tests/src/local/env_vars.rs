@@ -2,7 +2,7 @@
 //! function and whose other entries are keyed by a function's logical id (or its name):
 //!
 //! ```json
-//! {"Parameters": {"STAGE": "local"}, "SampleFunction": {"LAMBDA_LENS_OUTPUT": "per-invocation"}}
+//! {"Parameters": {"STAGE": "local"}, "SampleFunction": {"LOG_LEVEL": "debug"}}
 //! ```
 //!
 //! As in `sam local invoke`, only variables the template declares for the function are set;

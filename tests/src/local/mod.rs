@@ -163,7 +163,7 @@ pub struct InvokeArgs {
 }
 
 /// `KEY=VALUE`, also in CloudFormation's `ParameterKey=K,ParameterValue=V` form.
-pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
+pub fn key_value(s: &str) -> Result<(String, String), String> {
     if let Some(rest) = s.strip_prefix("ParameterKey=")
         && let Some((k, v)) = rest.split_once(",ParameterValue=")
     {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::LocalError;
 use super::template::{FunctionSpec, LayerRef, Template};
-use crate::process::is_executable;
+use crate::environment::process::is_executable;
 
 /// The runtimes `local invoke` runs, for the error that names them.
 pub(crate) const SUPPORTED: &str = "provided.al2023, provided.al2 (the function's bootstrap) and python3.9 to python3.14 (under awslambdaric, AWS's runtime interface client)";

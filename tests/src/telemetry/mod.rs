@@ -13,15 +13,16 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::sync::{Notify, RwLock, watch};
 use tokio::task::JoinHandle;
 
-use crate::records::{self, Category, TelemetryRecord};
+use crate::environment::network::{Connector, NetNs};
+use records::{Category, TelemetryRecord};
 
 mod queue;
+pub mod records;
 
 use queue::{Due, SubQueue};
 
@@ -61,7 +62,8 @@ pub struct Subscription {
     pub buffering: Buffering,
     /// The URI given by the extension.
     pub uri: String,
-    /// Where the sandbox actually sends (`127.0.0.1` and the URI's port and path).
+    /// Where the sandbox actually sends: the address the URI's host names inside the
+    /// environment (`127.0.0.1`, or `eth0`'s in a private network) and its port and path.
     pub target: String,
 }
 
@@ -104,7 +106,7 @@ pub struct TelemetryHub {
     inner: Mutex<HubInner>,
     frozen: watch::Sender<bool>,
     gate: RwLock<()>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     deliveries: Mutex<Vec<Delivery>>,
     queue_limit: usize,
     duplicate_every: Option<u32>,
@@ -122,14 +124,6 @@ const POST_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_millis(1000);
 
-/// A connector with Nagle off: a batch's last bytes go out at once, never held for the
-/// subscriber's delayed ACK.
-fn nodelay_connector() -> HttpConnector {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector
-}
-
 impl TelemetryHub {
     /// A hub that drops records beyond `queue_limit` queued per subscriber.
     pub fn new(queue_limit: usize) -> Arc<Self> {
@@ -138,6 +132,11 @@ impl TelemetryHub {
 
     /// A hub that delivers every `duplicate_every`th batch twice.
     pub fn with_duplicates(queue_limit: usize, duplicate_every: Option<u32>) -> Arc<Self> {
+        Self::build(queue_limit, duplicate_every, None)
+    }
+
+    /// The same, delivering from inside the network namespace `net` when there is one.
+    pub(crate) fn build(queue_limit: usize, duplicate_every: Option<u32>, net: Option<NetNs>) -> Arc<Self> {
         Arc::new(Self {
             duplicate_every,
             batches_delivered: std::sync::atomic::AtomicU32::new(0),
@@ -148,7 +147,7 @@ impl TelemetryHub {
             }),
             frozen: watch::Sender::new(false),
             gate: RwLock::new(()),
-            client: Client::builder(TokioExecutor::new()).build(nodelay_connector()),
+            client: Client::builder(TokioExecutor::new()).build(Connector(net)),
             deliveries: Mutex::new(Vec::new()),
             queue_limit,
         })

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::Buffering;
-use crate::records::TelemetryRecord;
+use crate::telemetry::records::TelemetryRecord;
 
 struct Queued {
     record: TelemetryRecord,

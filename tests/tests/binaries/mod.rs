@@ -1,14 +1,19 @@
 //! Where the built `lambda-lens` layer and sample function are. `make test` builds them and
-//! passes their paths; run by hand, `make layer` first.
+//! passes their paths; run by hand, `make layer` first. Shared by the sandbox's suites that run
+//! lambda-lens as their extension (environment, local invoke) and, through a `#[path]` include
+//! in `tests/lens/tests/binaries`, by the harness's suites.
 #![allow(dead_code, reason = "shared by several test binaries")]
 
 use std::path::PathBuf;
 
+/// The workspace's root (the first folder above this crate with a `Cargo.lock`).
 fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 fn from_env(var: &str, default: PathBuf) -> PathBuf {
@@ -57,19 +62,6 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
 /// The extension executable itself.
 pub(crate) fn extension() -> PathBuf {
     paths().1.join("extensions/lambda-lens")
-}
-
-/// A demo run of the built layer and function with `env` (`SANDBOX_ECHO` set: the processes'
-/// output is echoed live).
-pub(crate) fn demo_config(env: &[(&str, &str)]) -> lambda_sandbox::demo::DemoConfig {
-    let (bootstrap, layer) = paths();
-    let mut c = lambda_sandbox::demo::DemoConfig::new(bootstrap, layer);
-    c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
-    c.env = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    c
 }
 
 /// The sample function alone (any layer variant may go with it).

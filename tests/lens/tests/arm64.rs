@@ -1,0 +1,69 @@
+//! The arm64 layer (`make layers` cross-builds it), run once in the sandbox under qemu-user
+//! (`make test` installs Debian's qemu-user): it registers, subscribes and reports every
+//! invocation, as the x86_64 layer does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod binaries;
+
+use std::path::PathBuf;
+
+use lambda_lens_harness::demo::{self, DemoConfig};
+
+fn arm64_extension() -> PathBuf {
+    let layer = std::env::var_os("LAMBDA_LENS_LAYER_ARM64").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/layer-arm64"),
+        PathBuf::from,
+    );
+    let extension = layer.join("extensions/lambda-lens");
+    assert!(
+        extension.is_file(),
+        "{} is missing: run `make layers` (or `make test`) first",
+        extension.display()
+    );
+    extension
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arm64_layer_reports_every_invocation_under_qemu() {
+    let binary = arm64_extension();
+    let qemu = ["/usr/bin/qemu-aarch64", "/usr/local/bin/qemu-aarch64"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("qemu-aarch64 is installed (make test installs Debian's qemu-user)");
+    // A layer whose extension runs the arm64 binary under qemu, named as Lambda would find it.
+    let layer = std::env::temp_dir().join(format!("lambda-lens-arm64-{}", std::process::id()));
+    std::fs::create_dir_all(layer.join("extensions")).unwrap();
+    let wrapper = layer.join("extensions/lambda-lens");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {qemu} -0 lambda-lens {} \"$@\"\n",
+            binary.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let (bootstrap, _) = binaries::paths();
+    let mut config = DemoConfig::new(bootstrap, &layer);
+    config.env = vec![("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into())];
+    let report = demo::run(&config, &demo::volume_scenario(3))
+        .await
+        .expect("sandbox run");
+    std::fs::remove_dir_all(&layer).unwrap();
+    assert!(report.invalid.is_empty(), "{:?}", report.invalid);
+    for step in &report.steps {
+        assert_eq!(step.reported.len(), 1, "{:?}", report.emf_lines);
+        let doc = &step.reported[0];
+        assert_eq!(
+            doc["Architecture"], "arm64",
+            "the arm64 build names its architecture"
+        );
+    }
+}

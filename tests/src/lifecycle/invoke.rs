@@ -1,0 +1,453 @@
+//! One invocation at a time (on demand, provisioned concurrency, SnapStart): start, the
+//! runtime's result, every extension's next, the report, then a freeze or a reset.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+use crate::environment::memory::{self, Sampler};
+use crate::environment::process;
+use crate::environment::procfs;
+use crate::ids;
+use crate::lifecycle::outcome::{InitOutcome, InvokeOutcome, RestoreOutcome, ShutdownReason, Status};
+use crate::lifecycle::phases::{self, live_pids};
+use crate::lifecycle::state::{Invocation, PendingInvoke, Phase, Shared};
+use crate::telemetry::records::{self, ReportMetrics, ms};
+
+/// A point in time on both clocks: monotonic (for durations) and wall (for records).
+type Moment = (Instant, DateTime<Utc>);
+/// What `platform.runtimeDone` said: status, error type, duration.
+type Done = (Status, Option<String>, f64);
+
+/// What happened before this invocation in the same invoke call.
+pub(crate) struct Cold {
+    /// An init run inside the invoke.
+    pub init: Option<InitOutcome>,
+    /// A SnapStart restore run inside the invoke.
+    pub restore: Option<RestoreOutcome>,
+    /// `initDurationMs` for the report.
+    pub init_ms: Option<f64>,
+    /// `restoreDurationMs` for the report.
+    pub restore_ms: Option<f64>,
+    /// There is no runtime to invoke (the init or the restore failed): the status and error
+    /// type to report.
+    pub unavailable: Option<(Status, Option<String>)>,
+}
+
+/// How an invocation's wait ended.
+enum End {
+    Done,
+    Timeout,
+    OutOfMemory,
+    RuntimeExit,
+}
+
+enum Progress {
+    RuntimeFinished,
+    End(End),
+}
+
+/// The ids and trace context of one invocation.
+pub(crate) struct Ids {
+    pub request_id: String,
+    pub trace: String,
+    pub tracing: Value,
+}
+
+/// The start of an invocation: its ids, its clocks and deadline, and its `platform.start`.
+pub(crate) struct Begun {
+    pub ids: Ids,
+    pub start: Instant,
+    pub start_time: DateTime<Utc>,
+    pub deadline: Instant,
+    pub deadline_ms: i64,
+}
+
+/// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`.
+/// `started`: when the invocation began, if before now (an init re-run inside it).
+pub(crate) fn begin(shared: &Shared, started: Option<(Instant, DateTime<Utc>)>) -> Begun {
+    let config = &shared.config;
+    let ids = Ids::new();
+    let (start, start_time) = started.unwrap_or_else(|| (Instant::now(), Utc::now()));
+    let timeout_ms = i64::try_from(config.timeout.as_millis()).unwrap_or(0);
+    shared.emit(
+        "platform.start",
+        records::start(&ids.request_id, &config.version, &ids.tracing),
+    );
+    Begun {
+        ids,
+        start,
+        start_time,
+        deadline: start + config.timeout,
+        deadline_ms: start_time.timestamp_millis() + timeout_ms,
+    }
+}
+
+impl Ids {
+    pub(crate) fn new() -> Self {
+        let span_id = ids::random_hex(8);
+        let trace = ids::trace_header(&span_id);
+        let tracing = records::tracing(&span_id, &trace);
+        Self {
+            request_id: ids::uuid_v4(),
+            trace,
+            tracing,
+        }
+    }
+}
+
+/// Invokes the function once and waits (bounded by the timeout and the shutdown deadline) until
+/// the invocation ends; freezes the environment after it, or tears it down (the outcome's
+/// `reset`) when the invocation failed it.
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    payload: Value,
+    cold: Cold,
+    started: Option<(Instant, DateTime<Utc>)>,
+) -> InvokeOutcome {
+    let config = &shared.config;
+    phases::thaw(shared);
+    let Begun {
+        ids,
+        start,
+        start_time,
+        deadline,
+        deadline_ms,
+    } = begin(shared, started);
+    if let Some(failed) = cold.unavailable.clone() {
+        return finish_without_runtime(shared, ids, failed, start, cold);
+    }
+
+    // Memory: the environment's cgroup (the kernel limits it, and its peak covers every
+    // process, as on Lambda), else the `/proc` fallback (per-process peaks and a sampler that
+    // stands in for the limit).
+    let cgroup = shared.cgroup.as_ref();
+    let oom_kills_before = cgroup.map(|c| {
+        c.reset_peak();
+        c.oom_kills()
+    });
+    let pids = procfs::with_descendants(&live_pids(shared));
+    let fallback = cgroup.is_none().then(|| {
+        let peaks_reset = memory::reset_peaks(&pids);
+        let limit_kb = u64::from(config.memory_mb) * 1024;
+        let sampler = Sampler::start(
+            Arc::clone(shared),
+            pids.clone(),
+            limit_kb,
+            config.memory_sample_interval,
+        );
+        (peaks_reset, sampler)
+    });
+    let request_id = ids.request_id.clone();
+    let event = json!({
+        "eventType": "INVOKE",
+        "deadlineMs": deadline_ms,
+        "requestId": request_id,
+        "invokedFunctionArn": config.function_arn(),
+        "tracing": {"type": "X-Amzn-Trace-Id", "value": ids.trace},
+    });
+    shared.update(|st| {
+        st.phase = Phase::Invoke;
+        st.invocations = vec![Invocation {
+            request_id: request_id.clone(),
+            taken: false,
+            result: None,
+            oom: false,
+        }];
+        st.runtime.pending.push_back(PendingInvoke {
+            request_id: request_id.clone(),
+            deadline_ms,
+            function_arn: config.function_arn(),
+            trace: ids.trace.clone(),
+            payload: bytes::Bytes::from(payload.to_string()),
+        });
+        for e in st
+            .extensions
+            .iter_mut()
+            .filter(|e| e.exited.is_none() && e.wants("INVOKE"))
+        {
+            e.queue.push_back(event.clone());
+        }
+    });
+
+    let mut runtime_done: Option<Done> = None;
+    // When the runtime called next after its result: where `extensionOverhead` starts.
+    let mut runtime_ready: Option<Moment> = None;
+    let end = loop {
+        let finished = runtime_done.is_some();
+        let progress = shared
+            .wait_until(Some(deadline), |st| {
+                let inv = st.invocation(&request_id)?;
+                if inv.oom {
+                    return Some(Progress::End(End::OutOfMemory));
+                }
+                if !finished {
+                    if st.runtime.exited.is_some() {
+                        return Some(Progress::End(End::RuntimeExit));
+                    }
+                    // Finished: a result, and a next after it.
+                    let next_at = st.runtime.next_at.map(|n| n.0);
+                    let done = inv
+                        .result
+                        .as_ref()
+                        .is_some_and(|r| next_at >= Some(r.body_done_at.0));
+                    return done.then_some(Progress::RuntimeFinished);
+                }
+                st.extensions
+                    .iter()
+                    .all(|e| e.idle())
+                    .then_some(Progress::End(End::Done))
+            })
+            .await;
+        match progress {
+            None => break End::Timeout,
+            Some(Progress::End(e)) => break e,
+            Some(Progress::RuntimeFinished) => {
+                let (done, ready_at) = emit_runtime_done(shared, &ids, start, start_time);
+                runtime_done = Some(done);
+                runtime_ready = ready_at;
+            }
+        }
+    };
+    let end_at = Instant::now();
+    let (max_memory_used_mb, over_limit) = match (cgroup, fallback) {
+        (Some(c), _) => (
+            c.peak_bytes().unwrap_or(0).div_ceil(1024 * 1024),
+            oom_kills_before.is_some_and(|before| c.oom_kills() > before),
+        ),
+        (None, Some((peaks_reset, sampler))) => {
+            let all_pids = procfs::with_descendants(&pids);
+            let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
+            let mb = memory::kb_to_mb(sampler.stop().max(hwm));
+            // Sampling can overshoot the limit between two samples; Lambda never reports more
+            // than the memory size.
+            let limit = u64::from(config.memory_mb);
+            (mb.min(limit), mb > limit)
+        }
+        (None, None) => (0, false),
+    };
+    let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
+    let fail = |e: &str| (Status::Error, Some(e.to_owned()), Some(ShutdownReason::Failure));
+    // The AWS documentation lists the status values without mapping each failure; the
+    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is
+    // `error` too (the documentation's REPORT example: "Status: error Error Type:
+    // Runtime.ExitError"); `failure` goes with `Sandbox.*` errors, which the sandbox does not
+    // produce. A timeout is `timeout` with no errorType (errorType is "present only when
+    // status is failure or error").
+    let (status, error_type, reset) = match end {
+        End::OutOfMemory => fail("Runtime.OutOfMemory"),
+        // The kernel's OOM killer ended a process of the environment (cgroup), or the peak
+        // passed the limit between two samples (fallback): Lambda reports it as out of memory.
+        _ if over_limit => fail("Runtime.OutOfMemory"),
+        End::Timeout => (Status::Timeout, None, Some(ShutdownReason::Timeout)),
+        End::RuntimeExit => fail("Runtime.ExitError"),
+        End::Done if crashed_extension => fail("Extension.Crash"),
+        End::Done => match &runtime_done {
+            Some((s, e, _)) => (*s, e.clone(), None),
+            None => (Status::Success, None, None),
+        },
+    };
+    // Over the limit, the kernel's OOM killer ends the runtime with SIGKILL; every other reset
+    // starts with SIGTERM (`phases::teardown`).
+    if error_type.as_deref() == Some("Runtime.OutOfMemory")
+        && let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none()))
+    {
+        process::signal(pid, Signal::SIGKILL);
+    }
+    let duration_ms = ms(end_at.duration_since(start));
+    let runtime_duration_ms = match &runtime_done {
+        Some((_, _, d)) => Some(*d),
+        None => {
+            shared.emit(
+                "platform.runtimeDone",
+                records::runtime_done(
+                    &request_id,
+                    status.as_str(),
+                    error_type.as_deref(),
+                    duration_ms,
+                    None,
+                    Vec::new(),
+                    &ids.tracing,
+                ),
+            );
+            None
+        }
+    };
+    let metrics = ReportMetrics {
+        duration_ms,
+        billed_duration_ms: records::billed_duration_ms(duration_ms, cold.init_ms),
+        memory_size_mb: config.memory_mb,
+        max_memory_used_mb,
+        init_duration_ms: cold.init_ms,
+        restore_duration_ms: cold.restore_ms,
+    };
+    // rapid reports the extensions' time after the runtime's next as `extensionOverhead` when
+    // the environment has extensions (and the invocation got that far).
+    let has_extensions = shared.read(|st| !st.extensions.is_empty());
+    let spans = match runtime_ready {
+        Some((at, at_wall)) if has_extensions => vec![records::span(
+            "extensionOverhead",
+            at_wall,
+            ms(end_at.saturating_duration_since(at)),
+        )],
+        _ => Vec::new(),
+    };
+    shared.emit(
+        "platform.report",
+        records::report(
+            &request_id,
+            status.as_str(),
+            error_type.as_deref(),
+            &metrics,
+            spans,
+            &ids.tracing,
+        ),
+    );
+    let response = shared.update(|st| {
+        st.phase = Phase::Idle;
+        st.runtime.pending.clear();
+        st.invocations
+            .pop()
+            .and_then(|i| i.result)
+            .map(|r| r.body)
+            .unwrap_or_default()
+    });
+    let reset = match reset {
+        Some(reason) => Some(phases::teardown(shared, reason).await),
+        None => {
+            phases::freeze(shared).await;
+            None
+        }
+    };
+    InvokeOutcome {
+        request_id,
+        trace_id: ids.trace,
+        status,
+        error_type,
+        response,
+        duration_ms,
+        runtime_duration_ms,
+        billed_duration_ms: metrics.billed_duration_ms,
+        max_memory_used_mb,
+        init_duration_ms: cold.init_ms,
+        restore_duration_ms: cold.restore_ms,
+        init: cold.init,
+        restore: cold.restore,
+        reset,
+    }
+}
+
+/// Emits `platform.runtimeDone` once the runtime posted its result and called next again;
+/// returns its status, error type and duration, and when that next came (where the
+/// extensions' overhead starts).
+fn emit_runtime_done(
+    shared: &Shared,
+    ids: &Ids,
+    start: Instant,
+    start_time: DateTime<Utc>,
+) -> (Done, Option<Moment>) {
+    let (result, next_at) = shared.read(|st| {
+        (
+            st.invocation(&ids.request_id).and_then(|i| i.result.clone()),
+            st.runtime.next_at,
+        )
+    });
+    let Some(r) = result else {
+        return ((Status::Failure, None, 0.0), None);
+    };
+    let next_at = next_at.unwrap_or(r.body_done_at);
+    let status = if r.error_type.is_some() {
+        Status::Error
+    } else {
+        Status::Success
+    };
+    let mut spans = response_spans(&r, start, start_time);
+    spans.push(records::span(
+        "runtimeOverhead",
+        r.body_done_at.1,
+        ms(next_at.0.saturating_duration_since(r.body_done_at.0)),
+    ));
+    let duration = ms(next_at.0.saturating_duration_since(start));
+    shared.emit(
+        "platform.runtimeDone",
+        records::runtime_done(
+            &ids.request_id,
+            status.as_str(),
+            r.error_type.as_deref(),
+            duration,
+            Some(r.body.len() as u64),
+            spans,
+            &ids.tracing,
+        ),
+    );
+    ((status, r.error_type, duration), Some(next_at))
+}
+
+/// The `responseLatency` and `responseDuration` spans of a result.
+pub(crate) fn response_spans(
+    r: &crate::lifecycle::state::RuntimeResult,
+    start: Instant,
+    start_time: DateTime<Utc>,
+) -> Vec<Value> {
+    vec![
+        records::span(
+            "responseLatency",
+            start_time,
+            ms(r.headers_at.0.saturating_duration_since(start)),
+        ),
+        records::span(
+            "responseDuration",
+            r.headers_at.1,
+            ms(r.body_done_at.0.saturating_duration_since(r.headers_at.0)),
+        ),
+    ]
+}
+
+/// The report of an invocation that found no runtime (its init or restore failed).
+fn finish_without_runtime(
+    shared: &Shared,
+    ids: Ids,
+    (status, error_type): (Status, Option<String>),
+    start: Instant,
+    cold: Cold,
+) -> InvokeOutcome {
+    let duration_ms = ms(start.elapsed());
+    let metrics = ReportMetrics {
+        duration_ms,
+        billed_duration_ms: records::billed_duration_ms(duration_ms, None),
+        memory_size_mb: shared.config.memory_mb,
+        max_memory_used_mb: 0,
+        init_duration_ms: None,
+        restore_duration_ms: None,
+    };
+    shared.emit(
+        "platform.report",
+        records::report(
+            &ids.request_id,
+            status.as_str(),
+            error_type.as_deref(),
+            &metrics,
+            Vec::new(),
+            &ids.tracing,
+        ),
+    );
+    InvokeOutcome {
+        request_id: ids.request_id,
+        trace_id: ids.trace,
+        status,
+        error_type,
+        response: bytes::Bytes::new(),
+        duration_ms,
+        runtime_duration_ms: None,
+        billed_duration_ms: metrics.billed_duration_ms,
+        max_memory_used_mb: 0,
+        init_duration_ms: None,
+        restore_duration_ms: None,
+        init: cold.init,
+        restore: cold.restore,
+        reset: None,
+    }
+}

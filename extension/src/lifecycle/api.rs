@@ -5,9 +5,9 @@
 //! `register` is one generic function that also instantiates the crate's Logs and Telemetry API
 //! listeners (a hyper server and the crate's closed-enum record deserializers), which lambda-lens
 //! never uses, since it decodes with its own crate. Dropping them cut the stripped binary from
-//! 2,178,336 to 1,842,048 bytes and idle RSS by ~0.2 MiB (BENCHMARKS.md, "Binary size"). The two
-//! calls and one event type are all the Extensions API asks of us; the Telemetry API
-//! subscription goes through the same client.
+//! 2,178,336 to 1,842,048 bytes and idle RSS by ~0.2 MiB (BENCHMARKS.md, "Size and memory
+//! levers"). The two calls and one event type are all the Extensions API asks of us; the
+//! Telemetry API subscription goes through the same client.
 
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;

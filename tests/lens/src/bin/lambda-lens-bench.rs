@@ -134,7 +134,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
         extension: "floor".to_owned(),
         env: Vec::new(),
         output: Output::Nothing,
-        note: "`tests/bench/peers/floor`: a no-op extension on the `lambda-extension` crate (1.1.1): registers for INVOKE and SHUTDOWN, does nothing, exits at SHUTDOWN; no telemetry subscription, so no flood".to_owned(),
+        note: "`tests/lens/bench/peers/floor`: a no-op extension on the `lambda-extension` crate (1.1.1): registers for INVOKE and SHUTDOWN, does nothing, exits at SHUTDOWN; no telemetry subscription, so no flood".to_owned(),
     });
     out.push(Subject {
         name: bench::CRATE_PATTERN.to_owned(),
@@ -142,7 +142,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
         extension: "crate-pattern".to_owned(),
         env: Vec::new(),
         output: Output::EmfPerReport,
-        note: "`tests/bench/peers/crate-pattern`: the `lambda-extension` crate's telemetry-processor pattern as its example writes it (the crate's listener on port 9003, its default event loop, nothing done at SHUTDOWN), one EMF line per `platform.report`; 25 ms buffering, 1 MiB batches".to_owned(),
+        note: "`tests/lens/bench/peers/crate-pattern`: the `lambda-extension` crate's telemetry-processor pattern as its example writes it (the crate's listener on port 9003, its default event loop, nothing done at SHUTDOWN), one EMF line per `platform.report`; 25 ms buffering, 1 MiB batches".to_owned(),
     });
     out.push(Subject {
         name: format!("opentelemetry-lambda-extension {OTEL_VERSION}"),

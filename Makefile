@@ -23,8 +23,8 @@ SINK ?= emf
 ifeq ($(SINK),emf)
 FEATURES :=
 SINK_SUFFIX :=
-# The default layer's budget (scripts/layer.py).
-LAYER_MAX_BYTES := 2200000
+# The default layer's budget (scripts/layer.py): issue 12's 1.8 MB target, so make test fails on a regression past it.
+LAYER_MAX_BYTES := 1800000
 else ifeq ($(SINK),api)
 FEATURES := --features lambda-lens/api
 SINK_SUFFIX := -api

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::api::{extensions as extensions_api, runtime as runtime_api, telemetry as telemetry_api};
@@ -44,45 +44,52 @@ pub(crate) fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a s
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Accepts connections until the task is aborted. An accept error (out of file descriptors,
-/// say) is logged and retried after a pause that doubles up to a second, so a persistent error
-/// does not spin a core.
-pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
-        const LONGEST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
-        let mut pause = FIRST_PAUSE;
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(c) => {
-                    pause = FIRST_PAUSE;
-                    c
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "accept failed");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(LONGEST_PAUSE);
-                    continue;
-                }
-            };
-            // Nagle off: an answer (a SHUTDOWN event above all) goes out at once, never held
-            // for the extension's delayed ACK (up to 40 ms on Linux).
-            let _ = stream.set_nodelay(true);
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let shared = Arc::clone(&shared);
-                    async move { Ok::<_, Infallible>(route(shared, req).await) }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!(error = %e, "API connection ended");
-                }
-            });
+/// Hands every connection `listener` accepts to `handle`, until the task is aborted. An accept
+/// error (out of file descriptors, say) is logged with `what` and retried after a pause that
+/// doubles up to a second, so a persistent error does not spin a core.
+pub(crate) async fn accept_each(
+    listener: TcpListener,
+    what: &'static str,
+    mut handle: impl FnMut(TcpStream),
+) {
+    const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+    const LONGEST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                pause = FIRST_PAUSE;
+                handle(stream);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "{what}: accept failed");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
         }
-    })
+    }
+}
+
+/// Serves the APIs on every connection until the task is aborted.
+pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
+    tokio::spawn(accept_each(listener, "the APIs", move |stream| {
+        // Nagle off: an answer (a SHUTDOWN event above all) goes out at once, never held for
+        // the extension's delayed ACK (up to 40 ms on Linux).
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(route(shared, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!(error = %e, "API connection ended");
+            }
+        });
+    }))
 }
 
 async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {

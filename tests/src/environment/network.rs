@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// Interfaces on the host are named `lsbx<index>`; each index has its own /30 in
@@ -299,22 +299,13 @@ impl EchoPeer {
     pub(crate) async fn start(ip: Ipv4Addr) -> io::Result<Self> {
         let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let mut pause = std::time::Duration::from_millis(5);
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        pause = std::time::Duration::from_millis(5);
-                        tokio::spawn(echo(stream));
-                    }
-                    Err(e) => {
-                        tracing::warn!("echo peer: accept failed: {e}; retrying in {pause:?}");
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
-                    }
-                }
-            }
-        });
+        let task = tokio::spawn(crate::api::server::accept_each(
+            listener,
+            "the echo peer",
+            |stream| {
+                tokio::spawn(echo(stream));
+            },
+        ));
         Ok(Self { addr, task })
     }
 
@@ -325,18 +316,10 @@ impl EchoPeer {
 
 /// Copies a connection back to itself until the other side closes its sending half.
 async fn echo(mut stream: TcpStream) {
-    let mut buf = vec![0_u8; 64 * 1024];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if stream.write_all(buf.get(..n).unwrap_or_default()).await.is_err() {
-                    return;
-                }
-            }
-        }
+    let (mut reader, mut writer) = stream.split();
+    if tokio::io::copy(&mut reader, &mut writer).await.is_ok() {
+        let _ = writer.shutdown().await;
     }
-    let _ = stream.shutdown().await;
 }
 
 impl Drop for EchoPeer {

@@ -232,34 +232,24 @@ impl Environment {
         let mounts = |ip: IpAddr, net: bool| {
             crate::environment::namespace::PrivateMounts::create(ip, config.private_tmp_mb, &keep, net)
         };
-        let (mounts, network) = if config.private_network {
-            match crate::environment::network::Lease::take() {
-                Ok(lease) => match mounts(IpAddr::V4(lease.env_ip()), true) {
-                    Ok(m) => match lease.attach(m.holder_pid()) {
-                        Ok(n) => {
-                            isolation.network = Ok(n.describe());
-                            (Ok(m), Some(n))
-                        }
-                        Err(why) => {
-                            // A network namespace without its interfaces would cut the
-                            // environment off from the APIs: start again without one.
-                            drop(m);
-                            isolation.network = Err(why);
-                            (mounts(hosts_ip(config), false), None)
-                        }
-                    },
-                    Err(why) => {
-                        isolation.network = Err(why);
-                        (mounts(hosts_ip(config), false), None)
-                    }
-                },
-                Err(why) => {
-                    isolation.network = Err(why);
-                    (mounts(hosts_ip(config), false), None)
-                }
+        let with_network = || {
+            let lease = crate::environment::network::Lease::take()?;
+            let m = mounts(IpAddr::V4(lease.env_ip()), true)?;
+            // Should the interfaces fail, `m` is dropped: a network namespace without them
+            // would cut the environment off from its APIs, so it starts again without one.
+            let n = lease.attach(m.holder_pid())?;
+            Ok::<_, String>((m, n))
+        };
+        let (mounts, network) = match config.private_network.then(with_network) {
+            Some(Ok((m, n))) => {
+                isolation.network = Ok(n.describe());
+                (Ok(m), Some(n))
             }
-        } else {
-            (mounts(hosts_ip(config), false), None)
+            Some(Err(why)) => {
+                isolation.network = Err(why);
+                (mounts(hosts_ip(config), false), None)
+            }
+            None => (mounts(hosts_ip(config), false), None),
         };
         let mounts = match mounts {
             Ok(m) => {

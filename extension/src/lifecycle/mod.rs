@@ -3,8 +3,8 @@
 //! has been answered by a final flush, and end the process with the pipeline's fate: a crash of
 //! the pipeline task is a failed run, never a quiet exit.
 //!
-//! The invoke path is never blocked: the events processor only hands INVOKE to the pipeline
-//! task with a non-blocking send and returns, so the crate calls `/event/next` again at once.
+//! The invoke path is never blocked: the event loop only hands INVOKE to the pipeline thread
+//! with a non-blocking send, then calls `/event/next` again at once.
 
 mod api;
 mod clock;

@@ -1,12 +1,8 @@
-//! Decodes a Telemetry API batch into typed records that borrow from the body: one pass over a
-//! well-formed batch; when that meets any error, the batch is split into raw records and each
-//! is decoded on its own, so one bad record costs that record only. Even a body that breaks off
-//! in the middle keeps the records before the break.
+//! Decodes a Telemetry API batch into typed records that borrow from the body, one record at a
+//! time ([`Cursor`]), so one bad record costs that record only and a body that breaks off in
+//! the middle keeps the records before the break; a caller may stop between records and go on
+//! later.
 
-use std::fmt;
-
-use serde::Deserializer;
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::record::{Item, Record};
@@ -43,17 +39,11 @@ impl DecodeStats {
 pub trait Records<'a> {
     /// The next record.
     fn record(&mut self, item: Item<'a>);
-    /// The batch has a problem somewhere: forget every record handed so far, they are handed
-    /// again (those that can be read) one by one.
-    fn start_over(&mut self);
 }
 
 impl<'a> Records<'a> for Vec<Item<'a>> {
     fn record(&mut self, item: Item<'a>) {
         self.push(item);
-    }
-    fn start_over(&mut self) {
-        self.clear();
     }
 }
 
@@ -69,17 +59,9 @@ pub fn decode_records(body: &[u8]) -> (Vec<Item<'_>>, DecodeStats) {
 /// cannot use.
 pub fn decode_each<'a, R: Records<'a>>(body: &'a [u8], out: &mut R) -> DecodeStats {
     let mut stats = DecodeStats::default();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let whole = Each {
-        out: &mut *out,
-        stats: &mut stats,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if whole.is_err() {
-        stats = DecodeStats::default();
-        out.start_over();
-        record_by_record(body, &mut stats, out);
+    let mut cursor = Cursor::default();
+    while let Some(item) = cursor.next(body, &mut stats) {
+        out.record(item);
     }
     stats
 }
@@ -93,8 +75,139 @@ pub fn records_in(body: &[u8]) -> usize {
 /// About the size of a platform record on the wire.
 const TYPICAL_RECORD_BYTES: usize = 384;
 
-/// Counts `item` and hands it on.
-fn deliver<'a, R: Records<'a>>(item: Item<'a>, stats: &mut DecodeStats, out: &mut R) {
+/// Where the reading of a batch stands: a batch can be read a few records at a time, the body
+/// held by the caller between the calls (so a large batch is worked in slices, and no record
+/// is decoded before it is wanted).
+///
+/// Each record is decoded on its own, straight into its type. One that does not match its
+/// type's schema (but is well-formed JSON) is counted as malformed and skipped; the rest of
+/// the batch is read. Where the JSON itself breaks off, the records before the break are kept
+/// and the batch ends there.
+#[derive(Debug, Default, Clone)]
+pub struct Cursor {
+    /// Bytes of the body read so far.
+    at: usize,
+    state: State,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing read: the body must open with `[`.
+    #[default]
+    Opening,
+    /// Inside the array, before an element (or the closing `]` of an empty array).
+    First,
+    /// After an element: a `,` or the closing `]`.
+    Between,
+    Done,
+}
+
+impl Cursor {
+    /// The next record of `body` (the same body at every call), counting what is skipped in
+    /// `stats`; `None` once the batch has been read.
+    pub fn next<'a>(&mut self, body: &'a [u8], stats: &mut DecodeStats) -> Option<Item<'a>> {
+        loop {
+            match self.state {
+                State::Done => return None,
+                State::Opening => {
+                    if self.skip_space(body) == Some(b'[') {
+                        self.at += 1;
+                        self.state = State::First;
+                    } else {
+                        self.broken(stats, "the batch is not a JSON array");
+                    }
+                }
+                State::First | State::Between => {
+                    let first = self.state == State::First;
+                    match self.skip_space(body) {
+                        Some(b']') => {
+                            self.at += 1;
+                            self.state = State::Done;
+                            if self.skip_space(body).is_some() {
+                                stats.malformed += 1;
+                                stats.problem(|| {
+                                    "the batch has bytes after its closing bracket; kept the records before them"
+                                        .to_owned()
+                                });
+                            }
+                            return None;
+                        }
+                        Some(b',') if !first => self.at += 1,
+                        _ if first => {}
+                        _ => {
+                            self.broken(
+                                stats,
+                                "a record is not followed by a comma or the end of the array",
+                            );
+                            continue;
+                        }
+                    }
+                    self.state = State::Between;
+                    if let Some(item) = self.element(body, stats) {
+                        return Some(item);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One element at `self.at`: the record, or `None` when it was skipped (counted) or the
+    /// batch broke off there (then the cursor is done).
+    fn element<'a>(&mut self, body: &'a [u8], stats: &mut DecodeStats) -> Option<Item<'a>> {
+        let rest = body.get(self.at..).unwrap_or_default();
+        let mut items = serde_json::Deserializer::from_slice(rest).into_iter::<Item<'a>>();
+        match items.next() {
+            Some(Ok(item)) => {
+                self.at += items.byte_offset();
+                deliver(&item, stats);
+                return Some(item);
+            }
+            Some(Err(err)) if !err.is_eof() && !err.is_syntax() => {
+                // Well-formed JSON that is not a record of its type: skip it whole.
+                let mut raw = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
+                if let Some(Ok(record)) = raw.next() {
+                    self.at += raw.byte_offset();
+                    stats.records += 1;
+                    stats.malformed += 1;
+                    stats.problem(|| {
+                        let kind = serde_json::from_str::<wire::Envelope<'_>>(record.get())
+                            .map(|e| e.kind.into_owned())
+                            .unwrap_or_else(|_| "malformed".to_owned());
+                        format!("a {kind} record does not match its schema: {err}")
+                    });
+                    return None;
+                }
+                self.broken(stats, &format!("the batch is not a complete JSON array ({err})"));
+            }
+            Some(Err(err)) => {
+                self.broken(stats, &format!("the batch is not a complete JSON array ({err})"));
+            }
+            None => self.broken(stats, "the batch ends without closing its array"),
+        }
+        None
+    }
+
+    /// The batch cannot be read past here: one malformed count for the rest, and the end.
+    fn broken(&mut self, stats: &mut DecodeStats, problem: &str) {
+        stats.malformed += 1;
+        stats.problem(|| format!("{problem}; kept the records before the error"));
+        self.state = State::Done;
+    }
+
+    /// Moves past JSON whitespace; the byte there, if any.
+    fn skip_space(&mut self, body: &[u8]) -> Option<u8> {
+        while let Some(&b) = body.get(self.at) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+}
+
+/// Counts a decoded record.
+fn deliver(item: &Item<'_>, stats: &mut DecodeStats) {
     stats.records += 1;
     match item.record {
         Record::Unknown => {
@@ -103,84 +216,5 @@ fn deliver<'a, R: Records<'a>>(item: Item<'a>, stats: &mut DecodeStats, out: &mu
         }
         Record::Ignored => stats.ignored += 1,
         _ => {}
-    }
-    out.record(item);
-}
-
-/// Decodes the top-level array, handing each element on as it is read.
-struct Each<'o, 's, R> {
-    out: &'o mut R,
-    stats: &'s mut DecodeStats,
-}
-
-impl<'de, R: Records<'de>> DeserializeSeed<'de> for Each<'_, '_, R> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, R: Records<'de>> Visitor<'de> for Each<'_, '_, R> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array of telemetry records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<Item<'de>>()? {
-            deliver(item, self.stats, self.out);
-        }
-        Ok(())
-    }
-}
-
-/// The slow path, for a batch with a problem somewhere: split into raw records, decode each.
-fn record_by_record<'a, R: Records<'a>>(body: &'a [u8], stats: &mut DecodeStats, out: &mut R) {
-    let mut raw: Vec<&RawValue> = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let split = RawRecords(&mut raw).deserialize(&mut de).and_then(|()| de.end());
-    if let Err(err) = split {
-        stats.malformed += 1;
-        stats.problem(|| {
-            format!("the batch is not a complete JSON array ({err}); kept the records before the error")
-        });
-    }
-    for record in raw {
-        match serde_json::from_str::<Item<'a>>(record.get()) {
-            Ok(item) => deliver(item, stats, out),
-            Err(err) => {
-                stats.records += 1;
-                stats.malformed += 1;
-                stats.problem(|| {
-                    let kind = serde_json::from_str::<wire::Envelope<'_>>(record.get())
-                        .map(|e| e.kind.into_owned())
-                        .unwrap_or_else(|_| "malformed".to_owned());
-                    format!("a {kind} record does not match its schema: {err}")
-                });
-            }
-        }
-    }
-}
-
-/// Collects the elements of the top-level array as raw slices, keeping what was read before an
-/// error (a `DeserializeSeed` writing into a caller's vector, so a failure keeps the prefix).
-struct RawRecords<'v, 'a>(&'v mut Vec<&'a RawValue>);
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for RawRecords<'_, 'a> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for RawRecords<'_, 'a> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array of telemetry records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<&'de RawValue>()? {
-            self.0.push(record);
-        }
-        Ok(())
     }
 }

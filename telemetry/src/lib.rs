@@ -10,5 +10,5 @@ pub mod decode;
 pub mod record;
 pub mod wire;
 
-pub use decode::{DecodeStats, Records, decode_each, decode_records, records_in};
+pub use decode::{Cursor, DecodeStats, Records, decode_each, decode_records, records_in};
 pub use record::{Item, Record};

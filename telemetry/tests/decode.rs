@@ -334,3 +334,27 @@ fn range_checks_refuse_negative_non_finite_and_absurd_values_and_keep_the_rest()
         (1, None, Some(1.0))
     );
 }
+
+#[test]
+fn a_cursor_read_in_parts_gives_what_one_pass_gives() {
+    let bad_report = r#"{"time":"2026-11-25T10:00:00.190Z","type":"platform.report","record":{"requestId":"r2","metrics":{"durationMs":"slow"}}}"#;
+    let body = format!(
+        " [ {} ,{bad_report},{},\n{} ] ",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone"),
+        fixture("platform.report")
+    );
+    let (whole, whole_stats) = decode_records(body.as_bytes());
+    let mut cursor = lambda_lens_telemetry::Cursor::default();
+    let mut stats = DecodeStats::default();
+    let mut kinds = Vec::new();
+    // One record per call, the body borrowed afresh each time.
+    while let Some(item) = cursor.next(body.as_bytes(), &mut stats) {
+        kinds.push(item.kind.into_owned());
+    }
+    assert!(cursor.next(body.as_bytes(), &mut stats).is_none());
+    let expected: Vec<String> = whole.iter().map(|i| i.kind.to_string()).collect();
+    assert_eq!(kinds, expected);
+    assert_eq!(stats, whole_stats);
+    assert_eq!((stats.records, stats.malformed), (4, 1));
+}

@@ -2,11 +2,17 @@
 //! into typed records that borrow from the body (built for speed; a record of an unknown type,
 //! or one that does not match its type's schema, is counted and skipped there), and each record
 //! lambda-lens measures becomes one owned [`TelemetryEvent`].
+//!
+//! A delivered body is read as the pipeline works it ([`Delivery`], [`Reading`]): one record at
+//! a time, each joined before the next is decoded, so a 1 MiB batch never has all its events in
+//! memory beside the body (they were ~0.9 MB of the flood's peak). [`Batch`] is a body decoded
+//! up front, for tests and the decode benchmark.
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
 use lambda_lens_telemetry::wire::DurationMetrics;
-use lambda_lens_telemetry::{DecodeStats, Item, Record, Records, decode_each, records_in};
+use lambda_lens_telemetry::{Cursor, DecodeStats, Item, Record, records_in};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::text::clip;
@@ -93,49 +99,162 @@ impl Batch {
         &self.stats
     }
 
-    /// The events, what was counted, and the slot to drop once they have been worked.
-    pub(crate) fn into_parts(self) -> (Vec<TelemetryEvent>, DecodeStats, Checks, ReadSlot) {
-        (self.events, self.stats, self.checks, self.slot)
-    }
-
-    /// Decodes one POSTed body that arrived at `received_ms` (epoch milliseconds). Never fails:
-    /// problems are counted in the stats, changed values in the checks. Each record becomes an
-    /// event as it is decoded: the batch's records are never all held at once beside its events.
+    /// Decodes one POSTed body that arrived at `received_ms` (epoch milliseconds) up front.
+    /// Never fails: problems are counted in the stats, changed values in the checks.
     pub fn decode(body: &[u8], received_ms: i64) -> Self {
-        let mut converter = Converter {
-            events: Vec::with_capacity(records_in(body)),
-            used: 0,
-            malformed: 0,
-            problem: None,
-            checks: Checks::default(),
-            received_ms,
-            accepted: received_ms.saturating_sub(MAX_AGE_MS)..=received_ms.saturating_add(MAX_AHEAD_MS),
-        };
-        let mut stats = decode_each(body, &mut converter);
-        // The decoder's problems come first in the log line, then the conversion's.
-        stats.used += converter.used;
-        stats.malformed += converter.malformed;
-        if let Some(problem) = converter.problem {
-            stats.problem(|| problem);
+        let mut converter = Converter::new(received_ms);
+        let mut events = Vec::with_capacity(records_in(body));
+        let mut cursor = Cursor::default();
+        let mut stats = DecodeStats::default();
+        while let Some(item) = cursor.next(body, &mut stats) {
+            events.extend(converter.convert(item));
         }
+        let (stats, checks) = converter.finish(stats);
         Self {
-            events: converter.events,
+            events,
             stats,
-            checks: converter.checks,
+            checks,
             slot: ReadSlot::default(),
         }
     }
 
-    /// Holds `slot` until the batch is dropped.
+    /// Holds `slot` until the batch is dropped (tests).
+    #[cfg(test)]
     pub(crate) fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
         self.slot = ReadSlot { _permit: Some(slot) };
         self
     }
 }
 
+/// A delivered body, not yet decoded, with the time it arrived and the listener's reading slot.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    body: Bytes,
+    received_ms: i64,
+    slot: ReadSlot,
+}
+
+impl Delivery {
+    /// `body`, which arrived at `received_ms` (epoch milliseconds), holding `slot` until it has
+    /// been read.
+    pub(crate) fn new(body: Bytes, received_ms: i64, slot: OwnedSemaphorePermit) -> Self {
+        Self {
+            body,
+            received_ms,
+            slot: ReadSlot { _permit: Some(slot) },
+        }
+    }
+}
+
+/// A batch being worked: its events come out one at a time ([`Reading::next_event`]); what was
+/// counted comes with [`Reading::finish`], which gives the listener's slot back.
+#[derive(Debug)]
+pub(crate) struct Reading {
+    source: Source,
+    slot: ReadSlot,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// A body decoded record by record as events are asked for.
+    Body {
+        body: Bytes,
+        cursor: Cursor,
+        stats: DecodeStats,
+        converter: Converter,
+    },
+    /// A batch decoded up front.
+    Events {
+        events: std::vec::IntoIter<TelemetryEvent>,
+        stats: DecodeStats,
+        checks: Checks,
+    },
+}
+
+impl From<Delivery> for Reading {
+    fn from(d: Delivery) -> Self {
+        Self {
+            source: Source::Body {
+                body: d.body,
+                cursor: Cursor::default(),
+                stats: DecodeStats::default(),
+                converter: Converter::new(d.received_ms),
+            },
+            slot: d.slot,
+        }
+    }
+}
+
+impl From<Batch> for Reading {
+    fn from(b: Batch) -> Self {
+        Self {
+            source: Source::Events {
+                events: b.events.into_iter(),
+                stats: b.stats,
+                checks: b.checks,
+            },
+            slot: b.slot,
+        }
+    }
+}
+
+impl Reading {
+    /// The next event of the batch; `None` at its end.
+    pub(crate) fn next_event(&mut self) -> Option<TelemetryEvent> {
+        match &mut self.source {
+            Source::Body {
+                body,
+                cursor,
+                stats,
+                converter,
+            } => loop {
+                let item = cursor.next(body, stats)?;
+                if let Some(event) = converter.convert(item) {
+                    return Some(event);
+                }
+            },
+            Source::Events { events, .. } => events.next(),
+        }
+    }
+
+    /// What decoding counted and what the checks changed; the body and the listener's slot
+    /// are let go. Logs the batch's problems, once.
+    pub(crate) fn finish(self) -> (DecodeStats, Checks) {
+        let (stats, checks) = match self.source {
+            Source::Body { stats, converter, .. } => converter.finish(stats),
+            Source::Events { stats, checks, .. } => (stats, checks),
+        };
+        drop(self.slot);
+        log_problems(&stats, &checks);
+        (stats, checks)
+    }
+}
+
+/// One warning per batch for what it skipped, one for what it changed.
+fn log_problems(s: &DecodeStats, c: &Checks) {
+    if s.malformed > 0 {
+        tracing::warn!(
+            records = s.records,
+            used = s.used,
+            malformed = s.malformed,
+            problem = %clip(s.first_problem.as_deref().unwrap_or_default()),
+            "skipped malformed telemetry records; the rest of the batch was used"
+        );
+    }
+    if c.any() {
+        tracing::warn!(
+            values_dropped = c.values_dropped,
+            texts_cut = c.texts_cut,
+            times_replaced = c.times_replaced,
+            first = %clip(c.first.as_deref().unwrap_or_default()),
+            "changed telemetry values that cannot be right; the records were used"
+        );
+    }
+}
+
 /// Turns each decoded record into an event, counting what it used, refused and changed.
+#[derive(Debug)]
 struct Converter {
-    events: Vec<TelemetryEvent>,
     used: u64,
     malformed: u64,
     problem: Option<String>,
@@ -144,8 +263,31 @@ struct Converter {
     accepted: std::ops::RangeInclusive<i64>,
 }
 
-impl<'a> Records<'a> for Converter {
-    fn record(&mut self, item: Item<'a>) {
+impl Converter {
+    fn new(received_ms: i64) -> Self {
+        Self {
+            used: 0,
+            malformed: 0,
+            problem: None,
+            checks: Checks::default(),
+            received_ms,
+            accepted: received_ms.saturating_sub(MAX_AGE_MS)..=received_ms.saturating_add(MAX_AHEAD_MS),
+        }
+    }
+
+    /// The decoder's `stats` with the conversion's counts added (the decoder's problem comes
+    /// first in the log line, then the conversion's), and the checks.
+    fn finish(self, mut stats: DecodeStats) -> (DecodeStats, Checks) {
+        stats.used += self.used;
+        stats.malformed += self.malformed;
+        if let Some(problem) = self.problem {
+            stats.problem(|| problem);
+        }
+        (stats, self.checks)
+    }
+
+    /// The event a record becomes, if it carries anything lambda-lens measures.
+    fn convert(&mut self, item: Item<'_>) -> Option<TelemetryEvent> {
         let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
             Ok(t) => t.timestamp_millis(),
             Err(err) => {
@@ -159,7 +301,7 @@ impl<'a> Records<'a> for Converter {
                         )
                     });
                 }
-                return;
+                return None;
             }
         };
         let time_ms = if self.accepted.contains(&time_ms) {
@@ -178,23 +320,16 @@ impl<'a> Records<'a> for Converter {
         match event(item.record, &mut self.checks) {
             Ok(Some(kind)) => {
                 self.used += 1;
-                self.events.push(TelemetryEvent { time_ms, kind });
+                Some(TelemetryEvent { time_ms, kind })
             }
-            Ok(None) => {}
+            Ok(None) => None,
             Err(problem) => {
                 self.malformed += 1;
                 self.problem
                     .get_or_insert_with(|| format!("a {} record {problem}", clip(&item.kind)));
+                None
             }
         }
-    }
-
-    fn start_over(&mut self) {
-        self.events.clear();
-        self.used = 0;
-        self.malformed = 0;
-        self.problem = None;
-        self.checks = Checks::default();
     }
 }
 

@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::decode::Batch;
+use super::decode::{Batch, Delivery};
 use crate::config::vars;
 use crate::text::clip;
 
@@ -59,6 +59,9 @@ const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(1);
 /// What the listener hands to the pipeline.
 #[derive(Debug)]
 pub(crate) enum IntakeMessage {
+    /// A body as delivered, read as it is worked.
+    Delivery(Delivery),
+    /// A batch decoded up front (tests, the decode benchmark).
     Batch(Batch),
     /// A request body over the limit was refused (the listener logs its size).
     Oversized,
@@ -299,29 +302,12 @@ async fn handle(
             return Ok(reply(StatusCode::BAD_REQUEST));
         }
     };
-    let batch = Batch::decode(&body, chrono::Utc::now().timestamp_millis());
-    drop(body);
-    let s = &batch.stats;
-    if s.malformed > 0 {
-        tracing::warn!(
-            records = s.records,
-            used = s.used,
-            malformed = s.malformed,
-            problem = %clip(s.first_problem.as_deref().unwrap_or_default()),
-            "skipped malformed telemetry records; the rest of the batch was used"
-        );
-    }
-    let c = &batch.checks;
-    if c.any() {
-        tracing::warn!(
-            values_dropped = c.values_dropped,
-            texts_cut = c.texts_cut,
-            times_replaced = c.times_replaced,
-            first = %clip(c.first.as_deref().unwrap_or_default()),
-            "changed telemetry values that cannot be right; the records were used"
-        );
-    }
-    permit.send(IntakeMessage::Batch(batch.holding(slot)));
+    // Decoded by the pipeline as it works the batch, record by record.
+    permit.send(IntakeMessage::Delivery(Delivery::new(
+        body,
+        chrono::Utc::now().timestamp_millis(),
+        slot,
+    )));
     Ok(reply(StatusCode::OK))
 }
 
@@ -367,25 +353,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_is_decoded_answered_200_and_the_next_waits_for_the_pipeline() {
+    async fn a_batch_is_answered_200_and_the_next_waits_until_the_pipeline_has_read_it() {
         let (addr, mut rx, slots) = start(4096).await;
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
         match rx.recv().await.unwrap() {
-            IntakeMessage::Batch(b) => {
-                assert_eq!((b.stats.records, b.stats.used, b.stats.unknown), (2, 1, 1));
+            IntakeMessage::Delivery(d) => {
+                let mut reading = super::super::Reading::from(d);
+                assert!(reading.next_event().is_some());
                 // The pipeline is still working this batch: the next one is not read.
                 let second = tokio::spawn(post(addr, BATCH));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 assert!(!second.is_finished());
                 assert!(rx.try_recv().is_err());
                 assert_eq!(slots.available_permits(), 0);
-                // Dropping the worked batch gives its slot back, and the next one is read.
-                drop(b);
+                assert!(reading.next_event().is_none());
+                // The batch read to its end gives its slot back, and the next one is read.
+                let (stats, _) = reading.finish();
+                assert_eq!((stats.records, stats.used, stats.unknown), (2, 1, 1));
                 assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Delivery(_))));
     }
 
     #[tokio::test]
@@ -408,7 +397,7 @@ mod tests {
         }
         assert!(rx.try_recv().is_err(), "nothing reached the pipeline");
         assert!(post(addr, BATCH).await.starts_with("HTTP/1.1 200"));
-        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Delivery(_))));
     }
 
     #[tokio::test]
@@ -426,7 +415,7 @@ mod tests {
             .await
             .expect("the next batch is not stopped by the stalled one");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Delivery(_))));
         let mut reply = String::new();
         stalled.read_to_string(&mut reply).await.unwrap();
         assert!(
@@ -461,7 +450,7 @@ mod tests {
         // One more request is served once the idle ones time out (header deadline).
         let answer = tokio::time::timeout(Duration::from_secs(10), post(addr, BATCH)).await;
         assert!(answer.unwrap().starts_with("HTTP/1.1 200"));
-        assert!(matches!(rx.recv().await, Some(IntakeMessage::Batch(_))));
+        assert!(matches!(rx.recv().await, Some(IntakeMessage::Delivery(_))));
     }
 
     #[test]

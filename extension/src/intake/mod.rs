@@ -1,16 +1,19 @@
 //! Intake: the Telemetry API subscription, the HTTP listener Lambda delivers batches to, and
 //! the conversion of each batch from the wire format into the [model](crate::model).
 //!
-//! The listener is bound once, before subscribing. A batch is decoded record by record by the
-//! `lambda-lens-telemetry` crate, then converted once into owned events ([`Batch::decode`]);
-//! batches go to the pipeline over a bounded channel, each holding the listener's one reading
-//! slot until the pipeline has worked it.
+//! The listener is bound once, before subscribing. A delivered body goes to the pipeline over a
+//! bounded channel, holding the listener's one reading slot until the pipeline has worked it;
+//! the pipeline reads it record by record ([`Reading`](decode::Reading)): each record is
+//! decoded by the `lambda-lens-telemetry` crate and converted into one owned event as it is
+//! joined.
 
 mod decode;
 mod listener;
 mod subscribe;
 
 pub use decode::Batch;
-pub(crate) use decode::ReadSlot;
+#[cfg(test)]
+pub(crate) use decode::Delivery;
+pub(crate) use decode::Reading;
 pub(crate) use listener::{IntakeMessage, Listener, RequestLimits, bind_listener, serve};
 pub(crate) use subscribe::subscribe;

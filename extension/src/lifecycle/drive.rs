@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::clock::Clock;
+use super::notice::{LifecycleEvent, Notices};
 use crate::intake::IntakeMessage;
 use crate::model::ResourceSample;
 use crate::pipeline::{Pipeline, PipelineStats};
@@ -19,19 +20,12 @@ const WORK_SLICE: usize = 256;
 /// and the process exit.
 const SHUTDOWN_SAFETY: Duration = Duration::from_millis(300);
 
-/// What the Extensions API told us, for the pipeline task.
-#[derive(Debug)]
-pub(crate) enum LifecycleEvent {
-    Invoke { request_id: String },
-    Shutdown { reason: String, deadline_ms: u64 },
-}
-
 /// Runs the pipeline until SHUTDOWN has been handled (or the Extensions API side is gone).
 /// `sampler` takes the resource samples at invocation boundaries, when the pipeline wants them.
 pub(crate) async fn drive<S: Sink>(
     mut pipeline: Pipeline<S>,
     mut intake: mpsc::Receiver<IntakeMessage>,
-    mut lifecycle: mpsc::Receiver<LifecycleEvent>,
+    mut lifecycle: Notices,
     mut sampler: Option<Box<dyn Sampler>>,
     shutdown_wait: Duration,
     clock: Clock,
@@ -42,34 +36,53 @@ pub(crate) async fn drive<S: Sink>(
     loop {
         let deadline = pipeline.next_deadline();
         let sleep_until = clock.instant(deadline.unwrap_or_default());
+        // Every branch takes the queued INVOKE notices first: an invocation's notice comes
+        // before its telemetry, and before SHUTDOWN.
         tokio::select! {
-            // INVOKE and SHUTDOWN first: the resource sample of an invocation boundary is taken
+            // SHUTDOWN and wakes first: the resource sample of an invocation boundary is taken
             // as close to it as possible, and the order of a test's steps is the order handled.
             biased;
-            event = lifecycle.recv() => match event {
-                Some(LifecycleEvent::Invoke { request_id }) => {
-                    let sample = take_sample(&mut sampler).await;
-                    pipeline.on_invoke(&request_id, sample, clock.wall_ms(), clock.now());
-                }
-                Some(LifecycleEvent::Shutdown { reason, deadline_ms }) => {
-                    let wait = Wait { reason: &reason, deadline_ms, at_most: shutdown_wait };
-                    shutdown(&mut pipeline, &mut intake, &mut sampler, wait, &clock).await;
-                    return pipeline.stats();
-                }
-                None => {
-                    let wait = Wait { reason: "spindown", deadline_ms: 0, at_most: Duration::ZERO };
+            event = lifecycle.recv() => {
+                take_notices(&lifecycle, &mut pipeline, &mut sampler, &clock).await;
+                let (reason, deadline_ms, at_most) = match event {
+                    Some(LifecycleEvent::Wake) => (None, 0, Duration::ZERO),
+                    Some(LifecycleEvent::Shutdown { reason, deadline_ms }) => (Some(reason), deadline_ms, shutdown_wait),
+                    None => (Some("spindown".to_owned()), 0, Duration::ZERO),
+                };
+                if let Some(reason) = reason {
+                    let wait = Wait { reason: &reason, deadline_ms, at_most };
                     shutdown(&mut pipeline, &mut intake, &mut sampler, wait, &clock).await;
                     return pipeline.stats();
                 }
             },
             // A large batch is worked through in slices, each flushed, so its output is never
             // all in memory at once; then the listener may read the next batch.
-            Some(message) = intake.recv() => work_through(&mut pipeline, message, &clock).await,
-            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => pipeline.sweep(clock.now()),
+            Some(message) = intake.recv() => {
+                take_notices(&lifecycle, &mut pipeline, &mut sampler, &clock).await;
+                work_through(&mut pipeline, message, &clock).await;
+            }
+            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                take_notices(&lifecycle, &mut pipeline, &mut sampler, &clock).await;
+                pipeline.sweep(clock.now());
+            }
         }
         if let Err(err) = pipeline.flush().await {
             tracing::warn!(error = %err, "could not write metrics to stdout");
         }
+    }
+}
+
+/// Hands the queued INVOKE notices to the pipeline, each with a resource sample when they are
+/// measured.
+async fn take_notices<S: Sink>(
+    notices: &Notices,
+    pipeline: &mut Pipeline<S>,
+    sampler: &mut Option<Box<dyn Sampler>>,
+    clock: &Clock,
+) {
+    while let Some(invoke) = notices.take() {
+        let sample = take_sample(sampler).await;
+        pipeline.on_invoke(&invoke.request_id, sample, invoke.wall_ms, clock.now());
     }
 }
 
@@ -99,7 +112,7 @@ async fn take_sample(sampler: &mut Option<Box<dyn Sampler>>) -> Option<ResourceS
 /// Works a whole intake message in flushed slices; its slot goes back to the listener when
 /// the last slice is done.
 async fn work_through<S: Sink>(pipeline: &mut Pipeline<S>, message: IntakeMessage, clock: &Clock) {
-    pipeline.accept(message);
+    pipeline.accept(message, clock.now());
     while pipeline.work(clock.now(), WORK_SLICE) {
         if let Err(err) = pipeline.flush().await {
             tracing::warn!(error = %err, "could not write metrics to stdout");

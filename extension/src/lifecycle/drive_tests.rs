@@ -1,3 +1,4 @@
+use super::super::notice::{self, Invoke, Notifier};
 use super::*;
 use crate::config::Config;
 use crate::intake::Batch;
@@ -37,7 +38,7 @@ const REPORT: (&str, &str) = (
 /// A pipeline for `vars` driven by a task, with the channels that feed it.
 struct Driven {
     intake: mpsc::Sender<IntakeMessage>,
-    life: mpsc::Sender<LifecycleEvent>,
+    life: Notifier,
     task: tokio::task::JoinHandle<PipelineStats>,
     sink: MemorySink,
 }
@@ -46,7 +47,8 @@ fn start(vars: &[(&str, &str)], sampler: Option<Box<dyn Sampler>>, wait: Duratio
     let p = pipeline(vars);
     let sink = p.sink().clone();
     let (intake, intake_rx) = mpsc::channel(4);
-    let (life, life_rx) = mpsc::channel(4);
+    // Without a sampler the notices wait unwoken, as in the extension.
+    let (life, life_rx) = notice::channel(sampler.is_some());
     let task = tokio::spawn(drive(p, intake_rx, life_rx, sampler, wait, clock));
     Driven {
         intake,
@@ -56,16 +58,10 @@ fn start(vars: &[(&str, &str)], sampler: Option<Box<dyn Sampler>>, wait: Duratio
     }
 }
 
-fn invoke(id: &str) -> LifecycleEvent {
-    LifecycleEvent::Invoke {
+fn invoke(id: &str) -> Invoke {
+    Invoke {
         request_id: id.into(),
-    }
-}
-
-fn shutdown_event(reason: &str, deadline_ms: i64) -> LifecycleEvent {
-    LifecycleEvent::Shutdown {
-        reason: reason.into(),
-        deadline_ms: deadline_ms as u64,
+        wall_ms: WALL,
     }
 }
 
@@ -82,12 +78,9 @@ async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
         Duration::from_secs(5),
         Clock::following_tokio(WALL),
     );
-    life_tx.send(invoke("r1")).await.unwrap();
+    life_tx.invoke(invoke("r1"));
     intake_tx.send(batch(&[START, DONE])).await.unwrap();
-    life_tx
-        .send(shutdown_event("spindown", WALL + 10_000))
-        .await
-        .unwrap();
+    life_tx.shutdown("spindown".into(), (WALL + 10_000) as u64).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     intake_tx.send(batch(&[REPORT])).await.unwrap();
     let stats = task.await.unwrap();
@@ -113,11 +106,8 @@ async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
         Duration::from_millis(500),
         Clock::following_tokio(WALL),
     );
-    life_tx.send(invoke("r1")).await.unwrap();
-    life_tx
-        .send(shutdown_event("timeout", WALL + 10_000))
-        .await
-        .unwrap();
+    life_tx.invoke(invoke("r1"));
+    life_tx.shutdown("timeout".into(), (WALL + 10_000) as u64).await;
     let started = tokio::time::Instant::now();
     let stats = task.await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(500));
@@ -136,11 +126,8 @@ async fn shutdown_wait_with(left_ms: i64) -> Duration {
         task,
         sink: _,
     } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
-    life_tx.send(invoke("r1")).await.unwrap();
-    life_tx
-        .send(shutdown_event("spindown", WALL + left_ms))
-        .await
-        .unwrap();
+    life_tx.invoke(invoke("r1"));
+    life_tx.shutdown("spindown".into(), (WALL + left_ms) as u64).await;
     let started = tokio::time::Instant::now();
     task.await.unwrap();
     started.elapsed()
@@ -189,12 +176,11 @@ async fn resources_are_sampled_off_the_thread_at_each_invoke_and_at_shutdown() {
         Duration::from_secs(1),
         Clock::following_tokio(WALL),
     );
-    life_tx.send(invoke("r1")).await.unwrap();
+    life_tx.invoke(invoke("r1"));
     intake_tx.send(batch(&[START, DONE, REPORT])).await.unwrap();
     life_tx
-        .send(shutdown_event("spindown", WALL + 3_600_000))
-        .await
-        .unwrap();
+        .shutdown("spindown".into(), (WALL + 3_600_000) as u64)
+        .await;
     task.await.unwrap();
     let docs = docs(&sink);
     assert_eq!(docs[0]["RequestId"], "r1");
@@ -228,7 +214,7 @@ async fn a_panic_while_sampling_ends_the_pipeline_task_with_that_panic() {
         Duration::from_secs(1),
         Clock::system(),
     );
-    life_tx.send(invoke("r1")).await.unwrap();
+    life_tx.invoke(invoke("r1"));
     let err = task.await.unwrap_err();
     assert!(err.is_panic());
 }

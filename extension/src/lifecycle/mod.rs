@@ -3,12 +3,13 @@
 //! has been answered by a final flush, and end the process with the pipeline's fate: a crash of
 //! the pipeline task is a failed run, never a quiet exit.
 //!
-//! The invoke path is never blocked: the event loop only hands INVOKE to the pipeline thread
-//! with a non-blocking send, then calls `/event/next` again at once.
+//! The invoke path is never blocked: the event loop only queues INVOKE for the pipeline thread
+//! (without waking it, see [`notice`]), then calls `/event/next` again at once.
 
 mod api;
 mod clock;
 mod drive;
+mod notice;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub use api::ApiError;
 use api::NextEvent;
 use clock::Clock;
-use drive::{LifecycleEvent, drive};
+use drive::drive;
+use notice::{Invoke, Notices, Notifier};
 
 use crate::config::{Config, SinkKind, vars};
 use crate::intake::{IntakeMessage, Listener, RequestLimits, bind_listener, serve, subscribe};
@@ -145,7 +147,6 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         }
     };
 
-    let (life_tx, life_rx) = mpsc::channel::<LifecycleEvent>(256);
     let client = api::client(&runtime_api)
         .map_err(|_| RunError::BadRuntimeApi(crate::text::clip(&runtime_api).into_owned()))?;
     let name = extension_name();
@@ -159,11 +160,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .map_err(|_| RunError::RegisterTimeout)?
         .map_err(RunError::Register)?;
 
-    // One batch waits at most: each holds up to ~2 × maxBytes of decoded events, and memory
-    // under a flood must stay bounded; the listener waits (backpressure) meanwhile.
+    // One batch waits at most: each holds its body (up to maxBytes), and memory under a flood
+    // must stay bounded; the listener waits (backpressure) meanwhile.
     let (intake_tx, intake_rx) = mpsc::channel::<IntakeMessage>(1);
     let destination = listener.as_ref().map(|l| l.destination.clone());
     let pipeline = Pipeline::from_config(&config, output_sink(&config));
+    let (life_tx, life_rx) = notice::channel(pipeline.wants_resources());
     let sampler = pipeline
         .wants_resources()
         .then(|| Box::new(ProcSampler::new()) as Box<dyn Sampler>);
@@ -208,24 +210,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 /// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
 /// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
 /// flushed (asking for another event would tell Lambda the extension is done).
-async fn event_loop(
-    client: &PooledClient,
-    extension_id: &str,
-    lifecycle: mpsc::Sender<LifecycleEvent>,
-) -> Result<(), ApiError> {
+async fn event_loop(client: &PooledClient, extension_id: &str, lifecycle: Notifier) -> Result<(), ApiError> {
     loop {
         match api::next_event(client, extension_id).await? {
             NextEvent::Invoke { request_id } => {
-                // A full queue loses only the early notice (the invocation is still learnt
-                // from its telemetry).
-                if lifecycle.try_send(LifecycleEvent::Invoke { request_id }).is_err() {
-                    tracing::debug!("lifecycle queue full; INVOKE notice skipped");
-                }
+                let wall_ms = chrono::Utc::now().timestamp_millis();
+                lifecycle.invoke(Invoke { request_id, wall_ms });
             }
             NextEvent::Shutdown { reason, deadline_ms } => {
-                let _ = lifecycle
-                    .send(LifecycleEvent::Shutdown { reason, deadline_ms })
-                    .await;
+                lifecycle.shutdown(reason, deadline_ms).await;
                 return std::future::pending().await;
             }
         }
@@ -240,7 +233,7 @@ struct Telemetry<S: Sink + 'static> {
     listener: Option<Listener>,
     limits: RequestLimits,
     intake: (mpsc::Sender<IntakeMessage>, mpsc::Receiver<IntakeMessage>),
-    lifecycle: mpsc::Receiver<LifecycleEvent>,
+    lifecycle: Notices,
     pipeline: Pipeline<S>,
     sampler: Option<Box<dyn Sampler>>,
     shutdown_wait: Duration,
@@ -379,9 +372,9 @@ mod tests {
         }
     }
 
-    fn telemetry<S: Sink>(sink: S) -> (Telemetry<S>, mpsc::Sender<LifecycleEvent>) {
+    fn telemetry<S: Sink>(sink: S) -> (Telemetry<S>, Notifier) {
         let (config, _) = Config::from_pairs(&[]);
-        let (life_tx, life_rx) = mpsc::channel(4);
+        let (life_tx, life_rx) = notice::channel(true);
         let telemetry = Telemetry {
             listener: None,
             limits: RequestLimits::new(4096),
@@ -398,11 +391,10 @@ mod tests {
     async fn a_panic_in_the_pipeline_is_a_failed_run_with_its_message() {
         let (telemetry, life) = telemetry(Exploding);
         let finished = telemetry.start().unwrap();
-        life.send(LifecycleEvent::Invoke {
+        life.invoke(Invoke {
             request_id: "r1".into(),
-        })
-        .await
-        .unwrap();
+            wall_ms: 0,
+        });
         let err = supervise(std::future::pending(), finished).await.unwrap_err();
         assert!(matches!(err, RunError::Crashed(_)), "{err:?}");
         assert_eq!(err.to_string(), "the metrics pipeline crashed: boom");
@@ -412,12 +404,7 @@ mod tests {
     async fn a_pipeline_that_finishes_after_shutdown_is_a_clean_run() {
         let (telemetry, life) = telemetry(MemorySink::default());
         let finished = telemetry.start().unwrap();
-        life.send(LifecycleEvent::Shutdown {
-            reason: "spindown".into(),
-            deadline_ms: 0,
-        })
-        .await
-        .unwrap();
+        life.shutdown("spindown".into(), 0).await;
         assert!(supervise(std::future::pending(), finished).await.is_ok());
     }
 

@@ -5,11 +5,10 @@
 
 mod build;
 
-use std::collections::VecDeque;
 use std::io;
 
 use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
-use crate::intake::{Batch, IntakeMessage, ReadSlot};
+use crate::intake::{Batch, IntakeMessage, Reading};
 use crate::join::Joiner;
 use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
@@ -94,10 +93,8 @@ pub struct Pipeline<S: Sink> {
     parts: PipelineParts<S>,
     stats: PipelineStats,
     completed: Vec<CompletedInvocation>,
-    /// Decoded events not yet joined (see [`Pipeline::work`]).
-    backlog: VecDeque<TelemetryEvent>,
-    /// The listener's slot of the batch in `backlog`, given back when the backlog is worked.
-    slot: ReadSlot,
+    /// The batch being worked (see [`Pipeline::work`]); it holds the listener's slot.
+    reading: Option<Reading>,
     records: Vec<MetricRecord>,
     /// The last record placed, whose room the next invocation's record takes.
     spent: Option<MetricRecord>,
@@ -117,8 +114,7 @@ impl<S: Sink> Pipeline<S> {
             parts,
             stats: PipelineStats::default(),
             completed: Vec::new(),
-            backlog: VecDeque::new(),
-            slot: ReadSlot::default(),
+            reading: None,
             records: Vec::new(),
             spent: None,
             aggregates: Vec::new(),
@@ -165,55 +161,65 @@ impl<S: Sink> Pipeline<S> {
         .min()
     }
 
-    /// A decoded batch, worked whole. `now` is the monotonic clock in milliseconds.
+    /// A batch decoded up front, worked whole. `now` is the monotonic clock in milliseconds.
     pub fn on_batch(&mut self, batch: Batch, now: u64) {
-        self.accept(IntakeMessage::Batch(batch));
+        self.accept(IntakeMessage::Batch(batch), now);
         while self.work(now, usize::MAX) {}
     }
 
-    /// Counts a message from the listener and queues its events without working them.
-    pub(crate) fn accept(&mut self, message: IntakeMessage) {
-        let batch = match message {
-            IntakeMessage::Batch(batch) => batch,
+    /// Takes a message from the listener: its batch is worked by [`Pipeline::work`]. A batch
+    /// still being worked is finished first (the listener sends the next only after that).
+    pub(crate) fn accept(&mut self, message: IntakeMessage, now: u64) {
+        let reading = match message {
+            IntakeMessage::Delivery(delivery) => Reading::from(delivery),
+            IntakeMessage::Batch(batch) => Reading::from(batch),
             IntakeMessage::Oversized => {
                 self.stats.batches_oversized += 1;
                 return;
             }
         };
-        let (events, s, checks, slot) = batch.into_parts();
-        self.stats.values_dropped += checks.values_dropped;
-        self.stats.texts_cut += checks.texts_cut;
-        self.stats.times_replaced += checks.times_replaced;
+        while self.work(now, usize::MAX) {}
+        self.reading = Some(reading);
         self.stats.batches += 1;
-        self.stats.records += s.records;
-        self.stats.records_used += s.used;
-        self.stats.records_ignored += s.ignored;
-        self.stats.records_unknown += s.unknown;
-        self.stats.records_malformed += s.malformed;
-        self.backlog.extend(events);
-        self.slot = slot;
     }
 
-    /// Joins up to `slice` queued events and emits what they complete. Returns whether events
-    /// are still queued (the caller flushes between slices). Once the backlog is empty the
-    /// listener's slot is given back, so it may read the next batch.
+    /// Joins up to `slice` events of the batch being worked (each decoded as it is taken) and
+    /// emits what they complete. Returns whether the batch has more (the caller flushes between
+    /// slices). At the batch's end its counts are added and the listener's slot is given back,
+    /// so it may read the next batch.
     pub(crate) fn work(&mut self, now: u64, slice: usize) -> bool {
+        let Some(mut reading) = self.reading.take() else {
+            return false;
+        };
+        let mut more = true;
         for _ in 0..slice {
-            let Some(event) = self.backlog.pop_front() else {
+            let Some(event) = reading.next_event() else {
+                more = false;
                 break;
             };
             self.environment_event(&event);
             self.parts.joiner.ingest(event, now, &mut self.completed);
         }
-        self.emit(now);
-        if self.backlog.is_empty() {
-            // Give a burst's memory back rather than keep it for the environment's life.
-            self.backlog.shrink_to(1024);
-            self.slot = ReadSlot::default();
-            false
+        if more {
+            self.reading = Some(reading);
         } else {
-            true
+            self.count(reading);
         }
+        self.emit(now);
+        more
+    }
+
+    /// Adds what a worked batch counted to the totals.
+    fn count(&mut self, reading: Reading) {
+        let (s, checks) = reading.finish();
+        self.stats.values_dropped += checks.values_dropped;
+        self.stats.texts_cut += checks.texts_cut;
+        self.stats.times_replaced += checks.times_replaced;
+        self.stats.records += s.records;
+        self.stats.records_used += s.used;
+        self.stats.records_ignored += s.ignored;
+        self.stats.records_unknown += s.unknown;
+        self.stats.records_malformed += s.malformed;
     }
 
     /// Environment-level events become records of their own.

@@ -68,7 +68,7 @@ fn the_pipeline_counts_what_it_could_not_use_and_what_lambda_dropped() {
         ]),
         0,
     );
-    p.accept(IntakeMessage::Oversized);
+    p.accept(IntakeMessage::Oversized, 0);
     let s = p.stats();
     assert_eq!((s.records, s.records_unknown, s.records_malformed), (4, 1, 1));
     assert_eq!(
@@ -182,7 +182,10 @@ fn the_listeners_slot_goes_back_only_when_the_whole_batch_is_worked() {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
     let slot = std::sync::Arc::clone(&slots).try_acquire_owned().unwrap();
     let mut p = pipeline(&[]);
-    p.accept(IntakeMessage::Batch(batch(&[START, DONE, REPORT]).holding(slot)));
+    p.accept(
+        IntakeMessage::Batch(batch(&[START, DONE, REPORT]).holding(slot)),
+        0,
+    );
     assert!(p.work(0, 2), "one event left");
     assert_eq!(slots.available_permits(), 0, "held while events wait");
     assert!(!p.work(0, 2));
@@ -380,4 +383,53 @@ fn a_value_that_cannot_be_right_costs_that_value_not_the_invocation() {
         assert!(doc.get(absent).is_none(), "{absent}: {doc}");
     }
     assert_eq!(p.stats().values_dropped, 2);
+}
+
+#[test]
+fn a_delivered_body_read_in_slices_gives_what_a_batch_decoded_up_front_gives() {
+    let records = |done: &str| {
+        [
+            START,
+            ("platform.mystery", "{}"),
+            (DONE.0, done),
+            REPORT,
+            START2,
+            DONE2,
+            REPORT2,
+        ]
+        .iter()
+        .map(|(kind, record)| {
+            format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"{kind}","record":{record}}}"#)
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+    };
+    // One record that is not its type's schema (a text where a number belongs).
+    let body = format!(
+        "[{},{}]",
+        records(DONE.1),
+        r#"{"time":"2026-11-25T10:00:00.000Z","type":"platform.report","record":{"requestId":"r9","metrics":{"durationMs":"slow"}}}"#
+    );
+    let mut whole = pipeline(&[]);
+    whole.on_batch(Batch::decode(body.as_bytes(), Batch::TEST_ARRIVAL), 0);
+
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let slot = std::sync::Arc::clone(&slots).try_acquire_owned().unwrap();
+    let delivery = crate::intake::Delivery::new(body.clone().into(), Batch::TEST_ARRIVAL, slot);
+    let mut sliced = pipeline(&[]);
+    sliced.accept(IntakeMessage::Delivery(delivery), 0);
+    let mut slices = 1;
+    while sliced.work(0, 2) {
+        assert_eq!(slots.available_permits(), 0, "the body is held while it is read");
+        slices += 1;
+    }
+    assert_eq!(slots.available_permits(), 1, "given back at its end");
+    assert_eq!(slices, 4, "six events, two at a time, then the end");
+    assert_eq!(sliced.stats(), whole.stats());
+    let s = sliced.stats();
+    assert_eq!(
+        (s.records, s.records_used, s.records_unknown, s.records_malformed),
+        (8, 6, 1, 1)
+    );
+    assert_eq!(docs(&mut sliced), docs(&mut whole));
 }

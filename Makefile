@@ -289,7 +289,8 @@ soak: layer
 		--invocations $(SOAK_INVOCATIONS) --seed $(SOAK_SEED)
 
 ## The peers `make bench` measures beside lambda-lens, built from the crate registry into
-## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate) and
+## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate), the
+## telemetry floor (the floor subscribed to telemetry, reading each batch and answering 200) and
 ## the crate's telemetry-processor pattern (tests/lens/bench/peers, a workspace of their own with a
 ## Cargo.lock, musl like the layer), and opentelemetry-lambda-extension at a pinned version
 ## (cargo install --locked; glibc: it builds ring's C code; stripped into its layer). Each peer
@@ -304,9 +305,11 @@ bench-peers: toolchain
 		--target-dir $(PEERS)/cargo
 	$(CARGO) install --quiet --locked --version $(OTEL_PEER_VERSION) --root $(PEERS) opentelemetry-lambda-extension
 	rm -rf $(PEER_LAYERS)
-	mkdir -p $(PEER_LAYERS)/floor/extensions $(PEER_LAYERS)/crate-pattern/extensions \
+	mkdir -p $(PEER_LAYERS)/floor/extensions $(PEER_LAYERS)/telemetry-floor/extensions \
+		$(PEER_LAYERS)/crate-pattern/extensions \
 		$(PEER_LAYERS)/opentelemetry/extensions
 	cp $(PEER_RELEASE)/floor $(PEER_LAYERS)/floor/extensions/floor
+	cp $(PEER_RELEASE)/telemetry-floor $(PEER_LAYERS)/telemetry-floor/extensions/telemetry-floor
 	cp $(PEER_RELEASE)/crate-pattern $(PEER_LAYERS)/crate-pattern/extensions/crate-pattern
 	strip -o $(PEER_LAYERS)/opentelemetry/extensions/opentelemetry-lambda-extension \
 		$(PEERS)/bin/opentelemetry-lambda-extension

@@ -24,6 +24,9 @@ use lambda_sandbox::ids::Seeded;
 
 /// The no-op peer's name: the reference of most targets.
 pub const FLOOR: &str = "floor";
+/// The telemetry floor's name: the floor subscribed to telemetry, reading each batch and
+/// answering 200; the reference of the whole-process CPU target.
+pub const TELEMETRY_FLOOR: &str = "telemetry floor";
 /// The `lambda-extension` crate's telemetry-processor pattern's name.
 pub const CRATE_PATTERN: &str = "crate pattern";
 

@@ -334,7 +334,7 @@ fn index_of(results: &Results, name: &str) -> Option<usize> {
 }
 
 /// Summarizes every subject and judges the targets (the first subject is lambda-lens; the
-/// floor and the crate pattern are found by name).
+/// floor, the telemetry floor and the crate pattern are found by name).
 pub fn judge(results: &Results, context: &Context) -> Rendered {
     let summaries: Vec<Summary> = results
         .subjects
@@ -356,6 +356,7 @@ pub fn judge(results: &Results, context: &Context) -> Rendered {
         Some(lens) => super::targets::judge(
             lens,
             by_name(super::FLOOR),
+            by_name(super::TELEMETRY_FLOOR),
             by_name(super::CRATE_PATTERN),
             context.layer_zip_bytes,
         ),

@@ -6,6 +6,7 @@
 //! `lambda-lens-bench --help` lists the options.
 //!
 //! `--peers DIR` holds one layer per peer: `floor/extensions/floor`,
+//! `telemetry-floor/extensions/telemetry-floor`,
 //! `crate-pattern/extensions/crate-pattern` and
 //! `opentelemetry/extensions/opentelemetry-lambda-extension` (`make bench-peers` builds them).
 //! `--check` (the smoke test in `make test`) fails unless every figure was measured; it judges
@@ -41,9 +42,14 @@ struct Args {
     /// lambda-lens's layer folder (extensions/lambda-lens).
     #[arg(long, value_name = "DIR")]
     layer: PathBuf,
-    /// The peers' layers (make bench-peers): floor/, crate-pattern/, opentelemetry/.
+    /// The peers' layers (make bench-peers): floor/, telemetry-floor/, crate-pattern/,
+    /// opentelemetry/.
     #[arg(long, value_name = "DIR")]
     peers: Option<PathBuf>,
+    /// Only these peers (their folder names under `--peers`: floor, telemetry-floor,
+    /// crate-pattern, opentelemetry; repeatable), for a quicker comparison; all of them by default.
+    #[arg(long = "peer", value_name = "NAME", value_parser = ["floor", "telemetry-floor", "crate-pattern", "opentelemetry"])]
+    only: Vec<String>,
     /// Rounds; each runs every subject once, the order rotating.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
@@ -119,6 +125,7 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
     let Some(peers) = &args.peers else {
         return Ok(out);
     };
+    let wanted = |folder: &str| args.only.is_empty() || args.only.iter().any(|o| o == folder);
     let peer = |folder: &str, extension: &str| -> Result<PathBuf, String> {
         let layer = peers.join(folder);
         let exe = layer.join("extensions").join(extension);
@@ -128,33 +135,49 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             Err(format!("{} is missing: run `make bench-peers`", exe.display()))
         }
     };
-    out.push(Subject {
-        name: bench::FLOOR.to_owned(),
-        layer: peer("floor", "floor")?,
-        extension: "floor".to_owned(),
-        env: Vec::new(),
-        output: Output::Nothing,
-        note: "`tests/lens/bench/peers/floor`: a no-op extension on the `lambda-extension` crate (1.1.1): registers for INVOKE and SHUTDOWN, does nothing, exits at SHUTDOWN; no telemetry subscription, so no flood".to_owned(),
-    });
-    out.push(Subject {
-        name: bench::CRATE_PATTERN.to_owned(),
-        layer: peer("crate-pattern", "crate-pattern")?,
-        extension: "crate-pattern".to_owned(),
-        env: Vec::new(),
-        output: Output::EmfPerReport,
-        note: "`tests/lens/bench/peers/crate-pattern`: the `lambda-extension` crate's telemetry-processor pattern as its example writes it (the crate's listener on port 9003, its default event loop, nothing done at SHUTDOWN), one EMF line per `platform.report`; 25 ms buffering, 1 MiB batches".to_owned(),
-    });
-    out.push(Subject {
-        name: format!("opentelemetry-lambda-extension {OTEL_VERSION}"),
-        layer: peer("opentelemetry", "opentelemetry-lambda-extension")?,
-        extension: "opentelemetry-lambda-extension".to_owned(),
-        env: vec![
-            pair("LAMBDA_OTEL_FLUSH_COMPLETION_WAIT", "off"),
-            pair("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
-        ],
-        output: Output::Otlp,
-        note: "from crates.io (`cargo install --locked`, glibc: it builds `ring`'s C code, so no musl build here; stripped), exporting OTLP/HTTP to a collector the bench plays (`OTEL_EXPORTER_OTLP_ENDPOINT`), uncompressed (`OTEL_EXPORTER_OTLP_COMPRESSION=none`) so the bench can find each invocation's `faas.invocation_id`; its completion wait off (`LAMBDA_OTEL_FLUSH_COMPLETION_WAIT=off`): by default (`auto`) it holds `/event/next` after every invocation until `platform.runtimeDone` reaches it by telemetry, which makes every invocation about 1 s long (a `{}` invocation lasted 1.02–1.18 s in the sandbox with it on, 2026-12-01). It sets no buffering (Lambda's defaults: 1,000 ms), and its records of sandbox invocations only are counted (the flood's ids are not searched)".to_owned(),
-    });
+    if wanted("floor") {
+        out.push(Subject {
+            name: bench::FLOOR.to_owned(),
+            layer: peer("floor", "floor")?,
+            extension: "floor".to_owned(),
+            env: Vec::new(),
+            output: Output::Nothing,
+            note: "`tests/lens/bench/peers/floor`: a no-op extension on the `lambda-extension` crate (1.1.1): registers for INVOKE and SHUTDOWN, does nothing, exits at SHUTDOWN; no telemetry subscription, so no flood".to_owned(),
+        });
+    }
+    if wanted("telemetry-floor") {
+        out.push(Subject {
+            name: bench::TELEMETRY_FLOOR.to_owned(),
+            layer: peer("telemetry-floor", "telemetry-floor")?,
+            extension: "telemetry-floor".to_owned(),
+            env: Vec::new(),
+            output: Output::Nothing,
+            note: "`tests/lens/bench/peers/telemetry-floor`: the floor subscribed to the Telemetry API as lambda-lens is (platform records, 25 ms buffering, 1 MiB batches), with a hyper listener that reads each batch whole and answers 200; it decodes and writes nothing, so lambda-lens's CPU above it is what lambda-lens spends on the telemetry itself (the whole-process CPU target's reference)".to_owned(),
+        });
+    }
+    if wanted("crate-pattern") {
+        out.push(Subject {
+            name: bench::CRATE_PATTERN.to_owned(),
+            layer: peer("crate-pattern", "crate-pattern")?,
+            extension: "crate-pattern".to_owned(),
+            env: Vec::new(),
+            output: Output::EmfPerReport,
+            note: "`tests/lens/bench/peers/crate-pattern`: the `lambda-extension` crate's telemetry-processor pattern as its example writes it (the crate's listener on port 9003, its default event loop, nothing done at SHUTDOWN), one EMF line per `platform.report`; 25 ms buffering, 1 MiB batches".to_owned(),
+        });
+    }
+    if wanted("opentelemetry") {
+        out.push(Subject {
+            name: format!("opentelemetry-lambda-extension {OTEL_VERSION}"),
+            layer: peer("opentelemetry", "opentelemetry-lambda-extension")?,
+            extension: "opentelemetry-lambda-extension".to_owned(),
+            env: vec![
+                pair("LAMBDA_OTEL_FLUSH_COMPLETION_WAIT", "off"),
+                pair("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+            ],
+            output: Output::Otlp,
+            note: "from crates.io (`cargo install --locked`, glibc: it builds `ring`'s C code, so no musl build here; stripped), exporting OTLP/HTTP to a collector the bench plays (`OTEL_EXPORTER_OTLP_ENDPOINT`), uncompressed (`OTEL_EXPORTER_OTLP_COMPRESSION=none`) so the bench can find each invocation's `faas.invocation_id`; its completion wait off (`LAMBDA_OTEL_FLUSH_COMPLETION_WAIT=off`): by default (`auto`) it holds `/event/next` after every invocation until `platform.runtimeDone` reaches it by telemetry, which makes every invocation about 1 s long (a `{}` invocation lasted 1.02–1.18 s in the sandbox with it on, 2026-12-01). It sets no buffering (Lambda's defaults: 1,000 ms), and its records of sandbox invocations only are counted (the flood's ids are not searched)".to_owned(),
+        });
+    }
     Ok(out)
 }
 

@@ -461,7 +461,7 @@ fn main() -> ExitCode {
         WARM_UP.as_millis()
     );
     println!(
-        "| batch | bytes | records | decode into borrowing structs MB/s median (min–max) | decode to owned events MB/s median (min–max) | records/s median (owned) | decode+join+EMF MB/s median (min–max) | µs per invocation (decode+join+EMF) | **join+metrics+EMF CPU µs per invocation** median (min–max) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
+        "| batch | bytes | records | decode into borrowing structs MB/s median (min–max) | decode to owned events MB/s median (min–max) | records/s median (owned) | decode+join+EMF MB/s median (min–max; a delivered body read record by record, as the extension does) | µs per invocation (decode+join+EMF) | **join+metrics+EMF CPU µs per invocation** median (min–max) | heap: decode peak / result held / decode+join+EMF peak (KiB) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failed = false;
@@ -487,9 +487,11 @@ fn main() -> ExitCode {
 
         let (decoded, decode_peak, decode_held) = heap::measure(|| Batch::decode(&g.body, ARRIVED));
         drop(decoded);
+        // The extension's own path: the delivered body read record by record as it is joined.
+        let delivered = bytes::Bytes::from(g.body.clone());
         let ((), full_peak, _) = heap::measure(|| {
             let mut p = pipeline();
-            p.on_batch(Batch::decode(&g.body, ARRIVED), 0);
+            p.on_body(delivered.clone(), ARRIVED, 0);
             black_box(p.sink().documents);
         });
 
@@ -504,7 +506,7 @@ fn main() -> ExitCode {
             // A new pipeline per batch: the join remembers request ids and would drop a
             // redelivered batch as duplicates.
             let mut p = pipeline();
-            p.on_batch(Batch::decode(black_box(&g.body), ARRIVED), 0);
+            p.on_body(black_box(delivered.clone()), ARRIVED, 0);
             black_box(p.sink().documents);
         });
         let behind = spread(

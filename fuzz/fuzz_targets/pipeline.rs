@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use lambda_lens::{Batch, Config, MemorySink, Pipeline};
+use lambda_lens::{Config, MemorySink, Pipeline};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     let (config, _) =
         Config::from_lookup(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()));
     let mut pipeline = Pipeline::from_config(&config, MemorySink::default());
-    pipeline.on_batch(Batch::decode(body.as_bytes(), 1_795_600_800_000), 0);
+    // As the extension works a delivered body: record by record.
+    pipeline.on_body(body.into_bytes().into(), 1_795_600_800_000, 0);
     pipeline.finish("spindown", 1_795_600_900_000, 60_000);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(pipeline.flush()).unwrap();

@@ -135,6 +135,15 @@ pub(crate) struct Delivery {
 }
 
 impl Delivery {
+    /// `body` with no reading slot (benchmarks, tests).
+    pub(crate) fn unheld(body: Bytes, received_ms: i64) -> Self {
+        Self {
+            body,
+            received_ms,
+            slot: ReadSlot::default(),
+        }
+    }
+
     /// `body`, which arrived at `received_ms` (epoch milliseconds), holding `slot` until it has
     /// been read.
     pub(crate) fn new(body: Bytes, received_ms: i64, slot: OwnedSemaphorePermit) -> Self {

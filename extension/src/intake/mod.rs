@@ -12,8 +12,6 @@ mod listener;
 mod subscribe;
 
 pub use decode::Batch;
-#[cfg(test)]
-pub(crate) use decode::Delivery;
-pub(crate) use decode::Reading;
+pub(crate) use decode::{Delivery, Reading};
 pub(crate) use listener::{IntakeMessage, Listener, RequestLimits, bind_listener, serve};
 pub(crate) use subscribe::subscribe;

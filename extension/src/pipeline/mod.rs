@@ -8,7 +8,7 @@ mod build;
 use std::io;
 
 use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
-use crate::intake::{Batch, IntakeMessage, Reading};
+use crate::intake::{Batch, Delivery, IntakeMessage, Reading};
 use crate::join::Joiner;
 use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
@@ -164,6 +164,14 @@ impl<S: Sink> Pipeline<S> {
     /// A batch decoded up front, worked whole. `now` is the monotonic clock in milliseconds.
     pub fn on_batch(&mut self, batch: Batch, now: u64) {
         self.accept(IntakeMessage::Batch(batch), now);
+        while self.work(now, usize::MAX) {}
+    }
+
+    /// A delivered body that arrived at `received_ms` (epoch milliseconds), worked whole the
+    /// way the extension works it: record by record, each decoded as it is joined. `now` is
+    /// the monotonic clock in milliseconds.
+    pub fn on_body(&mut self, body: bytes::Bytes, received_ms: i64, now: u64) {
+        self.accept(IntakeMessage::Delivery(Delivery::unheld(body, received_ms)), now);
         while self.work(now, usize::MAX) {}
     }
 

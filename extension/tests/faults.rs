@@ -592,6 +592,77 @@ async fn memory_stays_flat_under_a_stream_of_maximum_size_batches() {
     );
 }
 
+/// Eight ~1 MiB batches in per-invocation output of every metric (~2 KB of EMF per invocation,
+/// ~18 MB in all), stdout read 64 KiB at a time with `pause` between reads: the extension's
+/// peak memory (MiB), the invocations written, and its log.
+async fn verbose_flood(pause: Duration) -> (f64, usize, String) {
+    let bodies = (0..8).map(|b| invocations_body(b * 1_000, 1_000, 500)).collect();
+    let (addr, _plane) = start_with(Answer::Yes, Answer::Yes, 0, bodies).await;
+    let mut child = extension(&addr.to_string())
+        .env("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576")
+        .envs(VERBOSE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    let read = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut stdout, &mut chunk).unwrap();
+            if n == 0 {
+                return all;
+            }
+            all.extend_from_slice(&chunk[..n]);
+            std::thread::sleep(pause);
+        }
+    })
+    .await
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = errors.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let docs: Vec<serde_json::Value> = String::from_utf8_lossy(&read)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let invocations = docs.iter().filter(|d| d.get("RequestId").is_some()).count();
+    let peak = docs
+        .iter()
+        .filter_map(|d| d["ExtensionMemory"].as_f64())
+        .fold(0.0, f64::max);
+    assert!(peak > 0.0, "the extension reported its memory");
+    (peak, invocations, stderr)
+}
+
+#[tokio::test]
+async fn a_slow_stdout_holds_a_flood_back_instead_of_buffering_or_dropping_it() {
+    let (fast, _, _) = verbose_flood(Duration::ZERO).await;
+    // A log pipe slower than the extension makes EMF: 64 KiB every 5 ms (~13 MB/s).
+    let (slow, invocations, stderr) = verbose_flood(Duration::from_millis(5)).await;
+    assert!(
+        !stderr.contains("documents beyond the limit are dropped"),
+        "{stderr}"
+    );
+    assert_eq!(invocations, 8_000, "every invocation's document was written");
+    // What waits for the pipe is bounded by the sink's backpressure (~1 MiB), not by its drop
+    // limit (4 MiB, and the writer's queue behind it).
+    assert!(
+        slow - fast < 3.0,
+        "{slow} MiB with a slow stdout against {fast} MiB with a fast one: the EMF piled up"
+    );
+}
+
 #[tokio::test]
 async fn under_sam_local_one_line_says_telemetry_is_not_available_and_where_to_look() {
     let (addr, plane) = start(Answer::Yes, Answer::NotSupported).await;

@@ -36,8 +36,10 @@ pub struct SinkHealth {
 pub trait Sink: Send {
     /// Queues one document (a single line of JSON, without the newline).
     fn accept(&mut self, document: String);
-    /// Hands everything queued on to be written. Called off the invoke path; must not wait for
-    /// a slow destination.
+    /// Hands everything queued on to be written. Called off the invoke path, between slices of
+    /// a batch; it may wait a bounded time for a destination that is behind (the pipeline, and
+    /// through the listener Lambda, are then held back instead of memory growing), never for
+    /// one that has stopped.
     fn flush(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// The end: writes everything still queued, waiting at most `within`. Returns whether all
     /// of it was written.

@@ -15,7 +15,16 @@ use super::Sink;
 /// blocked for a long time) new documents are dropped and counted.
 const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 /// Chunks handed to the writer and not yet written.
-const WRITER_QUEUE: usize = 4;
+const WRITER_QUEUE: usize = 2;
+/// Bytes waiting for a busy writer from which a flush waits for it (backpressure): while the
+/// pipeline waits, the listener reads no further batch, so Lambda keeps the telemetry instead
+/// of this process (a flood in per-invocation output, a document of ~1 KB per invocation,
+/// otherwise filled the 4 MiB and the writer's queue: 16 MiB peak RSS).
+const WAIT_AT_BYTES: usize = 256 * 1024;
+/// The longest one flush waits for the writer. A writer that takes nothing in that time is
+/// taken as stuck (nobody reads stdout): the sink stops waiting, so SHUTDOWN is never held up,
+/// and keeps documents up to [`MAX_PENDING_BYTES`] until the writer takes a chunk again.
+const LONGEST_WAIT: Duration = Duration::from_millis(500);
 
 /// Writes each document as one line, from a task of its own (through tokio's stdout, a
 /// blocking-pool thread): the pipeline hands chunks over and never waits for a slow or blocked
@@ -25,6 +34,8 @@ pub(crate) struct StdoutSink {
     buffer: Vec<u8>,
     writer: Option<(mpsc::Sender<Vec<u8>>, JoinHandle<()>)>,
     dropped_documents: u64,
+    /// The writer took nothing within [`LONGEST_WAIT`]: flushes do not wait until it does.
+    stuck: bool,
 }
 
 impl Default for StdoutSink {
@@ -33,6 +44,7 @@ impl Default for StdoutSink {
             buffer: Vec::with_capacity(16 * 1024),
             writer: None,
             dropped_documents: 0,
+            stuck: false,
         }
     }
 }
@@ -91,14 +103,36 @@ impl Sink for StdoutSink {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(16 * 1024));
-        match self.writer().try_send(chunk) {
-            Ok(()) => Ok(()),
-            // The writer is behind: keep the chunk, hand it over at the next flush.
-            Err(mpsc::error::TrySendError::Full(chunk)) => {
+        let closed = || io::Error::other("the stdout writer stopped");
+        let chunk = match self.writer().try_send(chunk) {
+            Ok(()) => {
+                self.stuck = false;
+                return Ok(());
+            }
+            Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(closed()),
+        };
+        // The writer is behind. A little is kept for the next flush; more waits for room.
+        if self.stuck || chunk.len() < WAIT_AT_BYTES {
+            self.buffer = chunk;
+            return Ok(());
+        }
+        let writer = self.writer().clone();
+        match tokio::time::timeout(LONGEST_WAIT, writer.reserve()).await {
+            Ok(Ok(permit)) => {
+                permit.send(chunk);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => {
+                tracing::warn!(
+                    waited = ?LONGEST_WAIT,
+                    "stdout is not taking metrics; they are kept (up to {MAX_PENDING_BYTES} bytes) until it does"
+                );
+                self.stuck = true;
                 self.buffer = chunk;
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(io::Error::other("the stdout writer stopped")),
         }
     }
 

@@ -12,7 +12,6 @@ mod hash;
 mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 
 use hash::IdHash;
 use pending::Pending;
@@ -76,9 +75,10 @@ pub(crate) struct Joiner {
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
     order: VecDeque<(u64, String)>,
     next_seq: u64,
-    /// One copy of each id, shared by the set and its order.
-    recent: HashSet<Arc<str>, IdHash>,
-    recent_order: VecDeque<Arc<str>>,
+    /// The ids emitted last ([`hash::id_key`]: 16 bytes each, no copy of the text), as a set
+    /// and in order.
+    recent: HashSet<u128, IdHash>,
+    recent_order: VecDeque<u128>,
     init: InitContext,
     stats: JoinStats,
 }
@@ -363,7 +363,7 @@ impl Joiner {
         if self.pending.contains_key(request_id) {
             return self.pending.get_mut(request_id);
         }
-        if self.recent.contains(request_id) {
+        if self.recent.contains(&hash::id_key(request_id)) {
             self.stats.duplicates += 1;
             return None;
         }
@@ -419,9 +419,9 @@ impl Joiner {
         if self.limits.remembered == 0 {
             return;
         }
-        let id: Arc<str> = request_id.into();
-        if self.recent.insert(Arc::clone(&id)) {
-            self.recent_order.push_back(id);
+        let key = hash::id_key(request_id);
+        if self.recent.insert(key) {
+            self.recent_order.push_back(key);
         }
         while self.recent_order.len() > self.limits.remembered {
             if let Some(old) = self.recent_order.pop_front() {

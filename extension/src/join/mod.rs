@@ -71,9 +71,11 @@ struct InitContext {
 #[derive(Debug)]
 pub(crate) struct Joiner {
     limits: JoinLimits,
-    pending: HashMap<String, Pending, IdHash>,
+    /// By [`hash::id_key`] of the request id (a UUID's bits: compared and hashed as one
+    /// number, never as text); each entry keeps its id.
+    pending: HashMap<u128, Pending, IdHash>,
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
-    order: VecDeque<(u64, String)>,
+    order: VecDeque<(u64, u128)>,
     next_seq: u64,
     /// The ids emitted last ([`hash::id_key`]: 16 bytes each, no copy of the text), as a set
     /// and in order.
@@ -131,7 +133,7 @@ impl Joiner {
         expect_resources: bool,
         out: &mut Vec<CompletedInvocation>,
     ) {
-        if let Some(p) = self.entry(request_id, out) {
+        if let Some(p) = self.entry(hash::id_key(request_id), request_id, out) {
             p.saw_event_time(now_wall_ms);
             p.awaiting_resources = expect_resources;
         }
@@ -144,9 +146,10 @@ impl Joiner {
         usage: ResourceUsage,
         out: &mut Vec<CompletedInvocation>,
     ) {
-        if let Some(p) = self.pending.get_mut(request_id) {
+        let key = hash::id_key(request_id);
+        if let Some(p) = self.pending.get_mut(&key) {
             p.resources = Some(usage);
-            self.complete_if_ready(request_id, out);
+            self.complete_if_ready(key, out);
         }
     }
 
@@ -171,36 +174,27 @@ impl Joiner {
             EventKind::Start(start) => self.on_start(time_ms, start, out),
             EventKind::RuntimeDone(done) => {
                 let expected = self.limits.runtime_done_expected;
-                let Some(p) = self.entry(&done.request_id, out) else {
+                let key = hash::id_key(&done.request_id);
+                let Some(p) = self.entry(key, &done.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.runtime = Some(done);
-                // The id is copied only to finish a complete invocation.
-                if let Some(id) = p
-                    .runtime
-                    .as_ref()
-                    .filter(|_| p.is_complete(expected))
-                    .map(|r| r.request_id.clone())
-                {
-                    self.finish(&id, Ending::Complete, out);
+                if p.is_complete(expected) {
+                    self.finish(key, Ending::Complete, out);
                 }
             }
             EventKind::Report(report) => {
                 let expected = self.limits.runtime_done_expected;
-                let Some(p) = self.entry(&report.request_id, out) else {
+                let key = hash::id_key(&report.request_id);
+                let Some(p) = self.entry(key, &report.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
                 p.report_at.get_or_insert(now);
                 p.report = Some(report);
-                if let Some(id) = p
-                    .report
-                    .as_ref()
-                    .filter(|_| p.is_complete(expected))
-                    .map(|r| r.request_id.clone())
-                {
-                    self.finish(&id, Ending::Complete, out);
+                if p.is_complete(expected) {
+                    self.finish(key, Ending::Complete, out);
                 }
             }
             // Environment-level: handled by the caller, not part of any invocation.
@@ -220,15 +214,14 @@ impl Joiner {
         let restore = std::mem::take(&mut self.init.restore_unclaimed)
             .then_some(self.init.restore_duration_ms)
             .flatten();
+        let key = hash::id_key(&request_id);
         let in_flight = self
             .pending
             .iter()
-            .filter(|(id, p)| {
-                p.started && p.runtime.is_none() && p.report.is_none() && id.as_str() != request_id
-            })
+            .filter(|(k, p)| p.started && p.runtime.is_none() && p.report.is_none() && **k != key)
             .count();
         let expected = self.limits.runtime_done_expected;
-        let Some(p) = self.entry(&request_id, out) else {
+        let Some(p) = self.entry(key, &request_id, out) else {
             return;
         };
         p.started = true;
@@ -250,7 +243,7 @@ impl Joiner {
             self.init.claimed_at_ms = Some(time_ms);
         }
         if complete {
-            self.finish(&request_id, Ending::Complete, out);
+            self.finish(key, Ending::Complete, out);
         }
     }
 
@@ -259,17 +252,17 @@ impl Joiner {
     pub(crate) fn sweep(&mut self, now: u64, out: &mut Vec<CompletedInvocation>) {
         let grace = self.limits.report_grace_ms;
         let expected = self.limits.runtime_done_expected;
-        let mut due: Vec<(u64, String)> = self
+        let mut due: Vec<(u64, u128)> = self
             .pending
             .iter()
             .filter(|(_, p)| {
                 !p.has_all_events(expected) && p.report_at.is_some_and(|at| now >= at.saturating_add(grace))
             })
-            .map(|(id, p)| (p.seq, id.clone()))
+            .map(|(key, p)| (p.seq, *key))
             .collect();
         due.sort_unstable();
-        for (_, id) in due {
-            self.finish(&id, Ending::ReportOnly, out);
+        for (_, key) in due {
+            self.finish(key, Ending::ReportOnly, out);
         }
     }
 
@@ -283,19 +276,19 @@ impl Joiner {
         } else {
             HashSet::new()
         };
-        let mut ids: Vec<(u64, String)> = self.pending.iter().map(|(id, p)| (p.seq, id.clone())).collect();
-        ids.sort_unstable();
-        for (_, id) in ids {
+        let mut keys: Vec<(u64, u128)> = self.pending.iter().map(|(key, p)| (p.seq, *key)).collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
             let expected = self.limits.runtime_done_expected;
-            let ending = match self.pending.get(&id) {
+            let ending = match self.pending.get(&key) {
                 Some(p) if p.has_all_events(expected) => Ending::Complete,
                 Some(p) if p.report.is_some() => Ending::ReportOnly,
                 _ => Ending::Shutdown,
             };
             let before = out.len();
-            self.finish(&id, ending, out);
+            self.finish(key, ending, out);
             if let Some(inv) = out.get_mut(before)
-                && in_flight.contains(&id)
+                && in_flight.contains(&key)
                 && inv.status.is_none()
             {
                 // Lambda reports a timeout with status `timeout` and no error type; none is
@@ -309,7 +302,7 @@ impl Joiner {
     /// is the latest one without a runtimeDone or report (an older one lacking them lost its
     /// records, it did not time out); on Managed Instances (no runtimeDone), every one
     /// without a report.
-    fn in_flight(&self) -> HashSet<String> {
+    fn in_flight(&self) -> HashSet<u128> {
         let running = self
             .pending
             .iter()
@@ -317,11 +310,11 @@ impl Joiner {
         if self.limits.runtime_done_expected {
             running
                 .max_by_key(|(_, p)| p.seq)
-                .map(|(id, _)| id.clone())
+                .map(|(key, _)| *key)
                 .into_iter()
                 .collect()
         } else {
-            running.map(|(id, _)| id.clone()).collect()
+            running.map(|(key, _)| *key).collect()
         }
     }
 
@@ -356,23 +349,30 @@ impl Joiner {
         }
     }
 
-    /// The pending entry for `request_id`, created if new; `None` if it was already emitted.
-    fn entry(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) -> Option<&mut Pending> {
+    /// The pending entry for `request_id` (whose key is `key`), created if new; `None` if it
+    /// was already emitted.
+    fn entry(
+        &mut self,
+        key: u128,
+        request_id: &str,
+        out: &mut Vec<CompletedInvocation>,
+    ) -> Option<&mut Pending> {
         // An id leaves `pending` before it is remembered as emitted, so a pending one needs no
         // look in `recent`.
-        if self.pending.contains_key(request_id) {
-            return self.pending.get_mut(request_id);
+        if self.pending.contains_key(&key) {
+            return self.pending.get_mut(&key);
         }
-        if self.recent.contains(&hash::id_key(request_id)) {
+        if self.recent.contains(&key) {
             self.stats.duplicates += 1;
             return None;
         }
         self.make_room(out);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.order.push_back((seq, request_id.to_owned()));
-        let p = self.pending.entry(request_id.to_owned()).or_insert(Pending {
+        self.order.push_back((seq, key));
+        let p = self.pending.entry(key).or_insert_with(|| Pending {
             seq,
+            request_id: request_id.to_owned(),
             ..Pending::default()
         });
         Some(p)
@@ -380,46 +380,41 @@ impl Joiner {
 
     fn make_room(&mut self, out: &mut Vec<CompletedInvocation>) {
         while self.pending.len() >= self.limits.max_pending.max(1) {
-            let Some((seq, id)) = self.order.pop_front() else {
+            let Some((seq, key)) = self.order.pop_front() else {
                 return;
             };
-            if self.pending.get(&id).is_some_and(|p| p.seq == seq) {
+            if self.pending.get(&key).is_some_and(|p| p.seq == seq) {
                 self.stats.evicted += 1;
-                self.finish(&id, Ending::Evicted, out);
+                self.finish(key, Ending::Evicted, out);
             }
         }
         // Keep the order queue from growing with ids that already left.
         if self.order.len() > self.limits.max_pending.saturating_mul(2) {
             let pending = &self.pending;
             self.order
-                .retain(|(seq, id)| pending.get(id).is_some_and(|p| p.seq == *seq));
+                .retain(|(seq, key)| pending.get(key).is_some_and(|p| p.seq == *seq));
         }
     }
 
-    fn complete_if_ready(&mut self, request_id: &str, out: &mut Vec<CompletedInvocation>) {
+    fn complete_if_ready(&mut self, key: u128, out: &mut Vec<CompletedInvocation>) {
         let expected = self.limits.runtime_done_expected;
-        if self
-            .pending
-            .get(request_id)
-            .is_some_and(|p| p.is_complete(expected))
-        {
-            self.finish(request_id, Ending::Complete, out);
+        if self.pending.get(&key).is_some_and(|p| p.is_complete(expected)) {
+            self.finish(key, Ending::Complete, out);
         }
     }
 
-    fn finish(&mut self, request_id: &str, ending: Ending, out: &mut Vec<CompletedInvocation>) {
-        let Some((id, p)) = self.pending.remove_entry(request_id) else {
+    fn finish(&mut self, key: u128, ending: Ending, out: &mut Vec<CompletedInvocation>) {
+        let Some(p) = self.pending.remove(&key) else {
             return;
         };
-        self.remember(&id);
-        out.push(p.complete(id, ending));
+        self.remember(key);
+        out.push(p.complete(ending));
     }
 
-    fn remember(&mut self, request_id: &str) {
+    fn remember(&mut self, key: u128) {
         if self.limits.remembered == 0 {
             return;
         }
-        let key = hash::id_key(request_id);
         if self.recent.insert(key) {
             self.recent_order.push_back(key);
         }

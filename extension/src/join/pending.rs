@@ -7,6 +7,7 @@ use crate::model::{CompletedInvocation, Ending, Phase, Report, ResourceUsage, Ru
 pub(super) struct Pending {
     /// Arrival order, for eviction and for emitting oldest first.
     pub(super) seq: u64,
+    pub(super) request_id: String,
     pub(super) start_ms: Option<i64>,
     pub(super) first_seen_ms: Option<i64>,
     pub(super) version: Option<String>,
@@ -45,7 +46,7 @@ impl Pending {
 
     /// Everything known, as the metrics read it. A report with `initDurationMs` makes a cold
     /// start even when the init events were lost.
-    pub(super) fn complete(self, request_id: String, ending: Ending) -> CompletedInvocation {
+    pub(super) fn complete(self, ending: Ending) -> CompletedInvocation {
         let report = self.report.as_ref();
         let runtime = self.runtime.as_ref();
         let status = report
@@ -65,7 +66,7 @@ impl Pending {
             .restore_duration_ms
             .or_else(|| report.and_then(|r| r.metrics.restore_duration_ms));
         CompletedInvocation {
-            request_id,
+            request_id: self.request_id,
             timestamp_ms: self.start_ms.or(self.first_seen_ms).unwrap_or_default(),
             version: self.version,
             trace_id: self.trace_id,

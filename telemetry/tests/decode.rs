@@ -358,3 +358,53 @@ fn a_cursor_read_in_parts_gives_what_one_pass_gives() {
     assert_eq!(stats, whole_stats);
     assert_eq!((stats.records, stats.malformed), (4, 1));
 }
+
+#[test]
+fn bytes_that_are_not_utf8_end_the_batch_and_keep_the_records_before_them() {
+    let mut body = format!(
+        "[{},{},{}]",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone"),
+        fixture("platform.report")
+    )
+    .into_bytes();
+    // An invalid byte inside the runtimeDone record: the body is not text as a whole, so each
+    // string is checked as it is read, and the JSON cannot be read past that one (its extent
+    // is unknown).
+    let second = body
+        .windows(22)
+        .position(|w| w == b"\"platform.runtimeDone\"")
+        .unwrap();
+    body[second + 1] = 0xff;
+    assert!(std::str::from_utf8(&body).is_err());
+    let (items, s) = decode_records(&body);
+    assert_eq!((s.records, s.malformed), (1, 1), "{s:?}");
+    assert!(s.first_problem.unwrap().contains("kept the records before"));
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_ref()).collect();
+    assert_eq!(kinds, ["platform.start"]);
+}
+
+#[test]
+fn a_text_body_reads_the_same_checked_whole_or_string_by_string() {
+    let body = format!(
+        "[{},{},{{\"time\":\"2026-11-25T10:00:00Z\",\"type\":\"platform.report\",\"record\":{{\"requestId\":\"é\",\"metrics\":{{\"durationMs\":\"slow\"}}}}}},{}]",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone"),
+        fixture("platform.report")
+    );
+    let (mut a, mut b) = (
+        lambda_lens_telemetry::Cursor::default(),
+        lambda_lens_telemetry::Cursor::default(),
+    );
+    let (mut sa, mut sb) = (DecodeStats::default(), DecodeStats::default());
+    let mut kinds = (Vec::new(), Vec::new());
+    while let Some(item) = a.next(body.as_bytes(), &mut sa) {
+        kinds.0.push(item.kind.into_owned());
+    }
+    while let Some(item) = b.next_in_text(&body, &mut sb) {
+        kinds.1.push(item.kind.into_owned());
+    }
+    assert_eq!(kinds.0, kinds.1);
+    assert_eq!(sa, sb);
+    assert_eq!((sa.records, sa.malformed), (4, 1));
+}

@@ -106,8 +106,14 @@ impl Batch {
         let mut events = Vec::with_capacity(records_in(body));
         let mut cursor = Cursor::default();
         let mut stats = DecodeStats::default();
-        while let Some(item) = cursor.next(body, &mut stats) {
-            events.extend(converter.convert(item));
+        if let Ok(text) = std::str::from_utf8(body) {
+            while let Some(item) = cursor.next_in_text(text, &mut stats) {
+                events.extend(converter.convert(item));
+            }
+        } else {
+            while let Some(item) = cursor.next(body, &mut stats) {
+                events.extend(converter.convert(item));
+            }
         }
         let (stats, checks) = converter.finish(stats);
         Self {
@@ -167,7 +173,7 @@ pub(crate) struct Reading {
 enum Source {
     /// A body decoded record by record as events are asked for.
     Body {
-        body: Bytes,
+        body: Body,
         cursor: Cursor,
         stats: DecodeStats,
         converter: Converter,
@@ -180,11 +186,30 @@ enum Source {
     },
 }
 
+/// A delivered body: text when it is UTF-8 as a whole (checked in one pass, so the decoder
+/// need not check each string), else its bytes (the decoder then finds the bad records).
+#[derive(Debug)]
+enum Body {
+    Text(String),
+    Bytes(Bytes),
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        // Without a copy when the body is its buffer's only owner (a body read in several
+        // frames is joined into a buffer of its own).
+        match String::from_utf8(Vec::from(bytes)) {
+            Ok(text) => Self::Text(text),
+            Err(err) => Self::Bytes(Bytes::from(err.into_bytes())),
+        }
+    }
+}
+
 impl From<Delivery> for Reading {
     fn from(d: Delivery) -> Self {
         Self {
             source: Source::Body {
-                body: d.body,
+                body: Body::from(d.body),
                 cursor: Cursor::default(),
                 stats: DecodeStats::default(),
                 converter: Converter::new(d.received_ms),
@@ -217,7 +242,10 @@ impl Reading {
                 stats,
                 converter,
             } => loop {
-                let item = cursor.next(body, stats)?;
+                let item = match body {
+                    Body::Text(text) => cursor.next_in_text(text, stats),
+                    Body::Bytes(bytes) => cursor.next(bytes, stats),
+                }?;
                 if let Some(event) = converter.convert(item) {
                     return Some(event);
                 }

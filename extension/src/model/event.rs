@@ -17,14 +17,18 @@ pub(crate) enum Status {
 }
 
 impl Status {
+    /// The status `raw` names, in any case (compared in place: this runs twice per
+    /// invocation, and a lower-cased copy was an allocation each time).
     pub(crate) fn parse(raw: &str) -> Self {
-        match raw.to_ascii_lowercase().as_str() {
-            "success" => Self::Success,
-            "error" => Self::Error,
-            "failure" => Self::Failure,
-            "timeout" => Self::Timeout,
-            _ => Self::Other,
-        }
+        [
+            ("success", Self::Success),
+            ("error", Self::Error),
+            ("failure", Self::Failure),
+            ("timeout", Self::Timeout),
+        ]
+        .into_iter()
+        .find(|(name, _)| raw.eq_ignore_ascii_case(name))
+        .map_or(Self::Other, |(_, status)| status)
     }
 
     pub(crate) fn as_str(self) -> &'static str {

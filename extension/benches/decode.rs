@@ -488,10 +488,12 @@ fn main() -> ExitCode {
         let (decoded, decode_peak, decode_held) = heap::measure(|| Batch::decode(&g.body, ARRIVED));
         drop(decoded);
         // The extension's own path: the delivered body read record by record as it is joined.
+        // A body of its own buffer, as the listener's joined frames are (the pipeline then keeps
+        // it as text without a copy); made before the heap is counted.
         let delivered = bytes::Bytes::from(g.body.clone());
-        let ((), full_peak, _) = heap::measure(|| {
+        let ((), full_peak, _) = heap::measure(move || {
             let mut p = pipeline();
-            p.on_body(delivered.clone(), ARRIVED, 0);
+            p.on_body(delivered, ARRIVED, 0);
             black_box(p.sink().documents);
         });
 
@@ -505,8 +507,9 @@ fn main() -> ExitCode {
         let full = measure(|| {
             // A new pipeline per batch: the join remembers request ids and would drop a
             // redelivered batch as duplicates.
+            // (The copy of the body, about 1 % of this, is counted with it.)
             let mut p = pipeline();
-            p.on_body(black_box(delivered.clone()), ARRIVED, 0);
+            p.on_body(black_box(bytes::Bytes::from(g.body.clone())), ARRIVED, 0);
             black_box(p.sink().documents);
         });
         let behind = spread(

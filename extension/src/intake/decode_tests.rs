@@ -254,3 +254,42 @@ fn an_over_long_request_id_costs_its_record_and_long_texts_are_cut() {
     assert_eq!(d.error_type.as_deref().map(str::len), Some(256));
     assert_eq!(b.checks.texts_cut, 1);
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_replaced_and_every_record_is_used() {
+    let mut body = format!(
+        "[{},{},{}]",
+        fixture("platform.start"),
+        fixture("platform.runtimeDone"),
+        fixture("platform.report")
+    )
+    .into_bytes();
+    // An invalid byte inside the runtimeDone record's status.
+    let at = body.windows(9).position(|w| w == b"\"success\"").unwrap();
+    body[at + 2] = 0xff;
+    let b = Batch::decode(&body, ARRIVED);
+    assert_eq!(
+        (b.stats.records, b.stats.used, b.stats.malformed),
+        (3, 3, 0),
+        "{:?}",
+        b.stats
+    );
+    assert_eq!(b.checks.not_utf8, 1);
+    assert!(b.checks.first.as_deref().unwrap().contains("not UTF-8"));
+    let EventKind::RuntimeDone(d) = &b.events[1].kind else {
+        panic!("{:?}", b.events[1].kind)
+    };
+    assert_eq!(d.status, Some(Status::Other), "s\u{fffd}ccess is no status");
+
+    // The same, delivered: read by the pipeline as the extension reads it.
+    let mut reading = Reading::from(Delivery::unheld(bytes::Bytes::from(body), ARRIVED));
+    let mut events = 0;
+    while reading.next_event().is_some() {
+        events += 1;
+    }
+    let (stats, checks) = reading.finish();
+    assert_eq!(
+        (events, stats.used, stats.malformed, checks.not_utf8),
+        (3, 3, 0, 1)
+    );
+}

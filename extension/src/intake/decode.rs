@@ -116,10 +116,7 @@ impl Batch {
         let mut cursor = Cursor::default();
         let mut stats = DecodeStats::default();
         // As a delivered body is read (see `text`), without a copy when it is UTF-8.
-        let text = String::from_utf8_lossy(body);
-        if matches!(text, Cow::Owned(_)) {
-            converter.checks.replaced_bad_utf8();
-        }
+        let text = lossy(body, &mut converter.checks);
         while let Some(item) = cursor.next_in_text(&text, &mut stats) {
             events.extend(converter.convert(item));
         }
@@ -201,13 +198,17 @@ enum Source {
 /// (a second, for bytes, was 49 KB). Without a copy when the body owns its buffer, as one read
 /// in several frames does.
 fn text(body: Bytes, checks: &mut Checks) -> String {
-    match String::from_utf8(Vec::from(body)) {
-        Ok(text) => text,
-        Err(err) => {
-            checks.replaced_bad_utf8();
-            String::from_utf8_lossy(err.as_bytes()).into_owned()
-        }
+    String::from_utf8(Vec::from(body)).unwrap_or_else(|err| lossy(err.as_bytes(), checks).into_owned())
+}
+
+/// `body` as text, each sequence that is not UTF-8 replaced by U+FFFD and the batch counted in
+/// `checks`; borrowed when there is none.
+fn lossy<'b>(body: &'b [u8], checks: &mut Checks) -> Cow<'b, str> {
+    let text = String::from_utf8_lossy(body);
+    if matches!(text, Cow::Owned(_)) {
+        checks.replaced_bad_utf8();
     }
+    text
 }
 
 impl From<Delivery> for Reading {

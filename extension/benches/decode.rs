@@ -21,7 +21,8 @@
 //! `LAMBDA_LENS_BENCH_CALLGRIND=N` skips the timing: it decodes the 1 MiB mix (the escaped batch
 //! with `LAMBDA_LENS_BENCH_ESCAPED=1`) N times and runs [`join_metrics_emf`] on each, for
 //! `valgrind --tool=callgrind --toggle-collect='*join_metrics_emf*'` (instruction counts,
-//! repeatable on a busy machine).
+//! repeatable on a busy machine), and reads the same body as the extension does, record by
+//! record into the join and EMF ([`body_to_emf`]: `--toggle-collect='*body_to_emf*'`).
 
 #![allow(
     clippy::print_stdout,
@@ -406,6 +407,15 @@ fn join_metrics_emf(mut p: Pipeline<BufferSink>, batch: Batch) -> Pipeline<Buffe
     p
 }
 
+/// A delivered body read, joined and written, then the pipeline's end: the extension's whole
+/// path for one batch (for `--toggle-collect='*body_to_emf*'`).
+#[inline(never)]
+fn body_to_emf(mut p: Pipeline<BufferSink>, body: bytes::Bytes) -> Pipeline<BufferSink> {
+    p.on_body(body, ARRIVED, 0);
+    p.finish("spindown", ARRIVED, 0);
+    p
+}
+
 /// CPU seconds per batch of join+metrics+EMF, one figure per repeat.
 fn measure_pipeline(body: &[u8]) -> Vec<f64> {
     let run = |n: usize| {
@@ -432,6 +442,8 @@ fn callgrind(runs: usize) -> ExitCode {
     for _ in 0..runs {
         let (p, b) = (pipeline(), Batch::decode(&g.body, ARRIVED));
         documents += join_metrics_emf(p, b).sink().documents;
+        let delivered = bytes::Bytes::from(g.body.clone());
+        documents += body_to_emf(pipeline(), delivered).sink().documents;
     }
     let batch = if escaped { "escaped" } else { "mix" };
     println!(

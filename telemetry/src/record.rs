@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::wire;
+use super::wire::{self, Borrowed};
 
 /// A record by type, borrowing from the body.
 #[derive(Debug)]
@@ -84,32 +84,6 @@ impl<'de> Deserialize<'de> for Item<'de> {
     }
 }
 
-/// A string that borrows from the input when it holds no escapes (serde's own `Cow<str>`
-/// always copies outside derived structs).
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
 struct ItemVisitor;
 
 impl<'de> Visitor<'de> for ItemVisitor {
@@ -124,10 +98,10 @@ impl<'de> Visitor<'de> for ItemVisitor {
         let mut kind: Option<Cow<'de, str>> = None;
         let mut record: Option<Record<'de>> = None;
         let mut early: Option<&'de RawValue> = None;
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+        while let Some(Borrowed(key)) = map.next_key::<Borrowed<'de>>()? {
             match key.as_ref() {
-                "time" => time = Some(map.next_value::<Text<'de>>()?.0),
-                "type" => kind = Some(map.next_value::<Text<'de>>()?.0),
+                "time" => time = Some(map.next_value::<Borrowed<'de>>()?.0),
+                "type" => kind = Some(map.next_value::<Borrowed<'de>>()?.0),
                 "record" => match &kind {
                     Some(k) => record = Some(map.next_value_seed(RecordSeed(k))?),
                     None => early = Some(map.next_value()?),

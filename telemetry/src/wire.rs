@@ -25,6 +25,39 @@ pub struct Envelope<'a> {
 
 type Text<'a> = Option<Cow<'a, str>>;
 
+/// An optional string that borrows from the body when it holds no escapes. serde's derive
+/// borrows a `Cow<str>` field only when the field is that type itself: inside an `Option` it
+/// copies every value (an allocation per text field per record: ~12 per invocation).
+fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Text<'de>, D::Error> {
+    Option::<Borrowed<'de>>::deserialize(deserializer).map(|text| text.map(|t| t.0))
+}
+
+/// A string that borrows from the input when it holds no escapes (serde's own `Cow<str>`
+/// always copies outside derived structs).
+pub(crate) struct Borrowed<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Borrowed<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Borrowed<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
 /// Upper bounds of the platform's numbers: far above anything Lambda reports (its longest
 /// timeout is 15 minutes, its largest memory 10,240 MB), so only nonsense is refused.
 pub mod bounds {
@@ -65,11 +98,11 @@ fn optional(value: &mut Option<f64>, field: &'static str, max: f64, refused: Ref
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tracing<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub span_id: Text<'a>,
-    #[serde(rename = "type", borrow, default)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "optional_text")]
     pub kind: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub value: Text<'a>,
 }
 
@@ -86,11 +119,11 @@ pub struct Span<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitStart<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub initialization_type: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub phase: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub runtime_version: Text<'a>,
 }
 
@@ -98,13 +131,13 @@ pub struct InitStart<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseDone<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub initialization_type: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub phase: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub error_type: Text<'a>,
 }
 
@@ -125,13 +158,13 @@ impl DurationMetrics {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseReport<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub initialization_type: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub phase: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub error_type: Text<'a>,
     #[serde(default)]
     pub metrics: Option<DurationMetrics>,
@@ -142,7 +175,7 @@ pub struct PhaseReport<'a> {
 pub struct Start<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub version: Text<'a>,
     #[serde(borrow, default)]
     pub tracing: Option<Tracing<'a>>,
@@ -169,9 +202,9 @@ impl RuntimeDoneMetrics {
 pub struct RuntimeDone<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub error_type: Text<'a>,
     #[serde(default)]
     pub metrics: Option<RuntimeDoneMetrics>,
@@ -307,9 +340,9 @@ impl ReportMetrics {
 pub struct Report<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub error_type: Text<'a>,
     pub metrics: ReportMetrics,
     #[serde(default)]
@@ -319,7 +352,7 @@ pub struct Report<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogsDropped<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "optional_text")]
     pub reason: Text<'a>,
     #[serde(default)]
     pub dropped_records: f64,

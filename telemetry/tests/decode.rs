@@ -292,6 +292,20 @@ fn well_formed_records_borrow_from_the_body() {
     };
     assert!(matches!(s.request_id, Cow::Borrowed(_)));
     assert!(matches!(items[1].time, Cow::Borrowed(_)));
+    // Optional texts too (serde's derive copies a `Cow` inside an `Option`).
+    assert!(matches!(s.version, Some(Cow::Borrowed(_))), "{:?}", s.version);
+    let tracing = s.tracing.as_ref().expect("the fixture's start has tracing");
+    assert!(matches!(tracing.value, Some(Cow::Borrowed(_))));
+    let Record::Report(r) = &items[1].record else {
+        panic!("{:?}", items[1].record)
+    };
+    assert!(matches!(r.status, Some(Cow::Borrowed(_))), "{:?}", r.status);
+    // A text with an escape cannot borrow: it is decoded into a copy.
+    let body = r#"[{"time":"2026-11-25T10:00:00Z","type":"platform.report","record":{"requestId":"r1","status":"succ\u0065ss","metrics":{"durationMs":1}}}]"#;
+    let (items, _) = decode_records(body.as_bytes());
+    assert!(
+        matches!(&items[0].record, Record::Report(r) if matches!(&r.status, Some(Cow::Owned(s)) if s == "success"))
+    );
 }
 
 #[test]

@@ -410,7 +410,7 @@ fn join_metrics_emf(mut p: Pipeline<BufferSink>, batch: Batch) -> Pipeline<Buffe
 /// A delivered body read, joined and written, then the pipeline's end: the extension's whole
 /// path for one batch (for `--toggle-collect='*body_to_emf*'`).
 #[inline(never)]
-fn body_to_emf(mut p: Pipeline<BufferSink>, body: bytes::Bytes) -> Pipeline<BufferSink> {
+fn body_to_emf(mut p: Pipeline<BufferSink>, body: Vec<u8>) -> Pipeline<BufferSink> {
     p.on_body(body, ARRIVED, 0);
     p.finish("spindown", ARRIVED, 0);
     p
@@ -442,7 +442,7 @@ fn callgrind(runs: usize) -> ExitCode {
     for _ in 0..runs {
         let (p, b) = (pipeline(), Batch::decode(&g.body, ARRIVED));
         documents += join_metrics_emf(p, b).sink().documents;
-        let delivered = bytes::Bytes::from(g.body.clone());
+        let delivered = g.body.clone();
         documents += body_to_emf(pipeline(), delivered).sink().documents;
     }
     let batch = if escaped { "escaped" } else { "mix" };
@@ -502,7 +502,7 @@ fn main() -> ExitCode {
         // The extension's own path: the delivered body read record by record as it is joined.
         // A body of its own buffer, as the listener's joined frames are (the pipeline then keeps
         // it as text without a copy); made before the heap is counted.
-        let delivered = bytes::Bytes::from(g.body.clone());
+        let delivered = g.body.clone();
         let ((), full_peak, _) = heap::measure(move || {
             let mut p = pipeline();
             p.on_body(delivered, ARRIVED, 0);
@@ -521,7 +521,7 @@ fn main() -> ExitCode {
             // redelivered batch as duplicates.
             // (The copy of the body, about 1 % of this, is counted with it.)
             let mut p = pipeline();
-            p.on_body(black_box(bytes::Bytes::from(g.body.clone())), ARRIVED, 0);
+            p.on_body(black_box(g.body.clone()), ARRIVED, 0);
             black_box(p.sink().documents);
         });
         let behind = spread(

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         Config::from_lookup(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()));
     let mut pipeline = Pipeline::from_config(&config, MemorySink::default());
     // As the extension works a delivered body: record by record.
-    pipeline.on_body(body.into_bytes().into(), 1_795_600_800_000, 0);
+    pipeline.on_body(body.into_bytes(), 1_795_600_800_000, 0);
     pipeline.finish("spindown", 1_795_600_900_000, 60_000);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(pipeline.flush()).unwrap();

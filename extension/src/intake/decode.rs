@@ -10,14 +10,15 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use lambda_lens_telemetry::wire::DurationMetrics;
 use lambda_lens_telemetry::{Cursor, DecodeStats, Item, Record, records_in};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::text::clip;
 
-use crate::model::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
+use crate::model::{
+    EventKind, LogsDropped, Phase, Report, RequestId, RuntimeDone, Start, Status, TelemetryEvent,
+};
 
 /// Request ids are UUIDs (36 bytes); a longer one is not Lambda's, and the record is refused.
 const MAX_REQUEST_ID_BYTES: usize = 128;
@@ -140,14 +141,14 @@ impl Batch {
 /// A delivered body, not yet decoded, with the time it arrived and the listener's reading slot.
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    body: Bytes,
+    body: Vec<u8>,
     received_ms: i64,
     slot: ReadSlot,
 }
 
 impl Delivery {
     /// `body` with no reading slot (benchmarks, tests).
-    pub(crate) fn unheld(body: Bytes, received_ms: i64) -> Self {
+    pub(crate) fn unheld(body: Vec<u8>, received_ms: i64) -> Self {
         Self {
             body,
             received_ms,
@@ -157,7 +158,7 @@ impl Delivery {
 
     /// `body`, which arrived at `received_ms` (epoch milliseconds), holding `slot` until it has
     /// been read.
-    pub(crate) fn new(body: Bytes, received_ms: i64, slot: OwnedSemaphorePermit) -> Self {
+    pub(crate) fn new(body: Vec<u8>, received_ms: i64, slot: OwnedSemaphorePermit) -> Self {
         Self {
             body,
             received_ms,
@@ -195,10 +196,9 @@ enum Source {
 /// replaced by U+FFFD (counted in `checks`, and logged), so its records are still used and the
 /// decoder reads only text: serde_json's `str` reader, which checks no string again (the
 /// whole body is checked here in one pass), and one instantiation of the decoder in the binary
-/// (a second, for bytes, was 49 KB). Without a copy when the body owns its buffer, as one read
-/// in several frames does.
-fn text(body: Bytes, checks: &mut Checks) -> String {
-    String::from_utf8(Vec::from(body)).unwrap_or_else(|err| lossy(err.as_bytes(), checks).into_owned())
+/// (a second, for bytes, was 49 KB). Without a copy.
+fn text(body: Vec<u8>, checks: &mut Checks) -> String {
+    String::from_utf8(body).unwrap_or_else(|err| lossy(err.as_bytes(), checks).into_owned())
 }
 
 /// `body` as text, each sequence that is not UTF-8 replaced by U+FFFD and the batch counted in
@@ -396,14 +396,14 @@ fn status(text: Option<&str>) -> Option<Status> {
     text.map(Status::parse)
 }
 
-fn request_id(id: Cow<'_, str>) -> Result<String, String> {
+fn request_id(id: Cow<'_, str>) -> Result<RequestId, String> {
     if id.len() > MAX_REQUEST_ID_BYTES {
         return Err(format!(
             "has a request id of {} bytes (more than {MAX_REQUEST_ID_BYTES})",
             id.len()
         ));
     }
-    Ok(id.into_owned())
+    Ok(RequestId::new(&id))
 }
 
 /// What the model keeps of a record, every value checked; `Ok(None)` for records without

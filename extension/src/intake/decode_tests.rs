@@ -282,7 +282,7 @@ fn bytes_that_are_not_utf8_are_replaced_and_every_record_is_used() {
     assert_eq!(d.status, Some(Status::Other), "s\u{fffd}ccess is no status");
 
     // The same, delivered: read by the pipeline as the extension reads it.
-    let mut reading = Reading::from(Delivery::unheld(bytes::Bytes::from(body), ARRIVED));
+    let mut reading = Reading::from(Delivery::unheld(body, ARRIVED));
     let mut events = 0;
     while reading.next_event().is_some() {
         events += 1;

@@ -65,71 +65,10 @@ impl Hasher for IdHasher {
     }
 }
 
-/// A request id as the join remembers it once emitted: 16 bytes instead of a copy of the text.
-/// Lambda's request ids are UUIDs, kept whole as their 128 bits (hex digits in any case); any
-/// other text becomes two 64-bit hashes of it under fixed keys, so two different ids share a key
-/// only by a 2^-128 chance.
-pub(super) fn id_key(id: &str) -> u128 {
-    uuid_bits(id).unwrap_or_else(|| {
-        let half = |key: u64| {
-            let mut h = IdHasher(key);
-            h.write(id.as_bytes());
-            h.add(id.len() as u64);
-            u128::from(h.finish())
-        };
-        (half(0x9e37_79b9_7f4a_7c15) << 64 | half(0xc2b2_ae3d_27d4_eb4f)) ^ 1
-    })
-}
-
-/// The 128 bits of a UUID in its 36-character form (`8-4-4-4-12` hex digits).
-fn uuid_bits(id: &str) -> Option<u128> {
-    let bytes = id.as_bytes();
-    if bytes.len() != 36 {
-        return None;
-    }
-    let mut bits = 0u128;
-    for (i, &b) in bytes.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if b != b'-' {
-                return None;
-            }
-            continue;
-        }
-        let digit = char::from(b).to_digit(16)?;
-        bits = bits << 4 | u128::from(digit);
-    }
-    Some(bits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
-
-    #[test]
-    fn a_uuid_is_kept_whole_and_other_ids_are_hashed_apart() {
-        let id = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa";
-        assert_eq!(id_key(id), 0x6d68ca91_49c9_448d_89b8_7ca3e6dc66aa);
-        assert_eq!(id_key(id), id_key(&id.to_uppercase()), "hex digits in any case");
-        let keys: HashSet<u128> = [
-            "r1",
-            "r2",
-            "r10",
-            "",
-            "6d68ca91-49c9-448d-89b8-7ca3e6dc66a",
-            "6d68ca91x49c9-448d-89b8-7ca3e6dc66aa",
-        ]
-        .iter()
-        .map(|i| id_key(i))
-        .collect();
-        assert_eq!(keys.len(), 6);
-        assert!(!keys.contains(&id_key(id)));
-        assert_eq!(
-            id_key("r1"),
-            id_key(&String::from("r1")),
-            "the same key every time"
-        );
-    }
 
     #[test]
     fn ids_spread_over_the_buckets() {

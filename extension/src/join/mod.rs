@@ -17,7 +17,7 @@ use hash::IdHash;
 use pending::Pending;
 
 use crate::model::{
-    CompletedInvocation, Ending, EventKind, Phase, ResourceUsage, Start, Status, TelemetryEvent,
+    CompletedInvocation, Ending, EventKind, Phase, RequestId, ResourceUsage, Start, Status, TelemetryEvent,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -71,13 +71,13 @@ struct InitContext {
 #[derive(Debug)]
 pub(crate) struct Joiner {
     limits: JoinLimits,
-    /// By [`hash::id_key`] of the request id (a UUID's bits: compared and hashed as one
+    /// By [`RequestId::key`] (a UUID's bits: compared and hashed as one
     /// number, never as text); each entry keeps its id.
     pending: HashMap<u128, Pending, IdHash>,
     /// Request ids in arrival order, for eviction (may hold ids already gone from `pending`).
     order: VecDeque<(u64, u128)>,
     next_seq: u64,
-    /// The ids emitted last ([`hash::id_key`]: 16 bytes each, no copy of the text), as a set
+    /// The ids emitted last ([`RequestId::key`]: 16 bytes each, no copy of the text), as a set
     /// and in order.
     recent: HashSet<u128, IdHash>,
     recent_order: VecDeque<u128>,
@@ -128,12 +128,12 @@ impl Joiner {
     /// With `expect_resources`, the invocation waits for [`Joiner::attach_resources`].
     pub(crate) fn on_invoke(
         &mut self,
-        request_id: &str,
+        request_id: &RequestId,
         now_wall_ms: i64,
         expect_resources: bool,
         out: &mut Vec<CompletedInvocation>,
     ) {
-        if let Some(p) = self.entry(hash::id_key(request_id), request_id, out) {
+        if let Some(p) = self.entry(request_id, out) {
             p.saw_event_time(now_wall_ms);
             p.awaiting_resources = expect_resources;
         }
@@ -142,11 +142,11 @@ impl Joiner {
     /// The resource use of an invocation, measured when the next one started (or at SHUTDOWN).
     pub(crate) fn attach_resources(
         &mut self,
-        request_id: &str,
+        request_id: &RequestId,
         usage: ResourceUsage,
         out: &mut Vec<CompletedInvocation>,
     ) {
-        let key = hash::id_key(request_id);
+        let key = request_id.key();
         if let Some(p) = self.pending.get_mut(&key) {
             p.resources = Some(usage);
             self.complete_if_ready(key, out);
@@ -174,8 +174,8 @@ impl Joiner {
             EventKind::Start(start) => self.on_start(time_ms, start, out),
             EventKind::RuntimeDone(done) => {
                 let expected = self.limits.runtime_done_expected;
-                let key = hash::id_key(&done.request_id);
-                let Some(p) = self.entry(key, &done.request_id, out) else {
+                let key = done.request_id.key();
+                let Some(p) = self.entry(&done.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
@@ -186,8 +186,8 @@ impl Joiner {
             }
             EventKind::Report(report) => {
                 let expected = self.limits.runtime_done_expected;
-                let key = hash::id_key(&report.request_id);
-                let Some(p) = self.entry(key, &report.request_id, out) else {
+                let key = report.request_id.key();
+                let Some(p) = self.entry(&report.request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
@@ -214,14 +214,14 @@ impl Joiner {
         let restore = std::mem::take(&mut self.init.restore_unclaimed)
             .then_some(self.init.restore_duration_ms)
             .flatten();
-        let key = hash::id_key(&request_id);
+        let key = request_id.key();
         let in_flight = self
             .pending
             .iter()
             .filter(|(k, p)| p.started && p.runtime.is_none() && p.report.is_none() && **k != key)
             .count();
         let expected = self.limits.runtime_done_expected;
-        let Some(p) = self.entry(key, &request_id, out) else {
+        let Some(p) = self.entry(&request_id, out) else {
             return;
         };
         p.started = true;
@@ -349,14 +349,9 @@ impl Joiner {
         }
     }
 
-    /// The pending entry for `request_id` (whose key is `key`), created if new; `None` if it
-    /// was already emitted.
-    fn entry(
-        &mut self,
-        key: u128,
-        request_id: &str,
-        out: &mut Vec<CompletedInvocation>,
-    ) -> Option<&mut Pending> {
+    /// The pending entry for `request_id`, created if new; `None` if it was already emitted.
+    fn entry(&mut self, request_id: &RequestId, out: &mut Vec<CompletedInvocation>) -> Option<&mut Pending> {
+        let key = request_id.key();
         // An id leaves `pending` before it is remembered as emitted, so a pending one needs no
         // look in `recent`.
         if self.pending.contains_key(&key) {
@@ -372,7 +367,7 @@ impl Joiner {
         self.order.push_back((seq, key));
         let p = self.pending.entry(key).or_insert_with(|| Pending {
             seq,
-            request_id: request_id.to_owned(),
+            request_id: request_id.clone(),
             ..Pending::default()
         });
         Some(p)

@@ -1,13 +1,13 @@
 //! What the join knows of one invocation while its events arrive, and what it hands on.
 
-use crate::model::{CompletedInvocation, Ending, Phase, Report, ResourceUsage, RuntimeDone};
+use crate::model::{CompletedInvocation, Ending, Phase, Report, RequestId, ResourceUsage, RuntimeDone};
 
 /// An invocation being assembled from events that arrive in any order.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Pending {
     /// Arrival order, for eviction and for emitting oldest first.
     pub(super) seq: u64,
-    pub(super) request_id: String,
+    pub(super) request_id: RequestId,
     pub(super) start_ms: Option<i64>,
     pub(super) first_seen_ms: Option<i64>,
     pub(super) version: Option<String>,

@@ -220,7 +220,7 @@ fn a_duplicate_of_a_pending_event_changes_nothing() {
 fn the_last_report_arrives_only_at_shutdown() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("last", T0, false, &mut out);
+    j.on_invoke(&"last".into(), T0, false, &mut out);
     let out2 = feed(
         &mut j,
         vec![start(0, "last"), runtime_done(10, "last", Status::Success)],
@@ -237,9 +237,9 @@ fn the_last_report_arrives_only_at_shutdown() {
 fn shutdown_emits_what_is_known_and_marks_a_timed_out_invocation() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("slow", T0, false, &mut out);
+    j.on_invoke(&"slow".into(), T0, false, &mut out);
     feed(&mut j, vec![start(0, "slow")], 0);
-    j.on_invoke("never-started", T0 + 5, false, &mut out);
+    j.on_invoke(&"never-started".into(), T0 + 5, false, &mut out);
     j.drain(Some("Timeout"), &mut out);
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|i| i.ending == Ending::Shutdown));
@@ -353,7 +353,7 @@ fn the_remembered_window_is_bounded() {
 fn an_invocation_waits_for_its_resource_sample() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("a", T0, true, &mut out);
+    j.on_invoke(&"a".into(), T0, true, &mut out);
     out.extend(feed(&mut j, invocation("a", 0), 0));
     assert!(
         out.is_empty(),
@@ -364,7 +364,7 @@ fn an_invocation_waits_for_its_resource_sample() {
         cpu_user_ms: 12.0,
         ..ResourceUsage::default()
     };
-    j.attach_resources("a", usage, &mut out);
+    j.attach_resources(&"a".into(), usage, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].resources, Some(usage));
     assert_eq!(out[0].ending, Ending::Complete);
@@ -374,7 +374,7 @@ fn an_invocation_waits_for_its_resource_sample() {
 fn drain_emits_an_invocation_still_waiting_for_resources_as_complete() {
     let mut j = joiner();
     let mut out = Vec::new();
-    j.on_invoke("a", T0, true, &mut out);
+    j.on_invoke(&"a".into(), T0, true, &mut out);
     out.extend(feed(&mut j, invocation("a", 0), 0));
     j.drain(Some("spindown"), &mut out);
     assert_eq!(out.len(), 1);
@@ -402,7 +402,7 @@ fn overlapping_invocations_count_their_concurrency() {
         ],
         0,
     );
-    let c: Vec<(String, Option<u32>)> = out.into_iter().map(|i| (i.request_id, i.concurrency)).collect();
+    let c: Vec<(String, Option<u32>)> = out.into_iter().map(|i| (i.request_id.to_string(), i.concurrency)).collect();
     assert_eq!(
         c,
         [
@@ -464,7 +464,7 @@ fn managed_instances_complete_without_runtime_done_and_count_overlap_until_the_r
     );
     let c: Vec<(String, Option<u32>, Ending)> = out
         .into_iter()
-        .map(|i| (i.request_id, i.concurrency, i.ending))
+        .map(|i| (i.request_id.to_string(), i.concurrency, i.ending))
         .collect();
     assert_eq!(
         c,
@@ -485,7 +485,7 @@ fn on_managed_instances_every_invocation_without_a_report_timed_out() {
     let mut out = feed(&mut j, vec![start(0, "a"), start(1, "b"), start(2, "c")], 0);
     out.extend(feed(&mut j, vec![report(3, "c", Status::Success, None)], 0));
     j.drain(Some("timeout"), &mut out);
-    let s: Vec<(String, Option<Status>)> = out.into_iter().map(|i| (i.request_id, i.status)).collect();
+    let s: Vec<(String, Option<Status>)> = out.into_iter().map(|i| (i.request_id.to_string(), i.status)).collect();
     assert_eq!(
         s,
         [

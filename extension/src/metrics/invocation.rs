@@ -151,7 +151,7 @@ pub(crate) fn invocation_record(
     let cold = if inv.cold_start { "true" } else { "false" };
     r.dimensions.push(("ColdStart", cold.into()));
     let shared = |s: &Arc<str>| Text::Shared(Arc::clone(s));
-    r.text_as("RequestId", Some(Text::Owned(inv.request_id)));
+    r.text_as("RequestId", Some(Text::Id(inv.request_id)));
     r.text_as("Status", status.map(|s| Text::Static(s.as_str())));
     r.text_as("ErrorType", inv.error_type.map(Text::Owned));
     r.text_as("TraceId", inv.trace_id.map(Text::Owned));

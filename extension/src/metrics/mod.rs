@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::model::RequestId;
+
 pub mod catalogue;
 pub(crate) mod cost;
 pub(crate) mod environment;
@@ -122,6 +124,8 @@ pub(crate) enum Text {
     Static(&'static str),
     Shared(Arc<str>),
     Owned(String),
+    /// An invocation's request id, moved in.
+    Id(RequestId),
 }
 
 impl Text {
@@ -130,6 +134,7 @@ impl Text {
             Self::Static(s) => s,
             Self::Shared(s) => s,
             Self::Owned(s) => s,
+            Self::Id(id) => id.as_str(),
         }
     }
 }

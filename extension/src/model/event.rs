@@ -1,6 +1,8 @@
 //! Platform events as the extension keeps them: owned, and only what the join and the metrics
 //! read.
 
+use super::RequestId;
+
 pub(crate) use lambda_lens_telemetry::wire::{
     ReportMetrics, ReportSpans, RuntimeDoneMetrics, RuntimeDoneSpans,
 };
@@ -94,7 +96,7 @@ impl Phase {
 /// `platform.start`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Start {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) version: Option<String>,
     pub(crate) trace_id: Option<String>,
 }
@@ -102,7 +104,7 @@ pub(crate) struct Start {
 /// `platform.runtimeDone`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RuntimeDone {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: Option<RuntimeDoneMetrics>,
@@ -112,7 +114,7 @@ pub(crate) struct RuntimeDone {
 /// `platform.report`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Report {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: ReportMetrics,

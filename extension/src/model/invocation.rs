@@ -1,6 +1,6 @@
 //! What the join hands on once it is done with an invocation.
 
-use super::{Phase, Report, ResourceUsage, RuntimeDone, Status};
+use super::{Phase, Report, RequestId, ResourceUsage, RuntimeDone, Status};
 
 /// Why an invocation left the join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl Ending {
 /// An invocation the join is done with: everything known about it, ready for the metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CompletedInvocation {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     /// When the invocation started (`platform.start`), else the earliest of its events.
     pub(crate) timestamp_ms: i64,
     /// `platform.start` `version`.

@@ -8,6 +8,7 @@
 //! declared once, in `lambda_lens_telemetry::wire::ReportMetrics`, and read where a metric uses it.
 
 mod event;
+mod id;
 mod invocation;
 mod resources;
 
@@ -15,5 +16,6 @@ pub(crate) use event::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start
 // The telemetry crate's measurement structs, as the model's own (tests build events with them).
 #[cfg(test)]
 pub(crate) use event::{ReportMetrics, ReportSpans, RuntimeDoneMetrics, RuntimeDoneSpans};
+pub(crate) use id::RequestId;
 pub(crate) use invocation::{CompletedInvocation, Ending};
 pub(crate) use resources::{ResourceSample, ResourceUsage};

@@ -13,7 +13,9 @@ use crate::join::Joiner;
 use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
 use crate::metrics::{InvocationContext, MetricRecord, RecordKind, catalogue, invocation_record};
-use crate::model::{CompletedInvocation, EventKind, ResourceSample, ResourceUsage, TelemetryEvent};
+use crate::model::{
+    CompletedInvocation, EventKind, RequestId, ResourceSample, ResourceUsage, TelemetryEvent,
+};
 use crate::resources::own_peak_rss_bytes;
 use crate::sink::{Sink, SinkHealth};
 
@@ -101,7 +103,7 @@ pub struct Pipeline<S: Sink> {
     aggregates: Vec<Aggregate>,
     documents: Vec<String>,
     /// The invocation whose resource use the next sample closes, and its starting sample.
-    last_invoke: Option<(String, ResourceSample)>,
+    last_invoke: Option<(RequestId, ResourceSample)>,
     /// When the extension last reported on itself, and the totals it reported from.
     extension_reported: Option<(u64, PipelineStats)>,
     /// The sink's totals at that report.
@@ -170,7 +172,7 @@ impl<S: Sink> Pipeline<S> {
     /// A delivered body that arrived at `received_ms` (epoch milliseconds), worked whole the
     /// way the extension works it: record by record, each decoded as it is joined. `now` is
     /// the monotonic clock in milliseconds.
-    pub fn on_body(&mut self, body: bytes::Bytes, received_ms: i64, now: u64) {
+    pub fn on_body(&mut self, body: Vec<u8>, received_ms: i64, now: u64) {
         self.accept(IntakeMessage::Delivery(Delivery::unheld(body, received_ms)), now);
         while self.work(now, usize::MAX) {}
     }
@@ -264,13 +266,16 @@ impl<S: Sink> Pipeline<S> {
         now: u64,
     ) {
         let expect_resources = sample.is_some();
-        if let Some(sample) = sample {
-            self.close_resources(&sample);
-            self.last_invoke = Some((request_id.to_owned(), sample));
+        let request_id = RequestId::new(request_id);
+        if let Some(sample) = &sample {
+            self.close_resources(sample);
         }
         self.parts
             .joiner
-            .on_invoke(request_id, wall_ms, expect_resources, &mut self.completed);
+            .on_invoke(&request_id, wall_ms, expect_resources, &mut self.completed);
+        if let Some(sample) = sample {
+            self.last_invoke = Some((request_id, sample));
+        }
         match self.extension_reported {
             None => {
                 self.extension_reported = Some((now, self.stats()));

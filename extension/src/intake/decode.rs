@@ -9,6 +9,7 @@
 //! up front, for tests and the decode benchmark.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use lambda_lens_telemetry::wire::DurationMetrics;
 use lambda_lens_telemetry::{Cursor, DecodeStats, Item, Record, records_in};
@@ -55,6 +56,27 @@ pub(crate) struct Checks {
     pub(crate) times_replaced: u64,
     /// The first change, for the log line.
     pub(crate) first: Option<String>,
+}
+
+/// The function version last read, kept from batch to batch by the pipeline: every invocation
+/// of an environment has the same version, so it is one allocation per environment, not one
+/// per invocation.
+#[derive(Debug, Default)]
+pub(crate) struct Versions {
+    last: Option<Arc<str>>,
+}
+
+impl Versions {
+    /// `text` as a shared version, checked as [`Checks::text`] checks text.
+    fn read(&mut self, text: Option<Cow<'_, str>>, c: &mut Checks) -> Option<Arc<str>> {
+        let text = text?;
+        if let Some(last) = self.last.as_ref().filter(|v| ***v == *text) {
+            return Some(Arc::clone(last));
+        }
+        let version: Arc<str> = Arc::from(c.text(Some(text))?);
+        self.last = Some(Arc::clone(&version));
+        Some(version)
+    }
 }
 
 impl Checks {
@@ -113,13 +135,14 @@ impl Batch {
     /// Never fails: problems are counted in the stats, changed values in the checks.
     pub fn decode(body: &[u8], received_ms: i64) -> Self {
         let mut converter = Converter::new(received_ms);
+        let mut versions = Versions::default();
         let mut events = Vec::with_capacity(records_in(body));
         let mut cursor = Cursor::default();
         let mut stats = DecodeStats::default();
         // As a delivered body is read (see `text`), without a copy when it is UTF-8.
         let text = lossy(body, &mut converter.checks);
         while let Some(item) = cursor.next_in_text(&text, &mut stats) {
-            events.extend(converter.convert(item));
+            events.extend(converter.convert(item, &mut versions));
         }
         let (stats, checks) = converter.finish(stats);
         Self {
@@ -240,8 +263,9 @@ impl From<Batch> for Reading {
 }
 
 impl Reading {
-    /// The next event of the batch; `None` at its end.
-    pub(crate) fn next_event(&mut self) -> Option<TelemetryEvent> {
+    /// The next event of the batch; `None` at its end. `versions` is the pipeline's, kept from
+    /// batch to batch.
+    pub(crate) fn next_event(&mut self, versions: &mut Versions) -> Option<TelemetryEvent> {
         match &mut self.source {
             Source::Body {
                 body,
@@ -250,7 +274,7 @@ impl Reading {
                 converter,
             } => loop {
                 let item = cursor.next_in_text(body, stats)?;
-                if let Some(event) = converter.convert(item) {
+                if let Some(event) = converter.convert(item, versions) {
                     return Some(event);
                 }
             },
@@ -329,7 +353,7 @@ impl Converter {
     }
 
     /// The event a record becomes, if it carries anything lambda-lens measures.
-    fn convert(&mut self, item: Item<'_>) -> Option<TelemetryEvent> {
+    fn convert(&mut self, item: Item<'_>, versions: &mut Versions) -> Option<TelemetryEvent> {
         let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
             Ok(t) => t.timestamp_millis(),
             Err(err) => {
@@ -359,7 +383,7 @@ impl Converter {
             });
             self.received_ms
         };
-        match event(item.record, &mut self.checks) {
+        match event(item.record, &mut self.checks, versions) {
             Ok(Some(kind)) => {
                 self.used += 1;
                 Some(TelemetryEvent { time_ms, kind })
@@ -408,12 +432,12 @@ fn request_id(id: Cow<'_, str>) -> Result<RequestId, String> {
 
 /// What the model keeps of a record, every value checked; `Ok(None)` for records without
 /// measurements, `Err` for a record that cannot be Lambda's.
-fn event(record: Record<'_>, c: &mut Checks) -> Result<Option<EventKind>, String> {
+fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<Option<EventKind>, String> {
     let event = match record {
         Record::InitStart(r) => EventKind::InitStart(Phase {
             init_type: c.text(r.initialization_type),
             phase: c.text(r.phase),
-            runtime_version: c.text(r.runtime_version),
+            runtime_version: c.text(r.runtime_version).map(Arc::from),
             ..Phase::default()
         }),
         Record::InitRuntimeDone(r) => EventKind::InitRuntimeDone(Phase {
@@ -445,7 +469,7 @@ fn event(record: Record<'_>, c: &mut Checks) -> Result<Option<EventKind>, String
         }),
         Record::Start(r) => EventKind::Start(Start {
             request_id: request_id(r.request_id)?,
-            version: c.text(r.version),
+            version: versions.read(r.version, c),
             trace_id: c.text(r.tracing.and_then(|t| t.value)),
         }),
         Record::RuntimeDone(mut r) => {

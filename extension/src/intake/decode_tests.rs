@@ -284,7 +284,7 @@ fn bytes_that_are_not_utf8_are_replaced_and_every_record_is_used() {
     // The same, delivered: read by the pipeline as the extension reads it.
     let mut reading = Reading::from(Delivery::unheld(body, ARRIVED));
     let mut events = 0;
-    while reading.next_event().is_some() {
+    while reading.next_event(&mut Versions::default()).is_some() {
         events += 1;
     }
     let (stats, checks) = reading.finish();
@@ -292,4 +292,36 @@ fn bytes_that_are_not_utf8_are_replaced_and_every_record_is_used() {
         (events, stats.used, stats.malformed, checks.not_utf8),
         (3, 3, 0, 1)
     );
+}
+
+#[test]
+fn invocations_of_one_version_share_its_text_from_batch_to_batch() {
+    let start = |id: &str, version: &str| {
+        format!(
+            r#"{{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{{"requestId":"{id}","version":"{version}"}}}}"#
+        )
+    };
+    let version = |reading: &mut Reading, versions: &mut Versions| match reading.next_event(versions) {
+        Some(TelemetryEvent {
+            kind: EventKind::Start(s),
+            ..
+        }) => s.version.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let mut versions = Versions::default();
+    let first = format!("[{},{}]", start("a", "$LATEST"), start("b", "$LATEST"));
+    let mut reading = Reading::from(Delivery::unheld(first.into_bytes(), ARRIVED));
+    let (a, b) = (
+        version(&mut reading, &mut versions),
+        version(&mut reading, &mut versions),
+    );
+    assert!(Arc::ptr_eq(&a, &b), "one text for both");
+    let second = format!("[{},{}]", start("c", "$LATEST"), start("d", "7"));
+    let mut reading = Reading::from(Delivery::unheld(second.into_bytes(), ARRIVED));
+    let (c, d) = (
+        version(&mut reading, &mut versions),
+        version(&mut reading, &mut versions),
+    );
+    assert!(Arc::ptr_eq(&a, &c), "kept from the batch before");
+    assert_eq!((&*c, &*d), ("$LATEST", "7"));
 }

@@ -315,7 +315,10 @@ async fn handle(
 /// a copy: sized from the request's length where it says one, each frame copied in and let go
 /// as it arrives (collecting the frames and joining them after held the body twice at the end,
 /// and handed on a buffer that had to be copied again to become text).
-async fn read_body(body: Incoming, max_body: usize) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+async fn read_body(
+    body: Incoming,
+    max_body: usize,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     let hint = body.size_hint();
     let expected = hint.exact().unwrap_or(hint.lower());
     let mut body = std::pin::pin!(Limited::new(body, max_body));
@@ -376,14 +379,22 @@ mod tests {
         match rx.recv().await.unwrap() {
             IntakeMessage::Delivery(d) => {
                 let mut reading = super::super::Reading::from(d);
-                assert!(reading.next_event().is_some());
+                assert!(
+                    reading
+                        .next_event(&mut super::super::Versions::default())
+                        .is_some()
+                );
                 // The pipeline is still working this batch: the next one is not read.
                 let second = tokio::spawn(post(addr, BATCH));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 assert!(!second.is_finished());
                 assert!(rx.try_recv().is_err());
                 assert_eq!(slots.available_permits(), 0);
-                assert!(reading.next_event().is_none());
+                assert!(
+                    reading
+                        .next_event(&mut super::super::Versions::default())
+                        .is_none()
+                );
                 // The batch read to its end gives its slot back, and the next one is read.
                 let (stats, _) = reading.finish();
                 assert_eq!((stats.records, stats.used, stats.unknown), (2, 1, 1));

@@ -12,6 +12,6 @@ mod listener;
 mod subscribe;
 
 pub use decode::Batch;
-pub(crate) use decode::{Delivery, Reading};
+pub(crate) use decode::{Delivery, Reading, Versions};
 pub(crate) use listener::{IntakeMessage, Listener, RequestLimits, bind_listener, serve};
 pub(crate) use subscribe::subscribe;

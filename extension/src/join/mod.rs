@@ -365,11 +365,10 @@ impl Joiner {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.push_back((seq, key));
-        let p = self.pending.entry(key).or_insert_with(|| Pending {
-            seq,
-            request_id: request_id.clone(),
-            ..Pending::default()
-        });
+        let p = self
+            .pending
+            .entry(key)
+            .or_insert_with(|| Pending::new(seq, request_id.clone()));
         Some(p)
     }
 

@@ -1,16 +1,18 @@
 //! What the join knows of one invocation while its events arrive, and what it hands on.
 
+use std::sync::Arc;
+
 use crate::model::{CompletedInvocation, Ending, Phase, Report, RequestId, ResourceUsage, RuntimeDone};
 
 /// An invocation being assembled from events that arrive in any order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct Pending {
     /// Arrival order, for eviction and for emitting oldest first.
     pub(super) seq: u64,
     pub(super) request_id: RequestId,
     pub(super) start_ms: Option<i64>,
     pub(super) first_seen_ms: Option<i64>,
-    pub(super) version: Option<String>,
+    pub(super) version: Option<Arc<str>>,
     pub(super) trace_id: Option<String>,
     pub(super) started: bool,
     pub(super) runtime: Option<RuntimeDone>,
@@ -26,10 +28,33 @@ pub(super) struct Pending {
     pub(super) awaiting_resources: bool,
     pub(super) resources: Option<ResourceUsage>,
     /// The runtime version of the environment's init, for every invocation it serves.
-    pub(super) runtime_version: Option<String>,
+    pub(super) runtime_version: Option<Arc<str>>,
 }
 
 impl Pending {
+    /// An invocation first heard of (the `seq`-th), nothing known yet but its id.
+    pub(super) fn new(seq: u64, request_id: RequestId) -> Self {
+        Self {
+            seq,
+            request_id,
+            start_ms: None,
+            first_seen_ms: None,
+            version: None,
+            trace_id: None,
+            started: false,
+            runtime: None,
+            report: None,
+            report_at: None,
+            cold_start: false,
+            init: None,
+            restore_duration_ms: None,
+            concurrency: None,
+            awaiting_resources: false,
+            resources: None,
+            runtime_version: None,
+        }
+    }
+
     /// Start, runtimeDone (where it is expected) and report are all in.
     pub(super) fn has_all_events(&self, runtime_done_expected: bool) -> bool {
         self.started && self.report.is_some() && (self.runtime.is_some() || !runtime_done_expected)

@@ -402,7 +402,10 @@ fn overlapping_invocations_count_their_concurrency() {
         ],
         0,
     );
-    let c: Vec<(String, Option<u32>)> = out.into_iter().map(|i| (i.request_id.to_string(), i.concurrency)).collect();
+    let c: Vec<(String, Option<u32>)> = out
+        .into_iter()
+        .map(|i| (i.request_id.to_string(), i.concurrency))
+        .collect();
     assert_eq!(
         c,
         [
@@ -485,7 +488,10 @@ fn on_managed_instances_every_invocation_without_a_report_timed_out() {
     let mut out = feed(&mut j, vec![start(0, "a"), start(1, "b"), start(2, "c")], 0);
     out.extend(feed(&mut j, vec![report(3, "c", Status::Success, None)], 0));
     j.drain(Some("timeout"), &mut out);
-    let s: Vec<(String, Option<Status>)> = out.into_iter().map(|i| (i.request_id.to_string(), i.status)).collect();
+    let s: Vec<(String, Option<Status>)> = out
+        .into_iter()
+        .map(|i| (i.request_id.to_string(), i.status))
+        .collect();
     assert_eq!(
         s,
         [

@@ -158,12 +158,12 @@ pub(crate) fn invocation_record(
     r.text_as(
         "FunctionVersion",
         inv.version
-            .map(Text::Owned)
+            .map(Text::Shared)
             .or_else(|| ctx.function_version.as_ref().map(shared)),
     );
     // Environment facts as properties, for Logs Insights: never dimensions unless configured.
     r.text_as("InitType", Some(shared(&ctx.init_type)));
-    r.text_as("RuntimeVersion", inv.runtime_version.map(Text::Owned));
+    r.text_as("RuntimeVersion", inv.runtime_version.map(Text::Shared));
     r.text_as("Region", ctx.region.as_ref().map(shared));
     r.text_as("Architecture", Some(Text::Static(super::ARCHITECTURE)));
     if let Some(mb) = ctx.memory_size_mb {

@@ -1,6 +1,8 @@
 //! Platform events as the extension keeps them: owned, and only what the join and the metrics
 //! read.
 
+use std::sync::Arc;
+
 use super::RequestId;
 
 pub(crate) use lambda_lens_telemetry::wire::{
@@ -64,7 +66,7 @@ pub(crate) struct Phase {
     /// `metrics.durationMs` of the phase's report.
     pub(crate) duration_ms: Option<f64>,
     /// `runtimeVersion` of `platform.initStart`.
-    pub(crate) runtime_version: Option<String>,
+    pub(crate) runtime_version: Option<Arc<str>>,
 }
 
 impl Phase {
@@ -97,7 +99,7 @@ impl Phase {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Start {
     pub(crate) request_id: RequestId,
-    pub(crate) version: Option<String>,
+    pub(crate) version: Option<Arc<str>>,
     pub(crate) trace_id: Option<String>,
 }
 

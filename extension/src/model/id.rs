@@ -178,7 +178,13 @@ mod tests {
     #[test]
     fn any_text_is_kept_as_it_came_inline_or_not() {
         let long = "x".repeat(100);
-        for id in ["", "r1", "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa", "é-ü", long.as_str()] {
+        for id in [
+            "",
+            "r1",
+            "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa",
+            "é-ü",
+            long.as_str(),
+        ] {
             let kept = RequestId::new(id);
             assert_eq!(kept.as_str(), id);
             assert_eq!(kept.to_string(), id);

@@ -1,5 +1,7 @@
 //! What the join hands on once it is done with an invocation.
 
+use std::sync::Arc;
+
 use super::{Phase, Report, RequestId, ResourceUsage, RuntimeDone, Status};
 
 /// Why an invocation left the join.
@@ -33,7 +35,7 @@ pub(crate) struct CompletedInvocation {
     /// When the invocation started (`platform.start`), else the earliest of its events.
     pub(crate) timestamp_ms: i64,
     /// `platform.start` `version`.
-    pub(crate) version: Option<String>,
+    pub(crate) version: Option<Arc<str>>,
     pub(crate) trace_id: Option<String>,
     pub(crate) cold_start: bool,
     /// The init (or its parts) that made this invocation a cold start.
@@ -51,5 +53,5 @@ pub(crate) struct CompletedInvocation {
     /// What the function's processes used during the invocation.
     pub(crate) resources: Option<ResourceUsage>,
     /// The runtime version of the environment's init (`platform.initStart`), when it was seen.
-    pub(crate) runtime_version: Option<String>,
+    pub(crate) runtime_version: Option<Arc<str>>,
 }

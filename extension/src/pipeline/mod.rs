@@ -8,7 +8,7 @@ mod build;
 use std::io;
 
 use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
-use crate::intake::{Batch, Delivery, IntakeMessage, Reading};
+use crate::intake::{Batch, Delivery, IntakeMessage, Reading, Versions};
 use crate::join::Joiner;
 use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
 use crate::metrics::selection::Selection;
@@ -97,6 +97,8 @@ pub struct Pipeline<S: Sink> {
     completed: Vec<CompletedInvocation>,
     /// The batch being worked (see [`Pipeline::work`]); it holds the listener's slot.
     reading: Option<Reading>,
+    /// The function version last read, shared by the invocations that have it.
+    versions: Versions,
     records: Vec<MetricRecord>,
     /// The last record placed, whose room the next invocation's record takes.
     spent: Option<MetricRecord>,
@@ -117,6 +119,7 @@ impl<S: Sink> Pipeline<S> {
             stats: PipelineStats::default(),
             completed: Vec::new(),
             reading: None,
+            versions: Versions::default(),
             records: Vec::new(),
             spent: None,
             aggregates: Vec::new(),
@@ -203,7 +206,7 @@ impl<S: Sink> Pipeline<S> {
         };
         let mut more = true;
         for _ in 0..slice {
-            let Some(event) = reading.next_event() else {
+            let Some(event) = reading.next_event(&mut self.versions) else {
                 more = false;
                 break;
             };

@@ -87,6 +87,7 @@ fn many() -> Vec<&'static MetricDef> {
     (0..250)
         .map(|i| {
             let def = MetricDef {
+                index: u8::MAX,
                 name: Box::leak(format!("M{i}").into_boxed_str()),
                 unit: Unit::Count,
                 group: Group::Core,

@@ -3,8 +3,9 @@
 use super::{Group, MetricDef, Unit};
 
 macro_rules! metric {
-    ($ident:ident, $name:literal, $unit:ident, $group:ident, $about:literal) => {
+    ($index:literal, $ident:ident, $name:literal, $unit:ident, $group:ident, $about:literal) => {
         pub static $ident: MetricDef = MetricDef {
+            index: $index,
             name: $name,
             unit: Unit::$unit,
             group: Group::$group,
@@ -15,6 +16,7 @@ macro_rules! metric {
 
 // Core and detail: per invocation, from the platform events.
 metric!(
+    0,
     INVOCATIONS,
     "Invocations",
     Count,
@@ -22,6 +24,7 @@ metric!(
     "1 per invocation (`platform.start`, or any of its events)."
 );
 metric!(
+    1,
     ERRORS,
     "Errors",
     Count,
@@ -29,6 +32,7 @@ metric!(
     "1 when the status is `error` or `failure` (`platform.runtimeDone` / `platform.report`), else 0. Unlike `AWS/Lambda` `Errors`, timeouts are counted apart, in `Timeouts`."
 );
 metric!(
+    2,
     TIMEOUTS,
     "Timeouts",
     Count,
@@ -36,6 +40,7 @@ metric!(
     "1 when the status is `timeout`, or the invocation was in flight at a SHUTDOWN for `timeout` with no `runtimeDone`, else 0."
 );
 metric!(
+    3,
     OUT_OF_MEMORY,
     "OutOfMemory",
     Count,
@@ -43,6 +48,7 @@ metric!(
     "1 when `errorType` is `Runtime.OutOfMemory`, or a failed invocation's peak memory reached its size, else 0 (once per request)."
 );
 metric!(
+    4,
     COLD_STARTS,
     "ColdStarts",
     Count,
@@ -50,6 +56,7 @@ metric!(
     "1 on the first invocation after an init phase, else 0 (a SnapStart restore, and its replayed init events, are not a cold start)."
 );
 metric!(
+    5,
     CONCURRENT_INVOCATIONS,
     "ConcurrentInvocations",
     Count,
@@ -57,6 +64,7 @@ metric!(
     "Invocations running in the environment when this one started, itself included (overlapping `platform.start`/`platform.runtimeDone`): above 1 only on Lambda Managed Instances."
 );
 metric!(
+    6,
     DURATION,
     "Duration",
     Milliseconds,
@@ -64,6 +72,7 @@ metric!(
     "`platform.report` `durationMs`: the invocation, including the extensions' work after the response."
 );
 metric!(
+    7,
     BILLED_DURATION,
     "BilledDuration",
     Milliseconds,
@@ -71,6 +80,7 @@ metric!(
     "`platform.report` `billedDurationMs`."
 );
 metric!(
+    8,
     RUNTIME_DURATION,
     "RuntimeDuration",
     Milliseconds,
@@ -78,6 +88,7 @@ metric!(
     "`platform.runtimeDone` `metrics.durationMs`: the runtime's own work."
 );
 metric!(
+    9,
     POST_RUNTIME_DURATION,
     "PostRuntimeDuration",
     Milliseconds,
@@ -85,6 +96,7 @@ metric!(
     "What the extensions cost the invocation after the runtime was done: the report's `extensionOverhead` span where Lambda sends it, else `Duration` − `RuntimeDuration`."
 );
 metric!(
+    10,
     RESPONSE_LATENCY,
     "ResponseLatency",
     Milliseconds,
@@ -92,6 +104,7 @@ metric!(
     "`platform.runtimeDone` span `responseLatency`: from the invocation to the first byte of the response."
 );
 metric!(
+    11,
     RESPONSE_DURATION,
     "ResponseDuration",
     Milliseconds,
@@ -99,6 +112,7 @@ metric!(
     "`platform.runtimeDone` span `responseDuration`: sending the response."
 );
 metric!(
+    12,
     RUNTIME_OVERHEAD,
     "RuntimeOverhead",
     Milliseconds,
@@ -106,6 +120,7 @@ metric!(
     "`platform.runtimeDone` span `runtimeOverhead`: the runtime's work after the response, until its next `/invocation/next`."
 );
 metric!(
+    13,
     PRODUCED_BYTES,
     "ProducedBytes",
     Bytes,
@@ -113,6 +128,7 @@ metric!(
     "`platform.runtimeDone` `metrics.producedBytes`: size of the response."
 );
 metric!(
+    14,
     INIT_DURATION,
     "InitDuration",
     Milliseconds,
@@ -120,6 +136,7 @@ metric!(
     "`platform.initReport` `metrics.durationMs` (or `report.initDurationMs`), on cold starts only; the init type is the `InitType` property."
 );
 metric!(
+    15,
     RESTORE_DURATION,
     "RestoreDuration",
     Milliseconds,
@@ -127,6 +144,7 @@ metric!(
     "SnapStart `platform.restoreReport` `metrics.durationMs` (or `report.restoreDurationMs`), on the first invocation after a restore."
 );
 metric!(
+    16,
     INIT_ERRORS,
     "InitErrors",
     Count,
@@ -134,6 +152,7 @@ metric!(
     "1 per init (or restore) phase whose status is not `success` (`platform.initReport`), with its `errorType` as a property."
 );
 metric!(
+    17,
     MEMORY_SIZE,
     "MemorySize",
     Megabytes,
@@ -141,6 +160,7 @@ metric!(
     "`platform.report` `memorySizeMB`: memory configured."
 );
 metric!(
+    18,
     MAX_MEMORY_USED,
     "MaxMemoryUsed",
     Megabytes,
@@ -148,6 +168,7 @@ metric!(
     "`platform.report` `maxMemoryUsedMB`: peak memory of the environment."
 );
 metric!(
+    19,
     MEMORY_UTILIZATION,
     "MemoryUtilization",
     Percent,
@@ -157,6 +178,7 @@ metric!(
 
 // Cost.
 metric!(
+    20,
     ESTIMATED_COST,
     "EstimatedCost",
     None,
@@ -166,6 +188,7 @@ metric!(
 
 // Resources: sampled from /proc at invocation boundaries (see the README).
 metric!(
+    21,
     CPU_USER_TIME,
     "CpuUserTime",
     Milliseconds,
@@ -173,6 +196,7 @@ metric!(
     "CPU time in user mode of the function's processes during the invocation (`/proc/<pid>/stat` deltas)."
 );
 metric!(
+    22,
     CPU_SYSTEM_TIME,
     "CpuSystemTime",
     Milliseconds,
@@ -180,6 +204,7 @@ metric!(
     "CPU time in kernel mode of the function's processes during the invocation (`/proc/<pid>/stat` deltas)."
 );
 metric!(
+    23,
     CPU_TOTAL_TIME,
     "CpuTotalTime",
     Milliseconds,
@@ -187,6 +212,7 @@ metric!(
     "`CpuUserTime` + `CpuSystemTime`."
 );
 metric!(
+    24,
     NETWORK_RX_BYTES,
     "NetworkRxBytes",
     Bytes,
@@ -194,6 +220,7 @@ metric!(
     "Bytes received on the network interfaces, loopback excluded, during the invocation (`/proc/net/dev` deltas)."
 );
 metric!(
+    25,
     NETWORK_TX_BYTES,
     "NetworkTxBytes",
     Bytes,
@@ -201,6 +228,7 @@ metric!(
     "Bytes sent on the network interfaces, loopback excluded, during the invocation (`/proc/net/dev` deltas)."
 );
 metric!(
+    26,
     TMP_USED,
     "TmpUsed",
     Bytes,
@@ -208,6 +236,7 @@ metric!(
     "Bytes used on `/tmp` at the end of the invocation (`statfs`)."
 );
 metric!(
+    27,
     FILE_DESCRIPTORS,
     "FileDescriptors",
     Count,
@@ -215,6 +244,7 @@ metric!(
     "Open file descriptors of the function's processes at the end of the invocation (`/proc/<pid>/fd`)."
 );
 metric!(
+    28,
     THREADS,
     "Threads",
     Count,
@@ -224,6 +254,7 @@ metric!(
 
 // Per environment, and the extension itself.
 metric!(
+    29,
     SHUTDOWNS,
     "Shutdowns",
     Count,
@@ -231,6 +262,7 @@ metric!(
     "1 per environment shutdown (SHUTDOWN event), with its reason as the `ShutdownReason` property."
 );
 metric!(
+    30,
     LOGS_DROPPED_RECORDS,
     "LogsDroppedRecords",
     Count,
@@ -238,6 +270,7 @@ metric!(
     "Records Lambda dropped because a subscriber fell behind (`platform.logsDropped` `droppedRecords`)."
 );
 metric!(
+    31,
     LOGS_DROPPED_BYTES,
     "LogsDroppedBytes",
     Bytes,
@@ -245,6 +278,7 @@ metric!(
     "Bytes Lambda dropped (`platform.logsDropped` `droppedBytes`)."
 );
 metric!(
+    32,
     EXTENSION_MEMORY,
     "ExtensionMemory",
     Megabytes,
@@ -252,6 +286,7 @@ metric!(
     "The extension's own peak resident memory (`/proc/self/status` `VmHWM`)."
 );
 metric!(
+    33,
     TELEMETRY_RECORDS_REJECTED,
     "TelemetryRecordsRejected",
     Count,
@@ -259,6 +294,7 @@ metric!(
     "Telemetry records the extension could not use (malformed, or of an unknown type), plus refused oversized batches (each counted once), since its previous report."
 );
 metric!(
+    34,
     EMF_DOCUMENTS_WRITTEN,
     "EmfDocumentsWritten",
     Count,
@@ -267,6 +303,7 @@ metric!(
 );
 // The PutMetricData sink (`LAMBDA_LENS_SINK=api|both`); absent with the EMF sink.
 metric!(
+    35,
     API_REQUESTS,
     "ApiRequests",
     Count,
@@ -274,6 +311,7 @@ metric!(
     "PutMetricData requests the extension made (every attempt) since its previous report; only with `LAMBDA_LENS_SINK` `api` or `both`."
 );
 metric!(
+    36,
     API_DATA_POINTS_SENT,
     "ApiDataPointsSent",
     Count,
@@ -281,6 +319,7 @@ metric!(
     "Data points sent with PutMetricData since its previous report (those of requests with an unknown outcome included)."
 );
 metric!(
+    37,
     API_RETRIES,
     "ApiRetries",
     Count,
@@ -288,6 +327,7 @@ metric!(
     "PutMetricData attempts after the first (throttling, 5xx, no connection) since its previous report."
 );
 metric!(
+    38,
     API_FALLBACK_DATA_POINTS,
     "ApiFallbackDataPoints",
     Count,
@@ -295,6 +335,7 @@ metric!(
     "Data points of PutMetricData requests that failed for good, written as EMF to stdout instead, since its previous report."
 );
 metric!(
+    39,
     API_UNKNOWN_OUTCOMES,
     "ApiUnknownOutcomes",
     Count,
@@ -379,6 +420,13 @@ mod tests {
     fn the_default_set_is_at_most_8_metrics_of_the_catalogue() {
         assert!(DEFAULT.len() <= 8);
         assert!(DEFAULT.iter().all(|d| ALL.iter().any(|a| std::ptr::eq(*a, *d))));
+    }
+
+    #[test]
+    fn each_metric_knows_its_place_in_the_catalogue() {
+        for (i, def) in ALL.iter().enumerate() {
+            assert_eq!(usize::from(def.index), i, "{}", def.name);
+        }
     }
 
     #[test]

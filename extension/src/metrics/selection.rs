@@ -7,7 +7,11 @@ use super::{Group, MetricDef, catalogue};
 pub(crate) struct Selection(u64);
 
 fn index(def: &MetricDef) -> Option<usize> {
-    catalogue::ALL.iter().position(|d| std::ptr::eq(*d, def))
+    let i = usize::from(def.index);
+    catalogue::ALL
+        .get(i)
+        .filter(|d| std::ptr::eq(**d, def))
+        .map(|_| i)
 }
 
 impl Selection {

@@ -477,24 +477,28 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
                 m.check(&mut |field, value| c.refused(field, value));
             }
             r.spans.check(&mut |field, value| c.refused(field, value));
-            EventKind::RuntimeDone(RuntimeDone {
-                request_id: request_id(r.request_id)?,
+            EventKind::RuntimeDone(
+                request_id(r.request_id)?,
+                RuntimeDone {
                 status: status(r.status.as_deref()),
                 error_type: c.text(r.error_type),
                 metrics: r.metrics,
                 spans: r.spans,
-            })
+            },
+            )
         }
         Record::Report(mut r) => {
             r.metrics.check(&mut |field, value| c.refused(field, value));
             r.spans.check(&mut |field, value| c.refused(field, value));
-            EventKind::Report(Report {
-                request_id: request_id(r.request_id)?,
+            EventKind::Report(
+                request_id(r.request_id)?,
+                Report {
                 status: status(r.status.as_deref()),
                 error_type: c.text(r.error_type),
                 metrics: r.metrics,
                 spans: r.spans,
-            })
+            },
+            )
         }
         Record::LogsDropped(mut r) => {
             r.check(&mut |field, value| c.refused(field, value));

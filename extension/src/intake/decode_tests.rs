@@ -47,13 +47,13 @@ fn invocation_events_keep_the_records_measurements_whole() {
     assert_eq!(s.request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
     assert_eq!(s.version.as_deref(), Some("$LATEST"));
     assert!(s.trace_id.unwrap().starts_with("Root=1-62e900b2"));
-    let EventKind::RuntimeDone(r) = only_event("platform.runtimeDone").kind else {
+    let EventKind::RuntimeDone(_, r) = only_event("platform.runtimeDone").kind else {
         panic!()
     };
     assert_eq!(r.status, Some(Status::Success));
     assert_eq!(r.metrics.map(|m| m.duration_ms), Some(48.7));
     assert_eq!(r.spans.response_latency_ms, Some(47.1));
-    let EventKind::Report(r) = only_event("platform.report").kind else {
+    let EventKind::Report(_, r) = only_event("platform.report").kind else {
         panic!()
     };
     assert_eq!(r.status, Some(Status::Success));
@@ -202,7 +202,7 @@ fn values_that_cannot_be_right_are_dropped_and_counted_and_the_record_is_kept() 
         "{:?}",
         b.checks.first
     );
-    let EventKind::Report(r) = &b.events[0].kind else {
+    let EventKind::Report(_, r) = &b.events[0].kind else {
         panic!()
     };
     assert!(
@@ -217,7 +217,7 @@ fn values_that_cannot_be_right_are_dropped_and_counted_and_the_record_is_kept() 
         ),
         (None, None, Some(40.0))
     );
-    let EventKind::RuntimeDone(d) = &b.events[1].kind else {
+    let EventKind::RuntimeDone(_, d) = &b.events[1].kind else {
         panic!()
     };
     assert_eq!(d.metrics.unwrap().produced_bytes, None);
@@ -248,7 +248,7 @@ fn an_over_long_request_id_costs_its_record_and_long_texts_are_cut() {
         b.stats.first_problem.as_deref().unwrap().len() < 500,
         "the id is not in the problem"
     );
-    let EventKind::RuntimeDone(d) = &b.events[0].kind else {
+    let EventKind::RuntimeDone(_, d) = &b.events[0].kind else {
         panic!()
     };
     assert_eq!(d.error_type.as_deref().map(str::len), Some(256));
@@ -276,7 +276,7 @@ fn bytes_that_are_not_utf8_are_replaced_and_every_record_is_used() {
     );
     assert_eq!(b.checks.not_utf8, 1);
     assert!(b.checks.first.as_deref().unwrap().contains("not UTF-8"));
-    let EventKind::RuntimeDone(d) = &b.events[1].kind else {
+    let EventKind::RuntimeDone(_, d) = &b.events[1].kind else {
         panic!("{:?}", b.events[1].kind)
     };
     assert_eq!(d.status, Some(Status::Other), "s\u{fffd}ccess is no status");

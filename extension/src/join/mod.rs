@@ -172,10 +172,10 @@ impl Joiner {
             EventKind::RestoreStart | EventKind::RestoreRuntimeDone(_) => self.on_restore(None),
             EventKind::RestoreReport(phase) => self.on_restore(phase.duration_ms),
             EventKind::Start(start) => self.on_start(time_ms, start, out),
-            EventKind::RuntimeDone(done) => {
+            EventKind::RuntimeDone(request_id, done) => {
                 let expected = self.limits.runtime_done_expected;
-                let key = done.request_id.key();
-                let Some(p) = self.entry(&done.request_id, out) else {
+                let key = request_id.key();
+                let Some(p) = self.entry(&request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
@@ -184,10 +184,10 @@ impl Joiner {
                     self.finish(key, Ending::Complete, out);
                 }
             }
-            EventKind::Report(report) => {
+            EventKind::Report(request_id, report) => {
                 let expected = self.limits.runtime_done_expected;
-                let key = report.request_id.key();
-                let Some(p) = self.entry(&report.request_id, out) else {
+                let key = request_id.key();
+                let Some(p) = self.entry(&request_id, out) else {
                     return;
                 };
                 p.saw_event_time(time_ms);
@@ -210,7 +210,7 @@ impl Joiner {
         } = start;
         let claim_cold = std::mem::take(&mut self.init.unclaimed);
         let runtime_version = self.init.phase.runtime_version.clone();
-        let init = claim_cold.then(|| self.init.phase.clone());
+        let init = claim_cold.then(|| Box::new(self.init.phase.clone()));
         let restore = std::mem::take(&mut self.init.restore_unclaimed)
             .then_some(self.init.restore_duration_ms)
             .flatten();

@@ -20,7 +20,7 @@ pub(super) struct Pending {
     /// When the report arrived, on the caller's monotonic clock.
     pub(super) report_at: Option<u64>,
     pub(super) cold_start: bool,
-    pub(super) init: Option<Phase>,
+    pub(super) init: Option<Box<Phase>>,
     pub(super) restore_duration_ms: Option<f64>,
     /// Invocations in flight when this one started, itself included.
     pub(super) concurrency: Option<u32>,
@@ -83,7 +83,7 @@ impl Pending {
         let reported_init_ms = report.and_then(|r| r.metrics.init_duration_ms);
         let mut init = self.init;
         if let Some(ms) = reported_init_ms {
-            init.get_or_insert_with(Phase::default)
+            init.get_or_insert_with(Box::default)
                 .duration_ms
                 .get_or_insert(ms);
         }

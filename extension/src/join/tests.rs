@@ -53,8 +53,9 @@ fn start(dt: i64, id: &str) -> TelemetryEvent {
 fn runtime_done(dt: i64, id: &str, status: Status) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::RuntimeDone(RuntimeDone {
-            request_id: id.into(),
+        EventKind::RuntimeDone(
+            id.into(),
+            RuntimeDone {
             status: Some(status),
             error_type: None,
             metrics: Some(RuntimeDoneMetrics {
@@ -62,15 +63,17 @@ fn runtime_done(dt: i64, id: &str, status: Status) -> TelemetryEvent {
                 produced_bytes: Some(20.0),
             }),
             ..RuntimeDone::default()
-        }),
+        },
+        ),
     )
 }
 
 fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryEvent {
     ev(
         dt,
-        EventKind::Report(Report {
-            request_id: id.into(),
+        EventKind::Report(
+            id.into(),
+            Report {
             status: Some(status),
             error_type: (status == Status::Error).then(|| "Runtime.OutOfMemory".into()),
             metrics: ReportMetrics {
@@ -82,7 +85,8 @@ fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryE
                 restore_duration_ms: None,
             },
             spans: Default::default(),
-        }),
+        },
+        ),
     )
 }
 

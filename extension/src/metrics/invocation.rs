@@ -210,7 +210,6 @@ mod tests {
             restore_duration_ms: None,
             runtime: None,
             report: Some(Report {
-                request_id: "r1".into(),
                 status: Some(Status::Success),
                 error_type: None,
                 metrics: ReportMetrics {
@@ -251,11 +250,11 @@ mod tests {
     fn cold_start_carries_init_duration() {
         let mut i = inv();
         i.cold_start = true;
-        i.init = Some(Phase {
+        i.init = Some(Box::new(Phase {
             duration_ms: Some(88.0),
             init_type: Some("on-demand".into()),
             ..Phase::default()
-        });
+        }));
         let r = invocation_record(i, &InvocationContext::default(), None);
         assert_eq!(r.get("ColdStarts"), Some(1.0));
         assert_eq!(r.get("InitDuration"), Some(88.0));

@@ -103,20 +103,18 @@ pub(crate) struct Start {
     pub(crate) trace_id: Option<String>,
 }
 
-/// `platform.runtimeDone`.
+/// `platform.runtimeDone` (its request id is the event's).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RuntimeDone {
-    pub(crate) request_id: RequestId,
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: Option<RuntimeDoneMetrics>,
     pub(crate) spans: RuntimeDoneSpans,
 }
 
-/// `platform.report`.
+/// `platform.report` (its request id is the event's).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Report {
-    pub(crate) request_id: RequestId,
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: ReportMetrics,
@@ -141,8 +139,10 @@ pub(crate) enum EventKind {
     RestoreRuntimeDone(Phase),
     RestoreReport(Phase),
     Start(Start),
-    RuntimeDone(RuntimeDone),
-    Report(Report),
+    /// A request id and what the join keeps of the record once it has the invocation (the
+    /// pending entry holds the id once, not once per record).
+    RuntimeDone(RequestId, RuntimeDone),
+    Report(RequestId, Report),
     LogsDropped(LogsDropped),
 }
 

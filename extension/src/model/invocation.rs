@@ -39,7 +39,8 @@ pub(crate) struct CompletedInvocation {
     pub(crate) trace_id: Option<String>,
     pub(crate) cold_start: bool,
     /// The init (or its parts) that made this invocation a cold start.
-    pub(crate) init: Option<Phase>,
+    /// Boxed: only a cold start has one, and every invocation's record is moved a few times.
+    pub(crate) init: Option<Box<Phase>>,
     /// SnapStart restore duration, on the first invocation after a restore.
     pub(crate) restore_duration_ms: Option<f64>,
     pub(crate) runtime: Option<RuntimeDone>,

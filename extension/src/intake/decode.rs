@@ -354,8 +354,8 @@ impl Converter {
 
     /// The event a record becomes, if it carries anything lambda-lens measures.
     fn convert(&mut self, item: Item<'_>, versions: &mut Versions) -> Option<TelemetryEvent> {
-        let time_ms = match chrono::DateTime::parse_from_rfc3339(&item.time) {
-            Ok(t) => t.timestamp_millis(),
+        let time_ms = match super::time::epoch_ms(&item.time) {
+            Ok(t) => t,
             Err(err) => {
                 if !matches!(item.record, Record::Ignored | Record::Unknown) {
                     self.malformed += 1;
@@ -480,11 +480,11 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
             EventKind::RuntimeDone(
                 request_id(r.request_id)?,
                 RuntimeDone {
-                status: status(r.status.as_deref()),
-                error_type: c.text(r.error_type),
-                metrics: r.metrics,
-                spans: r.spans,
-            },
+                    status: status(r.status.as_deref()),
+                    error_type: c.text(r.error_type),
+                    metrics: r.metrics,
+                    spans: r.spans,
+                },
             )
         }
         Record::Report(mut r) => {
@@ -493,11 +493,11 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
             EventKind::Report(
                 request_id(r.request_id)?,
                 Report {
-                status: status(r.status.as_deref()),
-                error_type: c.text(r.error_type),
-                metrics: r.metrics,
-                spans: r.spans,
-            },
+                    status: status(r.status.as_deref()),
+                    error_type: c.text(r.error_type),
+                    metrics: r.metrics,
+                    spans: r.spans,
+                },
             )
         }
         Record::LogsDropped(mut r) => {

@@ -10,6 +10,7 @@
 mod decode;
 mod listener;
 mod subscribe;
+mod time;
 
 pub use decode::Batch;
 pub(crate) use decode::{Delivery, Reading, Versions};

@@ -56,14 +56,14 @@ fn runtime_done(dt: i64, id: &str, status: Status) -> TelemetryEvent {
         EventKind::RuntimeDone(
             id.into(),
             RuntimeDone {
-            status: Some(status),
-            error_type: None,
-            metrics: Some(RuntimeDoneMetrics {
-                duration_ms: 10.0,
-                produced_bytes: Some(20.0),
-            }),
-            ..RuntimeDone::default()
-        },
+                status: Some(status),
+                error_type: None,
+                metrics: Some(RuntimeDoneMetrics {
+                    duration_ms: 10.0,
+                    produced_bytes: Some(20.0),
+                }),
+                ..RuntimeDone::default()
+            },
         ),
     )
 }
@@ -74,18 +74,18 @@ fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryE
         EventKind::Report(
             id.into(),
             Report {
-            status: Some(status),
-            error_type: (status == Status::Error).then(|| "Runtime.OutOfMemory".into()),
-            metrics: ReportMetrics {
-                duration_ms: 12.5,
-                billed_duration_ms: Some(13.0),
-                memory_size_mb: Some(128.0),
-                max_memory_used_mb: Some(40.0),
-                init_duration_ms: init_ms,
-                restore_duration_ms: None,
+                status: Some(status),
+                error_type: (status == Status::Error).then(|| "Runtime.OutOfMemory".into()),
+                metrics: ReportMetrics {
+                    duration_ms: 12.5,
+                    billed_duration_ms: Some(13.0),
+                    memory_size_mb: Some(128.0),
+                    max_memory_used_mb: Some(40.0),
+                    init_duration_ms: init_ms,
+                    restore_duration_ms: None,
+                },
+                spans: Default::default(),
             },
-            spans: Default::default(),
-        },
         ),
     )
 }

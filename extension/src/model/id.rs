@@ -94,29 +94,24 @@ fn key(id: &str) -> u128 {
 /// in a 64-bit word (a digit at a time through `char::to_digit` into a `u128` was ~500
 /// instructions per id).
 fn uuid_bits(id: &str) -> Option<u128> {
-    let bytes: &[u8; UUID_LEN] = id.as_bytes().try_into().ok()?;
-    let (head, tail) = bytes.split_at(18);
-    if head.get(8) != Some(&b'-') || head.get(13) != Some(&b'-') || tail.first() != Some(&b'-') {
+    let b = id.as_bytes();
+    if b.len() != UUID_LEN || [8, 13, 18, 23].iter().any(|&i| b.get(i) != Some(&b'-')) {
         return None;
     }
-    if tail.get(5) != Some(&b'-') {
-        return None;
-    }
-    let hi = hex_digits(head.iter().copied().filter(|&b| b != b'-'))?;
-    let lo = hex_digits(tail.iter().copied().filter(|&b| b != b'-'))?;
-    Some(u128::from(hi) << 64 | u128::from(lo))
-}
-
-/// The value of 16 hex digits; `None` if there are not 16 or any is not a hex digit.
-fn hex_digits(digits: impl Iterator<Item = u8>) -> Option<u64> {
-    let (mut value, mut bad, mut count) = (0u64, 0u8, 0u32);
-    for b in digits {
-        let d = HEX.get(usize::from(b)).copied().unwrap_or(0xff);
-        bad |= d;
-        value = value << 4 | u64::from(d & 0x0f);
-        count += 1;
-    }
-    (bad & 0xf0 == 0 && count == 16).then_some(value)
+    let mut bad = 0u8;
+    let mut digits = |range: std::ops::Range<usize>, value: u64| {
+        b.get(range).unwrap_or_default().iter().fold(value, |v, &c| {
+            let d = HEX.get(usize::from(c)).copied().unwrap_or(0xff);
+            bad |= d;
+            v << 4 | u64::from(d & 0x0f)
+        })
+    };
+    let hi = digits(0..8, 0);
+    let hi = digits(9..13, hi);
+    let hi = digits(14..18, hi);
+    let lo = digits(19..23, 0);
+    let lo = digits(24..36, lo);
+    (bad & 0xf0 == 0).then_some(u128::from(hi) << 64 | u128::from(lo))
 }
 
 /// Each byte's value as a hex digit, or 0xff.

@@ -23,12 +23,12 @@ pub struct Envelope<'a> {
     pub record: Option<&'a RawValue>,
 }
 
-type Text<'a> = Option<Cow<'a, str>>;
+pub type Text<'a> = Option<Cow<'a, str>>;
 
 /// An optional string that borrows from the body when it holds no escapes. serde's derive
 /// borrows a `Cow<str>` field only when the field is that type itself: inside an `Option` it
 /// copies every value (an allocation per text field per record: ~12 per invocation).
-fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Text<'de>, D::Error> {
+pub fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Text<'de>, D::Error> {
     Option::<Borrowed<'de>>::deserialize(deserializer).map(|text| text.map(|t| t.0))
 }
 

@@ -9,14 +9,19 @@
 //! levers"). The two calls and one event type are all the Extensions API asks of us; the
 //! Telemetry API subscription goes through the same client.
 
-use http::{Method, StatusCode};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
 use serde::Deserialize;
+use std::borrow::Cow;
+
+use crate::model::RequestId;
 
 /// The header that carries the extension's identifier (register's answer, every later call).
 pub(crate) const EXTENSION_ID: &str = "Lambda-Extension-Identifier";
+/// The same, as a static header name (which must be lower case).
+const EXTENSION_ID_LOWER: &str = "lambda-extension-identifier";
 
 /// A failed Extensions API call, named, with what it failed on.
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +49,59 @@ pub enum ApiError {
 }
 
 /// One event from `/event/next`: only the fields lambda-lens uses.
-#[derive(Debug, Deserialize, PartialEq, Eq)]
-#[serde(tag = "eventType", rename_all = "UPPERCASE")]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum NextEvent {
-    Invoke {
-        #[serde(rename = "requestId")]
-        request_id: String,
-    },
-    Shutdown {
-        #[serde(rename = "shutdownReason")]
-        reason: String,
-        #[serde(rename = "deadlineMs")]
-        deadline_ms: u64,
-    },
+    Invoke { request_id: RequestId },
+    Shutdown { reason: String, deadline_ms: u64 },
+}
+
+/// The event's JSON, read flat. serde's internally tagged enum (`#[serde(tag = "eventType")]`)
+/// buffers every member of the object before it picks the variant, an allocation per member
+/// (the ARN, the tracing object, ...) on the thread that answers Lambda, at every invocation;
+/// here the unread members are skipped and the request id is read in place.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "eventType", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(
+        rename = "requestId",
+        borrow,
+        default,
+        deserialize_with = "lambda_lens_telemetry::wire::optional_text"
+    )]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(rename = "shutdownReason", default)]
+    reason: Option<String>,
+    #[serde(rename = "deadlineMs", default)]
+    deadline_ms: Option<u64>,
+}
+
+impl NextEvent {
+    /// The event `body` holds: `INVOKE` with its `requestId`, or `SHUTDOWN` with its
+    /// `shutdownReason` and `deadlineMs`; anything else is an error.
+    pub(crate) fn decode(body: &[u8]) -> Result<Self, serde_json::Error> {
+        use serde::de::Error as _;
+        let wire: Wire<'_> = serde_json::from_slice(body)?;
+        match wire.kind.as_ref() {
+            "INVOKE" => {
+                let id = wire
+                    .request_id
+                    .ok_or_else(|| serde_json::Error::missing_field("requestId"))?;
+                Ok(Self::Invoke {
+                    request_id: RequestId::new(&id),
+                })
+            }
+            "SHUTDOWN" => Ok(Self::Shutdown {
+                reason: wire
+                    .reason
+                    .ok_or_else(|| serde_json::Error::missing_field("shutdownReason"))?,
+                deadline_ms: wire
+                    .deadline_ms
+                    .ok_or_else(|| serde_json::Error::missing_field("deadlineMs"))?,
+            }),
+            other => Err(serde_json::Error::unknown_variant(other, &["INVOKE", "SHUTDOWN"])),
+        }
+    }
 }
 
 /// The client for the Extensions API (and the Telemetry API's subscription) at `runtime_api`,
@@ -115,19 +160,24 @@ pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str])
 }
 
 /// `GET /2020-01-01/extension/event/next`: waits for the next INVOKE or SHUTDOWN.
-pub(crate) async fn next_event(client: &PooledClient, extension_id: &str) -> Result<NextEvent, ApiError> {
+/// `extension_id` is the registration's identifier as a header value, made once (it is sent
+/// at every invocation).
+pub(crate) async fn next_event(
+    client: &PooledClient,
+    extension_id: &HeaderValue,
+) -> Result<NextEvent, ApiError> {
     const CALL: &str = "GET /2020-01-01/extension/event/next";
     let request = build_request()
         .method(Method::GET)
-        .uri("/2020-01-01/extension/event/next")
-        .header(EXTENSION_ID, extension_id)
+        .uri(http::Uri::from_static("/2020-01-01/extension/event/next"))
+        .header(HeaderName::from_static(EXTENSION_ID_LOWER), extension_id.clone())
         .body(Body::empty())
         .map_err(|e| ApiError::Request {
             call: CALL,
             source: e.into(),
         })?;
     let (_, body) = call(client, CALL, request, StatusCode::OK).await?;
-    serde_json::from_slice(&body).map_err(|source| ApiError::Decode { call: CALL, source })
+    NextEvent::decode(&body).map_err(|source| ApiError::Decode { call: CALL, source })
 }
 
 #[cfg(test)]
@@ -138,19 +188,41 @@ mod tests {
     fn the_documented_events_decode() {
         let invoke = r#"{"eventType":"INVOKE","deadlineMs":1,"requestId":"r1","invokedFunctionArn":"arn","tracing":{"type":"X-Amzn-Trace-Id","value":"v"}}"#;
         assert_eq!(
-            serde_json::from_str::<NextEvent>(invoke).unwrap(),
+            NextEvent::decode(invoke.as_bytes()).unwrap(),
+            NextEvent::Invoke {
+                request_id: "r1".into()
+            }
+        );
+        let escaped = r#"{"eventType":"INVOKE","requestId":"r\u0031"}"#;
+        assert_eq!(
+            NextEvent::decode(escaped.as_bytes()).unwrap(),
             NextEvent::Invoke {
                 request_id: "r1".into()
             }
         );
         let shutdown = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42}"#;
         assert_eq!(
-            serde_json::from_str::<NextEvent>(shutdown).unwrap(),
+            NextEvent::decode(shutdown.as_bytes()).unwrap(),
             NextEvent::Shutdown {
                 reason: "spindown".into(),
                 deadline_ms: 42
             }
         );
-        assert!(serde_json::from_str::<NextEvent>(r#"{"eventType":"RESTORE"}"#).is_err());
+        for bad in [
+            r#"{"eventType":"RESTORE"}"#,
+            r#"{"eventType":"INVOKE"}"#,
+            r#"{"eventType":"SHUTDOWN","deadlineMs":42}"#,
+            r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown"}"#,
+            r#"{"requestId":"r1"}"#,
+            r#"{"eventType":"invoke","requestId":"r1"}"#,
+            "[]",
+        ] {
+            assert!(NextEvent::decode(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_extension_identifier_header_is_the_documented_one() {
+        assert_eq!(HeaderName::from_static(EXTENSION_ID_LOWER), EXTENSION_ID);
     }
 }

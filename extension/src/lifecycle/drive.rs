@@ -82,7 +82,7 @@ async fn take_notices<S: Sink>(
 ) {
     while let Some(invoke) = notices.take() {
         let sample = take_sample(sampler).await;
-        pipeline.on_invoke(&invoke.request_id, sample, invoke.wall_ms, clock.now());
+        pipeline.on_invoke(invoke.request_id, sample, invoke.wall_ms, clock.now());
     }
 }
 

@@ -211,8 +211,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 /// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
 /// flushed (asking for another event would tell Lambda the extension is done).
 async fn event_loop(client: &PooledClient, extension_id: &str, lifecycle: Notifier) -> Result<(), ApiError> {
+    // The registration's answer gave it as a header value, so it is one.
+    let extension_id = http::HeaderValue::from_str(extension_id).map_err(|_| ApiError::NoIdentifier)?;
     loop {
-        match api::next_event(client, extension_id).await? {
+        match api::next_event(client, &extension_id).await? {
             NextEvent::Invoke { request_id } => {
                 let wall_ms = chrono::Utc::now().timestamp_millis();
                 lifecycle.invoke(Invoke { request_id, wall_ms });

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::mpsc;
 
+use crate::model::RequestId;
+
 /// Notices kept at most; more are dropped (the invocation is still learnt from its
 /// telemetry, only the early notice is lost).
 const CAPACITY: usize = 256;
@@ -24,7 +26,8 @@ const WAKE_AT: usize = 64;
 /// An INVOKE: the request and the wall clock (epoch milliseconds) when it was received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Invoke {
-    pub(crate) request_id: String,
+    /// Held inline (no heap copy made on one thread and freed on the other).
+    pub(crate) request_id: RequestId,
     pub(crate) wall_ms: i64,
 }
 
@@ -121,7 +124,7 @@ mod tests {
 
     fn invoke(i: usize) -> Invoke {
         Invoke {
-            request_id: format!("r{i}"),
+            request_id: RequestId::new(&format!("r{i}")),
             wall_ms: i as i64,
         }
     }

@@ -263,13 +263,12 @@ impl<S: Sink> Pipeline<S> {
     /// invocation's use and opens this one's.
     pub(crate) fn on_invoke(
         &mut self,
-        request_id: &str,
+        request_id: RequestId,
         sample: Option<ResourceSample>,
         wall_ms: i64,
         now: u64,
     ) {
         let expect_resources = sample.is_some();
-        let request_id = RequestId::new(request_id);
         if let Some(sample) = &sample {
             self.close_resources(sample);
         }

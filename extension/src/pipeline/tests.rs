@@ -104,10 +104,10 @@ fn sample(cpu_user_ms: f64) -> Option<ResourceSample> {
 fn resource_use_is_measured_between_invoke_boundaries() {
     let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "core,resources")]);
     assert!(p.wants_resources());
-    p.on_invoke("r1", sample(10.0), 0, 0);
+    p.on_invoke("r1".into(), sample(10.0), 0, 0);
     p.on_batch(batch(&[START, DONE, REPORT]), 1);
     assert!(docs(&mut p).is_empty(), "r1 waits for its closing sample");
-    p.on_invoke("r2", sample(25.0), 0, 2);
+    p.on_invoke("r2".into(), sample(25.0), 0, 2);
     p.on_batch(batch(&[START2, DONE2]), 3);
     p.on_shutdown(sample(45.0), 4);
     p.on_batch(batch(&[REPORT2]), 5);
@@ -124,7 +124,7 @@ fn resource_use_is_measured_between_invoke_boundaries() {
 fn without_resource_metrics_no_sample_is_wanted_and_none_is_waited_for() {
     let mut p = pipeline(&[]);
     assert!(!p.wants_resources());
-    p.on_invoke("r1", None, 0, 0);
+    p.on_invoke("r1".into(), None, 0, 0);
     p.on_batch(batch(&[START, DONE, REPORT]), 1);
     assert_eq!(docs(&mut p).len(), 1);
 }

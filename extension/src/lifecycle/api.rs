@@ -1,4 +1,5 @@
-//! The Extensions API calls lambda-lens makes: register, then `/event/next` until SHUTDOWN.
+//! The Extensions API calls lambda-lens makes: register (here), then `/event/next` until
+//! SHUTDOWN (on a connection of its own: [`super::events`]).
 //!
 //! Written on `lambda_runtime_api_client` (the aws-lambda-rust-runtime family's HTTP client for
 //! Lambda's APIs) rather than the `lambda-extension` crate's `Extension` builder: the builder's
@@ -9,7 +10,7 @@
 //! levers"). The two calls and one event type are all the Extensions API asks of us; the
 //! Telemetry API subscription goes through the same client.
 
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{BoxError, PooledClient, build_request};
@@ -20,8 +21,6 @@ use crate::model::RequestId;
 
 /// The header that carries the extension's identifier (register's answer, every later call).
 pub(crate) const EXTENSION_ID: &str = "Lambda-Extension-Identifier";
-/// The same, as a static header name (which must be lower case).
-const EXTENSION_ID_LOWER: &str = "lambda-extension-identifier";
 
 /// A failed Extensions API call, named, with what it failed on.
 #[derive(Debug, thiserror::Error)]
@@ -159,27 +158,6 @@ pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str])
         .ok_or(ApiError::NoIdentifier)
 }
 
-/// `GET /2020-01-01/extension/event/next`: waits for the next INVOKE or SHUTDOWN.
-/// `extension_id` is the registration's identifier as a header value, made once (it is sent
-/// at every invocation).
-pub(crate) async fn next_event(
-    client: &PooledClient,
-    extension_id: &HeaderValue,
-) -> Result<NextEvent, ApiError> {
-    const CALL: &str = "GET /2020-01-01/extension/event/next";
-    let request = build_request()
-        .method(Method::GET)
-        .uri(http::Uri::from_static("/2020-01-01/extension/event/next"))
-        .header(HeaderName::from_static(EXTENSION_ID_LOWER), extension_id.clone())
-        .body(Body::empty())
-        .map_err(|e| ApiError::Request {
-            call: CALL,
-            source: e.into(),
-        })?;
-    let (_, body) = call(client, CALL, request, StatusCode::OK).await?;
-    NextEvent::decode(&body).map_err(|source| ApiError::Decode { call: CALL, source })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,10 +197,5 @@ mod tests {
         ] {
             assert!(NextEvent::decode(bad.as_bytes()).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_extension_identifier_header_is_the_documented_one() {
-        assert_eq!(HeaderName::from_static(EXTENSION_ID_LOWER), EXTENSION_ID);
     }
 }

@@ -9,13 +9,13 @@
 mod api;
 mod clock;
 mod drive;
+mod events;
 mod notice;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_runtime_api_client::PooledClient;
 use std::panic::AssertUnwindSafe;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -24,6 +24,7 @@ pub use api::ApiError;
 use api::NextEvent;
 use clock::Clock;
 use drive::drive;
+use events::Events;
 use notice::{Invoke, Notices, Notifier};
 
 use crate::config::{Config, SinkKind, vars};
@@ -203,18 +204,17 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             ),
         }
     }
-    supervise(event_loop(&client, &extension_id, life_tx), finished).await
+    let events = Events::new(&runtime_api, &extension_id).map_err(RunError::EventLoop)?;
+    supervise(event_loop(events, life_tx), finished).await
 }
 
 /// Answers the Extensions API: hands each INVOKE to the pipeline thread without waiting, so the
 /// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
 /// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
 /// flushed (asking for another event would tell Lambda the extension is done).
-async fn event_loop(client: &PooledClient, extension_id: &str, lifecycle: Notifier) -> Result<(), ApiError> {
-    // The registration's answer gave it as a header value, so it is one.
-    let extension_id = http::HeaderValue::from_str(extension_id).map_err(|_| ApiError::NoIdentifier)?;
+async fn event_loop(mut events: Events, lifecycle: Notifier) -> Result<(), ApiError> {
     loop {
-        match api::next_event(client, &extension_id).await? {
+        match events.next().await? {
             NextEvent::Invoke { request_id } => {
                 let wall_ms = chrono::Utc::now().timestamp_millis();
                 lifecycle.invoke(Invoke { request_id, wall_ms });

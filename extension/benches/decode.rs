@@ -22,7 +22,9 @@
 //! with `LAMBDA_LENS_BENCH_ESCAPED=1`) N times and runs [`join_metrics_emf`] on each, for
 //! `valgrind --tool=callgrind --toggle-collect='*join_metrics_emf*'` (instruction counts,
 //! repeatable on a busy machine), and reads the same body as the extension does, record by
-//! record into the join and EMF ([`body_to_emf`]: `--toggle-collect='*body_to_emf*'`).
+//! record into the join and EMF ([`body_to_emf`]: `--toggle-collect='*body_to_emf*'`). With
+//! `LAMBDA_LENS_BENCH_DENSE=1` it works N bodies of one invocation each instead, as a steady
+//! stream delivers them ([`dense_stream`]).
 
 #![allow(
     clippy::print_stdout,
@@ -435,7 +437,45 @@ fn measure_pipeline(body: &[u8]) -> Vec<f64> {
     (0..REPEATS).map(|_| run(PIPELINE_BATCHES)).collect()
 }
 
+/// Bodies of one invocation each (its start, runtimeDone and report), as Lambda delivers them
+/// under a steady stream of short invocations at 25 ms buffering.
+fn dense_bodies(count: usize) -> Vec<Vec<u8>> {
+    let mut rng = Rng(0x5eed_d005);
+    let mut clock = 0;
+    (0..count as u64)
+        .map(|n| {
+            let mut out = String::from("[");
+            if n == 0 {
+                clock = cold_start(&mut out, clock, &mut rng);
+            }
+            clock = invocation(&mut out, clock, &mut rng, &Shape { escaped: false }, n);
+            out.push(']');
+            out.into_bytes()
+        })
+        .collect()
+}
+
+/// Each body delivered and worked on its own, in turn, by one pipeline, then its end (for
+/// `--toggle-collect='*dense_stream*'`).
+#[inline(never)]
+fn dense_stream(mut p: Pipeline<BufferSink>, bodies: Vec<Vec<u8>>) -> Pipeline<BufferSink> {
+    for body in bodies {
+        p.on_body(body, ARRIVED, 0);
+    }
+    p.finish("spindown", ARRIVED, 0);
+    p
+}
+
 fn callgrind(runs: usize) -> ExitCode {
+    if std::env::var_os("LAMBDA_LENS_BENCH_DENSE").is_some() {
+        let bodies = dense_bodies(runs);
+        let p = dense_stream(pipeline(), bodies);
+        println!(
+            "{runs} bodies of one invocation: {} documents",
+            p.sink().documents
+        );
+        return ExitCode::SUCCESS;
+    }
     let escaped = std::env::var_os("LAMBDA_LENS_BENCH_ESCAPED").is_some();
     let g = generate(1 << 20, 0x5eed_0000, &Shape { escaped });
     let mut documents = 0;

@@ -10,12 +10,12 @@
 //! HTTP/1 client connection, kept open: a request made of a static path and two header values made
 //! once, the answer read whole.
 
-use bytes::Bytes;
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use lambda_runtime_api_client::body::Body;
 use tokio::net::TcpStream;
 
 use super::api::{ApiError, NextEvent};
@@ -31,7 +31,7 @@ pub(crate) struct Events {
     address: String,
     host: HeaderValue,
     extension_id: HeaderValue,
-    connection: Option<SendRequest<Empty<Bytes>>>,
+    connection: Option<SendRequest<Body>>,
 }
 
 impl Events {
@@ -56,7 +56,7 @@ impl Events {
             .uri(Uri::from_static(PATH))
             .header(HOST, self.host.clone())
             .header(HeaderName::from_static(EXTENSION_ID), self.extension_id.clone())
-            .body(Empty::new())
+            .body(Body::empty())
             .map_err(|e| request_error(e.into()))?;
         let connection = self.connection().await?;
         let response = connection
@@ -87,7 +87,7 @@ impl Events {
     }
 
     /// The open connection, ready for a request; a new one when there is none or it closed.
-    async fn connection(&mut self) -> Result<&mut SendRequest<Empty<Bytes>>, ApiError> {
+    async fn connection(&mut self) -> Result<&mut SendRequest<Body>, ApiError> {
         if let Some(mut open) = self.connection.take()
             && open.ready().await.is_ok()
         {
@@ -120,6 +120,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use bytes::Bytes;
     use http_body_util::Full;
     use hyper::body::Incoming;
     use hyper::server::conn::http1 as server;

@@ -7,6 +7,7 @@
 //! of the extension is built for size.
 
 pub mod decode;
+mod fast;
 pub mod record;
 pub mod wire;
 

@@ -51,29 +51,66 @@ where
     T::deserialize(deserializer).map(wrap)
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = Record<'de>;
+/// What a record's `type` says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    InitStart,
+    InitRuntimeDone,
+    InitReport,
+    RestoreStart,
+    RestoreRuntimeDone,
+    RestoreReport,
+    Start,
+    RuntimeDone,
+    Report,
+    LogsDropped,
+    /// Function and extension logs (a string or a JSON object) and the platform records
+    /// lambda-lens does not measure: not read.
+    Ignored,
+    Unknown,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
-        match self.0 {
-            "platform.initStart" => typed(d, Record::InitStart),
-            "platform.initRuntimeDone" => typed(d, Record::InitRuntimeDone),
-            "platform.initReport" => typed(d, Record::InitReport),
-            "platform.restoreStart" => typed(d, Record::RestoreStart),
-            "platform.restoreRuntimeDone" => typed(d, Record::RestoreRuntimeDone),
-            "platform.restoreReport" => typed(d, Record::RestoreReport),
-            "platform.start" => typed(d, Record::Start),
-            "platform.runtimeDone" => typed(d, Record::RuntimeDone),
-            "platform.report" => typed(d, Record::Report),
-            "platform.logsDropped" => typed(d, Record::LogsDropped),
-            // Function and extension log records may be a string or a JSON object: not read.
+impl Kind {
+    pub(crate) fn of(kind: &str) -> Self {
+        match kind {
+            "platform.initStart" => Self::InitStart,
+            "platform.initRuntimeDone" => Self::InitRuntimeDone,
+            "platform.initReport" => Self::InitReport,
+            "platform.restoreStart" => Self::RestoreStart,
+            "platform.restoreRuntimeDone" => Self::RestoreRuntimeDone,
+            "platform.restoreReport" => Self::RestoreReport,
+            "platform.start" => Self::Start,
+            "platform.runtimeDone" => Self::RuntimeDone,
+            "platform.report" => Self::Report,
+            "platform.logsDropped" => Self::LogsDropped,
             "platform.extension"
             | "platform.telemetrySubscription"
             | "platform.logsSubscription"
             | "platform.fault"
             | "function"
-            | "extension" => IgnoredAny::deserialize(d).map(|_| Record::Ignored),
-            _ => IgnoredAny::deserialize(d).map(|_| Record::Unknown),
+            | "extension" => Self::Ignored,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Record<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
+        match Kind::of(self.0) {
+            Kind::InitStart => typed(d, Record::InitStart),
+            Kind::InitRuntimeDone => typed(d, Record::InitRuntimeDone),
+            Kind::InitReport => typed(d, Record::InitReport),
+            Kind::RestoreStart => typed(d, Record::RestoreStart),
+            Kind::RestoreRuntimeDone => typed(d, Record::RestoreRuntimeDone),
+            Kind::RestoreReport => typed(d, Record::RestoreReport),
+            Kind::Start => typed(d, Record::Start),
+            Kind::RuntimeDone => typed(d, Record::RuntimeDone),
+            Kind::Report => typed(d, Record::Report),
+            Kind::LogsDropped => typed(d, Record::LogsDropped),
+            Kind::Ignored => IgnoredAny::deserialize(d).map(|_| Record::Ignored),
+            Kind::Unknown => IgnoredAny::deserialize(d).map(|_| Record::Unknown),
         }
     }
 }

@@ -233,7 +233,7 @@ impl RuntimeDoneSpans {
 
 /// A record's `spans` read into a struct of named durations: `place` gives the slot of a span
 /// name the struct keeps (others are skipped; no list is allocated).
-trait SpanSlots: Default {
+pub(crate) trait SpanSlots: Default {
     fn place(&mut self, name: &str) -> Option<&mut Option<f64>>;
 }
 

@@ -1,0 +1,781 @@
+//! A reader made for the records Lambda sends with every invocation (`platform.start`,
+//! `platform.runtimeDone`, `platform.report`) and the types that are skipped, tried before
+//! serde on a body that is text.
+//!
+//! Why by hand: with serde_json these records cost ~20,700 instructions per invocation, 59 % of
+//! everything the extension does with a delivered body (callgrind, BENCHMARKS.md): its visitor
+//! machinery per key and value, and a full parse of the fields lambda-lens skips (tracing
+//! objects, span start times). This reader knows the keys it wants and skips the rest by their
+//! quotes and brackets.
+//!
+//! It answers only where its answer is serde's: it gives up (`None`) at anything it was not
+//! made for (an escape or a control character in a string, a negative number, an exponent, more
+//! than 15 digits, a duplicate key, a `record` before its `type`, a value of another JSON type
+//! than the schema's, JSON that is not well-formed, nesting deeper than 64), and the caller
+//! reads that record with serde as before. Numbers are made with serde_json's own arithmetic
+//! (the digits as an integer, divided by a power of ten), so the values are the same bits. The
+//! property tests in `tests/properties.rs` hold every answer it gives to serde's.
+
+use std::borrow::Cow;
+
+use crate::record::{Item, Kind, Record};
+use crate::wire::{
+    ReportMetrics, ReportSpans, RuntimeDone, RuntimeDoneMetrics, RuntimeDoneSpans, SpanSlots, Start, Text,
+    Tracing,
+};
+
+/// The element of a batch that starts at `at` in `text` and where it ends, or `None` where
+/// serde must read it.
+pub(crate) fn item(text: &str, at: usize) -> Option<(Item<'_>, usize)> {
+    let mut scan = Scan { text, at };
+    let item = scan.item()?;
+    Some((item, scan.at))
+}
+
+/// Deeper than this, serde reads the record (serde_json's own limit is 128).
+const MAX_DEPTH: u32 = 64;
+
+/// Most digits a number may have here: below 2^53, so the integer of its digits is exact.
+const MAX_DIGITS: u32 = 15;
+
+/// The powers of ten a fraction of at most [`MAX_DIGITS`] digits is divided by; exact in an
+/// `f64`, as in serde_json's table.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// Sets `slot` once: a key seen twice is left to serde (which refuses it in a record, and keeps
+/// the last in the envelope).
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+/// Where the first `"`, `\\` or control character of `bytes` is: eight bytes at a time (the
+/// bit trick serde_json's reader uses too: a byte that matches sets its high bit in the mask,
+/// and the lowest set bit is the first match).
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let slash = x ^ (ONES * u64::from(b'\\'));
+        let mask = ((quote.wrapping_sub(ONES) & !quote)
+            | (slash.wrapping_sub(ONES) & !slash)
+            | (x.wrapping_sub(ONES * 0x20) & !x))
+            & HIGH;
+        if mask != 0 {
+            return Some(at + (mask.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = bytes.get(at..)?;
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    /// Moves past JSON whitespace; the byte there.
+    fn space(&mut self) -> Option<u8> {
+        while let Some(b) = self.byte() {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.space()? == byte).then(|| self.at += 1)
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.space()?;
+        let end = self.at + word.len();
+        (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    /// A string with no escape and no control character, borrowed from the body.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = self.text.as_bytes().get(start..)?;
+        let len = string_end(rest)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
+    /// `null` (`None`) or a string.
+    fn text(&mut self) -> Option<Text<'a>> {
+        self.nullable(|scan| scan.string().map(Cow::Borrowed))
+    }
+
+    /// `null` (`None`) or what `read` reads.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.space()? == b'n' {
+            self.literal("null")?;
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// At least one digit, appended to `value` (`count` digits so far): the value and the
+    /// count. For an integer part (`leading`), a `0` may not be followed by a digit.
+    fn digits(&mut self, mut value: u64, mut count: u32, leading: bool) -> Option<(u64, u32)> {
+        let first = count;
+        while let Some(b @ b'0'..=b'9') = self.byte() {
+            if leading && count > first && value == 0 {
+                return None; // a leading zero: not JSON
+            }
+            value = value * 10 + u64::from(b - b'0');
+            count += 1;
+            if count > MAX_DIGITS {
+                return None;
+            }
+            self.at += 1;
+        }
+        (count > first).then_some((value, count))
+    }
+
+    /// A number as serde_json makes an `f64` of it: an integer is converted, a decimal is its
+    /// digits divided by ten to the number of its fraction digits.
+    fn number(&mut self) -> Option<f64> {
+        self.space()?;
+        let (whole, count) = self.digits(0, 0, true)?;
+        let mut value = whole;
+        let mut fraction = 0;
+        if self.byte() == Some(b'.') {
+            self.at += 1;
+            let (all, total) = self.digits(value, count, false)?;
+            (value, fraction) = (all, total - count);
+        }
+        if matches!(self.byte(), Some(b'e' | b'E')) {
+            return None;
+        }
+        let value = value as f64; // at most 15 digits: exact
+        if fraction == 0 {
+            return Some(value);
+        }
+        Some(value / POW10.get(fraction as usize)?)
+    }
+
+    /// `null` (`None`) or a number.
+    fn optional_number(&mut self) -> Option<Option<f64>> {
+        self.nullable(Self::number)
+    }
+
+    /// Any JSON value, checked and skipped.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.space()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(|scan, _| scan.skip(depth + 1)),
+            b'[' => self.array(|scan| scan.skip(depth + 1)),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'-' => {
+                self.at += 1;
+                self.skip_number()
+            }
+            _ => self.skip_number(),
+        }
+    }
+
+    /// An unsigned number of any form JSON allows.
+    fn skip_number(&mut self) -> Option<()> {
+        match self.byte()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => {
+                while self.byte().is_some_and(|b| b.is_ascii_digit()) {
+                    self.at += 1;
+                }
+            }
+            _ => return None,
+        }
+        if self.byte() == Some(b'.') {
+            self.at += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.byte(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.byte(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.at;
+        while self.byte().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
+    }
+
+    /// An object: `member` reads the value of each key.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.space()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            match self.space()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array: `element` reads each element.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.space()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.space()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `{"time", "type", "record"}`, the type before the record.
+    fn item(&mut self) -> Option<Item<'a>> {
+        let (mut time, mut kind, mut record) = (None, None, None);
+        self.object(|scan, key| match key {
+            "time" => once(&mut time, scan.string()?),
+            "type" => once(&mut kind, scan.string()?),
+            "record" => once(&mut record, scan.record(kind?)?),
+            _ => scan.skip(1),
+        })?;
+        Some(Item {
+            time: Cow::Borrowed(time?),
+            kind: Cow::Borrowed(kind?),
+            record: record?,
+        })
+    }
+
+    fn record(&mut self, kind: &str) -> Option<Record<'a>> {
+        Some(match Kind::of(kind) {
+            Kind::Start => Record::Start(self.start()?),
+            Kind::RuntimeDone => Record::RuntimeDone(self.runtime_done()?),
+            Kind::Report => Record::Report(self.report()?),
+            Kind::Ignored => {
+                self.skip(1)?;
+                Record::Ignored
+            }
+            Kind::Unknown => {
+                self.skip(1)?;
+                Record::Unknown
+            }
+            // Rare (once per environment or never): serde's.
+            Kind::InitStart
+            | Kind::InitRuntimeDone
+            | Kind::InitReport
+            | Kind::RestoreStart
+            | Kind::RestoreRuntimeDone
+            | Kind::RestoreReport
+            | Kind::LogsDropped => return None,
+        })
+    }
+
+    fn start(&mut self) -> Option<Start<'a>> {
+        let (mut id, mut version, mut tracing) = (None, None, None);
+        self.object(|scan, key| match key {
+            "requestId" => once(&mut id, scan.string()?),
+            "version" => once(&mut version, scan.text()?),
+            "tracing" => once(&mut tracing, scan.nullable(Self::tracing)?),
+            _ => scan.skip(2),
+        })?;
+        Some(Start {
+            request_id: Cow::Borrowed(id?),
+            version: version.flatten(),
+            tracing: tracing.flatten(),
+        })
+    }
+
+    fn tracing(&mut self) -> Option<Tracing<'a>> {
+        let (mut span_id, mut kind, mut value) = (None, None, None);
+        self.object(|scan, key| match key {
+            "spanId" => once(&mut span_id, scan.text()?),
+            "type" => once(&mut kind, scan.text()?),
+            "value" => once(&mut value, scan.text()?),
+            _ => scan.skip(3),
+        })?;
+        Some(Tracing {
+            span_id: span_id.flatten(),
+            kind: kind.flatten(),
+            value: value.flatten(),
+        })
+    }
+
+    fn runtime_done(&mut self) -> Option<RuntimeDone<'a>> {
+        let (mut id, mut status, mut error_type) = (None, None, None);
+        let (mut metrics, mut spans) = (None, None);
+        self.object(|scan, key| match key {
+            "requestId" => once(&mut id, scan.string()?),
+            "status" => once(&mut status, scan.text()?),
+            "errorType" => once(&mut error_type, scan.text()?),
+            "metrics" => once(&mut metrics, scan.nullable(Self::runtime_done_metrics)?),
+            "spans" => once(&mut spans, scan.spans::<RuntimeDoneSpans>()?),
+            _ => scan.skip(2),
+        })?;
+        Some(RuntimeDone {
+            request_id: Cow::Borrowed(id?),
+            status: status.flatten(),
+            error_type: error_type.flatten(),
+            metrics: metrics.flatten(),
+            spans: spans.unwrap_or_default(),
+        })
+    }
+
+    fn runtime_done_metrics(&mut self) -> Option<RuntimeDoneMetrics> {
+        let (mut duration, mut produced) = (None, None);
+        self.object(|scan, key| match key {
+            "durationMs" => once(&mut duration, scan.number()?),
+            "producedBytes" => once(&mut produced, scan.optional_number()?),
+            _ => scan.skip(3),
+        })?;
+        Some(RuntimeDoneMetrics {
+            duration_ms: duration?,
+            produced_bytes: produced.flatten(),
+        })
+    }
+
+    fn report(&mut self) -> Option<crate::wire::Report<'a>> {
+        let (mut id, mut status, mut error_type) = (None, None, None);
+        let (mut metrics, mut spans) = (None, None);
+        self.object(|scan, key| match key {
+            "requestId" => once(&mut id, scan.string()?),
+            "status" => once(&mut status, scan.text()?),
+            "errorType" => once(&mut error_type, scan.text()?),
+            "metrics" => once(&mut metrics, scan.report_metrics()?),
+            "spans" => once(&mut spans, scan.spans::<ReportSpans>()?),
+            _ => scan.skip(2),
+        })?;
+        Some(crate::wire::Report {
+            request_id: Cow::Borrowed(id?),
+            status: status.flatten(),
+            error_type: error_type.flatten(),
+            metrics: metrics?,
+            spans: spans.unwrap_or_default(),
+        })
+    }
+
+    fn report_metrics(&mut self) -> Option<ReportMetrics> {
+        let mut duration = None;
+        let [mut billed, mut size, mut used, mut init, mut restore] = [None; 5];
+        self.object(|scan, key| match key {
+            "durationMs" => once(&mut duration, scan.number()?),
+            "billedDurationMs" => once(&mut billed, scan.optional_number()?),
+            "memorySizeMB" => once(&mut size, scan.optional_number()?),
+            "maxMemoryUsedMB" => once(&mut used, scan.optional_number()?),
+            "initDurationMs" => once(&mut init, scan.optional_number()?),
+            "restoreDurationMs" => once(&mut restore, scan.optional_number()?),
+            _ => scan.skip(3),
+        })?;
+        Some(ReportMetrics {
+            duration_ms: duration?,
+            billed_duration_ms: billed.flatten(),
+            memory_size_mb: size.flatten(),
+            max_memory_used_mb: used.flatten(),
+            init_duration_ms: init.flatten(),
+            restore_duration_ms: restore.flatten(),
+        })
+    }
+
+    /// `null` (no spans) or a list of `{"name", "durationMs"}`, each kept where `S` has a
+    /// slot for its name (a later span of the same name replaces an earlier one, as in serde's
+    /// reading).
+    fn spans<S: SpanSlots>(&mut self) -> Option<S> {
+        let mut spans = S::default();
+        if self.space()? == b'n' {
+            self.literal("null")?;
+            return Some(spans);
+        }
+        self.array(|scan| {
+            let (name, duration) = scan.span()?;
+            if let Some(slot) = spans.place(name) {
+                *slot = duration;
+            }
+            Some(())
+        })?;
+        Some(spans)
+    }
+
+    fn span(&mut self) -> Option<(&'a str, Option<f64>)> {
+        let (mut name, mut duration) = (None, None);
+        self.object(|scan, key| match key {
+            "name" => once(&mut name, scan.string()?),
+            "durationMs" => once(&mut duration, scan.optional_number()?),
+            _ => scan.skip(4),
+        })?;
+        Some((name?, duration.flatten()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests fail loudly")]
+
+    use proptest::prelude::*;
+    use serde_json::StreamDeserializer;
+    use serde_json::de::StrRead;
+
+    use super::*;
+
+    fn numbers(text: &str) -> Option<f64> {
+        Scan { text, at: 0 }.number()
+    }
+
+    #[test]
+    fn a_string_ends_at_its_first_quote_backslash_or_control_character() {
+        let plain = |i: usize| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
+        for len in 0..40 {
+            for stop in [b'"', b'\\', 0x00, 0x1f] {
+                let mut bytes: Vec<u8> = (0..len).map(plain).collect();
+                bytes.push(stop);
+                bytes.extend([b'"', b'x', 0x01]);
+                assert_eq!(string_end(&bytes), Some(len), "{len} {stop}");
+            }
+            let bytes: Vec<u8> = (0..len).map(plain).chain("é€\u{7f} ~".bytes()).collect();
+            assert_eq!(string_end(&bytes), None);
+        }
+    }
+
+    #[test]
+    fn numbers_are_serde_jsons_where_read_and_left_to_it_otherwise() {
+        for text in [
+            "0",
+            "7",
+            "120",
+            "0.5",
+            "1.25",
+            "812.347",
+            "0.000001",
+            "123456789012345",
+            "1.00",
+        ] {
+            let ours = numbers(text).unwrap();
+            let serde: f64 = serde_json::from_str(text).unwrap();
+            assert_eq!(ours.to_bits(), serde.to_bits(), "{text}");
+        }
+        for text in [
+            "-1",
+            "1e3",
+            "1E3",
+            "01",
+            "1.",
+            ".5",
+            "1234567890123456",
+            "0.1234567890123456",
+            "x",
+        ] {
+            assert_eq!(numbers(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_record_of_the_usual_shape_is_read_here_and_ends_where_it_ends() {
+        let text = r#"{"time":"2026-11-25T10:00:01.000Z","type":"platform.report","record":{"requestId":"a","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":70},"spans":[{"name":"extensionOverhead","start":"2026-11-25T10:00:01.000Z","durationMs":0.25}],"tracing":{"spanId":"s","type":"X-Amzn-Trace-Id","value":"Root=1"}}} ,"#;
+        let (item, end) = item(text, 0).unwrap();
+        assert_eq!(&text[end..], " ,");
+        let Record::Report(report) = item.record else {
+            unreachable!("a report")
+        };
+        assert_eq!(report.metrics.duration_ms, 12.5);
+        assert_eq!(report.metrics.memory_size_mb, Some(128.0));
+        assert_eq!(report.spans.extension_overhead_ms, Some(0.25));
+        assert!(matches!(report.request_id, Cow::Borrowed("a")));
+    }
+
+    #[test]
+    fn what_it_was_not_made_for_is_left_to_serde() {
+        for text in [
+            r#"{"time":"t","type":"platform.start","record":{"requestId":"a\u0062"}}"#,
+            r#"{"time":"t","type":"platform.start","record":{"requestId":"a","requestId":"b"}}"#,
+            r#"{"time":"t","record":{"requestId":"a"},"type":"platform.start"}"#,
+            r#"{"time":"t","type":"platform.start","record":{"requestId":"a",}}"#,
+            r#"{"time":"t","type":"platform.start"}"#,
+            r#"{"time":"t","type":"platform.initStart","record":{}}"#,
+            r#"{"time":"t","type":"platform.report","record":{"requestId":"a","metrics":null}}"#,
+            r#"{"time":"t","type":"platform.report","record":{"requestId":"a","metrics":{"durationMs":-1}}}"#,
+            r#"{"time":"t","type":"function","record":{"a":[1,2,}}"#,
+        ] {
+            assert!(item(text, 0).is_none(), "{text}");
+        }
+    }
+
+    /// A JSON text from the choices, with whitespace around it sometimes.
+    fn pick(choices: &'static [&'static str]) -> impl Strategy<Value = String> {
+        (proptest::sample::select(choices), any::<bool>()).prop_map(|(text, spaced)| {
+            if spaced {
+                format!(" {text}\n")
+            } else {
+                text.to_owned()
+            }
+        })
+    }
+
+    fn a_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            24 => (0u64..10_000_000, 0u32..5).prop_map(|(n, places)| {
+                let text = n.to_string();
+                let places = places as usize;
+                if places == 0 || places >= text.len() { text } else {
+                    format!("{}.{}", &text[..text.len() - places], &text[text.len() - places..])
+                }
+            }),
+            1 => pick(&["0", "0.0", "-1", "-0", "1e3", "2.5E-2", "01", "1.", ".5", "1234567890123456",
+                "0.1234567890123456", "99999999999999999999", "null", "\"12\"", "true", "[]", "1.7976931348623157e309"]),
+            1 => any::<f64>().prop_map(|f| format!("{f}")),
+        ]
+    }
+
+    fn a_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            30 => "[a-zA-Z0-9$.:=;-]{0,40}".prop_map(|s| format!("\"{s}\"")),
+            1 => pick(&["null", "\"a\\u0062c\"", "\"tab\\t\"", "12", "{}", "\"\u{e9}t\u{e9}\"", "\"\u{1}\""]),
+        ]
+    }
+
+    fn junk() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            4 => a_text(),
+            4 => a_number(),
+            2 => pick(&["true", "false", "null"]),
+            1 => pick(&["nul", "tru", "-", "[", "}"]),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                8 => proptest::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+                8 => proptest::collection::vec(("[a-z]{1,6}", inner), 0..4).prop_map(|v| {
+                    let members: Vec<String> = v.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+                1 => Just("[1,]".to_owned()),
+                1 => Just("{\"a\":1,}".to_owned()),
+            ]
+        })
+    }
+
+    /// An object of some of `members` (each a key and its value's strategy), in any order,
+    /// one of them sometimes twice, an unknown key sometimes.
+    fn object(members: Vec<(&'static str, BoxedStrategy<String>)>) -> BoxedStrategy<String> {
+        object_in_order(members, 1.0)
+    }
+
+    /// [`object`], its members shuffled with probability `shuffled` (else in the given order).
+    fn object_in_order(
+        members: Vec<(&'static str, BoxedStrategy<String>)>,
+        shuffled: f64,
+    ) -> BoxedStrategy<String> {
+        let parts: Vec<BoxedStrategy<Option<String>>> = members
+            .into_iter()
+            .map(|(key, value)| {
+                proptest::option::weighted(0.9, value.prop_map(move |v| format!("\"{key}\":{v}"))).boxed()
+            })
+            .collect();
+        let shuffle = proptest::bool::weighted(shuffled);
+        (
+            parts,
+            proptest::option::weighted(0.2, junk()),
+            proptest::bool::weighted(0.08),
+            any::<prop::sample::Index>(),
+            shuffle,
+        )
+            .prop_flat_map(|(parts, extra, twice, which, shuffle)| {
+                let mut parts: Vec<String> = parts.into_iter().flatten().collect();
+                if let Some(extra) = extra {
+                    parts.push(format!("\"extra\":{extra}"));
+                }
+                if twice && !parts.is_empty() {
+                    parts.push(parts[which.index(parts.len())].clone());
+                }
+                if shuffle {
+                    Just(parts).prop_shuffle().boxed()
+                } else {
+                    Just(parts).boxed()
+                }
+            })
+            .prop_map(|parts| format!("{{{}}}", parts.join(",")))
+            .boxed()
+    }
+
+    fn spans() -> BoxedStrategy<String> {
+        let span = object(vec![
+            ("name", prop_oneof![
+                4 => pick(&["\"responseLatency\"", "\"responseDuration\"", "\"runtimeOverhead\"", "\"extensionOverhead\""]),
+                1 => a_text(),
+            ].boxed()),
+            ("start", a_text().boxed()),
+            ("durationMs", a_number().boxed()),
+        ]);
+        prop_oneof![
+            6 => proptest::collection::vec(span, 0..5).prop_map(|v| format!("[{}]", v.join(","))),
+            1 => pick(&["null", "{}", "[1]", "[]"]),
+        ]
+        .boxed()
+    }
+
+    fn tracing() -> BoxedStrategy<String> {
+        prop_oneof![
+            8 => object(vec![("spanId", a_text().boxed()), ("type", a_text().boxed()), ("value", a_text().boxed())]),
+            1 => junk(),
+        ]
+        .boxed()
+    }
+
+    fn record(kind: &str) -> BoxedStrategy<String> {
+        let id =
+            || prop_oneof![9 => "[0-9a-f-]{1,36}".prop_map(|s| format!("\"{s}\"")), 1 => a_text()].boxed();
+        let metrics = |keys: &[&'static str]| {
+            prop_oneof![
+                12 => object(keys.iter().map(|&k| (k, a_number().boxed())).collect()),
+                1 => junk(),
+            ]
+            .boxed()
+        };
+        match kind {
+            "platform.start" => object(vec![
+                ("requestId", id()),
+                ("version", a_text().boxed()),
+                ("tracing", tracing()),
+            ]),
+            "platform.runtimeDone" => object(vec![
+                ("requestId", id()),
+                ("status", a_text().boxed()),
+                ("errorType", a_text().boxed()),
+                ("metrics", metrics(&["durationMs", "producedBytes"])),
+                ("spans", spans()),
+                ("tracing", tracing()),
+            ]),
+            "platform.report" => object(vec![
+                ("requestId", id()),
+                ("status", a_text().boxed()),
+                ("errorType", a_text().boxed()),
+                (
+                    "metrics",
+                    metrics(&[
+                        "durationMs",
+                        "billedDurationMs",
+                        "memorySizeMB",
+                        "maxMemoryUsedMB",
+                        "initDurationMs",
+                        "restoreDurationMs",
+                    ]),
+                ),
+                ("spans", spans()),
+                ("tracing", tracing()),
+            ]),
+            _ => junk().boxed(),
+        }
+    }
+
+    fn element() -> impl Strategy<Value = String> {
+        let kinds = &[
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.report",
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.report",
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.report",
+            "function",
+            "platform.extension",
+            "platform.initStart",
+            "platform.future",
+        ];
+        proptest::sample::select(kinds).prop_flat_map(|kind| {
+            object_in_order(
+                vec![
+                    (
+                        "time",
+                        prop_oneof![9 => Just("\"2026-11-25T10:00:00.000Z\"".to_owned()), 1 => a_text()]
+                            .boxed(),
+                    ),
+                    ("type", Just(format!("\"{kind}\"")).boxed()),
+                    ("record", record(kind)),
+                ],
+                0.2,
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Every answer the reader gives is serde's, to the byte where the element ends.
+        #[test]
+        fn where_it_reads_a_record_it_reads_what_serde_reads(text in element(), tail in pick(&["", ",", "]"])) {
+            let text = format!("{text}{tail}");
+            if let Some((ours, end)) = item(&text, 0) {
+                let mut stream = StreamDeserializer::<_, Item<'_>>::new(StrRead::new(&text));
+                let theirs = stream.next();
+                prop_assert!(matches!(theirs, Some(Ok(_))), "serde refused what was read here: {text} ({theirs:?})");
+                prop_assert_eq!(format!("{ours:?}"), format!("{:?}", theirs.unwrap().unwrap()));
+                prop_assert_eq!(end, stream.byte_offset());
+            }
+        }
+
+        /// Most records of the shape Lambda sends are read here (the property above would hold
+        /// of a reader that read nothing).
+        #[test]
+        fn records_of_lambdas_shape_are_read_here(
+            id in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            duration in 0u64..900_000_000,
+            memory in 1u32..10_240,
+        ) {
+            let ms = format!("{}.{:03}", duration / 1000, duration % 1000);
+            let tracing = r#""tracing":{"spanId":"7f2e5c","type":"X-Amzn-Trace-Id","value":"Root=1-6560;Parent=7f2e5c;Sampled=1"}"#;
+            for text in [
+                format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{{"requestId":"{id}","version":"$LATEST",{tracing}}}}}"#),
+                format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"platform.runtimeDone","record":{{"requestId":"{id}","status":"success","metrics":{{"durationMs":{ms},"producedBytes":12}},"spans":[{{"name":"responseLatency","start":"2026-11-25T10:00:00.000Z","durationMs":{ms}}}],{tracing}}}}}"#),
+                format!(r#"{{"time":"2026-11-25T10:00:00.000Z","type":"platform.report","record":{{"requestId":"{id}","status":"success","metrics":{{"durationMs":{ms},"billedDurationMs":{},"memorySizeMB":{memory},"maxMemoryUsedMB":{memory}}},{tracing}}}}}"#, duration / 1000 + 1),
+            ] {
+                prop_assert!(item(&text, 0).is_some(), "left to serde: {}", text);
+            }
+        }
+    }
+}

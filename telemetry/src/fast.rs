@@ -60,9 +60,13 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
+    let chunks = bytes.chunks_exact(8);
+    let tail = chunks.remainder();
     let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+    for chunk in chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
         let quote = x ^ (ONES * u64::from(b'"'));
         let slash = x ^ (ONES * u64::from(b'\\'));
         let mask = ((quote.wrapping_sub(ONES) & !quote)
@@ -74,7 +78,6 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    let tail = bytes.get(at..)?;
     tail.iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|i| at + i)
@@ -238,38 +241,30 @@ impl<'a> Scan<'a> {
 
     /// An object: `member` reads the value of each key.
     fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        if self.space()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.string()?;
-            self.eat(b':')?;
-            member(self, key)?;
-            match self.space()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.list(b'{', b'}', |scan| {
+            let key = scan.string()?;
+            scan.eat(b':')?;
+            member(scan, key)
+        })
     }
 
     /// An array: `element` reads each element.
-    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
-        if self.space()? == b']' {
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.list(b'[', b']', element)
+    }
+
+    /// `open`, what `each` reads separated by commas (no comma after the last), `close`.
+    fn list(&mut self, open: u8, close: u8, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(open)?;
+        if self.space()? == close {
             self.at += 1;
             return Some(());
         }
         loop {
-            element(self)?;
+            each(self)?;
             match self.space()? {
                 b',' => self.at += 1,
-                b']' => {
+                b if b == close => {
                     self.at += 1;
                     return Some(());
                 }

@@ -117,13 +117,27 @@ pub(crate) async fn call(
     request: http::Request<Body>,
     expected: StatusCode,
 ) -> Result<(http::HeaderMap, bytes::Bytes), ApiError> {
-    let request_error = |source: BoxError| ApiError::Request { call, source };
-    let response = client.call(request).await.map_err(request_error)?;
+    let response = client
+        .call(request)
+        .await
+        .map_err(|source| ApiError::Request { call, source })?;
+    read(call, response, expected).await
+}
+
+/// Reads the whole answer to `call`; anything but `expected` is [`ApiError::Refused`].
+pub(crate) async fn read(
+    call: &'static str,
+    response: http::Response<hyper::body::Incoming>,
+    expected: StatusCode,
+) -> Result<(http::HeaderMap, bytes::Bytes), ApiError> {
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
         .await
-        .map_err(|e| request_error(e.into()))?
+        .map_err(|e| ApiError::Request {
+            call,
+            source: e.into(),
+        })?
         .to_bytes();
     if parts.status != expected {
         return Err(ApiError::Refused {

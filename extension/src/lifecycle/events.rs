@@ -12,13 +12,12 @@
 
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::BodyExt;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use lambda_runtime_api_client::body::Body;
 use tokio::net::TcpStream;
 
-use super::api::{ApiError, NextEvent};
+use super::api::{self, ApiError, NextEvent};
 
 const CALL: &str = "GET /2020-01-01/extension/event/next";
 const PATH: &str = "/2020-01-01/extension/event/next";
@@ -70,19 +69,7 @@ impl Events {
                 return Err(err);
             }
         };
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| request_error(e.into()))?
-            .to_bytes();
-        if parts.status != StatusCode::OK {
-            return Err(ApiError::Refused {
-                call: CALL,
-                status: parts.status,
-                body: crate::text::clip(&String::from_utf8_lossy(&body)).into_owned(),
-            });
-        }
+        let (_, body) = api::read(CALL, response, StatusCode::OK).await?;
         NextEvent::decode(&body).map_err(|source| ApiError::Decode { call: CALL, source })
     }
 

@@ -19,10 +19,7 @@
 use std::borrow::Cow;
 
 use crate::record::{Item, Kind, Record};
-use crate::wire::{
-    ReportMetrics, ReportSpans, RuntimeDone, RuntimeDoneMetrics, RuntimeDoneSpans, SpanSlots, Start, Text,
-    Tracing,
-};
+use crate::wire::{Report, ReportMetrics, RuntimeDone, RuntimeDoneMetrics, SpanSlots, Start, Text, Tracing};
 
 /// The element of a batch that starts at `at` in `text` and where it ends, or `None` where
 /// serde must read it.
@@ -81,6 +78,15 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     tail.iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|i| at + i)
+}
+
+/// What [`Scan::outcome`] reads.
+struct Outcome<'a, M, S> {
+    request_id: &'a str,
+    status: Text<'a>,
+    error_type: Text<'a>,
+    metrics: Option<M>,
+    spans: S,
 }
 
 struct Scan<'a> {
@@ -344,22 +350,13 @@ impl<'a> Scan<'a> {
     }
 
     fn runtime_done(&mut self) -> Option<RuntimeDone<'a>> {
-        let (mut id, mut status, mut error_type) = (None, None, None);
-        let (mut metrics, mut spans) = (None, None);
-        self.object(|scan, key| match key {
-            "requestId" => once(&mut id, scan.string()?),
-            "status" => once(&mut status, scan.text()?),
-            "errorType" => once(&mut error_type, scan.text()?),
-            "metrics" => once(&mut metrics, scan.nullable(Self::runtime_done_metrics)?),
-            "spans" => once(&mut spans, scan.spans::<RuntimeDoneSpans>()?),
-            _ => scan.skip(2),
-        })?;
+        let done = self.outcome(|scan| scan.nullable(Self::runtime_done_metrics))?;
         Some(RuntimeDone {
-            request_id: Cow::Borrowed(id?),
-            status: status.flatten(),
-            error_type: error_type.flatten(),
-            metrics: metrics.flatten(),
-            spans: spans.unwrap_or_default(),
+            request_id: Cow::Borrowed(done.request_id),
+            status: done.status,
+            error_type: done.error_type,
+            metrics: done.metrics.flatten(),
+            spans: done.spans,
         })
     }
 
@@ -376,22 +373,38 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn report(&mut self) -> Option<crate::wire::Report<'a>> {
+    fn report(&mut self) -> Option<Report<'a>> {
+        let report = self.outcome(Self::report_metrics)?;
+        Some(Report {
+            request_id: Cow::Borrowed(report.request_id),
+            status: report.status,
+            error_type: report.error_type,
+            metrics: report.metrics?,
+            spans: report.spans,
+        })
+    }
+
+    /// The members `platform.runtimeDone` and `platform.report` share (the request id, status,
+    /// error type, spans) and their metrics, read by `metrics` (`None` when left out).
+    fn outcome<M, S: SpanSlots>(
+        &mut self,
+        mut metrics: impl FnMut(&mut Self) -> Option<M>,
+    ) -> Option<Outcome<'a, M, S>> {
         let (mut id, mut status, mut error_type) = (None, None, None);
-        let (mut metrics, mut spans) = (None, None);
+        let (mut read, mut spans) = (None, None);
         self.object(|scan, key| match key {
             "requestId" => once(&mut id, scan.string()?),
             "status" => once(&mut status, scan.text()?),
             "errorType" => once(&mut error_type, scan.text()?),
-            "metrics" => once(&mut metrics, scan.report_metrics()?),
-            "spans" => once(&mut spans, scan.spans::<ReportSpans>()?),
+            "metrics" => once(&mut read, metrics(scan)?),
+            "spans" => once(&mut spans, scan.spans::<S>()?),
             _ => scan.skip(2),
         })?;
-        Some(crate::wire::Report {
-            request_id: Cow::Borrowed(id?),
+        Some(Outcome {
+            request_id: id?,
             status: status.flatten(),
             error_type: error_type.flatten(),
-            metrics: metrics?,
+            metrics: read,
             spans: spans.unwrap_or_default(),
         })
     }

@@ -192,17 +192,3 @@ mod tests {
         ));
     }
 }
-#[cfg(test)]
-mod sizes {
-    #[test]
-    fn print_sizes() {
-        use crate::model::*;
-        eprintln!("Phase {}", size_of::<Phase>());
-        eprintln!("RuntimeDone {}", size_of::<RuntimeDone>());
-        eprintln!("Report {}", size_of::<Report>());
-        eprintln!("ResourceUsage {}", size_of::<ResourceUsage>());
-        eprintln!("Completed {}", size_of::<CompletedInvocation>());
-        eprintln!("Start {}", size_of::<Start>());
-        eprintln!("EventKind {}", size_of::<EventKind>());
-    }
-}

@@ -108,7 +108,7 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	touch $@
 
 ## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
-## suites (lambda_lens_harness::cloudwatch), in a virtualenv of its own: ministack pins botocore to a
+## suites (local_cloudwatch), in a virtualenv of its own: ministack pins botocore to a
 ## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
 CLOUDWATCH_VENV := .venv-cloudwatch
 .PHONY: cloudwatch-venv
@@ -199,7 +199,7 @@ demo-api: cloudwatch-venv
 		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
 
 ## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
-## the local CloudWatch: its unit tests with the feature on, and tests/lens/tests/sink_api.rs with
+## the local CloudWatch: its unit tests with the feature on, and harness/tests/sink_api.rs with
 ## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
 ## page, in headless Chromium).
 test: lint layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
@@ -279,7 +279,7 @@ fuzz: $(CARGO_FUZZ)
 	PATH="$(abspath target/tools/bin):$$PATH" FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 ## The soak: thousands of invocations with faults mixed in at random, then every check of
-## tests/lens/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
+## harness/src/soak.rs (a short one runs in make test). About a minute for 3,000 once built.
 SOAK_INVOCATIONS ?= 3000
 SOAK_SEED ?= 21655257070
 .PHONY: soak
@@ -291,7 +291,7 @@ soak: layer
 ## The peers `make bench` measures beside lambda-lens, built from the crate registry into
 ## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate), the
 ## telemetry floor (the floor subscribed to telemetry, reading each batch and answering 200) and
-## the crate's telemetry-processor pattern (tests/lens/bench/peers, a workspace of their own with a
+## the crate's telemetry-processor pattern (harness/peers, a workspace of their own with a
 ## Cargo.lock, musl like the layer), and opentelemetry-lambda-extension at a pinned version
 ## (cargo install --locked; glibc: it builds ring's C code; stripped into its layer). Each peer
 ## becomes a layer folder under target/bench-peers/layers.
@@ -301,7 +301,7 @@ PEER_LAYERS := $(PEERS)/layers
 PEER_RELEASE := $(PEERS)/cargo/$(TARGET)/release
 .PHONY: bench-peers
 bench-peers: toolchain
-	$(CARGO) build --locked --release -q --target $(TARGET) --manifest-path tests/lens/bench/peers/Cargo.toml \
+	$(CARGO) build --locked --release -q --target $(TARGET) --manifest-path harness/peers/Cargo.toml \
 		--target-dir $(PEERS)/cargo
 	$(CARGO) install --quiet --locked --version $(OTEL_PEER_VERSION) --root $(PEERS) opentelemetry-lambda-extension
 	rm -rf $(PEER_LAYERS)

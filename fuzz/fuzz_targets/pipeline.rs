@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(pipeline.flush()).unwrap();
     for line in pipeline.sink().documents() {
-        if let Err(problems) = lambda_lens_harness::emf_spec::check_line(&line) {
+        if let Err(problems) = emf_spec::check_line(&line) {
             panic!("invalid EMF {problems:?}: {line}");
         }
     }

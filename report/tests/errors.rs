@@ -12,7 +12,7 @@
 mod common;
 
 use common::{env_refs, report, stderr, stdout};
-use lambda_lens_harness::cloudwatch::{Fault, FaultProxy, LocalCloudWatch};
+use local_cloudwatch::{Fault, FaultProxy, LocalCloudWatch};
 
 const FUNCTION: &str = "lambda-lens-demo";
 

@@ -16,7 +16,7 @@ use lambda_lens_report::render::number;
 use serde_json::{Map, Value};
 
 use common::{browser, env_refs, report, seed, stderr, stdout};
-use lambda_lens_harness::cloudwatch::LocalCloudWatch;
+use local_cloudwatch::LocalCloudWatch;
 
 const FUNCTION: &str = "lambda-lens-demo";
 

@@ -1,6 +1,6 @@
 //! Properties of the encoder over generated records: whatever the values (NaN, infinities,
 //! huge, negative), dimension values (empty, long, any characters) and properties, every line
-//! it writes passes the EMF specification check (`lambda_lens_harness::emf_spec`, written apart
+//! it writes passes the EMF specification check (`emf_spec`, written apart
 //! from this encoder) and stays under the size limit, in every output form; and it is, value
 //! for value, the document the earlier `serde_json::Value` encoder ([`super::reference`]) built.
 
@@ -93,7 +93,7 @@ fn through_text(docs: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
 fn check(lines: &[String]) -> Result<(), TestCaseError> {
     for line in lines {
         prop_assert!(line.len() <= MAX_DOCUMENT_BYTES, "{} bytes", line.len());
-        if let Err(problems) = lambda_lens_harness::emf_spec::check_line(line) {
+        if let Err(problems) = emf_spec::check_line(line) {
             return Err(TestCaseError::fail(format!("{problems:?}\n{line}")));
         }
     }

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lambda_lens_harness::cloudwatch::LocalCloudWatch;
+use local_cloudwatch::LocalCloudWatch;
 
 use serde_json::{Map, Value};
 
@@ -116,7 +116,7 @@ pub(crate) fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// The local CloudWatch (`lambda_lens_harness::cloudwatch`: ministack from `.venv-cloudwatch`).
+/// The local CloudWatch (`local_cloudwatch`: ministack from `.venv-cloudwatch`).
 pub(crate) fn local_cloudwatch() -> LocalCloudWatch {
     LocalCloudWatch::start().unwrap_or_else(|e| panic!("{e}"))
 }

@@ -3,7 +3,7 @@
 //! extracts them: each directive's metrics, under each dimension set), and the `AWS/Lambda`
 //! metrics Lambda would publish for the same invocations.
 
-use lambda_lens_harness::cloudwatch::{LocalCloudWatch, SeedDatum};
+use local_cloudwatch::{LocalCloudWatch, SeedDatum};
 use serde_json::{Map, Value};
 
 fn values(v: &Value) -> (Vec<f64>, Vec<f64>) {

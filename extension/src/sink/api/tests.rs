@@ -1,10 +1,10 @@
 //! The sender against a real local endpoint: ministack behind the fault injector of
-//! `lambda_lens_harness::cloudwatch` (`make cloudwatch-venv` installs it).
+//! `local_cloudwatch` (`make cloudwatch-venv` installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use std::time::Duration;
 
-use lambda_lens_harness::cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery, env_for};
+use local_cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery, env_for};
 use serde_json::json;
 
 use super::*;

@@ -7,7 +7,7 @@
    or a check that went silent is noticed (cfn-lint does not check a SAM function's runtime: this
    script checks runtimes against cfn-lint's own runtime list);
 3. every metric the dashboard and the alarms name exists: lambda-lens's in its catalogue (the
-   README's metric table, which a test keeps equal to the code's catalogue), the others in the
+   metric table of docs/metrics.md, which a test keeps equal to the code's catalogue), the others in the
    list of metrics AWS/Lambda publishes.
 
 Run with the project's virtualenv (PyYAML, sam and cfn-lint from requirements-sam.txt).
@@ -53,7 +53,7 @@ Loader.add_multi_constructor("!", _tag)
 
 
 def catalogue():
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    text = open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8").read()
     table = text.split("<!-- metric-table:begin", 1)[1].split("<!-- metric-table:end -->", 1)[0]
     return set(re.findall(r"^\| `([A-Za-z]+)` \|", table, re.M))
 

@@ -7,7 +7,8 @@
                                interpreter: static or static-pie), at most MAX bytes (1.8 MB
                                unless given: the default EMF-only layer's budget)
   layer.py readme README ZIP.. rewrites README's layer-size table (between its layer-table
-                               markers) from the zips: binary and zip size of each
+                               markers; `make docs` runs it) from the zips: binary and zip
+                               size of each, named by the zip (x86_64, arm64-put-metric-data)
 
 Standard library only: it runs before any tool is installed.
 """

@@ -60,7 +60,7 @@ fn expected(docs: &[Map<String, Value>]) -> Expected {
     }
 }
 
-/// The linear-interpolation percentile (the definition the README gives).
+/// The linear-interpolation percentile (the definition docs/report.md gives).
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let rank = p / 100.0 * (sorted.len() - 1) as f64;
     let (lo, frac) = (rank.floor() as usize, rank.fract());
@@ -395,8 +395,8 @@ fn from_a_seeded_cloudwatch_every_output_form_has_the_figures_and_every_chart_dr
 }
 
 #[test]
-fn the_readme_documents_every_json_member() {
-    let readme = std::fs::read_to_string(common::workspace().join("README.md")).unwrap();
+fn the_docs_document_every_json_member() {
+    let readme = std::fs::read_to_string(common::workspace().join("docs/report.md")).unwrap();
     let lines = [r#"{"_aws":{"Timestamp":1796139913036,"CloudWatchMetrics":[{"Namespace":"LambdaLens","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"ColdStarts"}]}]},"FunctionName":"f","Invocations":1.0,"ColdStarts":1.0,"RequestId":"r","MaxMemoryUsed":40.0,"MemorySizeMB":128.0,"EstimatedCost":1e-6}"#.to_owned()];
     let dir = common::scratch("readme");
     let emf = dir.join("emf.jsonl");
@@ -420,7 +420,7 @@ fn the_readme_documents_every_json_member() {
     for k in keys {
         assert!(
             readme.contains(&format!("`{k}`")),
-            "README does not document the JSON member `{k}`"
+            "docs/report.md does not document the JSON member `{k}`"
         );
     }
 }

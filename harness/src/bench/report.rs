@@ -450,7 +450,7 @@ pub fn headline(results: &Results, context: &Context, rendered: &Rendered) -> St
         "Last `make bench` ({}, commit {}, load average {}), lambda-lens beside a no-op extension (the floor): \
 post-runtime p99 {} ms (floor {} ms); ready p90 {} ms (floor {} ms); idle RSS {} MiB (floor {} MiB); \
 peak RSS under a 1 MiB batch flood {} MiB; CPU {} µs per flooded invocation; exit {} ms after SHUTDOWN; \
-stripped binary {:.2} MB. Issue 12's targets met: {met} of {}. Every figure, and the peers: `BENCHMARKS.md`.\n",
+stripped binary {:.2} MB. Targets met: {met} of {}. Every figure, the targets and the peers: `BENCHMARKS.md`.\n",
         context.date,
         context.commit,
         context.load_before,

@@ -265,6 +265,17 @@ cost: layer
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost
 	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
 
+## Every generated block of the documentation that is cheap to make (docs/README.md lists them
+## all): the metric table of docs/metrics.md from the catalogue (the docs test, which then checks
+## the tables and links of every page), the README's layer-size table from the four layers
+## (make layer-table: minutes on a fresh checkout, seconds once built) and its cost table
+## (make cost: seconds once built). The README's bench headline is make bench's (minutes).
+.PHONY: docs
+docs:
+	UPDATE_DOCS=1 $(CARGO) test --locked -q -p lambda-lens --test docs
+	$(MAKE) layer-table
+	$(MAKE) cost
+
 ## Fuzzing (cargo fuzz on nightly, both installed here when missing): the telemetry decoder,
 ## and the whole path from a body to EMF lines under a configuration the input chooses, each for
 ## FUZZ_SECONDS; prints executions and crashes. The short form in make test is the proptests.

@@ -42,7 +42,7 @@ mod text;
 
 pub use text::{clip, panic_message};
 
-pub use config::{Config, ConfigWarning, SinkKind, vars};
+pub use config::{Config, ConfigWarning, SinkKind, Sinks, vars};
 pub use intake::Batch;
 pub use lifecycle::{ApiError, RunError, crashed_part, run};
 pub use logging::init_logging;

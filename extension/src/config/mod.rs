@@ -115,29 +115,82 @@ impl Buffering {
     }
 }
 
-/// Where the metrics go (`LAMBDA_LENS_SINK`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// One place the metrics can go, as `LAMBDA_LENS_SINK` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
-    /// EMF on stdout: CloudWatch Logs extracts the metrics. No permission, no API call.
-    #[default]
+    /// EMF on stdout (`emf`): CloudWatch Logs extracts the metrics. No permission, no API call.
     Emf,
-    /// `PutMetricData`, with EMF on stdout as the fallback for a batch the API refused.
-    Api,
-    /// Both: EMF on stdout and `PutMetricData` (CloudWatch then stores every value twice).
-    Both,
+    /// CloudWatch `PutMetricData` (`put-metric-data`), with EMF on stdout as the fallback for a
+    /// batch the API refused.
+    PutMetricData,
 }
 
 impl SinkKind {
-    pub fn as_str(self) -> &'static str {
+    /// Every sink, in the order a list of them is written.
+    pub const ALL: [SinkKind; 2] = [Self::Emf, Self::PutMetricData];
+
+    /// The name `LAMBDA_LENS_SINK` gives it.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Emf => "emf",
-            Self::Api => "api",
-            Self::Both => "both",
+            Self::PutMetricData => "put-metric-data",
         }
     }
 
-    /// Whether this binary has the PutMetricData sink (the layer variant `SINK=api`).
-    pub const API_BUILT_IN: bool = cfg!(feature = "api");
+    /// Whether this binary has it: the PutMetricData sink is in the layer variant built with
+    /// the cargo feature `put-metric-data` (`make layer SINK=put-metric-data`).
+    pub fn built_in(self) -> bool {
+        match self {
+            Self::Emf => true,
+            Self::PutMetricData => cfg!(feature = "put-metric-data"),
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The sinks `LAMBDA_LENS_SINK` chose, each at most once: a comma list of [`SinkKind`] names
+/// (`emf,put-metric-data` for both; CloudWatch then stores every value twice). Never empty;
+/// EMF alone by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sinks {
+    bits: u8,
+}
+
+impl Default for Sinks {
+    fn default() -> Self {
+        Self::only(SinkKind::Emf)
+    }
+}
+
+impl Sinks {
+    pub fn only(kind: SinkKind) -> Self {
+        Self { bits: kind.bit() }
+    }
+
+    pub fn contains(self, kind: SinkKind) -> bool {
+        self.bits & kind.bit() != 0
+    }
+
+    /// The chosen sinks, in [`SinkKind::ALL`]'s order.
+    pub fn kinds(self) -> impl Iterator<Item = SinkKind> {
+        SinkKind::ALL.into_iter().filter(move |k| self.contains(*k))
+    }
+}
+
+impl fmt::Display for Sinks {
+    /// The value of `LAMBDA_LENS_SINK` that chooses these sinks.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, kind) in self.kinds().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(kind.name())?;
+        }
+        Ok(())
+    }
 }
 
 /// Facts about the function, from the variables Lambda sets.
@@ -186,23 +239,33 @@ pub struct Config {
     /// What is emitted and how: metrics, dimensions, output mode, prices.
     pub(crate) output: OutputConfig,
     /// Where it goes.
-    pub(crate) sink: SinkKind,
+    pub(crate) sink: Sinks,
     /// `AWS_ENDPOINT_URL_CLOUDWATCH`, else `AWS_ENDPOINT_URL`: the PutMetricData sink's
     /// endpoint instead of the region's.
     pub(crate) endpoint_url: Option<String>,
 }
 
-/// A variable whose value was not accepted; the default was used instead.
+/// A variable whose value was not accepted, the default used instead; or a value written with
+/// an old name, still accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
     pub(crate) variable: &'static str,
     pub(crate) value: String,
     pub(crate) accepted: String,
     pub(crate) used: String,
+    /// The value was accepted under an old name; `used` is its new spelling.
+    pub(crate) old_name: bool,
 }
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.old_name {
+            return write!(
+                f,
+                "{}={:?} is an old name, still accepted: set {}={} instead",
+                self.variable, self.value, self.variable, self.used
+            );
+        }
         write!(
             f,
             "{}={:?} is not accepted: expected {}; using {}",
@@ -253,6 +316,18 @@ impl Reader<'_> {
             value,
             accepted: accepted.into(),
             used: used.to_string(),
+            old_name: false,
+        });
+    }
+
+    /// `value` of `variable` was accepted under an old name; `new` is how it is written now.
+    pub(crate) fn old_name(&mut self, variable: &'static str, value: String, new: impl fmt::Display) {
+        self.warnings.push(ConfigWarning {
+            variable,
+            value,
+            accepted: String::new(),
+            used: new.to_string(),
+            old_name: true,
         });
     }
 
@@ -302,6 +377,7 @@ impl Config {
                     value: raw.to_string_lossy().into_owned(),
                     accepted: "valid UTF-8 text".to_owned(),
                     used: "the default".to_owned(),
+                    old_name: false,
                 });
             }
         }
@@ -382,30 +458,59 @@ impl Config {
     }
 }
 
-/// `LAMBDA_LENS_SINK`. A binary built without the PutMetricData sink says so and writes EMF.
-fn read_sink(r: &mut Reader<'_>) -> SinkKind {
+/// What `LAMBDA_LENS_SINK` accepts, for the warning about a value it does not.
+const SINKS_ACCEPTED: &str =
+    "a comma list of sinks, each at most once: emf, put-metric-data (both: emf,put-metric-data)";
+
+/// `LAMBDA_LENS_SINK`: a comma list of sink names, in any order, each at most once. The old
+/// names `api` (put-metric-data) and `both` (emf,put-metric-data) are still accepted, with a
+/// warning that names the new value. A binary built without a sink it names says so and writes
+/// EMF.
+fn read_sink(r: &mut Reader<'_>) -> Sinks {
     let Some(raw) = r.get(vars::SINK) else {
-        return SinkKind::Emf;
+        return Sinks::default();
     };
-    let kind = match raw.to_ascii_lowercase().as_str() {
-        "emf" => SinkKind::Emf,
-        "api" => SinkKind::Api,
-        "both" => SinkKind::Both,
-        _ => {
-            r.warn(vars::SINK, raw, "emf, api or both", "emf");
-            return SinkKind::Emf;
+    let mut sinks = Sinks { bits: 0 };
+    let mut old_name = false;
+    for word in raw.split(',').map(str::trim) {
+        let kinds: &[SinkKind] = match word.to_ascii_lowercase().as_str() {
+            "emf" => &[SinkKind::Emf],
+            "put-metric-data" => &[SinkKind::PutMetricData],
+            "api" => {
+                old_name = true;
+                &[SinkKind::PutMetricData]
+            }
+            "both" => {
+                old_name = true;
+                &[SinkKind::Emf, SinkKind::PutMetricData]
+            }
+            _ => &[],
+        };
+        if kinds.is_empty() || kinds.iter().any(|k| sinks.contains(*k)) {
+            r.warn(vars::SINK, raw, SINKS_ACCEPTED, Sinks::default());
+            return Sinks::default();
         }
-    };
-    if kind != SinkKind::Emf && !SinkKind::API_BUILT_IN {
+        for kind in kinds {
+            sinks.bits |= kind.bit();
+        }
+    }
+    if old_name {
+        r.old_name(vars::SINK, raw.clone(), sinks);
+    }
+    if let Some(missing) = sinks.kinds().find(|k| !k.built_in()) {
         r.warn(
             vars::SINK,
             raw,
-            "emf in this layer: api and both need the layer built with the PutMetricData sink (`make layer SINK=api`, lambda-lens-layer-ARCH-api.zip)",
-            "emf",
+            format!(
+                "emf in this layer: {} needs the layer built with it (`make layer SINK={}`)",
+                missing.name(),
+                missing.name()
+            ),
+            Sinks::default(),
         );
-        return SinkKind::Emf;
+        return Sinks::default();
     }
-    kind
+    sinks
 }
 
 /// The address to bind the listener to. An unspecified address (`0.0.0.0`, `::`) would put the
@@ -702,23 +807,56 @@ mod tests {
 
     #[test]
     fn the_sink_is_emf_unless_asked_and_a_bad_value_names_the_choices() {
+        let emf = Sinks::only(SinkKind::Emf);
         let (c, w) = config(&[]);
-        assert_eq!((c.sink, w.len()), (SinkKind::Emf, 0));
-        let (c, w) = config(&[("LAMBDA_LENS_SINK", "cloudwatch")]);
-        assert_eq!(c.sink, SinkKind::Emf);
-        let text = w[0].to_string();
-        assert!(text.starts_with("LAMBDA_LENS_SINK=\"cloudwatch\""), "{text}");
-        assert!(
-            text.contains("emf, api or both") && text.ends_with("using emf"),
-            "{text}"
+        assert_eq!((c.sink, w.len()), (emf, 0));
+        for bad in ["cloudwatch", "emf,emf", "emf,", "both,emf", "put-metric-data,api"] {
+            let (c, w) = config(&[("LAMBDA_LENS_SINK", bad)]);
+            assert_eq!((c.sink, w.len()), (emf, 1), "{bad}");
+            let text = w[0].to_string();
+            assert!(text.starts_with(&format!("LAMBDA_LENS_SINK={bad:?}")), "{text}");
+            assert!(
+                text.contains("emf, put-metric-data (both: emf,put-metric-data)")
+                    && text.ends_with("using emf"),
+                "{text}"
+            );
+        }
+        let built_in = SinkKind::PutMetricData.built_in();
+        let put = Sinks::only(SinkKind::PutMetricData);
+        let both = Sinks {
+            bits: SinkKind::Emf.bit() | SinkKind::PutMetricData.bit(),
+        };
+        assert_eq!(
+            (put.to_string(), both.to_string()),
+            ("put-metric-data".into(), "emf,put-metric-data".into())
         );
-        for (raw, kind) in [("API", SinkKind::Api), ("both", SinkKind::Both)] {
+        for (raw, sinks, old) in [
+            ("emf", emf, false),
+            (" EMF ", emf, false),
+            ("put-metric-data", put, false),
+            ("emf,put-metric-data", both, false),
+            (" put-metric-data , emf", both, false),
+            ("API", put, true),
+            ("both", both, true),
+            ("emf,api", both, true),
+        ] {
             let (c, w) = config(&[("LAMBDA_LENS_SINK", raw)]);
-            if SinkKind::API_BUILT_IN {
-                assert_eq!((c.sink, w.len()), (kind, 0), "{raw}");
+            let mut w = w.iter().map(ToString::to_string);
+            if old {
+                let text = w.next().unwrap_or_default();
+                assert!(
+                    text.contains("is an old name")
+                        && text.ends_with(&format!("set LAMBDA_LENS_SINK={sinks} instead")),
+                    "{raw}: {text}"
+                );
+            }
+            if built_in || sinks == emf {
+                assert_eq!(c.sink, sinks, "{raw}");
+                assert_eq!(w.next(), None, "{raw}");
             } else {
-                assert_eq!(c.sink, SinkKind::Emf, "{raw}");
-                assert!(w[0].to_string().contains("make layer SINK=api"), "{}", w[0]);
+                assert_eq!(c.sink, emf, "{raw}");
+                let text = w.next().unwrap_or_default();
+                assert!(text.contains("make layer SINK=put-metric-data"), "{raw}: {text}");
             }
         }
         let (c, _) = config(&[

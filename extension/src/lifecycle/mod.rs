@@ -109,22 +109,22 @@ fn extension_name() -> String {
 /// The sink `LAMBDA_LENS_SINK` chose. Nothing is connected here: the PutMetricData client is
 /// made at the first request, after init.
 fn output_sink(config: &Config) -> OutputSink {
-    match config.sink {
-        SinkKind::Emf => OutputSink::emf(),
-        #[cfg(feature = "api")]
-        kind => OutputSink::api(
-            crate::sink::ApiSettings {
+    #[cfg(feature = "put-metric-data")]
+    if config.sink.contains(SinkKind::PutMetricData) {
+        return OutputSink::put_metric_data(
+            crate::sink::PutMetricDataSettings {
                 region: config.function.region.clone(),
                 endpoint_url: config.endpoint_url.clone(),
                 fallback: true,
                 namespace: config.namespace.clone(),
             },
-            kind == SinkKind::Both,
-        ),
-        // The configuration has said why (a layer without the API sink).
-        #[cfg(not(feature = "api"))]
-        _ => OutputSink::emf(),
+            config.sink.contains(SinkKind::Emf),
+        );
     }
+    // Without the feature, the configuration has chosen EMF alone (and said why).
+    #[cfg(not(feature = "put-metric-data"))]
+    debug_assert!(!config.sink.contains(SinkKind::PutMetricData));
+    OutputSink::emf()
 }
 
 /// Runs the extension until the environment shuts down.

@@ -301,14 +301,14 @@ metric!(
     Extension,
     "EMF documents the extension wrote since its previous report."
 );
-// The PutMetricData sink (`LAMBDA_LENS_SINK=api|both`); absent with the EMF sink.
+// The PutMetricData sink (`LAMBDA_LENS_SINK` with `put-metric-data`); absent with the EMF sink.
 metric!(
     35,
     API_REQUESTS,
     "ApiRequests",
     Count,
     Extension,
-    "PutMetricData requests the extension made (every attempt) since its previous report; only with `LAMBDA_LENS_SINK` `api` or `both`."
+    "PutMetricData requests the extension made (every attempt) since its previous report; only when `LAMBDA_LENS_SINK` names `put-metric-data`."
 );
 metric!(
     36,

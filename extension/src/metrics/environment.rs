@@ -53,12 +53,12 @@ pub(crate) struct ExtensionFacts {
     pub(crate) records_rejected: u64,
     pub(crate) documents_written: u64,
     /// The PutMetricData sink's figures, when it is on.
-    pub(crate) api: Option<ApiFacts>,
+    pub(crate) put_metric_data: Option<PutMetricDataFacts>,
 }
 
 /// What the PutMetricData sink did since the previous report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ApiFacts {
+pub(crate) struct PutMetricDataFacts {
     pub(crate) requests: u64,
     pub(crate) data_points_sent: u64,
     pub(crate) retries: u64,
@@ -74,12 +74,12 @@ pub(crate) fn extension_record(time_ms: i64, facts: ExtensionFacts) -> MetricRec
     );
     r.value(&m::TELEMETRY_RECORDS_REJECTED, facts.records_rejected as f64);
     r.value(&m::EMF_DOCUMENTS_WRITTEN, facts.documents_written as f64);
-    if let Some(api) = facts.api {
-        r.value(&m::API_REQUESTS, api.requests as f64);
-        r.value(&m::API_DATA_POINTS_SENT, api.data_points_sent as f64);
-        r.value(&m::API_RETRIES, api.retries as f64);
-        r.value(&m::API_FALLBACK_DATA_POINTS, api.fallback_data_points as f64);
-        r.value(&m::API_UNKNOWN_OUTCOMES, api.unknown_outcomes as f64);
+    if let Some(put) = facts.put_metric_data {
+        r.value(&m::API_REQUESTS, put.requests as f64);
+        r.value(&m::API_DATA_POINTS_SENT, put.data_points_sent as f64);
+        r.value(&m::API_RETRIES, put.retries as f64);
+        r.value(&m::API_FALLBACK_DATA_POINTS, put.fallback_data_points as f64);
+        r.value(&m::API_UNKNOWN_OUTCOMES, put.unknown_outcomes as f64);
     }
     r.properties.push((
         "Extension",

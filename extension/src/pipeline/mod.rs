@@ -10,7 +10,7 @@ use std::io;
 use crate::emf::{Aggregate, Batcher, EmfEncoder, EncodeStats, Slowest};
 use crate::intake::{Batch, Delivery, IntakeMessage, Reading, Versions};
 use crate::join::Joiner;
-use crate::metrics::environment::{self, ApiFacts, ExtensionFacts, PhaseKind};
+use crate::metrics::environment::{self, ExtensionFacts, PhaseKind, PutMetricDataFacts};
 use crate::metrics::selection::Selection;
 use crate::metrics::{InvocationContext, MetricRecord, RecordKind, catalogue, invocation_record};
 use crate::model::{
@@ -310,10 +310,10 @@ impl<S: Sink> Pipeline<S> {
             peak_rss_bytes: own_peak_rss_bytes(),
             records_rejected: self.stats.rejected().saturating_sub(before.rejected()),
             documents_written: self.stats.documents.saturating_sub(before.documents),
-            api: self.parts.sink.health().map(|now| {
+            put_metric_data: self.parts.sink.health().map(|now| {
                 let before = self.sink_reported.unwrap_or_default();
-                ApiFacts {
-                    requests: now.api_requests.saturating_sub(before.api_requests),
+                PutMetricDataFacts {
+                    requests: now.requests.saturating_sub(before.requests),
                     data_points_sent: now.data_points_sent.saturating_sub(before.data_points_sent),
                     retries: now.retries.saturating_sub(before.retries),
                     fallback_data_points: now

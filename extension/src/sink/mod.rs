@@ -1,10 +1,11 @@
 //! Where EMF documents go. A sink takes whole documents and writes them on `flush`; the stdout
 //! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics). With the
-//! feature `api`, the PutMetricData sink sends the same documents' values to CloudWatch's API
-//! (`LAMBDA_LENS_SINK=api|both`); [`OutputSink`] is the one the configuration chose.
+//! feature `put-metric-data`, the PutMetricData sink sends the same documents' values to
+//! CloudWatch's API (`LAMBDA_LENS_SINK=put-metric-data`, or `emf,put-metric-data` for both);
+//! [`OutputSink`] is the one the configuration chose.
 
-#[cfg(feature = "api")]
-mod api;
+#[cfg(feature = "put-metric-data")]
+mod put_metric_data;
 mod output;
 mod stdout;
 
@@ -12,8 +13,8 @@ use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-#[cfg(feature = "api")]
-pub(crate) use api::ApiSettings;
+#[cfg(feature = "put-metric-data")]
+pub(crate) use put_metric_data::PutMetricDataSettings;
 pub(crate) use output::OutputSink;
 pub(crate) use stdout::StdoutSink;
 
@@ -21,7 +22,7 @@ pub(crate) use stdout::StdoutSink;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SinkHealth {
     /// PutMetricData requests made (each attempt).
-    pub api_requests: u64,
+    pub requests: u64,
     /// Data points stored by the API (or sent with an unknown outcome, see `unknown_outcomes`).
     pub data_points_sent: u64,
     /// Attempts after the first.
@@ -50,7 +51,7 @@ pub trait Sink: Send {
                 .is_ok_and(|r| r.is_ok())
         }
     }
-    /// What an API sink did so far; `None` for sinks that make no API requests.
+    /// What a networked sink did so far; `None` for sinks that make no requests.
     fn health(&self) -> Option<SinkHealth> {
         None
     }

@@ -4,16 +4,16 @@
 use std::io;
 use std::time::Duration;
 
-#[cfg(feature = "api")]
-use super::{ApiSettings, api::ApiSink};
+#[cfg(feature = "put-metric-data")]
+use super::{PutMetricDataSettings, put_metric_data::PutMetricDataSink};
 use super::{Sink, SinkHealth, StdoutSink};
 
 pub(crate) enum OutputSink {
     Emf(StdoutSink),
-    #[cfg(feature = "api")]
-    Api(ApiSink),
-    #[cfg(feature = "api")]
-    Both(StdoutSink, ApiSink),
+    #[cfg(feature = "put-metric-data")]
+    PutMetricData(PutMetricDataSink),
+    #[cfg(feature = "put-metric-data")]
+    EmfAndPutMetricData(StdoutSink, PutMetricDataSink),
 }
 
 impl OutputSink {
@@ -21,14 +21,14 @@ impl OutputSink {
         Self::Emf(StdoutSink::default())
     }
 
-    /// `both`: stdout has every document, so a failed request is not written again.
-    #[cfg(feature = "api")]
-    pub(crate) fn api(mut settings: ApiSettings, both: bool) -> Self {
-        settings.fallback = !both;
-        if both {
-            Self::Both(StdoutSink::default(), ApiSink::new(settings))
+    /// With `emf` too, stdout has every document, so a failed request is not written again.
+    #[cfg(feature = "put-metric-data")]
+    pub(crate) fn put_metric_data(mut settings: PutMetricDataSettings, emf: bool) -> Self {
+        settings.fallback = !emf;
+        if emf {
+            Self::EmfAndPutMetricData(StdoutSink::default(), PutMetricDataSink::new(settings))
         } else {
-            Self::Api(ApiSink::new(settings))
+            Self::PutMetricData(PutMetricDataSink::new(settings))
         }
     }
 }
@@ -37,12 +37,12 @@ impl Sink for OutputSink {
     fn accept(&mut self, document: String) {
         match self {
             Self::Emf(stdout) => stdout.accept(document),
-            #[cfg(feature = "api")]
-            Self::Api(api) => api.accept(document),
-            #[cfg(feature = "api")]
-            Self::Both(stdout, api) => {
+            #[cfg(feature = "put-metric-data")]
+            Self::PutMetricData(put) => put.accept(document),
+            #[cfg(feature = "put-metric-data")]
+            Self::EmfAndPutMetricData(stdout, put) => {
                 stdout.accept(document.clone());
-                api.accept(document);
+                put.accept(document);
             }
         }
     }
@@ -50,12 +50,12 @@ impl Sink for OutputSink {
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::Emf(stdout) => stdout.flush().await,
-            #[cfg(feature = "api")]
-            Self::Api(api) => api.flush().await,
-            #[cfg(feature = "api")]
-            Self::Both(stdout, api) => {
+            #[cfg(feature = "put-metric-data")]
+            Self::PutMetricData(put) => put.flush().await,
+            #[cfg(feature = "put-metric-data")]
+            Self::EmfAndPutMetricData(stdout, put) => {
                 let written = stdout.flush().await;
-                api.flush().await.and(written)
+                put.flush().await.and(written)
             }
         }
     }
@@ -63,11 +63,11 @@ impl Sink for OutputSink {
     async fn close(&mut self, within: Duration) -> bool {
         match self {
             Self::Emf(stdout) => stdout.close(within).await,
-            #[cfg(feature = "api")]
-            Self::Api(api) => api.close(within).await,
-            #[cfg(feature = "api")]
-            Self::Both(stdout, api) => {
-                let (written, sent) = tokio::join!(stdout.close(within), api.close(within));
+            #[cfg(feature = "put-metric-data")]
+            Self::PutMetricData(put) => put.close(within).await,
+            #[cfg(feature = "put-metric-data")]
+            Self::EmfAndPutMetricData(stdout, put) => {
+                let (written, sent) = tokio::join!(stdout.close(within), put.close(within));
                 written && sent
             }
         }
@@ -76,8 +76,8 @@ impl Sink for OutputSink {
     fn health(&self) -> Option<SinkHealth> {
         match self {
             Self::Emf(_) => None,
-            #[cfg(feature = "api")]
-            Self::Api(api) | Self::Both(_, api) => api.health(),
+            #[cfg(feature = "put-metric-data")]
+            Self::PutMetricData(put) | Self::EmfAndPutMetricData(_, put) => put.health(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `lambda-lens-demo`: runs the demo scenario (see `lambda_lens_harness::demo`) and prints what the
 //! extension reported per invocation. Writes every EMF line to `OUT/emf.jsonl`.
 //!
-//! With `--api-sink REPORT` (the layer built with `SINK=api`): the scenario once, the metrics sent
+//! With `--api-sink REPORT` (the layer built with `SINK=put-metric-data`): the scenario once, the metrics sent
 //! with PutMetricData to a local CloudWatch (ministack), then the report binary `REPORT`
 //! (`lambda-lens-report`) reads them back with GetMetricData and prints its table.
 //!
@@ -51,7 +51,7 @@ struct Args {
     /// Echo the processes' output live.
     #[arg(long)]
     echo: bool,
-    /// The scenario once with the PutMetricData sink (a layer built with SINK=api) against a
+    /// The scenario once with the PutMetricData sink (a layer built with SINK=put-metric-data) against a
     /// local CloudWatch, then this lambda-lens-report binary reads the metrics back.
     #[arg(long, value_name = "REPORT")]
     api_sink: Option<PathBuf>,
@@ -259,10 +259,10 @@ async fn demo_api_sink(
     let mut config = DemoConfig::new(bootstrap, layer);
     config.echo_output = echo;
     config.env = cloudwatch.client_env();
-    config.env.push(("LAMBDA_LENS_SINK".into(), "api".into()));
+    config.env.push(("LAMBDA_LENS_SINK".into(), "put-metric-data".into()));
     config.env.push(("LAMBDA_LENS_METRICS".into(), "all".into()));
     println!(
-        "The demo scenario with the PutMetricData sink (LAMBDA_LENS_SINK=api), sending to a local CloudWatch \
+        "The demo scenario with the PutMetricData sink (LAMBDA_LENS_SINK=put-metric-data), sending to a local CloudWatch \
          (ministack, {}):\n",
         cloudwatch.endpoint_url()
     );

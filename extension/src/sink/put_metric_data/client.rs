@@ -14,7 +14,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::time::Instant;
 
-use super::ApiSettings;
+use super::PutMetricDataSettings;
 use super::connector::{Deadline, Failure, OneShot, failure_of};
 use super::datum::{Datum, Request};
 
@@ -54,7 +54,7 @@ impl CloudWatch {
     /// The client; reads the credentials from the environment (`lookup`), never logs them.
     /// Its requests keep to `deadline`.
     pub(crate) fn new(
-        settings: &ApiSettings,
+        settings: &PutMetricDataSettings,
         deadline: &Deadline,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ClientError> {

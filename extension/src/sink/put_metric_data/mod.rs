@@ -56,13 +56,13 @@ const SENDER_QUEUE: usize = 8;
 /// process environment.
 pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// What the API sink needs from the configuration.
+/// What the PutMetricData sink needs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiSettings {
+pub(crate) struct PutMetricDataSettings {
     pub(crate) region: Option<String>,
     pub(crate) endpoint_url: Option<String>,
-    /// Whether a failed batch is written to stdout (`api`), or not because stdout has every
-    /// document already (`both`).
+    /// Whether a failed batch is written to stdout (`put-metric-data`), or not because stdout
+    /// has every document already (`emf,put-metric-data`).
     pub(crate) fallback: bool,
     /// The namespace, for the remedy in the log line.
     pub(crate) namespace: String,
@@ -93,8 +93,8 @@ enum Message {
 }
 
 /// The PutMetricData sink.
-pub(crate) struct ApiSink {
-    settings: ApiSettings,
+pub(crate) struct PutMetricDataSink {
+    settings: PutMetricDataSettings,
     queued: Vec<String>,
     queued_bytes: usize,
     dropped: u64,
@@ -104,12 +104,12 @@ pub(crate) struct ApiSink {
     lookup: Lookup,
 }
 
-impl ApiSink {
-    pub(crate) fn new(settings: ApiSettings) -> Self {
+impl PutMetricDataSink {
+    pub(crate) fn new(settings: PutMetricDataSettings) -> Self {
         Self::with_lookup(settings, Arc::new(|name: &str| std::env::var(name).ok()))
     }
 
-    pub(crate) fn with_lookup(settings: ApiSettings, lookup: Lookup) -> Self {
+    pub(crate) fn with_lookup(settings: PutMetricDataSettings, lookup: Lookup) -> Self {
         Self {
             lookup,
             settings,
@@ -142,7 +142,7 @@ impl ApiSink {
     }
 }
 
-impl Sink for ApiSink {
+impl Sink for PutMetricDataSink {
     fn accept(&mut self, document: String) {
         if self.queued_bytes + document.len() > MAX_PENDING_BYTES {
             self.dropped += 1;
@@ -209,7 +209,7 @@ impl Sink for ApiSink {
     fn health(&self) -> Option<SinkHealth> {
         let c = &self.counters;
         Some(SinkHealth {
-            api_requests: c.requests.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
             data_points_sent: c.points_sent.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             data_points_fallback: c.points_fallback.load(Ordering::Relaxed),
@@ -230,7 +230,7 @@ enum Cause {
 }
 
 struct Sender {
-    settings: ApiSettings,
+    settings: PutMetricDataSettings,
     counters: Arc<Counters>,
     deadline: Deadline,
     lookup: Lookup,
@@ -374,7 +374,7 @@ impl Sender {
         let written = if self.fallback.is_some() {
             "written as EMF to stdout instead"
         } else {
-            "already written as EMF to stdout (LAMBDA_LENS_SINK=both)"
+            "already written as EMF to stdout (LAMBDA_LENS_SINK=emf,put-metric-data)"
         };
         if !self.said.contains(&cause) {
             self.said.push(cause);

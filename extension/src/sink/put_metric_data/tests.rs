@@ -21,9 +21,9 @@ fn document(function: &str, duration: f64) -> String {
     .to_string()
 }
 
-fn sink(endpoint: &str, credentials: bool) -> ApiSink {
+fn sink(endpoint: &str, credentials: bool) -> PutMetricDataSink {
     let env = env_for(endpoint);
-    let settings = ApiSettings {
+    let settings = PutMetricDataSettings {
         region: Some("us-east-1".to_owned()),
         endpoint_url: Some(endpoint.to_owned()),
         fallback: true,
@@ -33,11 +33,11 @@ fn sink(endpoint: &str, credentials: bool) -> ApiSink {
         let found = env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         found.filter(|_| credentials)
     });
-    ApiSink::with_lookup(settings, lookup)
+    PutMetricDataSink::with_lookup(settings, lookup)
 }
 
 /// Accepts `n` documents, flushes, closes within `within`; the sink's health after.
-async fn send(sink: &mut ApiSink, function: &str, n: usize, within: Duration) -> SinkHealth {
+async fn send(sink: &mut PutMetricDataSink, function: &str, n: usize, within: Duration) -> SinkHealth {
     for i in 0..n {
         sink.accept(document(function, 10.0 + i as f64));
     }
@@ -66,7 +66,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     .await;
     assert_eq!(
         (
-            h.api_requests,
+            h.requests,
             h.data_points_sent,
             h.retries,
             h.data_points_fallback,
@@ -88,7 +88,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     .await;
     assert_eq!(
         (
-            h.api_requests,
+            h.requests,
             h.retries,
             h.data_points_fallback,
             h.data_points_sent
@@ -107,7 +107,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
         Duration::from_secs(2),
     )
     .await;
-    assert_eq!((h.api_requests, h.data_points_fallback), (0, 6));
+    assert_eq!((h.requests, h.data_points_fallback), (0, 6));
     assert_eq!(proxy.requests(), before);
 
     // 5xx twice, then through: two retries, all stored.
@@ -121,7 +121,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     .await;
     assert_eq!(
         (
-            h.api_requests,
+            h.requests,
             h.retries,
             h.data_points_sent,
             h.data_points_fallback
@@ -149,7 +149,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     );
     assert_eq!(
         (
-            h.api_requests,
+            h.requests,
             h.unknown_outcomes,
             h.data_points_sent,
             h.data_points_fallback,
@@ -170,7 +170,7 @@ async fn an_endpoint_that_is_down_gets_three_attempts_then_the_fallback() {
     let h = send(&mut sink, "down", 3, Duration::from_secs(3)).await;
     assert_eq!(
         (
-            h.api_requests,
+            h.requests,
             h.retries,
             h.data_points_fallback,
             h.data_points_sent

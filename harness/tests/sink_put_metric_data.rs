@@ -1,4 +1,4 @@
-//! The PutMetricData sink of the real layer (`make layer SINK=api`) with the real sample
+//! The PutMetricData sink of the real layer (`make layer SINK=put-metric-data`) with the real sample
 //! function in the sandbox, against a real local CloudWatch (ministack) and a fault injector in
 //! front of it. What CloudWatch answers to `GetMetricData` must be exactly what ran; under
 //! faults, every data point ends up in CloudWatch or in the EMF fallback on stdout, never in
@@ -22,14 +22,14 @@ use lambda_sandbox::{
 use local_cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery};
 use serde_json::{Value, json};
 
-const FUNCTION: &str = "sink-api-test";
+const FUNCTION: &str = "sink-put-metric-data-test";
 const EXTENSION: &str = "lambda-lens";
 
 /// What one sandbox run left behind.
 struct Run {
     outcomes: Vec<InvokeOutcome>,
     shutdown: ShutdownOutcome,
-    /// EMF documents on the extension's stdout (the fallback, in `api` mode).
+    /// EMF documents on the extension's stdout (the fallback, with `put-metric-data` alone).
     emf: Vec<serde_json::Map<String, Value>>,
     /// The extension's log lines.
     log: Vec<String>,
@@ -101,7 +101,7 @@ async fn run(script: &Script) -> Run {
     config.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
     config.env = local_cloudwatch::env_for(&script.endpoint);
     for (k, v) in [
-        ("LAMBDA_LENS_SINK", "api"),
+        ("LAMBDA_LENS_SINK", "put-metric-data"),
         ("LAMBDA_LENS_NAMESPACE", script.namespace),
         ("LAMBDA_LENS_METRICS", script.metrics),
         ("LAMBDA_LENS_OUTPUT", script.output),
@@ -161,8 +161,8 @@ fn stored(cloudwatch: &LocalCloudWatch, namespace: &str, metric: &str, stat: &st
 }
 
 fn invocations_everywhere(cloudwatch: &LocalCloudWatch, namespace: &str, run: &Run) -> (f64, f64) {
-    let in_api = stored(cloudwatch, namespace, "Invocations", "Sum").unwrap_or(0.0);
-    (in_api, run.emf_sum("Invocations"))
+    let in_cloudwatch = stored(cloudwatch, namespace, "Invocations", "Sum").unwrap_or(0.0);
+    (in_cloudwatch, run.emf_sum("Invocations"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,15 +170,15 @@ async fn get_metric_data_returns_exactly_what_ran() {
     let cloudwatch = LocalCloudWatch::start().expect("local CloudWatch");
     // Sent while the invocations run, and (adaptive: aggregated values) at SHUTDOWN.
     for (namespace, output) in [
-        ("SinkApi/PerInvocation", "per-invocation"),
-        ("SinkApi/Adaptive", "adaptive"),
+        ("SinkPutMetricData/PerInvocation", "per-invocation"),
+        ("SinkPutMetricData/Adaptive", "adaptive"),
     ] {
         let mut script = Script::new(namespace, cloudwatch.endpoint_url());
         script.output = output;
         let run = run(&script).await;
         assert!(
             run.emf.is_empty(),
-            "{output}: nothing on stdout in api mode: {:?}",
+            "{output}: nothing on stdout with put-metric-data alone: {:?}",
             run.emf
         );
         assert_eq!(
@@ -310,15 +310,15 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     let mut script = Script::new("Faults/Slow", proxy.endpoint_url());
     script.output = "adaptive";
     let slow = run(&script).await;
-    let (api, emf) = invocations_everywhere(&cloudwatch, "Faults/Slow", &slow);
+    let (in_cloudwatch, emf) = invocations_everywhere(&cloudwatch, "Faults/Slow", &slow);
     assert_eq!(
-        api + emf,
+        in_cloudwatch + emf,
         n,
-        "none lost, none twice: {api} + {emf}; {:?}",
+        "none lost, none twice: {in_cloudwatch} + {emf}; {:?}",
         slow.log
     );
     assert!(
-        api >= 1.0 && proxy.forwarded() > forwarded,
+        in_cloudwatch >= 1.0 && proxy.forwarded() > forwarded,
         "a late request was stored: {:?}",
         slow.log
     );
@@ -331,11 +331,11 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     script.frozen_between = Duration::from_millis(2_500);
     script.payloads.truncate(4);
     let frozen = run(&script).await;
-    let (api, emf) = invocations_everywhere(&cloudwatch, "Faults/Frozen", &frozen);
+    let (in_cloudwatch, emf) = invocations_everywhere(&cloudwatch, "Faults/Frozen", &frozen);
     assert_eq!(
-        api + emf,
+        in_cloudwatch + emf,
         frozen.outcomes.len() as f64,
-        "none lost, none twice: {api} + {emf}; {:?}",
+        "none lost, none twice: {in_cloudwatch} + {emf}; {:?}",
         frozen.log
     );
 
@@ -355,12 +355,12 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_default_layer_asked_for_the_api_says_so_once_and_writes_emf() {
+async fn the_default_layer_asked_for_put_metric_data_says_so_once_and_writes_emf() {
     let (bootstrap, layer) = binaries::paths();
     let mut config = Config::new(bootstrap);
     config.layer_dir = Some(layer);
     config.env = vec![
-        ("LAMBDA_LENS_SINK".to_owned(), "api".to_owned()),
+        ("LAMBDA_LENS_SINK".to_owned(), "put-metric-data".to_owned()),
         ("LAMBDA_LENS_OUTPUT".to_owned(), "per-invocation".to_owned()),
     ];
     let mut sandbox = Sandbox::start(config).await.expect("sandbox");
@@ -377,7 +377,7 @@ async fn the_default_layer_asked_for_the_api_says_so_once_and_writes_emf() {
         .collect();
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(
-        said[0].contains("make layer SINK=api") && said[0].contains("using emf"),
+        said[0].contains("make layer SINK=put-metric-data") && said[0].contains("using emf"),
         "{}",
         said[0]
     );

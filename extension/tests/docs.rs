@@ -5,7 +5,12 @@
 //! defaults; and every relative link of the README, `docs/` and `sandbox/README.md` leads to a
 //! file that exists (and to a heading of it, for an anchor). `docs/README.md` lists the generated
 //! blocks and what writes each.
-#![allow(clippy::panic, clippy::unwrap_used, reason = "a test fails loudly")]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly"
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,7 +62,11 @@ fn the_metric_table_is_the_catalogue() {
         .unwrap_or_else(|| panic!("{PAGE} lacks the metric table's end marker {END}"));
     let expected = format!("\n{}", metric_table());
     if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(root().join(PAGE), format!("{}{expected}{}", &text[..begin], &text[end..])).unwrap();
+        std::fs::write(
+            root().join(PAGE),
+            format!("{}{expected}{}", &text[..begin], &text[end..]),
+        )
+        .unwrap();
         return;
     }
     assert_eq!(
@@ -112,7 +121,10 @@ fn the_readme_six_variables_are_the_configurations() {
     let six = variable_rows(&read("README.md"), Some("## The six variables people set"));
     assert_eq!(six.len(), 6, "the README's variable table: {six:?}");
     for (name, default) in six {
-        assert!(vars::USER_SETTABLE.contains(&name.as_str()), "README: {name} is not a variable");
+        assert!(
+            vars::USER_SETTABLE.contains(&name.as_str()),
+            "README: {name} is not a variable"
+        );
         assert_eq!(
             all.get(&name),
             Some(&default),
@@ -198,7 +210,11 @@ fn anchors(text: &str) -> Vec<String> {
             })
             .collect();
         let n = seen.entry(slug.clone()).or_insert(0);
-        out.push(if *n == 0 { slug.clone() } else { format!("{slug}-{n}") });
+        out.push(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
         *n += 1;
     }
     out
@@ -215,8 +231,15 @@ fn every_relative_link_resolves() {
                 continue;
             }
             let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
-            let path = if file.is_empty() { page.clone() } else { dir.join(file) };
-            let shown = format!("{}: ({target})", page.strip_prefix(root()).unwrap_or(&page).display());
+            let path = if file.is_empty() {
+                page.clone()
+            } else {
+                dir.join(file)
+            };
+            let shown = format!(
+                "{}: ({target})",
+                page.strip_prefix(root()).unwrap_or(&page).display()
+            );
             if !path.exists() {
                 broken.push(format!("{shown}: no such file"));
                 continue;

@@ -33,7 +33,8 @@
 //!   queue and one task each);
 //! - [`local`]: `lambda-sandbox local invoke` (a SAM template's function, staged and run);
 //! - [`cli`]: the `lambda-sandbox` command line; [`Config`] and [`SandboxError`] beside it;
-//! - [`ids`]: request, extension and trace ids, from the kernel's randomness or from a seed.
+//! - [`ids`]: request, extension and trace ids, from the kernel's randomness or from a seed;
+//! - `src/net.rs`: the accept loop the API server and the echo peer both run.
 //!
 //! The crate names no particular extension: tools for one extension (its demo, bench, checks of
 //! its output) live in a crate of their own that uses this one; this repository's is in
@@ -44,6 +45,7 @@ mod config;
 mod environment;
 mod error;
 mod lifecycle;
+mod net;
 
 pub mod cli;
 pub mod ids;

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use crate::api::server::{Resp, error_response, header, json_response};
+use crate::api::response::{Resp, error_response, header, json_response};
 use crate::config::InitializationType;
 use crate::ids;
 use crate::lifecycle::state::{Phase, Shared};
@@ -185,7 +185,7 @@ pub(crate) fn report_error(shared: &Arc<Shared>, req: &Request<Incoming>, init: 
         true
     });
     if known {
-        crate::api::server::accepted()
+        crate::api::response::accepted()
     } else {
         unknown_identifier()
     }

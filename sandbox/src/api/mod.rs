@@ -7,10 +7,11 @@
 //!   `INVOKE` and `SHUTDOWN`;
 //! - [`telemetry`]: the Telemetry API (2022-07-01) extensions subscribe with (the delivery
 //!   itself is [`crate::telemetry`]);
-//! - [`server`]: the HTTP server that routes a request to one of them, and the shared response
-//!   helpers.
+//! - [`server`]: the HTTP server that routes a request to one of them;
+//! - [`response`]: the answers they share (JSON, Lambda's error shape, `202`).
 
 pub(crate) mod extensions;
+pub(crate) mod response;
 pub(crate) mod runtime;
 pub(crate) mod server;
 pub(crate) mod telemetry;

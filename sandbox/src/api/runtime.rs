@@ -9,7 +9,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::api::server::{Resp, accepted, error_response};
+use crate::api::response::{Resp, accepted, error_response};
 use crate::config::InitializationType;
 use crate::lifecycle::state::{Phase, RuntimeResult, Shared, State};
 use crate::telemetry::records;
@@ -122,7 +122,7 @@ pub(crate) async fn result(
 /// `POST /2018-06-01/runtime/init/error`.
 pub(crate) async fn init_error(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
     let error_type = valid_error_type(
-        crate::api::server::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
+        crate::api::response::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
     );
     let _ = req.into_body().collect().await;
     let accepted_now = shared.update(|st| {
@@ -218,7 +218,7 @@ pub(crate) async fn restore_next(shared: &Arc<Shared>) -> Resp {
 /// `Runtime.AfterRestoreError`), validated as for an invocation's error.
 pub(crate) async fn restore_error(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp {
     let error_type = valid_error_type(
-        crate::api::server::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
+        crate::api::response::header(&req, "lambda-runtime-function-error-type").unwrap_or_default(),
     );
     let _ = Limited::new(req.into_body(), 64 * 1024).collect().await;
     let accepted_now = shared.update(|st| {

@@ -3,72 +3,17 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::api::response::{Resp, error_response, header};
 use crate::api::{extensions as extensions_api, runtime as runtime_api, telemetry as telemetry_api};
 use crate::lifecycle::state::Shared;
-
-pub(crate) type Resp = Response<Full<Bytes>>;
-
-/// A JSON answer.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// An error answer in Lambda's `{errorMessage, errorType}` shape.
-pub(crate) fn error_response(status: StatusCode, error_type: &str, message: &str) -> Resp {
-    json_response(status, &json!({"errorType": error_type, "errorMessage": message}))
-}
-
-/// `202 {"status":"OK"}`.
-pub(crate) fn accepted() -> Resp {
-    json_response(StatusCode::ACCEPTED, &json!({"status": "OK"}))
-}
-
-/// A header as text.
-pub(crate) fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Hands every connection `listener` accepts to `handle`, until the task is aborted. An accept
-/// error (out of file descriptors, say) is logged with `what` and retried after a pause that
-/// doubles up to a second, so a persistent error does not spin a core.
-pub(crate) async fn accept_each(
-    listener: TcpListener,
-    what: &'static str,
-    mut handle: impl FnMut(TcpStream),
-) {
-    const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
-    const LONGEST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
-    let mut pause = FIRST_PAUSE;
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                pause = FIRST_PAUSE;
-                handle(stream);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "{what}: accept failed");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(LONGEST_PAUSE);
-            }
-        }
-    }
-}
+use crate::net::accept_each;
 
 /// Serves the APIs on every connection until the task is aborted.
 pub(crate) fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
 
-use crate::api::server::{Resp, error_response, header};
+use crate::api::response::{Resp, error_response, header};
 use crate::config::InitializationType;
 use crate::lifecycle::state::{Phase, Shared};
 use crate::telemetry::records::{self, Category};

@@ -299,13 +299,9 @@ impl EchoPeer {
     pub(crate) async fn start(ip: Ipv4Addr) -> io::Result<Self> {
         let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(crate::api::server::accept_each(
-            listener,
-            "the echo peer",
-            |stream| {
-                tokio::spawn(echo(stream));
-            },
-        ));
+        let task = tokio::spawn(crate::net::accept_each(listener, "the echo peer", |stream| {
+            tokio::spawn(echo(stream));
+        }));
         Ok(Self { addr, task })
     }
 

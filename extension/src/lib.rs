@@ -20,7 +20,7 @@
 //! - `metrics`: the catalogue, and the records of values derived from completed invocations
 //!   and from events of the environment.
 //! - `emf`: records to EMF documents, within the format's limits; batching.
-//! - `sink`: where documents go (stdout; with the feature `api`, PutMetricData).
+//! - `sink`: where documents go (stdout; with the feature `put-metric-data`, PutMetricData).
 //! - `resources`: samples of the function's processes at invocation boundaries.
 //! - `pipeline`: the synchronous core that runs the rooms in order for each batch and boundary.
 //! - `lifecycle`: registers, subscribes, drives the pipeline from INVOKE and SHUTDOWN.
@@ -44,7 +44,7 @@ pub use text::{clip, panic_message};
 
 pub use config::{Config, ConfigWarning, SinkKind, Sinks, vars};
 pub use intake::Batch;
-pub use lifecycle::{ApiError, RunError, crashed_part, run};
+pub use lifecycle::{ExtensionsApiError, RunError, crashed_part, run};
 pub use logging::init_logging;
 pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
 pub use pipeline::{Pipeline, PipelineStats};

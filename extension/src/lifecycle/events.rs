@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use lambda_runtime_api_client::body::Body;
 use tokio::net::TcpStream;
 
-use super::api::{self, ApiError, NextEvent};
+use super::extensions_api::{self, ExtensionsApiError, NextEvent};
 
 const CALL: &str = "GET /2020-01-01/extension/event/next";
 const PATH: &str = "/2020-01-01/extension/event/next";
@@ -35,13 +35,13 @@ pub(crate) struct Events {
 
 impl Events {
     /// The events of the extension registered as `extension_id` at `runtime_api`.
-    pub(crate) fn new(runtime_api: &str, extension_id: &str) -> Result<Self, ApiError> {
+    pub(crate) fn new(runtime_api: &str, extension_id: &str) -> Result<Self, ExtensionsApiError> {
         let value = |text: &str| HeaderValue::from_str(text);
         Ok(Self {
             address: runtime_api.to_owned(),
             host: value(runtime_api).map_err(|e| request_error(e.into()))?,
             // The registration's answer gave it as a header value, so it is one.
-            extension_id: value(extension_id).map_err(|_| ApiError::NoIdentifier)?,
+            extension_id: value(extension_id).map_err(|_| ExtensionsApiError::NoIdentifier)?,
             connection: None,
         })
     }
@@ -49,7 +49,7 @@ impl Events {
     /// Waits for the next INVOKE or SHUTDOWN. A connection Lambda closed between two calls
     /// is opened again before the request is sent; a failure after it was sent is an error
     /// (the event may have been handed out), as with the pooled client.
-    pub(crate) async fn next(&mut self) -> Result<NextEvent, ApiError> {
+    pub(crate) async fn next(&mut self) -> Result<NextEvent, ExtensionsApiError> {
         let request = Request::builder()
             .method(Method::GET)
             .uri(Uri::from_static(PATH))
@@ -69,12 +69,12 @@ impl Events {
                 return Err(err);
             }
         };
-        let (_, body) = api::read(CALL, response, StatusCode::OK).await?;
-        NextEvent::decode(&body).map_err(|source| ApiError::Decode { call: CALL, source })
+        let (_, body) = extensions_api::read(CALL, response, StatusCode::OK).await?;
+        NextEvent::decode(&body).map_err(|source| ExtensionsApiError::Decode { call: CALL, source })
     }
 
     /// The open connection, ready for a request; a new one when there is none or it closed.
-    async fn connection(&mut self) -> Result<&mut SendRequest<Body>, ApiError> {
+    async fn connection(&mut self) -> Result<&mut SendRequest<Body>, ExtensionsApiError> {
         if let Some(mut open) = self.connection.take()
             && open.ready().await.is_ok()
         {
@@ -96,8 +96,8 @@ impl Events {
     }
 }
 
-fn request_error(source: lambda_runtime_api_client::BoxError) -> ApiError {
-    ApiError::Request { call: CALL, source }
+fn request_error(source: lambda_runtime_api_client::BoxError) -> ExtensionsApiError {
+    ExtensionsApiError::Request { call: CALL, source }
 }
 
 #[cfg(test)]
@@ -116,7 +116,7 @@ mod tests {
 
     /// An Extensions API that answers `/event/next` with `events` in turn, closing the
     /// connection after each answer when `close` is set; counts the connections.
-    async fn api(events: Vec<&'static str>, close: bool) -> (String, Arc<AtomicUsize>) {
+    async fn fake_extensions_api(events: Vec<&'static str>, close: bool) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -158,7 +158,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_come_in_turn_on_one_connection() {
-        let (address, connections) = api(vec![INVOKE, INVOKE, SHUTDOWN], false).await;
+        let (address, connections) = fake_extensions_api(vec![INVOKE, INVOKE, SHUTDOWN], false).await;
         let mut events = Events::new(&address, "id-1").unwrap();
         for _ in 0..2 {
             assert_eq!(
@@ -177,7 +177,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_closed_between_calls_is_opened_again() {
-        let (address, connections) = api(vec![INVOKE, INVOKE, SHUTDOWN], true).await;
+        let (address, connections) = fake_extensions_api(vec![INVOKE, INVOKE, SHUTDOWN], true).await;
         let mut events = Events::new(&address, "id-1").unwrap();
         assert!(matches!(events.next().await.unwrap(), NextEvent::Invoke { .. }));
         assert!(matches!(events.next().await.unwrap(), NextEvent::Invoke { .. }));
@@ -187,13 +187,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_and_an_api_that_is_gone_are_errors_not_panics() {
-        let (address, _) = api(vec![], false).await;
+        let (address, _) = fake_extensions_api(vec![], false).await;
         let mut events = Events::new(&address, "id-1").unwrap();
         let err = events.next().await.unwrap_err();
         assert!(
             matches!(
                 err,
-                ApiError::Refused {
+                ExtensionsApiError::Refused {
                     status: StatusCode::FORBIDDEN,
                     ..
                 }
@@ -207,7 +207,7 @@ mod tests {
         let mut events = Events::new(&address, "id-1").unwrap();
         assert!(matches!(
             events.next().await.unwrap_err(),
-            ApiError::Request { .. }
+            ExtensionsApiError::Request { .. }
         ));
     }
 }

@@ -6,10 +6,10 @@
 //! The invoke path is never blocked: the event loop only queues INVOKE for the pipeline thread
 //! (without waking it, see [`notice`]), then calls `/event/next` again at once.
 
-mod api;
 mod clock;
 mod drive;
 mod events;
+mod extensions_api;
 mod notice;
 
 use std::future::Future;
@@ -20,11 +20,11 @@ use std::panic::AssertUnwindSafe;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-pub use api::ApiError;
-use api::NextEvent;
 use clock::Clock;
 use drive::drive;
 use events::Events;
+pub use extensions_api::ExtensionsApiError;
+use extensions_api::NextEvent;
 use notice::{Invoke, Notices, Notifier};
 
 use crate::config::{Config, SinkKind, vars};
@@ -44,12 +44,12 @@ pub enum RunError {
     #[error("{var}={value:?} is not a host:port", var = vars::RUNTIME_API, value = .0)]
     BadRuntimeApi(String),
     #[error("could not register with the Extensions API: {0}")]
-    Register(#[source] ApiError),
+    Register(#[source] ExtensionsApiError),
     #[error("the Extensions API did not answer the registration within {} s", REGISTER_DEADLINE.as_secs())]
     RegisterTimeout,
 
     #[error("the Extensions API event loop failed: {0}")]
-    EventLoop(#[source] ApiError),
+    EventLoop(#[source] ExtensionsApiError),
     #[error("{0}")]
     Crashed(Crash),
     #[error("could not start the telemetry thread: {0}")]
@@ -148,7 +148,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         }
     };
 
-    let client = api::client(&runtime_api)
+    let client = extensions_api::client(&runtime_api)
         .map_err(|_| RunError::BadRuntimeApi(crate::text::clip(&runtime_api).into_owned()))?;
     let name = extension_name();
     let events: &[&str] = if managed {
@@ -156,10 +156,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     } else {
         &["INVOKE", "SHUTDOWN"]
     };
-    let extension_id = tokio::time::timeout(REGISTER_DEADLINE, api::register(&client, &name, events))
-        .await
-        .map_err(|_| RunError::RegisterTimeout)?
-        .map_err(RunError::Register)?;
+    let extension_id = tokio::time::timeout(
+        REGISTER_DEADLINE,
+        extensions_api::register(&client, &name, events),
+    )
+    .await
+    .map_err(|_| RunError::RegisterTimeout)?
+    .map_err(RunError::Register)?;
 
     // One batch waits at most: each holds its body (up to maxBytes), and memory under a flood
     // must stay bounded; the listener waits (backpressure) meanwhile.
@@ -212,7 +215,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 /// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
 /// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
 /// flushed (asking for another event would tell Lambda the extension is done).
-async fn event_loop(mut events: Events, lifecycle: Notifier) -> Result<(), ApiError> {
+async fn event_loop(mut events: Events, lifecycle: Notifier) -> Result<(), ExtensionsApiError> {
     loop {
         match events.next().await? {
             NextEvent::Invoke { request_id } => {
@@ -346,7 +349,7 @@ impl Crash {
 /// Waits for whichever ends first: the Extensions API event loop (it ends only on an error) or
 /// the telemetry thread (it ends after SHUTDOWN, or when a part of it crashed).
 async fn supervise(
-    event_loop: impl Future<Output = Result<(), ApiError>>,
+    event_loop: impl Future<Output = Result<(), ExtensionsApiError>>,
     telemetry: oneshot::Receiver<Result<PipelineStats, Crash>>,
 ) -> Result<(), RunError> {
     tokio::select! {
@@ -413,7 +416,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_loop_error_keeps_its_cause() {
         let (_tx, rx) = oneshot::channel();
-        let gone = ApiError::Request {
+        let gone = ExtensionsApiError::Request {
             call: "GET /2020-01-01/extension/event/next",
             source: "the API went away".into(),
         };

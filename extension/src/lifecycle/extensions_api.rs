@@ -24,7 +24,7 @@ pub(crate) const EXTENSION_ID: &str = "Lambda-Extension-Identifier";
 
 /// A failed Extensions API call, named, with what it failed on.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum ExtensionsApiError {
     #[error("{call} could not be sent or answered: {source}")]
     Request {
         call: &'static str,
@@ -110,37 +110,37 @@ pub(crate) fn client(runtime_api: &str) -> Result<PooledClient, http::uri::Inval
     Ok(PooledClient::builder().with_endpoint(base).build())
 }
 
-/// Sends `request` and reads the whole answer; anything but `expected` is [`ApiError::Refused`].
+/// Sends `request` and reads the whole answer; anything but `expected` is [`ExtensionsApiError::Refused`].
 pub(crate) async fn call(
     client: &PooledClient,
     call: &'static str,
     request: http::Request<Body>,
     expected: StatusCode,
-) -> Result<(http::HeaderMap, bytes::Bytes), ApiError> {
+) -> Result<(http::HeaderMap, bytes::Bytes), ExtensionsApiError> {
     let response = client
         .call(request)
         .await
-        .map_err(|source| ApiError::Request { call, source })?;
+        .map_err(|source| ExtensionsApiError::Request { call, source })?;
     read(call, response, expected).await
 }
 
-/// Reads the whole answer to `call`; anything but `expected` is [`ApiError::Refused`].
+/// Reads the whole answer to `call`; anything but `expected` is [`ExtensionsApiError::Refused`].
 pub(crate) async fn read(
     call: &'static str,
     response: http::Response<hyper::body::Incoming>,
     expected: StatusCode,
-) -> Result<(http::HeaderMap, bytes::Bytes), ApiError> {
+) -> Result<(http::HeaderMap, bytes::Bytes), ExtensionsApiError> {
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
         .await
-        .map_err(|e| ApiError::Request {
+        .map_err(|e| ExtensionsApiError::Request {
             call,
             source: e.into(),
         })?
         .to_bytes();
     if parts.status != expected {
-        return Err(ApiError::Refused {
+        return Err(ExtensionsApiError::Refused {
             call,
             status: parts.status,
             body: crate::text::clip(&String::from_utf8_lossy(&body)).into_owned(),
@@ -150,7 +150,11 @@ pub(crate) async fn read(
 }
 
 /// `POST /2020-01-01/extension/register` for `events`; returns the extension's identifier.
-pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str]) -> Result<String, ApiError> {
+pub(crate) async fn register(
+    client: &PooledClient,
+    name: &str,
+    events: &[&str],
+) -> Result<String, ExtensionsApiError> {
     const CALL: &str = "POST /2020-01-01/extension/register";
     let body = serde_json::json!({ "events": events }).to_string();
     let request = build_request()
@@ -159,7 +163,7 @@ pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str])
         .header("Lambda-Extension-Name", name)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
-        .map_err(|e| ApiError::Request {
+        .map_err(|e| ExtensionsApiError::Request {
             call: CALL,
             source: e.into(),
         })?;
@@ -169,7 +173,7 @@ pub(crate) async fn register(client: &PooledClient, name: &str, events: &[&str])
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
-        .ok_or(ApiError::NoIdentifier)
+        .ok_or(ExtensionsApiError::NoIdentifier)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::decode::{Batch, Delivery};
+use super::convert::{Batch, Delivery};
 use crate::config::vars;
 use crate::text::clip;
 

@@ -3,16 +3,16 @@
 //!
 //! The listener is bound once, before subscribing. A delivered body goes to the pipeline over a
 //! bounded channel, holding the listener's one reading slot until the pipeline has worked it;
-//! the pipeline reads it record by record ([`Reading`](decode::Reading)): each record is
+//! the pipeline reads it record by record ([`Reading`](convert::Reading)): each record is
 //! decoded by the `lambda-lens-telemetry` crate and converted into one owned event as it is
 //! joined.
 
-mod decode;
+mod convert;
 mod listener;
 mod subscribe;
 mod time;
 
-pub use decode::Batch;
-pub(crate) use decode::{Delivery, Reading, Versions};
+pub use convert::Batch;
+pub(crate) use convert::{Delivery, Reading, Versions};
 pub(crate) use listener::{IntakeMessage, Listener, RequestLimits, bind_listener, serve};
 pub(crate) use subscribe::subscribe;

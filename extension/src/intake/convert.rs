@@ -521,5 +521,4 @@ fn checked_duration(metrics: Option<DurationMetrics>, c: &mut Checks) -> Option<
 }
 
 #[cfg(test)]
-#[path = "decode_tests.rs"]
 mod tests;

@@ -26,6 +26,10 @@
 //! - `lifecycle`: registers, subscribes, drives the pipeline from INVOKE and SHUTDOWN.
 //!
 //! `tests/architecture.rs` checks that the imports keep to this graph.
+//!
+//! Unit tests are a `#[cfg(test)]` child module of the code they test (`tests`; property tests
+//! `proptests`): at the end of the file while it stays short, else in a file of their own where
+//! `mod tests;` finds it without `#[path]` (`foo/tests.rs` for `foo.rs` or `foo/mod.rs`).
 
 mod config;
 mod emf;

@@ -469,5 +469,4 @@ fn series(obs: &Observations, source: &SourceInfo) -> Vec<Series> {
 }
 
 #[cfg(test)]
-#[path = "assemble_tests.rs"]
 mod tests;

@@ -229,5 +229,4 @@ impl Batcher {
 }
 
 #[cfg(test)]
-#[path = "batch_tests.rs"]
 mod tests;

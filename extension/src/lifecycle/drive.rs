@@ -198,5 +198,4 @@ async fn shutdown<S: Sink>(
 }
 
 #[cfg(test)]
-#[path = "drive_tests.rs"]
 mod tests;

@@ -4,18 +4,18 @@
 //! CloudWatch's API (`LAMBDA_LENS_SINK=put-metric-data`, or `emf,put-metric-data` for both);
 //! [`OutputSink`] is the one the configuration chose.
 
+mod output;
 #[cfg(feature = "put-metric-data")]
 mod put_metric_data;
-mod output;
 mod stdout;
 
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+pub(crate) use output::OutputSink;
 #[cfg(feature = "put-metric-data")]
 pub(crate) use put_metric_data::PutMetricDataSettings;
-pub(crate) use output::OutputSink;
 pub(crate) use stdout::StdoutSink;
 
 /// What the PutMetricData sink did, totals since the start (the extension's health metrics).

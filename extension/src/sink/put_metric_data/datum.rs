@@ -311,5 +311,4 @@ pub(crate) fn emf_of(namespace: &str, data: &[Datum]) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "datum_tests.rs"]
 mod tests;

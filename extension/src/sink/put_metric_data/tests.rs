@@ -87,12 +87,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     )
     .await;
     assert_eq!(
-        (
-            h.requests,
-            h.retries,
-            h.data_points_fallback,
-            h.data_points_sent
-        ),
+        (h.requests, h.retries, h.data_points_fallback, h.data_points_sent),
         (1, 0, 10, 0)
     );
     assert_eq!(proxy.requests() - before, 1);
@@ -120,12 +115,7 @@ async fn sent_stored_refused_and_unknown_each_end_in_one_place() {
     )
     .await;
     assert_eq!(
-        (
-            h.requests,
-            h.retries,
-            h.data_points_sent,
-            h.data_points_fallback
-        ),
+        (h.requests, h.retries, h.data_points_sent, h.data_points_fallback),
         (3, 2, 8, 0)
     );
     assert_eq!(stored(&cloudwatch, "retried"), Some(4.0));
@@ -169,12 +159,7 @@ async fn an_endpoint_that_is_down_gets_three_attempts_then_the_fallback() {
     let mut sink = sink(&format!("http://{closed}"), true);
     let h = send(&mut sink, "down", 3, Duration::from_secs(3)).await;
     assert_eq!(
-        (
-            h.requests,
-            h.retries,
-            h.data_points_fallback,
-            h.data_points_sent
-        ),
+        (h.requests, h.retries, h.data_points_fallback, h.data_points_sent),
         (3, 2, 6, 0)
     );
 }

@@ -3,8 +3,8 @@
 //! cost and the recommendation, and says why each missing figure is missing.
 
 use crate::model::{
-    Cost, Duration, Errors, Init, Memory, PostRuntime, Report, SCHEMA, Scaling, Series, SnapStart,
-    SourceInfo, Unanswered, WindowInfo,
+    Cost, Duration, Errors, Init, Memory, PostRuntime, Recommendation, Report, SCHEMA, Scaling, Series,
+    SnapStart, SourceInfo, Unanswered, WindowInfo,
 };
 use crate::observe::{Ns, Observations, Window};
 use crate::recommend::{self, Observed};
@@ -107,6 +107,9 @@ fn label(ns: Ns, metric: &str, source: &SourceInfo) -> String {
     }
 }
 
+/// The report for `obs`: each figure from the namespace that has it, the rates, the cost and
+/// the recommendation derived from them, and why each missing figure is missing (in the order
+/// of the sections below).
 pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &Options) -> Report {
     let mut missing = Missing {
         obs,
@@ -114,21 +117,77 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
         function: &opts.function,
         list: Vec::new(),
     };
-    let lens = |m, s| obs.get(Ns::Lens, m, s);
-    let lambda = |m, s| obs.get(Ns::Lambda, m, s);
+    let invocations = invocations(obs, &mut missing);
+    let errors = errors(obs, invocations, &mut missing);
+    let duration = duration(obs, opts, &mut missing);
+    let memory = memory(obs, opts, &mut missing);
+    let init = init(obs, invocations, &mut missing);
+    let snap_start = snap_start(obs, &mut missing);
+    let scaling = scaling(obs, &mut missing);
+    let post_runtime = post_runtime(obs, &mut missing);
+    let cost = estimate_cost(obs, invocations, memory.size_mb, opts, missing.source);
+    if cost.estimated_usd.is_none() {
+        let why = missing.why(Ns::Lens, "EstimatedCost");
+        missing.add("estimated cost", why);
+    }
+    let observed = memory
+        .size_mb
+        .zip(memory.max_used_max_mb)
+        .map(|(size_mb, peak_mb)| Observed {
+            size_mb,
+            peak_mb,
+            out_of_memory: errors.out_of_memory.unwrap_or(0.0),
+            invocations,
+            estimated_cost_usd: cost.estimated_usd,
+            p99_of_timeout_percent: duration.p99_of_timeout_percent,
+        });
+    let recommendation = recommendation(observed, opts.headroom_percent, &mut missing);
+    let unanswered = missing.list;
+    Report {
+        schema: SCHEMA,
+        function: opts.function.clone(),
+        window: WindowInfo {
+            start: window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            end: window.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            period_seconds: obs.period_seconds,
+        },
+        series: series(obs, &source),
+        unanswered,
+        source,
+        invocations,
+        errors,
+        duration,
+        memory,
+        init,
+        snap_start,
+        scaling,
+        post_runtime,
+        cost,
+        recommendation,
+        notes: notes(obs),
+    }
+}
 
-    // Invocations: Lambda's count, else the invocations lambda-lens saw (ColdStarts is 0 or 1 on
-    // every invocation, so its sample count is theirs).
-    let invocations = lambda("Invocations", Sum)
-        .or_else(|| lens("Invocations", Sum))
-        .or_else(|| lens("ColdStarts", SampleCount));
+/// Invocations: Lambda's count, else the invocations lambda-lens saw (ColdStarts is 0 or 1 on
+/// every invocation, so its sample count is theirs).
+fn invocations(obs: &Observations, missing: &mut Missing<'_>) -> Option<f64> {
+    let invocations = obs
+        .get(Ns::Lambda, "Invocations", Sum)
+        .or_else(|| obs.get(Ns::Lens, "Invocations", Sum))
+        .or_else(|| obs.get(Ns::Lens, "ColdStarts", SampleCount));
     if invocations.is_none() {
         let why = missing.why(Ns::Lambda, "Invocations");
         missing.add("invocations", why);
     }
+    invocations
+}
 
+/// Errors (Lambda's, else lambda-lens's errors and timeouts), timeouts, out-of-memory kills and
+/// the error rate.
+fn errors(obs: &Observations, invocations: Option<f64>, missing: &mut Missing<'_>) -> Errors {
+    let lens = |m, s| obs.get(Ns::Lens, m, s);
     let lens_failed = lens("Errors", Sum).map(|e| e + lens("Timeouts", Sum).unwrap_or(0.0));
-    let errors_total = lambda("Errors", Sum).or(lens_failed);
+    let errors_total = obs.get(Ns::Lambda, "Errors", Sum).or(lens_failed);
     let errors = Errors {
         errors: errors_total,
         timeouts: lens("Timeouts", Sum),
@@ -148,7 +207,12 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
             missing.add(q, why);
         }
     }
+    errors
+}
 
+/// The duration's percentiles from the namespace that has it, and how close they come to the
+/// configured timeout.
+fn duration(obs: &Observations, opts: &Options, missing: &mut Missing<'_>) -> Duration {
     let duration_ns = first(obs, "Duration", Maximum).map(|(_, ns)| ns);
     let d = |s| duration_ns.and_then(|ns| obs.get(ns, "Duration", s));
     let mut duration = Duration {
@@ -157,7 +221,7 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
         p99_ms: d(P(99)),
         max_ms: d(Maximum),
         timeout_ms: opts.timeout_ms,
-        metric: duration_ns.map(|ns| label(ns, "Duration", &source)),
+        metric: duration_ns.map(|ns| label(ns, "Duration", missing.source)),
         ..Duration::default()
     };
     duration.p99_of_timeout_percent = ratio(duration.p99_ms, duration.timeout_ms);
@@ -172,7 +236,13 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
             "the configured timeout is in neither CloudWatch nor the EMF: pass --timeout (e.g. --timeout 30s)".into(),
         );
     }
+    duration
+}
 
+/// The memory size (the user's, lambda-lens's, the source's, else derived) and the peaks and
+/// utilisation lambda-lens measured.
+fn memory(obs: &Observations, opts: &Options, missing: &mut Missing<'_>) -> Memory {
+    let lens = |m, s| obs.get(Ns::Lens, m, s);
     let used_max = lens("MaxMemoryUsed", Maximum);
     let util_max = lens("MemoryUtilization", Maximum);
     let size = opts
@@ -203,7 +273,12 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
             "neither MemorySize nor MaxMemoryUsed with MemoryUtilization is there: pass --memory MB".into(),
         );
     }
+    memory
+}
 
+/// Cold starts, their rate and the init duration.
+fn init(obs: &Observations, invocations: Option<f64>, missing: &mut Missing<'_>) -> Init {
+    let lens = |m, s| obs.get(Ns::Lens, m, s);
     let cold_starts = lens("ColdStarts", Sum);
     let init = Init {
         cold_starts,
@@ -223,21 +298,30 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
         };
         missing.add("init duration", why);
     }
+    init
+}
 
+/// SnapStart's restores and their duration.
+fn snap_start(obs: &Observations, missing: &mut Missing<'_>) -> SnapStart {
     let snap_start = SnapStart {
-        restores: lens("RestoreDuration", SampleCount),
-        restore_p50_ms: lens("RestoreDuration", P(50)),
-        restore_max_ms: lens("RestoreDuration", Maximum),
+        restores: obs.get(Ns::Lens, "RestoreDuration", SampleCount),
+        restore_p50_ms: obs.get(Ns::Lens, "RestoreDuration", P(50)),
+        restore_max_ms: obs.get(Ns::Lens, "RestoreDuration", Maximum),
     };
     if snap_start.restores.is_none() {
         let why = missing.why(Ns::Lens, "RestoreDuration");
         missing.add("SnapStart restore duration", why);
     }
+    snap_start
+}
 
+/// What only Lambda publishes of the function's scaling: throttles, peak concurrency, iterator
+/// age.
+fn scaling(obs: &Observations, missing: &mut Missing<'_>) -> Scaling {
     let scaling = Scaling {
-        throttles: lambda("Throttles", Sum),
-        peak_concurrent_executions: lambda("ConcurrentExecutions", Maximum),
-        iterator_age_max_ms: lambda("IteratorAge", Maximum),
+        throttles: obs.get(Ns::Lambda, "Throttles", Sum),
+        peak_concurrent_executions: obs.get(Ns::Lambda, "ConcurrentExecutions", Maximum),
+        iterator_age_max_ms: obs.get(Ns::Lambda, "IteratorAge", Maximum),
     };
     for (q, m, v) in [
         ("throttles", "Throttles", scaling.throttles),
@@ -253,20 +337,27 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
             missing.add(q, why);
         }
     }
+    scaling
+}
 
+/// What extensions cost each invocation after the runtime's response: Lambda's
+/// PostRuntimeExtensionsDuration, else lambda-lens's PostRuntimeDuration.
+fn post_runtime(obs: &Observations, missing: &mut Missing<'_>) -> PostRuntime {
+    let lens = |m, s| obs.get(Ns::Lens, m, s);
+    let lambda = |m, s| obs.get(Ns::Lambda, m, s);
     let post_runtime = match lambda("PostRuntimeExtensionsDuration", Average) {
         Some(avg) => PostRuntime {
             average_ms: Some(avg),
             p99_ms: lambda("PostRuntimeExtensionsDuration", P(99)),
             max_ms: lambda("PostRuntimeExtensionsDuration", Maximum),
-            metric: Some(label(Ns::Lambda, "PostRuntimeExtensionsDuration", &source)),
+            metric: Some(label(Ns::Lambda, "PostRuntimeExtensionsDuration", missing.source)),
         },
         None => PostRuntime {
             average_ms: lens("PostRuntimeDuration", Average),
             p99_ms: lens("PostRuntimeDuration", P(99)),
             max_ms: lens("PostRuntimeDuration", Maximum),
             metric: lens("PostRuntimeDuration", Average)
-                .map(|_| label(Ns::Lens, "PostRuntimeDuration", &source)),
+                .map(|_| label(Ns::Lens, "PostRuntimeDuration", missing.source)),
         },
     };
     if post_runtime.average_ms.is_none() {
@@ -279,36 +370,29 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
             why,
         );
     }
+    post_runtime
+}
 
-    let cost = estimate_cost(obs, invocations, size, opts, &source);
-    if cost.estimated_usd.is_none() {
-        let why = missing.why(Ns::Lens, "EstimatedCost");
-        missing.add("estimated cost", why);
+/// The memory recommendation; none without the memory size and the observed peak.
+fn recommendation(
+    observed: Option<Observed>,
+    headroom_percent: f64,
+    missing: &mut Missing<'_>,
+) -> Option<Recommendation> {
+    let recommendation = observed.map(|o| recommend::recommend(&o, headroom_percent));
+    if recommendation.is_none() {
+        missing.add(
+            "memory recommendation",
+            "it needs the memory size and the observed peak (lambda-lens MaxMemoryUsed)".into(),
+        );
     }
+    recommendation
+}
 
-    let recommendation = match (size, used_max) {
-        (Some(size_mb), Some(peak_mb)) => Some(recommend::recommend(
-            &Observed {
-                size_mb,
-                peak_mb,
-                out_of_memory: errors.out_of_memory.unwrap_or(0.0),
-                invocations,
-                estimated_cost_usd: cost.estimated_usd,
-                p99_of_timeout_percent: duration.p99_of_timeout_percent,
-            },
-            opts.headroom_percent,
-        )),
-        _ => {
-            missing.add(
-                "memory recommendation",
-                "it needs the memory size and the observed peak (lambda-lens MaxMemoryUsed)".into(),
-            );
-            None
-        }
-    };
-
-    let notes = obs
-        .coverage
+/// A note for each metric read from only some invocations (the others in aggregated EMF
+/// documents).
+fn notes(obs: &Observations) -> Vec<String> {
+    obs.coverage
         .iter()
         .map(|c| {
             format!(
@@ -317,31 +401,7 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
                 c.metric, c.invocations_with_value, c.invocations
             )
         })
-        .collect();
-
-    Report {
-        schema: SCHEMA,
-        function: opts.function.clone(),
-        window: WindowInfo {
-            start: window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            end: window.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            period_seconds: obs.period_seconds,
-        },
-        series: series(obs, &source),
-        unanswered: missing.list,
-        source,
-        invocations,
-        errors,
-        duration,
-        memory,
-        init,
-        snap_start,
-        scaling,
-        post_runtime,
-        cost,
-        recommendation,
-        notes,
-    }
+        .collect()
 }
 
 fn estimate_cost(

@@ -17,7 +17,7 @@ use lambda_lens_harness::demo::{self, DemoConfig, DemoReport, Step, StepResult, 
 use lambda_sandbox::{InitializationType, Status};
 use serde_json::{Map, Value, json};
 
-/// The catalogue as the issue lists it (a reading independent of the extension's code).
+/// The catalogue written out by hand (a reading independent of the extension's code).
 const EVERY_METRIC: &[&str] = &[
     "Invocations",
     "Errors",

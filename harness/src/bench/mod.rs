@@ -1,4 +1,5 @@
-//! `make bench`: lambda-lens and its peers side by side in the sandbox (issue 12).
+//! `make bench`: lambda-lens and its peers side by side in the sandbox, judged against the
+//! bench's targets.
 //!
 //! Every subject (lambda-lens's layer and each peer's) lives the same scripted life
 //! (`life.rs`), in interleaved rounds: each round makes one flood and runs every subject once,

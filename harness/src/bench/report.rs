@@ -1,12 +1,12 @@
 //! The Markdown `make bench` writes: the machine and the run, every figure of every subject side
-//! by side, lambda-lens's ratios to each peer, and issue 12's targets met or missed.
+//! by side, lambda-lens's ratios to each peer, and the bench's targets met or missed.
 
 use std::fmt::Write as _;
 
 use super::stats::{max, median, quantile};
 use super::{Life, Results};
 
-/// Post-runtime durations over this are "delayed" (issue 12).
+/// Post-runtime durations over this are "delayed" (one of the bench's targets).
 pub const DELAYED_MS: f64 = 0.5;
 
 /// Where and how the run was made.
@@ -298,7 +298,7 @@ fn rows(results: &Results, summaries: &[Summary]) -> Vec<(String, Vec<String>)> 
 }
 
 /// The decode benchmark's CPU per invocation on its 1 MiB platform mix: the column of
-/// join+metrics+EMF (issue 12's in-process measure) where the benchmark has one, else its
+/// join+metrics+EMF (the targets' in-process measure) where the benchmark has one, else its
 /// decode+join+EMF "µs per invocation"; in the first row whose label starts with "1 MiB". A cell
 /// may read `**4.59** (3.16–6.31)`: its first number.
 fn decode_us_per_invocation(decode: &str) -> Option<f64> {
@@ -428,7 +428,7 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
         let _ = writeln!(out, "\n#### Ratios (medians; below 1 is lambda-lens lower)\n");
         super::targets::ratios(&mut out, lens, &named);
     }
-    let _ = writeln!(out, "\n#### Issue 12's targets on this run\n");
+    let _ = writeln!(out, "\n#### The targets on this run\n");
     super::targets::render(&mut out, &rendered.targets);
     if let Some(decode) = &context.decode {
         let _ = writeln!(out, "\n#### In-process: the decode benchmark, same run\n");

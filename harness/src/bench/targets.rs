@@ -1,4 +1,4 @@
-//! Issue 12's targets, each judged against the floor or a peer measured in the same run, and
+//! The bench's targets, each judged against the floor or a peer measured in the same run, and
 //! lambda-lens's ratio to every peer.
 
 use std::fmt::Write as _;
@@ -29,7 +29,7 @@ fn rate(d: (usize, usize)) -> Option<f64> {
     (d.1 > 0).then(|| d.0 as f64 / d.1 as f64)
 }
 
-/// Issue 12's targets for `lens` against `floor`, `telemetry` (the telemetry floor, for the
+/// The bench's targets for `lens` against `floor`, `telemetry` (the telemetry floor, for the
 /// whole-process CPU) and (for the flood) `pattern`, the crate pattern; `zip` is lambda-lens's
 /// layer zip in bytes.
 pub fn judge(
@@ -206,10 +206,7 @@ pub fn in_process(us: Option<f64>) -> Target {
 
 /// The targets as a table.
 pub fn render(out: &mut String, targets: &[Target]) {
-    let _ = writeln!(
-        out,
-        "| target (issue 12) | lambda-lens | reference, ratio | status |"
-    );
+    let _ = writeln!(out, "| target | lambda-lens | reference, ratio | status |");
     let _ = writeln!(out, "|---|---|---|---|");
     for t in targets {
         let status = match t.met {

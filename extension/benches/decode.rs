@@ -559,7 +559,7 @@ fn main() -> ExitCode {
         let full = measure(|| {
             // A new pipeline per batch: the join remembers request ids and would drop a
             // redelivered batch as duplicates.
-            // (The copy of the body, about 1 % of this, is counted with it.)
+            // (The copy of the body is counted with it.)
             let mut p = pipeline();
             p.on_body(black_box(g.body.clone()), ARRIVED, 0);
             black_box(p.sink().documents);

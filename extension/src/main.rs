@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     // A panic anywhere (a task, a dependency) is logged as an error line in the extension's log
     // format, naming the part that crashed; it ends the process with a failure, never with 0 or
     // a hang. The release build aborts on panic (`panic = "abort"`: no unwinding code or tables,
-    // a 217 KB smaller binary, BENCHMARKS.md), so there the hook itself ends the process, with
+    // a smaller binary, BENCHMARKS.md), so there the hook itself ends the process, with
     // the status an unwinding build gives: 1 for the telemetry thread, whose crash `run`
     // reports, 101 for the rest. It exits rather than letting the abort raise SIGABRT, which
     // could leave a core dump behind under a local emulator.

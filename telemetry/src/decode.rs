@@ -58,8 +58,7 @@ pub fn decode_records(body: &[u8]) -> (Vec<Item<'_>>, DecodeStats) {
 }
 
 /// Decodes a batch and hands each record to `out` as it is read, so no vector of the whole
-/// batch's records is held (for a 1 MiB batch, that vector alone is ~600 KB); counts what it
-/// cannot use.
+/// batch's records is held (memory that grows with the batch); counts what it cannot use.
 pub fn decode_each<'a, R: Records<'a>>(body: &'a [u8], out: &mut R) -> DecodeStats {
     let mut stats = DecodeStats::default();
     let mut cursor = Cursor::default();
@@ -123,8 +122,7 @@ impl Cursor {
     }
 
     /// [`Cursor::next`] for a body already checked to be UTF-8 as a whole (one fast pass over
-    /// it, against a check of each string as it is read: about a sixth of the decoding's
-    /// instructions, by callgrind on a 1 MiB batch). The same body at every call.
+    /// it costs less than a check of each string as it is read). The same body at every call.
     ///
     /// The records Lambda sends with every invocation are read by a reader made for them
     /// (`fast`), which leaves anything else to serde.

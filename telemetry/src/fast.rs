@@ -2,8 +2,8 @@
 //! `platform.runtimeDone`, `platform.report`) and the types that are skipped, tried before
 //! serde on a body that is text.
 //!
-//! Why by hand: with serde_json these records cost ~20,700 instructions per invocation, 59 % of
-//! everything the extension does with a delivered body (callgrind, BENCHMARKS.md): its visitor
+//! Why by hand: with serde_json these records cost more than half of everything the extension
+//! does with a delivered body (BENCHMARKS.md, "CPU levers"): its visitor
 //! machinery per key and value, and a full parse of the fields lambda-lens skips (tracing
 //! objects, span start times). This reader knows the keys it wants and skips the rest by their
 //! quotes and brackets.

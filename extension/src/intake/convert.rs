@@ -5,7 +5,7 @@
 //!
 //! A delivered body is read as the pipeline works it ([`Delivery`], [`Reading`]): one record at
 //! a time, each joined before the next is decoded, so a 1 MiB batch never has all its events in
-//! memory beside the body (they were ~0.9 MB of the flood's peak). [`Batch`] is a body decoded
+//! memory beside the body (they were a large part of the flood's peak). [`Batch`] is a body decoded
 //! up front, for tests and the decode benchmark.
 
 use std::borrow::Cow;
@@ -219,7 +219,7 @@ enum Source {
 /// replaced by U+FFFD (counted in `checks`, and logged), so its records are still used and the
 /// decoder reads only text: serde_json's `str` reader, which checks no string again (the
 /// whole body is checked here in one pass), and one instantiation of the decoder in the binary
-/// (a second, for bytes, was 49 KB). Without a copy.
+/// (a second, for bytes, made the binary larger). Without a copy.
 fn text(body: Vec<u8>, checks: &mut Checks) -> String {
     String::from_utf8(body).unwrap_or_else(|err| lossy(err.as_bytes(), checks).into_owned())
 }

@@ -1,8 +1,8 @@
 //! Event times: RFC 3339 text to epoch milliseconds.
 //!
 //! Lambda writes every time as `YYYY-MM-DDTHH:MM:SS.sssZ`, three per invocation. That form is
-//! read here directly (chrono's general RFC 3339 parser was 2.4 % of the extension's
-//! instructions under a flood, callgrind); anything else (an offset, a lower-case `t`, a leap
+//! read here directly (chrono's general RFC 3339 parser was a visible share of the extension's
+//! instructions under a flood, BENCHMARKS.md); anything else (an offset, a lower-case `t`, a leap
 //! second, more than nine fraction digits) goes to chrono, so what is accepted and what it
 //! means are chrono's. A property test holds the two to the same answers.
 

@@ -4,8 +4,8 @@
 //! client (once each). `/event/next` is made at every invocation, on the thread that must answer
 //! Lambda at once, and that client rebuilds the request's URI from its base (a `format!`, a parse,
 //! an authority copy), boxes the future, checks a connection out of its pool and tags each
-//! response with the connection's addresses: ~23 heap allocations per call, measured with a
-//! breakpoint on `malloc` (BENCHMARKS.md). Each takes musl's allocator lock, which the telemetry
+//! response with the connection's addresses: a score of heap allocations per call (counted in
+//! BENCHMARKS.md). Each takes musl's allocator lock, which the telemetry
 //! thread, woken at the same moment by the platform's delivery, also wants. This is hyper's own
 //! HTTP/1 client connection, kept open: a request made of a static path and two header values made
 //! once, the answer read whole.

@@ -5,10 +5,10 @@
 //! Lambda's APIs) rather than the `lambda-extension` crate's `Extension` builder: the builder's
 //! `register` is one generic function that also instantiates the crate's Logs and Telemetry API
 //! listeners (a hyper server and the crate's closed-enum record deserializers), which lambda-lens
-//! never uses, since it decodes with its own crate. Dropping them cut the stripped binary from
-//! 2,178,336 to 1,842,048 bytes and idle RSS by ~0.2 MiB (BENCHMARKS.md, "Size and memory
-//! levers"). The two calls and one event type are all the Extensions API asks of us; the
-//! Telemetry API subscription goes through the same client.
+//! never uses, since it decodes with its own crate. Dropping them made the binary smaller and
+//! idle memory lower (BENCHMARKS.md, "Size and memory levers"). The two calls and one event
+//! type are all the Extensions API asks of us; the Telemetry API subscription goes through the
+//! same client.
 
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;

@@ -91,8 +91,8 @@ fn key(id: &str) -> u128 {
 
 /// The 128 bits of a UUID in its 36-character form (`8-4-4-4-12` hex digits, either case).
 /// Runs for every event of every invocation: a table lookup per digit, each half of the bits
-/// in a 64-bit word (a digit at a time through `char::to_digit` into a `u128` was ~500
-/// instructions per id).
+/// in a 64-bit word (a digit at a time through `char::to_digit` into a `u128` cost several
+/// times the instructions).
 fn uuid_bits(id: &str) -> Option<u128> {
     let b = id.as_bytes();
     if b.len() != UUID_LEN || [8, 13, 18, 23].iter().any(|&i| b.get(i) != Some(&b'-')) {

@@ -18,8 +18,8 @@ const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 const WRITER_QUEUE: usize = 2;
 /// Bytes waiting for a busy writer from which a flush waits for it (backpressure): while the
 /// pipeline waits, the listener reads no further batch, so Lambda keeps the telemetry instead
-/// of this process (a flood in per-invocation output, a document of ~1 KB per invocation,
-/// otherwise filled the 4 MiB and the writer's queue: 16 MiB peak RSS).
+/// of this process (a flood in per-invocation output otherwise filled the 4 MiB and the
+/// writer's queue, and the peak memory with them).
 const WAIT_AT_BYTES: usize = 256 * 1024;
 /// The longest one flush waits for the writer. A writer that takes nothing in that time is
 /// taken as stuck (nobody reads stdout): the sink stops waiting, so SHUTDOWN is never held up,

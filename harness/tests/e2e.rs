@@ -41,6 +41,17 @@ async fn run(steps: &[Step]) -> DemoReport {
     report
 }
 
+/// Whether this test runs as root (the effective uid in `/proc/self/status`).
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
 fn property<'a>(step: &'a StepResult, name: &str) -> Option<&'a Value> {
     step.reported.iter().find_map(|d| d.get(name))
 }
@@ -128,6 +139,21 @@ async fn the_demo_scenario_is_reported_invocation_by_invocation() {
     let small = reported(by_label["warm"], "MaxMemoryUsed").unwrap();
     assert!(small < 32.0, "a plain invocation reported {small} MB");
     assert_eq!(big, by_label["allocate 64 MB"].outcome.max_memory_used_mb as f64);
+
+    // The demo gives the function its own /tmp (its ephemeral storage) where the sandbox can
+    // make one, as root can: TmpUsed is then the function's own files (the 4 MiB the leak step
+    // leaves behind), not the host disk's use.
+    if root() {
+        assert_eq!(report.tmp, Ok(512), "{}", report.isolation);
+    }
+    if report.tmp.is_ok() {
+        let leak = reported(by_label["leak fds, threads"], "TmpUsed").unwrap();
+        assert!((4_194_304.0..8_388_608.0).contains(&leak), "TmpUsed {leak} bytes");
+        for step in &report.steps {
+            let used = reported(step, "TmpUsed").unwrap_or(0.0);
+            assert!(used < 8_388_608.0, "{}: TmpUsed {used} bytes", step.label);
+        }
+    }
 
     // Cold starts: the first invocation, and the first after each reset (timeout, OOM).
     let cold: Vec<&str> = report

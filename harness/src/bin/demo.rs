@@ -106,6 +106,18 @@ fn write_lines(path: &Path, lines: &[String]) -> Result<(), DemoError> {
     })
 }
 
+/// Which `/tmp` the function had, and so what its `TmpUsed` measures.
+fn tmp_line(tmp: &Result<u32, String>) -> String {
+    match tmp {
+        Ok(mb) => format!(
+            "/tmp: the function's own ({mb} MB tmpfs, Lambda's default ephemeral storage), so TmpUsed is its own files."
+        ),
+        Err(why) => format!(
+            "/tmp: the host's ({why}; a private one needs root), so TmpUsed is the host disk's use, not the function's."
+        ),
+    }
+}
+
 /// Checks a run; prints what is wrong. Returns whether it is clean.
 fn clean(name: &str, report: &DemoReport, batched: bool) -> bool {
     let missing = if batched {
@@ -146,7 +158,8 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
         steps.len()
     );
     let main = demo::run(&all_metrics(base.clone()), &steps).await?;
-    println!("   The sandbox's {}\n", main.isolation);
+    println!("   The sandbox's {}", main.isolation);
+    println!("   {}\n", tmp_line(&main.tmp));
     print!("{}", demo::render(&main));
     ok &= clean("on-demand", &main, false);
     write_lines(&out.join("emf.jsonl"), &main.emf_lines)?;
@@ -259,7 +272,9 @@ async fn demo_api_sink(
     let mut config = DemoConfig::new(bootstrap, layer);
     config.echo_output = echo;
     config.env = cloudwatch.client_env();
-    config.env.push(("LAMBDA_LENS_SINK".into(), "put-metric-data".into()));
+    config
+        .env
+        .push(("LAMBDA_LENS_SINK".into(), "put-metric-data".into()));
     config.env.push(("LAMBDA_LENS_METRICS".into(), "all".into()));
     println!(
         "The demo scenario with the PutMetricData sink (LAMBDA_LENS_SINK=put-metric-data), sending to a local CloudWatch \

@@ -146,6 +146,11 @@ pub struct DemoConfig {
     /// peer. Off by default: an environment in its own network cannot reach an endpoint on the
     /// host's 127.0.0.1 (the local CloudWatch of the API sink's runs).
     pub private_network: bool,
+    /// The function's ephemeral storage (Lambda's default: 512 MB): its own `/tmp`, a tmpfs of
+    /// this size (`Config::private_tmp_mb`), where the sandbox can make one (root, a mount
+    /// namespace); elsewhere, or with `None`, the function shares the host's `/tmp` and
+    /// `TmpUsed` is the host disk's use. [`DemoReport::tmp`] says which it got.
+    pub ephemeral_storage_mb: Option<u32>,
 }
 
 impl DemoConfig {
@@ -164,6 +169,7 @@ impl DemoConfig {
             duplicate_every: None,
             cpu_limit: false,
             private_network: false,
+            ephemeral_storage_mb: Some(512),
         }
     }
 }
@@ -191,6 +197,8 @@ pub struct DemoReport {
     pub telemetry: Vec<TelemetryRecord>,
     /// What isolated the environment (`Isolation::describe`).
     pub isolation: String,
+    /// The function's `/tmp`: its own, a tmpfs of this many MB, or the host's, and why.
+    pub tmp: Result<u32, String>,
 }
 
 impl DemoReport {
@@ -229,6 +237,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.duplicate_every = demo.duplicate_every;
     config.cpu_limit = demo.cpu_limit;
     config.private_network = demo.private_network;
+    config.private_tmp_mb = demo.ephemeral_storage_mb;
     if let Some(limit) = demo.telemetry_queue_limit {
         config.telemetry_queue_limit = limit;
     }
@@ -289,5 +298,10 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
         stray_stdout,
         telemetry: sandbox.telemetry(),
         isolation: sandbox.isolation().describe(),
+        tmp: match (demo.ephemeral_storage_mb, &sandbox.isolation().mounts) {
+            (Some(mb), Ok(_)) => Ok(mb),
+            (Some(_), Err(why)) => Err(format!("no private mount namespace: {why}")),
+            (None, _) => Err("no private /tmp asked for (DemoConfig::ephemeral_storage_mb)".to_owned()),
+        },
     })
 }

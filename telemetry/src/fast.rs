@@ -13,8 +13,9 @@
 //! than 15 digits, a duplicate key, a `record` before its `type`, a value of another JSON type
 //! than the schema's, JSON that is not well-formed, nesting deeper than 64), and the caller
 //! reads that record with serde as before. Numbers are made with serde_json's own arithmetic
-//! (the digits as an integer, divided by a power of ten), so the values are the same bits. The
-//! property tests in `tests/properties.rs` hold every answer it gives to serde's.
+//! (the digits as an integer, divided by a power of ten), so the values are the same bits. Its
+//! tests (`fast/tests.rs`) hold every answer it gives to serde's, and its key lists to the wire
+//! model's fields: a field serde reads and this reader skips fails them.
 
 use std::borrow::Cow;
 

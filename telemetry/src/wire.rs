@@ -2,8 +2,9 @@
 //!
 //! Tolerant on purpose: every field the schema lets Lambda leave out is optional and unknown
 //! fields are ignored. The measurement structs (`ReportMetrics`, `RuntimeDoneMetrics`,
-//! `RuntimeDoneSpans`) own their values and are `Copy`: the extension's model carries them whole,
-//! so a new field of a record is declared here once.
+//! `RuntimeDoneSpans`) own their values and are `Copy`: the extension's model carries them
+//! whole. The records of every invocation are also read by a reader made for them (`fast.rs`),
+//! so a new field of those is declared here and read there too; a test there fails until it is.
 
 use std::borrow::Cow;
 use std::fmt;

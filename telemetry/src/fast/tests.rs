@@ -88,6 +88,249 @@ fn what_it_was_not_made_for_is_left_to_serde() {
     }
 }
 
+/// The names serde reads into `T`: what its derived `Deserialize` passes to
+/// `deserialize_struct`.
+fn serde_fields<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+    use serde::de::{Deserializer, Error as _, Visitor, value::Error};
+    struct FieldNames<'c>(&'c mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("only its field names"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+/// A JSON value built in a set order (the fast reader wants `type` before `record`).
+#[derive(Clone)]
+enum J {
+    Object(Vec<(&'static str, J)>),
+    Array(Vec<J>),
+    Raw(&'static str),
+}
+
+impl J {
+    fn text(&self) -> String {
+        match self {
+            J::Raw(raw) => (*raw).to_owned(),
+            J::Array(items) => format!("[{}]", items.iter().map(J::text).collect::<Vec<_>>().join(",")),
+            J::Object(members) => format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\":{}", v.text()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    /// This value with `key` of the object at `path` (member names, or an index in an array)
+    /// set to `value`, in its place, or added at the end.
+    fn with(&self, path: &[&str], key: &'static str, value: J) -> J {
+        match (self, path) {
+            (J::Object(members), []) => {
+                let mut members = members.clone();
+                match members.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => *v = value,
+                    None => members.push((key, value)),
+                }
+                J::Object(members)
+            }
+            (J::Object(members), [first, rest @ ..]) => J::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            *k,
+                            if k == first {
+                                v.with(rest, key, value.clone())
+                            } else {
+                                v.clone()
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            (J::Array(items), [index, rest @ ..]) => J::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        if i.to_string() == *index {
+                            v.with(rest, key, value.clone())
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => unreachable!("no object at {path:?}"),
+        }
+    }
+}
+
+/// An element of `kind` the fast reader reads, every member it knows set.
+fn usual(kind: &'static str) -> J {
+    use J::{Array, Object, Raw};
+    let spans = |name| {
+        Array(vec![Object(vec![
+            ("name", Raw(name)),
+            ("durationMs", Raw("0.5")),
+        ])])
+    };
+    let record = match kind {
+        "platform.start" => Object(vec![
+            ("requestId", Raw(r#""a""#)),
+            ("version", Raw(r#""$LATEST""#)),
+            (
+                "tracing",
+                Object(vec![
+                    ("spanId", Raw(r#""s""#)),
+                    ("type", Raw(r#""X-Amzn-Trace-Id""#)),
+                    ("value", Raw(r#""Root=1""#)),
+                ]),
+            ),
+        ]),
+        "platform.runtimeDone" => Object(vec![
+            ("requestId", Raw(r#""a""#)),
+            ("status", Raw(r#""error""#)),
+            ("errorType", Raw(r#""Runtime.Crash""#)),
+            (
+                "metrics",
+                Object(vec![("durationMs", Raw("12.5")), ("producedBytes", Raw("30"))]),
+            ),
+            ("spans", spans(r#""responseLatency""#)),
+        ]),
+        "platform.report" => Object(vec![
+            ("requestId", Raw(r#""a""#)),
+            ("status", Raw(r#""error""#)),
+            ("errorType", Raw(r#""Runtime.Crash""#)),
+            (
+                "metrics",
+                Object(vec![
+                    ("durationMs", Raw("12.5")),
+                    ("billedDurationMs", Raw("13")),
+                    ("memorySizeMB", Raw("128")),
+                    ("maxMemoryUsedMB", Raw("70")),
+                    ("initDurationMs", Raw("100.5")),
+                    ("restoreDurationMs", Raw("50.5")),
+                ]),
+            ),
+            ("spans", spans(r#""extensionOverhead""#)),
+        ]),
+        _ => unreachable!("{kind} is not read here"),
+    };
+    Object(vec![
+        ("time", Raw(r#""2026-11-25T10:00:00.000Z""#)),
+        ("type", Raw(leak(format!("\"{kind}\"")))),
+        ("record", record),
+    ])
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// The fast reader's key lists are its own, beside the wire model's serde derives: a field added
+/// to a wire struct it reads, and not to its list, would be skipped without a word (serde reads
+/// it, this reader drops it). Every field serde reads is set here, in turn, to `true`, a value
+/// no member this reader knows accepts: the reader must give the record up, as it does for a
+/// member it reads; one it skips is one it lacks.
+#[test]
+fn the_fast_reader_reads_every_field_serde_reads_of_the_structs_it_fills() {
+    use crate::wire;
+    let structs: [(&str, &str, &[&str], &[&str]); 9] = [
+        (
+            "Envelope",
+            "platform.start",
+            &[],
+            serde_fields::<wire::Envelope>(),
+        ),
+        (
+            "Start",
+            "platform.start",
+            &["record"],
+            serde_fields::<wire::Start>(),
+        ),
+        (
+            "Tracing",
+            "platform.start",
+            &["record", "tracing"],
+            serde_fields::<wire::Tracing>(),
+        ),
+        (
+            "RuntimeDone",
+            "platform.runtimeDone",
+            &["record"],
+            serde_fields::<wire::RuntimeDone>(),
+        ),
+        (
+            "RuntimeDoneMetrics",
+            "platform.runtimeDone",
+            &["record", "metrics"],
+            serde_fields::<wire::RuntimeDoneMetrics>(),
+        ),
+        (
+            "Span",
+            "platform.runtimeDone",
+            &["record", "spans", "0"],
+            serde_fields::<wire::Span>(),
+        ),
+        (
+            "Report",
+            "platform.report",
+            &["record"],
+            serde_fields::<wire::Report>(),
+        ),
+        (
+            "ReportMetrics",
+            "platform.report",
+            &["record", "metrics"],
+            serde_fields::<wire::ReportMetrics>(),
+        ),
+        (
+            "Span",
+            "platform.report",
+            &["record", "spans", "0"],
+            serde_fields::<wire::Span>(),
+        ),
+    ];
+    let mut skipped = Vec::new();
+    for (name, kind, path, fields) in structs {
+        assert!(!fields.is_empty(), "{name}: serde's field names");
+        let usual = usual(kind);
+        assert!(item(&usual.text(), 0).is_some(), "{}", usual.text());
+        for field in fields {
+            let poisoned = usual.with(path, field, J::Raw("true")).text();
+            if item(&poisoned, 0).is_some() {
+                skipped.push(format!("{name}.{field} ({poisoned})"));
+            }
+        }
+    }
+    assert!(
+        skipped.is_empty(),
+        "the fast reader (fast.rs) skips fields serde reads; read them there: {skipped:#?}"
+    );
+}
+
 /// A JSON text from the choices, with whitespace around it sometimes.
 fn pick(choices: &'static [&'static str]) -> impl Strategy<Value = String> {
     (proptest::sample::select(choices), any::<bool>()).prop_map(|(text, spaced)| {

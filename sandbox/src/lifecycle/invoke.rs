@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
@@ -12,7 +13,9 @@ use crate::environment::memory::{self, Sampler};
 use crate::environment::process;
 use crate::environment::procfs;
 use crate::ids;
-use crate::lifecycle::outcome::{InitOutcome, InvokeOutcome, RestoreOutcome, ShutdownReason, Status};
+use crate::lifecycle::outcome::{
+    InitOutcome, InvokeOutcome, RestoreOutcome, ShutdownOutcome, ShutdownReason, Status,
+};
 use crate::lifecycle::phases::{self, live_pids};
 use crate::lifecycle::state::{Invocation, PendingInvoke, Phase, Shared};
 use crate::telemetry::records::{self, ReportMetrics, ms};
@@ -38,6 +41,7 @@ pub(crate) struct Cold {
 }
 
 /// How an invocation's wait ended.
+#[derive(Clone, Copy)]
 enum End {
     Done,
     Timeout,
@@ -108,7 +112,6 @@ pub(crate) async fn run(
     cold: Cold,
     started: Option<(Instant, DateTime<Utc>)>,
 ) -> InvokeOutcome {
-    let config = &shared.config;
     phases::thaw(shared);
     let Begun {
         ids,
@@ -120,28 +123,126 @@ pub(crate) async fn run(
     if let Some(failed) = cold.unavailable.clone() {
         return finish_without_runtime(shared, ids, failed, start, cold);
     }
+    let memory = MemoryWatch::start(shared);
+    deliver(shared, &ids, deadline_ms, &payload);
+    let waited = wait_for_end(shared, &ids, (start, start_time), deadline).await;
+    let end_at = Instant::now();
+    let (max_memory_used_mb, over_limit) = memory.stop(shared);
+    let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
+    let Verdict {
+        status,
+        error_type,
+        reset,
+    } = verdict(
+        waited.end,
+        over_limit,
+        crashed_extension,
+        waited.runtime_done.as_ref(),
+    );
+    if error_type.as_deref() == Some("Runtime.OutOfMemory") {
+        kill_runtime(shared);
+    }
+    let duration_ms = ms(end_at.duration_since(start));
+    let metrics = ReportMetrics {
+        duration_ms,
+        billed_duration_ms: records::billed_duration_ms(duration_ms, cold.init_ms),
+        memory_size_mb: shared.config.memory_mb,
+        max_memory_used_mb,
+        init_duration_ms: cold.init_ms,
+        restore_duration_ms: cold.restore_ms,
+    };
+    let runtime_duration_ms = report(
+        shared,
+        &ids,
+        &waited,
+        (status, error_type.as_deref()),
+        &metrics,
+        end_at,
+    );
+    let (response, reset) = settle(shared, reset).await;
+    InvokeOutcome {
+        request_id: ids.request_id,
+        trace_id: ids.trace,
+        status,
+        error_type,
+        response,
+        duration_ms,
+        runtime_duration_ms,
+        billed_duration_ms: metrics.billed_duration_ms,
+        max_memory_used_mb,
+        init_duration_ms: cold.init_ms,
+        restore_duration_ms: cold.restore_ms,
+        init: cold.init,
+        restore: cold.restore,
+        reset,
+    }
+}
 
-    // Memory: the environment's cgroup (the kernel limits it, and its peak covers every
-    // process, as on Lambda), else the `/proc` fallback (per-process peaks and a sampler that
-    // stands in for the limit).
-    let cgroup = shared.cgroup.as_ref();
-    let oom_kills_before = cgroup.map(|c| {
-        c.reset_peak();
-        c.oom_kills()
-    });
-    let pids = procfs::with_descendants(&live_pids(shared));
-    let fallback = cgroup.is_none().then(|| {
-        let peaks_reset = memory::reset_peaks(&pids);
-        let limit_kb = u64::from(config.memory_mb) * 1024;
-        let sampler = Sampler::start(
-            Arc::clone(shared),
-            pids.clone(),
-            limit_kb,
-            config.memory_sample_interval,
-        );
-        (peaks_reset, sampler)
-    });
-    let request_id = ids.request_id.clone();
+/// The memory an invocation uses: the environment's cgroup (the kernel limits it, and its peak
+/// covers every process, as on Lambda), else the `/proc` fallback (per-process peaks and a
+/// sampler that stands in for the limit).
+struct MemoryWatch {
+    /// The cgroup's OOM kills before the invocation.
+    oom_kills_before: Option<u64>,
+    /// The environment's processes when the invocation began.
+    pids: Vec<u32>,
+    /// Without a cgroup: whether the processes' peaks were reset, and the sampler.
+    fallback: Option<(bool, Sampler)>,
+}
+
+impl MemoryWatch {
+    /// Resets the peaks and starts the fallback's sampler.
+    fn start(shared: &Arc<Shared>) -> Self {
+        let cgroup = shared.cgroup.as_ref();
+        let oom_kills_before = cgroup.map(|c| {
+            c.reset_peak();
+            c.oom_kills()
+        });
+        let pids = procfs::with_descendants(&live_pids(shared));
+        let fallback = cgroup.is_none().then(|| {
+            let peaks_reset = memory::reset_peaks(&pids);
+            let limit_kb = u64::from(shared.config.memory_mb) * 1024;
+            let sampler = Sampler::start(
+                Arc::clone(shared),
+                pids.clone(),
+                limit_kb,
+                shared.config.memory_sample_interval,
+            );
+            (peaks_reset, sampler)
+        });
+        Self {
+            oom_kills_before,
+            pids,
+            fallback,
+        }
+    }
+
+    /// The invocation's peak in MB (`maxMemoryUsedMB`), and whether it went over the limit.
+    fn stop(self, shared: &Shared) -> (u64, bool) {
+        match (shared.cgroup.as_ref(), self.fallback) {
+            (Some(c), _) => (
+                c.peak_bytes().unwrap_or(0).div_ceil(1024 * 1024),
+                self.oom_kills_before.is_some_and(|before| c.oom_kills() > before),
+            ),
+            (None, Some((peaks_reset, sampler))) => {
+                let all_pids = procfs::with_descendants(&self.pids);
+                let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
+                let mb = memory::kb_to_mb(sampler.stop().max(hwm));
+                // Sampling can overshoot the limit between two samples; Lambda never reports
+                // more than the memory size.
+                let limit = u64::from(shared.config.memory_mb);
+                (mb.min(limit), mb > limit)
+            }
+            (None, None) => (0, false),
+        }
+    }
+}
+
+/// Hands the event to the runtime (its next answers with it) and `INVOKE` to every extension
+/// registered for it.
+fn deliver(shared: &Shared, ids: &Ids, deadline_ms: i64, payload: &Value) {
+    let config = &shared.config;
+    let request_id = &ids.request_id;
     let event = json!({
         "eventType": "INVOKE",
         "deadlineMs": deadline_ms,
@@ -172,15 +273,29 @@ pub(crate) async fn run(
             e.queue.push_back(event.clone());
         }
     });
+}
 
+/// How an invocation's wait ended, and what the runtime said on the way.
+struct Waited {
+    end: End,
+    /// `platform.runtimeDone`, once the runtime finished.
+    runtime_done: Option<Done>,
+    /// When the runtime called next after its result: where `extensionOverhead` starts.
+    runtime_ready: Option<Moment>,
+}
+
+/// Waits until the runtime has finished (its result, then a next; `platform.runtimeDone` goes
+/// out then) and every extension is idle again, or the invocation ends otherwise: its deadline,
+/// an out-of-memory kill, the runtime's exit.
+async fn wait_for_end(shared: &Shared, ids: &Ids, start: Moment, deadline: Instant) -> Waited {
+    let request_id = &ids.request_id;
     let mut runtime_done: Option<Done> = None;
-    // When the runtime called next after its result: where `extensionOverhead` starts.
     let mut runtime_ready: Option<Moment> = None;
     let end = loop {
         let finished = runtime_done.is_some();
         let progress = shared
             .wait_until(Some(deadline), |st| {
-                let inv = st.invocation(&request_id)?;
+                let inv = st.invocation(request_id)?;
                 if inv.oom {
                     return Some(Progress::End(End::OutOfMemory));
                 }
@@ -206,68 +321,83 @@ pub(crate) async fn run(
             None => break End::Timeout,
             Some(Progress::End(e)) => break e,
             Some(Progress::RuntimeFinished) => {
-                let (done, ready_at) = emit_runtime_done(shared, &ids, start, start_time);
+                let (done, ready_at) = emit_runtime_done(shared, ids, start.0, start.1);
                 runtime_done = Some(done);
                 runtime_ready = ready_at;
             }
         }
     };
-    let end_at = Instant::now();
-    let (max_memory_used_mb, over_limit) = match (cgroup, fallback) {
-        (Some(c), _) => (
-            c.peak_bytes().unwrap_or(0).div_ceil(1024 * 1024),
-            oom_kills_before.is_some_and(|before| c.oom_kills() > before),
-        ),
-        (None, Some((peaks_reset, sampler))) => {
-            let all_pids = procfs::with_descendants(&pids);
-            let hwm = if peaks_reset { memory::hwm_kb(&all_pids) } else { 0 };
-            let mb = memory::kb_to_mb(sampler.stop().max(hwm));
-            // Sampling can overshoot the limit between two samples; Lambda never reports more
-            // than the memory size.
-            let limit = u64::from(config.memory_mb);
-            (mb.min(limit), mb > limit)
-        }
-        (None, None) => (0, false),
+    Waited {
+        end,
+        runtime_done,
+        runtime_ready,
+    }
+}
+
+/// What an invocation reports, and whether it ends the environment.
+struct Verdict {
+    status: Status,
+    error_type: Option<String>,
+    /// Why the environment is torn down after it, if it is.
+    reset: Option<ShutdownReason>,
+}
+
+/// The status and error type of an invocation whose wait ended with `end`, and the reset it
+/// calls for.
+///
+/// The AWS documentation lists the status values without mapping each failure; the sandbox
+/// reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is `error` too
+/// (the documentation's REPORT example: "Status: error Error Type: Runtime.ExitError");
+/// `failure` goes with `Sandbox.*` errors, which the sandbox does not produce. A timeout is
+/// `timeout` with no errorType (errorType is "present only when status is failure or error").
+fn verdict(end: End, over_limit: bool, crashed_extension: bool, runtime_done: Option<&Done>) -> Verdict {
+    let fail = |e: &str| Verdict {
+        status: Status::Error,
+        error_type: Some(e.to_owned()),
+        reset: Some(ShutdownReason::Failure),
     };
-    let crashed_extension = shared.read(|st| st.extensions.iter().any(|e| e.exited.is_some()));
-    let fail = |e: &str| (Status::Error, Some(e.to_owned()), Some(ShutdownReason::Failure));
-    // The AWS documentation lists the status values without mapping each failure; the
-    // sandbox reports an out-of-memory kill as `error` with `Runtime.OutOfMemory`. A crash is
-    // `error` too (the documentation's REPORT example: "Status: error Error Type:
-    // Runtime.ExitError"); `failure` goes with `Sandbox.*` errors, which the sandbox does not
-    // produce. A timeout is `timeout` with no errorType (errorType is "present only when
-    // status is failure or error").
-    let (status, error_type, reset) = match end {
+    let ends = |status, error_type, reset| Verdict {
+        status,
+        error_type,
+        reset,
+    };
+    match end {
         End::OutOfMemory => fail("Runtime.OutOfMemory"),
         // The kernel's OOM killer ended a process of the environment (cgroup), or the peak
         // passed the limit between two samples (fallback): Lambda reports it as out of memory.
         _ if over_limit => fail("Runtime.OutOfMemory"),
-        End::Timeout => (Status::Timeout, None, Some(ShutdownReason::Timeout)),
+        End::Timeout => ends(Status::Timeout, None, Some(ShutdownReason::Timeout)),
         End::RuntimeExit => fail("Runtime.ExitError"),
         End::Done if crashed_extension => fail("Extension.Crash"),
-        End::Done => match &runtime_done {
-            Some((s, e, _)) => (*s, e.clone(), None),
-            None => (Status::Success, None, None),
+        End::Done => match runtime_done {
+            Some((s, e, _)) => ends(*s, e.clone(), None),
+            None => ends(Status::Success, None, None),
         },
-    };
-    // Over the limit, the kernel's OOM killer ends the runtime with SIGKILL; every other reset
-    // starts with SIGTERM (`phases::teardown`).
-    if error_type.as_deref() == Some("Runtime.OutOfMemory")
-        && let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none()))
-    {
-        process::signal(pid, Signal::SIGKILL);
     }
-    let duration_ms = ms(end_at.duration_since(start));
-    let runtime_duration_ms = match &runtime_done {
+}
+
+/// Emits what telemetry still owes for the invocation: `platform.runtimeDone` when the runtime
+/// never finished, then `platform.report` with its metrics and spans. Returns the runtime's
+/// duration, when it finished.
+fn report(
+    shared: &Shared,
+    ids: &Ids,
+    waited: &Waited,
+    (status, error_type): (Status, Option<&str>),
+    metrics: &ReportMetrics,
+    end_at: Instant,
+) -> Option<f64> {
+    let request_id = &ids.request_id;
+    let runtime_duration_ms = match &waited.runtime_done {
         Some((_, _, d)) => Some(*d),
         None => {
             shared.emit(
                 "platform.runtimeDone",
                 records::runtime_done(
-                    &request_id,
+                    request_id,
                     status.as_str(),
-                    error_type.as_deref(),
-                    duration_ms,
+                    error_type,
+                    metrics.duration_ms,
                     None,
                     Vec::new(),
                     &ids.tracing,
@@ -276,18 +406,10 @@ pub(crate) async fn run(
             None
         }
     };
-    let metrics = ReportMetrics {
-        duration_ms,
-        billed_duration_ms: records::billed_duration_ms(duration_ms, cold.init_ms),
-        memory_size_mb: config.memory_mb,
-        max_memory_used_mb,
-        init_duration_ms: cold.init_ms,
-        restore_duration_ms: cold.restore_ms,
-    };
     // rapid reports the extensions' time after the runtime's next as `extensionOverhead` when
     // the environment has extensions (and the invocation got that far).
     let has_extensions = shared.read(|st| !st.extensions.is_empty());
-    let spans = match runtime_ready {
+    let spans = match waited.runtime_ready {
         Some((at, at_wall)) if has_extensions => vec![records::span(
             "extensionOverhead",
             at_wall,
@@ -298,14 +420,28 @@ pub(crate) async fn run(
     shared.emit(
         "platform.report",
         records::report(
-            &request_id,
+            request_id,
             status.as_str(),
-            error_type.as_deref(),
-            &metrics,
+            error_type,
+            metrics,
             spans,
             &ids.tracing,
         ),
     );
+    runtime_duration_ms
+}
+
+/// Over the limit, the kernel's OOM killer ends the runtime with SIGKILL; every other reset
+/// starts with SIGTERM (`phases::teardown`).
+fn kill_runtime(shared: &Shared) {
+    if let Some(pid) = shared.read(|st| st.runtime.pid.filter(|_| st.runtime.exited.is_none())) {
+        process::signal(pid, Signal::SIGKILL);
+    }
+}
+
+/// Takes the runtime's response and leaves the environment idle; then freezes it, or tears it
+/// down for `reset`.
+async fn settle(shared: &Arc<Shared>, reset: Option<ShutdownReason>) -> (Bytes, Option<ShutdownOutcome>) {
     let response = shared.update(|st| {
         st.phase = Phase::Idle;
         st.runtime.pending.clear();
@@ -322,22 +458,7 @@ pub(crate) async fn run(
             None
         }
     };
-    InvokeOutcome {
-        request_id,
-        trace_id: ids.trace,
-        status,
-        error_type,
-        response,
-        duration_ms,
-        runtime_duration_ms,
-        billed_duration_ms: metrics.billed_duration_ms,
-        max_memory_used_mb,
-        init_duration_ms: cold.init_ms,
-        restore_duration_ms: cold.restore_ms,
-        init: cold.init,
-        restore: cold.restore,
-        reset,
-    }
+    (response, reset)
 }
 
 /// Emits `platform.runtimeDone` once the runtime posted its result and called next again;

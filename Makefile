@@ -1,4 +1,5 @@
 # lambda-lens: the two commands are `make demo` and `make test`. Each installs what it needs.
+# `make check` is the every-edit loop: formatting, clippy and every test that needs only rustup.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -17,35 +18,41 @@ endif
 # arm64 is cross-linked with rust-lld, which ships with the Rust toolchain: the default layer's
 # binaries have no C code, so no cross compiler or C library is needed.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER := rust-lld
-# SINK is the layer variant: emf (the default: EMF on stdout only) or api (also the
-# PutMetricData sink, the extension's cargo feature `api`; LAMBDA_LENS_SINK chooses at run time).
+# SINK is the layer variant: emf (the default: EMF on stdout only) or put-metric-data (also the
+# PutMetricData sink, the extension's cargo feature `put-metric-data`; LAMBDA_LENS_SINK chooses
+# at run time).
 SINK ?= emf
 ifeq ($(SINK),emf)
 FEATURES :=
 SINK_SUFFIX :=
-# The default layer's budget (scripts/layer.py): issue 12's 1.8 MB target, so make test fails on a regression past it.
+# The default layer's budget (scripts/layer.py): 1.8 MB, so make test fails on a regression past it.
 LAYER_MAX_BYTES := 1800000
-else ifeq ($(SINK),api)
-FEATURES := --features lambda-lens/api
-SINK_SUFFIX := -api
+else ifeq ($(SINK),put-metric-data)
+FEATURES := --features lambda-lens/put-metric-data
+SINK_SUFFIX := -put-metric-data
 LAYER_MAX_BYTES := 6000000
 else
-$(error SINK must be emf or api, not "$(SINK)")
+$(error SINK must be emf or put-metric-data, not "$(SINK)")
 endif
-# The api variant's TLS (rustls with ring) has C and assembly: built with the host's cc for
-# x86_64 and with clang for arm64 (ring needs no C library headers for musl targets with clang).
+# The put-metric-data variant's TLS (rustls with ring) has C and assembly: built with the host's
+# cc for x86_64 and with clang for arm64 (ring needs no C library headers for musl targets with
+# clang).
 export CC_x86_64_unknown_linux_musl ?= cc
 export CC_aarch64_unknown_linux_musl ?= clang
 export AR_aarch64_unknown_linux_musl ?= llvm-ar
 RELEASE := target/$(TARGET)/release
 # The extension is built with the `layer` profile (Cargo.toml: release without unwinding).
 LAYER_RELEASE := target/$(TARGET)/layer
-LAYER := target/layer$(SUFFIX)$(SINK_SUFFIX)
+# The layers live in target/layers, a folder cargo does not use: `make layer` empties the
+# variant's folder, and target/layer is the `layer` profile's own, where cargo keeps its build
+# scripts and proc-macros (emptying it rebuilt the extension's whole dependency tree each time).
+LAYERS := target/layers
+LAYER := $(LAYERS)/$(ARCH)$(SINK_SUFFIX)
 FUNCTION := target/function$(SUFFIX)
-LAYER_ZIP := target/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
+LAYER_ZIP := $(LAYERS)/lambda-lens-layer-$(ARCH)$(SINK_SUFFIX).zip
 DEMO_OUT := target/demo
 
-.PHONY: all toolchain build layer demo test lint fmt-check clippy unused-deps unit e2e size clean chromium
+.PHONY: all toolchain build layer demo check test lint fmt-check clippy unit-tests all-tests unused-deps size clean chromium
 
 all: layer
 
@@ -56,12 +63,12 @@ toolchain:
 	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
-## C compilers for the api variant's TLS code (Debian's clang and llvm for arm64).
+## C compilers for the put-metric-data variant's TLS code (Debian's clang and llvm for arm64).
 .PHONY: cc-tools
 cc-tools:
-ifeq ($(SINK)-$(ARCH),api-arm64)
+ifeq ($(SINK)-$(ARCH),put-metric-data-arm64)
 	@command -v clang >/dev/null && command -v llvm-ar >/dev/null || { apt-get update -q && apt-get install -y -q clang llvm; }
-else ifeq ($(SINK),api)
+else ifeq ($(SINK),put-metric-data)
 	@command -v cc >/dev/null || { apt-get update -q && apt-get install -y -q gcc; }
 endif
 
@@ -73,11 +80,11 @@ build: toolchain cc-tools
 	$(CARGO) build --locked --release --target $(TARGET) -p sample-function
 
 ## The layer for ARCH and SINK: the folder (extensions/lambda-lens, as Lambda finds it in
-## /opt/extensions; target/layer[-arm64][-api]), the zip to publish
-## (target/lambda-lens-layer-ARCH[-api].zip, checked: one executable, static, for ARCH, within
-## the variant's size budget), and the sample function.
+## /opt/extensions; target/layers/ARCH[-put-metric-data]), the zip to publish
+## (target/layers/lambda-lens-layer-ARCH[-put-metric-data].zip, checked: one executable, static,
+## for ARCH, within the variant's size budget), and the sample function (target/function[-arm64]).
 layer: build
-	rm -rf $(LAYER) $(FUNCTION)
+	rm -rf $(LAYER) $(FUNCTION) $(LAYER_ZIP)
 	mkdir -p $(LAYER)/extensions $(FUNCTION)
 	cp $(LAYER_RELEASE)/lambda-lens $(LAYER)/extensions/lambda-lens
 	cp $(RELEASE)/bootstrap $(FUNCTION)/bootstrap
@@ -130,17 +137,17 @@ template-check: $(VENV)/.installed layer
 	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
 	python3 scripts/layer.py check target/sam-layer.zip x86_64
 
-## Both architectures' layers (the default variant), and the api variant for x86_64 (its suites
-## run it in the sandbox). `make layers-api` builds the api variant for both.
-.PHONY: layers layers-api
+## Both architectures' layers (the default variant), and the put-metric-data variant for x86_64
+## (its suites run it in the sandbox). `make layers-put-metric-data` builds that variant for both.
+.PHONY: layers layers-put-metric-data
 layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
-	$(MAKE) layer ARCH=x86_64 SINK=api
+	$(MAKE) layer ARCH=x86_64 SINK=put-metric-data
 
-layers-api:
-	$(MAKE) layer ARCH=x86_64 SINK=api
-	$(MAKE) layer ARCH=arm64 SINK=api
+layers-put-metric-data:
+	$(MAKE) layer ARCH=x86_64 SINK=put-metric-data
+	$(MAKE) layer ARCH=arm64 SINK=put-metric-data
 
 ## Headless Chromium (Debian's package) opens the report's HTML page in make test.
 chromium:
@@ -158,9 +165,9 @@ cargo-lambda-check: $(VENV)/.test-installed layer
 
 ## The README's layer-size table, from the zips both architectures build to, in both variants.
 .PHONY: layer-table
-layer-table: layers layers-api
-	python3 scripts/layer.py readme README.md target/lambda-lens-layer-x86_64.zip target/lambda-lens-layer-arm64.zip \
-		target/lambda-lens-layer-x86_64-api.zip target/lambda-lens-layer-arm64-api.zip
+layer-table: layers layers-put-metric-data
+	python3 scripts/layer.py readme README.md $(LAYERS)/lambda-lens-layer-x86_64.zip $(LAYERS)/lambda-lens-layer-arm64.zip \
+		$(LAYERS)/lambda-lens-layer-x86_64-put-metric-data.zip $(LAYERS)/lambda-lens-layer-arm64-put-metric-data.zip
 
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
@@ -187,22 +194,31 @@ demo: layer iproute2
 		--html $(DEMO_OUT)/report.html
 	@echo "The charts: $(DEMO_OUT)/report.html"
 
-## The demo with the PutMetricData sink: the api layer (SINK=api) sends the scenario's metrics to
-## a local CloudWatch (ministack, make cloudwatch-venv), and lambda-lens-report reads them back
+## The demo with the PutMetricData sink: the put-metric-data layer sends the scenario's metrics
+## to a local CloudWatch (ministack, make cloudwatch-venv), and lambda-lens-report reads them back
 ## with GetMetricData and prints its table.
-.PHONY: demo-api
-demo-api: cloudwatch-venv
-	$(MAKE) layer SINK=api
+.PHONY: demo-put-metric-data
+demo-put-metric-data: cloudwatch-venv
+	$(MAKE) layer SINK=put-metric-data
 	$(CARGO) build --locked -q -p lambda-lens-report
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
-		--bootstrap $(FUNCTION)/bootstrap --layer target/layer-api --api-sink target/debug/lambda-lens-report
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYERS)/$(ARCH)-put-metric-data --api-sink target/debug/lambda-lens-report
 
-## Formatting, lints, unit tests and the end-to-end suites (the PutMetricData sink's against
-## the local CloudWatch: its unit tests with the feature on, and harness/tests/sink_api.rs with
-## the api layer; lambda-lens-report's against the same local CloudWatch and, for its HTML
-## page, in headless Chromium).
-test: lint layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+## The every-edit loop, with nothing but rustup (it adds the components it needs): formatting,
+## clippy (both layer variants) and every test that needs nothing more (what a bare `cargo test`
+## runs; the sandbox's own suites need Python 3 too). A suite that needs what make test builds or
+## installs (a layer, a virtualenv, Chromium, qemu, SAM's build) is #[ignore]d with the reason.
+check: fmt-check clippy unit-tests
+
+unit-tests: toolchain
+	$(CARGO) test --locked --workspace
+	$(CARGO) test --locked -p lambda-lens --features put-metric-data --lib
+
+## Everything, on a fresh machine (what .ci/run runs): make check first (the fast failures), the
+## dependency checks, the layers and what the suites need, the short forms of make cost and make
+## bench, then every test of the workspace with the ignored ones included (all-tests).
+test: check unused-deps deny layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
@@ -210,13 +226,24 @@ test: lint layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lam
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
 		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --capped-invocations 5 --check > /dev/null
-	LAMBDA_LENS_LAYER=$(abspath $(LAYER)) LAMBDA_LENS_BOOTSTRAP=$(abspath $(FUNCTION))/bootstrap \
-		LAMBDA_LENS_LAYER_ARM64=$(abspath target/layer-arm64) \
-		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
-		LAMBDA_LENS_LAYER_API=$(abspath target/layer-api) LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
-		$(CARGO) test --locked --workspace
-	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(CARGO) test --locked -p lambda-lens --features api --lib
+	$(MAKE) all-tests
 
+## Every test with the ignored ones included, given what make test builds and installs: the
+## end-to-end suites in the sandbox (both architectures' layers, the put-metric-data layer against
+## the local CloudWatch, awslambdaric functions, SAM's build), lambda-lens-report's against the
+## local CloudWatch and in headless Chromium, and the PutMetricData sink's unit tests with the
+## feature on. scripts/every_test_ran.py fails the run if cargo ignored or filtered out any test.
+all-tests:
+	LAMBDA_LENS_LAYER=$(abspath $(LAYERS)/x86_64) LAMBDA_LENS_BOOTSTRAP=$(abspath target/function)/bootstrap \
+		LAMBDA_LENS_LAYER_ARM64=$(abspath $(LAYERS)/arm64) \
+		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
+		LAMBDA_LENS_LAYER_PUT_METRIC_DATA=$(abspath $(LAYERS)/x86_64-put-metric-data) \
+		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
+		python3 scripts/every_test_ran.py $(CARGO) test --locked --workspace -- --include-ignored
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
+		python3 scripts/every_test_ran.py $(CARGO) test --locked -p lambda-lens --features put-metric-data --lib -- --include-ignored
+
+## make check's formatting and clippy, and the dependency checks.
 lint: fmt-check clippy unused-deps deny
 
 fmt-check: toolchain
@@ -224,7 +251,7 @@ fmt-check: toolchain
 
 clippy: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --locked -p lambda-lens --all-targets --features api -- -D warnings
+	$(CARGO) clippy --locked -p lambda-lens --all-targets --features put-metric-data -- -D warnings
 
 ## Dependencies no crate uses (cargo-machete, pinned, built once into target/tools).
 MACHETE_VERSION := 0.9.2
@@ -244,13 +271,14 @@ $(DENY):
 .PHONY: deny audit
 deny: $(DENY)
 	$(DENY) --log-level error check licenses bans sources
-	$(DENY) --log-level error --features lambda-lens/api check licenses bans sources
+	$(DENY) --log-level error --features lambda-lens/put-metric-data check licenses bans sources
 
 ## Known vulnerabilities (RustSec): needs to fetch the advisory database, so not in make test.
 audit: $(DENY)
 	$(DENY) check advisories
 
-## The stripped size of the extension binary (the layer's; SINK=api for the other variant).
+## The stripped size of the extension binary (the layer's; SINK=put-metric-data for the other
+## variant).
 size: build
 	@ls -l $(LAYER_RELEASE)/lambda-lens | awk '{print $$5 " bytes  $(LAYER_RELEASE)/lambda-lens"}'
 
@@ -300,7 +328,7 @@ soak: layer
 		--invocations $(SOAK_INVOCATIONS) --seed $(SOAK_SEED)
 
 ## The peers `make bench` measures beside lambda-lens, built from the crate registry into
-## target/bench-peers (issue 12): the floor (a no-op extension on the lambda-extension crate), the
+## target/bench-peers: the floor (a no-op extension on the lambda-extension crate), the
 ## telemetry floor (the floor subscribed to telemetry, reading each batch and answering 200) and
 ## the crate's telemetry-processor pattern (harness/peers, a workspace of their own with a
 ## Cargo.lock, musl like the layer), and opentelemetry-lambda-extension at a pinned version
@@ -328,7 +356,7 @@ bench-peers: toolchain
 ## Benchmarks: builds everything in release mode, runs the decode benchmark (in-process), then
 ## lambda-lens and every peer in the local sandbox in interleaved rounds (ready time, RSS idle
 ## and under a flood of 1 MiB batches, post-runtime duration and its tail, CPU, exit after
-## SHUTDOWN, binary size, correctness on the same life), and writes the figures and issue 12's
+## SHUTDOWN, binary size, correctness on the same life), and writes the figures and the
 ## targets into BENCHMARKS.md (between its bench markers) and the headline into the README.
 ## About 3 minutes on 2 cores once built.
 BENCH_ROUNDS ?= 5

@@ -26,6 +26,7 @@ async fn run(c: &DemoConfig, steps: &[Step]) -> DemoReport {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built layer (make layer): make test runs it"]
 async fn adaptive_output_finds_every_notable_invocation_and_counts_each_once() {
     // The default, plus `Invocations` as a metric so the count can be read from every document.
     let report = run(
@@ -77,6 +78,7 @@ async fn adaptive_output_finds_every_notable_invocation_and_counts_each_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built layer (make layer): make test runs it"]
 async fn the_default_costs_at_most_8_custom_metrics_and_150_bytes_per_ordinary_invocation() {
     let n = 50;
     // One flush window however slow the machine, so the run writes what `make cost` prices.

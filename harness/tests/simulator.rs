@@ -45,6 +45,7 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitSt
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built layer (make layer): make test runs it"]
 async fn lambda_lens_reports_every_invocation_under_lambda_simulator() {
     let (bootstrap, _) = binaries::paths();
     let simulator = Simulator::builder()

@@ -7,6 +7,7 @@ mod binaries;
 use lambda_lens_harness::soak;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built layer (make layer): make test runs it"]
 async fn a_short_soak_keeps_every_promise() {
     let (bootstrap, layer) = binaries::paths();
     let s = soak::soak(&bootstrap, &layer, 200, 7).await.expect("sandbox run");

@@ -58,6 +58,7 @@ fn a_region_that_does_not_exist_is_named() {
 }
 
 #[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
 fn a_function_with_no_data_in_the_window_is_named_and_a_new_region_name_is_not_refused() {
     let cloudwatch = common::local_cloudwatch();
     let env = cloudwatch.client_env();
@@ -122,6 +123,7 @@ fn access_denied_names_the_permission() {
 }
 
 #[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
 fn credentials_the_endpoint_does_not_know_are_refused_as_such() {
     // ministack checking signatures: it knows only the test credentials.
     let cloudwatch = LocalCloudWatch::start_authenticating().unwrap_or_else(|e| panic!("{e}"));

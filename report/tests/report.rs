@@ -228,6 +228,7 @@ fn screenshots() -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs the built layer and Chromium: make test runs it"]
 fn from_the_emf_of_a_sandbox_run_every_output_form_has_the_figures() {
     let lines = common::sandbox_run(&[
         ("LAMBDA_LENS_METRICS", "all"),
@@ -279,6 +280,7 @@ fn from_the_emf_of_a_sandbox_run_every_output_form_has_the_figures() {
 }
 
 #[test]
+#[ignore = "needs the built layer (make layer): make test runs it"]
 fn from_the_default_adaptive_emf_the_counts_are_whole_and_partial_figures_say_so() {
     let lines = common::sandbox_run(&[("LAMBDA_LENS_KEEP_SLOWEST", "0")]);
     let docs = common::documents(&lines);
@@ -332,6 +334,7 @@ fn seeded(docs: &[Map<String, Value>], base: i64) -> LocalCloudWatch {
 }
 
 #[test]
+#[ignore = "needs the built layer, the local CloudWatch and Chromium: make test runs it"]
 fn from_a_seeded_cloudwatch_every_output_form_has_the_figures_and_every_chart_draws() {
     let lines = common::sandbox_run(&[
         ("LAMBDA_LENS_METRICS", "all"),

@@ -20,7 +20,7 @@ fn from_env(var: &str, default: PathBuf) -> PathBuf {
 
 /// `(bootstrap, layer directory)`; panics with the fix when they are missing.
 pub(crate) fn paths() -> (PathBuf, PathBuf) {
-    let layer = from_env("LAMBDA_LENS_LAYER", workspace().join("target/layer"));
+    let layer = from_env("LAMBDA_LENS_LAYER", workspace().join("target/layers/x86_64"));
     let bootstrap = from_env(
         "LAMBDA_LENS_BOOTSTRAP",
         workspace().join("target/function/bootstrap"),
@@ -76,12 +76,15 @@ pub(crate) fn bootstrap() -> PathBuf {
     bootstrap
 }
 
-/// The layer built with the PutMetricData sink (`make layer SINK=api`).
-pub(crate) fn api_layer() -> PathBuf {
-    let layer = from_env("LAMBDA_LENS_LAYER_API", workspace().join("target/layer-api"));
+/// The layer built with the PutMetricData sink (`make layer SINK=put-metric-data`).
+pub(crate) fn put_metric_data_layer() -> PathBuf {
+    let layer = from_env(
+        "LAMBDA_LENS_LAYER_PUT_METRIC_DATA",
+        workspace().join("target/layers/x86_64-put-metric-data"),
+    );
     assert!(
         layer.join("extensions/lambda-lens").is_file(),
-        "{} is missing: run `make layer SINK=api` (or `make test`, which builds it) first",
+        "{} is missing: run `make layer SINK=put-metric-data` (or `make test`, which builds it) first",
         layer.display()
     );
     layer

@@ -28,7 +28,7 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
 /// `(bootstrap, layer directory)` as `make test` passes them (`make layer` builds them).
 pub(crate) fn layer() -> (PathBuf, PathBuf) {
     let from = |var: &str, default: PathBuf| std::env::var_os(var).map_or(default, PathBuf::from);
-    let layer = from("LAMBDA_LENS_LAYER", workspace().join("target/layer"));
+    let layer = from("LAMBDA_LENS_LAYER", workspace().join("target/layers/x86_64"));
     let bootstrap = from(
         "LAMBDA_LENS_BOOTSTRAP",
         workspace().join("target/function/bootstrap"),

@@ -1,8 +1,8 @@
 //! Start-up and configuration faults, against the `lambda-lens` binary and a control
 //! plane this test drives by hand (a small Extensions and Telemetry API on 127.0.0.1 that can
-//! stay silent, refuse, or answer). Each case must end as the README's start-up rule says: a
-//! clear line, and the function either unaffected (no metrics) or, before registration is
-//! possible, a prompt exit; never a hang, a panic or a silent exit 0.
+//! stay silent, refuse, or answer). Each case must end as the start-up rule of
+//! `docs/reliability.md` says: a clear line, and the function either unaffected (no metrics)
+//! or, before registration is possible, a prompt exit; never a hang, a panic or a silent exit 0.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

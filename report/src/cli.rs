@@ -38,7 +38,7 @@ what CloudWatch does not hold:
 
 output:
   (default)            a table
-  --json               JSON instead (shape in the README)
+  --json               JSON instead (shape in docs/report.md)
   --html FILE          also write one self-contained HTML page with charts
   -h, --help           this text
 ";

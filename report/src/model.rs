@@ -1,6 +1,7 @@
 //! The report: every figure of the monitoring questions for one function and one window, the
 //! memory recommendation and the questions that could not be answered. Its serde form is the
-//! `--json` output (documented in the README; `schema` changes when a field changes meaning).
+//! `--json` output (documented in `docs/report.md`; `schema` changes when a field changes
+//! meaning).
 
 use serde::Serialize;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub(crate) use output::{OutputConfig, OutputMode};
 
-/// Names of every variable lambda-lens reads. The README's configuration table lists them all.
+/// Names of every variable lambda-lens reads. `docs/configuration.md` lists them all.
 pub mod vars {
     pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
     pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
@@ -49,7 +49,7 @@ pub mod vars {
     pub const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
     pub const ENDPOINT_URL_CLOUDWATCH: &str = "AWS_ENDPOINT_URL_CLOUDWATCH";
 
-    /// Every variable a user may set: the README's configuration table must list them all.
+    /// Every variable a user may set: `docs/configuration.md` must list them all.
     pub const USER_SETTABLE: &[&str] = &[
         NAMESPACE,
         POWERTOOLS_NAMESPACE,
@@ -281,7 +281,6 @@ pub(crate) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// A set, non-blank value, trimmed.
     /// A set, non-blank value, trimmed. A blank value of one of lambda-lens's own variables is
     /// not silently ignored: it is a warning.
     pub(crate) fn get(&mut self, name: &str) -> Option<String> {

@@ -199,7 +199,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             // SAM local and the Runtime Interface Emulator have no Telemetry API: expected there,
             // so one plain line that says where to see the metrics locally instead.
             Err(err) if err.is_not_supported() => tracing::warn!(
-                "the Telemetry API is not available here (Telemetry.NotSupported: SAM local or the Runtime Interface Emulator), so lambda-lens emits no metrics; the function is not affected. To see the metrics before deploying, run the function in lambda-lens's sandbox (README: The local sandbox)"
+                "the Telemetry API is not available here (Telemetry.NotSupported: SAM local or the Runtime Interface Emulator), so lambda-lens emits no metrics; the function is not affected. To see the metrics before deploying, run the function in lambda-lens's sandbox (docs/local-testing.md)"
             ),
             Err(err) => tracing::error!(
                 error = %err,

@@ -96,7 +96,7 @@ catalogue! {
     ESTIMATED_COST, "EstimatedCost", None, Cost,
     "US dollars: `BilledDuration` × `MemorySize` × the region's and architecture's price per GB-second, plus the request charge (a dated price table in the code, overridable).";
 
-    // Resources: sampled from /proc at invocation boundaries (see the README).
+    // Resources: sampled from /proc at invocation boundaries.
     CPU_USER_TIME, "CpuUserTime", Milliseconds, Resources,
     "CPU time in user mode of the function's processes during the invocation (`/proc/<pid>/stat` deltas).";
 

@@ -107,7 +107,8 @@ pub struct MetricDef {
     pub name: &'static str,
     pub unit: Unit,
     pub group: Group,
-    /// One line for the README: where the value comes from and what it means.
+    /// One line for the metric table of `docs/metrics.md`: where the value comes from and what
+    /// it means.
     pub about: &'static str,
 }
 

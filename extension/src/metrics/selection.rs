@@ -21,7 +21,7 @@ impl Selection {
 
     /// The default: [`catalogue::DEFAULT`], what `AWS/Lambda` does not give for free. Every
     /// metric (times each set of dimension values) is a billed custom metric, so the rest is
-    /// opt-in; see the README's cost table.
+    /// opt-in; see the README's cost table (`docs/metrics.md` has every metric).
     pub(crate) fn default_set() -> Self {
         Self::none().with(|d| catalogue::DEFAULT.iter().any(|x| std::ptr::eq(*x, d)))
     }

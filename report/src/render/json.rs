@@ -1,4 +1,4 @@
-//! `--json`: the report model as JSON (the shape is documented in the README).
+//! `--json`: the report model as JSON (the shape is documented in `docs/report.md`).
 
 use crate::model::Report;
 

@@ -150,7 +150,7 @@ async fn an_awslambdaric_snapstart_function_is_restored_and_reported() {
     assert!(first.restore_duration_ms.is_some());
     let docs = documents(&sb);
     let doc = document(&docs, &first.request_id);
-    // lambda-lens counts a restore as a restore, not a cold start (README: ColdStarts).
+    // lambda-lens counts a restore as a restore, not a cold start (docs/metrics.md: ColdStarts).
     assert_eq!(doc["ColdStarts"], 0.0);
     assert!(doc["RestoreDuration"].as_f64().unwrap() > 0.0, "{doc:?}");
     assert!(doc.get("InitDuration").is_none(), "{doc:?}");

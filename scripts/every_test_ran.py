@@ -38,9 +38,9 @@ def check(lines):
     skipped = sum(s[2] for s in summaries)
     filtered = sum(s[4] for s in summaries)
     if skipped:
-        problems.append(f"{skipped} tests ignored: " + ", ".join(ignored))
+        problems.append(f"ignored: {skipped} ({', '.join(ignored) or 'names not printed'})")
     if filtered:
-        problems.append(f"{filtered} tests filtered out")
+        problems.append(f"filtered out: {filtered}")
     return problems
 
 

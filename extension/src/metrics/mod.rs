@@ -2,7 +2,8 @@
 //! derived from completed invocations ([`invocation`]) and from events of the environment
 //! ([`environment`]: init and restore phases, dropped telemetry, shutdown, the extension's own
 //! health). How they are written (EMF) and where (sinks) live elsewhere; adding a metric means
-//! adding a [`MetricDef`] to [`catalogue`] and a line where its value is derived.
+//! an entry of the `catalogue!` list in [`catalogue`], a line where its value is derived, and the
+//! generated tables and goldens (docs/architecture.md has the recipe).
 
 use std::sync::Arc;
 

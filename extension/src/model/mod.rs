@@ -5,7 +5,9 @@
 //! the metrics read the completed invocation. No room of the path defines a type another room
 //! needs: they are all here. The numeric parts of the platform's records are the telemetry
 //! crate's own structs (owned and `Copy`), carried whole: a new field of `platform.report` is
-//! declared once, in `lambda_lens_telemetry::wire::ReportMetrics`, and read where a metric uses it.
+//! declared in `lambda_lens_telemetry::wire::ReportMetrics` (and read by the telemetry crate's
+//! fast reader too) and used where a metric reads it; this model does not change
+//! (docs/architecture.md has the recipe).
 
 mod event;
 mod id;

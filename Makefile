@@ -203,7 +203,7 @@ demo-put-metric-data: cloudwatch-venv
 	$(CARGO) build --locked -q -p lambda-lens-report
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
-		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYERS)/$(ARCH)-put-metric-data --api-sink target/debug/lambda-lens-report
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYERS)/$(ARCH)-put-metric-data --put-metric-data target/debug/lambda-lens-report
 
 ## The every-edit loop, with nothing but rustup (it adds the components it needs): formatting,
 ## clippy (both layer variants) and every test that needs nothing more (what a bare `cargo test`

@@ -1,7 +1,7 @@
 //! `lambda-lens-demo`: runs the demo scenario (see `lambda_lens_harness::demo`) and prints what the
 //! extension reported per invocation. Writes every EMF line to `OUT/emf.jsonl`.
 //!
-//! With `--api-sink REPORT` (the layer built with `SINK=put-metric-data`): the scenario once, the metrics sent
+//! With `--put-metric-data REPORT` (the layer built with `SINK=put-metric-data`): the scenario once, the metrics sent
 //! with PutMetricData to a local CloudWatch (ministack), then the report binary `REPORT`
 //! (`lambda-lens-report`) reads them back with GetMetricData and prints its table.
 //!
@@ -54,7 +54,7 @@ struct Args {
     /// The scenario once with the PutMetricData sink (a layer built with SINK=put-metric-data) against a
     /// local CloudWatch, then this lambda-lens-report binary reads the metrics back.
     #[arg(long, value_name = "REPORT")]
-    api_sink: Option<PathBuf>,
+    put_metric_data: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         layer,
         out,
         echo,
-        api_sink,
+        put_metric_data,
     } = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -72,8 +72,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let demo = match api_sink {
-        Some(report) => runtime.block_on(demo_api_sink(bootstrap, layer, &report, echo)),
+    let demo = match put_metric_data {
+        Some(report) => runtime.block_on(demo_put_metric_data(bootstrap, layer, &report, echo)),
         None => runtime.block_on(demo_all(bootstrap, layer, &out, echo)),
     };
     match demo {
@@ -262,7 +262,7 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
 
 /// The scenario with the PutMetricData sink against a local CloudWatch, then the report read
 /// back from it.
-async fn demo_api_sink(
+async fn demo_put_metric_data(
     bootstrap: PathBuf,
     layer: PathBuf,
     report: &Path,

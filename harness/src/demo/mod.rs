@@ -144,7 +144,7 @@ pub struct DemoConfig {
     /// Give the environment a private network (`Config::private_network`), where the sandbox
     /// may: the steps' `network_bytes` then cross its interface, through the sandbox's echo
     /// peer. Off by default: an environment in its own network cannot reach an endpoint on the
-    /// host's 127.0.0.1 (the local CloudWatch of the API sink's runs).
+    /// host's 127.0.0.1 (the local CloudWatch of the put-metric-data runs).
     pub private_network: bool,
     /// The function's ephemeral storage (Lambda's default: 512 MB): its own `/tmp`, a tmpfs of
     /// this size (`Config::private_tmp_mb`), where the sandbox can make one (root, a mount

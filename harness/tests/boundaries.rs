@@ -55,79 +55,59 @@ fn repository() -> PathBuf {
         .to_owned()
 }
 
-/// Every `Cargo.toml` below `dir`, outside build output and hidden folders.
-fn manifests(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy();
-        if path.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                manifests(&path, out);
-            }
-        } else if name == "Cargo.toml" {
-            out.push(path);
-        }
-    }
-}
+/// The workspaces of the repository: the project's, the fuzz targets' and the bench peers'.
+const WORKSPACES: &[&str] = &["Cargo.toml", "fuzz/Cargo.toml", "harness/peers/Cargo.toml"];
 
-/// A manifest's package name and its dependencies, each with whether it is a dev-dependency:
-/// `name = ...`, `name.workspace = true` and `[dependencies.name]`, in any target's tables,
-/// read as the package they name (`package = "..."`).
-fn read(manifest: &str) -> (Option<String>, Vec<(String, bool)>) {
-    let mut package = None;
-    let mut dependencies = Vec::new();
-    let mut section = String::new();
-    for line in manifest.lines() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if let Some(header) = line.strip_prefix('[') {
-            section = header.trim_end_matches(']').to_owned();
-            if let Some((table, name)) = section.rsplit_once('.')
-                && is_dependencies(table)
-            {
-                dependencies.push((
-                    name.trim_matches('"').to_owned(),
-                    table.ends_with("dev-dependencies"),
-                ));
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if section == "package" && key.trim() == "name" {
-            package = Some(value.trim().trim_matches('"').to_owned());
-        }
-        if !is_dependencies(&section) {
-            continue;
-        }
-        let name = match value.split_once("package") {
-            Some((_, package)) => package.split('"').nth(1).unwrap_or_default(),
-            None => key.split('.').next().unwrap_or_default(),
-        };
-        dependencies.push((
-            name.trim().trim_matches('"').to_owned(),
-            section.ends_with("dev-dependencies"),
-        ));
-    }
-    (package, dependencies)
-}
-
-/// A package's table of dependencies (`[dependencies]`, `[dev-dependencies]`,
-/// `[build-dependencies]`, `[target.'cfg(..)'.dependencies]`), not the workspace's shared one.
-fn is_dependencies(section: &str) -> bool {
-    !section.starts_with("workspace") && section.ends_with("dependencies")
+/// Each package of a workspace with its manifest and its dependencies (the package each names,
+/// and whether it is a dev-dependency), as cargo itself reads them (`cargo metadata --no-deps`:
+/// no resolution, no network).
+fn packages(workspace: &Path) -> Vec<(String, PathBuf, Vec<(String, bool)>)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(workspace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata {}: {}",
+        workspace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| {
+            let dependencies = package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| (text(&d["name"]), d["kind"] == "dev"))
+                .collect();
+            (
+                text(&package["name"]),
+                PathBuf::from(text(&package["manifest_path"])),
+                dependencies,
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn every_crate_depends_only_on_the_crates_it_may() {
-    let mut paths = Vec::new();
-    manifests(&repository(), &mut paths);
-    let crates: BTreeMap<String, (PathBuf, Vec<(String, bool)>)> = paths
+    let crates: BTreeMap<String, (PathBuf, Vec<(String, bool)>)> = WORKSPACES
         .iter()
-        .filter_map(|path| {
-            let (package, dependencies) = read(&std::fs::read_to_string(path).unwrap());
-            Some((package?, (path.clone(), dependencies)))
-        })
+        .flat_map(|w| packages(&repository().join(w)))
+        .map(|(name, path, dependencies)| (name, (path, dependencies)))
         .collect();
     let allowed: BTreeMap<&str, (&[&str], &[&str])> = ALLOWED
         .iter()
@@ -157,30 +137,10 @@ fn every_crate_depends_only_on_the_crates_it_may() {
         "dependencies across the boundaries:\n{}",
         wrong.join("\n")
     );
-    for needed in [
-        "lambda-lens",
-        "lambda-lens-telemetry",
-        "lambda-sandbox",
-        "lambda-lens-harness",
-    ] {
-        assert!(crates.contains_key(needed), "{needed}'s Cargo.toml was found");
+    for (name, _, _) in ALLOWED {
+        assert!(
+            crates.contains_key(*name),
+            "{name} was not found in the workspaces"
+        );
     }
-}
-
-#[test]
-fn the_manifest_reader_finds_every_kind_of_dependency() {
-    let manifest = "[package]\nname = \"x\"\n[dependencies]\ntokio = { workspace = true }\nserde.workspace = true\n\
-                    lens = { package = \"lambda-lens\", path = \"../extension\" }\n\
-                    [target.'cfg(unix)'.dev-dependencies]\nemf-spec = \"1\" # a comment\n# old = \"1\"\n\
-                    [dev-dependencies.local-cloudwatch]\npath = \"x\"\n[workspace.dependencies]\nnot-one = \"1\"\n";
-    let (package, dependencies) = read(manifest);
-    assert_eq!(package.as_deref(), Some("x"));
-    let expected = [
-        ("tokio", false),
-        ("serde", false),
-        ("lambda-lens", false),
-        ("emf-spec", true),
-        ("local-cloudwatch", true),
-    ];
-    assert_eq!(dependencies, expected.map(|(name, dev)| (name.to_owned(), dev)));
 }

@@ -55,13 +55,16 @@ fn repository() -> PathBuf {
         .to_owned()
 }
 
+/// A package's dependencies: the package each names, and whether it is a dev-dependency.
+type Dependencies = Vec<(String, bool)>;
+
 /// The workspaces of the repository: the project's, the fuzz targets' and the bench peers'.
 const WORKSPACES: &[&str] = &["Cargo.toml", "fuzz/Cargo.toml", "harness/peers/Cargo.toml"];
 
 /// Each package of a workspace with its manifest and its dependencies (the package each names,
 /// and whether it is a dev-dependency), as cargo itself reads them (`cargo metadata --no-deps`:
 /// no resolution, no network).
-fn packages(workspace: &Path) -> Vec<(String, PathBuf, Vec<(String, bool)>)> {
+fn packages(workspace: &Path) -> Vec<(String, PathBuf, Dependencies)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args([
@@ -104,7 +107,7 @@ fn packages(workspace: &Path) -> Vec<(String, PathBuf, Vec<(String, bool)>)> {
 
 #[test]
 fn every_crate_depends_only_on_the_crates_it_may() {
-    let crates: BTreeMap<String, (PathBuf, Vec<(String, bool)>)> = WORKSPACES
+    let crates: BTreeMap<String, (PathBuf, Dependencies)> = WORKSPACES
         .iter()
         .flat_map(|w| packages(&repository().join(w)))
         .map(|(name, path, dependencies)| (name, (path, dependencies)))

@@ -11,16 +11,10 @@
 use lambda_sandbox::{Sandbox, ShutdownReason, Source, Status};
 use serde_json::json;
 
+/// Root with cgroups, where a private mount namespace can be made too (CI has them: the
+/// sandbox's own environment suite fails there without them, so these never pass by skipping).
 fn cgroups() -> bool {
-    let available = lambda_sandbox::cgroups_available();
-    // CI runs as root with cgroup controllers: there the cgroup path must be the one tested.
-    if std::env::var_os("CI").is_some() {
-        assert!(
-            available,
-            "CI runs as root with cgroups: the cgroup path must be available"
-        );
-    }
-    available
+    lambda_sandbox::cgroups_available()
 }
 
 mod binaries;

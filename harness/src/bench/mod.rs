@@ -13,6 +13,7 @@ mod otlp;
 mod records;
 pub mod report;
 mod stats;
+pub mod summary;
 pub mod targets;
 
 use std::path::PathBuf;

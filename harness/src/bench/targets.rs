@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::Summary;
+use super::summary::Summary;
 
 /// Judged targets: what, lambda-lens's figure, the reference's, the ratio, met or not
 /// (`None`: a figure is missing).

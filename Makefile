@@ -239,9 +239,9 @@ all-tests:
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
 		LAMBDA_LENS_LAYER_PUT_METRIC_DATA=$(abspath $(LAYERS)/x86_64-put-metric-data) \
 		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
-		python3 scripts/every_test_ran.py $(CARGO) test --locked --workspace -- --include-ignored
+		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast --workspace -- --include-ignored
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
-		python3 scripts/every_test_ran.py $(CARGO) test --locked -p lambda-lens --features put-metric-data --lib -- --include-ignored
+		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast -p lambda-lens --features put-metric-data --lib -- --include-ignored
 
 ## make check's formatting and clippy, and the dependency checks.
 lint: fmt-check clippy unused-deps deny

@@ -37,15 +37,17 @@ async fn the_arm64_layer_reports_every_invocation_under_qemu() {
         .find(|p| std::path::Path::new(p).is_file())
         .expect("qemu-aarch64 is installed (make test installs Debian's qemu-user)");
     // A layer whose extension runs the arm64 binary under qemu, named as Lambda would find it.
+    // The binary is copied into the layer and found beside the wrapper: the demo gives the
+    // environment a private /tmp, and only the function's and the layer's folders stay
+    // visible in it (a checkout under /tmp would hide target/layers/arm64).
     let layer = std::env::temp_dir().join(format!("lambda-lens-arm64-{}", std::process::id()));
     std::fs::create_dir_all(layer.join("extensions")).unwrap();
+    std::fs::create_dir_all(layer.join("arm64")).unwrap();
+    std::fs::copy(&binary, layer.join("arm64/lambda-lens")).unwrap();
     let wrapper = layer.join("extensions/lambda-lens");
     std::fs::write(
         &wrapper,
-        format!(
-            "#!/bin/sh\nexec {qemu} -0 lambda-lens {} \"$@\"\n",
-            binary.display()
-        ),
+        format!("#!/bin/sh\nexec {qemu} -0 lambda-lens \"$(dirname \"$0\")/../arm64/lambda-lens\" \"$@\"\n"),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;

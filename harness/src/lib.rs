@@ -4,6 +4,7 @@
 //! - [`demo`]: the demo scenario (`make demo`, `lambda-lens-demo`): the sample function and the
 //!   layer through cold starts, errors, timeouts, crashes, OOM, SnapStart and Managed Instances,
 //!   each step's EMF read back;
+//! - [`built`]: where the built layers and sample function are, for the suites that run them;
 //! - [`cost`]: what lambda-lens costs its users (`make cost`, `lambda-lens-cost`);
 //! - [`soak`]: thousands of invocations with faults mixed in (`make soak`, `lambda-lens-soak`);
 //! - [`bench`](mod@bench): lambda-lens and its peers measured in the sandbox (`make bench`,
@@ -15,6 +16,7 @@
 //! lambda-lens layer and sample function in the sandbox and assert on the EMF lambda-lens wrote.
 
 pub mod bench;
+pub mod built;
 pub mod cost;
 pub mod demo;
 pub mod soak;

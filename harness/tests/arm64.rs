@@ -8,30 +8,12 @@
     reason = "tests fail loudly"
 )]
 
-mod binaries;
-
-use std::path::PathBuf;
-
 use lambda_lens_harness::demo::{self, DemoConfig};
-
-fn arm64_extension() -> PathBuf {
-    let layer = std::env::var_os("LAMBDA_LENS_LAYER_ARM64").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/layers/arm64"),
-        PathBuf::from,
-    );
-    let extension = layer.join("extensions/lambda-lens");
-    assert!(
-        extension.is_file(),
-        "{} is missing: run `make layers` (or `make test`) first",
-        extension.display()
-    );
-    extension
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the arm64 layer (make layers) and qemu-user: make test runs it"]
 async fn the_arm64_layer_reports_every_invocation_under_qemu() {
-    let binary = arm64_extension();
+    let binary = lambda_lens_harness::built::arm64_layer().join("extensions/lambda-lens");
     let qemu = ["/usr/bin/qemu-aarch64", "/usr/local/bin/qemu-aarch64"]
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file())
@@ -53,7 +35,7 @@ async fn the_arm64_layer_reports_every_invocation_under_qemu() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let (bootstrap, _) = binaries::paths();
+    let (bootstrap, _) = lambda_lens_harness::built::paths();
     let mut config = DemoConfig::new(bootstrap, &layer);
     config.env = vec![("LAMBDA_LENS_OUTPUT".into(), "per-invocation".into())];
     let report = demo::run(&config, &demo::volume_scenario(3))

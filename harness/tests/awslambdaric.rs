@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 /// A sandbox configuration for the fixture function under awslambdaric.
 fn config(dir: &std::path::Path) -> Config {
-    let (_, layer) = binaries::paths();
+    let (_, layer) = lambda_lens_harness::built::paths();
     let code = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/awslambdaric");
     let bootstrap = dir.join("bootstrap");
     std::fs::write(

@@ -9,8 +9,6 @@
     reason = "tests fail loudly"
 )]
 
-mod binaries;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -19,7 +17,7 @@ use lambda_sandbox::{ExitKind, Source, Status};
 use serde_json::{Value, json};
 
 fn config() -> DemoConfig {
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let mut c = DemoConfig::new(bootstrap, layer);
     c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
     c.env = vec![

@@ -17,11 +17,9 @@ fn cgroups() -> bool {
     lambda_sandbox::cgroups_available()
 }
 
-mod binaries;
-
 /// The built layer and sample function in a sandbox with `edit` applied to its configuration.
 async fn lens_sandbox(edit: impl FnOnce(&mut lambda_sandbox::Config)) -> Sandbox {
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let mut config = lambda_sandbox::Config::new(bootstrap);
     config.layer_dir = Some(layer);
     config.cpu_limit = false;
@@ -82,7 +80,7 @@ async fn a_private_tmp_is_the_environments_own() {
     }
     // The function and the layer live under the host's /tmp (as a checkout in /tmp, or the
     // staging of `local invoke`, would): they must stay visible inside the private /tmp.
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let under_tmp = std::env::temp_dir().join(format!("private-tmp-{}", std::process::id()));
     std::fs::create_dir_all(under_tmp.join("function")).unwrap();
     std::fs::create_dir_all(under_tmp.join("layer/extensions")).unwrap();

@@ -12,15 +12,12 @@
 mod binaries;
 
 use binaries::{python, scratch};
+use lambda_lens_harness::built::workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local")
@@ -62,7 +59,7 @@ fn emf(stderr: &str) -> Vec<Value> {
 #[test]
 #[ignore = "needs the built layer (make layer): make test runs it"]
 fn a_provided_function_runs_from_the_template_with_its_layer_globals_and_env_vars() {
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let dir = scratch("provided");
     let template = dir.join("template.yaml");
     std::fs::write(
@@ -245,7 +242,7 @@ Resources:
 #[test]
 #[ignore = "needs the built layer and awslambdaric in .venv: make test runs it"]
 fn a_python_function_runs_under_awslambdaric_with_lambda_lens() {
-    let (_, layer) = binaries::paths();
+    let (_, layer) = lambda_lens_harness::built::paths();
     let dir = scratch("python");
     let template = python_template(&dir, &layer);
     let event = dir.join("event.json");
@@ -309,13 +306,8 @@ fn a_python_function_runs_under_awslambdaric_with_lambda_lens() {
 #[test]
 #[ignore = "needs the arm64 layer and function (make layers) and qemu-user: make test runs it"]
 fn an_arm64_build_runs_under_qemu() {
-    let layer = std::env::var_os("LAMBDA_LENS_LAYER_ARM64")
-        .map_or_else(|| workspace().join("target/layers/arm64"), PathBuf::from);
-    let code = workspace().join("target/function-arm64");
-    assert!(
-        layer.join("extensions/lambda-lens").is_file() && code.join("bootstrap").is_file(),
-        "the arm64 layer and function are missing: run `make layers` (part of `make test`)"
-    );
+    let layer = lambda_lens_harness::built::arm64_layer();
+    let code = lambda_lens_harness::built::arm64_function();
     let dir = scratch("arm64");
     let template = dir.join("template.yaml");
     std::fs::write(
@@ -380,7 +372,7 @@ Resources:
 /// runs it; returns the exit status and stderr.
 fn failing(name: &str, template: &str, extra: &[&str]) -> (Option<i32>, String) {
     let dir = scratch(name);
-    let (bootstrap, _) = binaries::paths();
+    let (bootstrap, _) = lambda_lens_harness::built::paths();
     let text = template.replace("{code}", &bootstrap.parent().unwrap().display().to_string());
     let path_ = dir.join("template.yaml");
     std::fs::write(&path_, text).unwrap();
@@ -460,7 +452,7 @@ fn a_python_without_awslambdaric_is_told_how_to_install_it() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let template = python_template(&dir, &binaries::paths().1);
+    let template = python_template(&dir, &lambda_lens_harness::built::paths().1);
     let (out, _, stderr) = local_invoke(&["-t", path(&template), "--python", path(&bare)]);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -8,8 +8,6 @@
     reason = "tests fail loudly"
 )]
 
-mod binaries;
-
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -47,7 +45,7 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitSt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built layer (make layer): make test runs it"]
 async fn lambda_lens_reports_every_invocation_under_lambda_simulator() {
-    let (bootstrap, _) = binaries::paths();
+    let (bootstrap, _) = lambda_lens_harness::built::paths();
     let simulator = Simulator::builder()
         .function_name("simulated")
         .memory_size_mb(256)
@@ -59,7 +57,7 @@ async fn lambda_lens_reports_every_invocation_under_lambda_simulator() {
     let mut env = simulator.lambda_env_vars();
     env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "debug".into());
 
-    let mut extension = spawn(&binaries::extension(), &env);
+    let mut extension = spawn(&lambda_lens_harness::built::extension(), &env);
     // The extension subscribes before its first /next: wait for that poll, then start the runtime.
     simulator
         .wait_for(

@@ -11,8 +11,6 @@
     reason = "tests fail loudly"
 )]
 
-mod binaries;
-
 use std::time::Duration;
 
 use lambda_lens_harness::demo;
@@ -94,8 +92,8 @@ impl Script {
 }
 
 async fn run(script: &Script) -> Run {
-    let mut config = Config::new(binaries::bootstrap());
-    config.layer_dir = Some(binaries::put_metric_data_layer());
+    let mut config = Config::new(lambda_lens_harness::built::bootstrap());
+    config.layer_dir = Some(lambda_lens_harness::built::put_metric_data_layer());
     config.function_name = FUNCTION.to_owned();
     config.region = local_cloudwatch::REGION.to_owned();
     config.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
@@ -359,7 +357,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built layer (make layer): make test runs it"]
 async fn the_default_layer_asked_for_put_metric_data_says_so_once_and_writes_emf() {
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let mut config = Config::new(bootstrap);
     config.layer_dir = Some(layer);
     config.env = vec![

@@ -2,14 +2,12 @@
 //! mix of invocations and faults, with every check of `lambda_lens_harness::soak`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod binaries;
-
 use lambda_lens_harness::soak;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built layer (make layer): make test runs it"]
 async fn a_short_soak_keeps_every_promise() {
-    let (bootstrap, layer) = binaries::paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let s = soak::soak(&bootstrap, &layer, 200, 7).await.expect("sandbox run");
     assert!(s.problems.is_empty(), "{:#?}", s.problems);
     assert!(s.resets > 0, "the mix included resets: {:?}", s.faults);

@@ -1,39 +1,14 @@
-//! Where the built `lambda-lens` layer and sample function are, for the suites that run them in
-//! the sandbox. `make test` builds them and passes their paths; run by hand, `make layer` first.
+//! The built `lambda-lens` layer and sample function (located by `lambda_lens_harness::built`),
+//! and what the suites that run them in the sandbox share: the Python with awslambdaric, scratch
+//! folders, a demo run, the sandbox's command.
 #![allow(dead_code, reason = "shared by several test binaries")]
 
 use std::path::PathBuf;
 
-/// The workspace's root (the first folder above this crate with a `Cargo.lock`).
-fn workspace() -> PathBuf {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .find(|dir| dir.join("Cargo.lock").is_file())
-        .unwrap_or(manifest)
-        .to_path_buf()
-}
+use lambda_lens_harness::built::workspace;
 
 fn from_env(var: &str, default: PathBuf) -> PathBuf {
     std::env::var_os(var).map_or(default, PathBuf::from)
-}
-
-/// `(bootstrap, layer directory)`; panics with the fix when they are missing.
-pub(crate) fn paths() -> (PathBuf, PathBuf) {
-    let layer = from_env("LAMBDA_LENS_LAYER", workspace().join("target/layers/x86_64"));
-    let bootstrap = from_env(
-        "LAMBDA_LENS_BOOTSTRAP",
-        workspace().join("target/function/bootstrap"),
-    );
-    let extension = layer.join("extensions/lambda-lens");
-    for path in [&bootstrap, &extension] {
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make layer` (or `make test`, which builds it) first",
-            path.display()
-        );
-    }
-    (bootstrap, layer)
 }
 
 /// The Python interpreter with awslambdaric (`make test` installs it into the project's
@@ -57,43 +32,10 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The extension executable itself.
-pub(crate) fn extension() -> PathBuf {
-    paths().1.join("extensions/lambda-lens")
-}
-
-/// The sample function alone (any layer variant may go with it).
-pub(crate) fn bootstrap() -> PathBuf {
-    let bootstrap = from_env(
-        "LAMBDA_LENS_BOOTSTRAP",
-        workspace().join("target/function/bootstrap"),
-    );
-    assert!(
-        bootstrap.is_file(),
-        "{} is missing: run `make layer` first",
-        bootstrap.display()
-    );
-    bootstrap
-}
-
-/// The layer built with the PutMetricData sink (`make layer SINK=put-metric-data`).
-pub(crate) fn put_metric_data_layer() -> PathBuf {
-    let layer = from_env(
-        "LAMBDA_LENS_LAYER_PUT_METRIC_DATA",
-        workspace().join("target/layers/x86_64-put-metric-data"),
-    );
-    assert!(
-        layer.join("extensions/lambda-lens").is_file(),
-        "{} is missing: run `make layer SINK=put-metric-data` (or `make test`, which builds it) first",
-        layer.display()
-    );
-    layer
-}
-
 /// A demo run of the built layer and function with `env` (`SANDBOX_ECHO` set: the processes'
 /// output is echoed live).
 pub(crate) fn demo_config(env: &[(&str, &str)]) -> lambda_lens_harness::demo::DemoConfig {
-    let (bootstrap, layer) = paths();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let mut c = lambda_lens_harness::demo::DemoConfig::new(bootstrap, layer);
     c.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
     c.env = env

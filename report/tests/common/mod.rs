@@ -10,12 +10,7 @@ use local_cloudwatch::LocalCloudWatch;
 
 use serde_json::{Map, Value};
 
-pub(crate) fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
+pub(crate) use lambda_lens_harness::built::workspace;
 
 /// `target/report-tests/NAME`, emptied.
 pub(crate) fn scratch(name: &str) -> PathBuf {
@@ -25,29 +20,11 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// `(bootstrap, layer directory)` as `make test` passes them (`make layer` builds them).
-pub(crate) fn layer() -> (PathBuf, PathBuf) {
-    let from = |var: &str, default: PathBuf| std::env::var_os(var).map_or(default, PathBuf::from);
-    let layer = from("LAMBDA_LENS_LAYER", workspace().join("target/layers/x86_64"));
-    let bootstrap = from(
-        "LAMBDA_LENS_BOOTSTRAP",
-        workspace().join("target/function/bootstrap"),
-    );
-    for path in [&bootstrap, &layer.join("extensions/lambda-lens")] {
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make layer` (or `make test`, which builds it) first",
-            path.display()
-        );
-    }
-    (bootstrap, layer)
-}
-
 /// The demo scenario (cold start, warm, CPU, error, timeout, 64 MB, out of memory, ...) of the
 /// real sample function with the real layer in the sandbox, with `env` for the extension.
 /// Returns the EMF lines it printed.
 pub(crate) fn sandbox_run(env: &[(&str, &str)]) -> Vec<String> {
-    let (bootstrap, layer) = layer();
+    let (bootstrap, layer) = lambda_lens_harness::built::paths();
     let mut config = lambda_lens_harness::demo::DemoConfig::new(bootstrap, layer);
     config.env = env
         .iter()

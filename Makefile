@@ -215,10 +215,11 @@ unit-tests: toolchain
 	$(CARGO) test --locked --workspace
 	$(CARGO) test --locked -p lambda-lens --features put-metric-data --lib
 
-## Everything, on a fresh machine (what .ci/run runs): make check first (the fast failures), the
-## dependency checks, the layers and what the suites need, the short forms of make cost and make
-## bench, then every test of the workspace with the ignored ones included (all-tests).
-test: check unused-deps deny layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+## Everything, on a fresh machine (what .ci/run runs): formatting and clippy first (the fast
+## failures), the dependency checks, the layers and what the suites need, the short forms of make
+## cost and make bench, then every test of the workspace with the ignored ones included
+## (all-tests: make check's tests are among them, so they run once).
+test: fmt-check clippy unused-deps deny layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

@@ -8,8 +8,16 @@
 //! (unique names, units from the CloudWatch list, `StorageResolution` 1 or 60), each metric
 //! naming a top-level member that is a finite number, an array of at most 100 numbers, or the
 //! `{"Values": [...], "Counts": [...]}` form with matching lengths.
+//!
+//! Beside it, [`extract`]: CloudWatch Logs' side of the format, the metrics it would take from
+//! the log events of a log group (each event's message on its own, the checker deciding which
+//! documents are valid).
 
 use serde_json::{Map, Value};
+
+mod extract;
+
+pub use extract::{Datum, Extraction, MetricKey, dimensions, extract};
 
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
@@ -47,29 +55,49 @@ pub const UNITS: &[&str] = &[
     "None",
 ];
 
-/// Checks one line of output. Returns the parsed document, or every problem found.
+/// Checks one line of output: one document on one line (each stdout line becomes one log
+/// event), and [`check_message`]'s rules. Returns the parsed document, or every problem found.
 pub fn check_line(line: &str) -> Result<Map<String, Value>, Vec<String>> {
     let mut problems = Vec::new();
-    if line.len() > MAX_DOCUMENT_BYTES {
-        problems.push(format!(
-            "document is {} bytes, over the 1 MB event limit",
-            line.len()
-        ));
-    }
     if line.contains('\n') {
         problems.push("document spans more than one line".to_owned());
     }
-    let doc = match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(doc)) => doc,
-        Ok(other) => return Err(vec![format!("not a JSON object: {other}")]),
-        Err(err) => return Err(vec![format!("not JSON: {err}")]),
-    };
-    check_document(&doc, &mut problems);
+    let doc = parse_and_check(line, &mut problems)?;
     if problems.is_empty() {
         Ok(doc)
     } else {
         Err(problems)
     }
+}
+
+/// Checks one log event's message as the specification reads it: the whole message one JSON
+/// object (nothing before or after it), at most 1 MB, and the document's rules. Returns the
+/// parsed document, or every problem found.
+pub fn check_message(message: &str) -> Result<Map<String, Value>, Vec<String>> {
+    let mut problems = Vec::new();
+    let doc = parse_and_check(message, &mut problems)?;
+    if problems.is_empty() {
+        Ok(doc)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The size rule, the parse and the document's rules; `Err` only when there is no object to check.
+fn parse_and_check(text: &str, problems: &mut Vec<String>) -> Result<Map<String, Value>, Vec<String>> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        problems.push(format!(
+            "document is {} bytes, over the 1 MB event limit",
+            text.len()
+        ));
+    }
+    let doc = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(doc)) => doc,
+        Ok(other) => return Err(vec![format!("not a JSON object: {other}")]),
+        Err(err) => return Err(vec![format!("not JSON: {err}")]),
+    };
+    check_document(&doc, problems);
+    Ok(doc)
 }
 
 /// Whether a line looks like an EMF document at all (has `_aws.CloudWatchMetrics`).
@@ -113,6 +141,11 @@ fn check_directive(i: usize, d: &Map<String, Value>, doc: &Map<String, Value>, p
     }
     match d.get("Dimensions").and_then(Value::as_array) {
         None => problems.push(format!("directive {i}: Dimensions is not an array")),
+        // (a) the specification's JSON schema: at least one dimension set (which may itself be
+        // empty). What CloudWatch does with none is not documented (d); a writer need not find out.
+        Some(sets) if sets.is_empty() => {
+            problems.push(format!("directive {i}: Dimensions has no dimension set"));
+        }
         Some(sets) => {
             for set in sets {
                 let Some(keys) = set.as_array() else {
@@ -222,6 +255,7 @@ mod tests {
             (r#""Counts":[3]"#, r#""Counts":[3,4]"#),
             (r#""Namespace":"LambdaLens""#, r#""Namespace":"AWS/Lambda""#),
             (r#"{"Name":"Invocations""#, r#"{"Name":"Duration""#),
+            (r#"[["FunctionName"]]"#, "[]"),
         ];
         for (from, to) in cases {
             let bad = GOOD.replacen(from, to, 1);

@@ -92,8 +92,10 @@ const TYPICAL_RECORD_BYTES: usize = 384;
 ///
 /// Each record is decoded on its own, straight into its type. One that does not match its
 /// type's schema (but is well-formed JSON) is counted as malformed and skipped; the rest of
-/// the batch is read. Where the JSON itself breaks off, the records before the break are kept
-/// and the batch ends there.
+/// the batch is read. One that is not JSON (a syntax error inside it) is skipped up to the
+/// next place a record begins (see [`Cursor::resync`]), counted as one malformed record, and
+/// the records after it are read. Where the body breaks off with no record after the break,
+/// the records before it are kept and the batch ends there.
 #[derive(Debug, Default, Clone)]
 pub struct Cursor {
     /// Bytes of the body read so far.
@@ -170,10 +172,10 @@ impl Cursor {
                         Some(b',') if !first => self.at += 1,
                         _ if first => {}
                         _ => {
-                            self.broken(
-                                stats,
-                                "a record is not followed by a comma or the end of the array",
-                            );
+                            let problem = "a record is not followed by a comma or the end of the array";
+                            if !self.resync(body, &rest, stats, problem) {
+                                self.broken(stats, problem);
+                            }
                             continue;
                         }
                     }
@@ -183,7 +185,7 @@ impl Cursor {
                         deliver(&item, stats);
                         return Some(item);
                     }
-                    if let Some(item) = self.element(&rest, stats) {
+                    if let Some(item) = self.element(body, &rest, stats) {
                         return Some(item);
                     }
                 }
@@ -195,6 +197,7 @@ impl Cursor {
     /// batch broke off there (then the cursor is done).
     fn element<'a, R: serde_json::de::Read<'a>>(
         &mut self,
+        body: &'a [u8],
         rest: &impl Fn(usize) -> Option<R>,
         stats: &mut DecodeStats,
     ) -> Option<Item<'a>> {
@@ -226,14 +229,73 @@ impl Cursor {
                     });
                     return None;
                 }
-                self.broken(stats, &format!("the batch is not a complete JSON array ({err})"));
+                self.not_json(body, rest, stats, &err);
             }
-            Some(Err(err)) => {
-                self.broken(stats, &format!("the batch is not a complete JSON array ({err})"));
-            }
+            Some(Err(err)) => self.not_json(body, rest, stats, &err),
             None => self.broken(stats, "the batch ends without closing its array"),
         }
         None
+    }
+
+    /// The element at `self.at` is not JSON (`err`): the batch is read on from the next
+    /// record, or ends here when there is none.
+    fn not_json<'a, R: serde_json::de::Read<'a>>(
+        &mut self,
+        body: &'a [u8],
+        rest: &impl Fn(usize) -> Option<R>,
+        stats: &mut DecodeStats,
+        err: &serde_json::Error,
+    ) {
+        let problem = format!("a record is not JSON ({err})");
+        if !self.resync(body, rest, stats, &problem) {
+            self.broken(stats, &format!("the batch is not a complete JSON array ({err})"));
+        }
+    }
+
+    /// Moves past a stretch of the body that is not JSON (a syntax error inside a record, or
+    /// between two) to the next place a record begins, counting the stretch as one malformed
+    /// record; `false` (nothing moved) when no record follows.
+    ///
+    /// Where the broken record ends cannot be read (its brackets may not balance), so the
+    /// next record is searched for: a `{` after a `,` (whitespace allowed between), whose
+    /// first key is one of a record's (`time`, `type`, `record`), that is a whole JSON object
+    /// with a `time` and a `type`, and that is followed by another record (a `,` then a `{`),
+    /// the array's last `]` or the end of the body. An object nested inside the broken record would have to pass all of these
+    /// to be taken for a record (d: no such record is known; the cost is at most one record
+    /// read that was not one). At most [`RESYNC_TRIES`] places are tried, so a pathological
+    /// body costs bounded work.
+    fn resync<'a, R: serde_json::de::Read<'a>>(
+        &mut self,
+        body: &'a [u8],
+        rest: &impl Fn(usize) -> Option<R>,
+        stats: &mut DecodeStats,
+        problem: &str,
+    ) -> bool {
+        let mut from = self.at.saturating_add(1);
+        for _ in 0..RESYNC_TRIES {
+            let Some(at) = next_opening(body, from) else {
+                return false;
+            };
+            from = at + 1;
+            let mut raw = match rest(at) {
+                Some(reader) => StreamDeserializer::<R, &RawValue>::new(reader),
+                None => continue,
+            };
+            let Some(Ok(value)) = raw.next() else {
+                continue;
+            };
+            if ends_like_a_record(body, at + raw.byte_offset())
+                && serde_json::from_str::<wire::Envelope<'_>>(value.get()).is_ok()
+            {
+                stats.records += 1;
+                stats.malformed += 1;
+                stats.problem(|| format!("{problem}; it was skipped and the records after it were read"));
+                self.at = at;
+                self.state = State::First;
+                return true;
+            }
+        }
+        false
     }
 
     /// The batch cannot be read past here: one malformed count for the rest, and the end.
@@ -255,6 +317,61 @@ impl Cursor {
     }
 }
 
+/// Places [`Cursor::resync`] tries before it gives the rest of a batch up.
+const RESYNC_TRIES: usize = 256;
+
+/// The first non-whitespace byte at or after `at`.
+fn next_byte(body: &[u8], at: usize) -> Option<u8> {
+    body.get(at..)?
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+}
+
+/// Whether what follows an object that ends at `at` is what follows a record of the batch:
+/// a `,` and the next record's `{`, the closing `]` with nothing after it, or the end of a body
+/// that breaks off.
+fn ends_like_a_record(body: &[u8], at: usize) -> bool {
+    let after = |b: u8| {
+        body.get(at..)
+            .and_then(|rest| rest.iter().position(|&c| c == b))
+            .map(|i| at + i + 1)
+    };
+    match next_byte(body, at) {
+        None => true,
+        Some(b',') => after(b',').and_then(|i| next_byte(body, i)) == Some(b'{'),
+        Some(b']') => after(b']').is_some_and(|i| next_byte(body, i).is_none()),
+        Some(_) => false,
+    }
+}
+
+/// The next `{` at or after `from` that follows a `,` (whitespace between) and opens with one
+/// of a record's keys: where a record of the batch may begin.
+fn next_opening(body: &[u8], from: usize) -> Option<usize> {
+    let space = |b: &u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    let mut at = from;
+    loop {
+        let brace = at + body.get(at..)?.iter().position(|&b| b == b'{')?;
+        at = brace + 1;
+        let before = body.get(..brace)?.iter().rev().find(|b| !space(b));
+        if before != Some(&b',') {
+            continue;
+        }
+        let inside = body.get(at..)?;
+        let key = inside
+            .iter()
+            .position(|b| !space(b))
+            .and_then(|i| inside.get(i..));
+        if key.is_some_and(|k| {
+            [&b"\"time\""[..], b"\"type\"", b"\"record\""]
+                .iter()
+                .any(|w| k.starts_with(w))
+        }) {
+            return Some(brace);
+        }
+    }
+}
+
 /// Counts a decoded record.
 fn deliver(item: &Item<'_>, stats: &mut DecodeStats) {
     stats.records += 1;
@@ -265,5 +382,131 @@ fn deliver(item: &Item<'_>, stats: &mut DecodeStats) {
         }
         Record::Ignored => stats.ignored += 1,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests fail loudly")]
+
+    use super::*;
+
+    const START: &str = r#"{"time":"2026-11-25T10:00:00.000Z","type":"platform.start","record":{"requestId":"r1","version":"$LATEST"}}"#;
+    const DONE: &str = r#"{"time":"2026-11-25T10:00:00.100Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success","metrics":{"durationMs":5.5}}}"#;
+    const REPORT: &str = r#"{"time":"2026-11-25T10:00:00.200Z","type":"platform.report","record":{"requestId":"r1","status":"success","metrics":{"durationMs":6.5}}}"#;
+
+    /// The kinds read from `body` and the stats, read as text and as bytes (the two must
+    /// agree).
+    fn read(body: &str) -> (Vec<String>, DecodeStats) {
+        let (items, stats) = decode_records(body.as_bytes());
+        let kinds: Vec<String> = items.iter().map(|i| i.kind.to_string()).collect();
+        let (mut cursor, mut by_bytes) = (Cursor::default(), DecodeStats::default());
+        let mut bytes_kinds = Vec::new();
+        while let Some(item) = cursor.next(body.as_bytes(), &mut by_bytes) {
+            bytes_kinds.push(item.kind.to_string());
+        }
+        assert_eq!(kinds, bytes_kinds, "{body}");
+        assert_eq!(stats, by_bytes, "{body}");
+        (kinds, stats)
+    }
+
+    /// A syntax error anywhere inside one record costs that record: the records after it
+    /// are read (they were all lost: the batch ended at the error).
+    #[test]
+    fn a_record_that_is_not_json_costs_that_record_only() {
+        let broken = [
+            // A doubled comma, a missing value, a missing colon.
+            r#"{"time":"2026-11-25T10:00:00.050Z","type":"platform.runtimeDone","record":{"requestId":"r0",,"status":"success"}}"#,
+            r#"{"time":,"type":"platform.start","record":{"requestId":"r0"}}"#,
+            r#"{"time" "2026-11-25T10:00:00Z","type":"platform.start","record":{}}"#,
+            // Brackets that do not balance: the next record would be read as a span.
+            r#"{"time":"2026-11-25T10:00:00Z","type":"platform.report","record":{"requestId":"r0","metrics":{"durationMs":1},"spans":[{"name":"x"}"#,
+            // A string that does not end where it should, a bare word, a control character.
+            r#"{"time":"2026-11-25T10:00:00Z,"type":"platform.start","record":{"requestId":"r0"}}"#,
+            r#"{"time":"2026-11-25T10:00:00Z","type":platform.start,"record":{"requestId":"r0"}}"#,
+            "{\"time\":\"2026-11-25T10:00:00Z\",\"type\":\"function\",\"record\":\"a\u{1}b\"}",
+            // A number that is not one, a truncated literal.
+            r#"{"time":"2026-11-25T10:00:00Z","type":"platform.report","record":{"requestId":"r0","metrics":{"durationMs":1.}}}"#,
+            r#"{"time":"2026-11-25T10:00:00Z","type":"platform.start","record":{"requestId":"r0","version":nul}}"#,
+        ];
+        for bad in broken {
+            for body in [
+                format!("[{START},{bad},{DONE},{REPORT}]"),
+                format!("[{bad},{START},{DONE},{REPORT}]"),
+                format!("[\n  {START},\n  {bad},\n  {DONE},\n  {REPORT}\n]"),
+            ] {
+                let (kinds, s) = read(&body);
+                assert_eq!(
+                    kinds,
+                    ["platform.start", "platform.runtimeDone", "platform.report"],
+                    "{body}"
+                );
+                assert_eq!((s.records, s.malformed), (4, 1), "{body}");
+                assert!(
+                    s.first_problem.unwrap().contains("records after it were read"),
+                    "{body}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_between_two_records_costs_nothing_but_itself() {
+        let (kinds, s) = read(&format!("[{START} x ,{DONE},{REPORT}]"));
+        assert_eq!(
+            kinds,
+            ["platform.start", "platform.runtimeDone", "platform.report"]
+        );
+        assert_eq!(s.malformed, 1);
+    }
+
+    #[test]
+    fn several_broken_records_each_cost_only_themselves() {
+        let bad = r#"{"time":"t","type":"platform.start","record":{"requestId":"r0",}"#;
+        let (kinds, s) = read(&format!("[{bad},{START},{bad},{bad},{DONE},{REPORT},{bad}]"));
+        assert_eq!(
+            kinds,
+            ["platform.start", "platform.runtimeDone", "platform.report"]
+        );
+        // The two adjacent broken records are one stretch; the last one breaks the batch off.
+        assert_eq!((s.records, s.malformed), (5, 3));
+    }
+
+    /// An object inside the broken record is not taken for a record unless it is one in
+    /// every way a record of the batch is: here it is followed by the rest of its record.
+    #[test]
+    fn an_object_nested_in_a_broken_record_is_not_taken_for_a_record() {
+        let bad = r#"{"time":"2026-11-25T10:00:00Z","type":"function","record":{"a":,"b":[1,{"time":"t","type":"platform.start","record":{"requestId":"fake"}}],"c":1}}"#;
+        let body = format!("[{bad},{START}]");
+        let (items, s) = decode_records(body.as_bytes());
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|i| match &i.record {
+                Record::Start(st) => Some(st.request_id.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["r1"]);
+        assert_eq!((s.records, s.malformed), (2, 1));
+    }
+
+    #[test]
+    fn a_body_that_breaks_off_inside_a_record_keeps_the_records_before_it() {
+        let (kinds, s) = read(&format!("[{START},{DONE},{{\"time\":\"2026"));
+        assert_eq!(kinds, ["platform.start", "platform.runtimeDone"]);
+        assert_eq!((s.records, s.malformed), (2, 1));
+        assert!(s.first_problem.unwrap().contains("kept the records before"));
+    }
+
+    #[test]
+    fn a_pathological_body_costs_bounded_work() {
+        // Thousands of places that look like a record's beginning, none of them one.
+        let noise = r#",{"time":[,"#.repeat(20_000);
+        let body = format!("[{START},{{\"time\":1{noise}}},{DONE}]");
+        let started = std::time::Instant::now();
+        let (kinds, s) = read(&body);
+        assert_eq!(kinds, ["platform.start"]);
+        assert_eq!(s.malformed, 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -84,6 +84,7 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 /// What [`Scan::outcome`] reads.
 struct Outcome<'a, M, S> {
     request_id: &'a str,
+    tenant_id: Text<'a>,
     status: Text<'a>,
     error_type: Text<'a>,
     metrics: Option<M>,
@@ -321,15 +322,17 @@ impl<'a> Scan<'a> {
     }
 
     fn start(&mut self) -> Option<Start<'a>> {
-        let (mut id, mut version, mut tracing) = (None, None, None);
+        let (mut id, mut tenant, mut version, mut tracing) = (None, None, None, None);
         self.object(|scan, key| match key {
             "requestId" => once(&mut id, scan.string()?),
+            "tenantId" => once(&mut tenant, scan.text()?),
             "version" => once(&mut version, scan.text()?),
             "tracing" => once(&mut tracing, scan.nullable(Self::tracing)?),
             _ => scan.skip(2),
         })?;
         Some(Start {
             request_id: Cow::Borrowed(id?),
+            tenant_id: tenant.flatten(),
             version: version.flatten(),
             tracing: tracing.flatten(),
         })
@@ -354,6 +357,7 @@ impl<'a> Scan<'a> {
         let done = self.outcome(|scan| scan.nullable(Self::runtime_done_metrics))?;
         Some(RuntimeDone {
             request_id: Cow::Borrowed(done.request_id),
+            tenant_id: done.tenant_id,
             status: done.status,
             error_type: done.error_type,
             metrics: done.metrics.flatten(),
@@ -378,6 +382,7 @@ impl<'a> Scan<'a> {
         let report = self.outcome(Self::report_metrics)?;
         Some(Report {
             request_id: Cow::Borrowed(report.request_id),
+            tenant_id: report.tenant_id,
             status: report.status,
             error_type: report.error_type,
             metrics: report.metrics?,
@@ -385,16 +390,17 @@ impl<'a> Scan<'a> {
         })
     }
 
-    /// The members `platform.runtimeDone` and `platform.report` share (the request id, status,
-    /// error type, spans) and their metrics, read by `metrics` (`None` when left out).
+    /// The members `platform.runtimeDone` and `platform.report` share (the request id, tenant,
+    /// status, error type, spans) and their metrics, read by `metrics` (`None` when left out).
     fn outcome<M, S: SpanSlots>(
         &mut self,
         mut metrics: impl FnMut(&mut Self) -> Option<M>,
     ) -> Option<Outcome<'a, M, S>> {
-        let (mut id, mut status, mut error_type) = (None, None, None);
+        let (mut id, mut tenant, mut status, mut error_type) = (None, None, None, None);
         let (mut read, mut spans) = (None, None);
         self.object(|scan, key| match key {
             "requestId" => once(&mut id, scan.string()?),
+            "tenantId" => once(&mut tenant, scan.text()?),
             "status" => once(&mut status, scan.text()?),
             "errorType" => once(&mut error_type, scan.text()?),
             "metrics" => once(&mut read, metrics(scan)?),
@@ -403,6 +409,7 @@ impl<'a> Scan<'a> {
         })?;
         Some(Outcome {
             request_id: id?,
+            tenant_id: tenant.flatten(),
             status: status.flatten(),
             error_type: error_type.flatten(),
             metrics: read,

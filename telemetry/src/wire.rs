@@ -176,6 +176,10 @@ pub struct PhaseReport<'a> {
 pub struct Start<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
+    /// Tenant isolation mode's tenant, where the function uses it (b: `tenantId` of
+    /// `InvokeStartData`, `internal/lambda/interop/events_api.go` of AWS's emulator).
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub tenant_id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "optional_text")]
     pub version: Text<'a>,
     #[serde(borrow, default)]
@@ -203,6 +207,9 @@ impl RuntimeDoneMetrics {
 pub struct RuntimeDone<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
+    /// As [`Start::tenant_id`] (b: `InvokeRuntimeDoneData`).
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub tenant_id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
     #[serde(borrow, default, deserialize_with = "optional_text")]
@@ -279,23 +286,35 @@ impl<'de> Deserialize<'de> for RuntimeDoneSpans {
 }
 
 /// The `spans` of `platform.report`: `extensionOverhead`, the time the extensions took after
-/// the runtime's next (Lambda sends it when the environment has extensions).
+/// the runtime's next (Lambda sends it when the environment has extensions); and on Lambda
+/// Managed Instances, which send no `platform.runtimeDone`, the response spans that record
+/// carries elsewhere: `responseLatency` and `responseDuration` (b: AWS's Managed Instances
+/// code, `internal/lambda-managed-instances/invoke/metrics.go`, adds both to the report).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct ReportSpans {
     pub extension_overhead_ms: Option<f64>,
+    pub response_latency_ms: Option<f64>,
+    pub response_duration_ms: Option<f64>,
 }
 
 impl ReportSpans {
-    /// Checks the span's duration against [`bounds::DURATION_MS`].
+    /// Checks every span's duration against [`bounds::DURATION_MS`].
     pub fn check(&mut self, refused: Refused<'_>) {
         let max = bounds::DURATION_MS;
         optional(&mut self.extension_overhead_ms, "extensionOverhead", max, refused);
+        optional(&mut self.response_latency_ms, "responseLatency", max, refused);
+        optional(&mut self.response_duration_ms, "responseDuration", max, refused);
     }
 }
 
 impl SpanSlots for ReportSpans {
     fn place(&mut self, name: &str) -> Option<&mut Option<f64>> {
-        (name == "extensionOverhead").then_some(&mut self.extension_overhead_ms)
+        match name {
+            "extensionOverhead" => Some(&mut self.extension_overhead_ms),
+            "responseLatency" => Some(&mut self.response_latency_ms),
+            "responseDuration" => Some(&mut self.response_duration_ms),
+            _ => None,
+        }
     }
 }
 
@@ -341,6 +360,9 @@ impl ReportMetrics {
 pub struct Report<'a> {
     #[serde(borrow)]
     pub request_id: Cow<'a, str>,
+    /// As [`Start::tenant_id`] (b: `ReportData`).
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub tenant_id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "optional_text")]
     pub status: Text<'a>,
     #[serde(borrow, default, deserialize_with = "optional_text")]

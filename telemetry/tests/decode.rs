@@ -374,7 +374,7 @@ fn a_cursor_read_in_parts_gives_what_one_pass_gives() {
 }
 
 #[test]
-fn bytes_that_are_not_utf8_end_the_batch_and_keep_the_records_before_them() {
+fn bytes_that_are_not_utf8_cost_their_record_only() {
     let mut body = format!(
         "[{},{},{}]",
         fixture("platform.start"),
@@ -383,8 +383,8 @@ fn bytes_that_are_not_utf8_end_the_batch_and_keep_the_records_before_them() {
     )
     .into_bytes();
     // An invalid byte inside the runtimeDone record: the body is not text as a whole, so each
-    // string is checked as it is read, and the JSON cannot be read past that one (its extent
-    // is unknown).
+    // string is checked as it is read; that record is skipped and the batch read on from the
+    // next one.
     let second = body
         .windows(22)
         .position(|w| w == b"\"platform.runtimeDone\"")
@@ -392,10 +392,10 @@ fn bytes_that_are_not_utf8_end_the_batch_and_keep_the_records_before_them() {
     body[second + 1] = 0xff;
     assert!(std::str::from_utf8(&body).is_err());
     let (items, s) = decode_records(&body);
-    assert_eq!((s.records, s.malformed), (1, 1), "{s:?}");
-    assert!(s.first_problem.unwrap().contains("kept the records before"));
+    assert_eq!((s.records, s.malformed), (3, 1), "{s:?}");
+    assert!(s.first_problem.unwrap().contains("records after it were read"));
     let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_ref()).collect();
-    assert_eq!(kinds, ["platform.start"]);
+    assert_eq!(kinds, ["platform.start", "platform.report"]);
 }
 
 #[test]

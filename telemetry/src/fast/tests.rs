@@ -71,6 +71,26 @@ fn a_record_of_the_usual_shape_is_read_here_and_ends_where_it_ends() {
     assert!(matches!(report.request_id, Cow::Borrowed("a")));
 }
 
+/// A report as Lambda Managed Instances send it (no `platform.runtimeDone`): the response
+/// spans ride on the report, and a tenant's id where tenant isolation is on.
+#[test]
+fn a_managed_instances_report_keeps_its_response_spans_and_tenant() {
+    let text = r#"{"time":"2026-11-25T10:00:01.000Z","type":"platform.report","record":{"requestId":"a","tenantId":"blue","status":"success","metrics":{"durationMs":12.25},"spans":[{"name":"responseLatency","start":"2026-11-25T10:00:01.000Z","durationMs":9.5},{"name":"responseDuration","start":"2026-11-25T10:00:01.010Z","durationMs":0.75}],"tracing":{"spanId":"s","type":"X-Amzn-Trace-Id","value":"Root=1"}}}"#;
+    let (item, _) = item(text, 0).unwrap();
+    let Record::Report(report) = item.record else {
+        unreachable!("a report")
+    };
+    assert_eq!(report.spans.response_latency_ms, Some(9.5));
+    assert_eq!(report.spans.response_duration_ms, Some(0.75));
+    assert_eq!(report.spans.extension_overhead_ms, None);
+    assert_eq!(report.tenant_id.as_deref(), Some("blue"));
+    let theirs: Item<'_> = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        format!("{:?}", Record::Report(report)),
+        format!("{:?}", theirs.record)
+    );
+}
+
 #[test]
 fn what_it_was_not_made_for_is_left_to_serde() {
     for text in [
@@ -199,6 +219,7 @@ fn usual(kind: &'static str) -> J {
     let record = match kind {
         "platform.start" => Object(vec![
             ("requestId", Raw(r#""a""#)),
+            ("tenantId", Raw(r#""blue""#)),
             ("version", Raw(r#""$LATEST""#)),
             (
                 "tracing",
@@ -211,6 +232,7 @@ fn usual(kind: &'static str) -> J {
         ]),
         "platform.runtimeDone" => Object(vec![
             ("requestId", Raw(r#""a""#)),
+            ("tenantId", Raw(r#""blue""#)),
             ("status", Raw(r#""error""#)),
             ("errorType", Raw(r#""Runtime.Crash""#)),
             (
@@ -221,6 +243,7 @@ fn usual(kind: &'static str) -> J {
         ]),
         "platform.report" => Object(vec![
             ("requestId", Raw(r#""a""#)),
+            ("tenantId", Raw(r#""blue""#)),
             ("status", Raw(r#""error""#)),
             ("errorType", Raw(r#""Runtime.Crash""#)),
             (
@@ -463,11 +486,13 @@ fn record(kind: &str) -> BoxedStrategy<String> {
     match kind {
         "platform.start" => object(vec![
             ("requestId", id()),
+            ("tenantId", a_text().boxed()),
             ("version", a_text().boxed()),
             ("tracing", tracing()),
         ]),
         "platform.runtimeDone" => object(vec![
             ("requestId", id()),
+            ("tenantId", a_text().boxed()),
             ("status", a_text().boxed()),
             ("errorType", a_text().boxed()),
             ("metrics", metrics(&["durationMs", "producedBytes"])),
@@ -476,6 +501,7 @@ fn record(kind: &str) -> BoxedStrategy<String> {
         ]),
         "platform.report" => object(vec![
             ("requestId", id()),
+            ("tenantId", a_text().boxed()),
             ("status", a_text().boxed()),
             ("errorType", a_text().boxed()),
             (

@@ -97,12 +97,34 @@ pub struct Args {
     /// AWS_REGION [default: us-east-1].
     #[arg(long)]
     pub region: Option<String>,
-    /// Sets AWS_LAMBDA_LOG_FORMAT (Text or JSON).
+    /// LoggingConfig.LogFormat: Text (default) or JSON; sets AWS_LAMBDA_LOG_FORMAT. JSON
+    /// writes the platform's lines as JSON objects and filters lines by level.
+    #[arg(long, value_name = "FORMAT", value_parser = log_format)]
+    pub log_format: Option<crate::LogFormat>,
+    /// LoggingConfig.ApplicationLogLevel (JSON only; TRACE, DEBUG, INFO, WARN, ERROR, FATAL;
+    /// default INFO); sets AWS_LAMBDA_LOG_LEVEL. Lines below it (a line without a valid
+    /// "level" is INFO) do not reach the log group.
+    #[arg(long, alias = "log-level", value_name = "LEVEL", value_parser = log_level)]
+    pub application_log_level: Option<crate::LogLevel>,
+    /// LoggingConfig.SystemLogLevel (JSON only; DEBUG, INFO, WARN; default INFO): WARN keeps
+    /// START and REPORT of successful invocations out of the log group (not out of the
+    /// Telemetry API).
+    #[arg(long, value_name = "LEVEL", value_parser = log_level)]
+    pub system_log_level: Option<crate::LogLevel>,
+    /// LoggingConfig.LogGroup [default: /aws/lambda/<name>]; sets AWS_LAMBDA_LOG_GROUP_NAME.
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
+    /// Where the logs go: cloudwatch-logs (default; EMF documents become metrics), s3 or
+    /// firehose (the same events, but no EMF metric is extracted from them).
+    #[arg(long, value_name = "DEST", value_parser = log_destination)]
+    pub log_destination: Option<crate::LogDestination>,
+    /// Keep every extension line in the log group: by default the application level filters
+    /// the extensions' lines as it filters the function's.
     #[arg(long)]
-    pub log_format: Option<String>,
-    /// Sets AWS_LAMBDA_LOG_LEVEL.
-    #[arg(long)]
-    pub log_level: Option<String>,
+    pub no_extension_log_filter: bool,
+    /// Write the log group's events there, as JSON lines {"timestamp":ms,"message":"..."}.
+    #[arg(long = "log-group-file", value_name = "FILE")]
+    pub log_group_file: Option<PathBuf>,
     /// AWS_LAMBDA_INITIALIZATION_TYPE: on-demand (default), provisioned-concurrency,
     /// snap-start or lambda-managed-instances.
     #[arg(long = "init-type", value_name = "TYPE", value_parser = init_type)]
@@ -152,6 +174,19 @@ fn init_type(s: &str) -> Result<InitializationType, String> {
     })
 }
 
+fn log_format(s: &str) -> Result<crate::LogFormat, String> {
+    crate::LogFormat::parse(s).ok_or_else(|| format!("{s:?}: expected Text or JSON"))
+}
+
+fn log_level(s: &str) -> Result<crate::LogLevel, String> {
+    crate::LogLevel::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected TRACE, DEBUG, INFO, WARN, ERROR or FATAL"))
+}
+
+fn log_destination(s: &str) -> Result<crate::LogDestination, String> {
+    crate::LogDestination::parse(s).ok_or_else(|| format!("{s:?}: expected cloudwatch-logs, s3 or firehose"))
+}
+
 fn json_payload(s: &str) -> Result<Value, String> {
     serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
 }
@@ -182,8 +217,14 @@ impl Args {
         if let Some(n) = self.concurrency {
             c.max_concurrency = n;
         }
-        c.log_format.clone_from(&self.log_format);
-        c.log_level.clone_from(&self.log_level);
+        c.logging = crate::LoggingConfig {
+            format: self.log_format.unwrap_or_default(),
+            application_level: self.application_log_level,
+            system_level: self.system_log_level,
+            log_group: self.log_group.clone(),
+            destination: self.log_destination.unwrap_or_default(),
+            filter_extensions: !self.no_extension_log_filter,
+        };
         c.env.clone_from(&self.env);
         c.echo_output = self.echo;
         c.cgroups = !self.no_cgroups;
@@ -253,8 +294,11 @@ fn shutdown_lines(s: &ShutdownOutcome) -> Vec<String> {
 
 async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
     let payloads = args.all_payloads()?;
-    let mut sandbox = Sandbox::start(args.config()).await?;
+    let config = args.config();
+    let logging = config.logging.describe(&config.function_name);
+    let mut sandbox = Sandbox::start(config).await?;
     let w = |out: &mut dyn Write, line: &str| writeln!(out, "{line}").map_err(CliError::Print);
+    w(out, &logging)?;
     w(out, &sandbox.isolation().describe())?;
     for i in sandbox.init_outcomes() {
         w(
@@ -296,6 +340,12 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
         for l in sandbox.output() {
             w(out, &format!("[{} {}] {}", l.source, l.stream.as_str(), l.text))?;
         }
+    }
+    if let Some(f) = &args.log_group_file {
+        std::fs::write(f, sandbox.log_group().to_json_lines()).map_err(|source| CliError::Write {
+            path: f.clone(),
+            source,
+        })?;
     }
     if let Some(f) = &args.telemetry_file {
         let text: String = sandbox
@@ -437,6 +487,52 @@ mod tests {
         assert_eq!(snap.init_timeout, Duration::from_secs(130));
         let a = run_args(&["--bootstrap", "/b"]);
         assert_eq!(a.all_payloads().unwrap(), vec![serde_json::json!({})]);
+    }
+
+    #[test]
+    fn logging_flags_make_the_logging_config() {
+        let c = run_args(&[
+            "--bootstrap",
+            "/b",
+            "--log-format",
+            "json",
+            "--log-level",
+            "warn",
+            "--system-log-level",
+            "WARN",
+            "--log-group",
+            "/custom/group",
+            "--log-destination",
+            "firehose",
+            "--no-extension-log-filter",
+        ])
+        .config();
+        assert_eq!(
+            c.logging,
+            crate::LoggingConfig {
+                format: crate::LogFormat::Json,
+                application_level: Some(crate::LogLevel::Warn),
+                system_level: Some(crate::LogLevel::Warn),
+                log_group: Some("/custom/group".to_owned()),
+                destination: crate::LogDestination::Firehose,
+                filter_extensions: false,
+            }
+        );
+        let app = run_args(&["--bootstrap", "/b", "--application-log-level", "ERROR"]).config();
+        assert_eq!(app.logging.application_level, Some(crate::LogLevel::Error));
+        // A level with Text is refused as Lambda's API refuses it, when the sandbox starts.
+        assert!(app.validate().is_err());
+        assert_eq!(
+            run_args(&["--bootstrap", "/b"]).config().logging,
+            crate::LoggingConfig::default()
+        );
+        for bad in [
+            &["--bootstrap", "/b", "--log-format", "yaml"][..],
+            &["--bootstrap", "/b", "--log-level", "loud"],
+            &["--bootstrap", "/b", "--log-destination", "kinesis"],
+        ] {
+            assert_eq!(parse(bad).map(|_| ()).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

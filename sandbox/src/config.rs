@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::SandboxError;
+use crate::logs::LoggingConfig;
 
 /// How the execution environment is initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`,
 /// `initializationType` in telemetry). Set it with [`Config::set_initialization_type`], which
@@ -102,10 +103,10 @@ pub struct Config {
     pub handler: String,
     /// `LAMBDA_TASK_ROOT`; defaults to the bootstrap's folder.
     pub task_root: Option<PathBuf>,
-    /// `AWS_LAMBDA_LOG_FORMAT` (`Text` or `JSON`), set only when given.
-    pub log_format: Option<String>,
-    /// `AWS_LAMBDA_LOG_LEVEL`, set only when given.
-    pub log_level: Option<String>,
+    /// Lambda's `LoggingConfig` and the log destination: `AWS_LAMBDA_LOG_FORMAT`,
+    /// `AWS_LAMBDA_LOG_LEVEL` (JSON only), `AWS_LAMBDA_LOG_GROUP_NAME`, and what
+    /// `Sandbox::log_group` keeps.
+    pub logging: LoggingConfig,
     /// Extra environment variables for the runtime and the extensions.
     pub env: Vec<(String, String)>,
     /// Echo the processes' output lines to the sandbox's stderr, tagged with their source.
@@ -171,8 +172,7 @@ impl Config {
             runtime: "provided.al2023".to_owned(),
             handler: "bootstrap".to_owned(),
             task_root: None,
-            log_format: None,
-            log_level: None,
+            logging: LoggingConfig::default(),
             env: Vec::new(),
             echo_output: false,
             shutdown_deadline: Duration::from_millis(2000),
@@ -225,6 +225,9 @@ impl Config {
                 "max_concurrency must be at least 1".to_owned(),
             ));
         }
+        self.logging
+            .validate()
+            .map_err(|e| SandboxError::Config(e.to_string()))?;
         if self.telemetry_queue_limit == 0 {
             return Err(SandboxError::Config(
                 "telemetry_queue_limit must be at least 1".to_owned(),
@@ -296,7 +299,7 @@ impl Config {
             _ => env.extend([
                 (
                     "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
-                    format!("/aws/lambda/{}", self.function_name),
+                    self.logging.group_name(&self.function_name),
                 ),
                 ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), log_stream.to_owned()),
             ]),
@@ -309,12 +312,7 @@ impl Config {
                 self.max_concurrency.to_string(),
             ));
         }
-        if let Some(f) = &self.log_format {
-            env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), f.clone()));
-        }
-        if let Some(l) = &self.log_level {
-            env.push(("AWS_LAMBDA_LOG_LEVEL".to_owned(), l.clone()));
-        }
+        env.extend(self.logging.env());
         env.extend(self.env.iter().cloned());
         env
     }
@@ -337,7 +335,8 @@ mod tests {
             Some("/aws/lambda/sandbox-function")
         );
         assert_eq!(get("LAMBDA_TASK_ROOT").as_deref(), Some("/fn"));
-        assert_eq!(get("AWS_LAMBDA_LOG_FORMAT"), None);
+        assert_eq!(get("AWS_LAMBDA_LOG_FORMAT").as_deref(), Some("Text"));
+        assert_eq!(get("AWS_LAMBDA_LOG_LEVEL"), None);
         assert_eq!(env.last().map(|(k, _)| k.as_str()), Some("FOO"));
     }
 

@@ -31,6 +31,8 @@
 //!   state and the outcomes returned to the caller;
 //! - [`telemetry`]: the Telemetry API's [`records`] and their delivery to subscribers (one
 //!   queue and one task each);
+//! - `src/logs/`: the log group as Lambda would fill it ([`LoggingConfig`]'s format, levels,
+//!   group and destination; [`Sandbox::log_group`]);
 //! - [`local`]: `lambda-sandbox local invoke` (a SAM template's function, staged and run);
 //! - [`cli`]: the `lambda-sandbox` command line; [`Config`] and [`SandboxError`] beside it;
 //! - [`ids`]: request, extension and trace ids, from the kernel's randomness or from a seed;
@@ -45,6 +47,7 @@ mod config;
 mod environment;
 mod error;
 mod lifecycle;
+mod logs;
 mod net;
 
 pub mod cli;
@@ -63,5 +66,9 @@ pub use lifecycle::outcome::{
 };
 pub use lifecycle::sandbox::Sandbox;
 pub use lifecycle::state::ExitKind;
+pub use logs::{
+    LogDestination, LogEvent, LogFormat, LogGroup, LogLevel, LoggingConfig, LoggingConfigError,
+    MAX_EVENT_BYTES,
+};
 pub use telemetry::records::{self, Category, TelemetryRecord};
 pub use telemetry::{Buffering, Delivery, Subscription};

@@ -28,7 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The bottom.
     ("ids", &[]),
     ("error", &[]),
-    ("config", &["error"]),
+    ("config", &["error", "logs"]),
     ("net", &[]),
     // The environment's parts and the records, on nothing above them.
     ("environment", &[]),
@@ -40,6 +40,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("telemetry::records", &[]),
     ("telemetry::queue", &["telemetry::records"]),
     ("telemetry", &["environment::network"]),
+    // The log group, worked out from the captured lines and records.
+    ("logs", &["environment::output", "telemetry::records"]),
     // The state the APIs and the processes share.
     (
         "lifecycle::state",
@@ -173,6 +175,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "lifecycle::phases",
             "lifecycle::restore",
             "lifecycle::state",
+            "logs",
             "telemetry",
             "telemetry::records",
         ],
@@ -188,6 +191,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "environment::process",
             "lifecycle::outcome",
             "lifecycle::sandbox",
+            "logs",
         ],
     ),
     (
@@ -198,6 +202,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "local",
             "lifecycle::outcome",
             "lifecycle::sandbox",
+            "logs",
         ],
     ),
 ];

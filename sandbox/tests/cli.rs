@@ -38,10 +38,14 @@ fn cli_runs_payloads_and_prints_a_summary() {
     );
     let all: Vec<&str> = stdout.lines().collect();
     assert!(
-        all[0].starts_with("environment: memory measured and limited by "),
+        all[0].starts_with("logging: format=Text (no level filtering) log_group=/aws/lambda/cli-fn"),
         "{stdout}"
     );
-    assert!(all[1].starts_with("init phase=init status=success"), "{stdout}");
+    assert!(
+        all[1].starts_with("environment: memory measured and limited by "),
+        "{stdout}"
+    );
+    assert!(all[2].starts_with("init phase=init status=success"), "{stdout}");
     assert!(
         all.iter()
             .any(|l| l.starts_with("  reset: process function") && l.contains("exit=Code(4)")),

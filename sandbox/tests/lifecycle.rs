@@ -53,7 +53,9 @@ async fn init_events_order_and_environment() {
     assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_provided.al2023");
     assert_eq!(env["TZ"], ":UTC");
     assert_eq!(env["EXTRA_VAR"], "1");
-    assert!(env.get("AWS_LAMBDA_LOG_FORMAT").is_none());
+    // Lambda sets the format in both formats, the level only with JSON.
+    assert_eq!(env["AWS_LAMBDA_LOG_FORMAT"], "Text");
+    assert!(env.get("AWS_LAMBDA_LOG_LEVEL").is_none());
     assert!(env["LAMBDA_TASK_ROOT"].as_str().unwrap().ends_with("/function"));
     // The extension's: the shared variables, the function's own, not the runtime-only ones.
     let ext_env = &fx.ext_entries("ext-a", "env")[0];
@@ -335,8 +337,8 @@ async fn json_log_format_delivers_objects() {
     let fx = Fixture::new(&["ext-a", "ext-b"]);
     let mut config = fx.config();
     config.env.push(("EXT_SCHEMA_EXT_B".into(), "2022-07-01".into()));
-    config.log_format = Some("JSON".into());
-    config.log_level = Some("DEBUG".into());
+    config.logging.format = lambda_sandbox::LogFormat::Json;
+    config.logging.application_level = Some(lambda_sandbox::LogLevel::Debug);
     let mut sb = Sandbox::start(config).await.unwrap();
     sb.invoke(json!({"env": true, "print": ["{\"level\":\"INFO\",\"message\":\"hi\"}", "plain"]}))
         .await

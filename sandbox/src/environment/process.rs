@@ -187,11 +187,7 @@ pub(crate) fn spawn(
 async fn capture(shared: Arc<Shared>, pipe: impl AsyncRead + Unpin, source: Source, stream: Stream) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
-    let json_logs = shared
-        .config
-        .log_format
-        .as_deref()
-        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let json_logs = shared.config.logging.format.is_json();
     loop {
         buf.clear();
         match reader.read_until(b'\n', &mut buf).await {

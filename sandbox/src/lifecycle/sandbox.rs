@@ -165,6 +165,19 @@ impl Sandbox {
         self.shared.output.of(source)
     }
 
+    /// The log group as Lambda would fill it so far (`Config::logging`): the processes' lines
+    /// after the level filter, cut into events of at most 64 KiB, and the platform's system
+    /// lines. The Telemetry API's deliveries do not depend on it.
+    pub fn log_group(&self) -> crate::logs::LogGroup {
+        let config = &self.shared.config;
+        crate::logs::LogGroup::build(
+            &config.logging,
+            &config.function_name,
+            &self.shared.output.all(),
+            &self.shared.hub.records(),
+        )
+    }
+
     /// Every telemetry record generated so far, in order.
     pub fn telemetry(&self) -> Vec<TelemetryRecord> {
         self.shared.hub.records()

@@ -78,6 +78,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             layers: Vec::new(),
+            logging: crate::logs::LoggingConfig::default(),
         }
     }
 

@@ -1,9 +1,11 @@
 //! `lambda-sandbox local invoke`: runs a function of a SAM template the way `sam local invoke`
 //! does (its `Runtime`, `Handler`, `MemorySize`, `Timeout`, `Architectures`, `Environment` and
-//! `Layers`, with `Globals`; SAM's `--env-vars` and `--parameter-overrides`), but in the sandbox,
-//! so its extensions get a working Telemetry API. It prints the logs (with Lambda's `START`,
-//! `END` and `REPORT` lines) and the metrics the processes wrote as EMF on stderr, and the
-//! function's response on stdout, as SAM does.
+//! `Layers` and `LoggingConfig`, with `Globals`; SAM's `--env-vars` and
+//! `--parameter-overrides`), but in the sandbox, so its extensions get a working Telemetry API.
+//! It prints the logs as the function's log group would hold them (with Lambda's `START`, `END`
+//! and `REPORT` lines, or their JSON objects, after `LoggingConfig`'s level filters) and the
+//! metrics CloudWatch would extract from them on stderr, and the function's response on stdout,
+//! as SAM does.
 
 mod env_vars;
 mod metrics;
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Architecture, Config, Sandbox, SandboxError, ShutdownReason, Status};
+use crate::{Architecture, Config, Sandbox, SandboxError, ShutdownReason};
 
 /// Why `local invoke` could not run the function (exit status 1).
 #[derive(Debug, thiserror::Error)]
@@ -240,58 +242,41 @@ pub async fn invoke(args: &InvokeArgs, out: &mut impl Write, log: &mut impl Writ
     config
         .env
         .extend(environment.into_iter().map(|(k, v)| (k, v.unwrap_or_default())));
+    config.logging = function.logging.clone();
+    say(
+        log,
+        &format!("  {}", config.logging.describe(&config.function_name)),
+    )?;
 
     let mut sandbox = Sandbox::start(config).await?;
     say(log, &format!("  {}", sandbox.isolation().describe()))?;
-    let invoked_at = chrono::Utc::now();
     let outcome = sandbox.invoke(event).await?;
-    let answered_at = chrono::Utc::now();
     sandbox.shutdown(ShutdownReason::Spindown).await?;
-    let lines = sandbox.output();
 
-    let id = &outcome.request_id;
-    // Runtimes write a multi-line message as one log event with carriage returns between its
-    // lines (awslambdaric does, for tracebacks); a terminal shows them as lines.
-    let print = |log: &mut dyn Write, text: &str| say(log, &text.replace('\r', "\n"));
-    for l in lines.iter().filter(|l| l.time < invoked_at) {
-        print(log, &l.text)?;
+    // The log as the function's log group would hold it: Lambda's system lines (START, END,
+    // REPORT in Text; JSON objects in JSON) and the lines the level filter keeps. Runtimes
+    // write a multi-line message as one log event with carriage returns between its lines
+    // (awslambdaric does, for tracebacks); a terminal shows them as lines.
+    let group = sandbox.log_group();
+    for message in group.messages() {
+        say(log, &message.replace('\r', "\n"))?;
     }
-    print(log, &format!("START RequestId: {id} Version: $LATEST"))?;
-    for l in lines
-        .iter()
-        .filter(|l| l.time >= invoked_at && l.time <= answered_at)
-    {
-        print(log, &l.text)?;
+    if group.extracts_emf() {
+        metrics::print(group.messages(), log).map_err(LocalError::Print)?;
+    } else {
+        say(
+            log,
+            &format!(
+                "Metrics: none extracted: the logs go to {}, where no EMF document becomes a metric",
+                group.destination
+            ),
+        )?;
     }
-    print(log, &format!("END RequestId: {id}"))?;
-    print(log, &report_line(&outcome, function.memory_mb))?;
-    for l in lines.iter().filter(|l| l.time > answered_at) {
-        print(log, &l.text)?;
-    }
-    metrics::print(lines.iter().map(|l| l.text.as_str()), log).map_err(LocalError::Print)?;
     out.write_all(&outcome.response)
         .and_then(|()| writeln!(out))
         .map_err(LocalError::Print)?;
     drop(staged);
     Ok(())
-}
-
-/// Lambda's REPORT line (tab-separated, as in CloudWatch Logs).
-fn report_line(o: &crate::InvokeOutcome, memory_mb: u32) -> String {
-    let mut line = format!(
-        "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {} MB",
-        o.request_id, o.duration_ms, o.billed_duration_ms, o.max_memory_used_mb
-    );
-    if let Some(init) = o.init_duration_ms {
-        line.push_str(&format!("\tInit Duration: {init:.2} ms"));
-    }
-    if o.status != Status::Success {
-        line.push_str(&format!("\tStatus: {}", o.status.as_str()));
-        if let Some(t) = &o.error_type {
-            line.push_str(&format!("\tError Type: {t}"));
-        }
-    }
-    line
 }
 
 fn read_event(path: Option<&Path>) -> Result<Value, LocalError> {

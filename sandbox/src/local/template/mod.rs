@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::LocalError;
+use crate::logs::{LogFormat, LogLevel, LoggingConfig};
 
 mod intrinsics;
 
@@ -73,6 +74,9 @@ pub(crate) struct FunctionSpec {
     pub(crate) environment: Environment,
     /// `Layers`, in order.
     pub(crate) layers: Vec<LayerRef>,
+    /// `LoggingConfig` (`LogFormat`, `ApplicationLogLevel`, `SystemLogLevel`, `LogGroup`), with
+    /// `Globals` merged key by key; Lambda's defaults for what it leaves out.
+    pub(crate) logging: LoggingConfig,
 }
 
 /// A layer resource's properties.
@@ -261,8 +265,77 @@ impl Template {
             architecture,
             environment: self.environment(&id, &props)?,
             layers: self.layers(&id, &props)?,
+            logging: self.logging(&id, &props)?,
             id,
         })
+    }
+
+    /// `LoggingConfig`. Its values are the API's enumerations, spelled as the API spells them
+    /// (a: `Text` | `JSON`; `TRACE` … `FATAL`; `DEBUG` | `INFO` | `WARN` for the system level),
+    /// and what the API refuses (a level with `Text`) is refused here with the API's message.
+    fn logging(&self, id: &str, props: &Map<String, Value>) -> Result<LoggingConfig, LocalError> {
+        let what = format!("{id}.LoggingConfig");
+        let mut logging = LoggingConfig::default();
+        let Some(raw) = props.get("LoggingConfig") else {
+            return Ok(logging);
+        };
+        let resolved = self
+            .resolve(raw)
+            .map_err(|Unresolved(why)| LocalError::Unresolved {
+                what: what.clone(),
+                why,
+            })?;
+        let Some(Value::Object(config)) = non_null(resolved) else {
+            return Err(LocalError::Property {
+                what,
+                message: "not a mapping of LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup"
+                    .to_owned(),
+            });
+        };
+        let bad = |key: &str, message: String| LocalError::Property {
+            what: format!("{what}.{key}"),
+            message,
+        };
+        for (key, value) in config {
+            let Some(text) = non_null(value.clone()).as_ref().and_then(scalar_string) else {
+                continue;
+            };
+            let level = |allowed: &[LogLevel]| {
+                allowed
+                    .iter()
+                    .copied()
+                    .find(|l| l.as_str() == text)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
+                        bad(&key, format!("{text:?} is not one of {}", names.join(" | ")))
+                    })
+            };
+            match key.as_str() {
+                "LogFormat" => {
+                    logging.format = [LogFormat::Text, LogFormat::Json]
+                        .into_iter()
+                        .find(|f| f.as_str() == text)
+                        .ok_or_else(|| bad(&key, format!("{text:?} is not one of Text | JSON")))?;
+                }
+                "ApplicationLogLevel" => logging.application_level = Some(level(&LogLevel::ALL)?),
+                "SystemLogLevel" => {
+                    logging.system_level = Some(level(&[LogLevel::Debug, LogLevel::Info, LogLevel::Warn])?);
+                }
+                "LogGroup" => logging.log_group = Some(text),
+                other => {
+                    return Err(bad(
+                        other,
+                        "not a LoggingConfig property (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        logging.validate().map_err(|e| LocalError::Property {
+            what,
+            message: e.to_string(),
+        })?;
+        Ok(logging)
     }
 
     fn environment(&self, id: &str, props: &Map<String, Value>) -> Result<Environment, LocalError> {

@@ -132,3 +132,94 @@ fn worker_has_lambdas_defaults_and_its_globals() {
     assert_eq!((f.memory_mb, f.timeout_s), (512, 10));
     assert_eq!(f.layers, [LayerRef::Local("Shared".into())]);
 }
+
+/// A template of `LoggingConfig`s: in `Globals`, merged key by key into each function's.
+fn load_text(text: &str) -> Template {
+    let dir = std::env::temp_dir().join(format!("sam-template-test-{}", crate::ids::random_hex(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, text).unwrap();
+    let t = Template::load(&path, &[("Level".to_owned(), "ERROR".to_owned())], "us-east-1").unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    t
+}
+
+const LOGGING: &str = r"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Level: {Type: String, Default: WARN}
+Globals:
+  Function:
+    LoggingConfig:
+      LogFormat: JSON
+      SystemLogLevel: WARN
+Resources:
+  Merged:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      LoggingConfig:
+        ApplicationLogLevel: !Ref Level
+        LogGroup: !Sub '/custom/${AWS::Region}'
+  Plain:
+    Type: AWS::Lambda::Function
+    Properties: {Runtime: provided.al2023, Handler: bootstrap}
+  TextWithLevel:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      LoggingConfig: {LogFormat: Text, ApplicationLogLevel: INFO}
+  BadSystemLevel:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      LoggingConfig: {LogFormat: JSON, SystemLogLevel: ERROR}
+  LowerCase:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      LoggingConfig: {LogFormat: json}
+";
+
+#[test]
+fn logging_config_merges_with_globals_as_sam_does() {
+    let t = load_text(LOGGING);
+    let merged = t.function(Some("Merged")).unwrap().logging;
+    assert_eq!(
+        merged,
+        LoggingConfig {
+            format: LogFormat::Json,
+            application_level: Some(LogLevel::Error),
+            system_level: Some(LogLevel::Warn),
+            log_group: Some("/custom/us-east-1".to_owned()),
+            ..LoggingConfig::default()
+        }
+    );
+    // `Globals` apply to `AWS::Serverless::Function` only; Lambda's defaults elsewhere.
+    assert_eq!(
+        t.function(Some("Plain")).unwrap().logging,
+        LoggingConfig::default()
+    );
+}
+
+#[test]
+fn logging_config_is_refused_as_the_api_refuses_it() {
+    let t = load_text(LOGGING);
+    let e = t.function(Some("TextWithLevel")).unwrap_err().to_string();
+    assert!(
+        e.contains("TextWithLevel.LoggingConfig")
+            && e.contains("LogLevel is not supported when LogFormat is set to \"Text\""),
+        "{e}"
+    );
+    let e = t.function(Some("BadSystemLevel")).unwrap_err().to_string();
+    assert!(
+        e.contains("SystemLogLevel") && e.contains("DEBUG | INFO | WARN"),
+        "{e}"
+    );
+    let e = t.function(Some("LowerCase")).unwrap_err().to_string();
+    assert!(e.contains("\"json\" is not one of Text | JSON"), "{e}");
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+pub mod logging;
 mod render;
 
 use lambda_sandbox::{

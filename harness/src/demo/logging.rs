@@ -1,0 +1,298 @@
+//! Logging controls: the demo's function and layer under a logging configuration (format,
+//! levels, log group, destination), the log group as CloudWatch Logs would hold it, and the
+//! metrics CloudWatch would extract from it ([`emf_spec::extract`]) set beside the truth: what the
+//! sandbox itself measured and reported for each invocation.
+//!
+//! Only lambda-lens's metrics under its defaults are compared (the namespace `LambdaLens`, the
+//! dimension set `FunctionName`), each with the figure of the sandbox's reports it stands for.
+
+use std::fmt::Write as _;
+
+use emf_spec::{Extraction, MetricKey, dimensions};
+use lambda_sandbox::{InvokeOutcome, Status};
+use serde_json::json;
+
+use super::{Step, table};
+
+/// lambda-lens's default namespace.
+pub const NAMESPACE: &str = "LambdaLens";
+
+/// The steps of each logging configuration: a cold start, warm invocations (one with function
+/// log lines, which a level filter may remove), an error.
+pub fn logging_scenario() -> Vec<Step> {
+    vec![
+        Step {
+            label: "cold start",
+            payload: json!({}),
+        },
+        Step {
+            label: "warm, logs",
+            payload: json!({"log_lines": 3}),
+        },
+        Step {
+            label: "error",
+            payload: json!({"fail": "card declined"}),
+        },
+        Step {
+            label: "warm",
+            payload: json!({"sleep_ms": 5}),
+        },
+    ]
+}
+
+/// What the sandbox measured and reported, per invocation: the truth the extracted metrics are
+/// compared with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Truth {
+    pub invocations: usize,
+    /// Invocations whose report carries an init duration (the first after an init phase).
+    pub cold_starts: usize,
+    /// Status `error` or `failure`.
+    pub errors: usize,
+    pub timeouts: usize,
+    /// Error type `Runtime.OutOfMemory`.
+    pub out_of_memory: usize,
+    /// The report's `durationMs`, per invocation.
+    pub durations_ms: Vec<f64>,
+    /// The report's `billedDurationMs`, per invocation.
+    pub billed_ms: Vec<f64>,
+    /// The report's `initDurationMs`, where there is one.
+    pub init_durations_ms: Vec<f64>,
+    /// The report's `maxMemoryUsedMB`, per invocation.
+    pub max_memory_used_mb: Vec<f64>,
+    /// The function's memory size.
+    pub memory_mb: u32,
+}
+
+impl Truth {
+    pub fn of(outcomes: &[InvokeOutcome], memory_mb: u32) -> Self {
+        let count = |f: &dyn Fn(&InvokeOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+        Self {
+            invocations: outcomes.len(),
+            cold_starts: count(&|o| o.init_duration_ms.is_some()),
+            errors: count(&|o| matches!(o.status, Status::Error | Status::Failure)),
+            timeouts: count(&|o| o.status == Status::Timeout),
+            out_of_memory: count(&|o| o.error_type.as_deref() == Some("Runtime.OutOfMemory")),
+            durations_ms: outcomes.iter().map(|o| o.duration_ms).collect(),
+            billed_ms: outcomes.iter().map(|o| o.billed_duration_ms as f64).collect(),
+            init_durations_ms: outcomes.iter().filter_map(|o| o.init_duration_ms).collect(),
+            max_memory_used_mb: outcomes.iter().map(|o| o.max_memory_used_mb as f64).collect(),
+            memory_mb,
+        }
+    }
+}
+
+/// One metric compared: what was extracted and what it should be, as shown in the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The metric (and statistic) compared, a column of the table.
+    pub metric: &'static str,
+    pub extracted: String,
+    pub truth: String,
+    pub equal: bool,
+}
+
+/// lambda-lens's metrics under its defaults (`LAMBDA_LENS_METRICS=default`, docs/metrics.md)
+/// that stand for a figure of the sandbox's reports.
+pub const DEFAULT_METRICS: &[&str] = &[
+    "ColdStarts",
+    "Timeouts",
+    "OutOfMemory",
+    "InitDuration",
+    "MaxMemoryUsed",
+    "MemoryUtilization",
+];
+
+/// Metrics that are properties by default, compared when a run selects them.
+pub const MORE_METRICS: &[&str] = &["Invocations", "Errors", "Duration", "BilledDuration"];
+
+/// How close two durations must be: the sandbox reports them to the microsecond, and lambda-lens
+/// writes the reported number back (JSON's shortest round trip), so any difference beyond
+/// floating-point noise is a real one.
+const DURATION_PRECISION_MS: f64 = 0.000_5;
+
+/// Compares the metrics `selected` (names from [`DEFAULT_METRICS`] and [`MORE_METRICS`]) of
+/// `function_name`, extracted from its log group, with the truth: one check per metric.
+pub fn compare(extraction: &Extraction, truth: &Truth, function_name: &str, selected: &[&str]) -> Vec<Check> {
+    let n = truth.invocations;
+    selected
+        .iter()
+        .map(|&name| {
+            let key = MetricKey::new(NAMESPACE, name, dimensions([("FunctionName", function_name)]));
+            let values = extraction.values(&key);
+            match name {
+                "ColdStarts" => counted(name, &values, truth.cold_starts, n),
+                "Timeouts" => counted(name, &values, truth.timeouts, n),
+                "OutOfMemory" => counted(name, &values, truth.out_of_memory, n),
+                "Errors" => counted(name, &values, truth.errors, n),
+                "Invocations" => counted(name, &values, n, n),
+                "Duration" => same_values(name, values, &truth.durations_ms, DURATION_PRECISION_MS),
+                "BilledDuration" => same_values(name, values, &truth.billed_ms, 0.0),
+                "InitDuration" => same_values(name, values, &truth.init_durations_ms, DURATION_PRECISION_MS),
+                "MaxMemoryUsed" => same_values(name, values, &truth.max_memory_used_mb, 0.0),
+                "MemoryUtilization" => {
+                    let expected: Vec<f64> = truth
+                        .max_memory_used_mb
+                        .iter()
+                        .map(|used| used / f64::from(truth.memory_mb) * 100.0)
+                        .collect();
+                    same_values(name, values, &expected, 1e-9)
+                }
+                _ => Check {
+                    metric: "(unknown metric)",
+                    extracted: name.to_owned(),
+                    truth: "-".to_owned(),
+                    equal: false,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The metric's name as a `'static` column name (from the lists).
+fn column(name: &str) -> &'static str {
+    DEFAULT_METRICS
+        .iter()
+        .chain(MORE_METRICS)
+        .find(|m| **m == name)
+        .copied()
+        .unwrap_or("(unknown metric)")
+}
+
+/// A count metric: written as 0 or 1 on every invocation, so its SampleCount is the number of
+/// invocations and its Sum the number counted (`Invocations`: 1 on each). Shown as `Sum of
+/// SampleCount`.
+fn counted(name: &str, values: &[f64], counted: usize, invocations: usize) -> Check {
+    let sum: f64 = values.iter().sum();
+    let equal = values.len() == invocations && sum == counted as f64;
+    Check {
+        metric: column(name),
+        extracted: format!("{sum} of {}", values.len()),
+        truth: format!("{counted} of {invocations}"),
+        // Sums of 0s and 1s are exact.
+        equal,
+    }
+}
+
+/// The same values, in any order (an aggregated document may carry them in another order), each
+/// within `precision`. Shown as how many values, and whether each matched.
+fn same_values(name: &str, mut values: Vec<f64>, truth: &[f64], precision: f64) -> Check {
+    let mut expected = truth.to_vec();
+    values.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    let equal = values.len() == expected.len()
+        && values
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| (a - b).abs() <= precision);
+    Check {
+        metric: column(name),
+        extracted: values.len().to_string(),
+        truth: if equal {
+            format!("{} (equal)", expected.len())
+        } else {
+            format!("{} ({values:?} vs {expected:?})", expected.len())
+        },
+        equal,
+    }
+}
+
+/// One logging configuration's result: its log group and what was extracted from it.
+#[derive(Debug, Clone)]
+pub struct LoggingResult {
+    /// The configuration, as the table names it.
+    pub label: String,
+    /// The log group's name, or where the logs went instead.
+    pub group: String,
+    /// Whether CloudWatch Logs extracts EMF from this destination (not from S3 or Firehose).
+    pub extracts: bool,
+    /// The events that reached the log group (after the level filter and the 64 KiB cut).
+    pub events: usize,
+    pub extraction: Extraction,
+    pub truth: Truth,
+    pub checks: Vec<Check>,
+}
+
+impl LoggingResult {
+    /// The expected answer: every metric equal to the truth and no document refused where
+    /// CloudWatch Logs extracts; nothing extracted where it does not.
+    pub fn as_expected(&self) -> bool {
+        if self.extracts {
+            self.extraction.validation_errors == 0 && self.checks.iter().all(|c| c.equal)
+        } else {
+            self.extraction.data.is_empty()
+        }
+    }
+
+    /// What differs, for a failure's message.
+    pub fn differences(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| !c.equal)
+            .map(|c| format!("{}: extracted {}, truth {}", c.metric, c.extracted, c.truth))
+            .collect();
+        if self.extraction.validation_errors > 0 {
+            out.push(format!(
+                "{} EMF documents refused (EMFValidationErrors)",
+                self.extraction.validation_errors
+            ));
+        }
+        if !self.extracts && !self.extraction.data.is_empty() {
+            out.push(format!(
+                "{} data extracted where CloudWatch Logs extracts nothing",
+                self.extraction.data.len()
+            ));
+        }
+        out
+    }
+}
+
+/// The table of results: one row per configuration, each metric's column `extracted / truth`
+/// (count metrics as `Sum of SampleCount`, the others as how many values, each equal).
+pub fn render_results(results: &[LoggingResult]) -> String {
+    let mut metrics: Vec<&'static str> = Vec::new();
+    for check in results.iter().flat_map(|r| &r.checks) {
+        if !metrics.contains(&check.metric) {
+            metrics.push(check.metric);
+        }
+    }
+    let mut header: Vec<String> = ["configuration", "log group", "events", "not EMF", "refused"]
+        .map(String::from)
+        .into();
+    header.extend(metrics.iter().map(|m| (*m).to_owned()));
+    header.push("as expected".to_owned());
+    let mut rows = vec![header];
+    for r in results {
+        let mut row = vec![
+            r.label.clone(),
+            r.group.clone(),
+            r.events.to_string(),
+            r.extraction.not_emf.to_string(),
+            r.extraction.validation_errors.to_string(),
+        ];
+        for m in &metrics {
+            row.push(
+                r.checks
+                    .iter()
+                    .find(|c| c.metric == *m)
+                    .map_or("-".to_owned(), |c| {
+                        let short = |s: &str| s.split(" (").next().unwrap_or(s).to_owned();
+                        format!("{} / {}", short(&c.extracted), short(&c.truth))
+                    }),
+            );
+        }
+        row.push(if r.as_expected() { "yes" } else { "NO" }.to_owned());
+        rows.push(row);
+    }
+    let mut out = table(&rows);
+    let _ = writeln!(
+        out,
+        "extracted / truth: what CloudWatch Logs would extract from the log group / what the sandbox reported \
+         (counts: Sum of SampleCount; other metrics: values, each equal to the report's)"
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Reader, vars};
 use crate::emf::MAX_DIMENSION_KEYS;
 use crate::metrics::selection::Selection;
-use crate::metrics::{BUILT_IN_DIMENSIONS, catalogue};
+use crate::metrics::{BUILT_IN_DIMENSIONS, OPT_IN_DIMENSIONS, catalogue};
 
 const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
 const DEFAULT_KEEP_SLOWEST: usize = 3;
@@ -116,7 +116,12 @@ fn dimension_sets(r: &mut Reader<'_>, statics: &[(String, String)]) -> Vec<Vec<S
     let Some(raw) = r.get(vars::DIMENSIONS) else {
         return default;
     };
-    let known = |k: &str| BUILT_IN_DIMENSIONS.contains(&k) || statics.iter().any(|(s, _)| s == k);
+    // An opt-in key (`TenantId`) is accepted here; the pipeline warns of its cost when built.
+    let known = |k: &str| {
+        BUILT_IN_DIMENSIONS.contains(&k)
+            || OPT_IN_DIMENSIONS.contains(&k)
+            || statics.iter().any(|(s, _)| s == k)
+    };
     let mut sets: Vec<Vec<String>> = Vec::new();
     for set in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let keys: Vec<String> = set
@@ -132,8 +137,9 @@ fn dimension_sets(r: &mut Reader<'_>, statics: &[(String, String)]) -> Vec<Vec<S
                 vars::DIMENSIONS,
                 set.to_owned(),
                 format!(
-                    "sets separated by ';' of at most {MAX_DIMENSION_KEYS} keys separated by ',', from {} or a static dimension",
-                    BUILT_IN_DIMENSIONS.join(", ")
+                    "sets separated by ';' of at most {MAX_DIMENSION_KEYS} keys separated by ',', from {}, {} (opt-in) or a static dimension",
+                    BUILT_IN_DIMENSIONS.join(", "),
+                    OPT_IN_DIMENSIONS.join(", ")
                 ),
                 "the other sets",
             );
@@ -234,6 +240,15 @@ mod tests {
         );
         assert_eq!(o.dimension_sets.len(), 3);
         assert_eq!(o.dimension_sets[1], ["FunctionName", "ColdStart"]);
+    }
+
+    #[test]
+    fn tenant_id_is_a_dimension_only_when_asked_for() {
+        let default = OutputConfig::default();
+        assert!(!default.dimension_sets.iter().flatten().any(|k| k == "TenantId"));
+        let (o, w) = output(&[("LAMBDA_LENS_DIMENSIONS", "FunctionName; FunctionName,TenantId")]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(o.dimension_sets[1], ["FunctionName", "TenantId"]);
     }
 
     #[test]

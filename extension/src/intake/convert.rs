@@ -471,6 +471,7 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
             request_id: request_id(r.request_id)?,
             version: versions.read(r.version, c),
             trace_id: c.text(r.tracing.and_then(|t| t.value)),
+            tenant_id: c.text(r.tenant_id),
         }),
         Record::RuntimeDone(mut r) => {
             if let Some(m) = r.metrics.as_mut() {
@@ -484,6 +485,7 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
                     error_type: c.text(r.error_type),
                     metrics: r.metrics,
                     spans: r.spans,
+                    tenant_id: c.text(r.tenant_id),
                 },
             )
         }
@@ -497,6 +499,7 @@ fn event(record: Record<'_>, c: &mut Checks, versions: &mut Versions) -> Result<
                     error_type: c.text(r.error_type),
                     metrics: r.metrics,
                     spans: r.spans,
+                    tenant_id: c.text(r.tenant_id),
                 },
             )
         }

@@ -17,8 +17,18 @@ use hash::IdHash;
 use pending::Pending;
 
 use crate::model::{
-    CompletedInvocation, Ending, EventKind, Phase, RequestId, ResourceUsage, Start, Status, TelemetryEvent,
+    CompletedInvocation, Ending, EventKind, FirstInvoke, Phase, RequestId, ResourceUsage, Start, Status,
+    TelemetryEvent,
 };
+
+/// An on-demand init that ended at least this long before the first invocation's
+/// `platform.start` was proactive: Lambda initialised the environment ahead of demand (a: the
+/// Lambda guide's execution environment lifecycle says it may), and that invocation did not
+/// wait for it, so it is not a cold start. The threshold is a vendor's (c: Datadog's
+/// extension counts an init that ended 10 s or more before the first invocation as
+/// proactive); Lambda documents none (d). Both times are the platform's own (the records'
+/// `time`), so the extension's clock and its freezes play no part.
+pub(crate) const PROACTIVE_GAP_MS: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JoinLimits {
@@ -66,6 +76,13 @@ struct InitContext {
     /// Time of the start that claimed the last cold start: init events older than it are a
     /// duplicate delivery and must not make another invocation cold.
     claimed_at_ms: Option<i64>,
+    /// When the init ended, on the platform's clock: the latest time of its events (its
+    /// `platform.initReport`, else its `platform.initRuntimeDone`, else its
+    /// `platform.initStart` when the others were lost).
+    ended_ms: Option<i64>,
+    /// The report of an init that may be proactive, held (with its time) until the first
+    /// invocation's start says whether it was: its environment record says so.
+    held: Option<(i64, Phase)>,
 }
 
 #[derive(Debug)]
@@ -82,6 +99,8 @@ pub(crate) struct Joiner {
     recent: HashSet<u128, IdHash>,
     recent_order: VecDeque<u128>,
     init: InitContext,
+    /// Init reports ready for their environment record (time, phase), oldest first.
+    phase_reports: Vec<(i64, Phase)>,
     stats: JoinStats,
 }
 
@@ -95,8 +114,16 @@ impl Joiner {
             recent: HashSet::default(),
             recent_order: VecDeque::new(),
             init: InitContext::default(),
+            phase_reports: Vec::new(),
             stats: JoinStats::default(),
         }
+    }
+
+    /// Hands over the init reports ready for their environment record: at once for an init
+    /// no invocation can have waited for by its type, at the first invocation's start for an
+    /// on-demand one (judged proactive or not then), at shutdown for one no invocation used.
+    pub(crate) fn take_phase_reports(&mut self, out: &mut Vec<(i64, Phase)>) {
+        out.append(&mut self.phase_reports);
     }
 
     pub(crate) fn stats(&self) -> JoinStats {
@@ -160,14 +187,30 @@ impl Joiner {
             EventKind::InitStart(phase) => {
                 // A new init: what an earlier one said does not carry over.
                 if self.accepts_init(time_ms, &phase) {
+                    self.release_held(None);
                     self.init.phase = Phase::default();
-                    self.on_init_phase(phase);
+                    self.init.ended_ms = None;
+                    self.on_init_phase(time_ms, phase);
                 }
             }
-            EventKind::InitRuntimeDone(phase) | EventKind::InitReport(phase) => {
+            EventKind::InitRuntimeDone(phase) => {
                 if self.accepts_init(time_ms, &phase) {
-                    self.on_init_phase(phase);
+                    self.on_init_phase(time_ms, phase);
                 }
+            }
+            EventKind::InitReport(phase) => {
+                if self.accepts_init(time_ms, &phase) {
+                    self.on_init_phase(time_ms, phase.clone());
+                    // A failed init is reported at once: its invocation re-runs it (and
+                    // waits for that).
+                    let succeeded = phase.status.is_none_or(|s| s == Status::Success);
+                    if succeeded && self.init.unclaimed && self.init.phase.may_be_proactive() {
+                        self.release_held(None);
+                        self.init.held = Some((time_ms, phase));
+                        return;
+                    }
+                }
+                self.phase_reports.push((time_ms, phase));
             }
             EventKind::RestoreStart | EventKind::RestoreRuntimeDone(_) => self.on_restore(None),
             EventKind::RestoreReport(phase) => self.on_restore(phase.duration_ms),
@@ -207,10 +250,17 @@ impl Joiner {
             request_id,
             version,
             trace_id,
+            tenant_id,
         } = start;
         let claim_cold = std::mem::take(&mut self.init.unclaimed);
+        let first_invoke = if claim_cold {
+            self.judge_init(time_ms)
+        } else {
+            None
+        };
+        let proactive = first_invoke.is_some_and(|f| f.proactive);
         let runtime_version = self.init.phase.runtime_version.clone();
-        let init = claim_cold.then(|| Box::new(self.init.phase.clone()));
+        let init = (claim_cold && !proactive).then(|| Box::new(self.init.phase.clone()));
         let restore = std::mem::take(&mut self.init.restore_unclaimed)
             .then_some(self.init.restore_duration_ms)
             .flatten();
@@ -231,10 +281,12 @@ impl Joiner {
         p.saw_event_time(time_ms);
         p.version = version;
         p.trace_id = trace_id;
-        if claim_cold {
+        p.tenant_id = tenant_id;
+        if claim_cold && !proactive {
             p.cold_start = true;
             p.init = init;
         }
+        p.after_proactive_init |= proactive;
         if restore.is_some() {
             p.restore_duration_ms = restore;
         }
@@ -244,6 +296,37 @@ impl Joiner {
         }
         if complete {
             self.finish(key, Ending::Complete, out);
+        }
+    }
+
+    /// The first invocation started at `time_ms`: whether the init it claims was proactive
+    /// (see [`PROACTIVE_GAP_MS`]), kept with the init and its held report, which is let go.
+    /// `None` for an init that cannot be proactive by its type or phase.
+    fn judge_init(&mut self, time_ms: i64) -> Option<FirstInvoke> {
+        let first_invoke = self
+            .init
+            .phase
+            .may_be_proactive()
+            .then_some(self.init.ended_ms)
+            .flatten()
+            .map(|ended| {
+                let after_ms = time_ms.saturating_sub(ended);
+                FirstInvoke {
+                    proactive: after_ms >= PROACTIVE_GAP_MS,
+                    after_ms,
+                }
+            });
+        self.init.phase.first_invoke = first_invoke;
+        self.release_held(first_invoke);
+        first_invoke
+    }
+
+    /// Lets the held init report go to its environment record, with what the first
+    /// invocation said of it (`None`: no invocation claimed it).
+    fn release_held(&mut self, first_invoke: Option<FirstInvoke>) {
+        if let Some((time_ms, mut phase)) = self.init.held.take() {
+            phase.first_invoke = first_invoke;
+            self.phase_reports.push((time_ms, phase));
         }
     }
 
@@ -270,6 +353,7 @@ impl Joiner {
     /// invocation that never got a runtimeDone or report while SHUTDOWN's reason is `timeout`
     /// is the one that timed out.
     pub(crate) fn drain(&mut self, shutdown_reason: Option<&str>, out: &mut Vec<CompletedInvocation>) {
+        self.release_held(None);
         let timed_out = shutdown_reason.is_some_and(|r| r.eq_ignore_ascii_case("timeout"));
         let in_flight = if timed_out {
             self.in_flight()
@@ -326,8 +410,9 @@ impl Joiner {
         !(self.init.restored || snap_start || stale)
     }
 
-    /// Merges an accepted init phase event into what is known of the init.
-    fn on_init_phase(&mut self, phase: Phase) {
+    /// Merges an accepted init phase event (at `time_ms`) into what is known of the init.
+    fn on_init_phase(&mut self, time_ms: i64, phase: Phase) {
+        self.init.ended_ms = Some(self.init.ended_ms.map_or(time_ms, |t| t.max(time_ms)));
         self.init.phase.merge(phase);
         self.init.unclaimed = Self::makes_cold_start(&self.init.phase);
     }
@@ -341,6 +426,7 @@ impl Joiner {
     }
 
     fn on_restore(&mut self, duration_ms: Option<f64>) {
+        self.release_held(None);
         self.init.restored = true;
         self.init.unclaimed = false;
         self.init.restore_unclaimed = true;

@@ -14,12 +14,17 @@ pub(super) struct Pending {
     pub(super) first_seen_ms: Option<i64>,
     pub(super) version: Option<Arc<str>>,
     pub(super) trace_id: Option<String>,
+    /// `platform.start`'s `tenantId`.
+    pub(super) tenant_id: Option<String>,
     pub(super) started: bool,
     pub(super) runtime: Option<RuntimeDone>,
     pub(super) report: Option<Report>,
     /// When the report arrived, on the caller's monotonic clock.
     pub(super) report_at: Option<u64>,
     pub(super) cold_start: bool,
+    /// The first invocation after a proactive init: not a cold start, even where the report
+    /// carries `initDurationMs`.
+    pub(super) after_proactive_init: bool,
     pub(super) init: Option<Box<Phase>>,
     pub(super) restore_duration_ms: Option<f64>,
     /// Invocations in flight when this one started, itself included.
@@ -41,11 +46,13 @@ impl Pending {
             first_seen_ms: None,
             version: None,
             trace_id: None,
+            tenant_id: None,
             started: false,
             runtime: None,
             report: None,
             report_at: None,
             cold_start: false,
+            after_proactive_init: false,
             init: None,
             restore_duration_ms: None,
             concurrency: None,
@@ -70,7 +77,8 @@ impl Pending {
     }
 
     /// Everything known, as the metrics read it. A report with `initDurationMs` makes a cold
-    /// start even when the init events were lost.
+    /// start even when the init events were lost (not after a proactive init: the report's
+    /// figure is the init's, which no invocation waited for).
     pub(super) fn complete(self, ending: Ending) -> CompletedInvocation {
         let report = self.report.as_ref();
         let runtime = self.runtime.as_ref();
@@ -80,7 +88,14 @@ impl Pending {
         let error_type = report
             .and_then(|r| r.error_type.clone())
             .or_else(|| runtime.and_then(|r| r.error_type.clone()));
-        let reported_init_ms = report.and_then(|r| r.metrics.init_duration_ms);
+        let tenant_id = self.tenant_id.or_else(|| {
+            report
+                .and_then(|r| r.tenant_id.clone())
+                .or_else(|| runtime.and_then(|r| r.tenant_id.clone()))
+        });
+        let reported_init_ms = report
+            .and_then(|r| r.metrics.init_duration_ms)
+            .filter(|_| !self.after_proactive_init);
         let mut init = self.init;
         if let Some(ms) = reported_init_ms {
             init.get_or_insert_with(Box::default)
@@ -95,6 +110,7 @@ impl Pending {
             timestamp_ms: self.start_ms.or(self.first_seen_ms).unwrap_or_default(),
             version: self.version,
             trace_id: self.trace_id,
+            tenant_id,
             cold_start: self.cold_start || reported_init_ms.is_some(),
             init,
             restore_duration_ms,

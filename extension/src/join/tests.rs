@@ -46,6 +46,7 @@ fn start(dt: i64, id: &str) -> TelemetryEvent {
             request_id: id.into(),
             version: Some("$LATEST".into()),
             trace_id: None,
+            tenant_id: None,
         }),
     )
 }
@@ -85,6 +86,7 @@ fn report(dt: i64, id: &str, status: Status, init_ms: Option<f64>) -> TelemetryE
                     restore_duration_ms: None,
                 },
                 spans: Default::default(),
+                tenant_id: None,
             },
         ),
     )
@@ -504,4 +506,142 @@ fn on_managed_instances_every_invocation_without_a_report_timed_out() {
             ("b".into(), Some(Status::Timeout))
         ]
     );
+}
+
+/// The init reports the join let go, with what the first invocation found of each.
+fn phase_reports(j: &mut Joiner) -> Vec<(i64, Phase)> {
+    let mut out = Vec::new();
+    j.take_phase_reports(&mut out);
+    out
+}
+
+/// An on-demand init that ended 10 s or more (on the platform's clock) before the first
+/// invocation started was proactive: that invocation waited for nothing, so it is not a cold
+/// start, even though its report carries the init's duration; the init's report says it was
+/// proactive and keeps its duration.
+#[test]
+fn an_init_long_before_the_first_invocation_is_proactive_not_a_cold_start() {
+    let mut j = joiner();
+    let mut batch = vec![init_start(0), init_report(100, 95.5)];
+    assert!(feed(&mut j, batch.clone(), 0).is_empty());
+    assert!(phase_reports(&mut j).is_empty(), "held until the first start");
+    let gap = PROACTIVE_GAP_MS;
+    batch = vec![
+        start(100 + gap, "a"),
+        runtime_done(110 + gap, "a", Status::Success),
+        report(112 + gap, "a", Status::Success, Some(95.5)),
+    ];
+    let out = feed(&mut j, batch, 1);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].cold_start, "a proactive init is not a cold start");
+    assert!(out[0].init.is_none());
+    let reports = phase_reports(&mut j);
+    assert_eq!(reports.len(), 1);
+    let (time_ms, phase) = &reports[0];
+    assert_eq!(*time_ms, T0 + 100);
+    assert_eq!(phase.duration_ms, Some(95.5));
+    assert_eq!(
+        phase.first_invoke,
+        Some(FirstInvoke {
+            proactive: true,
+            after_ms: gap
+        })
+    );
+    // The next invocation is warm as ever.
+    let out = feed(&mut j, invocation("b", 30_000), 2);
+    assert!(!out[0].cold_start);
+}
+
+#[test]
+fn an_init_just_before_the_first_invocation_is_a_cold_start() {
+    let mut j = joiner();
+    let gap = PROACTIVE_GAP_MS - 1;
+    let mut batch = vec![init_start(0), init_report(100, 95.5)];
+    batch.extend(invocation("a", 100 + gap));
+    let out = feed(&mut j, batch, 0);
+    assert!(out[0].cold_start);
+    assert_eq!(out[0].init.as_ref().and_then(|i| i.duration_ms), Some(95.5));
+    let reports = phase_reports(&mut j);
+    assert_eq!(
+        reports[0].1.first_invoke,
+        Some(FirstInvoke {
+            proactive: false,
+            after_ms: gap
+        })
+    );
+}
+
+/// Without the init's report (lost), its other events give its end.
+#[test]
+fn the_init_end_is_what_its_events_give() {
+    let mut j = joiner();
+    let done = ev(80, EventKind::InitRuntimeDone(on_demand()));
+    let mut batch = vec![init_start(0), done];
+    batch.extend(invocation("a", 80 + PROACTIVE_GAP_MS));
+    let out = feed(&mut j, batch, 0);
+    assert!(!out[0].cold_start);
+    let mut j = joiner();
+    let mut batch = vec![init_start(0)];
+    batch.extend(invocation("a", PROACTIVE_GAP_MS - 1));
+    assert!(feed(&mut j, batch, 0)[0].cold_start);
+}
+
+/// Provisioned concurrency and Managed Instances are never cold and never judged; an init
+/// re-run inside an invocation is always that invocation's cold start.
+#[test]
+fn only_an_on_demand_init_may_be_proactive() {
+    for (init_type, phase) in [
+        ("provisioned-concurrency", "init"),
+        ("lambda-managed-instances", "init"),
+        ("on-demand", "invoke"),
+    ] {
+        let mut j = joiner();
+        let p = Phase {
+            init_type: Some(init_type.into()),
+            phase: Some(phase.into()),
+            status: Some(Status::Success),
+            duration_ms: Some(50.0),
+            ..Phase::default()
+        };
+        let mut batch = vec![
+            ev(0, EventKind::InitStart(p.clone())),
+            ev(60, EventKind::InitReport(p)),
+        ];
+        batch.extend(invocation("a", 60 + 5 * PROACTIVE_GAP_MS));
+        let out = feed(&mut j, batch, 0);
+        assert_eq!(out[0].cold_start, phase == "invoke", "{init_type} {phase}");
+        let reports = phase_reports(&mut j);
+        assert_eq!(reports.len(), 1, "{init_type} {phase}");
+        assert_eq!(reports[0].1.first_invoke, None, "{init_type} {phase}");
+    }
+}
+
+/// An init no invocation used still has its record, at shutdown.
+#[test]
+fn an_init_never_used_is_reported_at_shutdown() {
+    let mut j = joiner();
+    feed(&mut j, vec![init_start(0), init_report(100, 95.5)], 0);
+    assert!(phase_reports(&mut j).is_empty());
+    let mut out = Vec::new();
+    j.drain(Some("spindown"), &mut out);
+    assert!(out.is_empty());
+    let reports = phase_reports(&mut j);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].1.first_invoke, None);
+}
+
+#[test]
+fn the_tenant_comes_from_the_start_else_the_report() {
+    let mut j = joiner();
+    let mut batch = invocation("a", 0);
+    if let EventKind::Start(s) = &mut batch[0].kind {
+        s.tenant_id = Some("blue".into());
+    }
+    assert_eq!(feed(&mut j, batch, 0)[0].tenant_id.as_deref(), Some("blue"));
+    let mut batch = invocation("b", 100);
+    if let EventKind::Report(_, r) = &mut batch[2].kind {
+        r.tenant_id = Some("green".into());
+    }
+    assert_eq!(feed(&mut j, batch, 0)[0].tenant_id.as_deref(), Some("green"));
+    assert_eq!(feed(&mut j, invocation("c", 200), 0)[0].tenant_id, None);
 }

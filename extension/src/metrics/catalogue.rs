@@ -45,7 +45,7 @@ catalogue! {
     "1 when `errorType` is `Runtime.OutOfMemory`, or a failed invocation's peak memory reached its size, else 0 (once per request).";
 
     COLD_STARTS, "ColdStarts", Count, Core,
-    "1 on the first invocation after an init phase, else 0 (a SnapStart restore, and its replayed init events, are not a cold start).";
+    "1 on the first invocation after an init phase it waited for, else 0 (a proactive init that ended 10 s or more before that invocation, a SnapStart restore and its replayed init events are not a cold start).";
 
     CONCURRENT_INVOCATIONS, "ConcurrentInvocations", Count, Core,
     "Invocations running in the environment when this one started, itself included (overlapping `platform.start`/`platform.runtimeDone`): above 1 only on Lambda Managed Instances.";
@@ -63,10 +63,10 @@ catalogue! {
     "What the extensions cost the invocation after the runtime was done: the report's `extensionOverhead` span where Lambda sends it, else `Duration` − `RuntimeDuration`.";
 
     RESPONSE_LATENCY, "ResponseLatency", Milliseconds, Detail,
-    "`platform.runtimeDone` span `responseLatency`: from the invocation to the first byte of the response.";
+    "`platform.runtimeDone` span `responseLatency` (on Managed Instances, which send no runtimeDone, the `platform.report` span): from the invocation to the first byte of the response.";
 
     RESPONSE_DURATION, "ResponseDuration", Milliseconds, Detail,
-    "`platform.runtimeDone` span `responseDuration`: sending the response.";
+    "`platform.runtimeDone` span `responseDuration` (on Managed Instances, the `platform.report` span): sending the response.";
 
     RUNTIME_OVERHEAD, "RuntimeOverhead", Milliseconds, Detail,
     "`platform.runtimeDone` span `runtimeOverhead`: the runtime's work after the response, until its next `/invocation/next`.";
@@ -75,7 +75,7 @@ catalogue! {
     "`platform.runtimeDone` `metrics.producedBytes`: size of the response.";
 
     INIT_DURATION, "InitDuration", Milliseconds, Core,
-    "`platform.initReport` `metrics.durationMs` (or `report.initDurationMs`), on cold starts only; the init type is the `InitType` property.";
+    "`platform.initReport` `metrics.durationMs` (or `report.initDurationMs`), on cold starts; for an init no invocation waited for (provisioned concurrency, Managed Instances, proactive), in the init's environment document. The init type is the `InitType` property.";
 
     RESTORE_DURATION, "RestoreDuration", Milliseconds, Core,
     "SnapStart `platform.restoreReport` `metrics.durationMs` (or `report.restoreDurationMs`), on the first invocation after a restore.";

@@ -14,13 +14,16 @@ pub(crate) enum PhaseKind {
 }
 
 /// An init or restore phase ended: `InitErrors` is 1 when its status is not `success`. An init
-/// that no invocation waited for (provisioned concurrency, Managed Instances) carries its
-/// `InitDuration` here, as there is no cold-start invocation to carry it.
+/// that no invocation waited for (provisioned concurrency, Managed Instances, a proactive
+/// on-demand init) carries its `InitDuration` here, as there is no cold-start invocation to
+/// carry it. An on-demand init says what the first invocation found: `Proactive` (`"true"` or
+/// `"false"`) and `FirstInvokeAfterMs`, from the init's end to that invocation's start.
 pub(crate) fn phase_record(time_ms: i64, kind: PhaseKind, phase: &Phase) -> MetricRecord {
     let mut r = MetricRecord::new(RecordKind::Environment, time_ms);
     let failed = phase.status.is_some_and(|s| s != Status::Success);
     r.value(&m::INIT_ERRORS, if failed { 1.0 } else { 0.0 });
-    if kind == PhaseKind::Init && phase.is_ahead_of_traffic() {
+    let proactive = phase.first_invoke.is_some_and(|f| f.proactive);
+    if kind == PhaseKind::Init && (phase.is_ahead_of_traffic() || proactive) {
         r.maybe(&m::INIT_DURATION, phase.duration_ms);
     }
     let name = match kind {
@@ -33,6 +36,12 @@ pub(crate) fn phase_record(time_ms: i64, kind: PhaseKind, phase: &Phase) -> Metr
     if kind == PhaseKind::Init {
         r.text("InitType", phase.init_type.as_deref());
         r.text("InitPhase", phase.phase.as_deref());
+        if let Some(first) = phase.first_invoke {
+            let flag = if first.proactive { "true" } else { "false" };
+            r.text_as("Proactive", Some(Text::Static(flag)));
+            r.properties
+                .push(("FirstInvokeAfterMs", PropertyValue::Number(first.after_ms as f64)));
+        }
     }
     r
 }

@@ -22,6 +22,9 @@ pub(crate) struct InvocationContext {
     pub(crate) memory_size_mb: Option<u32>,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` (on-demand when unset).
     pub(crate) init_type: Arc<str>,
+    /// `TenantId` is a dimension (opt-in, in `LAMBDA_LENS_DIMENSIONS`): each invocation's
+    /// tenant is then a dimension value of its record, not only a property.
+    pub(crate) tenant_dimension: bool,
 }
 
 impl Default for InvocationContext {
@@ -32,6 +35,7 @@ impl Default for InvocationContext {
             region: None,
             memory_size_mb: None,
             init_type: "on-demand".into(),
+            tenant_dimension: false,
         }
     }
 }
@@ -103,8 +107,17 @@ pub(crate) fn invocation_record(
         }),
     );
     let spans = runtime.map(|r| r.spans).unwrap_or_default();
-    r.maybe(&m::RESPONSE_LATENCY, spans.response_latency_ms);
-    r.maybe(&m::RESPONSE_DURATION, spans.response_duration_ms);
+    // Lambda Managed Instances send no runtimeDone: their report carries the response spans
+    // (b: AWS's Managed Instances code, `invoke/metrics.go`).
+    let report_spans = inv.report.as_ref().map(|r| r.spans).unwrap_or_default();
+    r.maybe(
+        &m::RESPONSE_LATENCY,
+        spans.response_latency_ms.or(report_spans.response_latency_ms),
+    );
+    r.maybe(
+        &m::RESPONSE_DURATION,
+        spans.response_duration_ms.or(report_spans.response_duration_ms),
+    );
     r.maybe(&m::RUNTIME_OVERHEAD, spans.runtime_overhead_ms);
     r.maybe(
         &m::PRODUCED_BYTES,
@@ -150,11 +163,19 @@ pub(crate) fn invocation_record(
 
     let cold = if inv.cold_start { "true" } else { "false" };
     r.dimensions.push(("ColdStart", cold.into()));
+    // A tenant is a property (searchable, free); a dimension only where the user asked for
+    // it (each tenant is then a custom metric of its own, billed: the configuration warned).
+    if ctx.tenant_dimension
+        && let Some(tenant) = inv.tenant_id.as_ref()
+    {
+        r.dimensions.push(("TenantId", tenant.clone().into()));
+    }
     let shared = |s: &Arc<str>| Text::Shared(Arc::clone(s));
     r.text_as("RequestId", Some(Text::Id(inv.request_id)));
     r.text_as("Status", status.map(|s| Text::Static(s.as_str())));
     r.text_as("ErrorType", inv.error_type.map(Text::Owned));
     r.text_as("TraceId", inv.trace_id.map(Text::Owned));
+    r.text_as("TenantId", inv.tenant_id.map(Text::Owned));
     r.text_as(
         "FunctionVersion",
         inv.version
@@ -205,6 +226,7 @@ mod tests {
             timestamp_ms: 1_000,
             version: Some("7".into()),
             trace_id: None,
+            tenant_id: None,
             cold_start: false,
             init: None,
             restore_duration_ms: None,
@@ -220,6 +242,7 @@ mod tests {
                     ..ReportMetrics::default()
                 },
                 spans: ReportSpans::default(),
+                tenant_id: None,
             }),
             status: Some(Status::Success),
             error_type: None,
@@ -337,6 +360,50 @@ mod tests {
         assert_eq!(r.get("TmpUsed"), Some(4096.0));
         assert_eq!(r.get("ConcurrentInvocations"), Some(1.0));
         assert_eq!(r.dimensions, [("ColdStart", "false".into())]);
+    }
+
+    /// Lambda Managed Instances: no runtimeDone, the response spans on the report.
+    #[test]
+    fn the_reports_response_spans_stand_in_for_runtime_dones() {
+        let mut i = inv();
+        if let Some(report) = i.report.as_mut() {
+            report.spans.response_latency_ms = Some(9.5);
+            report.spans.response_duration_ms = Some(0.75);
+        }
+        let r = invocation_record(i.clone(), &InvocationContext::default(), None);
+        assert_eq!(r.get("ResponseLatency"), Some(9.5));
+        assert_eq!(r.get("ResponseDuration"), Some(0.75));
+        // Where runtimeDone has them, its spans are the ones used.
+        i.runtime = Some(RuntimeDone {
+            spans: RuntimeDoneSpans {
+                response_latency_ms: Some(3.0),
+                ..RuntimeDoneSpans::default()
+            },
+            ..RuntimeDone::default()
+        });
+        let r = invocation_record(i, &InvocationContext::default(), None);
+        assert_eq!(r.get("ResponseLatency"), Some(3.0));
+        assert_eq!(r.get("ResponseDuration"), Some(0.75));
+    }
+
+    #[test]
+    fn a_tenant_is_a_property_and_a_dimension_only_when_asked_for() {
+        let r = invocation_record(inv(), &InvocationContext::default(), None);
+        assert!(r.property_text("TenantId").is_none(), "no tenant, no property");
+        let mut i = inv();
+        i.tenant_id = Some("blue".into());
+        let r = invocation_record(i.clone(), &InvocationContext::default(), None);
+        assert_eq!(r.property_text("TenantId"), Some("blue"));
+        assert_eq!(r.dimensions, [("ColdStart", "false".into())]);
+        let ctx = InvocationContext {
+            tenant_dimension: true,
+            ..InvocationContext::default()
+        };
+        let r = invocation_record(i, &ctx, None);
+        assert_eq!(
+            r.dimensions,
+            [("ColdStart", "false".into()), ("TenantId", "blue".into())]
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub(crate) const BUILT_IN_DIMENSIONS: &[&str] = &[
     "MemorySize",
 ];
 
+/// Dimension keys taken from a request that a user may ask for in `LAMBDA_LENS_DIMENSIONS`,
+/// never by default: `TenantId` (tenant isolation mode). Each value is a custom metric of its
+/// own, billed, so the extension warns when one is asked for.
+pub(crate) const OPT_IN_DIMENSIONS: &[&str] = &["TenantId"];
+
 /// The architecture this binary (and so the function it runs beside) was built for, as Lambda
 /// names it.
 pub const ARCHITECTURE: &str = if cfg!(target_arch = "aarch64") {

@@ -67,6 +67,21 @@ pub(crate) struct Phase {
     pub(crate) duration_ms: Option<f64>,
     /// `runtimeVersion` of `platform.initStart`.
     pub(crate) runtime_version: Option<Arc<str>>,
+    /// What the join found when the first invocation started: whether the init was proactive
+    /// (see `join`'s `PROACTIVE_GAP_MS`), and how long after the init's end that invocation
+    /// started (milliseconds, on the platform's clock). Unset until an invocation claims the
+    /// init, and for inits no invocation waits for by their type.
+    pub(crate) first_invoke: Option<FirstInvoke>,
+}
+
+/// An on-demand init, judged when the first invocation started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FirstInvoke {
+    /// The init ended long before the invocation: Lambda initialised ahead of demand, and no
+    /// invocation waited for it (not a cold start).
+    pub(crate) proactive: bool,
+    /// From the init's end to the invocation's `platform.start`.
+    pub(crate) after_ms: i64,
 }
 
 impl Phase {
@@ -83,6 +98,13 @@ impl Phase {
         take(&mut self.error_type, other.error_type);
         take(&mut self.duration_ms, other.duration_ms);
         take(&mut self.runtime_version, other.runtime_version);
+        take(&mut self.first_invoke, other.first_invoke);
+    }
+
+    /// Whether this init may be proactive: on-demand (or of no stated type), and not re-run
+    /// inside an invocation (`phase: invoke`, which that invocation waits for).
+    pub(crate) fn may_be_proactive(&self) -> bool {
+        self.init_type.as_deref().is_none_or(|t| t == "on-demand") && self.phase.as_deref() != Some("invoke")
     }
 
     /// An init that no invocation waits for: provisioned concurrency and Managed Instances
@@ -101,6 +123,8 @@ pub(crate) struct Start {
     pub(crate) request_id: RequestId,
     pub(crate) version: Option<Arc<str>>,
     pub(crate) trace_id: Option<String>,
+    /// `tenantId`, in tenant isolation mode (b); absent otherwise.
+    pub(crate) tenant_id: Option<String>,
 }
 
 /// `platform.runtimeDone` (its request id is the event's).
@@ -110,6 +134,8 @@ pub(crate) struct RuntimeDone {
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: Option<RuntimeDoneMetrics>,
     pub(crate) spans: RuntimeDoneSpans,
+    /// `tenantId`, in tenant isolation mode (b).
+    pub(crate) tenant_id: Option<String>,
 }
 
 /// `platform.report` (its request id is the event's).
@@ -118,8 +144,10 @@ pub(crate) struct Report {
     pub(crate) status: Option<Status>,
     pub(crate) error_type: Option<String>,
     pub(crate) metrics: ReportMetrics,
-    /// `extensionOverhead`, where Lambda sends it.
+    /// `extensionOverhead` where Lambda sends it; on Managed Instances the response spans.
     pub(crate) spans: ReportSpans,
+    /// `tenantId`, in tenant isolation mode (b).
+    pub(crate) tenant_id: Option<String>,
 }
 
 /// `platform.logsDropped`.

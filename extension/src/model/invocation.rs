@@ -37,6 +37,8 @@ pub(crate) struct CompletedInvocation {
     /// `platform.start` `version`.
     pub(crate) version: Option<Arc<str>>,
     pub(crate) trace_id: Option<String>,
+    /// `tenantId` (tenant isolation mode): the start's, else the report's, else runtimeDone's.
+    pub(crate) tenant_id: Option<String>,
     pub(crate) cold_start: bool,
     /// The init (or its parts) that made this invocation a cold start.
     /// Boxed: only a cold start has one, and every invocation's record is moved a few times.

@@ -14,7 +14,9 @@ mod id;
 mod invocation;
 mod resources;
 
-pub(crate) use event::{EventKind, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent};
+pub(crate) use event::{
+    EventKind, FirstInvoke, LogsDropped, Phase, Report, RuntimeDone, Start, Status, TelemetryEvent,
+};
 // The telemetry crate's measurement structs, as the model's own (tests build events with them).
 #[cfg(test)]
 pub(crate) use event::{ReportMetrics, ReportSpans, RuntimeDoneMetrics, RuntimeDoneSpans};

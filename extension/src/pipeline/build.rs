@@ -14,6 +14,12 @@ impl<S: Sink> Pipeline<S> {
         let out = &config.output;
         let managed = config.function.is_managed_instances();
         let flush_ms = u64::try_from(out.flush_interval.as_millis()).unwrap_or(u64::MAX);
+        let tenant_dimension = out.dimension_sets.iter().flatten().any(|k| k == "TenantId");
+        if tenant_dimension {
+            tracing::warn!(
+                "TenantId is a dimension (LAMBDA_LENS_DIMENSIONS): every tenant makes a custom metric of its own for each metric selected, each billed; the tenant is always in each invocation's document as the TenantId property, which costs nothing"
+            );
+        }
         let resources_on = catalogue::ALL
             .iter()
             .any(|d| d.group == Group::Resources && out.metrics.contains(d));
@@ -33,6 +39,7 @@ impl<S: Sink> Pipeline<S> {
                 region: config.function.region.as_deref().map(Into::into),
                 memory_size_mb: config.function.memory_size_mb,
                 init_type: config.function.init_type().into(),
+                tenant_dimension,
             },
             encoder: EmfEncoder::new(emf_config(config)),
             sink,
@@ -83,5 +90,6 @@ fn emf_config(config: &Config) -> EmfConfig {
         dimension_sets: out.dimension_sets.clone(),
         static_dimensions,
         high_resolution: out.high_resolution,
+        level: config.log.emf_level(),
     }
 }

@@ -14,7 +14,7 @@ use crate::metrics::environment::{self, ExtensionFacts, PhaseKind, PutMetricData
 use crate::metrics::selection::Selection;
 use crate::metrics::{InvocationContext, MetricRecord, RecordKind, catalogue, invocation_record};
 use crate::model::{
-    CompletedInvocation, EventKind, RequestId, ResourceSample, ResourceUsage, TelemetryEvent,
+    CompletedInvocation, EventKind, Phase, RequestId, ResourceSample, ResourceUsage, TelemetryEvent,
 };
 use crate::resources::own_peak_rss_bytes;
 use crate::sink::{Sink, SinkHealth};
@@ -100,6 +100,8 @@ pub struct Pipeline<S: Sink> {
     /// The function version last read, shared by the invocations that have it.
     versions: Versions,
     records: Vec<MetricRecord>,
+    /// The join's init reports being made into records (kept for its room).
+    phases: Vec<(i64, Phase)>,
     /// The last record placed, whose room the next invocation's record takes.
     spent: Option<MetricRecord>,
     aggregates: Vec<Aggregate>,
@@ -121,6 +123,7 @@ impl<S: Sink> Pipeline<S> {
             reading: None,
             versions: Versions::default(),
             records: Vec::new(),
+            phases: Vec::new(),
             spent: None,
             aggregates: Vec::new(),
             documents: Vec::new(),
@@ -212,6 +215,7 @@ impl<S: Sink> Pipeline<S> {
             };
             self.environment_event(&event);
             self.parts.joiner.ingest(event, now, &mut self.completed);
+            self.init_records();
         }
         if more {
             self.reading = Some(reading);
@@ -249,13 +253,25 @@ impl<S: Sink> Pipeline<S> {
                 self.stats.logs_dropped_bytes += dropped.bytes as u64;
                 environment::logs_dropped_record(event.time_ms, dropped)
             }
-            EventKind::InitReport(phase) => environment::phase_record(event.time_ms, PhaseKind::Init, phase),
+            // An init's record comes from the join (see `init_records`), which knows when the
+            // first invocation started.
             EventKind::RestoreReport(phase) => {
                 environment::phase_record(event.time_ms, PhaseKind::Restore, phase)
             }
             _ => return,
         };
         self.records.push(record);
+    }
+
+    /// The init reports the join is done with, as environment records.
+    fn init_records(&mut self) {
+        let mut phases = std::mem::take(&mut self.phases);
+        self.parts.joiner.take_phase_reports(&mut phases);
+        for (time_ms, phase) in phases.drain(..) {
+            self.records
+                .push(environment::phase_record(time_ms, PhaseKind::Init, &phase));
+        }
+        self.phases = phases;
     }
 
     /// An INVOKE event: the invocation is known before any of its telemetry arrives, and the
@@ -351,6 +367,7 @@ impl<S: Sink> Pipeline<S> {
         self.parts
             .joiner
             .drain(Some(shutdown_reason), &mut self.completed);
+        self.init_records();
         self.emit(now);
         if let Some(slowest) = self.parts.slowest.as_mut() {
             slowest.flush_all(&mut self.records);

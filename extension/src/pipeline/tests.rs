@@ -433,3 +433,127 @@ fn a_delivered_body_read_in_slices_gives_what_a_batch_decoded_up_front_gives() {
     );
     assert_eq!(docs(&mut sliced), docs(&mut whole));
 }
+
+/// A body of `(type, record, milliseconds after 2026-11-25T10:00:00Z)`.
+fn timed(records: &[(&str, &str, i64)]) -> Vec<u8> {
+    let base = chrono::DateTime::from_timestamp_millis(Batch::TEST_ARRIVAL).unwrap();
+    let items: Vec<String> = records
+        .iter()
+        .map(|(kind, record, dt)| {
+            let time = (base + chrono::Duration::milliseconds(*dt)).format("%Y-%m-%dT%H:%M:%S%.3fZ");
+            format!(r#"{{"time":"{time}","type":"{kind}","record":{record}}}"#)
+        })
+        .collect();
+    format!("[{}]", items.join(",")).into_bytes()
+}
+
+const INIT_START: &str =
+    r#"{"initializationType":"on-demand","phase":"init","runtimeVersion":"python:3.13"}"#;
+const INIT_REPORT: &str =
+    r#"{"initializationType":"on-demand","phase":"init","status":"success","metrics":{"durationMs":250.5}}"#;
+
+/// An on-demand init a minute before the first invocation (Lambda's proactive
+/// initialisation): no cold start, and the init's record says it was proactive, with its
+/// duration.
+#[test]
+fn a_proactive_init_is_not_a_cold_start_and_its_record_says_so() {
+    let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "core")]);
+    let at = Batch::TEST_ARRIVAL;
+    p.on_body(
+        timed(&[
+            ("platform.initStart", INIT_START, 0),
+            ("platform.initReport", INIT_REPORT, 251),
+        ]),
+        at,
+        0,
+    );
+    p.on_body(
+        timed(&[
+            (START.0, START.1, 60_251),
+            (DONE.0, DONE.1, 60_255),
+            (REPORT.0, REPORT.1, 60_256),
+        ]),
+        at + 60_256,
+        1,
+    );
+    let docs = docs(&mut p);
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    let (init, invocation) = (&docs[0], &docs[1]);
+    assert_eq!(init["Phase"], "init");
+    assert_eq!(init["Proactive"], "true");
+    assert_eq!(init["FirstInvokeAfterMs"], 60_000.0);
+    assert_eq!(init["InitDuration"], 250.5);
+    assert_eq!(init["_aws"]["Timestamp"], at + 251, "the init's own time");
+    assert_eq!(invocation["ColdStarts"], 0.0);
+    assert_eq!(invocation["ColdStart"], "false");
+    assert!(invocation.get("InitDuration").is_none());
+}
+
+#[test]
+fn an_init_just_before_its_invocation_is_its_cold_start() {
+    let mut p = pipeline(&[("LAMBDA_LENS_METRICS", "core")]);
+    p.on_body(
+        timed(&[
+            ("platform.initStart", INIT_START, 0),
+            ("platform.initReport", INIT_REPORT, 251),
+            (START.0, START.1, 260),
+            (DONE.0, DONE.1, 265),
+            (REPORT.0, REPORT.1, 266),
+        ]),
+        Batch::TEST_ARRIVAL,
+        0,
+    );
+    let docs = docs(&mut p);
+    assert_eq!(docs[0]["Proactive"], "false");
+    assert!(docs[0].get("InitDuration").is_none(), "carried by the cold start");
+    assert_eq!(docs[1]["ColdStarts"], 1.0);
+    assert_eq!(docs[1]["InitDuration"], 250.5);
+}
+
+#[test]
+fn a_tenant_is_a_property_of_its_invocation_and_a_dimension_only_when_asked_for() {
+    let start = ("platform.start", r#"{"requestId":"r1","tenantId":"blue"}"#);
+    let mut p = pipeline(&[]);
+    p.on_batch(batch(&[start, DONE, REPORT, START2, DONE2, REPORT2]), 0);
+    let written = docs(&mut p);
+    assert_eq!(written[0]["TenantId"], "blue");
+    assert!(written[1].get("TenantId").is_none(), "no tenant, no bytes");
+    assert_eq!(
+        written[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["FunctionName"]])
+    );
+
+    let mut p = pipeline(&[("LAMBDA_LENS_DIMENSIONS", "FunctionName;FunctionName,TenantId")]);
+    p.on_batch(batch(&[start, DONE, REPORT, START2, DONE2, REPORT2]), 0);
+    let written = docs(&mut p);
+    assert_eq!(
+        written[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["FunctionName"], ["FunctionName", "TenantId"]])
+    );
+    assert_eq!(written[0]["TenantId"], "blue");
+    assert_eq!(
+        written[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["FunctionName"]])
+    );
+}
+
+/// Lambda Managed Instances: a start and a report shaped as AWS's Managed Instances code (and
+/// the sandbox's `report_managed`) sends it, no runtimeDone: the response spans are the
+/// report's.
+#[test]
+fn managed_instances_response_spans_come_from_the_report() {
+    let mut p = pipeline(&[
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
+        ("LAMBDA_LENS_METRICS", "default,detail"),
+    ]);
+    let report = (
+        "platform.report",
+        r#"{"requestId":"r1","status":"success","metrics":{"durationMs":12.25},"spans":[{"name":"responseLatency","start":"2026-11-25T10:00:00.001Z","durationMs":9.5},{"name":"responseDuration","start":"2026-11-25T10:00:00.011Z","durationMs":0.75}],"tracing":{"spanId":"7f2e5c","type":"X-Amzn-Trace-Id","value":"Root=1-6560;Parent=7f2e5c;Sampled=1"}}"#,
+    );
+    p.on_batch(batch(&[START, report]), 0);
+    let written = docs(&mut p);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0]["ResponseLatency"], 9.5);
+    assert_eq!(written[0]["ResponseDuration"], 0.75);
+    assert_eq!(written[0]["Ending"], "complete");
+}

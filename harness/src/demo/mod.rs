@@ -15,8 +15,8 @@ pub mod logging;
 mod render;
 
 use lambda_sandbox::{
-    Config, InitializationType, InvokeOutcome, Sandbox, SandboxError, ShutdownOutcome, ShutdownReason,
-    Source, Stream, TelemetryRecord,
+    Config, InitializationType, InvokeOutcome, LogGroup, LoggingConfig, Sandbox, SandboxError,
+    ShutdownOutcome, ShutdownReason, Source, Stream, TelemetryRecord,
 };
 pub use render::{
     MetricSummary, bytes_per_invocation, metric, render, render_summary, reported, summarize, table,
@@ -152,6 +152,10 @@ pub struct DemoConfig {
     /// namespace); elsewhere, or with `None`, the function shares the host's `/tmp` and
     /// `TmpUsed` is the host disk's use. [`DemoReport::tmp`] says which it got.
     pub ephemeral_storage_mb: Option<u32>,
+    /// The function's logging configuration (`Config::logging`; Lambda's default: Text, the
+    /// group `/aws/lambda/<function>` in CloudWatch Logs). [`DemoReport::log_group`] is what it
+    /// let reach the group.
+    pub logging: LoggingConfig,
 }
 
 impl DemoConfig {
@@ -171,6 +175,7 @@ impl DemoConfig {
             cpu_limit: false,
             private_network: false,
             ephemeral_storage_mb: Some(512),
+            logging: LoggingConfig::default(),
         }
     }
 }
@@ -200,6 +205,8 @@ pub struct DemoReport {
     pub isolation: String,
     /// The function's `/tmp`: its own, a tmpfs of this many MB, or the host's, and why.
     pub tmp: Result<u32, String>,
+    /// The log group as CloudWatch Logs (or S3, or Firehose) would hold it after the run.
+    pub log_group: LogGroup,
 }
 
 impl DemoReport {
@@ -239,6 +246,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
     config.cpu_limit = demo.cpu_limit;
     config.private_network = demo.private_network;
     config.private_tmp_mb = demo.ephemeral_storage_mb;
+    config.logging = demo.logging.clone();
     if let Some(limit) = demo.telemetry_queue_limit {
         config.telemetry_queue_limit = limit;
     }
@@ -298,6 +306,7 @@ pub async fn run(demo: &DemoConfig, steps: &[Step]) -> Result<DemoReport, Sandbo
         invalid,
         stray_stdout,
         telemetry: sandbox.telemetry(),
+        log_group: sandbox.log_group(),
         isolation: sandbox.isolation().describe(),
         tmp: match (demo.ephemeral_storage_mb, &sandbox.isolation().mounts) {
             (Some(mb), Ok(_)) => Ok(mb),

@@ -100,9 +100,7 @@ impl LogGroup {
         let mut events = Vec::new();
         for (time, item) in items {
             let (timestamp_ms, messages) = match item {
-                Item::System(r) if config.format.is_json() => {
-                    (time.timestamp_millis(), vec![r.to_json().to_string()])
-                }
+                Item::System(r) if config.format.is_json() => (time.timestamp_millis(), vec![json_line(r)]),
                 Item::System(r) => (time.timestamp_millis(), system::text_lines(r)),
                 Item::Line(l) => match application_line(config, l) {
                     Some(kept) => kept,
@@ -122,6 +120,16 @@ impl LogGroup {
             events,
         }
     }
+}
+
+/// A record as one JSON system line, its members in Lambda's order: `time`, `type`, `record`.
+fn json_line(r: &TelemetryRecord) -> String {
+    format!(
+        "{{\"time\":{},\"type\":{},\"record\":{}}}",
+        Value::String(crate::telemetry::records::format_time(r.time)),
+        Value::String(r.kind.clone()),
+        r.record
+    )
 }
 
 /// A process's line in the group, with its timestamp; `None` when the level filter drops it.

@@ -153,6 +153,15 @@ fn json_at_debug_shows_the_debug_system_records() {
     assert!(m.iter().any(|l| l.contains("\"platform.initReport\"")));
     assert!(!m.iter().any(|l| l.contains("logsDropped")));
     assert!(m.contains(&r#"{"level":"debug","message":"d"}"#));
+    let start = m
+        .iter()
+        .find(|l| l.contains("platform.start"))
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        start.starts_with(r#"{"time":"2023-11-14T22:13:20.010Z","type":"platform.start","record":{"#),
+        "{start}"
+    );
 }
 
 #[test]

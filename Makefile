@@ -188,7 +188,7 @@ demo: layer iproute2
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-demo -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --out $(DEMO_OUT)
 	@echo
-	@echo "7. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
+	@echo "8. lambda-lens-report on run 1's EMF ($(DEMO_OUT)/emf.jsonl; the demo function's timeout is 1 s):"
 	@echo
 	$(CARGO) run --locked -q -p lambda-lens-report -- --emf $(DEMO_OUT)/emf.jsonl --timeout 1s \
 		--html $(DEMO_OUT)/report.html

@@ -5,6 +5,10 @@
 //! with PutMetricData to a local CloudWatch (ministack), then the report binary `REPORT`
 //! (`lambda-lens-report`) reads them back with GetMetricData and prints its table.
 //!
+//! Run 7 (alone with `--logging-only`): Lambda's advanced logging controls at JSON and WARN, the
+//! log group as CloudWatch Logs would hold it (`OUT/log-group-json-warn.jsonl`), and the metrics
+//! CloudWatch would extract from it beside the sandbox's reports.
+//!
 //! `lambda-lens-demo --help` lists the options.
 
 #![allow(
@@ -17,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use lambda_lens_harness::demo::logging::{self, LoggingCase};
 use lambda_lens_harness::demo::{self, DemoConfig, DemoReport};
-use lambda_sandbox::{InitializationType, SandboxError};
+use lambda_sandbox::{InitializationType, LogLevel, SandboxError};
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +60,10 @@ struct Args {
     /// local CloudWatch, then this lambda-lens-report binary reads the metrics back.
     #[arg(long, value_name = "REPORT")]
     put_metric_data: Option<PathBuf>,
+    /// Only run 7: one environment with the logging controls at JSON and WARN, and the metrics
+    /// CloudWatch Logs would extract from its log group.
+    #[arg(long, conflicts_with = "put_metric_data")]
+    logging_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +73,7 @@ fn main() -> ExitCode {
         out,
         echo,
         put_metric_data,
+        logging_only,
     } = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -74,6 +84,7 @@ fn main() -> ExitCode {
     };
     let demo = match put_metric_data {
         Some(report) => runtime.block_on(demo_put_metric_data(bootstrap, layer, &report, echo)),
+        None if logging_only => runtime.block_on(demo_logging(bootstrap, layer, &out, echo)),
         None => runtime.block_on(demo_all(bootstrap, layer, &out, echo)),
     };
     match demo {
@@ -139,17 +150,24 @@ fn clean(name: &str, report: &DemoReport, batched: bool) -> bool {
     ok
 }
 
-async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, DemoError> {
+/// The demo's settings, and `out` made.
+fn base_config(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<DemoConfig, DemoError> {
     std::fs::create_dir_all(out).map_err(|source| DemoError::CreateDir {
         path: out.to_owned(),
         source,
     })?;
-    let base = {
-        let mut c = DemoConfig::new(bootstrap, layer);
-        c.echo_output = echo;
-        c.private_network = true;
-        c
-    };
+    let mut c = DemoConfig::new(bootstrap, layer);
+    c.echo_output = echo;
+    c.private_network = true;
+    Ok(c)
+}
+
+async fn demo_logging(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, DemoError> {
+    logging_controls(&base_config(bootstrap, layer, out, echo)?, out).await
+}
+
+async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) -> Result<bool, DemoError> {
+    let base = base_config(bootstrap, layer, out, echo)?;
     let mut ok = true;
 
     let steps = demo::scenario();
@@ -253,10 +271,50 @@ async fn demo_all(bootstrap: PathBuf, layer: PathBuf, out: &Path, echo: bool) ->
         write_lines(&out.join(file), &report.emf_lines)?;
     }
     print!("{}", demo::table(&rows));
+
+    ok &= logging_controls(&base, out).await?;
     println!(
         "\nEvery EMF line the extension printed: {}/emf*.jsonl",
         out.display()
     );
+    Ok(ok)
+}
+
+/// Run 7: one environment with Lambda's advanced logging controls at JSON and WARN, its log group
+/// as CloudWatch Logs would hold it, and the metrics CloudWatch would extract from it beside the
+/// sandbox's reports. Returns whether they are equal.
+async fn logging_controls(base: &DemoConfig, out: &Path) -> Result<bool, DemoError> {
+    let case = LoggingCase::new("JSON, WARN", logging::json_at(LogLevel::Warn));
+    let steps = logging::logging_scenario();
+    println!(
+        "\n7. Logging controls: LogFormat JSON, ApplicationLogLevel WARN (lines below WARN are not sent; a JSON line \
+         without a level is INFO), lambda-lens's defaults; {} invocations: {}.\n",
+        steps.len(),
+        steps.iter().map(|s| s.label).collect::<Vec<_>>().join("; ")
+    );
+    let (result, report) = logging::run_case(base, &case, &steps).await?;
+    let group = &report.log_group;
+    let file = out.join("log-group-json-warn.jsonl");
+    std::fs::write(&file, group.to_json_lines()).map_err(|source| DemoError::Write {
+        path: file.clone(),
+        source,
+    })?;
+    println!(
+        "   The log group {} holds {} events ({}): {} EMF documents, {} other lines (the function's INFO \
+         lines are not among them).\n",
+        group.name,
+        group.events.len(),
+        file.display(),
+        (group.events.len() as u64).saturating_sub(result.extraction.not_emf),
+        result.extraction.not_emf,
+    );
+    print!("{}", logging::render_checks(&result));
+    let ok = result.as_expected();
+    if ok {
+        println!("\n   Every metric CloudWatch Logs would extract equals the sandbox's reports.");
+    } else {
+        eprintln!("logging controls: {}", result.differences().join("; "));
+    }
     Ok(ok)
 }
 

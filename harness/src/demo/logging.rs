@@ -416,5 +416,28 @@ pub fn render_results(results: &[LoggingResult]) -> String {
     out
 }
 
+/// One result metric by metric: what CloudWatch Logs would extract beside what the sandbox's
+/// reports give.
+pub fn render_checks(result: &LoggingResult) -> String {
+    let mut rows = vec![
+        [
+            "metric",
+            "extracted from the log group",
+            "the sandbox's reports",
+            "equal",
+        ]
+        .map(String::from),
+    ];
+    rows.extend(result.checks.iter().map(|c| {
+        [
+            c.metric.to_owned(),
+            c.extracted.clone(),
+            c.truth.clone(),
+            if c.equal { "yes" } else { "NO" }.to_owned(),
+        ]
+    }));
+    table(&rows)
+}
+
 #[cfg(test)]
 mod tests;

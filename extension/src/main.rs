@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    // What lambda-lens does about Lambda's logging controls, at a level Lambda's filter keeps.
+    lambda_lens::log_logging_controls(&config);
     // A panic anywhere (a task, a dependency) is logged as an error line in the extension's log
     // format, naming the part that crashed; it ends the process with a failure, never with 0 or
     // a hang. The release build aborts on panic (`panic = "abort"`: no unwinding code or tables,

@@ -686,3 +686,58 @@ async fn under_sam_local_one_line_says_telemetry_is_not_available_and_where_to_l
     );
     assert_eq!(plane.calls().last().map(String::as_str), Some("next"));
 }
+
+/// The level Lambda's JSON log format gives a line (documented: a JSON object's valid `"level"`,
+/// any case; any other line INFO), as a rank from TRACE (0) to FATAL (5).
+fn lambda_level_of(line: &str) -> usize {
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.get("level")?.as_str().map(str::to_ascii_uppercase))
+        .and_then(|l| LEVELS.iter().position(|x| *x == l))
+        .unwrap_or(2)
+}
+
+#[tokio::test]
+async fn under_json_at_warn_and_above_every_emf_line_and_the_start_up_line_pass_lambdas_filter() {
+    for (level, rank) in [("WARN", 3), ("error", 4), ("FATAL", 5)] {
+        let (addr, _plane) = start_with(Answer::Yes, Answer::Yes, 0, vec![invocations_body(0, 5, 0)]).await;
+        let mut command = extension(&addr.to_string());
+        command
+            .env("AWS_LAMBDA_FUNCTION_NAME", "f")
+            .env("AWS_LAMBDA_LOG_FORMAT", "json")
+            .env("AWS_LAMBDA_LOG_LEVEL", level)
+            .envs(VERBOSE);
+        let output = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::task::spawn_blocking(move || command.output()),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{level}: {stderr}");
+        let emf: Vec<&str> = stdout.lines().collect();
+        assert!(
+            emf.len() >= 5,
+            "{level}: one document per invocation at least:\n{stdout}"
+        );
+        for line in &emf {
+            assert!(line.len() <= 32 * 1024, "{level}: {} bytes", line.len());
+            assert!(line.contains("\"_aws\""), "{level}: {line}");
+            assert_eq!(
+                lambda_level_of(line),
+                rank,
+                "{level}: Lambda would drop it: {line}"
+            );
+        }
+        let kept: Vec<&str> = stderr.lines().filter(|l| lambda_level_of(l) >= rank).collect();
+        assert!(
+            kept.iter().any(|l| l.contains("LAMBDA_LENS_SINK=put-metric-data")
+                && l.contains(&format!("\\\"level\\\":\\\"{}\\\"", level.to_ascii_uppercase()))),
+            "{level}: the start-up line passes the filter and names the level: {stderr}"
+        );
+    }
+}

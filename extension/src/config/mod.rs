@@ -216,12 +216,77 @@ impl FunctionInfo {
     }
 }
 
-/// How the extension logs: level filter text and output format.
+/// Lambda's log levels (`LoggingConfig`'s `ApplicationLogLevel`), from the most detailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum LambdaLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LambdaLevel {
+    /// Lambda's default application log level (class a, "Log-level filtering").
+    pub(crate) const DEFAULT: Self = Self::Info;
+
+    /// A level name in any case, as Lambda reads a line's `"level"` (class a); `WARNING` too.
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        Some(match raw.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => Self::Trace,
+            "DEBUG" => Self::Debug,
+            "INFO" => Self::Info,
+            "WARN" | "WARNING" => Self::Warn,
+            "ERROR" => Self::Error,
+            "FATAL" => Self::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// The name Lambda documents (and reads from a line's `"level"`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+            Self::Fatal => "FATAL",
+        }
+    }
+}
+
+/// How the extension logs (level filter text and output format), and what Lambda's logging
+/// controls are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogConfig {
     /// A `tracing_subscriber::filter::Targets` directive string, e.g. `info` or `lambda_lens=debug`.
     pub(crate) filter: String,
+    /// `AWS_LAMBDA_LOG_FORMAT` is `JSON` (any case): Lambda's level filter applies.
     pub(crate) json: bool,
+    /// The application log level Lambda filters at under JSON: `AWS_LAMBDA_LOG_LEVEL`, else
+    /// [`LambdaLevel::DEFAULT`].
+    pub(crate) application_level: LambdaLevel,
+    /// Whether `AWS_LAMBDA_LOG_LEVEL` gave [`Self::application_level`] (else it is the default).
+    pub(crate) level_from_lambda: bool,
+}
+
+impl LogConfig {
+    /// The level every EMF line carries, exactly the application level (so the line passes the
+    /// filter) under JSON; none under Text, where Lambda filters nothing (class a).
+    ///
+    /// Unset (or not a level), `AWS_LAMBDA_LOG_LEVEL` gives the documented default, INFO: Lambda
+    /// sets the variable whenever an application level is configured (class a), so without it
+    /// the filter is at the default. A higher level would pass more thresholds (FATAL passes
+    /// every one), and is not chosen: a metrics line labelled WARN, ERROR or FATAL lands, once
+    /// per invocation, in every level-based alarm, metric filter and query for real problems,
+    /// to guard against a threshold nothing points to. The one case the extension cannot see
+    /// (extension lines filtered at another level than the application's, class d) is what the
+    /// start-up line's advice covers: a networked sink.
+    pub(crate) fn emf_level(&self) -> Option<&'static str> {
+        self.json.then(|| self.application_level.name())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -559,32 +624,42 @@ impl Config {
     }
 }
 
+/// What `LAMBDA_LENS_NAMESPACE` (and the Powertools variable) accepts, for the warning.
+const NAMESPACE_ACCEPTED: &str =
+    "1 to 255 characters from a-z A-Z 0-9 . _ # : / - (no space), not starting with AWS/";
+
 fn read_namespace(r: &mut Reader<'_>) -> String {
     for name in [vars::NAMESPACE, vars::POWERTOOLS_NAMESPACE] {
         if let Some(raw) = r.get(name) {
             if valid_namespace(&raw) {
                 return raw;
             }
-            r.warn(
-                name,
-                raw,
-                "1 to 255 characters of letters, digits and . - _ / # : space, not starting with AWS/",
-                DEFAULT_NAMESPACE,
-            );
+            r.warn(name, raw, NAMESPACE_ACCEPTED, DEFAULT_NAMESPACE);
             return DEFAULT_NAMESPACE.to_owned();
         }
     }
     DEFAULT_NAMESPACE.to_owned()
 }
 
-/// CloudWatch namespace rules: 1–255 characters from a limited set, and not the reserved `AWS/`.
+/// The namespace rule for EMF: the characters every one of AWS's EMF client libraries
+/// accepts, `[a-zA-Z0-9._#:/-]`, and CloudWatch's 255 characters; not the reserved `AWS/`.
+///
+/// CloudWatch's namespace documentation (and PutMetricData) allows a space too (class a), but
+/// AWS's EMF libraries disagree: aws-embedded-metrics-python refuses it
+/// (`aws_embedded_metrics/constants.py`, `VALID_NAMESPACE_REGEX`, with at most 256 characters,
+/// `MAX_NAMESPACE_LENGTH`, checked in `validator.py`), as the .NET library does, while
+/// aws-embedded-metrics-node accepts it since 4.2.1 (`src/Constants.ts`), following that
+/// documentation rather than a test of extraction (class b). Whether CloudWatch Logs extracts
+/// an EMF namespace with a space is not documented (class d), and a namespace it refuses loses
+/// every metric; so a space is refused here, and the default namespace used. The same rule
+/// holds with the PutMetricData sink, whose failed batches are written as EMF.
 fn valid_namespace(ns: &str) -> bool {
     !ns.is_empty()
         && ns.len() <= 255
         && !ns.starts_with("AWS/")
         && ns
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' '))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':'))
 }
 
 const LEVELS: &str = "TRACE, DEBUG, INFO, WARN, ERROR or FATAL";
@@ -614,20 +689,42 @@ fn read_log_config(r: &mut Reader<'_>) -> LogConfig {
     let json = r
         .get(vars::LOG_FORMAT)
         .is_some_and(|v| v.eq_ignore_ascii_case("json"));
+    let lambda_level = r.get(vars::LOG_LEVEL);
+    let application_level = lambda_level.as_deref().and_then(LambdaLevel::parse);
     let mut filter = None;
-    for name in [vars::LOG_LEVEL_OVERRIDE, vars::LOG_LEVEL] {
-        if filter.is_some() {
-            break;
+    if let Some(raw) = r.get(vars::LOG_LEVEL_OVERRIDE) {
+        match level_directive(&raw) {
+            Some(level) => filter = Some(scoped(level)),
+            None => r.warn(
+                vars::LOG_LEVEL_OVERRIDE,
+                raw,
+                LEVELS,
+                "the next source (AWS_LAMBDA_LOG_LEVEL, RUST_LOG, else INFO)",
+            ),
         }
-        if let Some(raw) = r.get(name) {
-            match level_directive(&raw) {
-                Some(level) => filter = Some(scoped(level)),
-                None => r.warn(name, raw, LEVELS, "the next source (RUST_LOG, else INFO)"),
+    }
+    if let Some(raw) = lambda_level {
+        match level_directive(&raw) {
+            Some(level) => {
+                filter = filter.or_else(|| Some(scoped(level)));
+            }
+            None => {
+                let used = if json {
+                    "INFO for the level of EMF lines; the next source (RUST_LOG, else INFO) for lambda-lens's own log"
+                } else {
+                    "the next source (RUST_LOG, else INFO)"
+                };
+                r.warn(vars::LOG_LEVEL, raw, LEVELS, used);
             }
         }
     }
     let filter = filter.or_else(|| rust_log(r)).unwrap_or_else(|| scoped("info"));
-    LogConfig { filter, json }
+    LogConfig {
+        filter,
+        json,
+        application_level: application_level.unwrap_or(LambdaLevel::DEFAULT),
+        level_from_lambda: application_level.is_some(),
+    }
 }
 
 /// `RUST_LOG`, when every directive is a level or `target=level`. A directive that is neither

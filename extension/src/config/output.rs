@@ -9,6 +9,8 @@ use crate::metrics::{BUILT_IN_DIMENSIONS, OPT_IN_DIMENSIONS, catalogue};
 
 const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
 const DEFAULT_KEEP_SLOWEST: usize = 3;
+/// What `LAMBDA_LENS_METRICS` accepts, for its warnings.
+const METRICS_ACCEPTED: &str = "group names (core, detail, resources, cost, extension), default, all and metric names, comma-separated, '-' to remove";
 
 /// How invocations become EMF documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,9 @@ fn static_dimensions(r: &mut Reader<'_>) -> Vec<(String, String)> {
             .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
             .filter(|(k, v)| {
                 valid_dimension(k, v)
+                    // The member Lambda's JSON log format reads a line's level from (any case:
+                    // whether Lambda matches the key's case is not documented, class d).
+                    && !k.eq_ignore_ascii_case(crate::emf::LEVEL_MEMBER)
                     && !BUILT_IN_DIMENSIONS.contains(&k.as_str())
                     && catalogue::by_name(k).is_none()
                     && !dims.iter().any(|(d, _)| d == k)
@@ -103,7 +108,7 @@ fn static_dimensions(r: &mut Reader<'_>) -> Vec<(String, String)> {
             None => r.warn(
                 vars::STATIC_DIMENSIONS,
                 pair.to_owned(),
-                "Key=Value pairs separated by commas (ASCII; a key that is not a built-in dimension, a metric name or a repeat)",
+                "Key=Value pairs separated by commas (ASCII; a key that is not a built-in dimension, a metric name, level or a repeat)",
                 "the other pairs",
             ),
         }
@@ -153,17 +158,31 @@ pub(super) fn read(r: &mut Reader<'_>) -> OutputConfig {
         None => Selection::default_set(),
         Some(raw) => {
             let (selection, unknown) = Selection::parse(&raw);
-            if !unknown.is_empty() {
+            if selection.is_empty() {
+                // A selection of nothing would leave the extension running and writing nothing,
+                // which looks like a working setup until a dashboard is needed: the default set
+                // is written instead, with a warning (to write no metrics, leave the layer out).
+                let unknown = if unknown.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} named nothing", unknown.join(","))
+                };
                 r.warn(
                     vars::METRICS,
-                    unknown.join(","),
-                    "group names (core, detail, resources, cost, extension), default, all and metric names, comma-separated, '-' to remove",
-                    "the rest of the list",
+                    raw,
+                    format!("a list that selects at least one metric (this one selects no metric{unknown}): {METRICS_ACCEPTED}"),
+                    "the default set",
                 );
-            }
-            if selection.is_empty() && !unknown.is_empty() {
                 Selection::default_set()
             } else {
+                if !unknown.is_empty() {
+                    r.warn(
+                        vars::METRICS,
+                        unknown.join(","),
+                        METRICS_ACCEPTED,
+                        "the rest of the list",
+                    );
+                }
                 selection
             }
         }

@@ -206,3 +206,50 @@ fn every_interface_needs_an_explicit_opt_in() {
     let (c, _) = config(&[("LAMBDA_LENS_LISTENER_HOST", "127.0.0.1")]);
     assert_eq!(c.listener_host, Some("127.0.0.1".parse().unwrap()));
 }
+
+#[test]
+fn a_namespace_outside_the_emf_libraries_characters_is_refused() {
+    for bad in [
+        "My Service",
+        "tab\there",
+        "émetteur",
+        "a*b",
+        "AWS/Lambda",
+        &"n".repeat(256),
+    ] {
+        let (c, w) = config(&[("LAMBDA_LENS_NAMESPACE", bad)]);
+        assert_eq!(c.namespace, DEFAULT_NAMESPACE, "{bad:?}");
+        assert_eq!(w.len(), 1, "{bad:?}");
+        let text = w[0].to_string();
+        assert!(text.contains("LAMBDA_LENS_NAMESPACE"), "{text}");
+        assert!(text.contains("a-z A-Z 0-9 . _ # : / -"), "{text}");
+        assert!(text.contains("using LambdaLens"), "{text}");
+    }
+    for good in ["Shop/checkout-v2", "a.b_c#d:e", &"n".repeat(255)] {
+        let (c, w) = config(&[("LAMBDA_LENS_NAMESPACE", good)]);
+        assert!(w.is_empty(), "{good:?}: {w:?}");
+        assert_eq!(c.namespace, good);
+    }
+    // The Powertools variable is held to the same rule.
+    let (c, w) = config(&[("POWERTOOLS_METRICS_NAMESPACE", "My Service")]);
+    assert_eq!(c.namespace, DEFAULT_NAMESPACE);
+    assert_eq!(w[0].variable, "POWERTOOLS_METRICS_NAMESPACE");
+}
+
+#[test]
+fn a_metric_selection_that_selects_nothing_warns_and_uses_the_default_set() {
+    let default = crate::metrics::selection::Selection::default_set();
+    for nothing in ["-all", "core,-core", "-default", "default,-all"] {
+        let (c, w) = config(&[("LAMBDA_LENS_METRICS", nothing)]);
+        assert_eq!(c.output.metrics, default, "{nothing}");
+        assert_eq!(w.len(), 1, "{nothing}: {w:?}");
+        let text = w[0].to_string();
+        assert!(text.contains("LAMBDA_LENS_METRICS"), "{text}");
+        assert!(text.contains("selects no metric"), "{text}");
+        assert!(
+            text.contains("core, detail, resources, cost, extension"),
+            "{text}"
+        );
+        assert!(text.contains("the default set"), "{text}");
+    }
+}

@@ -3,9 +3,12 @@
 //!
 //! Limits kept: at most 100 metrics per directive (larger records are split into several
 //! documents), at most [`MAX_DIMENSION_KEYS`] keys per dimension set (the configuration refuses
-//! larger sets), dimension values of 1 to 1024 characters, at most 100 values per metric (see [`Batcher`]), documents
-//! under 256 KiB, finite numbers only (a non-finite value is dropped and counted). Property
-//! names never shadow a dimension or a metric.
+//! larger sets), dimension values of 1 to 1024 characters, at most 100 values per metric (see
+//! [`Batcher`]), lines of at most [`MAX_DOCUMENT_BYTES`], finite numbers only (a non-finite value
+//! is dropped and counted). Property names never shadow a dimension or a metric.
+//!
+//! Under Lambda's JSON log format every document also carries a top-level `"level"` member
+//! ([`EmfConfig::level`]): Lambda's level filter then keeps the line (see that field).
 
 mod batch;
 mod json;
@@ -23,9 +26,17 @@ const MAX_METRICS_PER_DIRECTIVE: usize = 100;
 pub(crate) const MAX_DIMENSION_KEYS: usize = 30;
 const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 const MAX_VALUES_PER_METRIC: usize = 100;
-/// Documents are kept under this size: a quarter of the CloudWatch Logs event limit (1 MB,
-/// 256 KB in older documents), so a whole batch never comes near it.
-const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// The longest line written, in bytes. A cut EMF document is lost (the EMF specification needs
+/// each log event to be one whole JSON object, class a), and Lambda may cut a long stdout line
+/// into several log events: reported at 64 KiB and at 256 KiB - 26 bytes (class c), and AWS's
+/// emulator stops relaying after a line over 64 KiB (class b, `rapid`'s log scanner). Half the
+/// lowest of those leaves room for whatever Lambda adds to a line. A document over it is split
+/// by its metrics, as a directive over 100 metrics is; a document of one metric that is still
+/// over it leaves its properties out (the metric is what must arrive).
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 32 * 1024;
+/// The member Lambda's JSON log format reads a line's level from (class a, "Log-level
+/// filtering").
+pub(crate) const LEVEL_MEMBER: &str = "level";
 /// The member that holds the metadata; nothing else may take its name.
 const AWS_MEMBER: &str = "_aws";
 
@@ -39,6 +50,13 @@ pub(crate) struct EmfConfig {
     pub(crate) static_dimensions: Vec<(String, String)>,
     /// `StorageResolution: 1` on every metric (high-resolution custom metrics).
     pub(crate) high_resolution: bool,
+    /// Under Lambda's JSON log format, the level every document carries as a top-level
+    /// `"level"` member (`INFO`, `WARN`, ...): Lambda gives a line without a valid level INFO and
+    /// drops lines below the function's application log level (class a, for function logs;
+    /// assumed for an extension's lines, class d). The configuration chooses the level (see
+    /// `config::LambdaLevel`). `None` under the Text format, where no filter applies: no bytes
+    /// are added.
+    pub(crate) level: Option<&'static str>,
 }
 
 /// What encoding wrote, and what it had to leave out.
@@ -167,14 +185,20 @@ impl EmfEncoder {
         let mut pending: Vec<&[(&'static MetricDef, Sample<'_>)]> =
             values.chunks(MAX_METRICS_PER_DIRECTIVE).rev().collect();
         while let Some(chunk) = pending.pop() {
-            let doc = self.document(timestamp_ms, &dimensions, chunk, properties.clone());
-            // Keep every document well under the CloudWatch Logs event limit: halve the metrics
-            // of one that is too large (only possible with long arrays of long numbers).
-            if doc.len() > MAX_DOCUMENT_BYTES && chunk.len() > 1 {
-                let (a, b) = chunk.split_at(chunk.len() / 2);
-                pending.push(b);
-                pending.push(a);
-                continue;
+            let mut doc = self.document(timestamp_ms, &dimensions, chunk, properties.clone());
+            // Keep every line whole through Lambda's log pipe: halve the metrics of a document
+            // that is too long (long arrays of long numbers, long property texts); one metric
+            // still too long goes without its properties. Only dimensions are then left, and
+            // their values come from the environment's variables (4 KB in all, class a) and
+            // short built-in values.
+            if doc.len() > MAX_DOCUMENT_BYTES {
+                if chunk.len() > 1 {
+                    let (a, b) = chunk.split_at(chunk.len() / 2);
+                    pending.push(b);
+                    pending.push(a);
+                    continue;
+                }
+                doc = self.document(timestamp_ms, &dimensions, chunk, std::iter::empty());
             }
             self.last_length.set(doc.len());
             out.push(doc);
@@ -219,8 +243,12 @@ impl EmfEncoder {
             member(&mut doc, def.name);
             write_sample(&mut doc, *sample);
         }
+        let level = self.config.level;
         let taken = |key: &str| {
-            key == AWS_MEMBER || has_key(dimensions, key) || chunk.iter().any(|(def, _)| def.name == key)
+            key == AWS_MEMBER
+                || (level.is_some() && key == LEVEL_MEMBER)
+                || has_key(dimensions, key)
+                || chunk.iter().any(|(def, _)| def.name == key)
         };
         // The first writable property of a name wins; one named like a dimension or a metric
         // of this document is left out.
@@ -236,6 +264,10 @@ impl EmfEncoder {
             }
             member(&mut doc, key);
             write_property(&mut doc, value);
+        }
+        if let Some(level) = level {
+            member(&mut doc, LEVEL_MEMBER);
+            json::string(&mut doc, level);
         }
         doc.push('}');
         doc
@@ -294,7 +326,8 @@ impl EmfEncoder {
             .map(|(k, v)| (k.as_str(), v.as_str()));
         let own = record_dimensions.iter().map(|(k, v)| (*k, v.as_ref()));
         for (key, value) in statics.chain(own) {
-            if value.is_empty() || key == AWS_MEMBER {
+            // The configuration refuses these keys; `level` would take the level's place.
+            if value.is_empty() || key == AWS_MEMBER || (self.config.level.is_some() && key == LEVEL_MEMBER) {
                 continue;
             }
             let value = match value.char_indices().nth(MAX_DIMENSION_VALUE_CHARS) {

@@ -1,8 +1,9 @@
 //! Properties of the encoder over generated records: whatever the values (NaN, infinities,
 //! huge, negative), dimension values (empty, long, any characters) and properties, every line
 //! it writes passes the EMF specification check (`emf_spec`, written apart
-//! from this encoder) and stays under the size limit, in every output form; and it is, value
-//! for value, the document the earlier `serde_json::Value` encoder ([`super::reference`]) built.
+//! from this encoder) and stays within the line limit (long properties push some records past
+//! it), in every output form, with or without the `level` member; and it is, value for value,
+//! the document the earlier `serde_json::Value` encoder ([`super::reference`]) built.
 
 use proptest::prelude::*;
 
@@ -25,6 +26,7 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         "[\\PC]{0,30}",
         "[a-z]{1500,2000}",
+        "[a-z]{6000,9000}",
         Just(String::new()),
         Just("\"\\\n\u{0}".to_owned())
     ]
@@ -61,6 +63,15 @@ fn record() -> impl Strategy<Value = MetricRecord> {
         })
 }
 
+fn level() -> impl Strategy<Value = Option<&'static str>> {
+    prop_oneof![
+        Just(None),
+        Just(Some("INFO")),
+        Just(Some("WARN")),
+        Just(Some("FATAL"))
+    ]
+}
+
 fn config(high_resolution: bool, static_value: String) -> EmfConfig {
     EmfConfig {
         namespace: "LambdaLens".into(),
@@ -74,6 +85,7 @@ fn config(high_resolution: bool, static_value: String) -> EmfConfig {
             ("Service".into(), static_value),
         ],
         high_resolution,
+        level: None,
     }
 }
 
@@ -90,9 +102,12 @@ fn through_text(docs: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     parsed(&docs.iter().map(ToString::to_string).collect::<Vec<_>>())
 }
 
-fn check(lines: &[String]) -> Result<(), TestCaseError> {
+fn check(lines: &[String], level: Option<&str>) -> Result<(), TestCaseError> {
     for line in lines {
         prop_assert!(line.len() <= MAX_DOCUMENT_BYTES, "{} bytes", line.len());
+        let doc: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(doc.get(LEVEL_MEMBER).and_then(|l| l.as_str()), level);
         if let Err(problems) = emf_spec::check_line(line) {
             return Err(TestCaseError::fail(format!("{problems:?}\n{line}")));
         }
@@ -109,8 +124,10 @@ proptest! {
         high_resolution in any::<bool>(),
         compact in any::<bool>(),
         static_value in text(),
+        level in level(),
     ) {
-        let config = config(high_resolution, static_value);
+        let mut config = config(high_resolution, static_value);
+        config.level = level;
         let encoder = EmfEncoder::new(config.clone());
         let mut lines = Vec::new();
         for r in &records {
@@ -121,7 +138,7 @@ proptest! {
             prop_assert_eq!(stats, expected_stats);
             lines.extend(own);
         }
-        check(&lines)?;
+        check(&lines, level)?;
         let mut batcher = Batcher::new(compact, true, high_resolution, 1_000);
         let mut aggregates = Vec::new();
         for r in &records {
@@ -137,7 +154,7 @@ proptest! {
             prop_assert_eq!(stats, expected_stats);
             lines.extend(own);
         }
-        check(&lines)?;
+        check(&lines, level)?;
     }
 
     /// Whatever the characters of a namespace, a dimension value, a property or a request id

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Aggregate, Dimension, EmfConfig, EncodeStats, MAX_DIMENSION_VALUE_CHARS, MAX_DOCUMENT_BYTES,
-    MAX_METRICS_PER_DIRECTIVE, Property, Sample, finite,
+    Aggregate, Dimension, EmfConfig, EncodeStats, LEVEL_MEMBER, MAX_DIMENSION_VALUE_CHARS,
+    MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DIRECTIVE, Property, Sample, finite,
 };
 use crate::metrics::{MetricDef, MetricRecord, PropertyValue};
 
@@ -92,7 +92,7 @@ fn write(
         .map(|(k, v)| (k.as_str(), v.as_str()));
     let own = record_dimensions.iter().map(|(k, v)| (*k, v.as_ref()));
     for (key, value) in statics.chain(own) {
-        if value.is_empty() {
+        if value.is_empty() || (config.level.is_some() && key == LEVEL_MEMBER) {
             continue;
         }
         let value: String = value.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
@@ -120,7 +120,7 @@ fn write(
     }
     let mut pending: Vec<&[(&'static MetricDef, Value)]> =
         values.chunks(MAX_METRICS_PER_DIRECTIVE).rev().collect();
-    while let Some(chunk) = pending.pop() {
+    let document = |chunk: &[(&'static MetricDef, Value)], properties: &Map<String, Value>| {
         let mut doc = dimensions.clone();
         let mut defs = Vec::new();
         for (def, value) in chunk {
@@ -134,9 +134,13 @@ fn write(
             doc.insert(def.name.into(), value.clone());
         }
         for (key, value) in properties {
-            if !doc.contains_key(key) {
+            let level_taken = config.level.is_some() && key == LEVEL_MEMBER;
+            if !level_taken && !doc.contains_key(key) {
                 doc.insert(key.clone(), value.clone());
             }
+        }
+        if let Some(level) = config.level {
+            doc.insert(LEVEL_MEMBER.into(), Value::from(level));
         }
         doc.insert(
             "_aws".into(),
@@ -149,12 +153,18 @@ fn write(
                 }],
             }),
         );
-        let doc = Value::Object(doc);
-        if doc.to_string().len() > MAX_DOCUMENT_BYTES && chunk.len() > 1 {
-            let (a, b) = chunk.split_at(chunk.len() / 2);
-            pending.push(b);
-            pending.push(a);
-            continue;
+        Value::Object(doc)
+    };
+    while let Some(chunk) = pending.pop() {
+        let mut doc = document(chunk, properties);
+        if doc.to_string().len() > MAX_DOCUMENT_BYTES {
+            if chunk.len() > 1 {
+                let (a, b) = chunk.split_at(chunk.len() / 2);
+                pending.push(b);
+                pending.push(a);
+                continue;
+            }
+            doc = document(chunk, &Map::new());
         }
         out.push(doc);
         stats.documents += 1;

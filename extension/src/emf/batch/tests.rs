@@ -21,6 +21,7 @@ fn encoder() -> EmfEncoder {
         dimension_sets: vec![vec!["FunctionName".into()]],
         static_dimensions: vec![("FunctionName".into(), "f".into())],
         high_resolution: false,
+        level: None,
     })
 }
 

@@ -166,6 +166,9 @@ fn application_line(config: &LoggingConfig, line: &OutputLine) -> Option<(i64, V
         }
     }
     // "For Lambda to use the timestamp field, you must specify the time in valid RFC 3339" (a).
+    // The guide adds that without a valid timestamp Lambda "will assign the log the level INFO
+    // and add a timestamp": the sandbox reads a line's level from `"level"` alone, as the
+    // guide's rule for levels says, and only adds the timestamp (d).
     let timestamp_ms = object
         .as_ref()
         .and_then(|o| o.get("timestamp"))

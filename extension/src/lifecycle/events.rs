@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use lambda_runtime_api_client::body::Body;
 use tokio::net::TcpStream;
 
-use super::extensions_api::{self, ExtensionsApiError, NextEvent};
+use super::extensions_api::{self, ExtensionsApiError, NextEvent, Received};
 
 const CALL: &str = "GET /2020-01-01/extension/event/next";
 const PATH: &str = "/2020-01-01/extension/event/next";
@@ -46,10 +46,12 @@ impl Events {
         })
     }
 
-    /// Waits for the next INVOKE or SHUTDOWN. A connection Lambda closed between two calls
-    /// is opened again before the request is sent; a failure after it was sent is an error
-    /// (the event may have been handed out), as with the pooled client.
-    pub(crate) async fn next(&mut self) -> Result<NextEvent, ExtensionsApiError> {
+    /// Waits for the next INVOKE or SHUTDOWN (or an event of another type). A connection
+    /// Lambda closed between two calls is opened again before the request is sent; a failure
+    /// after it was sent is an error (the event may have been handed out), as with the pooled
+    /// client. An answer that is not the documented event is not an error: see
+    /// [`NextEvent::decode`].
+    pub(crate) async fn next(&mut self) -> Result<Received, ExtensionsApiError> {
         let request = Request::builder()
             .method(Method::GET)
             .uri(Uri::from_static(PATH))
@@ -70,7 +72,7 @@ impl Events {
             }
         };
         let (_, body) = extensions_api::read(CALL, response, StatusCode::OK).await?;
-        NextEvent::decode(&body).map_err(|source| ExtensionsApiError::Decode { call: CALL, source })
+        Ok(NextEvent::decode(&body, || chrono::Utc::now().timestamp_millis()))
     }
 
     /// The open connection, ready for a request; a new one when there is none or it closed.
@@ -162,14 +164,14 @@ mod tests {
         let mut events = Events::new(&address, "id-1").unwrap();
         for _ in 0..2 {
             assert_eq!(
-                events.next().await.unwrap(),
+                events.next().await.unwrap().event,
                 NextEvent::Invoke {
-                    request_id: "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa".into()
+                    request_id: Some("6d68ca91-49c9-448d-89b8-7ca3e6dc66aa".into())
                 }
             );
         }
         assert!(matches!(
-            events.next().await.unwrap(),
+            events.next().await.unwrap().event,
             NextEvent::Shutdown { deadline_ms: 42, .. }
         ));
         assert_eq!(connections.load(Ordering::SeqCst), 1);
@@ -179,9 +181,18 @@ mod tests {
     async fn a_connection_closed_between_calls_is_opened_again() {
         let (address, connections) = fake_extensions_api(vec![INVOKE, INVOKE, SHUTDOWN], true).await;
         let mut events = Events::new(&address, "id-1").unwrap();
-        assert!(matches!(events.next().await.unwrap(), NextEvent::Invoke { .. }));
-        assert!(matches!(events.next().await.unwrap(), NextEvent::Invoke { .. }));
-        assert!(matches!(events.next().await.unwrap(), NextEvent::Shutdown { .. }));
+        assert!(matches!(
+            events.next().await.unwrap().event,
+            NextEvent::Invoke { .. }
+        ));
+        assert!(matches!(
+            events.next().await.unwrap().event,
+            NextEvent::Invoke { .. }
+        ));
+        assert!(matches!(
+            events.next().await.unwrap().event,
+            NextEvent::Shutdown { .. }
+        ));
         assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 

@@ -39,67 +39,260 @@ pub enum ExtensionsApiError {
     },
     #[error("the registration's answer has no {EXTENSION_ID} header")]
     NoIdentifier,
-    #[error("{call} answered with a body that is not the documented event: {source}")]
-    Decode {
-        call: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
 }
+
+/// How long Lambda gives the extensions at SHUTDOWN (a: the Lambda guide's execution
+/// environment lifecycle, "Shutdown phase": 2,000 ms with external extensions): the deadline
+/// used when a SHUTDOWN event has none that can be read.
+pub(crate) const SHUTDOWN_BUDGET_MS: i64 = 2_000;
 
 /// One event from `/event/next`: only the fields lambda-lens uses.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum NextEvent {
-    Invoke { request_id: RequestId },
-    Shutdown { reason: String, deadline_ms: u64 },
+    /// `request_id` is `None` when the event had none that could be read.
+    Invoke {
+        request_id: Option<RequestId>,
+    },
+    Shutdown {
+        reason: String,
+        deadline_ms: u64,
+    },
+    /// An event of a type this version does not know, or of no readable type, or a body that
+    /// is not a JSON object: logged, and the loop asks for the next event.
+    Other {
+        kind: String,
+    },
+}
+
+/// A member Lambda always sends that an event lacked (absent, null, or of another JSON type),
+/// and what was done instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Missing {
+    pub(crate) event: &'static str,
+    pub(crate) member: &'static str,
+    pub(crate) instead: &'static str,
+}
+
+/// An event as decoded, with the members it lacked (an empty list in the usual case: no
+/// allocation).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub(crate) event: NextEvent,
+    pub(crate) missing: Vec<Missing>,
+}
+
+/// A member as read: a value of the documented type, absent (or null), or of another type.
+/// Never an error, so one odd member costs that member (a safe default), not the extension.
+#[derive(Debug, Default)]
+enum Member<T> {
+    #[default]
+    Absent,
+    Other,
+    Value(T),
+}
+
+impl<T> Member<T> {
+    fn value(self) -> Option<T> {
+        match self {
+            Self::Value(v) => Some(v),
+            Self::Absent | Self::Other => None,
+        }
+    }
+}
+
+/// What a member's documented type accepts of each JSON value (everything else is
+/// [`Member::Other`]).
+trait Accept<'de>: Sized {
+    fn text(_: Cow<'de, str>) -> Option<Self> {
+        None
+    }
+    fn unsigned(_: u64) -> Option<Self> {
+        None
+    }
+    fn compound() -> Option<Self> {
+        None
+    }
+}
+
+/// Text (`eventType`, `requestId`, `shutdownReason`), borrowed when it holds no escape.
+impl<'de: 'a, 'a> Accept<'de> for Cow<'a, str> {
+    fn text(text: Cow<'de, str>) -> Option<Self> {
+        Some(text)
+    }
+}
+
+/// Epoch milliseconds (`deadlineMs`).
+impl Accept<'_> for u64 {
+    fn unsigned(n: u64) -> Option<Self> {
+        Some(n)
+    }
+}
+
+/// A member lambda-lens does not read (`invokedFunctionArn`, `tracing`): only whether it came.
+impl Accept<'_> for () {
+    fn text(_: Cow<'_, str>) -> Option<Self> {
+        Some(())
+    }
+    fn unsigned(_: u64) -> Option<Self> {
+        Some(())
+    }
+    fn compound() -> Option<Self> {
+        Some(())
+    }
+}
+
+impl<'de, T: Accept<'de>> Deserialize<'de> for Member<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Any<T>(std::marker::PhantomData<T>);
+        fn member<T>(value: Option<T>) -> Member<T> {
+            value.map_or(Member::Other, Member::Value)
+        }
+        impl<'de, T: Accept<'de>> Visitor<'de> for Any<T> {
+            type Value = Member<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Member<T>, E> {
+                Ok(Member::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Member<T>, E> {
+                Ok(Member::Absent)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Member<T>, E> {
+                Ok(member(T::compound()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Member<T>, E> {
+                Ok(member(T::unsigned(n)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Member<T>, E> {
+                Ok(member(u64::try_from(n).ok().and_then(T::unsigned)))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Member<T>, E> {
+                // A deadline written as a float: its whole milliseconds.
+                let whole = (n.is_finite() && n >= 0.0 && n < u64::MAX as f64).then_some(n as u64);
+                Ok(member(whole.and_then(T::unsigned)))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Member<T>, E> {
+                Ok(member(T::text(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Member<T>, E> {
+                Ok(member(T::text(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Member<T>, E> {
+                Ok(member(T::text(Cow::Owned(v))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<T>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(member(T::compound()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(member(T::compound()))
+            }
+        }
+        deserializer.deserialize_any(Any(std::marker::PhantomData))
+    }
 }
 
 /// The event's JSON, read flat. serde's internally tagged enum (`#[serde(tag = "eventType")]`)
 /// buffers every member of the object before it picks the variant, an allocation per member
 /// (the ARN, the tracing object, ...) on the thread that answers Lambda, at every invocation;
-/// here the unread members are skipped and the request id is read in place.
+/// here the members are read in one pass, the unread ones skipped and the request id read in
+/// place. Each member is read leniently ([`Member`]): a member Lambda always sends (a: the
+/// Extensions API reference's INVOKE and SHUTDOWN events) that is absent or of another type
+/// costs that member a default, never the extension its run.
 #[derive(Deserialize)]
 struct Wire<'a> {
-    #[serde(rename = "eventType", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(
-        rename = "requestId",
-        borrow,
-        default,
-        deserialize_with = "lambda_lens_telemetry::wire::optional_text"
-    )]
-    request_id: Option<Cow<'a, str>>,
-    #[serde(rename = "shutdownReason", default)]
-    reason: Option<String>,
+    #[serde(rename = "eventType", borrow, default)]
+    kind: Member<Cow<'a, str>>,
+    #[serde(rename = "requestId", borrow, default)]
+    request_id: Member<Cow<'a, str>>,
+    #[serde(rename = "shutdownReason", borrow, default)]
+    reason: Member<Cow<'a, str>>,
     #[serde(rename = "deadlineMs", default)]
-    deadline_ms: Option<u64>,
+    deadline_ms: Member<u64>,
+    #[serde(rename = "invokedFunctionArn", default)]
+    function_arn: Member<()>,
+    #[serde(default)]
+    tracing: Member<()>,
 }
 
 impl NextEvent {
-    /// The event `body` holds: `INVOKE` with its `requestId`, or `SHUTDOWN` with its
-    /// `shutdownReason` and `deadlineMs`; anything else is an error.
-    pub(crate) fn decode(body: &[u8]) -> Result<Self, serde_json::Error> {
-        use serde::de::Error as _;
-        let wire: Wire<'_> = serde_json::from_slice(body)?;
-        match wire.kind.as_ref() {
-            "INVOKE" => {
-                let id = wire
-                    .request_id
-                    .ok_or_else(|| serde_json::Error::missing_field("requestId"))?;
-                Ok(Self::Invoke {
-                    request_id: RequestId::new(&id),
-                })
+    /// The event `body` holds: `INVOKE` with its `requestId`, `SHUTDOWN` with its
+    /// `shutdownReason` and `deadlineMs`, or another event. Never fails: a member Lambda always
+    /// sends that is missing gets a safe default (a SHUTDOWN deadline of Lambda's shutdown
+    /// budget from `now_ms`, epoch milliseconds, asked for only then; the reason `unknown`; an
+    /// INVOKE without a request id is measured from its telemetry alone), and is listed in
+    /// [`Received::missing`] for the caller's warning.
+    pub(crate) fn decode(body: &[u8], now_ms: impl FnOnce() -> i64) -> Received {
+        let wire: Wire<'_> = match serde_json::from_slice(body) {
+            Ok(wire) => wire,
+            Err(err) => {
+                return Received {
+                    event: NextEvent::Other {
+                        kind: format!("(a body that is not a JSON object: {err})"),
+                    },
+                    missing: Vec::new(),
+                };
             }
-            "SHUTDOWN" => Ok(Self::Shutdown {
-                reason: wire
-                    .reason
-                    .ok_or_else(|| serde_json::Error::missing_field("shutdownReason"))?,
-                deadline_ms: wire
-                    .deadline_ms
-                    .ok_or_else(|| serde_json::Error::missing_field("deadlineMs"))?,
-            }),
-            other => Err(serde_json::Error::unknown_variant(other, &["INVOKE", "SHUTDOWN"])),
-        }
+        };
+        let mut missing = Vec::new();
+        let mut lack = |event, member, instead| {
+            missing.push(Missing {
+                event,
+                member,
+                instead,
+            });
+        };
+        let event = match wire.kind {
+            Member::Value(kind) if kind == "INVOKE" => {
+                let request_id = wire.request_id.value().map(|id| RequestId::new(&id));
+                if request_id.is_none() {
+                    lack(
+                        "INVOKE",
+                        "requestId",
+                        "the invocation is measured from its telemetry alone (no resource sample is closed at it)",
+                    );
+                }
+                let unread = "not read by lambda-lens: nothing changes";
+                if wire.deadline_ms.value().is_none() {
+                    lack("INVOKE", "deadlineMs", unread);
+                }
+                if wire.function_arn.value().is_none() {
+                    lack("INVOKE", "invokedFunctionArn", unread);
+                }
+                if wire.tracing.value().is_none() {
+                    lack("INVOKE", "tracing", unread);
+                }
+                NextEvent::Invoke { request_id }
+            }
+            Member::Value(kind) if kind == "SHUTDOWN" => {
+                let reason = wire.reason.value().map(Cow::into_owned).unwrap_or_else(|| {
+                    lack("SHUTDOWN", "shutdownReason", "the reason \"unknown\"");
+                    "unknown".to_owned()
+                });
+                let deadline_ms = wire.deadline_ms.value().unwrap_or_else(|| {
+                    lack(
+                        "SHUTDOWN",
+                        "deadlineMs",
+                        "a deadline of Lambda's 2,000 ms shutdown budget from now",
+                    );
+                    u64::try_from(now_ms().saturating_add(SHUTDOWN_BUDGET_MS)).unwrap_or_default()
+                });
+                NextEvent::Shutdown { reason, deadline_ms }
+            }
+            Member::Value(kind) => NextEvent::Other {
+                kind: crate::text::clip(&kind).into_owned(),
+            },
+            Member::Absent | Member::Other => {
+                lack("(untyped)", "eventType", "the event is logged and ignored");
+                NextEvent::Other {
+                    kind: "(none)".to_owned(),
+                }
+            }
+        };
+        Received { event, missing }
     }
 }
 
@@ -180,40 +373,157 @@ pub(crate) async fn register(
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_795_600_800_000;
+
+    fn decode(body: &str) -> Received {
+        NextEvent::decode(body.as_bytes(), || NOW)
+    }
+
+    fn invoke(id: &str) -> NextEvent {
+        NextEvent::Invoke {
+            request_id: Some(id.into()),
+        }
+    }
+
     #[test]
     fn the_documented_events_decode() {
-        let invoke = r#"{"eventType":"INVOKE","deadlineMs":1,"requestId":"r1","invokedFunctionArn":"arn","tracing":{"type":"X-Amzn-Trace-Id","value":"v"}}"#;
-        assert_eq!(
-            NextEvent::decode(invoke.as_bytes()).unwrap(),
-            NextEvent::Invoke {
-                request_id: "r1".into()
-            }
-        );
-        let escaped = r#"{"eventType":"INVOKE","requestId":"r\u0031"}"#;
-        assert_eq!(
-            NextEvent::decode(escaped.as_bytes()).unwrap(),
-            NextEvent::Invoke {
-                request_id: "r1".into()
-            }
-        );
+        let whole = r#"{"eventType":"INVOKE","deadlineMs":1,"requestId":"r1","invokedFunctionArn":"arn","tracing":{"type":"X-Amzn-Trace-Id","value":"v"}}"#;
+        let r = decode(whole);
+        assert_eq!(r.event, invoke("r1"));
+        assert!(r.missing.is_empty(), "{:?}", r.missing);
+        let escaped = r#"{"eventType":"INVOKE","requestId":"r\u0031","deadlineMs":1,"invokedFunctionArn":"arn","tracing":{}}"#;
+        assert_eq!(decode(escaped).event, invoke("r1"));
         let shutdown = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42}"#;
+        let r = decode(shutdown);
         assert_eq!(
-            NextEvent::decode(shutdown.as_bytes()).unwrap(),
+            r.event,
             NextEvent::Shutdown {
                 reason: "spindown".into(),
                 deadline_ms: 42
             }
         );
-        for bad in [
-            r#"{"eventType":"RESTORE"}"#,
-            r#"{"eventType":"INVOKE"}"#,
-            r#"{"eventType":"SHUTDOWN","deadlineMs":42}"#,
-            r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown"}"#,
-            r#"{"requestId":"r1"}"#,
-            r#"{"eventType":"invoke","requestId":"r1"}"#,
-            "[]",
+        assert!(r.missing.is_empty());
+    }
+
+    /// Each member Lambda always sends, in turn left out, null, or of another JSON type: the
+    /// event still decodes (these were errors that ended the extension), with a safe default
+    /// and the member named for the warning.
+    #[test]
+    fn a_member_missing_or_odd_gets_a_default_and_is_named() {
+        let invoke_members = [
+            ("deadlineMs", "1"),
+            ("requestId", r#""r1""#),
+            ("invokedFunctionArn", r#""arn""#),
+            ("tracing", r#"{"type":"X-Amzn-Trace-Id","value":"v"}"#),
+        ];
+        let shutdown_members = [("shutdownReason", r#""timeout""#), ("deadlineMs", "42")];
+        for (event, members) in [
+            ("INVOKE", &invoke_members[..]),
+            ("SHUTDOWN", &shutdown_members[..]),
         ] {
-            assert!(NextEvent::decode(bad.as_bytes()).is_err(), "{bad}");
+            for (left, _) in members {
+                for odd in [
+                    None,
+                    Some("null"),
+                    Some("true"),
+                    Some("[1]"),
+                    Some("-5"),
+                    Some(r#"{"a":1}"#),
+                ] {
+                    // Members lambda-lens does not read count as sent whatever their value.
+                    let unread = ["invokedFunctionArn", "tracing"].contains(left);
+                    if unread && !matches!(odd, None | Some("null")) {
+                        continue;
+                    }
+                    let body: Vec<String> = std::iter::once(format!(r#""eventType":"{event}""#))
+                        .chain(members.iter().filter_map(|(k, v)| match (k == left, odd) {
+                            (false, _) => Some(format!(r#""{k}":{v}"#)),
+                            (true, Some(odd)) => Some(format!(r#""{k}":{odd}"#)),
+                            (true, None) => None,
+                        }))
+                        .collect();
+                    let body = format!("{{{}}}", body.join(","));
+                    let r = decode(&body);
+                    let named: Vec<&str> = r.missing.iter().map(|m| m.member).collect();
+                    assert_eq!(named, [*left], "{body}");
+                    let expected = match (event, *left) {
+                        ("INVOKE", "requestId") => NextEvent::Invoke { request_id: None },
+                        ("INVOKE", _) => invoke("r1"),
+                        (_, "shutdownReason") => NextEvent::Shutdown {
+                            reason: "unknown".into(),
+                            deadline_ms: 42,
+                        },
+                        _ => NextEvent::Shutdown {
+                            reason: "timeout".into(),
+                            deadline_ms: (NOW + SHUTDOWN_BUDGET_MS) as u64,
+                        },
+                    };
+                    assert_eq!(r.event, expected, "{body}");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn a_shutdown_with_nothing_but_its_type_is_still_a_shutdown() {
+        let r = decode(r#"{"eventType":"SHUTDOWN"}"#);
+        assert_eq!(
+            r.event,
+            NextEvent::Shutdown {
+                reason: "unknown".into(),
+                deadline_ms: (NOW + SHUTDOWN_BUDGET_MS) as u64
+            }
+        );
+        let named: Vec<&str> = r.missing.iter().map(|m| m.member).collect();
+        assert_eq!(named, ["shutdownReason", "deadlineMs"]);
+    }
+
+    #[test]
+    fn a_float_deadline_is_its_whole_milliseconds() {
+        let r = decode(r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42.9}"#);
+        assert_eq!(
+            r.event,
+            NextEvent::Shutdown {
+                reason: "spindown".into(),
+                deadline_ms: 42
+            }
+        );
+    }
+
+    /// An event of a type this version does not know, of no type, or not JSON at all: another
+    /// event, never an error.
+    #[test]
+    fn an_unknown_or_unreadable_event_is_another_event() {
+        for (body, kind) in [
+            (r#"{"eventType":"RESTORE"}"#, "RESTORE"),
+            (r#"{"eventType":"invoke","requestId":"r1"}"#, "invoke"),
+        ] {
+            let r = decode(body);
+            assert_eq!(r.event, NextEvent::Other { kind: kind.into() }, "{body}");
+            assert!(r.missing.is_empty());
+        }
+        for body in [r#"{"requestId":"r1"}"#, r#"{"eventType":7}"#] {
+            let r = decode(body);
+            assert_eq!(
+                r.event,
+                NextEvent::Other {
+                    kind: "(none)".into()
+                },
+                "{body}"
+            );
+            assert_eq!(r.missing.len(), 1);
+            assert_eq!(r.missing[0].member, "eventType");
+        }
+        for body in ["[]", "", "{", "not json", r#"{"eventType":"INVOKE",}"#] {
+            let r = decode(body);
+            assert!(matches!(r.event, NextEvent::Other { .. }), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_clock_is_read_only_for_a_shutdown_without_a_deadline() {
+        let whole = r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":42}"#;
+        let r = NextEvent::decode(whole.as_bytes(), || unreachable!("not asked"));
+        assert!(matches!(r.event, NextEvent::Shutdown { .. }));
     }
 }

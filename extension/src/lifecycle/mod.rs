@@ -24,7 +24,7 @@ use clock::Clock;
 use drive::drive;
 use events::Events;
 pub use extensions_api::ExtensionsApiError;
-use extensions_api::NextEvent;
+use extensions_api::{Missing, NextEvent, Received};
 use notice::{Invoke, Notices, Notifier};
 
 use crate::config::{Config, SinkKind, vars};
@@ -213,19 +213,61 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
 /// Answers the Extensions API: hands each INVOKE to the pipeline thread without waiting, so the
 /// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
-/// an error; after SHUTDOWN it waits for the pipeline thread, which ends the run once it has
-/// flushed (asking for another event would tell Lambda the extension is done).
+/// an error of the API itself; after SHUTDOWN it waits for the pipeline thread, which ends the
+/// run once it has flushed (asking for another event would tell Lambda the extension is done).
+/// An event that lacks a member Lambda always sends is handled with a safe default (see
+/// [`NextEvent::decode`]) and a warning naming the member; an event of a type this version does
+/// not know is logged and the next one asked for. Neither ends the run.
 async fn event_loop(mut events: Events, lifecycle: Notifier) -> Result<(), ExtensionsApiError> {
+    let mut warned = Warned::default();
     loop {
-        match events.next().await? {
-            NextEvent::Invoke { request_id } => {
+        let Received { event, missing } = events.next().await?;
+        warned.warn(&missing);
+        match event {
+            NextEvent::Invoke {
+                request_id: Some(request_id),
+            } => {
                 let wall_ms = chrono::Utc::now().timestamp_millis();
                 lifecycle.invoke(Invoke { request_id, wall_ms });
             }
+            // Its telemetry still gives the invocation (the warning said so).
+            NextEvent::Invoke { request_id: None } => {}
             NextEvent::Shutdown { reason, deadline_ms } => {
                 lifecycle.shutdown(reason, deadline_ms).await;
                 return std::future::pending().await;
             }
+            NextEvent::Other { kind } => tracing::warn!(
+                event_type = %kind,
+                "the Extensions API sent an event this version does not know: it is ignored and the next event asked for"
+            ),
+        }
+    }
+}
+
+/// The members already warned of: a platform that never sends one is named once, not at every
+/// invocation (later ones are debug lines).
+#[derive(Debug, Default)]
+struct Warned(Vec<(&'static str, &'static str)>);
+
+impl Warned {
+    fn warn(&mut self, missing: &[Missing]) {
+        for m in missing {
+            let key = (m.event, m.member);
+            if self.0.contains(&key) {
+                tracing::debug!(
+                    event = m.event,
+                    member = m.member,
+                    "an Extensions API event lacked a member"
+                );
+                continue;
+            }
+            self.0.push(key);
+            tracing::warn!(
+                event = m.event,
+                member = m.member,
+                instead = m.instead,
+                "an Extensions API event lacked a member Lambda always sends (or it was of another type): carrying on with a safe default"
+            );
         }
     }
 }
@@ -411,6 +453,79 @@ mod tests {
         let finished = telemetry.start().unwrap();
         life.shutdown("spindown".into(), 0).await;
         assert!(supervise(std::future::pending(), finished).await.is_ok());
+    }
+
+    /// An Extensions API that answers `/event/next` with `events` in turn, then refuses.
+    async fn extensions_api(events: Vec<&'static str>) -> String {
+        use http_body_util::Full;
+        use hyper::server::conn::http1;
+        use hyper::service::service_fn;
+        use hyper_util::rt::TokioIo;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let next = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (events, next) = (events.clone(), Arc::clone(&next));
+                tokio::spawn(async move {
+                    let service = service_fn(move |_| {
+                        let event = events.get(next.fetch_add(1, Ordering::SeqCst)).copied();
+                        let mut response =
+                            hyper::Response::new(Full::new(bytes::Bytes::from(event.unwrap_or(""))));
+                        if event.is_none() {
+                            *response.status_mut() = http::StatusCode::FORBIDDEN;
+                        }
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        address
+    }
+
+    /// Events that lack members Lambda always sends, of a type this version does not know, or
+    /// not JSON at all: the loop carries on (each of these ended the extension with an error),
+    /// and a SHUTDOWN with neither reason nor deadline is still a shutdown, with Lambda's
+    /// budget for a deadline, handed to the pipeline to flush.
+    #[tokio::test]
+    async fn odd_events_never_end_the_event_loop() {
+        let address = extensions_api(vec![
+            r#"{"eventType":"INVOKE","deadlineMs":1,"invokedFunctionArn":"arn","tracing":{}}"#,
+            r#"{"eventType":"INVOKE","requestId":"r2"}"#,
+            r#"{"eventType":"RESTORE"}"#,
+            r#"{"requestId":"r3"}"#,
+            "not json",
+            r#"{"eventType":"SHUTDOWN"}"#,
+        ])
+        .await;
+        let events = Events::new(&address, "id-1").unwrap();
+        let (notifier, mut notices) = notice::channel(false);
+        let before = chrono::Utc::now().timestamp_millis();
+        let looping = tokio::spawn(event_loop(events, notifier));
+        let shutdown = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+            .await
+            .unwrap();
+        let Some(notice::LifecycleEvent::Shutdown { reason, deadline_ms }) = shutdown else {
+            panic!("a shutdown, not {shutdown:?}");
+        };
+        assert_eq!(reason, "unknown");
+        let after = chrono::Utc::now().timestamp_millis();
+        let deadline = i64::try_from(deadline_ms).unwrap();
+        assert!((before + 2_000..=after + 2_000).contains(&deadline), "{deadline}");
+        let ids: Vec<String> = std::iter::from_fn(|| notices.take())
+            .map(|i| i.request_id.to_string())
+            .collect();
+        assert_eq!(ids, ["r2"], "the invoke without an id is left to its telemetry");
+        assert!(
+            !looping.is_finished(),
+            "it waits for the pipeline, never ends with an error"
+        );
+        looping.abort();
     }
 
     #[tokio::test]

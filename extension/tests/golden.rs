@@ -156,3 +156,24 @@ fn batched_compact_output_with_every_metric() {
     ]);
     check("batched-compact.json", run(&config));
 }
+
+/// Under Lambda's JSON log format at WARN: the default output's documents, each with
+/// `"level":"WARN"` so that Lambda's level filter keeps it, and nothing else changed.
+#[test]
+fn adaptive_output_under_the_json_log_format_carries_the_level() {
+    let docs = run(&config(&[
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ]));
+    let without: Vec<Value> = docs
+        .into_iter()
+        .map(|mut doc| {
+            let level = doc.as_object_mut().and_then(|o| o.remove("level"));
+            assert_eq!(level, Some(Value::from("WARN")), "{doc}");
+            doc
+        })
+        .collect();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(golden("adaptive.json")).unwrap()).unwrap();
+    assert_eq!(Value::Array(without), expected);
+}

@@ -253,3 +253,59 @@ fn a_metric_selection_that_selects_nothing_warns_and_uses_the_default_set() {
         assert!(text.contains("the default set"), "{text}");
     }
 }
+
+#[test]
+fn under_json_emf_lines_carry_the_application_level_and_under_text_nothing() {
+    for (format, level, expected) in [
+        ("JSON", Some("WARN"), Some("WARN")),
+        ("json", Some("fatal"), Some("FATAL")),
+        ("Json", Some("Error"), Some("ERROR")),
+        ("JSON", Some("trace"), Some("TRACE")),
+        ("JSON", Some("warning"), Some("WARN")),
+        // Lambda's default application level.
+        ("JSON", None, Some("INFO")),
+        ("Text", Some("ERROR"), None),
+        ("", Some("ERROR"), None),
+    ] {
+        let mut vars = vec![("AWS_LAMBDA_LOG_FORMAT", format)];
+        vars.extend(level.map(|l| ("AWS_LAMBDA_LOG_LEVEL", l)));
+        let (c, w) = config(&vars);
+        assert!(w.is_empty(), "{vars:?}: {w:?}");
+        assert_eq!(c.log.emf_level(), expected, "{vars:?}");
+        assert_eq!(c.log.level_from_lambda, level.is_some(), "{vars:?}");
+    }
+}
+
+#[test]
+fn a_lambda_log_level_that_is_not_a_level_is_named_and_emf_lines_carry_info() {
+    let (c, w) = config(&[
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "loud"),
+        ("LAMBDA_LENS_LOG_LEVEL", "debug"),
+    ]);
+    assert_eq!(c.log.emf_level(), Some("INFO"));
+    assert_eq!(
+        c.log.filter, "warn,lambda_lens=debug",
+        "the override still sets the extension's own log"
+    );
+    assert_eq!(w.len(), 1, "{w:?}");
+    let text = w[0].to_string();
+    assert!(
+        text.contains("AWS_LAMBDA_LOG_LEVEL") && text.contains("INFO for the level of EMF lines"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_static_dimension_named_level_is_refused() {
+    let (c, w) = config(&[(
+        "LAMBDA_LENS_STATIC_DIMENSIONS",
+        "level=debug,Level=x,Service=shop",
+    )]);
+    assert_eq!(
+        c.output.static_dimensions,
+        [("Service".to_owned(), "shop".to_owned())]
+    );
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].to_string().contains("level"), "{}", w[0]);
+}

@@ -166,6 +166,14 @@ pub struct Args {
     /// whose traffic /proc/net/dev counts, an echo peer on the other end (root, iproute2).
     #[arg(long)]
     pub private_network: bool,
+    /// Proactive initialisation: the first invoke comes MS after the init ended, the
+    /// environment frozen meanwhile [default: 0].
+    #[arg(long, value_name = "MS")]
+    pub init_gap_ms: Option<u64>,
+    /// Tenant isolation mode: every invoke's tenant id (Lambda-Runtime-Aws-Tenant-Id to the
+    /// runtime, tenantId in platform.start, runtimeDone and report).
+    #[arg(long, value_name = "ID")]
+    pub tenant_id: Option<String>,
 }
 
 fn init_type(s: &str) -> Result<InitializationType, String> {
@@ -232,6 +240,9 @@ impl Args {
         c.private_mounts = !self.no_private_mounts;
         c.private_tmp_mb = self.private_tmp;
         c.private_network = self.private_network;
+        if let Some(ms) = self.init_gap_ms {
+            c.init_gap = Duration::from_millis(ms);
+        }
         c
     }
 
@@ -316,8 +327,11 @@ async fn run(args: Args, out: &mut impl Write) -> Result<(), CliError> {
         sandbox.invoke_concurrent(payloads).await?
     } else {
         let mut all = Vec::new();
+        let options = crate::InvokeOptions {
+            tenant_id: args.tenant_id.clone(),
+        };
         for p in payloads {
-            all.push(sandbox.invoke(p).await?);
+            all.push(sandbox.invoke_with(p, options.clone()).await?);
         }
         all
     };
@@ -384,6 +398,13 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .init();
     let mut stderr = std::io::stderr();
+    if cli.run.tenant_id.is_some() && cli.run.init_type == Some(InitializationType::LambdaManagedInstances) {
+        let _ = writeln!(
+            stderr,
+            "error: --tenant-id is not supported with --init-type lambda-managed-instances"
+        );
+        return ExitCode::from(2);
+    }
     if cli.run.concurrency.is_some() && cli.run.init_type != Some(InitializationType::LambdaManagedInstances)
     {
         let _ = writeln!(

@@ -153,6 +153,11 @@ pub struct Config {
     /// own traffic. Off by default: the environment cannot reach the host's `127.0.0.1` (a
     /// local endpoint a test runs, say), nor the network beyond the host.
     pub private_network: bool,
+    /// Time between the end of the start-up init and the first invoke: Lambda may initialise
+    /// an on-demand environment ahead of demand ("proactive initialization", the lifecycle
+    /// guide (a)), so its init can end long before the invocation that first uses it. The
+    /// environment is frozen during the gap, as between invocations. Zero by default.
+    pub init_gap: Duration,
 }
 
 impl Config {
@@ -188,6 +193,7 @@ impl Config {
             private_mounts: true,
             private_tmp_mb: None,
             private_network: false,
+            init_gap: Duration::ZERO,
         }
     }
 

@@ -62,7 +62,8 @@ pub use environment::output::{OutputLine, Source, Stream};
 pub use environment::procfs;
 pub use error::SandboxError;
 pub use lifecycle::outcome::{
-    InitOutcome, InvokeOutcome, ProcessExit, RestoreOutcome, ShutdownOutcome, ShutdownReason, Status,
+    InitOutcome, InvokeOptions, InvokeOutcome, ProcessExit, RestoreOutcome, ShutdownOutcome, ShutdownReason,
+    Status,
 };
 pub use lifecycle::sandbox::Sandbox;
 pub use lifecycle::state::ExitKind;

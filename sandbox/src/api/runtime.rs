@@ -60,7 +60,10 @@ pub(crate) async fn next(shared: &Arc<Shared>) -> Resp {
         ("lambda-runtime-trace-id", p.trace),
         ("content-type", "application/json".to_owned()),
     ];
-    for (k, v) in pairs {
+    // Tenant isolation mode: the invoke's tenant, only when it has one (rapid's renderer sets
+    // the header only when not empty (b)).
+    let tenant = p.tenant_id.map(|t| ("lambda-runtime-aws-tenant-id", t));
+    for (k, v) in pairs.into_iter().chain(tenant) {
         if let Ok(v) = http::HeaderValue::from_str(&v) {
             h.insert(k, v);
         }

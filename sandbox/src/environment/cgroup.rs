@@ -51,7 +51,12 @@ impl Isolation {
     pub fn describe(&self) -> String {
         let cpu = self.cpu_share.map_or_else(
             || "no CPU cap".to_owned(),
-            |s| format!("CPU {:.1} % of a core", s * 100.0),
+            |s| {
+                format!(
+                    "CPU {:.1} % of a core (at least a whole one during an on-demand init)",
+                    s * 100.0
+                )
+            },
         );
         let mut line = format!(
             "environment: memory measured and limited by {}, frozen by {}, {cpu}",
@@ -277,6 +282,28 @@ impl EnvCgroup {
             std::thread::sleep(Duration::from_micros(200));
         }
         true
+    }
+
+    /// The environment's CPU share of one core, when this cgroup caps the CPU.
+    pub(crate) fn cpu_share(&self) -> Option<f64> {
+        self.cpu_share
+    }
+
+    /// Sets the CPU quota to `share` of one core, where this cgroup caps the CPU: the init
+    /// phase's burst lifts it, and the end of the init sets it back to the memory size's
+    /// share. False when there is no cap to change.
+    pub(crate) fn set_cpu_quota(&self, share: f64) -> bool {
+        if self.cpu_share.is_none() {
+            return false;
+        }
+        let quota = quota_us(share);
+        match &self.layout {
+            Layout::V1 { cpu: Some(dir), .. } => {
+                write(&dir.join("cpu.cfs_quota_us"), &quota.to_string()).is_ok()
+            }
+            Layout::V1 { cpu: None, .. } => false,
+            Layout::V2 { dir } => write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}")).is_ok(),
+        }
     }
 
     /// Whether the environment's processes are frozen now (for tests and the CLI).

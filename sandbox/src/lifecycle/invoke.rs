@@ -35,9 +35,23 @@ pub(crate) struct Cold {
     pub init_ms: Option<f64>,
     /// `restoreDurationMs` for the report.
     pub restore_ms: Option<f64>,
-    /// There is no runtime to invoke (the init or the restore failed): the status and error
-    /// type to report.
-    pub unavailable: Option<(Status, Option<String>)>,
+    /// There is no runtime to invoke: the init or the restore failed.
+    pub unavailable: Option<NoRuntime>,
+}
+
+/// Why an invocation finds no runtime to invoke.
+#[derive(Clone)]
+pub(crate) enum NoRuntime {
+    /// The init or restore failed and its environment is gone: the status and error type to
+    /// report.
+    Gone(Status, Option<String>),
+    /// The init re-run inside this invoke (after a reset) failed or timed out, and its
+    /// environment is still up: the invocation resets it after its report, as rapid's
+    /// `handleReset` does.
+    InlineInitFailed {
+        /// The init ran out of the function's timeout.
+        timed_out: bool,
+    },
 }
 
 /// How an invocation's wait ended.
@@ -59,6 +73,8 @@ pub(crate) struct Ids {
     pub request_id: String,
     pub trace: String,
     pub tracing: Value,
+    /// Tenant isolation mode: the invoke's tenant.
+    pub tenant_id: Option<String>,
 }
 
 /// The start of an invocation: its ids, its clocks and deadline, and its `platform.start`.
@@ -70,16 +86,25 @@ pub(crate) struct Begun {
     pub deadline_ms: i64,
 }
 
-/// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`.
+/// Starts an invocation: new ids, the deadline from the function's timeout, `platform.start`
+/// (with the tenant's `tenantId`, when there is one: rapid's `sendInvokeStartLogEvent` (b)).
 /// `started`: when the invocation began, if before now (an init re-run inside it).
-pub(crate) fn begin(shared: &Shared, started: Option<(Instant, DateTime<Utc>)>) -> Begun {
+pub(crate) fn begin(
+    shared: &Shared,
+    started: Option<(Instant, DateTime<Utc>)>,
+    tenant_id: Option<String>,
+) -> Begun {
     let config = &shared.config;
-    let ids = Ids::new();
+    let mut ids = Ids::new();
+    ids.tenant_id = tenant_id;
     let (start, start_time) = started.unwrap_or_else(|| (Instant::now(), Utc::now()));
     let timeout_ms = i64::try_from(config.timeout.as_millis()).unwrap_or(0);
     shared.emit(
         "platform.start",
-        records::start(&ids.request_id, &config.version, &ids.tracing),
+        records::with_tenant(
+            records::start(&ids.request_id, &config.version, &ids.tracing),
+            ids.tenant_id.as_deref(),
+        ),
     );
     Begun {
         ids,
@@ -99,6 +124,7 @@ impl Ids {
             request_id: ids::uuid_v4(),
             trace,
             tracing,
+            tenant_id: None,
         }
     }
 }
@@ -111,6 +137,7 @@ pub(crate) async fn run(
     payload: Value,
     cold: Cold,
     started: Option<(Instant, DateTime<Utc>)>,
+    tenant_id: Option<String>,
 ) -> InvokeOutcome {
     phases::thaw(shared);
     let Begun {
@@ -119,9 +146,9 @@ pub(crate) async fn run(
         start_time,
         deadline,
         deadline_ms,
-    } = begin(shared, started);
+    } = begin(shared, started, tenant_id);
     if let Some(failed) = cold.unavailable.clone() {
-        return finish_without_runtime(shared, ids, failed, start, cold);
+        return finish_without_runtime(shared, ids, failed, start, cold).await;
     }
     let memory = MemoryWatch::start(shared);
     deliver(shared, &ids, deadline_ms, &payload);
@@ -264,6 +291,7 @@ fn deliver(shared: &Shared, ids: &Ids, deadline_ms: i64, payload: &Value) {
             function_arn: config.function_arn(),
             trace: ids.trace.clone(),
             payload: bytes::Bytes::from(payload.to_string()),
+            tenant_id: ids.tenant_id.clone(),
         });
         for e in st
             .extensions
@@ -390,6 +418,8 @@ fn report(
     let request_id = &ids.request_id;
     let runtime_duration_ms = match &waited.runtime_done {
         Some((_, _, d)) => Some(*d),
+        // The runtime never finished: rapid sends this runtimeDone at the reset
+        // (`handleReset`), which fills no `tenantId` (b).
         None => {
             shared.emit(
                 "platform.runtimeDone",
@@ -419,13 +449,16 @@ fn report(
     };
     shared.emit(
         "platform.report",
-        records::report(
-            request_id,
-            status.as_str(),
-            error_type,
-            metrics,
-            spans,
-            &ids.tracing,
+        records::with_tenant(
+            records::report(
+                request_id,
+                status.as_str(),
+                error_type,
+                metrics,
+                spans,
+                &ids.tracing,
+            ),
+            ids.tenant_id.as_deref(),
         ),
     );
     runtime_duration_ms
@@ -494,14 +527,17 @@ fn emit_runtime_done(
     let duration = ms(next_at.0.saturating_duration_since(start));
     shared.emit(
         "platform.runtimeDone",
-        records::runtime_done(
-            &ids.request_id,
-            status.as_str(),
-            r.error_type.as_deref(),
-            duration,
-            Some(r.body.len() as u64),
-            spans,
-            &ids.tracing,
+        records::with_tenant(
+            records::runtime_done(
+                &ids.request_id,
+                status.as_str(),
+                r.error_type.as_deref(),
+                duration,
+                Some(r.body.len() as u64),
+                spans,
+                &ids.tracing,
+            ),
+            ids.tenant_id.as_deref(),
         ),
     );
     ((status, r.error_type, duration), Some(next_at))
@@ -527,14 +563,74 @@ pub(crate) fn response_spans(
     ]
 }
 
+/// The status and error type rapid's `handleReset` gives the `platform.runtimeDone` of an
+/// invocation it resets, and the reset's reason (b, `internal/lambda/rapid/handlers.go`): a
+/// timeout is `timeout` without an errorType; a failure carries the environment's first fatal
+/// error, or `Sandbox.Failure` when none was recorded, with status `failure` for a `Sandbox.*`
+/// error and `error` otherwise. rapid records a fatal error when the runtime or an extension
+/// exits (`Runtime.ExitError`, `Extension.Crash`) or an extension reports `init/error`
+/// (`Extension.InitError`), but not when the runtime reports `init/error`: a runtime that did
+/// so and still runs at the reset gives `Sandbox.Failure`. Which of the runtime's exit and the
+/// platform's reset comes first is a race on Lambda (d); the sandbox decides on what it has
+/// seen when it resets.
+fn reset_verdict(shared: &Shared, timed_out: bool) -> (Status, Option<String>, ShutdownReason) {
+    if timed_out {
+        return (Status::Timeout, None, ShutdownReason::Timeout);
+    }
+    let fatal = shared.read(|st| {
+        let runtime_exited = st.runtime.exited.is_some();
+        if st.runtime.init_error.is_some() {
+            runtime_exited.then_some("Runtime.ExitError")
+        } else if st.extensions.iter().any(|e| e.init_error.is_some()) {
+            Some("Extension.InitError")
+        } else if runtime_exited {
+            Some("Runtime.ExitError")
+        } else if st.extensions.iter().any(|e| e.exited.is_some()) {
+            Some("Extension.Crash")
+        } else {
+            None
+        }
+    });
+    let error_type = fatal.unwrap_or("Sandbox.Failure");
+    let status = if error_type.starts_with("Sandbox.") {
+        Status::Failure
+    } else {
+        Status::Error
+    };
+    (status, Some(error_type.to_owned()), ShutdownReason::Failure)
+}
+
 /// The report of an invocation that found no runtime (its init or restore failed).
-fn finish_without_runtime(
-    shared: &Shared,
+///
+/// When the init re-run inside this invoke failed or timed out, rapid's order is kept (b,
+/// `doInvoke` and `handleReset`): the init's events, `platform.start` (already sent by
+/// [`begin`]), then, at the reset, `platform.runtimeDone` with the reset's status, then the
+/// platform's `platform.report` as for every invoke, with the same status; the reset itself
+/// (SHUTDOWN to the extensions, still subscribed, so they receive all of it) comes last, as
+/// after any invocation that fails its environment.
+async fn finish_without_runtime(
+    shared: &Arc<Shared>,
     ids: Ids,
-    (status, error_type): (Status, Option<String>),
+    failed: NoRuntime,
     start: Instant,
     cold: Cold,
 ) -> InvokeOutcome {
+    let (status, error_type, reset) = match failed {
+        NoRuntime::Gone(status, error_type) => (status, error_type, None),
+        NoRuntime::InlineInitFailed { timed_out } => {
+            let (status, error_type, reason) = reset_verdict(shared, timed_out);
+            shared.emit(
+                "platform.runtimeDone",
+                records::runtime_done_at_reset(
+                    &ids.request_id,
+                    status.as_str(),
+                    error_type.as_deref(),
+                    &ids.tracing,
+                ),
+            );
+            (status, error_type, Some(reason))
+        }
+    };
     let duration_ms = ms(start.elapsed());
     let metrics = ReportMetrics {
         duration_ms,
@@ -546,15 +642,25 @@ fn finish_without_runtime(
     };
     shared.emit(
         "platform.report",
-        records::report(
-            &ids.request_id,
-            status.as_str(),
-            error_type.as_deref(),
-            &metrics,
-            Vec::new(),
-            &ids.tracing,
+        records::with_tenant(
+            records::report(
+                &ids.request_id,
+                status.as_str(),
+                error_type.as_deref(),
+                &metrics,
+                Vec::new(),
+                &ids.tracing,
+            ),
+            ids.tenant_id.as_deref(),
         ),
     );
+    let reset = match reset {
+        Some(reason) => {
+            shared.update(|st| st.phase = Phase::Idle);
+            Some(phases::teardown(shared, reason).await)
+        }
+        None => None,
+    };
     InvokeOutcome {
         request_id: ids.request_id,
         trace_id: ids.trace,
@@ -569,6 +675,6 @@ fn finish_without_runtime(
         restore_duration_ms: None,
         init: cold.init,
         restore: cold.restore,
-        reset: None,
+        reset,
     }
 }

@@ -73,7 +73,7 @@ async fn invoke_one(shared: &Arc<Shared>, payload: Value) -> Ended {
         start_time,
         deadline,
         deadline_ms,
-    } = begin(shared, None);
+    } = begin(shared, None, None);
     let id = ids.request_id.clone();
     shared.update(|st| {
         st.phase = Phase::Invoke;
@@ -89,6 +89,7 @@ async fn invoke_one(shared: &Arc<Shared>, payload: Value) -> Ended {
             function_arn: config.function_arn(),
             trace: ids.trace.clone(),
             payload: bytes::Bytes::from(payload.to_string()),
+            tenant_id: None,
         });
     });
     let end = shared

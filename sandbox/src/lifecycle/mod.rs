@@ -8,7 +8,7 @@
 //! - [`managed`]: concurrent invocations on Lambda Managed Instances;
 //! - [`restore`]: the SnapStart restore phase;
 //! - [`state`]: the shared state the APIs and the phases read and change;
-//! - [`outcome`]: what each phase returns to the caller.
+//! - [`outcome`]: what each phase returns to the caller, and the options of an invocation.
 
 pub(crate) mod invoke;
 pub(crate) mod managed;

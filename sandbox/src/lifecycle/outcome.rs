@@ -1,4 +1,4 @@
-//! What the sandbox reports to its caller.
+//! What the sandbox reports to its caller, and what a caller sets on one invocation.
 
 use std::time::Duration;
 
@@ -6,6 +6,27 @@ use bytes::Bytes;
 
 use crate::environment::output::Source;
 use crate::lifecycle::state::ExitKind;
+
+/// Options of one invocation ([`Sandbox::invoke_with`](crate::Sandbox::invoke_with)).
+/// `InvokeOptions::default()` is a plain invoke.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvokeOptions {
+    /// Tenant isolation mode: the invoke's tenant identifier (the Invoke API's
+    /// `X-Amz-Tenant-Id`). The runtime receives it as `Lambda-Runtime-Aws-Tenant-Id` on
+    /// `invocation/next`, and `platform.start`, `platform.runtimeDone` and `platform.report`
+    /// carry it as `tenantId`. An environment serves one tenant only, so every invoke of a
+    /// sandbox gives the same one (or none, for a function without tenant isolation).
+    pub tenant_id: Option<String>,
+}
+
+impl InvokeOptions {
+    /// An invoke of tenant `id`.
+    pub fn tenant(id: impl Into<String>) -> Self {
+        Self {
+            tenant_id: Some(id.into()),
+        }
+    }
+}
 
 /// `status` of runtimeDone, report and the init events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

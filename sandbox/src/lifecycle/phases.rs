@@ -19,6 +19,71 @@ const FREEZE_WAIT: Duration = Duration::from_millis(500);
 const RUNTIME_GRACE: Duration = Duration::from_millis(300);
 /// How long the sandbox waits to see a SIGKILLed process end.
 const REAP_WAIT: Duration = Duration::from_millis(1000);
+/// How long an on-demand init keeps its whole vCPU: the on-demand init limit.
+const INIT_BURST_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether an init phase runs with a whole vCPU instead of the memory size's share.
+///
+/// - On demand, the init of a new environment: yes, for at most 10 s. AWS's guide "Effectively
+///   running Java on Serverless" (written by AWS, on Serverless Land; the Lambda developer
+///   guide is silent): "On-demand Lambda functions use a full vCPU (non-throttled) but is
+///   limited to 10 seconds during its initialization phase" (a), and widely measured (c).
+/// - Provisioned concurrency: no. The same guide: "there is no cpu burst and goes directly to
+///   using proportional vCPU based on the memory allocation" (a).
+/// - SnapStart's init (the snapshot, made ahead of requests like a provisioned one): no (d,
+///   undocumented; taken to be like provisioned concurrency).
+/// - Managed Instances: no; their CPU is the instance's, set by the capacity provider's memory
+///   to vCPU ratio rather than by phase (d).
+/// - The init re-run inside an invoke after a reset: no. It is part of the invocation (bounded
+///   by the function's timeout and counted in its duration), so it runs as the invocation does
+///   (d, undocumented).
+fn init_cpu_burst(init_type: crate::config::InitializationType, phase: &str) -> bool {
+    init_type == crate::config::InitializationType::OnDemand && phase == "init"
+}
+
+/// The init phase's whole vCPU, while it lasts: the cgroup's CPU cap is lifted to at least one
+/// core, and set back to the memory size's share when the init ends (this is dropped) or after
+/// [`INIT_BURST_LIMIT`], whichever comes first.
+struct InitCpuBurst {
+    shared: Arc<Shared>,
+    timer: tokio::task::JoinHandle<()>,
+}
+
+impl InitCpuBurst {
+    /// Lifts the cap, where the environment has one.
+    fn start(shared: &Arc<Shared>) -> Option<Self> {
+        let cgroup = shared.cgroup.as_ref()?;
+        let share = cgroup.cpu_share()?;
+        if !cgroup.set_cpu_quota(share.max(1.0)) {
+            return None;
+        }
+        let later = Arc::clone(shared);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(INIT_BURST_LIMIT).await;
+            cap_at_share(&later);
+        });
+        Some(Self {
+            shared: Arc::clone(shared),
+            timer,
+        })
+    }
+}
+
+impl Drop for InitCpuBurst {
+    fn drop(&mut self) {
+        self.timer.abort();
+        cap_at_share(&self.shared);
+    }
+}
+
+/// Sets the CPU cap back to the memory size's share.
+fn cap_at_share(shared: &Shared) {
+    if let Some(c) = shared.cgroup.as_ref()
+        && let Some(share) = c.cpu_share()
+    {
+        let _ = c.set_cpu_quota(share);
+    }
+}
 
 /// Pids of the processes still running.
 pub(crate) fn live_pids(shared: &Shared) -> Vec<u32> {
@@ -74,6 +139,9 @@ pub(crate) async fn init(
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
+    let burst = init_cpu_burst(config.initialization_type, phase)
+        .then(|| InitCpuBurst::start(shared))
+        .flatten();
     shared.hub.mark_init_start();
     shared.update(|st| {
         st.phase = Phase::Init;
@@ -139,6 +207,8 @@ pub(crate) async fn init(
             (st.runtime.ready && st.extensions.iter().all(|e| e.ready)).then_some(Ok(()))
         })
         .await;
+    // The init is over: the CPU is the memory size's share from now on.
+    drop(burst);
     let (status, error_type) = match waited {
         Some(Ok(())) => (Status::Success, None),
         Some(Err(e)) => (Status::Error, Some(e)),

@@ -12,8 +12,10 @@ use crate::config::{Config, InitializationType};
 use crate::environment::output::{OutputLine, Source};
 use crate::environment::process;
 use crate::error::SandboxError;
-use crate::lifecycle::invoke::{self, Cold};
-use crate::lifecycle::outcome::{InitOutcome, InvokeOutcome, ShutdownOutcome, ShutdownReason, Status};
+use crate::lifecycle::invoke::{self, Cold, NoRuntime};
+use crate::lifecycle::outcome::{
+    InitOutcome, InvokeOptions, InvokeOutcome, ShutdownOutcome, ShutdownReason, Status,
+};
 use crate::lifecycle::phases::{self, live_pids};
 use crate::lifecycle::state::Shared;
 use crate::lifecycle::{managed, restore};
@@ -34,6 +36,11 @@ pub struct Sandbox {
     pending_init_ms: Option<f64>,
     inits: Vec<InitOutcome>,
     closed: bool,
+    /// Proactive initialisation: the first invoke waits until then (`Config::init_gap`).
+    first_invoke_at: Option<Instant>,
+    /// Tenant isolation mode: the tenant of the environment's first invoke (`Some(None)`: the
+    /// function has none). An environment serves one tenant only.
+    tenant: Option<Option<String>>,
 }
 
 impl Sandbox {
@@ -83,14 +90,36 @@ impl Sandbox {
             pending_init_ms: None,
             inits: Vec::new(),
             closed: false,
+            first_invoke_at: None,
+            tenant: None,
         };
         let limit = sandbox.shared.config.init_timeout;
         sandbox.run_init("init", limit).await?;
+        // Proactive initialisation (a, the lifecycle guide: Lambda may initialise an on-demand
+        // environment ahead of demand): the first invoke comes `init_gap` after the init ended,
+        // the environment frozen meanwhile as between invocations. Waited for by the first
+        // invoke, so that a caller who does something else meanwhile does not wait twice.
+        let gap = sandbox.shared.config.init_gap;
+        sandbox.first_invoke_at = (!gap.is_zero()).then(|| Instant::now() + gap);
         Ok(sandbox)
     }
 
-    /// Runs an init phase bounded by `limit`.
+    /// Runs an init phase bounded by `limit`; one that fails ends its environment.
     async fn run_init(&mut self, phase: &'static str, limit: Duration) -> Result<InitOutcome, SandboxError> {
+        let outcome = self.init_phase(phase, limit).await?;
+        if outcome.status != Status::Success {
+            phases::teardown(&self.shared, ShutdownReason::Failure).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Runs an init phase bounded by `limit`. One that fails leaves its environment up, for
+    /// the caller to end: an init re-run inside an invoke is reset after the invoke's report.
+    async fn init_phase(
+        &mut self,
+        phase: &'static str,
+        limit: Duration,
+    ) -> Result<InitOutcome, SandboxError> {
         let outcome = phases::init(&self.shared, phase, limit).await?;
         self.inits.push(outcome.clone());
         let init_type = self.shared.config.initialization_type;
@@ -107,7 +136,6 @@ impl Sandbox {
                 (init_type == InitializationType::OnDemand && phase == "init").then_some(outcome.duration_ms);
             phases::freeze(&self.shared).await;
         } else {
-            phases::teardown(&self.shared, ShutdownReason::Failure).await;
             self.needs_init = true;
             self.pending_init_ms = None;
         }
@@ -197,19 +225,73 @@ impl Sandbox {
     /// deadline) until the invocation ends. On SnapStart the first invoke of an environment
     /// restores it first; on Managed Instances this is `invoke_concurrent` with one payload.
     pub async fn invoke(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
+        self.invoke_with(payload, InvokeOptions::default()).await
+    }
+
+    /// [`Sandbox::invoke`] with options: a tenant id (tenant isolation mode). An environment
+    /// serves one tenant: every invoke of a sandbox gives the same tenant id, or none (a
+    /// [`SandboxError::Config`] otherwise); a tenant id is refused on provisioned concurrency,
+    /// SnapStart and Managed Instances ([`SandboxError::Unsupported`]), or when Lambda would
+    /// refuse it ([`SandboxError::Config`]).
+    pub async fn invoke_with(
+        &mut self,
+        payload: Value,
+        options: InvokeOptions,
+    ) -> Result<InvokeOutcome, SandboxError> {
         if self.closed {
             return Err(SandboxError::ShutDown);
         }
+        self.check_tenant(options.tenant_id.as_deref())?;
+        self.wait_for_first_invoke().await;
         if self.shared.config.initialization_type == InitializationType::LambdaManagedInstances {
             let mut outcomes = self.invoke_managed(vec![payload]).await?;
             return outcomes
                 .pop()
                 .ok_or_else(|| SandboxError::Unsupported("the invocation task was lost".to_owned()));
         }
-        self.invoke_one(payload).await
+        self.invoke_one(payload, options.tenant_id).await
     }
 
-    async fn invoke_one(&mut self, payload: Value) -> Result<InvokeOutcome, SandboxError> {
+    /// Tenant isolation mode: Lambda routes an invoke to an environment of its tenant (a, the
+    /// tenant isolation guide), so one environment never sees two tenants, nor a tenant and
+    /// invokes without one.
+    fn check_tenant(&mut self, tenant_id: Option<&str>) -> Result<(), SandboxError> {
+        if let Some(t) = tenant_id {
+            check_tenant(t, self.shared.config.initialization_type)?;
+        }
+        match &self.tenant {
+            None => {
+                self.tenant = Some(tenant_id.map(str::to_owned));
+                Ok(())
+            }
+            Some(known) if known.as_deref() == tenant_id => Ok(()),
+            Some(known) => Err(SandboxError::Config(format!(
+                "this environment serves {}, not {}: Lambda runs each tenant in environments of \
+                 its own; start another sandbox for it",
+                known.as_deref().map_or_else(
+                    || "invokes without a tenant id".to_owned(),
+                    |t| format!("tenant {t:?}")
+                ),
+                tenant_id.map_or_else(
+                    || "an invoke without a tenant id".to_owned(),
+                    |t| format!("tenant {t:?}")
+                ),
+            ))),
+        }
+    }
+
+    /// Proactive initialisation: the first invoke comes `Config::init_gap` after the init.
+    async fn wait_for_first_invoke(&mut self) {
+        if let Some(at) = self.first_invoke_at.take() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
+    async fn invoke_one(
+        &mut self,
+        payload: Value,
+        tenant_id: Option<String>,
+    ) -> Result<InvokeOutcome, SandboxError> {
         let snap_start = self.shared.config.initialization_type == InitializationType::SnapStart;
         let mut init = None;
         // A suppressed init is part of the invocation: it starts its clock and its timeout.
@@ -225,18 +307,23 @@ impl Sandbox {
             } else {
                 invoke_started = Some((Instant::now(), chrono::Utc::now()));
                 let limit = self.shared.config.timeout;
-                self.run_init("invoke", limit).await?
+                self.init_phase("invoke", limit).await?
             });
         }
         let mut restore = None;
         let mut restore_ms = None;
         let mut unavailable = None;
         if self.needs_init {
-            // The init failed again: the invocation reports its status (a timeout carries no
-            // errorType).
             unavailable = Some(match &init {
-                Some(i) if i.status == Status::Timeout => (Status::Timeout, None),
-                Some(i) => (
+                // The init re-run inside this invoke failed: its environment is still up, and
+                // the invocation reports and resets it as rapid does.
+                Some(i) if !snap_start => NoRuntime::InlineInitFailed {
+                    timed_out: i.status == Status::Timeout,
+                },
+                // SnapStart's new snapshot failed (and its environment is gone): the
+                // invocation reports its status (a timeout carries no errorType).
+                Some(i) if i.status == Status::Timeout => NoRuntime::Gone(Status::Timeout, None),
+                Some(i) => NoRuntime::Gone(
                     Status::Error,
                     Some(
                         i.error_type
@@ -244,7 +331,7 @@ impl Sandbox {
                             .unwrap_or_else(|| "Runtime.InitError".to_owned()),
                     ),
                 ),
-                None => (Status::Error, Some("Runtime.InitError".to_owned())),
+                None => NoRuntime::Gone(Status::Error, Some("Runtime.InitError".to_owned())),
             });
         } else if self.needs_restore {
             self.needs_restore = false;
@@ -252,7 +339,7 @@ impl Sandbox {
             if r.status == Status::Success {
                 restore_ms = Some(r.duration_ms);
             } else {
-                unavailable = Some((r.status, r.error_type.clone()));
+                unavailable = Some(NoRuntime::Gone(r.status, r.error_type.clone()));
             }
             restore = Some(r);
         }
@@ -264,7 +351,7 @@ impl Sandbox {
             restore_ms,
             unavailable,
         };
-        let mut outcome = invoke::run(&self.shared, payload, cold, invoke_started).await;
+        let mut outcome = invoke::run(&self.shared, payload, cold, invoke_started, tenant_id).await;
         if restore_failed {
             // The failed restore's environment is discarded, after the invocation's report.
             outcome.reset = Some(phases::teardown(&self.shared, ShutdownReason::Failure).await);
@@ -288,10 +375,12 @@ impl Sandbox {
         if self.closed {
             return Err(SandboxError::ShutDown);
         }
+        self.check_tenant(None)?;
+        self.wait_for_first_invoke().await;
         if self.shared.config.initialization_type != InitializationType::LambdaManagedInstances {
             let mut out = Vec::with_capacity(payloads.len());
             for p in payloads {
-                out.push(self.invoke_one(p).await?);
+                out.push(self.invoke_one(p, None).await?);
             }
             return Ok(out);
         }
@@ -375,6 +464,27 @@ impl Sandbox {
     }
 }
 
+/// Lambda's rules for a tenant identifier: 1 to 256 characters of `[a-zA-Z0-9._:/=+\-@ ]`
+/// (the API reference's `TenantId` (a)); tenant isolation is incompatible with provisioned
+/// concurrency and SnapStart (a); Managed Instances' Lambda core has no tenant identifier
+/// (b: the emulator's Managed Instances code carries none), so the sandbox refuses it there.
+fn check_tenant(id: &str, init_type: InitializationType) -> Result<(), SandboxError> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || "._:/=+-@ ".contains(c);
+    if id.is_empty() || id.chars().count() > 256 || !id.chars().all(valid_char) {
+        return Err(SandboxError::Config(format!(
+            "tenant id {id:?}: Lambda accepts 1 to 256 characters of letters, digits and ._:/=+-@ and space"
+        )));
+    }
+    match init_type {
+        InitializationType::OnDemand => Ok(()),
+        other => Err(SandboxError::Unsupported(format!(
+            "a tenant id with initialization type {}: tenant isolation mode runs on-demand \
+             environments only (not with provisioned concurrency, SnapStart or Managed Instances)",
+            other.as_str()
+        ))),
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         for pid in live_pids(&self.shared) {
@@ -383,5 +493,26 @@ impl Drop for Sandbox {
         }
         self.shared.hub.stop();
         self.server.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::InitializationType;
+
+    #[test]
+    fn tenant_ids_follow_lambdas_rules() {
+        let od = InitializationType::OnDemand;
+        for ok in ["blue", "a.b_c:d/e=f+g-h@i j", &"x".repeat(256)] {
+            assert!(check_tenant(ok, od).is_ok(), "{ok}");
+        }
+        for bad in ["", "é", "a;b", &"x".repeat(257)] {
+            assert!(check_tenant(bad, od).is_err(), "{bad}");
+        }
+        assert!(check_tenant("blue", InitializationType::ProvisionedConcurrency).is_err());
+        assert!(check_tenant("blue", InitializationType::SnapStart).is_err());
+        assert!(check_tenant("blue", InitializationType::LambdaManagedInstances).is_err());
+        assert_eq!(InvokeOptions::tenant("blue").tenant_id.as_deref(), Some("blue"));
     }
 }

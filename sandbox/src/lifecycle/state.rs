@@ -59,6 +59,8 @@ pub(crate) struct PendingInvoke {
     pub function_arn: String,
     pub trace: String,
     pub payload: Bytes,
+    /// Tenant isolation mode: `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default)]

@@ -235,6 +235,39 @@ pub fn runtime_done(
     )
 }
 
+/// Adds `tenantId` to a `platform.start`, `platform.runtimeDone` or `platform.report` record
+/// when the invoke has one (tenant isolation mode): rapid's `InvokeStartData`,
+/// `InvokeRuntimeDoneData` and `ReportData` carry it as `tenantId,omitempty` (b,
+/// `internal/lambda/interop/events_api.go`), so it is absent without a tenant.
+pub fn with_tenant(mut v: Value, tenant_id: Option<&str>) -> Value {
+    if let (Some(t), Some(obj)) = (tenant_id, v.as_object_mut()) {
+        obj.insert("tenantId".to_owned(), Value::String(t.to_owned()));
+    }
+    v
+}
+
+/// `platform.runtimeDone` of an invoke whose init, re-run inside it, failed or timed out: rapid
+/// sends it at the reset (`handleReset`) for an invocation whose runtime was never released
+/// (its start time is unset), so the metrics are zero (`GetRuntimeDoneInvokeMetrics`), there
+/// are no spans (`spans,omitempty`), and, unlike the runtimeDone of a finished invocation,
+/// no `tenantId` (handleReset does not fill it) (b).
+pub fn runtime_done_at_reset(
+    request_id: &str,
+    status: &str,
+    error_type: Option<&str>,
+    tracing: &Value,
+) -> Value {
+    with_error(
+        json!({
+            "requestId": request_id,
+            "status": status,
+            "metrics": {"durationMs": 0.0, "producedBytes": 0},
+            "tracing": tracing,
+        }),
+        error_type,
+    )
+}
+
 /// Metrics of `platform.report`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReportMetrics {

@@ -498,6 +498,71 @@ mod tests {
         assert!(s.first_problem.unwrap().contains("kept the records before"));
     }
 
+    /// Records of three types and distinct request ids, one of which is then corrupted.
+    fn records(count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                let body = [START, DONE, REPORT][i % 3];
+                body.replace("\"r1\"", &format!("\"id-{i}\""))
+            })
+            .collect()
+    }
+
+    fn ids(body: &[u8]) -> Vec<String> {
+        let (items, _) = decode_records(body);
+        items
+            .iter()
+            .filter_map(|i| match &i.record {
+                Record::Start(r) => Some(r.request_id.to_string()),
+                Record::RuntimeDone(r) => Some(r.request_id.to_string()),
+                Record::Report(r) => Some(r.request_id.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// One byte of one record deleted, replaced or added, anywhere in it: every other
+        /// record of the batch is still read.
+        #[test]
+        fn a_corrupted_record_costs_at_most_itself(
+            count in 2usize..7,
+            which in 0usize..7,
+            at in 0usize..400,
+            edit in 0u8..3,
+            byte in proptest::sample::select(&b"{}[],:\" 0a\\\xff"[..]),
+        ) {
+            let records = records(count);
+            let which = which % count;
+            let mut bad = records[which].clone().into_bytes();
+            let at = at % bad.len();
+            match edit {
+                0 => {
+                    bad.remove(at);
+                }
+                1 => bad[at] = byte,
+                _ => bad.insert(at, byte),
+            }
+            let mut body = b"[".to_vec();
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                if i == which {
+                    body.extend_from_slice(&bad);
+                } else {
+                    body.extend_from_slice(record.as_bytes());
+                }
+            }
+            body.push(b']');
+            let read = ids(&body);
+            for i in (0..count).filter(|i| *i != which) {
+                let id = format!("id-{i}");
+                proptest::prop_assert!(read.contains(&id), "{id} lost from {}", String::from_utf8_lossy(&body));
+            }
+        }
+    }
+
     #[test]
     fn a_pathological_body_costs_bounded_work() {
         // Thousands of places that look like a record's beginning, none of them one.

@@ -39,6 +39,13 @@ const CASES: &[Case] = &[
         env: &[],
     },
     Case {
+        label: "default metrics, adaptive, JSON log format at WARN",
+        env: &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ],
+    },
+    Case {
         label: "default metrics, per-invocation",
         env: &[("LAMBDA_LENS_OUTPUT", "per-invocation")],
     },

@@ -110,10 +110,13 @@ async fn the_cpu_is_lambdas_share_for_the_memory_size() {
     let share = sb.isolation().cpu_share.unwrap();
     // 128 MB of 1,769 MB per vCPU: about 7 % of a core.
     assert!((share - 128.0 / 1769.0).abs() < 1e-9, "{share}");
-    // 40 ms of CPU at 7 % of a core takes at least about half a second.
+    // 40 ms of CPU at 7 % of a core takes over half a second in theory, and at least a third
+    // of one in practice: the kernel throttles at its scheduler tick, so each 100 ms period may
+    // run a few milliseconds over the quota, and an environment whose quota was not depleted
+    // before the invoke (as after the init's whole vCPU) finishes well before the theory.
     let out = sb.invoke(json!({"cpu_ms": 40})).await.unwrap();
     assert_eq!(out.status, Status::Success);
-    let floor = 40.0 / share * 0.8;
+    let floor = 40.0 / share * 0.6;
     assert!(out.duration_ms >= floor, "{} ms < {floor} ms", out.duration_ms);
     sb.shutdown(ShutdownReason::Spindown).await.unwrap();
 }

@@ -136,12 +136,12 @@ pub fn compare(extraction: &Extraction, truth: &Truth, function_name: &str, sele
                 "BilledDuration" => same_values(name, values, &truth.billed_ms, 0.0),
                 "InitDuration" => same_values(name, values, &truth.init_durations_ms, DURATION_PRECISION_MS),
                 "MaxMemoryUsed" => same_values(name, values, &truth.max_memory_used_mb, 0.0),
-                // lambda-lens writes the percentage to two decimals.
+                // lambda-lens writes the percentage to two decimals (docs/metrics.md).
                 "MemoryUtilization" => {
                     let expected: Vec<f64> = truth
                         .max_memory_used_mb
                         .iter()
-                        .map(|used| used / f64::from(truth.memory_mb) * 100.0)
+                        .map(|used| (used / f64::from(truth.memory_mb) * 10_000.0).round() / 100.0)
                         .collect();
                     same_values(name, values, &expected, 0.005 + 1e-9)
                 }

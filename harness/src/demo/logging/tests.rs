@@ -42,16 +42,16 @@ fn documents(level: &str) -> Vec<String> {
     with_init.push("InitDuration");
     vec![
         format!(
-            r#"{},"ColdStarts":1,"Timeouts":0,"OutOfMemory":0,"MaxMemoryUsed":20,"MemoryUtilization":15.625,"InitDuration":12.345}}"#,
+            r#"{},"ColdStarts":1,"Timeouts":0,"OutOfMemory":0,"MaxMemoryUsed":20,"MemoryUtilization":15.63,"InitDuration":12.345}}"#,
             head(&with_init)
         ),
         format!(
-            r#"{},"ColdStarts":0,"Timeouts":0,"OutOfMemory":0,"MaxMemoryUsed":21,"MemoryUtilization":16.40625}}"#,
+            r#"{},"ColdStarts":0,"Timeouts":0,"OutOfMemory":0,"MaxMemoryUsed":21,"MemoryUtilization":16.41}}"#,
             head(&all)
         ),
         "START RequestId: r Version: $LATEST".to_owned(),
         format!(
-            r#"{},"ColdStarts":[0,0],"Timeouts":{{"Values":[0],"Counts":[2]}},"OutOfMemory":[0,0],"MaxMemoryUsed":[22,21],"MemoryUtilization":[17.1875,16.40625]}}"#,
+            r#"{},"ColdStarts":[0,0],"Timeouts":{{"Values":[0],"Counts":[2]}},"OutOfMemory":[0,0],"MaxMemoryUsed":[22,21],"MemoryUtilization":[17.19,16.41]}}"#,
             head(&all)
         ),
     ]

@@ -120,6 +120,23 @@ async fn every_metric_is_emitted_with_a_plausible_value() {
     managed.init_type = InitializationType::LambdaManagedInstances;
     managed.concurrent = true;
     let managed = run(&managed, &demo::managed_instances_scenario()).await;
+    // Managed Instances have no platform.runtimeDone: the response's spans come from the
+    // report, and each invocation sleeps 200 ms before it answers.
+    for s in &managed.steps {
+        assert!(
+            value(s, "ResponseLatency") >= 200.0,
+            "{}: {:?}",
+            s.label,
+            s.reported
+        );
+        assert!(
+            value(s, "ResponseDuration") >= 0.0,
+            "{}: {:?}",
+            s.label,
+            s.reported
+        );
+        assert!(value(s, "ResponseLatency") <= value(s, "Duration"), "{}", s.label);
+    }
 
     // A small telemetry queue, so Lambda (the sandbox) drops records and says so.
     let mut dropping = config(&all);

@@ -158,6 +158,21 @@ fn stored(cloudwatch: &LocalCloudWatch, namespace: &str, metric: &str, stat: &st
     cloudwatch.get_metric_data(&[query]).expect("GetMetricData")[0]
 }
 
+/// Waits for the proxy's forwards to end, and checks that none failed and no request arrived
+/// cut short: those are faults of the environment (the local CloudWatch behind the proxy), and
+/// a count that does not add up must never be one of them mistaken for a loss by the extension.
+async fn settled(proxy: &FaultProxy) {
+    assert!(
+        proxy.settled(Duration::from_secs(30)).await,
+        "a forward to the local CloudWatch never ended"
+    );
+    assert_eq!(
+        (proxy.failed_forwards(), proxy.incomplete()),
+        (0, 0),
+        "the local CloudWatch behind the proxy failed (failed forwards, requests cut short): an environment fault, not lambda-lens's"
+    );
+}
+
 fn invocations_everywhere(cloudwatch: &LocalCloudWatch, namespace: &str, run: &Run) -> (f64, f64) {
     let in_cloudwatch = stored(cloudwatch, namespace, "Invocations", "Sum").unwrap_or(0.0);
     (in_cloudwatch, run.emf_sum("Invocations"))
@@ -257,6 +272,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
         .await
         .unwrap();
     let run_500 = run(&Script::new("Faults/500", proxy.endpoint_url())).await;
+    settled(&proxy).await;
     assert_eq!(
         invocations_everywhere(&cloudwatch, "Faults/500", &run_500),
         (0.0, n)
@@ -278,6 +294,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     proxy.set(Fault::Throttle);
     let before = proxy.requests();
     let throttled = run(&Script::new("Faults/Throttled", proxy.endpoint_url())).await;
+    settled(&proxy).await;
     assert_eq!(
         invocations_everywhere(&cloudwatch, "Faults/Throttled", &throttled),
         (0.0, n)
@@ -293,6 +310,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     proxy.set(Fault::First(2, Box::new(Fault::Throttle)));
     let (before, forwarded) = (proxy.requests(), proxy.forwarded());
     let recovered = run(&Script::new("Faults/Recovered", proxy.endpoint_url())).await;
+    settled(&proxy).await;
     assert_eq!(
         invocations_everywhere(&cloudwatch, "Faults/Recovered", &recovered),
         (n, 0.0),
@@ -310,6 +328,7 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     let mut script = Script::new("Faults/Slow", proxy.endpoint_url());
     script.output = "adaptive";
     let slow = run(&script).await;
+    settled(&proxy).await;
     let (in_cloudwatch, emf) = invocations_everywhere(&cloudwatch, "Faults/Slow", &slow);
     assert_eq!(
         in_cloudwatch + emf,
@@ -325,12 +344,17 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     assert!(slow.logged("no answer came back in time") >= 1, "{:?}", slow.log);
 
     // Frozen between a request and its answer: each invocation's document is sent when its
-    // report arrives, the answer is held back, and the environment is frozen meanwhile.
+    // report arrives, the answer is held back, and the environment is frozen meanwhile. The
+    // freeze can also come before the request went out (the sender works on after the
+    // extension's next): at the thaw its deadline has passed, and it is sent again, not taken
+    // for a request whose outcome is unknown. One that went out before the freeze may get no
+    // answer in time (an unknown outcome, counted as sent): it reached the endpoint.
     proxy.set(Fault::AnswerLate(Duration::from_millis(700)));
     let mut script = Script::new("Faults/Frozen", proxy.endpoint_url());
     script.frozen_between = Duration::from_millis(2_500);
     script.payloads.truncate(4);
     let frozen = run(&script).await;
+    settled(&proxy).await;
     let (in_cloudwatch, emf) = invocations_everywhere(&cloudwatch, "Faults/Frozen", &frozen);
     assert_eq!(
         in_cloudwatch + emf,

@@ -1,6 +1,10 @@
 //! A fault injector in front of a local CloudWatch: a real HTTP server that forwards each
 //! request to the endpoint, or answers in its place with the fault it was given (an error,
 //! throttling, a late answer), and counts what it saw.
+//!
+//! Its own failures are counted apart from the faults it injects, so a test can tell an
+//! environment fault (the endpoint behind it failed, a request arrived cut short) from a loss
+//! by the client under test: [`FaultProxy::failed_forwards`], [`FaultProxy::incomplete`].
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,6 +21,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+/// The longest a forward may take: an endpoint that hangs is a failed forward, not a hung test.
+const FORWARD_WITHIN: Duration = Duration::from_secs(20);
 
 /// What the proxy does with a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +47,10 @@ struct State {
     fault: Mutex<Option<Fault>>,
     requests: AtomicU64,
     forwarded: AtomicU64,
+    failed_forwards: AtomicU64,
+    incomplete: AtomicU64,
+    /// Forwards started and not yet answered by the endpoint.
+    in_flight: AtomicU64,
 }
 
 /// The running proxy; stops when dropped.
@@ -86,9 +97,35 @@ impl FaultProxy {
         self.state.requests.load(Ordering::SeqCst)
     }
 
-    /// Requests passed on to the endpoint.
+    /// Requests passed on to the endpoint (and answered by it).
     pub fn forwarded(&self) -> u64 {
         self.state.forwarded.load(Ordering::SeqCst)
+    }
+
+    /// Requests to forward that the endpoint did not answer (no connection, a broken one): the
+    /// client got a 502 for them. Not a fault it was asked for: the environment's own.
+    pub fn failed_forwards(&self) -> u64 {
+        self.state.failed_forwards.load(Ordering::SeqCst)
+    }
+
+    /// Requests whose body broke off (the client closed the connection first): neither
+    /// forwarded nor answered.
+    pub fn incomplete(&self) -> u64 {
+        self.state.incomplete.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no forward is under way, at most `within`; whether none is. A request the
+    /// proxy received whole is forwarded even if its client has gone: read the endpoint after
+    /// this.
+    pub async fn settled(&self, within: Duration) -> bool {
+        let until = tokio::time::Instant::now() + within;
+        while self.state.in_flight.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 }
 
@@ -165,7 +202,15 @@ async fn handle(
     state.requests.fetch_add(1, Ordering::SeqCst);
     let fault = state.next();
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = match body.collect().await {
+        Ok(body) => body.to_bytes(),
+        // Cut short: the client is gone, and a partial request is never passed on (the
+        // endpoint would get a body its signature does not match, or none at all).
+        Err(_) => {
+            state.incomplete.fetch_add(1, Ordering::SeqCst);
+            return Ok(error_answer(400, "IncompleteSignature", "the request broke off"));
+        }
+    };
     let late = match fault {
         Fault::Status(code) => return Ok(error_answer(code, "InternalServiceFault", "injected")),
         Fault::Throttle => return Ok(error_answer(400, "Throttling", "Rate exceeded")),
@@ -179,12 +224,32 @@ async fn handle(
         Fault::AnswerLate(wait) => Some(wait),
         Fault::Pass | Fault::First(..) => None,
     };
-    let answer = match forward(upstream, Request::from_parts(parts, Full::new(body))).await {
-        Ok(answer) => {
-            state.forwarded.fetch_add(1, Ordering::SeqCst);
-            answer
-        }
-        Err(_) => error_answer(
+    // A task of its own: hyper drops this handler when the client closes its connection (its
+    // deadline passed), and a request received whole must still reach the endpoint, as it would
+    // reach CloudWatch (d: assumed, a service does not undo a request whose client left).
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let forwarding = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let forwarded = tokio::time::timeout(
+                FORWARD_WITHIN,
+                forward(upstream, Request::from_parts(parts, Full::new(body))),
+            )
+            .await
+            .unwrap_or_else(|_| Err("the endpoint did not answer in time".into()));
+            let counter = if forwarded.is_ok() {
+                &state.forwarded
+            } else {
+                &state.failed_forwards
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            state.in_flight.fetch_sub(1, Ordering::SeqCst);
+            forwarded
+        })
+    };
+    let answer = match forwarding.await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) | Err(_) => error_answer(
             502,
             "InternalServiceFault",
             "the endpoint behind the proxy did not answer",

@@ -15,7 +15,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::time::Instant;
 
 use super::PutMetricDataSettings;
-use super::connector::{Deadline, Failure, OneShot, failure_of};
+use super::connector::{Deadline, Failure, OneShot, Written, failure_of};
 use super::datum::{Datum, Request};
 
 /// The variables Lambda sets with the function role's credentials.
@@ -35,14 +35,16 @@ pub(crate) enum ClientError {
 pub(crate) struct CloudWatch {
     client: Client,
     deadline: Deadline,
+    /// The bytes of the attempt's request that reached the socket.
+    written: Written,
 }
 
 /// What became of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Attempt {
     Stored,
-    /// Sent, and no answer by the deadline (or the connection broke, or the answer made no
-    /// sense): the outcome is unknown.
+    /// Sent (bytes of it were written to the socket), and no answer by the deadline (or the
+    /// connection broke, or the answer made no sense): the outcome is unknown.
     Unknown,
     /// Worth another try: nothing was sent, or CloudWatch answered throttling or a 5xx.
     Retry(String),
@@ -67,11 +69,12 @@ impl CloudWatch {
         let credentials = Credentials::new(key, secret, token, None, "lambda-environment");
         let region = settings.region.clone().ok_or(ClientError::NoRegion)?;
         let deadline = deadline.clone();
+        let written = Written::default();
         let mut config = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
             .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .http_client(OneShot::new(deadline.clone()))
+            .http_client(OneShot::new(deadline.clone(), written.clone()))
             .retry_config(RetryConfig::disabled())
             .timeout_config(TimeoutConfig::disabled())
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
@@ -82,12 +85,14 @@ impl CloudWatch {
         Ok(Self {
             client: Client::from_conf(config.build()),
             deadline,
+            written,
         })
     }
 
     /// One attempt at `request`, over by `until`.
     pub(crate) async fn put(&self, request: &Request, until: Instant) -> Attempt {
         self.deadline.set(until);
+        self.written.reset();
         let data = request.data.iter().map(datum).collect();
         let sent = self
             .client
@@ -97,11 +102,18 @@ impl CloudWatch {
             .send();
         // The connector keeps to `until`; this is a guard on the SDK's own steps.
         let margin = std::time::Duration::from_millis(50);
-        match tokio::time::timeout_at(until + margin, sent).await {
+        let outcome = match tokio::time::timeout_at(until + margin, sent).await {
             Ok(Ok(_)) => Attempt::Stored,
             Ok(Err(err)) => classify(&err),
             Err(_) => Attempt::Unknown,
+        };
+        // The attempt's future, and its connection with it, is gone: nothing more is written.
+        // A request none of whose bytes reached the socket cannot have been stored (the
+        // environment frozen before it went out, say): it was not sent, whatever the error said.
+        if outcome == Attempt::Unknown && self.written.bytes() == 0 {
+            return Attempt::Retry("no time left: the request was not sent".to_owned());
         }
+        outcome
     }
 }
 

@@ -2,10 +2,16 @@
 //! closed after the answer. No connection outlives a request, so none is reused across a
 //! freeze (a thawed environment's sockets may be dead). It also tells the sender how far a
 //! failed request got: nothing sent (safe to retry or to write as EMF), or sent with no answer
-//! (the outcome is unknown).
+//! (the outcome is unknown). "Sent" is a fact, not a guess from the phase the request was in:
+//! the bytes of the request written to the socket are counted, no phase starts once the
+//! deadline has passed, and the connection is driven inside the request's own future, so when
+//! the attempt ends nothing can write afterwards.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -72,15 +78,22 @@ impl Deadline {
         self.until.send_modify(|until| *until = (*until).min(cap));
     }
 
-    /// Runs `work` until it ends or the deadline (as it moves) passes.
+    /// Runs `work` until it ends or the deadline (as it moves) passes. Work is never started
+    /// after the deadline: a thawed environment resumes with its deadlines long past (Lambda
+    /// freezes it between invocations (a), and the monotonic clock runs on meanwhile (d)), and
+    /// tokio's timer only sees that at its next turn, by which time a request would have gone out
+    /// and been dropped at once.
     async fn within<F: Future>(&self, work: F) -> Option<F::Output> {
         let mut moved = self.until.subscribe();
+        if Instant::now() >= *moved.borrow_and_update() {
+            return None;
+        }
         tokio::pin!(work);
         loop {
             let until = *moved.borrow_and_update();
             tokio::select! {
                 out = &mut work => return Some(out),
-                () = tokio::time::sleep_until(until) => return None,
+                () = tokio::time::sleep_until(until) => return last_look(work.as_mut()).await,
                 changed = moved.changed() => if changed.is_err() {
                     return tokio::time::timeout_at(until, work).await.ok();
                 },
@@ -89,10 +102,27 @@ impl Deadline {
     }
 }
 
+/// Polls of the work once its deadline has passed: an answer read by the connection at one is
+/// handed to the request at the next, and the body may take one more.
+const LAST_LOOK_POLLS: usize = 4;
+
+/// After a freeze the deadline and an answer that arrived meanwhile are seen at the same time:
+/// polls `work` a few more times, without waiting, so an answer already there is taken rather
+/// than given up (an unknown outcome for a request that was stored and answered).
+async fn last_look<F: Future>(mut work: Pin<&mut F>) -> Option<F::Output> {
+    for _ in 0..LAST_LOOK_POLLS {
+        if let Poll::Ready(out) = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+            return Some(out);
+        }
+    }
+    None
+}
+
 #[derive(Clone)]
 pub(crate) struct OneShot {
     tls: Option<tokio_rustls::TlsConnector>,
     deadline: Deadline,
+    written: Written,
 }
 
 impl std::fmt::Debug for OneShot {
@@ -106,7 +136,7 @@ impl std::fmt::Debug for OneShot {
 impl OneShot {
     /// `https` endpoints verify against the bundled Mozilla roots (the static binary reads no
     /// system store).
-    pub(crate) fn new(deadline: Deadline) -> Self {
+    pub(crate) fn new(deadline: Deadline, written: Written) -> Self {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -115,7 +145,11 @@ impl OneShot {
             .ok()
             .map(|b| b.with_root_certificates(roots).with_no_client_auth())
             .map(|config| tokio_rustls::TlsConnector::from(Arc::new(config)));
-        Self { tls, deadline }
+        Self {
+            tls,
+            deadline,
+            written,
+        }
     }
 }
 
@@ -129,33 +163,144 @@ fn no_answer(why: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::io(Box::new(Failure::NoAnswer))
 }
 
+/// The bytes of the request in flight written to its socket: set to 0 by the client before each
+/// attempt (one at a time), read after the attempt ended to tell "not sent" from "unknown".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Written(Arc<AtomicU64>);
+
+impl Written {
+    pub(crate) fn reset(&self) {
+        self.0.store(0, Ordering::SeqCst);
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn add(&self, n: usize) {
+        self.0
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+}
+
+/// A stream that counts what was written to it (what the kernel took: it may reach the peer
+/// even if the connection is dropped at once).
+struct Counted<IO> {
+    io: IO,
+    written: Written,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Counted<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.written.add(n);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.written.add(n);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Why an exchange ended without an answer: "not sent" if no byte of the request was written,
+/// else "no answer" (it may have been stored).
+fn failed(written: &Written, why: impl std::fmt::Display) -> ConnectorError {
+    if written.bytes() == 0 {
+        not_sent(why)
+    } else {
+        no_answer(why)
+    }
+}
+
+/// Polls `answer` and the connection that serves it in one future: when it is dropped, so is
+/// the connection, and no byte is written afterwards (a connection task of its own could still
+/// be writing when the attempt is given up).
+async fn drive<A, C>(answer: A, connection: C) -> A::Output
+where
+    A: Future,
+    C: Future,
+{
+    tokio::pin!(answer, connection);
+    let mut connection_ended = false;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = answer.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        if !connection_ended && connection.as_mut().poll(cx).is_ready() {
+            // What it read is with the answer now (or the answer fails: the connection closed).
+            connection_ended = true;
+            return answer.as_mut().poll(cx);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 /// Sends one request on `io` and reads the whole answer, by the deadline.
 async fn exchange<IO>(
     io: IO,
     request: http::Request<Full<Bytes>>,
     deadline: &Deadline,
+    written: &Written,
 ) -> Result<HttpResponse, ConnectorError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let io = Counted {
+        io,
+        written: written.clone(),
+    };
     let (mut sender, connection) = deadline
         .within(hyper::client::conn::http1::handshake(TokioIo::new(io)))
         .await
         .ok_or_else(|| not_sent("no time left"))?
         .map_err(not_sent)?;
-    let connection = tokio::spawn(connection);
-    let answer = async {
-        let response = sender.send_request(request).await.map_err(no_answer)?;
+    let answer = async move {
+        let response = sender.send_request(request).await?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(no_answer)?.to_bytes();
-        Ok::<_, ConnectorError>(http::Response::from_parts(parts, SdkBody::from(body)))
+        let body = body.collect().await?.to_bytes();
+        Ok::<_, hyper::Error>(http::Response::from_parts(parts, SdkBody::from(body)))
     };
-    let result = deadline.within(answer).await;
-    // The connection is never kept: dropping the sender ends it, and a task still waiting on
-    // a dead socket is stopped.
-    drop(sender);
-    connection.abort();
-    let response = result.ok_or_else(|| no_answer("the deadline passed"))??;
+    // The connection is never kept: it ends with this future, answered or not.
+    let response = match deadline.within(drive(answer, connection)).await {
+        Some(Ok(response)) => response,
+        Some(Err(e)) => return Err(failed(written, e)),
+        None => return Err(failed(written, "the deadline passed")),
+    };
     HttpResponse::try_from(response).map_err(|e| ConnectorError::other(Box::new(e), None))
 }
 
@@ -197,7 +342,7 @@ impl OneShot {
             .map_err(not_sent)?;
         let _ = tcp.set_nodelay(true);
         if !https {
-            return exchange(tcp, request, &self.deadline).await;
+            return exchange(tcp, request, &self.deadline, &self.written).await;
         }
         let tls = self.tls.ok_or_else(|| not_sent("no TLS configuration"))?;
         let name = rustls::pki_types::ServerName::try_from(host).map_err(not_sent)?;
@@ -207,7 +352,7 @@ impl OneShot {
             .await
             .ok_or_else(|| not_sent("the deadline passed during the TLS handshake"))?
             .map_err(not_sent)?;
-        exchange(stream, request, &self.deadline).await
+        exchange(stream, request, &self.deadline, &self.written).await
     }
 }
 
@@ -233,4 +378,131 @@ pub(crate) fn failure_of(error: &(dyn std::error::Error + 'static)) -> Option<Fa
         source = e.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt as _;
+
+    use super::*;
+
+    fn request() -> http::Request<Full<Bytes>> {
+        http::Request::post("/")
+            .header(http::header::HOST, "monitoring.us-east-1.amazonaws.com")
+            .body(Full::new(Bytes::from_static(b"a signed PutMetricData body")))
+            .unwrap()
+    }
+
+    /// The environment is frozen (here: the only thread of the runtime blocked) after the attempt
+    /// began and before its request went out; at the thaw its deadline has passed. Nothing was
+    /// written, so it is "not sent" (retried, or written as EMF), never an unknown outcome that
+    /// would be counted as sent and so lost.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_frozen_before_it_went_out_is_not_sent() {
+        for round in 0..20 {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            let deadline = Deadline::new();
+            deadline.set(Instant::now() + Duration::from_millis(5));
+            let written = Written::default();
+            let exchange = exchange(client, request(), &deadline, &written);
+            std::thread::sleep(Duration::from_millis(20));
+            let err = exchange.await.expect_err("no answer");
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            assert_eq!(
+                (failure_of(&err), got.len(), written.bytes()),
+                (Some(Failure::NotSent), 0, 0),
+                "round {round}: {err:?}"
+            );
+        }
+    }
+
+    /// A request that went out gets its answer, or, with none by the deadline, an unknown
+    /// outcome; either way the connection is gone when the exchange ends.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_that_went_out_is_answered_or_unknown() {
+        for answered in [true, false] {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            let peer = tokio::spawn(async move {
+                let mut got = vec![0; 4096];
+                let n = server.read(&mut got).await.unwrap();
+                if answered {
+                    use tokio::io::AsyncWriteExt as _;
+                    server
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                }
+                // Until the client's side is dropped.
+                let mut rest = Vec::new();
+                server.read_to_end(&mut rest).await.unwrap();
+                n
+            });
+            let deadline = Deadline::new();
+            deadline.set(Instant::now() + Duration::from_millis(300));
+            let written = Written::default();
+            let result = exchange(client, request(), &deadline, &written).await;
+            let sent = peer.await.unwrap();
+            assert!(sent > 0 && written.bytes() == u64::try_from(sent).unwrap());
+            match result {
+                Ok(answer) => assert!(answered && answer.status().as_u16() == 200),
+                Err(err) => assert!(
+                    !answered && failure_of(&err) == Some(Failure::NoAnswer),
+                    "{err:?}"
+                ),
+            }
+        }
+    }
+
+    /// Work that is done once `answered` is set, seen only when it is polled (as an answer in a
+    /// socket is seen only when the connection reads): it needs one more poll after that.
+    struct Answer {
+        answered: Arc<std::sync::atomic::AtomicBool>,
+        seen: bool,
+    }
+
+    impl Future for Answer {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.seen {
+                return Poll::Ready(());
+            }
+            if self.answered.load(Ordering::SeqCst) {
+                // Read now; handed over at the next poll.
+                self.seen = true;
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        }
+    }
+
+    /// The answer came while the environment was frozen, and at the thaw the deadline has
+    /// passed too: the answer already there is taken, not given up for an unknown outcome.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_answer_that_came_while_frozen_is_taken_at_the_thaw() {
+        for round in 0..20 {
+            let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let deadline = Deadline::new();
+            deadline.set(Instant::now() + Duration::from_millis(10));
+            let work = Answer {
+                answered: answered.clone(),
+                seen: false,
+            };
+            let waiting = tokio::spawn({
+                let deadline = deadline.clone();
+                async move { deadline.within(work).await }
+            });
+            tokio::task::yield_now().await;
+            // Frozen: nothing of the runtime runs while the answer arrives and the deadline
+            // passes.
+            answered.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+            assert_eq!(waiting.await.unwrap(), Some(()), "round {round}");
+        }
+    }
 }

@@ -16,6 +16,9 @@
 //!   broke) may have been stored: it counts as sent. It is not retried and not written as EMF,
 //!   so no data point is ever stored twice; it is counted (`ApiUnknownOutcomes`) and logged.
 //!   At most once, never twice: a double count would be wrong silently, a loss is counted.
+//!   PutMetricData takes no idempotency token (a), so a retry could only add a second copy.
+//!   "Sent" means bytes of it reached the socket (the connector counts them): a request the
+//!   environment was frozen before it went out was not sent, and is retried or written as EMF.
 
 mod client;
 mod connector;

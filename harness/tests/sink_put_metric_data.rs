@@ -347,8 +347,9 @@ async fn under_faults_every_data_point_lands_once_and_invocations_are_not_slowed
     // report arrives, the answer is held back, and the environment is frozen meanwhile. The
     // freeze can also come before the request went out (the sender works on after the
     // extension's next): at the thaw its deadline has passed, and it is sent again, not taken
-    // for a request whose outcome is unknown. One that went out before the freeze may get no
-    // answer in time (an unknown outcome, counted as sent): it reached the endpoint.
+    // for a request whose outcome is unknown. One that went out before the freeze has its answer
+    // waiting at the thaw, and takes it; one whose answer comes later still is an unknown
+    // outcome, counted as sent: it reached the endpoint.
     proxy.set(Fault::AnswerLate(Duration::from_millis(700)));
     let mut script = Script::new("Faults/Frozen", proxy.endpoint_url());
     script.frozen_between = Duration::from_millis(2_500);

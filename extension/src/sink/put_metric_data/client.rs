@@ -15,7 +15,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::time::Instant;
 
 use super::PutMetricDataSettings;
-use super::connector::{Deadline, Failure, OneShot, Written, failure_of};
+use super::connector::{Deadline, Failure, LAST_LOOKS, OneShot, Written, failure_of, last_look};
 use super::datum::{Datum, Request};
 
 /// The variables Lambda sets with the function role's credentials.
@@ -100,14 +100,26 @@ impl CloudWatch {
             .namespace(&request.namespace)
             .set_metric_data(Some(data))
             .send();
-        // The connector keeps to `until`; this is a guard on the SDK's own steps.
+        // The connector keeps to `until`; this is a guard on the SDK's own steps. Past it, the
+        // attempt gets the connector's last look and more: after a thaw both come due together,
+        // and the guard must not give up an answer the connector is taking.
         let margin = std::time::Duration::from_millis(50);
-        let outcome = match tokio::time::timeout_at(until + margin, sent).await {
-            Ok(Ok(_)) => Attempt::Stored,
-            Ok(Err(err)) => classify(&err),
-            Err(_) => Attempt::Unknown,
+        // The attempt's future, and its connection with it, ends with this block: nothing is
+        // written after it.
+        let finished = {
+            let mut sent = std::pin::pin!(sent);
+            tokio::select! {
+                out = &mut sent => Some(out),
+                () = tokio::time::sleep_until(until + margin) => {
+                    last_look(sent.as_mut(), 2 * LAST_LOOKS + 2).await
+                }
+            }
         };
-        // The attempt's future, and its connection with it, is gone: nothing more is written.
+        let outcome = match finished {
+            Some(Ok(_)) => Attempt::Stored,
+            Some(Err(err)) => classify(&err),
+            None => Attempt::Unknown,
+        };
         // A request none of whose bytes reached the socket cannot have been stored (the
         // environment frozen before it went out, say): it was not sent, whatever the error said.
         if outcome == Attempt::Unknown && self.written.bytes() == 0 {

@@ -18,7 +18,8 @@
 //!   At most once, never twice: a double count would be wrong silently, a loss is counted.
 //!   PutMetricData takes no idempotency token (a), so a retry could only add a second copy.
 //!   "Sent" means bytes of it reached the socket (the connector counts them): a request the
-//!   environment was frozen before it went out was not sent, and is retried or written as EMF.
+//!   environment was frozen before it went out was not sent, and is retried or written as EMF;
+//!   an answer that arrived while it was frozen is taken at the thaw, past the deadline.
 
 mod client;
 mod connector;

@@ -396,9 +396,11 @@ async fn the_default_layer_asked_for_put_metric_data_says_so_once_and_writes_emf
         .await
         .expect("shutdown");
     let lines = sandbox.output_of(&Source::Extension(EXTENSION.to_owned()));
+    // The line that refuses the value (the start-up line on Lambda's logging controls names
+    // LAMBDA_LENS_SINK=put-metric-data too, as advice).
     let said: Vec<&str> = lines
         .iter()
-        .filter(|l| l.stream != Stream::Stdout && l.text.contains("LAMBDA_LENS_SINK"))
+        .filter(|l| l.stream != Stream::Stdout && l.text.contains("LAMBDA_LENS_SINK=\"put-metric-data\""))
         .map(|l| l.text.as_str())
         .collect();
     assert_eq!(said.len(), 1, "{said:?}");

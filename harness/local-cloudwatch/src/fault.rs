@@ -273,3 +273,98 @@ async fn forward(
     let body = body.collect().await?.to_bytes();
     Ok(Response::from_parts(parts, Full::new(body)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// An endpoint that answers each request after `wait`, counting what it received.
+    async fn slow_endpoint(wait: Duration) -> (SocketAddr, Arc<AtomicU64>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(AtomicU64::new(0));
+        let count = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    if stream.read(&mut buf).await.unwrap_or(0) > 0 {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(wait).await;
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        (addr, received)
+    }
+
+    /// A client whose deadline passed closes its connection while the request is at the
+    /// endpoint: the forward still ends, counted, as the request would be handled by CloudWatch.
+    #[tokio::test]
+    async fn a_forward_outlives_a_client_that_left() {
+        let (upstream, received) = slow_endpoint(Duration::from_millis(300)).await;
+        let proxy = FaultProxy::start(upstream, Fault::Pass).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+        client
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nbody")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(client);
+        assert!(proxy.settled(Duration::from_secs(5)).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(received.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            (
+                proxy.requests(),
+                proxy.forwarded(),
+                proxy.failed_forwards(),
+                proxy.incomplete()
+            ),
+            (1, 1, 0, 0)
+        );
+    }
+
+    /// An endpoint that is not there is a failed forward, not a fault the test asked for; a body
+    /// cut short is not forwarded.
+    #[tokio::test]
+    async fn failed_forwards_and_requests_cut_short_are_counted() {
+        let closed = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let proxy = FaultProxy::start(closed, Fault::Pass).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+        client
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nbody")
+            .await
+            .unwrap();
+        let mut answer = vec![0; 4096];
+        let n = client.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 502"));
+        let mut cut = TcpStream::connect(proxy.addr).await.unwrap();
+        cut.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 40\r\n\r\nbody")
+            .await
+            .unwrap();
+        drop(cut);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(proxy.settled(Duration::from_secs(5)).await);
+        assert_eq!(
+            (
+                proxy.requests(),
+                proxy.forwarded(),
+                proxy.failed_forwards(),
+                proxy.incomplete()
+            ),
+            (2, 0, 1, 1)
+        );
+    }
+}

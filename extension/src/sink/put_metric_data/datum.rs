@@ -62,6 +62,9 @@ impl Datum {
 pub(crate) struct Document {
     pub(crate) text: String,
     pub(crate) data: Vec<(String, Datum)>,
+    /// The document's `"level"` member (Lambda's JSON log format), which EMF written in its
+    /// place must carry too, or Lambda's level filter drops it.
+    pub(crate) level: Option<String>,
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -178,7 +181,8 @@ pub(crate) fn read(text: String, now_ms: i64) -> Option<Document> {
             }
         }
     }
-    Some(Document { text, data })
+    let level = doc.get("level").and_then(Value::as_str).map(str::to_owned);
+    Some(Document { text, data, level })
 }
 
 /// One PutMetricData request, and what to write to stdout instead if it fails for good.
@@ -251,7 +255,7 @@ pub(crate) fn pack(documents: Vec<Document>) -> Vec<Request> {
             }
         }
         for (mut part, _) in parts {
-            part.fallback = emf_of(&part.namespace, &part.data);
+            part.fallback = emf_of(&part.namespace, &part.data, document.level.as_deref());
             done.push(part);
         }
     }
@@ -268,8 +272,8 @@ fn empty(namespace: &str) -> Request {
 }
 
 /// Plain EMF documents with exactly these values: one per datum (and per 100 values), the
-/// documented number-array form.
-pub(crate) fn emf_of(namespace: &str, data: &[Datum]) -> Vec<String> {
+/// documented number-array form, each with the `"level"` of the document they come from.
+pub(crate) fn emf_of(namespace: &str, data: &[Datum], level: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     for d in data {
         let repeated: Vec<f64> = d
@@ -304,6 +308,9 @@ pub(crate) fn emf_of(namespace: &str, data: &[Datum]) -> Vec<String> {
                 many => json!(many),
             };
             doc.insert(d.name.clone(), value);
+            if let Some(level) = level {
+                doc.insert("level".to_owned(), json!(level));
+            }
             out.push(Value::Object(doc).to_string());
         }
     }

@@ -169,3 +169,31 @@ fn namespaces_never_share_a_request() {
         .collect();
     assert_eq!(names, [("A", 2), ("B", 1)]);
 }
+
+#[test]
+fn the_fallback_of_a_cut_document_keeps_its_level() {
+    // Under Lambda's JSON log format a line without the level is dropped at WARN and above.
+    let names: Vec<String> = (0..100).map(|i| format!("M{i}")).collect();
+    let sets: Vec<Vec<String>> = (0..12).map(|i| vec![format!("D{i}")]).collect();
+    for level in [Some("WARN"), None] {
+        let mut body = json!({
+            "_aws": {"Timestamp": NOW, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": sets,
+                "Metrics": names.iter().map(|n| json!({"Name": n})).collect::<Vec<_>>()}]},
+        });
+        for i in 0..12 {
+            body[format!("D{i}")] = json!("v");
+        }
+        for n in &names {
+            body[n.as_str()] = json!([1, 2]);
+        }
+        if let Some(level) = level {
+            body["level"] = json!(level);
+        }
+        let requests = pack(vec![read(doc(body), NOW).unwrap()]);
+        assert_eq!(requests.len(), 2, "the document is cut");
+        for line in requests.iter().flat_map(|r| &r.fallback) {
+            let written: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(written.get("level").and_then(Value::as_str), level, "{line}");
+        }
+    }
+}

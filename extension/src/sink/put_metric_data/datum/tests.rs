@@ -123,8 +123,8 @@ fn requests_stay_under_the_size_limit() {
     assert_eq!(requests.iter().map(|r| r.data.len()).sum::<usize>(), 1000);
 }
 
-#[test]
-fn a_document_too_large_for_one_request_is_cut_and_each_part_falls_back_alone() {
+/// A document of 1,200 data (100 metrics on 12 dimension sets), too many for one request.
+fn wide_document(level: Option<&str>) -> String {
     let names: Vec<String> = (0..100).map(|i| format!("M{i}")).collect();
     let sets: Vec<Vec<String>> = (0..12).map(|i| vec![format!("D{i}")]).collect();
     let mut body = json!({
@@ -137,7 +137,15 @@ fn a_document_too_large_for_one_request_is_cut_and_each_part_falls_back_alone() 
     for n in &names {
         body[n.as_str()] = json!([1, 2]);
     }
-    let requests = pack(vec![read(doc(body), NOW).unwrap()]);
+    if let Some(level) = level {
+        body["level"] = json!(level);
+    }
+    doc(body)
+}
+
+#[test]
+fn a_document_too_large_for_one_request_is_cut_and_each_part_falls_back_alone() {
+    let requests = pack(vec![read(wide_document(None), NOW).unwrap()]);
     let sizes: Vec<usize> = requests.iter().map(|r| r.data.len()).collect();
     assert_eq!(sizes, [1000, 200]);
     // The fallback of each part carries exactly its values.
@@ -173,23 +181,8 @@ fn namespaces_never_share_a_request() {
 #[test]
 fn the_fallback_of_a_cut_document_keeps_its_level() {
     // Under Lambda's JSON log format a line without the level is dropped at WARN and above.
-    let names: Vec<String> = (0..100).map(|i| format!("M{i}")).collect();
-    let sets: Vec<Vec<String>> = (0..12).map(|i| vec![format!("D{i}")]).collect();
     for level in [Some("WARN"), None] {
-        let mut body = json!({
-            "_aws": {"Timestamp": NOW, "CloudWatchMetrics": [{"Namespace": "N", "Dimensions": sets,
-                "Metrics": names.iter().map(|n| json!({"Name": n})).collect::<Vec<_>>()}]},
-        });
-        for i in 0..12 {
-            body[format!("D{i}")] = json!("v");
-        }
-        for n in &names {
-            body[n.as_str()] = json!([1, 2]);
-        }
-        if let Some(level) = level {
-            body["level"] = json!(level);
-        }
-        let requests = pack(vec![read(doc(body), NOW).unwrap()]);
+        let requests = pack(vec![read(wide_document(level), NOW).unwrap()]);
         assert_eq!(requests.len(), 2, "the document is cut");
         for line in requests.iter().flat_map(|r| &r.fallback) {
             let written: Value = serde_json::from_str(line).unwrap();

@@ -14,7 +14,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{Config, SinkKind};
+use crate::config::{Config, LambdaLevel, SinkKind};
 
 /// Installs the global subscriber. Returns a warning when the filter text was not understood
 /// (the default, INFO, is used then).
@@ -46,21 +46,59 @@ pub fn init_logging(config: &Config) -> Option<String> {
     warning
 }
 
-/// Writes [`logging_controls_line`] to stderr (the extension's log).
-pub fn log_logging_controls(config: &Config) {
-    if let Some(line) = logging_controls_line(config, Utc::now()) {
-        let mut err = std::io::stderr().lock();
-        // A log nobody takes costs the line, nothing else.
-        let _ = writeln!(err, "{line}");
+/// Logs a warning about the configuration (a refused value, a costly choice) where Lambda's
+/// level filter keeps it: through `tracing` at WARN, or, under the JSON format at an application
+/// level above WARN (ERROR, FATAL), as a JSON line at that level ([`above_tracing`]). A setting
+/// that silently does something else than asked is what these warnings exist to prevent, so
+/// they must not vanish in exactly the strict setups.
+pub fn log_config_warning(config: &Config, message: &str) {
+    match above_tracing(config, LambdaLevel::Warn, message, Utc::now()) {
+        Some(line) => write_line(&line),
+        None => tracing::warn!("{message}"),
     }
 }
 
-/// The start-up line about Lambda's logging controls: the format, the level Lambda filters at
+/// A line written around `tracing`, to stderr as `tracing` writes.
+fn write_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    // A log nobody takes costs the line, nothing else.
+    let _ = writeln!(err, "{line}");
+}
+
+/// The line for a message `tracing` would log at `level`, when Lambda's filter would drop that
+/// level: under the JSON format at an application level above it, a JSON line at the application
+/// level itself (`tracing` has no FATAL, and its filter follows that level). `None` (let
+/// `tracing` write it) otherwise, and when lambda-lens's own log is off.
+fn above_tracing(config: &Config, level: LambdaLevel, message: &str, now: DateTime<Utc>) -> Option<String> {
+    let log = &config.log;
+    if !log.json || log.application_level <= level || log.filter.trim().eq_ignore_ascii_case("off") {
+        return None;
+    }
+    let line = serde_json::json!({
+        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "level": log.application_level.name(),
+        "message": message,
+    });
+    Some(line.to_string())
+}
+
+/// Logs [`logging_controls_message`] at INFO, where Lambda's filter keeps it: through `tracing`
+/// (in the format of the other lines, with no code of its own at start-up), or as a JSON line at
+/// the application level under the JSON format at WARN or above.
+pub fn log_logging_controls(config: &Config) {
+    let Some(message) = logging_controls_message(config) else {
+        return;
+    };
+    match above_tracing(config, LambdaLevel::Info, &message, Utc::now()) {
+        Some(line) => write_line(&line),
+        None => tracing::info!("{message}"),
+    }
+}
+
+/// The start-up message about Lambda's logging controls: the format, the level Lambda filters at
 /// and the level every EMF line carries, and what to do where logs do not reach CloudWatch
-/// Logs. Under JSON it is a JSON object at the application level, as the EMF lines are, so it
-/// passes the filter too; under Text, the text form of the other log lines. `None` when
-/// lambda-lens's own log is off.
-pub(crate) fn logging_controls_line(config: &Config, now: DateTime<Utc>) -> Option<String> {
+/// Logs. `None` when lambda-lens's own log is off.
+pub(crate) fn logging_controls_message(config: &Config) -> Option<String> {
     let log = &config.log;
     if log.filter.trim().eq_ignore_ascii_case("off") {
         return None;
@@ -99,42 +137,75 @@ pub(crate) fn logging_controls_line(config: &Config, now: DateTime<Utc>) -> Opti
     } else {
         message.push_str("use the layer's put-metric-data variant with LAMBDA_LENS_SINK=put-metric-data.");
     }
-    if log.json {
-        let line = serde_json::json!({
-            "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "level": level,
-            "message": message,
-        });
-        Some(line.to_string())
-    } else {
-        Some(format!(
-            "{}  INFO {message}",
-            now.to_rfc3339_opts(SecondsFormat::Micros, true)
-        ))
-    }
+    Some(message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn line(vars: &[(&str, &str)]) -> Option<String> {
-        let (config, _) = Config::from_pairs(vars);
-        logging_controls_line(&config, DateTime::UNIX_EPOCH)
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_pairs(vars).0
     }
 
     #[test]
-    fn under_json_the_line_is_json_at_the_application_level() {
-        for (given, level) in [
-            ("warn", "WARN"),
-            ("ERROR", "ERROR"),
-            ("Fatal", "FATAL"),
-            ("trace", "TRACE"),
+    fn a_configuration_warning_passes_lambdas_level_filter() {
+        let warning = |vars: &[(&str, &str)]| {
+            above_tracing(
+                &config(vars),
+                LambdaLevel::Warn,
+                "LAMBDA_LENS_METRICS selects nothing",
+                DateTime::UNIX_EPOCH,
+            )
+        };
+        // Where WARN passes, tracing writes it at WARN.
+        for vars in [
+            &[][..],
+            &[("AWS_LAMBDA_LOG_FORMAT", "JSON")][..],
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ][..],
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+            ][..],
         ] {
-            let text = line(&[("AWS_LAMBDA_LOG_FORMAT", "json"), ("AWS_LAMBDA_LOG_LEVEL", given)]).unwrap();
-            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(doc["level"], level, "{text}");
-            let message = doc["message"].as_str().unwrap();
+            assert_eq!(warning(vars), None, "{vars:?}");
+        }
+        // Above WARN, a JSON line at the application level.
+        for level in ["ERROR", "FATAL"] {
+            let line =
+                warning(&[("AWS_LAMBDA_LOG_FORMAT", "json"), ("AWS_LAMBDA_LOG_LEVEL", level)]).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["level"], level, "{line}");
+            assert_eq!(v["message"], "LAMBDA_LENS_METRICS selects nothing");
+        }
+        let off = warning(&[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+            ("LAMBDA_LENS_LOG_LEVEL", "off"),
+        ]);
+        assert_eq!(off, None);
+    }
+
+    /// The start-up message, and the line written around `tracing` for it (if any).
+    fn start_up(vars: &[(&str, &str)]) -> (String, Option<String>) {
+        let config = config(vars);
+        let message = logging_controls_message(&config).unwrap();
+        let line = above_tracing(&config, LambdaLevel::Info, &message, DateTime::UNIX_EPOCH);
+        (message, line)
+    }
+
+    #[test]
+    fn under_json_above_info_the_line_is_json_at_the_application_level() {
+        for (given, level) in [("warn", "WARN"), ("ERROR", "ERROR"), ("Fatal", "FATAL")] {
+            let (message, line) =
+                start_up(&[("AWS_LAMBDA_LOG_FORMAT", "json"), ("AWS_LAMBDA_LOG_LEVEL", given)]);
+            let line = line.unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(doc["level"], level, "{line}");
+            assert_eq!(doc["message"], message.as_str());
             assert!(message.contains(&format!("\"level\":\"{level}\"")), "{message}");
             assert!(message.contains("LAMBDA_LENS_SINK=put-metric-data"), "{message}");
             assert!(message.contains("S3 or Firehose"), "{message}");
@@ -142,23 +213,43 @@ mod tests {
     }
 
     #[test]
-    fn under_json_without_a_level_the_default_is_named() {
-        let text = line(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(doc["level"], "INFO");
-        assert!(doc["message"].as_str().unwrap().contains("not set"), "{text}");
+    fn where_info_passes_tracing_writes_the_line() {
+        for vars in [
+            &[][..],
+            &[("AWS_LAMBDA_LOG_LEVEL", "ERROR")][..],
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", "trace"),
+            ][..],
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ][..],
+        ] {
+            let (message, line) = start_up(vars);
+            assert_eq!(line, None, "{vars:?}");
+            assert!(message.contains("LAMBDA_LENS_SINK=put-metric-data"), "{message}");
+        }
     }
 
     #[test]
-    fn under_text_the_line_is_text_and_says_no_level_is_added() {
-        let text = line(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]).unwrap();
-        assert!(text.starts_with("1970-01-01T00:00:00.000000Z  INFO "), "{text}");
-        assert!(text.contains("log format Text"), "{text}");
-        assert!(text.contains("LAMBDA_LENS_SINK=put-metric-data"), "{text}");
+    fn under_json_without_a_level_the_default_is_named() {
+        let (message, _) = start_up(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+        assert!(message.contains("application log level INFO"), "{message}");
+        assert!(message.contains("not set"), "{message}");
+    }
+
+    #[test]
+    fn under_text_the_message_says_no_level_is_added() {
+        let (message, _) = start_up(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
+        assert!(message.contains("log format Text"), "{message}");
     }
 
     #[test]
     fn no_line_when_the_extensions_log_is_off() {
-        assert_eq!(line(&[("LAMBDA_LENS_LOG_LEVEL", "off")]), None);
+        assert_eq!(
+            logging_controls_message(&config(&[("LAMBDA_LENS_LOG_LEVEL", "off")])),
+            None
+        );
     }
 }

@@ -8,11 +8,12 @@ const PANICKED: u8 = 101;
 
 fn main() -> ExitCode {
     let (config, warnings) = lambda_lens::Config::from_env();
+    // Warnings about the configuration at a level Lambda's filter keeps.
     if let Some(warning) = lambda_lens::init_logging(&config) {
-        tracing::warn!("{warning}");
+        lambda_lens::log_config_warning(&config, &warning);
     }
     for warning in warnings {
-        tracing::warn!("{warning}");
+        lambda_lens::log_config_warning(&config, &warning.to_string());
     }
     // What lambda-lens does about Lambda's logging controls, at a level Lambda's filter keeps.
     lambda_lens::log_logging_controls(&config);

@@ -65,6 +65,11 @@ impl Deadline {
         }
     }
 
+    /// When the attempt in flight must end.
+    fn until(&self) -> Instant {
+        *self.until.borrow()
+    }
+
     /// The next attempt ends by `until` (or the cap).
     pub(crate) fn set(&self, until: Instant) {
         self.until.send_replace(self.capped(until));
@@ -192,6 +197,21 @@ impl Written {
 struct Counted<IO> {
     io: IO,
     written: Written,
+    deadline: Deadline,
+}
+
+impl<IO> Counted<IO> {
+    /// A request none of whose bytes went out by its deadline does not start going out after
+    /// it (in the looks past the deadline, which are for taking an answer): it stays "not sent",
+    /// to be retried or written as EMF, not an unknown outcome counted as sent.
+    fn late_start(&self) -> Option<std::io::Error> {
+        (self.written.bytes() == 0 && Instant::now() >= self.deadline.until()).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the deadline passed before the request went out",
+            )
+        })
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Counted<IO> {
@@ -207,6 +227,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Counted<IO> {
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(late) = this.late_start() {
+            return Poll::Ready(Err(late));
+        }
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
             this.written.add(n);
@@ -220,6 +243,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(late) = this.late_start() {
+            return Poll::Ready(Err(late));
+        }
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
             this.written.add(n);
@@ -287,6 +313,7 @@ where
     let io = Counted {
         io,
         written: written.clone(),
+        deadline: deadline.clone(),
     };
     let (mut sender, connection) = deadline
         .within(hyper::client::conn::http1::handshake(TokioIo::new(io)))

@@ -150,3 +150,38 @@ async fn an_answer_the_runtime_has_not_seen_yet_at_the_thaw_is_taken() {
         assert!(matches!(got, Some(Ok(()))), "round {round}: {got:?}");
     }
 }
+
+/// Past the deadline (the looks that take an answer at a thaw) the connection may still be
+/// polled: a request none of whose bytes went out does not start going out then, and one that
+/// had begun is finished (its outcome is unknown either way).
+#[tokio::test(flavor = "current_thread")]
+async fn nothing_starts_going_out_after_the_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let (client, _server) = tokio::io::duplex(1024);
+    let deadline = Deadline::new();
+    deadline.set(Instant::now() + Duration::from_secs(60));
+    let written = Written::default();
+    let mut io = Counted {
+        io: client,
+        written: written.clone(),
+        deadline: deadline.clone(),
+    };
+    io.write_all(b"POST / HTTP/1.1").await.unwrap();
+    deadline.cap(Instant::now());
+    io.write_all(b"\r\n").await.unwrap();
+    assert_eq!(written.bytes(), 17);
+
+    let (client, mut server) = tokio::io::duplex(1024);
+    let written = Written::default();
+    let mut io = Counted {
+        io: client,
+        written: written.clone(),
+        deadline,
+    };
+    let late = io.write_all(b"POST / HTTP/1.1").await.unwrap_err();
+    assert_eq!(late.kind(), std::io::ErrorKind::TimedOut);
+    drop(io);
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await.unwrap();
+    assert_eq!((written.bytes(), got.len()), (0, 0));
+}

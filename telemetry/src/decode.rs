@@ -101,6 +101,9 @@ pub struct Cursor {
     /// Bytes of the body read so far.
     at: usize,
     state: State,
+    /// Bytes the searches for a next record have read (as far as a candidate's end, or the
+    /// body's end for a candidate that is not JSON), against [`RESYNC_SCAN_BODIES`] bodies.
+    resync_scanned: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -262,8 +265,9 @@ impl Cursor {
     /// with a `time` and a `type`, and that is followed by another record (a `,` then a `{`),
     /// the array's last `]` or the end of the body. An object nested inside the broken record would have to pass all of these
     /// to be taken for a record (d: no such record is known; the cost is at most one record
-    /// read that was not one). At most [`RESYNC_TRIES`] places are tried, so a pathological
-    /// body costs bounded work.
+    /// read that was not one). At most [`RESYNC_TRIES`] places are tried, and all the searches
+    /// of one body read at most [`RESYNC_SCAN_BODIES`] times its length, so a pathological body
+    /// costs bounded work.
     fn resync<'a, R: serde_json::de::Read<'a>>(
         &mut self,
         body: &'a [u8],
@@ -272,7 +276,11 @@ impl Cursor {
         problem: &str,
     ) -> bool {
         let mut from = self.at.saturating_add(1);
+        let budget = body.len().saturating_mul(RESYNC_SCAN_BODIES);
         for _ in 0..RESYNC_TRIES {
+            if self.resync_scanned >= budget {
+                return false;
+            }
             let Some(at) = next_opening(body, from) else {
                 return false;
             };
@@ -282,8 +290,11 @@ impl Cursor {
                 None => continue,
             };
             let Some(Ok(value)) = raw.next() else {
+                // How far the parser got is not told: charge the rest of the body.
+                self.resync_scanned = self.resync_scanned.saturating_add(body.len().saturating_sub(at));
                 continue;
             };
+            self.resync_scanned = self.resync_scanned.saturating_add(raw.byte_offset());
             if ends_like_a_record(body, at + raw.byte_offset())
                 && serde_json::from_str::<wire::Envelope<'_>>(value.get()).is_ok()
             {
@@ -319,6 +330,11 @@ impl Cursor {
 
 /// Places [`Cursor::resync`] tries before it gives the rest of a batch up.
 const RESYNC_TRIES: usize = 256;
+
+/// How many times its own length the searches for a next record may read of one body: a
+/// candidate that opens a long object and is not a record costs the rest of the body, and 256
+/// of them would read a 2 MiB batch 256 times over.
+const RESYNC_SCAN_BODIES: usize = 4;
 
 /// The first non-whitespace byte at or after `at`.
 fn next_byte(body: &[u8], at: usize) -> Option<u8> {
@@ -561,6 +577,27 @@ mod tests {
                 proptest::prop_assert!(read.contains(&id), "{id} lost from {}", String::from_utf8_lossy(&body));
             }
         }
+    }
+
+    #[test]
+    fn the_searches_for_a_next_record_read_a_bounded_multiple_of_the_body() {
+        // Candidates that open objects never closed: each read runs far into the body.
+        let open = format!(",{{\"time\":[{}", "1,".repeat(20_000));
+        let body = format!("[{START},{{\"time\":1{}]", open.repeat(200));
+        let (mut cursor, mut stats) = (Cursor::default(), DecodeStats::default());
+        let mut kinds = Vec::new();
+        while let Some(item) = cursor.next(body.as_bytes(), &mut stats) {
+            kinds.push(item.kind.to_string());
+        }
+        assert_eq!(kinds, ["platform.start"]);
+        assert_eq!(stats.malformed, 1);
+        // The last try may start just under the budget and charge up to one body more.
+        let limit = body.len() * (RESYNC_SCAN_BODIES + 1);
+        assert!(
+            cursor.resync_scanned <= limit,
+            "{} of {limit}",
+            cursor.resync_scanned
+        );
     }
 
     #[test]

@@ -159,8 +159,9 @@ fn stored(cloudwatch: &LocalCloudWatch, namespace: &str, metric: &str, stat: &st
 }
 
 /// Waits for the proxy's forwards to end, and checks that none failed and no request arrived
-/// cut short: those are faults of the environment (the local CloudWatch behind the proxy), and
-/// a count that does not add up must never be one of them mistaken for a loss by the extension.
+/// cut short. A failed forward is a fault of the environment (the local CloudWatch behind the
+/// proxy); a request cut short is either that or the extension dropping a half-written request.
+/// Either way the run says so by name, rather than as a count that does not add up.
 async fn settled(proxy: &FaultProxy) {
     assert!(
         proxy.settled(Duration::from_secs(30)).await,
@@ -169,7 +170,7 @@ async fn settled(proxy: &FaultProxy) {
     assert_eq!(
         (proxy.failed_forwards(), proxy.incomplete()),
         (0, 0),
-        "the local CloudWatch behind the proxy failed (failed forwards, requests cut short): an environment fault, not lambda-lens's"
+        "failed forwards to the local CloudWatch (an environment fault) or requests cut short (the environment, or the extension dropping a half-written request)"
     );
 }
 

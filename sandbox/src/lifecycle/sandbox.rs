@@ -131,7 +131,9 @@ impl Sandbox {
             // snapshot (its REPORT has no Init Duration), nor on Managed Instances (durationMs
             // only), nor an init re-run inside an invoke after a reset (a "suppressed init":
             // "Lambda does not report this init separately"; the invocation's duration
-            // includes it).
+            // includes it). After a proactive init (`Config::init_gap`) the first report still
+            // carries it: whether Lambda's does is not documented (d); a reader should judge a
+            // cold start by the gap, not by this member.
             self.pending_init_ms =
                 (init_type == InitializationType::OnDemand && phase == "init").then_some(outcome.duration_ms);
             phases::freeze(&self.shared).await;

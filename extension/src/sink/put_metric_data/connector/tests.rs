@@ -16,7 +16,7 @@ fn request() -> http::Request<Full<Bytes>> {
 }
 
 /// The environment is frozen (here: the only thread of the runtime blocked) after the attempt
-/// began and before its request went out; at the thaw its deadline has passed. Nothing was
+/// was made and before it was first run; at the thaw its deadline has passed. Nothing was
 /// written, so it is "not sent" (retried, or written as EMF), never an unknown outcome that
 /// would be counted as sent and so lost.
 #[tokio::test(flavor = "current_thread")]

@@ -6,9 +6,15 @@
    name, a dashboard widget naming a metric lambda-lens does not emit) is rejected, so a linter
    or a check that went silent is noticed (cfn-lint does not check a SAM function's runtime: this
    script checks runtimes against cfn-lint's own runtime list);
-3. every metric the dashboard and the alarms name exists: lambda-lens's in its catalogue (the
+3. every metric the dashboards and the alarms name exists: lambda-lens's in its catalogue (the
    metric table of docs/metrics.md, which a test keeps equal to the code's catalogue), the others in the
-   list of metrics AWS/Lambda publishes.
+   list of metrics AWS/Lambda publishes;
+4. every SEARCH expression (the fleet dashboard's) has the one shape the fleet dashboard uses,
+   `SORT(SEARCH('{Namespace,FunctionName} MetricName="M"', 'Stat'), FUNCTION, ORDER, N)`, with
+   a statistic, a SORT function and order CloudWatch knows, N within a search's 500 series, the
+   FunctionName schema lambda-lens publishes by default, and, in lambda-lens's namespace, a
+   metric the catalogue publishes as a metric by default (the fleet's functions run with their
+   own LAMBDA_LENS_METRICS, so a metric that is a log property by default would draw nothing).
 
 Run with the project's virtualenv (PyYAML, sam and cfn-lint from requirements-sam.txt).
 """
@@ -52,10 +58,83 @@ def _tag(loader, suffix, node):
 Loader.add_multi_constructor("!", _tag)
 
 
-def catalogue():
+def _metric_table():
     text = open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8").read()
-    table = text.split("<!-- metric-table:begin", 1)[1].split("<!-- metric-table:end -->", 1)[0]
-    return set(re.findall(r"^\| `([A-Za-z]+)` \|", table, re.M))
+    return text.split("<!-- metric-table:begin", 1)[1].split("<!-- metric-table:end -->", 1)[0]
+
+
+def catalogue():
+    return set(re.findall(r"^\| `([A-Za-z]+)` \|", _metric_table(), re.M))
+
+
+def published_by_default():
+    """The catalogue's metrics whose "by default" column is `metric` (the others are log
+    properties until LAMBDA_LENS_METRICS selects them)."""
+    return set(re.findall(r"^\| `([A-Za-z]+)` \| [^|]+ \| [^|]+ \| metric \|", _metric_table(), re.M))
+
+
+# The fleet dashboard's one expression shape: a SEARCH of one metric over the FunctionName
+# schema, its series sorted by a metric math SORT function and cut to the first N.
+SEARCH_SHAPE = re.compile(
+    r"""^SORT\(SEARCH\('\{"?(?P<ns>[^",}]+)"?(?P<dims>(?:,[A-Za-z]+)*)\} MetricName="(?P<metric>[A-Za-z]+)"', """
+    r"""'(?P<stat>[A-Za-z0-9.]+)'\), (?P<function>[A-Z]+), (?P<order>[A-Z]+), (?P<limit>[0-9]+)\)$""")
+# Metric math's SORT functions and orders, and the statistics a SEARCH takes (CloudWatch's
+# documentation: the percentiles pNN and pNN.N besides these).
+SORT_FUNCTIONS = {"AVG", "MIN", "MAX", "SUM"}
+SORT_ORDERS = {"ASC", "DESC"}
+STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+# A search expression returns at most 500 series, and its query may be at most 1024 characters.
+SEARCH_MAX_SERIES = 500
+SEARCH_MAX_CHARS = 1024
+
+
+def dashboard_bodies(template):
+    """(resource name, parsed body) of each dashboard; the namespace parameter read as "LENS"."""
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            body = resource["Properties"]["DashboardBody"]["Sub"]
+            body = body.replace("${Namespace}", "LENS")
+            body = re.sub(r"\$\{[^}]+\}", "X", body)
+            yield name, json.loads(body)
+
+
+def searches(template):
+    """(resource, expression, match or None) of each expression with a SEARCH."""
+    for name, body in dashboard_bodies(template):
+        for widget in body["widgets"]:
+            for metric in widget.get("properties", {}).get("metrics", []):
+                for item in metric:
+                    if isinstance(item, dict) and "SEARCH" in item.get("expression", ""):
+                        yield name, item["expression"], SEARCH_SHAPE.match(item["expression"])
+
+
+def search_problems(template):
+    problems = []
+    by_default = published_by_default()
+    for where, expression, m in searches(template):
+        if m is None:
+            problems.append(f"{where}: {expression!r} is not SORT(SEARCH('{{Namespace,FunctionName}} "
+                            f"MetricName=\"M\"', 'Stat'), FUNCTION, ORDER, N)")
+            continue
+        stat = m["stat"]
+        if stat not in STATISTICS and not re.fullmatch(r"p(100|[0-9]{1,2})(\.[0-9]+)?", stat):
+            problems.append(f"{where}: {stat} is not a CloudWatch statistic")
+        if m["function"] not in SORT_FUNCTIONS:
+            problems.append(f"{where}: SORT has no function {m['function']} ({', '.join(sorted(SORT_FUNCTIONS))})")
+        if m["order"] not in SORT_ORDERS:
+            problems.append(f"{where}: SORT has no order {m['order']} (ASC, DESC)")
+        if not 1 <= int(m["limit"]) <= SEARCH_MAX_SERIES:
+            problems.append(f"{where}: SORT keeps {m['limit']} series; a search returns 1 to {SEARCH_MAX_SERIES}")
+        if m["dims"] != ",FunctionName":
+            problems.append(f"{where}: the search's schema{m['dims']} is not FunctionName alone, "
+                            "the dimension set lambda-lens publishes by default")
+        search = expression[len("SORT("):expression.index("),") + 1]
+        if len(search) > SEARCH_MAX_CHARS:
+            problems.append(f"{where}: the search is longer than {SEARCH_MAX_CHARS} characters")
+        if m["ns"] == "LENS" and m["metric"] in catalogue() and m["metric"] not in by_default:
+            problems.append(f"{where}: lambda-lens publishes {m['metric']} as a log property by default, "
+                            "not a metric: the fleet's functions would draw nothing")
+    return problems
 
 
 def named_metrics(template):
@@ -63,16 +142,16 @@ def named_metrics(template):
     parameter is read as "LENS"."""
     resources = template["Resources"]
     found = []
+    for name, body in dashboard_bodies(template):
+        for widget in body["widgets"]:
+            for metric in widget.get("properties", {}).get("metrics", []):
+                if metric and isinstance(metric[0], str):
+                    found.append((name, metric[0], metric[1]))
+    for name, _, m in searches(template):
+        if m is not None:
+            found.append((name, m["ns"], m["metric"]))
     for name, resource in resources.items():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::CloudWatch::Dashboard":
-            body = props["DashboardBody"]["Sub"]
-            body = body.replace("${Namespace}", "LENS")
-            body = re.sub(r"\$\{[^}]+\}", "X", body)
-            for widget in json.loads(body)["widgets"]:
-                for metric in widget.get("properties", {}).get("metrics", []):
-                    if metric and isinstance(metric[0], str):
-                        found.append((name, metric[0], metric[1]))
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
             for m in metrics:
@@ -84,8 +163,9 @@ def named_metrics(template):
 
 def unknown_metrics(template_text):
     names = catalogue()
-    problems = []
-    for where, ns, metric in named_metrics(yaml.load(template_text, Loader=Loader)):
+    template = yaml.load(template_text, Loader=Loader)
+    problems = search_problems(template)
+    for where, ns, metric in named_metrics(template):
         if ns == "LENS" and metric not in names:
             problems.append(f"{where}: lambda-lens does not emit {metric}")
         elif ns == "AWS/Lambda" and metric not in AWS_LAMBDA:
@@ -166,6 +246,17 @@ BROKEN = {
     "PutMetricData granted with the EMF sink too": ("    Condition: UsesPutMetricData\n", ""),
     "a widget naming a metric lambda-lens does not emit":
         ('["${Namespace}", "Timeouts"', '["${Namespace}", "TimeOuts"'),
+    "a fleet SEARCH naming a metric lambda-lens does not emit":
+        ('MetricName=\\"OutOfMemory\\"', 'MetricName=\\"OutOfMemoryKills\\"'),
+    "a fleet SEARCH naming a metric AWS/Lambda does not publish":
+        ('MetricName=\\"Errors\\"', 'MetricName=\\"Error\\"'),
+    "a fleet SEARCH of a metric lambda-lens logs only as a property by default":
+        ('MetricName=\\"ColdStarts\\"', 'MetricName=\\"Invocations\\"'),
+    "a fleet SEARCH of a dimension set lambda-lens does not publish by default":
+        ('FunctionName} MetricName=\\"Timeouts\\"', 'FunctionName,ColdStart} MetricName=\\"Timeouts\\"'),
+    "a fleet SORT with a function metric math does not have": ("MAX, DESC, 10)", "PEAK, DESC, 10)"),
+    "a fleet SORT keeping more series than a search returns": ("SUM, DESC, 10)", "SUM, DESC, 501)"),
+    "a fleet SEARCH with an unknown statistic": ("\"', 'Maximum')", "\"', 'Max')"),
 }
 
 
@@ -179,7 +270,9 @@ def main():
     failures.extend(unknown_metrics(text))
     failures.extend(runtime_problems(text))
     failures.extend(policy_problems(text))
-    count = len(named_metrics(yaml.load(text, Loader=Loader)))
+    template = yaml.load(text, Loader=Loader)
+    count = len(named_metrics(template))
+    search_count = sum(1 for _ in searches(template))
     for what, (old, new) in BROKEN.items():
         if old not in text:
             failures.append(f"the broken copy with {what} could not be made: {old!r} is not in the template")
@@ -197,7 +290,8 @@ def main():
     for f in failures:
         print(f, file=sys.stderr)
     if not failures:
-        print(f"template.yaml: sam validate --lint and cfn-lint pass; {count} metric references, all emitted")
+        print(f"template.yaml: sam validate --lint and cfn-lint pass; {count} metric references "
+              f"({search_count} in SEARCH expressions), all emitted")
     return 1 if failures else 0
 
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::assemble::{Options, assemble};
 use crate::error::ReportError;
+use crate::fleet::{Filter, FleetOptions, SortKey};
 use crate::model::Report;
 use crate::observe::Window;
 use crate::source::{Source, cloudwatch::CloudWatch};
@@ -16,6 +17,7 @@ lambda-lens-report: how a Lambda function is doing over a time window, and what 
 usage:
   lambda-lens-report --function NAME [--since 24h | --start TIME --end TIME] [--region REGION]
   lambda-lens-report --emf FILE [--emf FILE ...] [--function NAME]
+  lambda-lens-report --all [--functions A,B | --prefix P | --tag KEY=VALUE ...] [--sort KEY] [--compare-to 7d]
 
 where the figures come from:
   (default)            CloudWatch GetMetricData: AWS/Lambda and lambda-lens's namespace, dimension
@@ -36,12 +38,74 @@ what CloudWatch does not hold:
   --headroom PERCENT   headroom kept over the observed peak by the recommendation (20)
   --arm64              arm64 prices when the cost is estimated from durations
 
+the fleet (--all: every function with lambda-lens data in the window; docs/report.md):
+  --all                one row per function, ranked, with the totals; needs cloudwatch:ListMetrics too
+  --functions A,B,C    only these functions
+  --prefix P           only functions whose name starts with P
+  --tag KEY=VALUE      only functions with this resource tag (repeatable: all must match; needs
+                       tag:GetResources)
+  --sort KEY           attention (default: what needs attention first), errors, timeouts, oom,
+                       duration, cold-starts, memory, cost, saving, invocations, name
+  --compare-to DURATION  also read the previous window of this length (ending where this one
+                       starts) and say what moved: new errors, a p99 that doubled, a cost that grew
+  --timeout DURATION   with --all, taken as every function's timeout
+
 output:
   (default)            a table
   --json               JSON instead (shape in docs/report.md)
   --html FILE          also write one self-contained HTML page with charts
   -h, --help           this text
 ";
+
+/// The command line as clap reads it; [`parse`] checks the combinations and builds [`Args`].
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "lambda-lens-report",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct Cli {
+    #[arg(long)]
+    function: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long, default_value = "LambdaLens")]
+    namespace: String,
+    #[arg(long)]
+    emf: Vec<PathBuf>,
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    start: Option<String>,
+    #[arg(long)]
+    end: Option<String>,
+    #[arg(long)]
+    timeout: Option<String>,
+    #[arg(long)]
+    memory: Option<String>,
+    #[arg(long)]
+    headroom: Option<String>,
+    #[arg(long)]
+    arm64: bool,
+    #[arg(long)]
+    json: bool,
+    #[arg(long)]
+    html: Option<PathBuf>,
+    #[arg(short = 'h', long)]
+    help: bool,
+    #[arg(long)]
+    all: bool,
+    #[arg(long, value_delimiter = ',')]
+    functions: Vec<String>,
+    #[arg(long)]
+    prefix: Option<String>,
+    #[arg(long)]
+    tag: Vec<String>,
+    #[arg(long, value_enum)]
+    sort: Option<SortKey>,
+    #[arg(long)]
+    compare_to: Option<String>,
+}
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -56,6 +120,11 @@ pub struct Args {
     pub json: bool,
     pub html: Option<PathBuf>,
     pub help: bool,
+    /// `--all` (and its options): the fleet report instead of one function's.
+    pub fleet: Option<FleetOptions>,
+    /// The end of a `--since` window (discovery narrows its listing to recent metrics when the
+    /// window lies in the last three hours of it).
+    pub now: DateTime<Utc>,
 }
 
 /// `90s`, `15m`, `24h`, `7d`, `2w` (a bare number is seconds) in seconds.
@@ -86,13 +155,25 @@ fn time(flag: &str, text: &str) -> Result<DateTime<Utc>, ReportError> {
         })
 }
 
+/// clap's complaint in this tool's words: the argument it did not know, or clap's own line.
+fn usage(err: &clap::Error) -> ReportError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg)
+    {
+        return ReportError::Usage(format!("unknown argument {arg}"));
+    }
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+    ReportError::Usage(first.to_owned())
+}
+
 /// Parses the arguments (without the program name); `now` is the end of a `--since` window.
 pub fn parse(args: &[String], now: DateTime<Utc>) -> Result<Args, ReportError> {
-    let mut function = None;
-    let mut region = None;
-    let mut namespace = "LambdaLens".to_owned();
-    let mut emf = Vec::new();
-    let (mut since, mut start, mut end) = (None, None, None);
+    use clap::Parser as _;
+    let cli =
+        Cli::try_parse_from(std::iter::once("lambda-lens-report".to_owned()).chain(args.iter().cloned()))
+            .map_err(|e| usage(&e))?;
     let mut a = Args {
         function: None,
         source: Source::Emf {
@@ -103,68 +184,46 @@ pub fn parse(args: &[String], now: DateTime<Utc>) -> Result<Args, ReportError> {
         timeout_ms: None,
         memory_mb: None,
         headroom_percent: 20.0,
-        arm64: false,
-        json: false,
-        html: None,
-        help: false,
+        arm64: cli.arm64,
+        json: cli.json,
+        html: cli.html,
+        help: cli.help,
+        fleet: None,
+        now,
     };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| ReportError::Usage(format!("{flag} needs a value")))
+    let since =
+        match &cli.since {
+            Some(v) => Some(parse_duration(v).ok_or_else(|| {
+                ReportError::Usage(format!("--since {v}: not a duration like 90m, 24h or 7d"))
+            })?),
+            None => None,
         };
-        match flag.as_str() {
-            "--function" => function = Some(value()?),
-            "--region" => region = Some(value()?),
-            "--namespace" => namespace = value()?,
-            "--emf" => emf.push(PathBuf::from(value()?)),
-            "--since" => {
-                let v = value()?;
-                since = Some(parse_duration(&v).ok_or_else(|| {
-                    ReportError::Usage(format!("--since {v}: not a duration like 90m, 24h or 7d"))
-                })?);
-            }
-            "--start" => start = Some(time("--start", &value()?)?),
-            "--end" => end = Some(time("--end", &value()?)?),
-            "--timeout" => {
-                let v = value()?;
-                a.timeout_ms = Some(
-                    parse_duration(&v).ok_or_else(|| {
-                        ReportError::Usage(format!("--timeout {v}: not a duration like 30s"))
-                    })? * 1000.0,
-                );
-            }
-            "--memory" => {
-                let v = value()?;
-                a.memory_mb = Some(
-                    v.parse::<f64>()
-                        .ok()
-                        .filter(|m| (128.0..=10240.0).contains(m))
-                        .ok_or_else(|| {
-                            ReportError::Usage(format!("--memory {v}: megabytes from 128 to 10240"))
-                        })?,
-                );
-            }
-            "--headroom" => {
-                let v = value()?;
-                a.headroom_percent = v
-                    .trim_end_matches('%')
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|h| (0.0..=400.0).contains(h))
-                    .ok_or_else(|| {
-                        ReportError::Usage(format!("--headroom {v}: a percentage from 0 to 400"))
-                    })?;
-            }
-            "--arm64" => a.arm64 = true,
-            "--json" => a.json = true,
-            "--html" => a.html = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => a.help = true,
-            other => return Err(ReportError::Usage(format!("unknown argument {other}"))),
-        }
+    let start = cli.start.as_deref().map(|v| time("--start", v)).transpose()?;
+    let end = cli.end.as_deref().map(|v| time("--end", v)).transpose()?;
+    if let Some(v) = &cli.timeout {
+        a.timeout_ms = Some(
+            parse_duration(v)
+                .ok_or_else(|| ReportError::Usage(format!("--timeout {v}: not a duration like 30s")))?
+                * 1000.0,
+        );
     }
+    if let Some(v) = &cli.memory {
+        a.memory_mb = Some(
+            v.parse::<f64>()
+                .ok()
+                .filter(|m| (128.0..=10240.0).contains(m))
+                .ok_or_else(|| ReportError::Usage(format!("--memory {v}: megabytes from 128 to 10240")))?,
+        );
+    }
+    if let Some(v) = &cli.headroom {
+        a.headroom_percent = v
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .ok()
+            .filter(|h| (0.0..=400.0).contains(h))
+            .ok_or_else(|| ReportError::Usage(format!("--headroom {v}: a percentage from 0 to 400")))?;
+    }
+    let emf = cli.emf;
     a.window = match (since, start, end) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ReportError::Usage("--since or --start/--end, not both".into()));
@@ -178,23 +237,99 @@ pub fn parse(args: &[String], now: DateTime<Utc>) -> Result<Args, ReportError> {
         (None, None, None) if emf.is_empty() => Some(since_window(now, 86_400.0)),
         (None, None, None) => None,
     };
-    if !emf.is_empty() && region.is_some() {
+    if !emf.is_empty() && cli.region.is_some() {
         return Err(ReportError::Usage(
             "--region reads CloudWatch, --emf reads files: choose one".into(),
         ));
     }
-    if emf.is_empty() && function.is_none() && !a.help {
+    let fleet_only = !cli.functions.is_empty()
+        || cli.prefix.is_some()
+        || !cli.tag.is_empty()
+        || cli.sort.is_some()
+        || cli.compare_to.is_some();
+    if fleet_only && !cli.all {
         return Err(ReportError::Usage(
-            "--function NAME is needed (or --emf FILE)".into(),
+            "--functions, --prefix, --tag, --sort and --compare-to go with --all (the fleet report)".into(),
         ));
     }
-    a.function = function;
+    if cli.all {
+        if cli.function.is_some() {
+            return Err(ReportError::Usage(
+                "--function reads one function, --all the fleet: choose one (--all --functions a,b to pick some)".into(),
+            ));
+        }
+        if !emf.is_empty() {
+            return Err(ReportError::Usage(
+                "--all reads CloudWatch, not --emf files".into(),
+            ));
+        }
+        if cli.memory.is_some() {
+            return Err(ReportError::Usage(
+                "--memory states one function's size: with --all each function's comes from its metrics"
+                    .into(),
+            ));
+        }
+        if a.html.is_some() {
+            return Err(ReportError::Usage(
+                "--html is not available with --all yet: use the table or --json".into(),
+            ));
+        }
+        let mut tags = Vec::new();
+        for t in &cli.tag {
+            match t.split_once('=') {
+                Some((k, v)) if !k.is_empty() => tags.push((k.to_owned(), v.to_owned())),
+                _ => {
+                    return Err(ReportError::Usage(format!(
+                        "--tag {t}: KEY=VALUE, e.g. --tag team=payments"
+                    )));
+                }
+            }
+        }
+        let compare_seconds = match &cli.compare_to {
+            Some(v) => Some(
+                parse_duration(v)
+                    .filter(|s| *s >= 60.0)
+                    .map(|s| (s / 60.0).round() as i64 * 60)
+                    .ok_or_else(|| {
+                        ReportError::Usage(format!(
+                            "--compare-to {v}: a duration of a minute or more, like 7d"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        a.fleet = Some(FleetOptions {
+            filter: Filter {
+                functions: cli
+                    .functions
+                    .iter()
+                    .map(|f| f.trim().to_owned())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
+                prefix: cli.prefix,
+                tags,
+            },
+            sort: cli.sort.unwrap_or_default(),
+            compare_seconds,
+            timeout_ms: a.timeout_ms,
+            headroom_percent: a.headroom_percent,
+            arm64: a.arm64,
+        });
+    } else if emf.is_empty() && cli.function.is_none() && !a.help {
+        return Err(ReportError::Usage(
+            "--function NAME is needed (or --emf FILE, or --all for every function)".into(),
+        ));
+    }
+    a.function = cli.function;
     a.source = if emf.is_empty() {
-        Source::CloudWatch(CloudWatch { region, namespace })
+        Source::CloudWatch(CloudWatch {
+            region: cli.region,
+            namespace: cli.namespace,
+        })
     } else {
         Source::Emf {
             files: emf,
-            namespace,
+            namespace: cli.namespace,
         }
     };
     Ok(a)
@@ -233,6 +368,14 @@ pub async fn report(args: &Args) -> Result<Report, ReportError> {
 pub async fn run(args: &Args) -> Result<String, ReportError> {
     if args.help {
         return Ok(USAGE.to_owned());
+    }
+    if let (Some(opts), Source::CloudWatch(cw), Some(window)) = (&args.fleet, &args.source, args.window) {
+        let fleet = crate::fleet::fleet(cw, window, opts, args.now).await?;
+        return Ok(if args.json {
+            crate::fleet::table::json(&fleet)
+        } else {
+            crate::fleet::table::render(&fleet)
+        });
     }
     let report = report(args).await?;
     if let Some(path) = &args.html {

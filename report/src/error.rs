@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 /// The IAM action the CloudWatch source needs.
 pub const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";
+/// The IAM action `--all` needs besides [`GET_METRIC_DATA`].
+pub const LIST_METRICS: &str = "cloudwatch:ListMetrics";
+/// The IAM action `--all --tag` needs besides those.
+pub const GET_RESOURCES: &str = "tag:GetResources";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -51,6 +55,34 @@ pub enum ReportError {
     )]
     NoData {
         function: String,
+        start: String,
+        end: String,
+        where_: String,
+    },
+    #[error(
+        "access denied: the credentials in use may not call {call} ({permission}). `--all` needs {LIST_METRICS} \
+         and {GET_METRIC_DATA}, and {GET_RESOURCES} only with --tag (grant them on resource \"*\"). The service \
+         said: {detail}"
+    )]
+    FleetAccessDenied {
+        call: &'static str,
+        permission: &'static str,
+        detail: String,
+    },
+    #[error("{call} was refused: {detail}")]
+    Refused { call: &'static str, detail: String },
+    #[error(
+        "{call} stayed throttled after {retries} retries in this run (each request is retried up to 5 times, \
+         waiting up to 8 s, and the run up to 20 times): try again later, read fewer functions (--prefix, \
+         --functions, --tag), or ask AWS for a higher {call} quota"
+    )]
+    Throttled { call: &'static str, retries: u64 },
+    #[error(
+        "no function has lambda-lens data {what} between {start} and {end} in {where_}: check the region, the \
+         namespace (--namespace), the window (--since, --start/--end) and the filters"
+    )]
+    NoFleet {
+        what: String,
         start: String,
         end: String,
         where_: String,

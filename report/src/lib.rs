@@ -9,6 +9,7 @@
 pub mod assemble;
 pub mod cli;
 pub mod error;
+pub mod fleet;
 pub mod model;
 pub mod observe;
 pub mod recommend;

@@ -84,7 +84,7 @@ pub struct CloudWatch {
     pub namespace: String,
 }
 
-fn query(
+pub(crate) fn query(
     id: String,
     namespace: &str,
     metric: &str,
@@ -114,7 +114,7 @@ fn query(
 /// does not start on a period boundary) folded into one: sums and counts add up, maxima take the
 /// highest; an average becomes the mean of the parts' averages, and a percentile the highest of
 /// the parts' (an upper bound), since neither can be recombined exactly.
-fn fold(stat: Stat, values: &[f64]) -> Option<f64> {
+pub(crate) fn fold(stat: Stat, values: &[f64]) -> Option<f64> {
     let first = *values.first()?;
     Some(match stat {
         Stat::Sum | Stat::SampleCount => values.iter().sum(),
@@ -124,7 +124,7 @@ fn fold(stat: Stat, values: &[f64]) -> Option<f64> {
 }
 
 impl CloudWatch {
-    fn namespace(&self, ns: Ns) -> &str {
+    pub(crate) fn namespace(&self, ns: Ns) -> &str {
         match ns {
             Ns::Lambda => "AWS/Lambda",
             Ns::Lens => &self.namespace,
@@ -133,6 +133,13 @@ impl CloudWatch {
 
     /// Loads the configuration and checks that there are a region and credentials.
     async fn client(&self) -> Result<(Client, String), ReportError> {
+        let (config, region) = self.config(3).await?;
+        Ok((Client::new(&config), region))
+    }
+
+    /// The AWS configuration (region, credentials checked), with the SDK retrying each request
+    /// up to `attempts` times in all.
+    pub(crate) async fn config(&self, attempts: u32) -> Result<(aws_config::SdkConfig, String), ReportError> {
         if let Some(region) = &self.region
             && !is_region_name(region)
         {
@@ -146,7 +153,7 @@ impl CloudWatch {
             .build();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(timeouts)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(attempts));
         if let Some(region) = &self.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -165,10 +172,10 @@ impl CloudWatch {
                 detail: err.to_string(),
             });
         }
-        Ok((Client::new(&config), region))
+        Ok((config, region))
     }
 
-    fn classify<E, R>(err: &SdkError<E, R>, region: &str) -> ReportError
+    pub(crate) fn classify<E, R>(err: &SdkError<E, R>, region: &str) -> ReportError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,

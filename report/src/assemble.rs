@@ -93,6 +93,12 @@ fn first(obs: &Observations, metric: &'static str, stat: Stat) -> Option<(f64, N
         .or_else(|| obs.get(Ns::Lens, metric, stat).map(|v| (v, Ns::Lens)))
 }
 
+/// A count read from CloudWatch or EMF: whole. A sum of statistics can carry a float's error
+/// (12.000000000000002), which must not reach the output.
+fn count(v: Option<f64>) -> Option<f64> {
+    v.map(f64::round)
+}
+
 fn ratio(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
     match (part, whole) {
         (Some(p), Some(w)) if w > 0.0 => Some(p / w * 100.0),
@@ -143,6 +149,7 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
         });
     let recommendation = recommendation(observed, opts.headroom_percent, &mut missing);
     let unanswered = missing.list;
+    let notes = notes(obs, init_denominator_note(obs, &init, &source));
     Report {
         schema: SCHEMA,
         function: opts.function.clone(),
@@ -164,17 +171,43 @@ pub fn assemble(obs: &Observations, window: &Window, source: SourceInfo, opts: &
         post_runtime,
         cost,
         recommendation,
-        notes: notes(obs),
+        notes,
     }
+}
+
+/// What stands in for `AWS/Lambda` `Invocations` as the cold-start share's denominator, when it
+/// is not there; `None` when it is (or when there is no share).
+fn init_denominator_note(obs: &Observations, init: &Init, source: &SourceInfo) -> Option<String> {
+    init.cold_start_rate_percent?;
+    if obs.get(Ns::Lambda, "Invocations", Sum).is_some() {
+        return None;
+    }
+    let why = match obs.lambda_data {
+        None => "EMF files do not hold AWS/Lambda",
+        Some(_) => "AWS/Lambda has no Invocations for the function in the window",
+    };
+    let stand_in = if obs.get(Ns::Lens, "Invocations", Sum).is_some() {
+        format!("{} Invocations", source.namespace)
+    } else {
+        format!(
+            "the invocations lambda-lens reported ({} ColdStarts samples)",
+            source.namespace
+        )
+    };
+    Some(format!(
+        "the cold-start share is of {stand_in}, not of AWS/Lambda Invocations ({why}): invocations without \
+         lambda-lens's report are not counted"
+    ))
 }
 
 /// Invocations: Lambda's count, else the invocations lambda-lens saw (ColdStarts is 0 or 1 on
 /// every invocation, so its sample count is theirs).
 fn invocations(obs: &Observations, missing: &mut Missing<'_>) -> Option<f64> {
-    let invocations = obs
-        .get(Ns::Lambda, "Invocations", Sum)
-        .or_else(|| obs.get(Ns::Lens, "Invocations", Sum))
-        .or_else(|| obs.get(Ns::Lens, "ColdStarts", SampleCount));
+    let invocations = count(
+        obs.get(Ns::Lambda, "Invocations", Sum)
+            .or_else(|| obs.get(Ns::Lens, "Invocations", Sum))
+            .or_else(|| obs.get(Ns::Lens, "ColdStarts", SampleCount)),
+    );
     if invocations.is_none() {
         let why = missing.why(Ns::Lambda, "Invocations");
         missing.add("invocations", why);
@@ -187,11 +220,11 @@ fn invocations(obs: &Observations, missing: &mut Missing<'_>) -> Option<f64> {
 fn errors(obs: &Observations, invocations: Option<f64>, missing: &mut Missing<'_>) -> Errors {
     let lens = |m, s| obs.get(Ns::Lens, m, s);
     let lens_failed = lens("Errors", Sum).map(|e| e + lens("Timeouts", Sum).unwrap_or(0.0));
-    let errors_total = obs.get(Ns::Lambda, "Errors", Sum).or(lens_failed);
+    let errors_total = count(obs.get(Ns::Lambda, "Errors", Sum).or(lens_failed));
     let errors = Errors {
         errors: errors_total,
-        timeouts: lens("Timeouts", Sum),
-        out_of_memory: lens("OutOfMemory", Sum),
+        timeouts: count(lens("Timeouts", Sum)),
+        out_of_memory: count(lens("OutOfMemory", Sum)),
         error_rate_percent: ratio(errors_total, invocations),
     };
     if errors.errors.is_none() {
@@ -276,13 +309,15 @@ fn memory(obs: &Observations, opts: &Options, missing: &mut Missing<'_>) -> Memo
     memory
 }
 
-/// Cold starts, their rate and the init duration.
+/// Cold starts, their share of the invocations and the init duration. The share's denominator
+/// is the report's invocations: `AWS/Lambda` `Invocations` where CloudWatch has it, not the
+/// number of `ColdStarts` samples (which counts only what lambda-lens saw and reported).
 fn init(obs: &Observations, invocations: Option<f64>, missing: &mut Missing<'_>) -> Init {
     let lens = |m, s| obs.get(Ns::Lens, m, s);
-    let cold_starts = lens("ColdStarts", Sum);
+    let cold_starts = count(lens("ColdStarts", Sum));
     let init = Init {
         cold_starts,
-        cold_start_rate_percent: ratio(cold_starts, lens("ColdStarts", SampleCount).or(invocations)),
+        cold_start_rate_percent: ratio(cold_starts, invocations),
         init_p50_ms: lens("InitDuration", P(50)),
         init_p99_ms: lens("InitDuration", P(99)),
     };
@@ -304,7 +339,7 @@ fn init(obs: &Observations, invocations: Option<f64>, missing: &mut Missing<'_>)
 /// SnapStart's restores and their duration.
 fn snap_start(obs: &Observations, missing: &mut Missing<'_>) -> SnapStart {
     let snap_start = SnapStart {
-        restores: obs.get(Ns::Lens, "RestoreDuration", SampleCount),
+        restores: count(obs.get(Ns::Lens, "RestoreDuration", SampleCount)),
         restore_p50_ms: obs.get(Ns::Lens, "RestoreDuration", P(50)),
         restore_max_ms: obs.get(Ns::Lens, "RestoreDuration", Maximum),
     };
@@ -319,8 +354,8 @@ fn snap_start(obs: &Observations, missing: &mut Missing<'_>) -> SnapStart {
 /// age.
 fn scaling(obs: &Observations, missing: &mut Missing<'_>) -> Scaling {
     let scaling = Scaling {
-        throttles: obs.get(Ns::Lambda, "Throttles", Sum),
-        peak_concurrent_executions: obs.get(Ns::Lambda, "ConcurrentExecutions", Maximum),
+        throttles: count(obs.get(Ns::Lambda, "Throttles", Sum)),
+        peak_concurrent_executions: count(obs.get(Ns::Lambda, "ConcurrentExecutions", Maximum)),
         iterator_age_max_ms: obs.get(Ns::Lambda, "IteratorAge", Maximum),
     };
     for (q, m, v) in [
@@ -391,7 +426,7 @@ fn recommendation(
 
 /// A note for each metric read from only some invocations (the others in aggregated EMF
 /// documents).
-fn notes(obs: &Observations) -> Vec<String> {
+fn notes(obs: &Observations, init: Option<String>) -> Vec<String> {
     obs.coverage
         .iter()
         .map(|c| {
@@ -401,6 +436,7 @@ fn notes(obs: &Observations) -> Vec<String> {
                 c.metric, c.invocations_with_value, c.invocations
             )
         })
+        .chain(init)
         .collect()
 }
 

@@ -1,7 +1,8 @@
 //! The report: every figure of the monitoring questions for one function and one window, the
 //! memory recommendation and the questions that could not be answered. Its serde form is the
 //! `--json` output (documented in `docs/report.md`; `schema` changes when a field changes
-//! meaning).
+//! meaning). Counts are whole numbers: rounded when assembled (a sum of CloudWatch statistics
+//! can carry a float's error, 12.000000000000002) and written as JSON integers.
 
 use serde::Serialize;
 
@@ -15,6 +16,7 @@ pub struct Report {
     pub function: String,
     pub source: SourceInfo,
     pub window: WindowInfo,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub invocations: Option<f64>,
     pub errors: Errors,
     pub duration: Duration,
@@ -56,8 +58,11 @@ pub struct WindowInfo {
 pub struct Errors {
     /// Invocations that failed, timeouts and out-of-memory kills included (as `AWS/Lambda`
     /// `Errors` counts them).
+    #[serde(serialize_with = "crate::render::json::count")]
     pub errors: Option<f64>,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub timeouts: Option<f64>,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub out_of_memory: Option<f64>,
     /// `errors` ÷ `invocations` × 100.
     pub error_rate_percent: Option<f64>,
@@ -93,6 +98,7 @@ pub struct Memory {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Init {
+    #[serde(serialize_with = "crate::render::json::count")]
     pub cold_starts: Option<f64>,
     /// Cold starts ÷ invocations × 100.
     pub cold_start_rate_percent: Option<f64>,
@@ -103,6 +109,7 @@ pub struct Init {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapStart {
+    #[serde(serialize_with = "crate::render::json::count")]
     pub restores: Option<f64>,
     pub restore_p50_ms: Option<f64>,
     pub restore_max_ms: Option<f64>,
@@ -112,7 +119,9 @@ pub struct SnapStart {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Scaling {
+    #[serde(serialize_with = "crate::render::json::count")]
     pub throttles: Option<f64>,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub peak_concurrent_executions: Option<f64>,
     pub iterator_age_max_ms: Option<f64>,
 }

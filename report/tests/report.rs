@@ -88,6 +88,7 @@ fn check_json(j: &Value, e: &Expected) {
     close(j, "/errors/timeouts", e.timeouts);
     close(j, "/errors/outOfMemory", e.out_of_memory);
     close(j, "/errors/errorRatePercent", e.failed / e.invocations * 100.0);
+    whole_counts(j);
     for (field, p) in [("p50Ms", 50.0), ("p90Ms", 90.0), ("p99Ms", 99.0)] {
         close(j, &format!("/duration/{field}"), pct(&e.duration, p));
     }
@@ -121,6 +122,20 @@ fn check_json(j: &Value, e: &Expected) {
             .unwrap()
             .contains("CPU scales with memory")
     );
+}
+
+/// Counts are JSON integers (`12`, never `12.0` or `12.000000000000002`).
+fn whole_counts(j: &Value) {
+    for path in [
+        "/invocations",
+        "/errors/errors",
+        "/errors/timeouts",
+        "/errors/outOfMemory",
+        "/init/coldStarts",
+    ] {
+        let v = j.pointer(path).unwrap();
+        assert!(v.is_u64(), "{path} is {v}, not a JSON integer");
+    }
 }
 
 /// The table has a line for `question` holding `answer`.
@@ -300,6 +315,7 @@ fn from_the_default_adaptive_emf_the_counts_are_whole_and_partial_figures_say_so
     close(&json, "/errors/timeouts", 1.0);
     close(&json, "/errors/outOfMemory", 1.0);
     close(&json, "/init/coldStarts", 3.0);
+    whole_counts(&json);
     let notes: Vec<&str> = json["notes"]
         .as_array()
         .unwrap()

@@ -27,6 +27,11 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A count for people: a whole number (`12`, never `12.0`).
+pub fn count(v: f64) -> String {
+    format!("{:.0}", v.round())
+}
+
 /// US dollars for people.
 pub fn usd(v: f64) -> String {
     if v.abs() >= 1.0 {
@@ -55,17 +60,17 @@ pub fn rows(r: &Report) -> Vec<(&'static str, Option<String>)> {
     let s = &r.snap_start;
     let p = &r.post_runtime;
     let failed = e.errors.map(|n| {
-        let mut text = number(n);
+        let mut text = count(n);
         if let Some(rate) = e.error_rate_percent {
             text.push_str(&format!(" ({} %)", number(rate)));
         }
         text
     });
     vec![
-        ("invocations", r.invocations.map(number)),
+        ("invocations", r.invocations.map(count)),
         ("errors (timeouts included)", failed),
-        ("timeouts", e.timeouts.map(number)),
-        ("out-of-memory kills", e.out_of_memory.map(number)),
+        ("timeouts", e.timeouts.map(count)),
+        ("out-of-memory kills", e.out_of_memory.map(count)),
         (
             "duration",
             join(&[
@@ -106,8 +111,8 @@ pub fn rows(r: &Report) -> Vec<(&'static str, Option<String>)> {
         (
             "cold starts",
             i.cold_starts.map(|n| match i.cold_start_rate_percent {
-                Some(rate) => format!("{} ({} % of invocations)", number(n), number(rate)),
-                None => number(n),
+                Some(rate) => format!("{} ({} % of invocations)", count(n), number(rate)),
+                None => count(n),
             }),
         ),
         (
@@ -117,17 +122,17 @@ pub fn rows(r: &Report) -> Vec<(&'static str, Option<String>)> {
         (
             "SnapStart restore duration",
             s.restores.map(|n| {
-                let mut text = format!("{} restores", number(n));
+                let mut text = format!("{} restores", count(n));
                 if let Some(x) = join(&[opt(s.restore_p50_ms, " ms p50"), opt(s.restore_max_ms, " ms max")]) {
                     text.push_str(&format!(": {x}"));
                 }
                 text
             }),
         ),
-        ("throttles", r.scaling.throttles.map(number)),
+        ("throttles", r.scaling.throttles.map(count)),
         (
             "peak concurrent executions",
-            r.scaling.peak_concurrent_executions.map(number),
+            r.scaling.peak_concurrent_executions.map(count),
         ),
         ("iterator age", opt(r.scaling.iterator_age_max_ms, " ms max")),
         (

@@ -1,6 +1,8 @@
 //! The report, rendered: a table for people (the default), JSON for scripts, an HTML page with
-//! charts. All three read only the report model.
+//! charts. All three read only the report model. The fleet's page (`--all --html`) is
+//! [`fleet_html`]; its table and JSON are in `crate::fleet`.
 
+pub mod fleet_html;
 pub mod html;
 pub mod json;
 pub mod table;

@@ -9,7 +9,8 @@
 3. every metric the dashboards and the alarms name exists: lambda-lens's in its catalogue (the
    metric table of docs/metrics.md, which a test keeps equal to the code's catalogue), the others in the
    list of metrics AWS/Lambda publishes;
-4. every SEARCH expression (the fleet dashboard's) has the one shape the fleet dashboard uses,
+4. the fleet dashboard (the dashboard of SEARCH expressions) is deployed only with
+   FleetDashboard=true, off by default; every SEARCH expression has the one shape the fleet dashboard uses,
    `SORT(SEARCH('{Namespace,FunctionName} MetricName="M"', 'Stat'), FUNCTION, ORDER, N)`, with
    a statistic, a SORT function and order CloudWatch knows, N within a search's 500 series, the
    FunctionName schema lambda-lens publishes by default, and, in lambda-lens's namespace, a
@@ -110,6 +111,18 @@ def searches(template):
 
 def search_problems(template):
     problems = []
+    fleet = {name for name, _, _ in searches(template)}
+    for name in sorted(fleet):
+        # The fleet dashboard is optional: deployed only with FleetDashboard=true (its default
+        # false), since it covers functions beyond the template's.
+        if template["Resources"][name].get("Condition") != "HasFleetDashboard":
+            problems.append(f"{name}: a dashboard of SEARCH expressions without the HasFleetDashboard condition")
+    parameter = template["Parameters"].get("FleetDashboard", {})
+    if fleet and parameter.get("Default") != "false":
+        problems.append("FleetDashboard: the fleet dashboard is not off by default")
+    if fleet and template.get("Conditions", {}).get("HasFleetDashboard") != {
+            "Equals": [{"Ref": "FleetDashboard"}, "true"]}:
+        problems.append("HasFleetDashboard: not FleetDashboard = 'true'")
     by_default = published_by_default()
     for where, expression, m in searches(template):
         if m is None:
@@ -256,6 +269,10 @@ BROKEN = {
         ('FunctionName} MetricName=\\"Timeouts\\"', 'FunctionName,ColdStart} MetricName=\\"Timeouts\\"'),
     "a fleet SORT with a function metric math does not have": ("MAX, DESC, 10)", "PEAK, DESC, 10)"),
     "a fleet SORT keeping more series than a search returns": ("SUM, DESC, 10)", "SUM, DESC, 501)"),
+    "the fleet dashboard deployed without its parameter":
+        ("    Condition: HasFleetDashboard\n    Properties:\n      DashboardName", "    Properties:\n      DashboardName"),
+    "the fleet dashboard on by default": ("    Default: 'false'\n    AllowedValues: ['true', 'false']",
+                                          "    Default: 'true'\n    AllowedValues: ['true', 'false']"),
     "a fleet SEARCH with an unknown statistic": ("\"', 'Maximum')", "\"', 'Max')"),
 }
 

@@ -46,10 +46,11 @@ mod text;
 
 pub use text::{clip, panic_message};
 
+pub use config::warn::log_config_warning;
 pub use config::{Config, ConfigWarning, SinkKind, Sinks, vars};
 pub use intake::Batch;
 pub use lifecycle::{ExtensionsApiError, RunError, crashed_part, run};
-pub use logging::{init_logging, log_config_warning, log_logging_controls};
+pub use logging::{init_logging, log_logging_controls};
 pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use sink::{MemorySink, Sink, SinkHealth};

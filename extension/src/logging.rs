@@ -7,13 +7,12 @@
 //! function logs, assumed for an extension's, class d), and `tracing` has no FATAL for the
 //! highest threshold.
 
-use std::io::Write;
-
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::config::warn::{above_tracing, write_line};
 use crate::config::{Config, LambdaLevel, SinkKind};
 
 /// Installs the global subscriber. Returns a warning when the filter text was not understood
@@ -44,42 +43,6 @@ pub fn init_logging(config: &Config) -> Option<String> {
         return Some("a log subscriber was already installed".to_owned());
     }
     warning
-}
-
-/// Logs a warning about the configuration (a refused value, a costly choice) where Lambda's
-/// level filter keeps it: through `tracing` at WARN, or, under the JSON format at an application
-/// level above WARN (ERROR, FATAL), as a JSON line at that level ([`above_tracing`]). A setting
-/// that silently does something else than asked is what these warnings exist to prevent, so
-/// they must not vanish in exactly the strict setups.
-pub fn log_config_warning(config: &Config, message: &str) {
-    match above_tracing(config, LambdaLevel::Warn, message, Utc::now()) {
-        Some(line) => write_line(&line),
-        None => tracing::warn!("{message}"),
-    }
-}
-
-/// A line written around `tracing`, to stderr as `tracing` writes.
-fn write_line(line: &str) {
-    let mut err = std::io::stderr().lock();
-    // A log nobody takes costs the line, nothing else.
-    let _ = writeln!(err, "{line}");
-}
-
-/// The line for a message `tracing` would log at `level`, when Lambda's filter would drop that
-/// level: under the JSON format at an application level above it, a JSON line at the application
-/// level itself (`tracing` has no FATAL, and its filter follows that level). `None` (let
-/// `tracing` write it) otherwise, and when lambda-lens's own log is off.
-fn above_tracing(config: &Config, level: LambdaLevel, message: &str, now: DateTime<Utc>) -> Option<String> {
-    let log = &config.log;
-    if !log.json || log.application_level <= level || log.filter.trim().eq_ignore_ascii_case("off") {
-        return None;
-    }
-    let line = serde_json::json!({
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
-        "level": log.application_level.name(),
-        "message": message,
-    });
-    Some(line.to_string())
 }
 
 /// Logs [`logging_controls_message`] at INFO, where Lambda's filter keeps it: through `tracing`
@@ -148,52 +111,11 @@ mod tests {
         Config::from_pairs(vars).0
     }
 
-    #[test]
-    fn a_configuration_warning_passes_lambdas_level_filter() {
-        let warning = |vars: &[(&str, &str)]| {
-            above_tracing(
-                &config(vars),
-                LambdaLevel::Warn,
-                "LAMBDA_LENS_METRICS selects nothing",
-                DateTime::UNIX_EPOCH,
-            )
-        };
-        // Where WARN passes, tracing writes it at WARN.
-        for vars in [
-            &[][..],
-            &[("AWS_LAMBDA_LOG_FORMAT", "JSON")][..],
-            &[
-                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-            ][..],
-            &[
-                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
-                ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
-            ][..],
-        ] {
-            assert_eq!(warning(vars), None, "{vars:?}");
-        }
-        // Above WARN, a JSON line at the application level.
-        for level in ["ERROR", "FATAL"] {
-            let line =
-                warning(&[("AWS_LAMBDA_LOG_FORMAT", "json"), ("AWS_LAMBDA_LOG_LEVEL", level)]).unwrap();
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            assert_eq!(v["level"], level, "{line}");
-            assert_eq!(v["message"], "LAMBDA_LENS_METRICS selects nothing");
-        }
-        let off = warning(&[
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
-            ("LAMBDA_LENS_LOG_LEVEL", "off"),
-        ]);
-        assert_eq!(off, None);
-    }
-
     /// The start-up message, and the line written around `tracing` for it (if any).
     fn start_up(vars: &[(&str, &str)]) -> (String, Option<String>) {
         let config = config(vars);
         let message = logging_controls_message(&config).unwrap();
-        let line = above_tracing(&config, LambdaLevel::Info, &message, DateTime::UNIX_EPOCH);
+        let line = above_tracing(&config, LambdaLevel::Info, &message, chrono::DateTime::UNIX_EPOCH);
         (message, line)
     }
 

@@ -4,6 +4,7 @@
 //! what it accepts, and the default is used. `main` logs the warnings once tracing is set up.
 
 mod output;
+pub(crate) mod warn;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -16,7 +16,7 @@ impl<S: Sink> Pipeline<S> {
         let flush_ms = u64::try_from(out.flush_interval.as_millis()).unwrap_or(u64::MAX);
         let tenant_dimension = out.dimension_sets.iter().flatten().any(|k| k == "TenantId");
         if tenant_dimension {
-            crate::logging::log_config_warning(
+            crate::config::warn::log_config_warning(
                 config,
                 "TenantId is a dimension (LAMBDA_LENS_DIMENSIONS): every tenant makes a custom metric of its own for each metric selected, each billed; the tenant is always in each invocation's document as the TenantId property, which costs nothing",
             );
@@ -82,7 +82,7 @@ fn emf_config(config: &Config) -> EmfConfig {
         .collect();
     static_dimensions.extend(out.static_dimensions.iter().cloned());
     if used("MemorySize") && out.metrics.contains(&catalogue::MEMORY_SIZE) {
-        crate::logging::log_config_warning(
+        crate::config::warn::log_config_warning(
             config,
             "MemorySize is a dimension: the MemorySize metric is left out (a member cannot be both)",
         );

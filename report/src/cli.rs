@@ -269,11 +269,6 @@ pub fn parse(args: &[String], now: DateTime<Utc>) -> Result<Args, ReportError> {
                     .into(),
             ));
         }
-        if a.html.is_some() {
-            return Err(ReportError::Usage(
-                "--html is not available with --all yet: use the table or --json".into(),
-            ));
-        }
         let mut tags = Vec::new();
         for t in &cli.tag {
             match t.split_once('=') {
@@ -371,6 +366,14 @@ pub async fn run(args: &Args) -> Result<String, ReportError> {
     }
     if let (Some(opts), Source::CloudWatch(cw), Some(window)) = (&args.fleet, &args.source, args.window) {
         let fleet = crate::fleet::fleet(cw, window, opts, args.now).await?;
+        if let Some(path) = &args.html {
+            std::fs::write(path, crate::render::fleet_html::render_html(&fleet)).map_err(|source| {
+                ReportError::Write {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
         return Ok(if args.json {
             crate::fleet::table::json(&fleet)
         } else {

@@ -160,11 +160,26 @@ impl Reader {
         Ok(())
     }
 
-    fn fail<E, R>(&self, err: &SdkError<E, R>, call: &'static str, permission: &'static str) -> ReportError
+    fn fail<E>(
+        &self,
+        err: &SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>,
+        call: &'static str,
+        permission: &'static str,
+    ) -> ReportError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
+        // A 403 whose body the SDK could not read (no error code) is still a refusal of the
+        // permission.
+        let forbidden = err.code().is_none()
+            && matches!(err, SdkError::ServiceError(e) if e.raw().status().as_u16() == 403);
+        if forbidden {
+            return ReportError::FleetAccessDenied {
+                call,
+                permission,
+                detail: "HTTP 403 Forbidden".into(),
+            };
+        }
         match CloudWatch::classify(err, &self.region) {
             ReportError::AccessDenied { detail } => ReportError::FleetAccessDenied {
                 call,

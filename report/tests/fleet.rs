@@ -1,0 +1,735 @@
+//! `lambda-lens-report --all` against a local CloudWatch (ministack, with its Lambda and
+//! Resource Groups Tagging services for `--tag`), seeded with a fleet whose truths this file
+//! computes itself from the invocations it seeds (some failing, one over-provisioned, one
+//! killed for memory, one quiet, one slower than last week), with their own `AWS/Lambda`
+//! figures: the ranking, the totals, the savings, `--compare-to`, the filters, each error, and
+//! the requests for 2,000 functions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use local_cloudwatch::{Fault, FaultProxy};
+use serde_json::{Value, json};
+
+use common::{env_refs, report, stderr, stdout};
+
+/// ministack with the services the fleet uses (the harness's `LocalCloudWatch` runs only
+/// CloudWatch: `--tag` needs Lambda functions with tags and `GetResources`).
+struct Ministack {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Ministack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Ministack {
+    fn start() -> Self {
+        let bin = local_cloudwatch::venv().join("bin");
+        let port = common::closed_port();
+        let log = std::env::temp_dir().join(format!("lambda-lens-fleet-ministack-{port}.log"));
+        let child = Command::new(bin.join("ministack"))
+            .env("GATEWAY_PORT", port.to_string())
+            .env("BIND_HOST", "127.0.0.1")
+            .env("SERVICES", "cloudwatch,lambda,tagging")
+            .env("AUTH", "false")
+            .env("LOG_LEVEL", "WARNING")
+            .env("MINISTACK_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("ministack in {}: {e}", bin.display()));
+        let ms = Self { child, port };
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&ms.addr(), Duration::from_millis(200)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "ministack did not start: {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        ms
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    fn seed(&self, functions: &[Value], data: &Value) {
+        let python = local_cloudwatch::venv().join("bin/python");
+        let script = common::workspace().join("report/tests/common/fleet_seed.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let request =
+            json!({"endpoint": self.url(), "region": "us-east-1", "functions": functions, "data": data});
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), request.to_string().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "seeding: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// One function's invocations in one window, as the test seeds them.
+#[derive(Clone)]
+struct Truth {
+    name: &'static str,
+    tags: &'static [(&'static str, &'static str)],
+    size_mb: f64,
+    durations: Vec<f64>,
+    used_mb: Vec<f64>,
+    errors: usize,
+    timeouts: usize,
+    oom: usize,
+    init: Vec<f64>,
+    cost_per_invocation: f64,
+}
+
+impl Truth {
+    fn n(&self) -> f64 {
+        self.durations.len() as f64
+    }
+    fn cost(&self) -> f64 {
+        self.n() * self.cost_per_invocation
+    }
+    fn peak(&self) -> f64 {
+        self.used_mb.iter().copied().fold(0.0, f64::max)
+    }
+    fn recommended(&self) -> f64 {
+        let needed = if self.oom > 0 {
+            (self.peak().max(self.size_mb) * 1.2).max(self.size_mb + 1.0)
+        } else {
+            self.peak() * 1.2
+        };
+        [
+            128.0, 256.0, 512.0, 768.0, 1024.0, 1536.0, 1769.0, 2048.0, 3008.0, 4096.0,
+        ]
+        .into_iter()
+        .find(|s| *s >= needed)
+        .unwrap()
+    }
+    /// The recommendation's monthly cost change: the duration part of the cost scales with the
+    /// size (requests cost 0.20 USD a million).
+    fn monthly_change(&self, month: f64) -> f64 {
+        (self.cost() - self.n() * 0.2e-6) * (self.recommended() / self.size_mb - 1.0) * month
+    }
+}
+
+fn spread(n: usize, from: f64, to: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| from + (to - from) * i as f64 / (n.max(2) - 1) as f64)
+        .collect()
+}
+
+/// The fleet of the current window.
+fn fleet() -> Vec<Truth> {
+    let mut failing_durations = spread(200, 50.0, 250.0);
+    for d in failing_durations.iter_mut().take(5) {
+        *d = 3000.0; // the 5 timeouts
+    }
+    let mut oom_used = spread(100, 80.0, 120.0);
+    for u in oom_used.iter_mut().take(3) {
+        *u = 128.0;
+    }
+    vec![
+        Truth {
+            name: "pay-checkout",
+            tags: &[("team", "pay")],
+            size_mb: 512.0,
+            durations: failing_durations,
+            used_mb: spread(200, 200.0, 300.0),
+            errors: 30,
+            timeouts: 5,
+            oom: 0,
+            init: spread(4, 300.0, 600.0),
+            cost_per_invocation: 2.0e-6,
+        },
+        Truth {
+            name: "pay-resize",
+            tags: &[("team", "pay")],
+            size_mb: 128.0,
+            durations: spread(100, 20.0, 90.0),
+            used_mb: oom_used,
+            errors: 3,
+            timeouts: 0,
+            oom: 3,
+            init: spread(30, 100.0, 200.0),
+            cost_per_invocation: 4.0e-7,
+        },
+        Truth {
+            name: "ops-report",
+            tags: &[("team", "ops"), ("env", "prod")],
+            size_mb: 2048.0,
+            durations: spread(1000, 800.0, 1200.0),
+            used_mb: spread(1000, 100.0, 150.0),
+            errors: 0,
+            timeouts: 0,
+            oom: 0,
+            init: spread(2, 900.0, 1000.0),
+            cost_per_invocation: 3.4e-5,
+        },
+        Truth {
+            name: "ops-quiet",
+            tags: &[("team", "ops")],
+            size_mb: 128.0,
+            durations: spread(10, 5.0, 10.0),
+            used_mb: spread(10, 90.0, 100.0),
+            errors: 0,
+            timeouts: 0,
+            oom: 0,
+            init: Vec::new(),
+            cost_per_invocation: 2.2e-7,
+        },
+        Truth {
+            name: "ops-slow",
+            tags: &[("team", "ops")],
+            size_mb: 256.0,
+            durations: spread(300, 100.0, 400.0),
+            used_mb: spread(300, 150.0, 180.0),
+            errors: 0,
+            timeouts: 0,
+            oom: 0,
+            init: spread(3, 200.0, 250.0),
+            cost_per_invocation: 1.6e-6,
+        },
+    ]
+}
+
+/// The previous window: ops-quiet is new; pay-checkout had no errors, pay-resize no kill,
+/// ops-slow was twice as fast and cost less than half.
+fn previous() -> Vec<Truth> {
+    let mut before = fleet();
+    before.retain(|t| t.name != "ops-quiet");
+    for t in &mut before {
+        match t.name {
+            "pay-checkout" => {
+                t.errors = 0;
+                t.timeouts = 0;
+                t.durations = spread(200, 50.0, 250.0);
+            }
+            "pay-resize" => {
+                t.errors = 0;
+                t.oom = 0;
+                t.used_mb = spread(100, 80.0, 120.0);
+            }
+            "ops-slow" => {
+                t.durations = spread(300, 50.0, 150.0);
+                t.cost_per_invocation = 0.7e-6;
+            }
+            _ => {}
+        }
+    }
+    before
+}
+
+fn datum(metric: &str, function: &str, at: i64, pairs: &[(f64, usize)]) -> Value {
+    let pairs: Vec<&(f64, usize)> = pairs.iter().filter(|(_, c)| *c > 0).collect();
+    json!({"metric": metric, "function": function, "timestamp": at,
+           "values": pairs.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+           "counts": pairs.iter().map(|(_, c)| *c as f64).collect::<Vec<_>>()})
+}
+
+/// Values one each, at most 150 to a datum (PutMetricData's limit).
+fn each(metric: &str, function: &str, at: i64, values: &[f64], out: &mut Vec<Value>) {
+    for chunk in values.chunks(150) {
+        let pairs: Vec<(f64, usize)> = chunk.iter().map(|v| (*v, 1)).collect();
+        out.push(datum(metric, function, at, &pairs));
+    }
+}
+
+/// The metrics of `truths` at `at`: AWS/Lambda's and lambda-lens's (`LambdaLens`).
+fn metrics(truths: &[Truth], at: i64, lambda: &mut Vec<Value>, lens: &mut Vec<Value>) {
+    for t in truths {
+        let n = t.durations.len();
+        let f = t.name;
+        lambda.push(datum("Invocations", f, at, &[(1.0, n)]));
+        lambda.push(datum("Errors", f, at, &[(1.0, t.errors), (0.0, n - t.errors)]));
+        each("Duration", f, at, &t.durations, lambda);
+        lens.push(datum(
+            "Timeouts",
+            f,
+            at,
+            &[(1.0, t.timeouts), (0.0, n - t.timeouts)],
+        ));
+        lens.push(datum("OutOfMemory", f, at, &[(1.0, t.oom), (0.0, n - t.oom)]));
+        lens.push(datum(
+            "ColdStarts",
+            f,
+            at,
+            &[(1.0, t.init.len()), (0.0, n - t.init.len())],
+        ));
+        each("InitDuration", f, at, &t.init, lens);
+        each("MaxMemoryUsed", f, at, &t.used_mb, lens);
+        let util: Vec<f64> = t.used_mb.iter().map(|u| u / t.size_mb * 100.0).collect();
+        each("MemoryUtilization", f, at, &util, lens);
+        lens.push(datum("EstimatedCost", f, at, &[(t.cost_per_invocation, n)]));
+    }
+}
+
+/// The current window: the hour before the last whole minute.
+fn window() -> (i64, i64) {
+    let now = chrono::Utc::now().timestamp();
+    let end = now / 60 * 60;
+    (end - 3600, end)
+}
+
+fn rfc(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap().to_rfc3339()
+}
+
+/// ministack seeded with the fleet (the current window, and the previous one).
+fn seeded() -> (Ministack, [String; 4]) {
+    let ms = Ministack::start();
+    let (start, end) = window();
+    let (mut lambda, mut lens) = (Vec::new(), Vec::new());
+    metrics(&fleet(), start + 1800, &mut lambda, &mut lens);
+    metrics(&previous(), start - 1800, &mut lambda, &mut lens);
+    let functions: Vec<Value> = fleet()
+        .iter()
+        .map(|t| json!({"name": t.name, "tags": t.tags.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>()}))
+        .collect();
+    ms.seed(&functions, &json!({"AWS/Lambda": lambda, "LambdaLens": lens}));
+    (ms, ["--start".into(), rfc(start), "--end".into(), rfc(end)])
+}
+
+fn run(ms_url: &str, window: &[String], args: &[&str]) -> std::process::Output {
+    let env = local_cloudwatch::env_for(ms_url);
+    let mut all: Vec<&str> = vec!["--all"];
+    all.extend(window.iter().map(String::as_str));
+    all.extend_from_slice(args);
+    report(&all, &env_refs(&env))
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}{}", stderr(out), stdout(out));
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+fn pct(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, frac) = (rank.floor() as usize, rank.fract());
+    let next = sorted.get(lo + 1).copied().unwrap_or(sorted[lo]);
+    sorted[lo] + frac * (next - sorted[lo])
+}
+
+fn close(row: &Value, field: &str, want: f64) {
+    let got = row[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} missing in {row:#}"));
+    assert!(
+        (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+        "{} {field}: {got}, expected {want}",
+        row["function"]
+    );
+}
+
+/// The attention score docs/report.md defines, from the truths.
+fn attention(t: &Truth, moved: usize, month: f64) -> f64 {
+    let mut points = 0.0;
+    if t.oom > 0 {
+        points += 1000.0;
+    }
+    if t.timeouts > 0 {
+        points += 500.0;
+    }
+    points += t.errors as f64 / t.n() * 100.0 * 10.0;
+    if t.peak() / t.size_mb * 100.0 >= 90.0 {
+        points += 100.0;
+    }
+    points += 50.0 * moved as f64;
+    if t.init.len() as f64 / t.n() * 100.0 >= 10.0 {
+        points += 20.0;
+    }
+    let change = t.monthly_change(month);
+    if change < 0.0 {
+        points += (-change).min(100.0);
+    }
+    points
+}
+
+fn ranking(truths: &[Truth], moved: &dyn Fn(&str) -> usize, month: f64) -> Vec<&'static str> {
+    let mut scored: Vec<(f64, f64, &'static str)> = truths
+        .iter()
+        .map(|t| (attention(t, moved(t.name), month), t.cost() * month, t.name))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)));
+    scored.into_iter().map(|s| s.2).collect()
+}
+
+const MONTH: f64 = 30.0 * 24.0; // a one-hour window's figures × 720
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn the_fleet_is_ranked_with_its_figures_totals_and_savings() {
+    let (ms, window) = seeded();
+    let out = json_of(&run(&ms.url(), &window, &["--json"]));
+    assert_eq!(out["schema"], "lambda-lens-report/fleet/1");
+    let truths = fleet();
+    let rows = out["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["function"].as_str().unwrap()).collect();
+    assert_eq!(names, ranking(&truths, &|_| 0, MONTH), "{out:#}");
+    assert_eq!(names[0], "pay-resize", "the out-of-memory kills come first");
+    for t in &truths {
+        let row = rows.iter().find(|r| r["function"] == t.name).unwrap();
+        let n = t.n();
+        close(row, "invocations", n);
+        close(row, "errors", t.errors as f64);
+        close(row, "errorRatePercent", t.errors as f64 / n * 100.0);
+        close(row, "timeouts", t.timeouts as f64);
+        close(row, "outOfMemory", t.oom as f64);
+        close(row, "p99DurationMs", pct(&t.durations, 99.0));
+        close(row, "coldStartPercent", t.init.len() as f64 / n * 100.0);
+        if t.init.is_empty() {
+            assert!(row["initP90Ms"].is_null());
+        } else {
+            close(row, "initP90Ms", pct(&t.init, 90.0));
+        }
+        close(row, "maxMemoryUsedMb", t.peak());
+        close(row, "memorySizeMb", t.size_mb);
+        close(row, "costUsd", t.cost());
+        close(row, "monthlyCostUsd", t.cost() * MONTH);
+        close(&row["recommendation"], "recommendedMb", t.recommended());
+        close(row, "monthlyCostChangeUsd", t.monthly_change(MONTH));
+        assert!(row["p99OfTimeoutPercent"].is_null(), "no --timeout, no timeout");
+    }
+    let over = rows.iter().find(|r| r["function"] == "ops-report").unwrap();
+    assert_eq!(over["recommendation"]["action"], "decrease");
+    let killed = rows.iter().find(|r| r["function"] == "pay-resize").unwrap();
+    assert_eq!(killed["recommendation"]["action"], "increase");
+    assert_eq!(
+        rows.iter().find(|r| r["function"] == "ops-quiet").unwrap()["reasons"],
+        json!([])
+    );
+
+    let totals = &out["totals"];
+    assert_eq!(totals["functions"], 5);
+    let cost: f64 = truths.iter().map(|t| t.cost() * MONTH).sum();
+    close(totals, "monthlyCostUsd", cost);
+    let saving: f64 = truths
+        .iter()
+        .map(|t| t.monthly_change(MONTH))
+        .filter(|c| *c < 0.0)
+        .map(|c| -c)
+        .sum();
+    let extra: f64 = truths
+        .iter()
+        .map(|t| t.monthly_change(MONTH))
+        .filter(|c| *c > 0.0)
+        .sum();
+    assert!(saving > 0.0 && extra > 0.0);
+    close(totals, "monthlySavingUsd", saving);
+    close(totals, "monthlyExtraCostUsd", extra);
+    // 5 functions × 12 queries: one call.
+    assert_eq!(out["requests"]["listMetrics"], 1);
+    assert_eq!(out["requests"]["getMetricData"], 1);
+    assert_eq!(out["requests"]["queries"], 60);
+    assert_eq!(out["requests"]["getResources"], 0, "no --tag, no tagging call");
+
+    // The table: the same order, the totals, the reasons.
+    let table = run(&ms.url(), &window, &[]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    let positions: Vec<usize> = names
+        .iter()
+        .map(|n| text.find(&format!("\n{n} ")).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(
+        text.contains("TOTAL") && text.contains(&format!("{cost:.2}")),
+        "{text}"
+    );
+    assert!(text.contains("3 out-of-memory kills"), "{text}");
+
+    // --html writes the fleet's page too (its content is tested in fleet_html.rs).
+    let page = common::scratch("fleet").join("fleet.html");
+    let html = run(&ms.url(), &window, &["--html", page.to_str().unwrap()]);
+    assert!(html.status.success(), "{}", stderr(&html));
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        names.iter().all(|n| text.contains(n)),
+        "every function on the page"
+    );
+
+    // Other keys.
+    for (key, first) in [
+        ("cost", "ops-report"),
+        ("name", "ops-quiet"),
+        ("saving", "ops-report"),
+        ("cold-starts", "pay-resize"),
+    ] {
+        let out = json_of(&run(&ms.url(), &window, &["--json", "--sort", key]));
+        assert_eq!(out["rows"][0]["function"], first, "--sort {key}");
+        assert_eq!(out["sort"], key);
+    }
+    // --timeout for every function: p99 against it.
+    let out = json_of(&run(&ms.url(), &window, &["--json", "--timeout", "3s"]));
+    let row = out["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["function"] == "pay-checkout")
+        .unwrap()
+        .clone();
+    close(
+        &row,
+        "p99OfTimeoutPercent",
+        pct(&fleet()[0].durations, 99.0) / 3000.0 * 100.0,
+    );
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn compare_to_says_what_moved() {
+    let (ms, window) = seeded();
+    let out = json_of(&run(&ms.url(), &window, &["--json", "--compare-to", "1h"]));
+    let rows = out["rows"].as_array().unwrap();
+    let moved = |name: &str| -> Vec<String> {
+        rows.iter().find(|r| r["function"] == name).unwrap()["change"]["moved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let checkout = moved("pay-checkout");
+    assert!(
+        checkout.iter().any(|m| m.starts_with("new errors: 30")),
+        "{checkout:?}"
+    );
+    assert!(
+        checkout.iter().any(|m| m.starts_with("new timeouts: 5")),
+        "{checkout:?}"
+    );
+    assert!(
+        moved("pay-resize")
+            .iter()
+            .any(|m| m.starts_with("new out-of-memory kills: 3"))
+    );
+    let slow = moved("ops-slow");
+    let (now, before) = (
+        pct(&fleet()[4].durations, 99.0),
+        pct(&previous()[3].durations, 99.0),
+    );
+    assert!(now >= 2.0 * before);
+    assert!(slow.iter().any(|m| m.starts_with("p99 duration ×")), "{slow:?}");
+    assert!(slow.iter().any(|m| m.starts_with("cost +")), "{slow:?}");
+    assert_eq!(moved("ops-report"), Vec::<String>::new());
+    assert_eq!(
+        rows.iter().find(|r| r["function"] == "ops-quiet").unwrap()["change"]["seenBefore"],
+        false
+    );
+    let counts = |name: &str| moved(name).len();
+    let names: Vec<&str> = rows.iter().map(|r| r["function"].as_str().unwrap()).collect();
+    assert_eq!(names, ranking(&fleet(), &counts, MONTH));
+    let previous_cost: f64 = previous().iter().map(|t| t.cost() * MONTH).sum();
+    close(&out["totals"], "previousMonthlyCostUsd", previous_cost);
+    assert_eq!(out["requests"]["getMetricData"], 2, "one call for each window");
+    assert!(out["previousWindow"]["end"] == out["window"]["start"]);
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn filters_choose_the_functions() {
+    let (ms, window) = seeded();
+    let names = |args: &[&str]| -> (Vec<String>, Value) {
+        let mut all = vec!["--json", "--sort", "name"];
+        all.extend_from_slice(args);
+        let out = json_of(&run(&ms.url(), &window, &all));
+        (
+            out["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["function"].as_str().unwrap().to_owned())
+                .collect(),
+            out,
+        )
+    };
+    assert_eq!(names(&["--prefix", "pay-"]).0, ["pay-checkout", "pay-resize"]);
+    let (got, out) = names(&["--functions", "ops-quiet,pay-resize,nope"]);
+    assert_eq!(got, ["ops-quiet", "pay-resize"]);
+    assert!(
+        out["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("nope: no lambda-lens data")
+    );
+    let (got, out) = names(&["--tag", "team=ops"]);
+    assert_eq!(got, ["ops-quiet", "ops-report", "ops-slow"]);
+    assert_eq!(out["requests"]["getResources"], 1);
+    assert_eq!(
+        names(&["--tag", "team=ops", "--tag", "env=prod"]).0,
+        ["ops-report"]
+    );
+    assert_eq!(names(&["--tag", "team=ops", "--prefix", "ops-s"]).0, ["ops-slow"]);
+    // Nothing left: the filters are named.
+    let out = run(&ms.url(), &window, &["--prefix", "web-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("with the prefix web-"), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_name_the_fix() {
+    for (args, says) in [
+        (vec!["--all", "--function", "f"], "choose one"),
+        (vec!["--all", "--tag", "team"], "KEY=VALUE"),
+        (vec!["--all", "--sort", "bogus"], "bogus"),
+        (vec!["--prefix", "p"], "go with --all"),
+        (vec!["--all", "--compare-to", "soon"], "--compare-to soon"),
+        (vec!["--all", "--emf", "x"], "not --emf"),
+    ] {
+        let out = report(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn access_denied_names_every_permission() {
+    // ministack checks no IAM policy on these requests; the fault injector answers
+    // AccessDenied as CloudWatch would.
+    let rt = runtime();
+    let nowhere = SocketAddr::from(([127, 0, 0, 1], common::closed_port()));
+    let proxy = rt.block_on(FaultProxy::start(nowhere, Fault::Deny)).unwrap();
+    let env = local_cloudwatch::env_for(&proxy.endpoint_url());
+    let out = report(&["--all", "--since", "1h"], &env_refs(&env));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for says in [
+        "may not call ListMetrics",
+        "cloudwatch:ListMetrics",
+        "cloudwatch:GetMetricData",
+        "tag:GetResources only with --tag",
+    ] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    assert_eq!(proxy.requests(), 1, "access denied is not retried");
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn throttling_is_retried_within_a_budget_and_said() {
+    let (ms, window) = seeded();
+    let rt = runtime();
+    let proxy = rt
+        .block_on(FaultProxy::start(
+            ms.addr(),
+            Fault::First(2, Box::new(Fault::Throttle)),
+        ))
+        .unwrap();
+    let out = json_of(&run(&proxy.endpoint_url(), &window, &["--json"]));
+    assert_eq!(out["requests"]["throttledRetries"], 2);
+    assert_eq!(out["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(proxy.requests(), 2 + 1 + 1);
+    // Throttled for good: the budget (5 retries of the request) ends it, and says so.
+    proxy.set(Fault::Throttle);
+    let out = run(&proxy.endpoint_url(), &window, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ListMetrics stayed throttled after 5 retries"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn get_resources_denied_names_its_permission() {
+    let (ms, window) = seeded();
+    let rt = runtime();
+    let nowhere = SocketAddr::from(([127, 0, 0, 1], common::closed_port()));
+    let proxy = rt.block_on(FaultProxy::start(nowhere, Fault::Deny)).unwrap();
+    let mut env = local_cloudwatch::env_for(&ms.url());
+    // The SDK's service-specific endpoint variable: only the tagging API goes to the injector.
+    env.push((
+        "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API".into(),
+        proxy.endpoint_url(),
+    ));
+    let mut args: Vec<&str> = vec!["--all", "--tag", "team=ops"];
+    args.extend(window.iter().map(String::as_str));
+    let out = report(&args, &env_refs(&env));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("GetResources") && err.contains("tag:GetResources"),
+        "{err}"
+    );
+    assert_eq!(proxy.requests(), 1);
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn two_thousand_functions_in_a_bounded_number_of_requests() {
+    const N: usize = 2000;
+    let ms = Ministack::start();
+    let (start, end) = window();
+    let names: Vec<String> = (0..N).map(|i| format!("bulk-{i:04}")).collect();
+    let (mut lambda, mut lens) = (Vec::new(), Vec::new());
+    // Two metrics a function: ministack answers each query by scanning every metric it holds,
+    // so its time grows with queries × metrics (CloudWatch's does not); the report reads its
+    // 12 queries a function all the same.
+    for (i, name) in names.iter().enumerate() {
+        let at = start + 600;
+        lambda.push(datum("Invocations", name, at, &[(1.0, 10 + i % 50)]));
+        lens.push(datum("EstimatedCost", name, at, &[(1e-6, 10 + i % 50)]));
+    }
+    ms.seed(&[], &json!({"AWS/Lambda": lambda, "LambdaLens": lens}));
+    let rt = runtime();
+    let proxy = rt.block_on(FaultProxy::start(ms.addr(), Fault::Pass)).unwrap();
+    let window = ["--start".to_owned(), rfc(start), "--end".to_owned(), rfc(end)];
+    let began = Instant::now();
+    let out = json_of(&run(&proxy.endpoint_url(), &window, &["--json"]));
+    let took = began.elapsed();
+    assert_eq!(out["totals"]["functions"], N);
+    // ⌈2000 ÷ 41⌉ = 49 GetMetricData calls (41 functions × 12 queries ≤ 500 a call), and one
+    // ListMetrics (ministack answers it in one page; CloudWatch pages by 500 metrics).
+    let calls = N.div_ceil(500 / 12);
+    assert_eq!(calls, 49);
+    assert_eq!(out["requests"]["getMetricData"], calls);
+    assert_eq!(out["requests"]["listMetrics"], 1);
+    assert_eq!(proxy.requests(), 1 + calls as u64, "the requests the proxy saw");
+    let invocations: f64 = (0..N).map(|i| (10 + i % 50) as f64).sum();
+    close(&out["totals"], "invocations", invocations);
+    println!(
+        "{N} functions: {} requests, {:.1} s against the local CloudWatch",
+        proxy.requests(),
+        took.as_secs_f64()
+    );
+}

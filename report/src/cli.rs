@@ -415,6 +415,40 @@ mod tests {
     }
 
     #[test]
+    fn all_takes_the_fleet_options() {
+        let a = args(&[
+            "--all",
+            "--functions",
+            "a, b",
+            "--prefix",
+            "pay-",
+            "--tag",
+            "team=pay",
+            "--tag",
+            "env=prod",
+            "--sort",
+            "cost",
+            "--compare-to",
+            "7d",
+            "--timeout",
+            "3s",
+        ])
+        .unwrap();
+        let f = a.fleet.unwrap();
+        assert_eq!(f.filter.functions, ["a", "b"]);
+        assert_eq!(f.filter.prefix.as_deref(), Some("pay-"));
+        assert_eq!(
+            f.filter.tags,
+            [("team".into(), "pay".into()), ("env".into(), "prod".into())]
+        );
+        assert_eq!(f.sort, SortKey::Cost);
+        assert_eq!(f.compare_seconds, Some(604_800));
+        assert_eq!(f.timeout_ms, Some(3000.0));
+        assert_eq!(args(&["--all"]).unwrap().fleet.unwrap().sort, SortKey::Attention);
+        assert!(args(&["--function", "f"]).unwrap().fleet.is_none());
+    }
+
+    #[test]
     fn durations_take_units() {
         assert_eq!(parse_duration("90m"), Some(5400.0));
         assert_eq!(parse_duration("1.5h"), Some(5400.0));

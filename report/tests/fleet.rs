@@ -406,6 +406,14 @@ fn the_fleet_is_ranked_with_its_figures_totals_and_savings() {
         close(row, "errorRatePercent", t.errors as f64 / n * 100.0);
         close(row, "timeouts", t.timeouts as f64);
         close(row, "outOfMemory", t.oom as f64);
+        for count in ["invocations", "errors", "timeouts", "outOfMemory"] {
+            assert!(
+                row[count].is_u64(),
+                "{}: {count} is a whole number: {}",
+                t.name,
+                row[count]
+            );
+        }
         close(row, "p99DurationMs", pct(&t.durations, 99.0));
         close(row, "coldStartPercent", t.init.len() as f64 / n * 100.0);
         if t.init.is_empty() {
@@ -432,6 +440,13 @@ fn the_fleet_is_ranked_with_its_figures_totals_and_savings() {
 
     let totals = &out["totals"];
     assert_eq!(totals["functions"], 5);
+    for count in ["invocations", "errors", "timeouts", "outOfMemory"] {
+        assert!(
+            totals[count].is_u64(),
+            "totals' {count} is a whole number: {}",
+            totals[count]
+        );
+    }
     let cost: f64 = truths.iter().map(|t| t.cost() * MONTH).sum();
     close(totals, "monthlyCostUsd", cost);
     let saving: f64 = truths

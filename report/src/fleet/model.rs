@@ -46,19 +46,24 @@ pub struct Selection {
 pub struct Row {
     pub function: String,
     /// `AWS/Lambda` `Invocations`.
+    #[serde(serialize_with = "crate::render::json::count")]
     pub invocations: Option<f64>,
     /// `AWS/Lambda` `Errors` (timeouts and out-of-memory kills included).
+    #[serde(serialize_with = "crate::render::json::count")]
     pub errors: Option<f64>,
     pub error_rate_percent: Option<f64>,
     /// lambda-lens `Timeouts`.
+    #[serde(serialize_with = "crate::render::json::count")]
     pub timeouts: Option<f64>,
     /// lambda-lens `OutOfMemory`.
+    #[serde(serialize_with = "crate::render::json::count")]
     pub out_of_memory: Option<f64>,
     pub p99_duration_ms: Option<f64>,
     /// `--timeout`, when given (CloudWatch holds no function's timeout).
     pub timeout_ms: Option<f64>,
     pub p99_of_timeout_percent: Option<f64>,
     /// lambda-lens `ColdStarts`.
+    #[serde(serialize_with = "crate::render::json::count")]
     pub cold_starts: Option<f64>,
     /// Cold starts ÷ `AWS/Lambda` `Invocations` × 100.
     pub cold_start_percent: Option<f64>,
@@ -92,7 +97,9 @@ pub struct Row {
 pub struct Change {
     /// `false` when the function had no data in the previous window (a new function).
     pub seen_before: bool,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub previous_invocations: Option<f64>,
+    #[serde(serialize_with = "crate::render::json::count")]
     pub previous_errors: Option<f64>,
     pub previous_error_rate_percent: Option<f64>,
     pub previous_p99_duration_ms: Option<f64>,
@@ -106,9 +113,13 @@ pub struct Change {
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub functions: usize,
+    #[serde(serialize_with = "crate::render::json::whole")]
     pub invocations: f64,
+    #[serde(serialize_with = "crate::render::json::whole")]
     pub errors: f64,
+    #[serde(serialize_with = "crate::render::json::whole")]
     pub timeouts: f64,
+    #[serde(serialize_with = "crate::render::json::whole")]
     pub out_of_memory: f64,
     pub cost_usd: f64,
     pub monthly_cost_usd: f64,

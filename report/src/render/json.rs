@@ -26,3 +26,15 @@ pub fn count<S: serde::Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S
         None => s.serialize_none(),
     }
 }
+
+/// [`count`] for a count that is always there.
+///
+/// # Errors
+/// The serializer's.
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with passes the field by reference"
+)]
+pub fn whole<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    count(&Some(*value), s)
+}

@@ -11,58 +11,13 @@
     reason = "tests fail loudly"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::browser;
 use lambda_lens_report::fleet::model::Requests;
 use lambda_lens_report::fleet::{Change, FleetReport, Row, SCHEMA, Selection, Totals};
 use lambda_lens_report::model::{Recommendation, WindowInfo};
 use lambda_lens_report::render::fleet_html::{FLEET_CHARTS, render_html, worst};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn chromium() -> PathBuf {
-    [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/local/bin/chromium",
-        "/snap/bin/chromium",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.is_file())
-    .expect("chromium is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-}
-
-fn chromium_run(page: &Path, profile: &Path, extra: &str) -> Vec<u8> {
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--window-size=1360,1900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(extra)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 fn recommendation(current: f64, recommended: u32, change: f64) -> Recommendation {
     Recommendation {
@@ -219,30 +174,18 @@ fn fleet() -> FleetReport {
     }
 }
 
-/// Pixels of the decoded screenshot within a small distance of `rgb`.
-fn pixels_of(image: &[u8], channels: usize, rgb: (u8, u8, u8)) -> usize {
-    let close = |a: u8, b: u8| a.abs_diff(b) <= 10;
-    image
-        .chunks(channels)
-        .filter(|p| close(p[0], rgb.0) && close(p[1], rgb.1) && close(p[2], rgb.2))
-        .count()
-}
-
 #[test]
 #[ignore = "needs Chromium: make test installs it and runs this"]
 fn the_fleet_page_in_chromium_has_the_ranking_the_totals_and_a_chart_of_the_worst_few_per_question() {
     let report = fleet();
-    let dir = workspace().join("target/report-tests/fleet-html");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("fleet-html");
     let page = dir.join("fleet.html");
     std::fs::write(&page, render_html(&report)).unwrap();
-    let shots = workspace().join("target/report-screenshots");
+    let shots = common::workspace().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("fleet.png");
-    let profile = dir.join("chromium-profile");
-    chromium_run(&page, &profile, &format!("--screenshot={}", screenshot.display()));
-    let dom = String::from_utf8(chromium_run(&page, &profile, "--dump-dom")).unwrap();
+    let shown = browser::show(&page, &screenshot, 1900);
+    let dom = &shown.dom;
 
     // The ranking: every function, in the report's order, and the totals.
     let ranking = dom.split("id=\"ranking\"").nth(1).unwrap();
@@ -270,12 +213,7 @@ fn the_fleet_page_in_chromium_has_the_ranking_the_totals_and_a_chart_of_the_wors
     assert!(dom.contains("p99 duration ×2.4"), "what moved");
 
     // Each chart: one bar per function of its worst few, in its colour on the screen.
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&screenshot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut image = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut image).unwrap();
-    let channels = info.color_type.samples();
-    let image = &image[..info.buffer_size()];
+    let (image, channels) = (&shown.image[..], shown.channels);
     let mut drawn = Vec::new();
     for chart in FLEET_CHARTS {
         let worst = worst(&report, chart);
@@ -298,7 +236,7 @@ fn the_fleet_page_in_chromium_has_the_ranking_the_totals_and_a_chart_of_the_wors
                 row.function
             );
         }
-        let coloured = pixels_of(image, channels, chart.colour);
+        let coloured = browser::pixels_of(image, channels, chart.colour);
         assert!(
             coloured >= 200 * worst.len().min(1),
             "chart {} shows {coloured} pixels of its colour for {} bars",
@@ -319,5 +257,4 @@ fn the_fleet_page_in_chromium_has_the_ranking_the_totals_and_a_chart_of_the_wors
             ("saving", 2)
         ]
     );
-    let _ = std::fs::remove_dir_all(&profile);
 }

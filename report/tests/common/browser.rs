@@ -19,7 +19,7 @@ fn chromium() -> PathBuf {
     panic!("chromium is missing: `make test` installs Debian's chromium (apt-get install chromium)")
 }
 
-fn run(page: &Path, profile: &Path, extra: &[String]) -> std::process::Output {
+fn run(page: &Path, profile: &Path, height: u32, extra: &[String]) -> std::process::Output {
     let out = Command::new(chromium())
         .args([
             "--headless",
@@ -29,8 +29,8 @@ fn run(page: &Path, profile: &Path, extra: &[String]) -> std::process::Output {
             "--no-first-run",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
-            "--window-size=1360,2200",
         ])
+        .arg(format!("--window-size=1360,{height}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
@@ -45,7 +45,7 @@ fn run(page: &Path, profile: &Path, extra: &[String]) -> std::process::Output {
 }
 
 /// Pixels of `png` within a small distance of `rgb`.
-fn pixels_of(image: &[u8], channels: usize, rgb: (u8, u8, u8)) -> usize {
+pub(crate) fn pixels_of(image: &[u8], channels: usize, rgb: (u8, u8, u8)) -> usize {
     image
         .chunks(channels)
         .filter(|p| {
@@ -55,17 +55,25 @@ fn pixels_of(image: &[u8], channels: usize, rgb: (u8, u8, u8)) -> usize {
         .count()
 }
 
-/// Opens `page`; checks that the charts `with_data` were drawn with `points[chart]` data points
-/// and that the others show no series; keeps the screenshot at `screenshot`.
-pub(crate) fn check(page: &Path, with_data: &[(&str, usize)], screenshot: &Path) {
-    let profile = page.with_extension("chromium-profile");
+/// What Chromium made of a page: the DOM it built and the screenshot's pixels.
+pub(crate) struct Shown {
+    pub(crate) dom: String,
+    pub(crate) image: Vec<u8>,
+    pub(crate) channels: usize,
+}
+
+/// Opens `page` in a window 1,360 pixels wide and `height` high, keeps its screenshot at
+/// `screenshot`, and returns the DOM and the decoded screenshot.
+pub(crate) fn show(page: &Path, screenshot: &Path, height: u32) -> Shown {
+    let profile = screenshot.with_extension("chromium-profile");
     let _ = std::fs::remove_dir_all(&profile);
     run(
         page,
         &profile,
+        height,
         &[format!("--screenshot={}", screenshot.display())],
     );
-    let dom = String::from_utf8(run(page, &profile, &["--dump-dom".to_owned()]).stdout).unwrap();
+    let dom = String::from_utf8(run(page, &profile, height, &["--dump-dom".to_owned()]).stdout).unwrap();
     let _ = std::fs::remove_dir_all(&profile);
 
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(screenshot).unwrap()));
@@ -73,7 +81,15 @@ pub(crate) fn check(page: &Path, with_data: &[(&str, usize)], screenshot: &Path)
     let mut image = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut image).unwrap();
     let channels = info.color_type.samples();
-    let image = &image[..info.buffer_size()];
+    image.truncate(info.buffer_size());
+    Shown { dom, image, channels }
+}
+
+/// Opens `page`; checks that the charts `with_data` were drawn with `points[chart]` data points
+/// and that the others show no series; keeps the screenshot at `screenshot`.
+pub(crate) fn check(page: &Path, with_data: &[(&str, usize)], screenshot: &Path) {
+    let shown = show(page, screenshot, 2200);
+    let (dom, image, channels) = (&shown.dom, &shown.image[..], shown.channels);
 
     for chart in CHARTS {
         let expected = with_data.iter().find(|(id, _)| *id == chart.id).map(|(_, n)| *n);

@@ -165,6 +165,9 @@ fn usage(err: &clap::Error) -> ReportError {
     }
     let text = err.to_string();
     let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+    if let Some(ContextValue::Strings(accepted)) = err.get(ContextKind::ValidValue) {
+        return ReportError::Usage(format!("{first}; accepted: {}", accepted.join(", ")));
+    }
     ReportError::Usage(first.to_owned())
 }
 

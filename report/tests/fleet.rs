@@ -617,7 +617,7 @@ fn usage_errors_name_the_fix() {
     for (args, says) in [
         (vec!["--all", "--function", "f"], "choose one"),
         (vec!["--all", "--tag", "team"], "KEY=VALUE"),
-        (vec!["--all", "--sort", "bogus"], "bogus"),
+        (vec!["--all", "--sort", "bogus"], "accepted: attention, errors"),
         (vec!["--prefix", "p"], "go with --all"),
         (vec!["--all", "--compare-to", "soon"], "--compare-to soon"),
         (vec!["--all", "--emf", "x"], "not --emf"),

@@ -323,12 +323,14 @@ pub fn render_html(report: &FleetReport) -> String {
     }
     page.push_str("</div>\n");
 
-    let attention: Vec<&Row> = report
+    // What needs attention first, whatever order `--sort` gave the ranking.
+    let mut attention: Vec<&Row> = report
         .rows
         .iter()
         .filter(|r| !r.reasons.is_empty() || r.change.as_ref().is_some_and(|c| !c.moved.is_empty()))
-        .take(10)
         .collect();
+    attention.sort_by(|a, b| b.attention.total_cmp(&a.attention));
+    attention.truncate(10);
     page.push_str("<h2>Needs attention</h2>\n");
     if attention.is_empty() {
         page.push_str(

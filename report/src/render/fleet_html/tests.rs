@@ -108,3 +108,27 @@ fn percentages_of_a_limit_draw_the_limit() {
         assert_eq!(f.matches("class=\"bar\"").count(), 1);
     }
 }
+
+#[test]
+fn what_needs_attention_is_listed_by_its_score_whatever_the_ranking_is_sorted_by() {
+    let flagged = |name: &str, score: f64| Row {
+        attention: score,
+        reasons: vec![format!("{name} needs a look")],
+        ..row(name)
+    };
+    // Sorted by name, as `--sort name` gives them.
+    let mut by_name = report(vec![
+        flagged("alpha", 1.0),
+        flagged("beta", 30.0),
+        flagged("gamma", 7.0),
+    ]);
+    by_name.sort = "name";
+    let page = render_html(&by_name);
+    let list = page
+        .split("<ol class=\"attention\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</ol>").next())
+        .unwrap();
+    let at = |name: &str| list.find(&format!("<b>{name}</b>")).unwrap();
+    assert!(at("beta") < at("gamma") && at("gamma") < at("alpha"), "{list}");
+}

@@ -686,6 +686,25 @@ fn throttling_is_retried_within_a_budget_and_said() {
 
 #[test]
 #[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
+fn a_request_that_fails_on_the_way_is_retried_within_the_budget() {
+    let (ms, window) = seeded();
+    let rt = runtime();
+    // Two server errors (CloudWatch's InternalServiceFault), then the endpoint answers.
+    let proxy = rt
+        .block_on(FaultProxy::start(
+            ms.addr(),
+            Fault::First(2, Box::new(Fault::Status(503))),
+        ))
+        .unwrap();
+    let out = json_of(&run(&proxy.endpoint_url(), &window, &["--json"]));
+    assert_eq!(out["requests"]["failedRetries"], 2);
+    assert_eq!(out["requests"]["throttledRetries"], 0);
+    assert_eq!(out["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(proxy.requests(), 2 + 1 + 1);
+}
+
+#[test]
+#[ignore = "needs the local CloudWatch (.venv-cloudwatch): make test runs it"]
 fn get_resources_denied_names_its_permission() {
     let (ms, window) = seeded();
     let rt = runtime();

@@ -141,6 +141,8 @@ pub struct Requests {
     pub get_resources: u64,
     /// Requests answered with throttling and retried.
     pub throttled_retries: u64,
+    /// Requests that failed on the way (a 5xx, a timeout, a broken connection) and were retried.
+    pub failed_retries: u64,
     /// `GetMetricData` queries sent (each a function, metric and statistic).
     pub queries: u64,
 }

@@ -89,8 +89,9 @@ pub fn calls_for(functions: usize) -> usize {
     functions.div_ceil((QUERIES_PER_CALL / FLEET.len()).max(1))
 }
 
-/// Retries of throttled requests: each request up to [`RETRIES_PER_REQUEST`] times (waiting
-/// 0.5, 1, 2, 4, 8 s), the run at most [`RETRIES_PER_RUN`] times in all.
+/// Retries of throttled or failed requests (a 5xx, a timeout, a broken connection): each
+/// request up to [`RETRIES_PER_REQUEST`] times (waiting 0.5, 1, 2, 4, 8 s), the run at most
+/// [`RETRIES_PER_RUN`] times in all.
 pub const RETRIES_PER_REQUEST: u32 = 5;
 pub const RETRIES_PER_RUN: u64 = 20;
 
@@ -133,10 +134,21 @@ fn is_throttling(code: Option<&str>) -> bool {
     )
 }
 
+/// A request that failed on the way and may succeed if sent again: no answer in time, a broken
+/// connection, an answer that could not be read, or a server error (5xx).
+fn is_transient<E>(err: &SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+        SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+        _ => false,
+    }
+}
+
 impl Reader {
     pub async fn new(cw: &CloudWatch) -> Result<Self, ReportError> {
-        // One attempt per SDK call: this reader retries throttling itself, to count and
-        // bound the retries.
+        // One attempt per SDK call: this reader retries throttling and failures itself, to
+        // count and bound the retries.
         let (config, region) = cw.config(1).await?;
         Ok(Self {
             cw: cw.clone(),
@@ -147,9 +159,26 @@ impl Reader {
         })
     }
 
+    /// Retries so far, throttled or failed: the run's budget is for both.
+    fn retries(&self) -> u64 {
+        self.requests.throttled_retries + self.requests.failed_retries
+    }
+
+    /// Waits before retry `attempt` of a request that failed on the way (a 5xx, a timeout, a
+    /// broken connection); `false` when the budget is spent, and the failure is reported as it
+    /// is. One such failure must not end a run of dozens of requests.
+    async fn retry_failed(&mut self, attempt: u32) -> bool {
+        if attempt >= RETRIES_PER_REQUEST || self.retries() >= RETRIES_PER_RUN {
+            return false;
+        }
+        self.requests.failed_retries += 1;
+        tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+        true
+    }
+
     /// Waits before retry `attempt` of a throttled `call`, or says the budget is spent.
     async fn back_off(&mut self, call: &'static str, attempt: u32) -> Result<(), ReportError> {
-        if attempt >= RETRIES_PER_REQUEST || self.requests.throttled_retries >= RETRIES_PER_RUN {
+        if attempt >= RETRIES_PER_REQUEST || self.retries() >= RETRIES_PER_RUN {
             return Err(ReportError::Throttled {
                 call,
                 retries: self.requests.throttled_retries,
@@ -222,7 +251,13 @@ impl Reader {
                     attempt += 1;
                     continue;
                 }
-                Err(e) => return Err(self.fail(&e, "ListMetrics", LIST_METRICS)),
+                Err(e) => {
+                    if is_transient(&e) && self.retry_failed(attempt).await {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(self.fail(&e, "ListMetrics", LIST_METRICS));
+                }
             };
             attempt = 0;
             for metric in answer.metrics() {
@@ -270,7 +305,13 @@ impl Reader {
                     attempt += 1;
                     continue;
                 }
-                Err(e) => return Err(self.fail(&e, "GetResources", GET_RESOURCES)),
+                Err(e) => {
+                    if is_transient(&e) && self.retry_failed(attempt).await {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(self.fail(&e, "GetResources", GET_RESOURCES));
+                }
             };
             attempt = 0;
             for mapping in answer.resource_tag_mapping_list() {
@@ -341,7 +382,13 @@ impl Reader {
                         attempt += 1;
                         continue;
                     }
-                    Err(e) => return Err(self.fail(&e, "GetMetricData", GET_METRIC_DATA)),
+                    Err(e) => {
+                        if is_transient(&e) && self.retry_failed(attempt).await {
+                            attempt += 1;
+                            continue;
+                        }
+                        return Err(self.fail(&e, "GetMetricData", GET_METRIC_DATA));
+                    }
                 };
                 attempt = 0;
                 for result in answer.metric_data_results() {

@@ -146,8 +146,8 @@ pub fn render(report: &FleetReport) -> String {
     let q = &report.requests;
     let _ = writeln!(
         out,
-        "\nrequests: {} ListMetrics, {} GetMetricData ({} queries), {} GetResources, {} throttled and retried",
-        q.list_metrics, q.get_metric_data, q.queries, q.get_resources, q.throttled_retries
+        "\nrequests: {} ListMetrics, {} GetMetricData ({} queries), {} GetResources, {} throttled and {} failed and retried",
+        q.list_metrics, q.get_metric_data, q.queries, q.get_resources, q.throttled_retries, q.failed_retries
     );
     out
 }

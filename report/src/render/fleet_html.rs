@@ -435,9 +435,9 @@ pub fn render_html(report: &FleetReport) -> String {
     let _ = writeln!(
         page,
         "<p class=\"meta\">Made by lambda-lens-report --all from {} ListMetrics, {} GetMetricData ({} queries) and {} \
-         GetResources requests ({} throttled and retried). Monthly figures are the window's rate over 30 days. No \
-         script, no network.</p>\n</body></html>",
-        q.list_metrics, q.get_metric_data, q.queries, q.get_resources, q.throttled_retries
+         GetResources requests ({} throttled and {} failed and retried). Monthly figures are the window's rate over \
+         30 days. No script, no network.</p>\n</body></html>",
+        q.list_metrics, q.get_metric_data, q.queries, q.get_resources, q.throttled_retries, q.failed_retries
     );
     page
 }

@@ -162,14 +162,17 @@ impl Cursor {
                     match self.skip_space(body) {
                         Some(b']') => {
                             self.at += 1;
-                            self.state = State::Done;
                             if self.skip_space(body).is_some() {
+                                // A bracket where a record began or a comma stood closes the
+                                // array early: the records after it are read on.
+                                let problem = "the batch has bytes after its closing bracket";
+                                if self.resync(body, &rest, stats, problem) {
+                                    continue;
+                                }
                                 stats.malformed += 1;
-                                stats.problem(|| {
-                                    "the batch has bytes after its closing bracket; kept the records before them"
-                                        .to_owned()
-                                });
+                                stats.problem(|| format!("{problem}; kept the records before them"));
                             }
+                            self.state = State::Done;
                             return None;
                         }
                         Some(b',') if !first => self.at += 1,
@@ -216,11 +219,15 @@ impl Cursor {
                 return Some(item);
             }
             Some(Err(err)) if !err.is_eof() => {
-                // A value that is not a record of its type: skipped whole, where its extent
-                // can be read (not in broken JSON or text that is not UTF-8: the batch ends).
+                // An object that is not a record of its type: skipped whole, where its extent
+                // can be read. Any other value (an array, a number: a stray bracket, never a
+                // record Lambda sends) may hold the records after it, so the batch is read on
+                // from the next record, as after a syntax error.
                 let mut raw = rest(self.at).map(StreamDeserializer::<R, &RawValue>::new);
                 let record = raw.as_mut().and_then(Iterator::next);
-                if let (Some(Ok(record)), Some(raw)) = (record, raw) {
+                if let (Some(Ok(record)), Some(raw)) = (record, raw)
+                    && record.get().starts_with('{')
+                {
                     self.at += raw.byte_offset();
                     stats.records += 1;
                     stats.malformed += 1;

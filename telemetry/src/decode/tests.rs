@@ -21,6 +21,35 @@ fn read(body: &str) -> (Vec<String>, DecodeStats) {
     (kinds, stats)
 }
 
+/// A stray bracket opens an array that swallows the records after it: they are read, not
+/// skipped with it as one value that is not a record (found by the property test below).
+#[test]
+fn a_stray_bracket_costs_the_record_it_opens_only() {
+    for (body, kept) in [
+        (
+            format!("[[{START},{DONE},{REPORT}]"),
+            ["platform.runtimeDone", "platform.report"],
+        ),
+        (
+            format!("[{START},[{DONE},{REPORT}]"),
+            ["platform.start", "platform.report"],
+        ),
+        // A bracket that closes the array where a record began, or where a comma stood.
+        (
+            format!("[]{},{DONE},{REPORT}]", &START[1..]),
+            ["platform.runtimeDone", "platform.report"],
+        ),
+        (
+            format!("[{START}]{DONE},{REPORT}]"),
+            ["platform.start", "platform.report"],
+        ),
+    ] {
+        let (kinds, s) = read(&body);
+        assert_eq!(kinds, kept, "{body}");
+        assert_eq!(s.malformed, 1, "{body}");
+    }
+}
+
 /// A syntax error anywhere inside one record costs that record: the records after it
 /// are read (they were all lost: the batch ended at the error).
 #[test]

@@ -219,14 +219,14 @@ impl Cursor {
                 return Some(item);
             }
             Some(Err(err)) if !err.is_eof() => {
-                // An object that is not a record of its type: skipped whole, where its extent
-                // can be read. Any other value (an array, a number: a stray bracket, never a
-                // record Lambda sends) may hold the records after it, so the batch is read on
-                // from the next record, as after a syntax error.
+                // A value that is not a record of its type: skipped whole, where its extent
+                // can be read. An array after which the batch does not go on (a stray bracket
+                // that swallowed the records after it) is read into instead, from the next
+                // record, as after a syntax error.
                 let mut raw = rest(self.at).map(StreamDeserializer::<R, &RawValue>::new);
                 let record = raw.as_mut().and_then(Iterator::next);
                 if let (Some(Ok(record)), Some(raw)) = (record, raw)
-                    && record.get().starts_with('{')
+                    && (!record.get().starts_with('[') || goes_on(body, self.at + raw.byte_offset()))
                 {
                     self.at += raw.byte_offset();
                     stats.records += 1;
@@ -333,6 +333,14 @@ impl Cursor {
         }
         None
     }
+}
+
+/// Whether the batch goes on at `at` as an array does after an element: a comma or the closing
+/// bracket, after any whitespace.
+fn goes_on(body: &[u8], at: usize) -> bool {
+    body.get(at..)
+        .and_then(|rest| rest.iter().find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t')))
+        .is_some_and(|b| matches!(b, b',' | b']'))
 }
 
 /// Places [`Cursor::resync`] tries before it gives the rest of a batch up.

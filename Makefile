@@ -114,6 +114,28 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+## AWS's runtime interface client for Node.js (aws-lambda-ric, pinned with its lockfile in
+## sandbox/node-ric), which `lambda-sandbox local invoke` runs nodejs functions under, installed
+## there by `npm ci`. Its install scripts build curl and aws-lambda-cpp from the sources the package
+## ships and a native addon with node-gyp (against the running Node's own headers: nothing is
+## downloaded but the npm packages), which needs Node.js and npm, cmake, autoconf, automake,
+## libtool, make, g++ and python3: Debian's packages, installed with apt-get when missing.
+NODE_RIC := sandbox/node-ric
+.PHONY: node-ric node-ric-tools
+node-ric: $(NODE_RIC)/node_modules/.installed
+node-ric-tools:
+	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	@command -v cmake >/dev/null && command -v autoreconf >/dev/null && command -v automake >/dev/null \
+		&& command -v libtoolize >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null \
+		&& command -v python3 >/dev/null \
+		|| { apt-get update -q && apt-get install -y -q cmake autoconf automake libtool make g++ python3; }
+$(NODE_RIC)/node_modules/.installed: $(NODE_RIC)/package.json $(NODE_RIC)/package-lock.json | node-ric-tools
+	cd $(NODE_RIC) && prefix="$$(node -p 'require("path").resolve(process.execPath, "../..")')" \
+		&& if [ -f "$$prefix/include/node/common.gypi" ]; then export npm_config_nodedir="$$prefix"; fi \
+		&& npm ci --no-audit --no-fund --loglevel=error
+	test -f $(NODE_RIC)/node_modules/aws-lambda-ric/dist/rapid-client.node
+	touch $@
+
 ## The local CloudWatch (ministack, pinned in requirements-cloudwatch.txt) for the PutMetricData
 ## suites (local_cloudwatch), in a virtualenv of its own: ministack pins botocore to a
 ## version that the SAM CLI's pinned boto3 refuses, so the two cannot share .venv.
@@ -163,11 +185,35 @@ cargo-lambda-check: $(VENV)/.test-installed layer
 		--env LAMBDA_LENS_OUTPUT=per-invocation '{}' | grep -q '"_aws"'
 	@echo "cargo lambda build --extension: the extension registers and writes EMF"
 
-## The README's layer-size table, from the zips both architectures build to, in both variants.
+## Debian's skopeo: reads make image's layout back without a daemon (and copies it to a registry).
+.PHONY: skopeo image
+skopeo:
+	@command -v skopeo >/dev/null || { apt-get update -q && apt-get install -y -q skopeo; }
+
+## The OCI image for container-image functions (`COPY --from=<image> /opt/extensions /opt/extensions`):
+## FROM scratch with /opt/extensions/lambda-lens, for linux/amd64 and linux/arm64, written by
+## scripts/oci_image.py (no container engine; reproducible) as an OCI image layout in
+## target/image, tagged with the workspace's version (cargo metadata); skopeo then reads each
+## platform's image back. Prints each platform's compressed layer size.
+IMAGE := target/image
+image: skopeo
+	$(MAKE) layer ARCH=x86_64
+	$(MAKE) layer ARCH=arm64
+	rm -rf $(IMAGE)
+	CARGO=$(CARGO) python3 scripts/oci_image.py extension $(IMAGE) \
+		$(LAYERS)/x86_64/extensions/lambda-lens $(LAYERS)/arm64/extensions/lambda-lens
+	tag=$$(python3 scripts/oci_image.py tag $(IMAGE)) && for arch in amd64 arm64; do \
+		skopeo inspect --override-os linux --override-arch $$arch oci:$(IMAGE):$$tag \
+			| grep -q "\"Architecture\": \"$$arch\"" || exit 1; done
+	@echo "skopeo inspect oci:$(IMAGE):$$(python3 scripts/oci_image.py tag $(IMAGE)): linux/amd64 and linux/arm64"
+
+## The README's layer-size table, from the zips both architectures build to, in both variants,
+## and the image's layer (make image) for each platform.
 .PHONY: layer-table
-layer-table: layers layers-put-metric-data
+layer-table: layers layers-put-metric-data image
 	python3 scripts/layer.py readme README.md $(LAYERS)/lambda-lens-layer-x86_64.zip $(LAYERS)/lambda-lens-layer-arm64.zip \
-		$(LAYERS)/lambda-lens-layer-x86_64-put-metric-data.zip $(LAYERS)/lambda-lens-layer-arm64-put-metric-data.zip
+		$(LAYERS)/lambda-lens-layer-x86_64-put-metric-data.zip $(LAYERS)/lambda-lens-layer-arm64-put-metric-data.zip \
+		$(IMAGE)
 
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
 .PHONY: qemu
@@ -219,7 +265,7 @@ unit-tests: toolchain
 ## failures), the dependency checks, the layers and what the suites need, the short forms of make
 ## cost and make bench, then every test of the workspace with the ignored ones included
 ## (all-tests: make check's tests are among them, so they run once).
-test: fmt-check clippy unused-deps deny layers qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

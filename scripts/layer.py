@@ -8,7 +8,8 @@
                                unless given: the default EMF-only layer's budget)
   layer.py readme README ZIP.. rewrites README's layer-size table (between its layer-table
                                markers; `make docs` runs it) from the zips: binary and zip
-                               size of each, named by the zip (x86_64, arm64-put-metric-data)
+                               size of each, named by the zip (x86_64, arm64-put-metric-data);
+                               an OCI image layout folder (make image) adds its platforms' rows
 
 Standard library only: it runs before any tool is installed.
 """
@@ -66,6 +67,12 @@ END = "<!-- layer-table:end -->"
 def table(zips):
     rows = ["| layer | binary (stripped) | zip |", "|---|---:|---:|"]
     for path in zips:
+        if os.path.isdir(path):
+            # An OCI image layout (make image): a row per platform, its compressed layer.
+            import oci_image
+
+            rows.extend(oci_image.table_rows(f"{path}:{oci_image.tag(path)}"))
+            continue
         name = os.path.basename(path).removeprefix("lambda-lens-layer-").removesuffix(".zip")
         size = zipfile.ZipFile(path).getinfo(ENTRY).file_size
         rows.append(f"| {name} | {size:,} bytes | {os.path.getsize(path):,} bytes |")

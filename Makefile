@@ -147,6 +147,37 @@ $(CLOUDWATCH_VENV)/.installed: requirements-cloudwatch.txt
 	$(CLOUDWATCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-cloudwatch.txt
 	touch $@
 
+## Publishing the layers in AWS regions (make publish): boto3, pinned in requirements-publish.txt,
+## in a virtualenv of its own.
+PUBLISH_VENV := .venv-publish
+$(PUBLISH_VENV)/.installed: requirements-publish.txt
+	python3 -m venv $(PUBLISH_VENV)
+	$(PUBLISH_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-publish.txt
+	touch $@
+
+## make publish REGIONS="eu-west-1 us-east-1" [PRINCIPAL='*' | PRINCIPAL=<account> | ORG=o-...]
+## [VARIANTS="default put-metric-data"]: each variant's layer for both architectures in each
+## region (scripts/publish.py; AWS_ENDPOINT_URL and the usual credentials honoured), a version
+## holding the same bytes reused, lambda:GetLayerVersion granted to PRINCIPAL or ORG (nobody by
+## default), and the ARNs in dist/layers.json. The zips are make release's (dist/) for this
+## version, else the ones make layers builds (built here when dist/ lacks them).
+REGIONS ?=
+PRINCIPAL ?=
+ORG ?=
+VARIANTS ?= default put-metric-data
+PUBLISH_DIST ?= dist
+.PHONY: publish publish-test
+publish: $(PUBLISH_VENV)/.installed
+	@$(PUBLISH_VENV)/bin/python scripts/publish.py --zips-in-dist --dist $(PUBLISH_DIST) --variants "$(VARIANTS)" \
+		|| $(MAKE) layers $(if $(filter put-metric-data,$(VARIANTS)),layers-put-metric-data)
+	$(PUBLISH_VENV)/bin/python scripts/publish.py --regions "$(REGIONS)" --principal "$(PRINCIPAL)" --org "$(ORG)" \
+		--variants "$(VARIANTS)" --dist $(PUBLISH_DIST)
+
+## make publish against a local Lambda API (ministack, make cloudwatch-venv): two regions, the
+## manifest, a second run, grants, refused permissions and an unknown region (scripts/test_publish.py).
+publish-test: $(PUBLISH_VENV)/.installed cloudwatch-venv
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(PUBLISH_VENV)/bin/python -m unittest -v scripts/test_publish.py
+
 ## template.yaml offline: sam validate --lint and cfn-lint, broken copies rejected, every metric
 ## the dashboard and alarms name emitted; then `sam build` (no Docker) and its artifacts' layout.
 .PHONY: template-check
@@ -265,7 +296,7 @@ unit-tests: toolchain
 ## failures), the dependency checks, the layers and what the suites need, the short forms of make
 ## cost and make bench, then every test of the workspace with the ignored ones included
 ## (all-tests: make check's tests are among them, so they run once).
-test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium
+test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium publish-test
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null

@@ -1,0 +1,396 @@
+import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { selectMetrics } from './catalogue';
+import { ALARM_METRICS, DASHBOARD_METRICS, FLEET_METRICS, functionDashboard, fleetDashboard } from './dashboards';
+import { LambdaLensArchitecture, LambdaLensLayer } from './layer';
+
+/** Where lambda-lens sends the metrics (`LAMBDA_LENS_SINK`). */
+export type LambdaLensSink = 'emf' | 'put-metric-data' | 'otlp';
+
+/** The sinks that send over the network: they need the networked layer and `cloudwatch:PutMetricData`. */
+export const NETWORKED_SINKS: readonly LambdaLensSink[] = ['put-metric-data', 'otlp'];
+
+const SINKS: readonly LambdaLensSink[] = ['emf', ...NETWORKED_SINKS];
+
+/** template.yaml's alarm thresholds, as its parameters' defaults. */
+export const DEFAULT_THRESHOLDS = {
+  /** Percent of invocations that fail (AWS/Lambda Errors ÷ Invocations), 5-minute periods. */
+  errorRateThreshold: 5,
+  /** Throttled invocations in 5 minutes. */
+  throttlesThreshold: 1,
+  /** p99 duration, milliseconds (template.yaml's function has a 10 s timeout). */
+  durationP99Threshold: 8000,
+  /** Percent of the memory size one invocation used. */
+  memoryUtilizationThreshold: 90,
+  /** Invocations killed for memory in 5 minutes. */
+  outOfMemoryThreshold: 1,
+  /** Telemetry records Lambda dropped in 5 minutes. */
+  droppedTelemetryThreshold: 1,
+} as const;
+
+/** The metrics template.yaml selects: the default 8 and dropped telemetry, for its alarm. */
+export const DEFAULT_METRICS = 'default,LogsDroppedRecords';
+
+export interface LambdaLensProps {
+  /** The functions to attach lambda-lens to (each a `lambda.Function` of this app, x86_64 or arm64). */
+  readonly functions: lambda.IFunction[];
+  /** Where the layer comes from: `LambdaLensLayer.fromArns`, `fromArn`, `fromManifest` or `fromAsset`. */
+  readonly layer: LambdaLensLayer;
+  /** `LAMBDA_LENS_NAMESPACE`. @default 'LambdaLens' */
+  readonly namespace?: string;
+  /**
+   * `LAMBDA_LENS_SINK`: one sink or several. A networked sink (put-metric-data, otlp) needs the
+   * networked layer, and grants each function's role `cloudwatch:PutMetricData` for the namespace only.
+   * @default 'emf'
+   */
+  readonly sink?: LambdaLensSink | LambdaLensSink[];
+  /** `LAMBDA_LENS_METRICS` (names, groups, `default`, `all`, `-` removes). @default 'default,LogsDroppedRecords' */
+  readonly metrics?: string | string[];
+  /** `LAMBDA_LENS_DIMENSIONS`, as dimension sets of keys. @default - the extension's: [['FunctionName']] */
+  readonly dimensions?: string[][];
+  /** `LAMBDA_LENS_STATIC_DIMENSIONS`. @default - none */
+  readonly staticDimensions?: Record<string, string>;
+  /** `LAMBDA_LENS_OUTPUT`. @default - the extension's: 'adaptive' */
+  readonly output?: 'adaptive' | 'per-invocation' | 'batched';
+  /** Any other of lambda-lens's variables (docs/configuration.md), set as given. @default - none */
+  readonly environment?: Record<string, string>;
+  /** A dashboard per function (`lambda-lens-<function>`), as template.yaml's. @default true */
+  readonly dashboard?: boolean;
+  /** The fleet dashboard (`lambda-lens-fleet-<stack>`): every function that publishes to the namespace. @default false */
+  readonly fleetDashboard?: boolean;
+  /** template.yaml's six alarms for each function. @default true */
+  readonly alarms?: boolean;
+  /** An SNS topic the alarms notify (template.yaml's AlarmTopicArn). @default - none */
+  readonly alarmTopic?: sns.ITopic;
+  /** Alarm when more than this percentage of invocations fail. @default 5 */
+  readonly errorRateThreshold?: number;
+  /** Alarm when at least this many invocations are throttled in 5 minutes. @default 1 */
+  readonly throttlesThreshold?: number;
+  /** Alarm when the p99 duration exceeds this many milliseconds. @default 8000 */
+  readonly durationP99Threshold?: number;
+  /** Alarm when an invocation uses more than this percentage of the memory size. @default 90 */
+  readonly memoryUtilizationThreshold?: number;
+  /** Alarm when at least this many invocations are killed for memory in 5 minutes. @default 1 */
+  readonly outOfMemoryThreshold?: number;
+  /** Alarm when Lambda drops at least this many telemetry records in 5 minutes. @default 1 */
+  readonly droppedTelemetryThreshold?: number;
+}
+
+/** The alarms of one function, by template.yaml's names. */
+export interface LambdaLensAlarms {
+  readonly errorRate: cloudwatch.Alarm;
+  readonly throttles: cloudwatch.Alarm;
+  readonly duration: cloudwatch.Alarm;
+  readonly memory: cloudwatch.Alarm;
+  readonly outOfMemory: cloudwatch.Alarm;
+  readonly droppedTelemetry: cloudwatch.Alarm;
+}
+
+/** What the construct needs of a function: a `lambda.Function` (or anything with its methods) of this app. */
+type Attachable = lambda.IFunction & {
+  addLayers(...layers: lambda.ILayerVersion[]): void;
+  addEnvironment(key: string, value: string): unknown;
+};
+
+const NAMESPACE = /^[A-Za-z0-9.\-_/#:]{1,255}$/;
+const fleetStacks = new WeakSet<Stack>();
+
+/**
+ * lambda-lens on a set of functions: the layer (one per architecture, checked against each
+ * function's), its variables, and template.yaml's dashboard and alarms for each function; the
+ * fleet dashboard on request; `cloudwatch:PutMetricData` only for a networked sink.
+ */
+export class LambdaLens extends Construct {
+  /** The namespace the functions write to. */
+  readonly namespace: string;
+  /** `LAMBDA_LENS_SINK` as set. */
+  readonly sink: string;
+  /** The layer attached to each architecture's functions. */
+  readonly layers: ReadonlyMap<LambdaLensArchitecture, lambda.ILayerVersion>;
+  /** Each function's dashboard, in the order of `functions`. */
+  readonly dashboards: cloudwatch.Dashboard[] = [];
+  /** The fleet dashboard, with `fleetDashboard: true`. */
+  readonly fleetDashboard?: cloudwatch.Dashboard;
+  /** The PutMetricData policy, with a networked sink. */
+  readonly putMetricDataPolicy?: iam.Policy;
+  private readonly alarmsByFunction = new Map<lambda.IFunction, LambdaLensAlarms>();
+
+  constructor(scope: Construct, id: string, props: LambdaLensProps) {
+    super(scope, id);
+    if (props.functions.length === 0) {
+      throw new Error('lambda-lens: `functions` is empty: give the functions to attach lambda-lens to.');
+    }
+    this.namespace = props.namespace ?? 'LambdaLens';
+    if (!Token.isUnresolved(this.namespace) && (!NAMESPACE.test(this.namespace) || this.namespace.startsWith('AWS/'))) {
+      throw new Error(
+        `lambda-lens: the namespace "${this.namespace}" is not one lambda-lens accepts (1-255 characters of letters, digits and ` +
+          '. - _ / # :, not starting with AWS/): the extension would write to LambdaLens instead, and the dashboards would be empty.',
+      );
+    }
+    const sinks = typeof props.sink === 'string' ? [props.sink] : (props.sink ?? ['emf']);
+    for (const s of sinks) {
+      if (!SINKS.includes(s)) {
+        throw new Error(`lambda-lens: unknown sink "${s}": the sinks are ${SINKS.join(', ')}.`);
+      }
+    }
+    if (sinks.length === 0) {
+      throw new Error(`lambda-lens: \`sink\` is empty: give one or more of ${SINKS.join(', ')}.`);
+    }
+    this.sink = [...new Set(sinks)].join(',');
+    const networked = sinks.some((s) => NETWORKED_SINKS.includes(s));
+
+    const metrics = Array.isArray(props.metrics) ? props.metrics.join(',') : (props.metrics ?? DEFAULT_METRICS);
+    const selection = selectMetrics(metrics);
+    if (selection.unknown.length > 0) {
+      throw new Error(
+        `lambda-lens: \`metrics\` names ${selection.unknown.join(', ')}, which are not metrics or groups of lambda-lens ` +
+          '(docs/metrics.md lists them; the groups are core, detail, resources, cost, extension, and default, all).',
+      );
+    }
+    if (selection.metrics.size === 0) {
+      throw new Error(`lambda-lens: \`metrics\` "${metrics}" selects no metric (to write none, leave the layer out).`);
+    }
+
+    const environment: Record<string, string> = {
+      LAMBDA_LENS_NAMESPACE: this.namespace,
+      LAMBDA_LENS_SINK: this.sink,
+      LAMBDA_LENS_METRICS: metrics,
+    };
+    if (props.dimensions !== undefined) {
+      environment.LAMBDA_LENS_DIMENSIONS = props.dimensions.map((set) => set.join(',')).join(';');
+      if (!props.dimensions.some((set) => set.length === 1 && set[0] === 'FunctionName')) {
+        this.warn(
+          'dimensions',
+          'the dashboards and alarms read the dimension set {FunctionName}, which `dimensions` leaves out: they would be empty.',
+        );
+      }
+    }
+    if (props.staticDimensions !== undefined) {
+      environment.LAMBDA_LENS_STATIC_DIMENSIONS = Object.entries(props.staticDimensions)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+    }
+    if (props.output !== undefined) {
+      environment.LAMBDA_LENS_OUTPUT = props.output;
+    }
+    Object.assign(environment, props.environment ?? {});
+
+    const wantDashboard = props.dashboard ?? true;
+    const wantAlarms = props.alarms ?? true;
+    const wantFleet = props.fleetDashboard ?? false;
+    const read = new Set<string>([
+      ...(wantDashboard ? DASHBOARD_METRICS : []),
+      ...(wantAlarms ? ALARM_METRICS : []),
+      ...(wantFleet ? FLEET_METRICS : []),
+    ]);
+    const unselected = [...read].filter((name) => !selection.metrics.has(name));
+    if (unselected.length > 0) {
+      this.warn(
+        'metrics',
+        `the dashboards or alarms read ${unselected.join(', ')}, which \`metrics\` ("${metrics}") leaves as log properties: ` +
+          'those widgets and alarms would have no data.',
+      );
+    }
+
+    const layers = new Map<LambdaLensArchitecture, lambda.ILayerVersion>();
+    const roles = new Map<string, iam.IRole>();
+    for (const fn of props.functions) {
+      const target = attachable(fn);
+      const architecture = architectureOf(fn);
+      let layer = layers.get(architecture);
+      if (layer === undefined) {
+        // One layer per architecture: the first function of each names it in the source's errors.
+        layer = props.layer.bind(this, { architecture, networked, functionPath: fn.node.path }).layer;
+        layers.set(architecture, layer);
+      }
+      target.addLayers(layer);
+      for (const [key, value] of Object.entries(environment)) {
+        target.addEnvironment(key, value);
+      }
+      if (networked) {
+        if (fn.role === undefined) {
+          throw new Error(`lambda-lens: ${fn.node.path} has no role to grant cloudwatch:PutMetricData to, which its networked sink needs.`);
+        }
+        roles.set(fn.role.node.path, fn.role);
+      }
+
+      const facts = factsOf(fn);
+      // Named by the function's id (its unique path only when two functions share an id).
+      const shared = props.functions.filter((f) => f.node.id === fn.node.id).length > 1;
+      const scope = new Construct(this, shared ? Names.uniqueId(fn) : fn.node.id);
+      if (wantDashboard) {
+        this.dashboards.push(functionDashboard(scope, 'Dashboard', this.namespace, facts));
+      }
+      if (wantAlarms) {
+        this.alarmsByFunction.set(fn, this.addAlarms(scope, facts.functionName, props));
+      }
+    }
+    this.layers = layers;
+
+    if (networked) {
+      // Only that one action, for this namespace only, as template.yaml grants it. Until the policy
+      // is attached, a refused request is written as EMF instead (the extension's fallback).
+      const policy = new iam.Policy(this, 'PutMetricData', {
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['cloudwatch:PutMetricData'],
+            resources: ['*'],
+            conditions: { StringEquals: { 'cloudwatch:namespace': this.namespace } },
+          }),
+        ],
+      });
+      for (const role of roles.values()) {
+        policy.attachToRole(role);
+      }
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'cloudwatch:PutMetricData has no resource-level permission (IAM: actions, resources and condition keys for ' +
+          'CloudWatch, (a)); the statement is scoped by the cloudwatch:namespace condition to lambda-lens\'s namespace only.',
+      });
+      this.putMetricDataPolicy = policy;
+    }
+
+    if (wantFleet) {
+      const stack = Stack.of(this);
+      if (fleetStacks.has(stack)) {
+        throw new Error(
+          `lambda-lens: ${stack.node.path} already has a fleet dashboard (lambda-lens-fleet-<stack>); it covers every function, so one a stack is enough.`,
+        );
+      }
+      fleetStacks.add(stack);
+      this.fleetDashboard = fleetDashboard(this, 'FleetDashboard', this.namespace);
+    }
+  }
+
+  /** The six alarms of a function given in `functions` (none with `alarms: false`). */
+  alarmsOf(fn: lambda.IFunction): LambdaLensAlarms | undefined {
+    return this.alarmsByFunction.get(fn);
+  }
+
+  /** Every alarm, for every function. */
+  get alarms(): cloudwatch.Alarm[] {
+    return [...this.alarmsByFunction.values()].flatMap((a) => Object.values(a) as cloudwatch.Alarm[]);
+  }
+
+  private warn(id: string, message: string): void {
+    Annotations.of(this).addWarningV2(`lambda-lens:${id}`, `lambda-lens: ${message}`);
+  }
+
+  private addAlarms(scope: Construct, name: string, props: LambdaLensProps): LambdaLensAlarms {
+    const t = { ...DEFAULT_THRESHOLDS, ...definedOnly(props) };
+    const period = Duration.minutes(5);
+    const dims = { FunctionName: name };
+    const lambdaMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName, dimensionsMap: dims, statistic, period });
+    const lensMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: dims, statistic, period });
+    const common = { evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
+    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const alarms: LambdaLensAlarms = {
+      errorRate: new cloudwatch.MathExpression({
+        expression: '100 * errors / MAX([errors, invocations])',
+        label: 'Error rate (%)',
+        period,
+        usingMetrics: { errors: lambdaMetric('Errors', 'Sum'), invocations: lambdaMetric('Invocations', 'Sum') },
+      }).createAlarm(scope, 'ErrorRateAlarm', {
+        ...common,
+        alarmDescription: `More than ${t.errorRateThreshold} % of the invocations of ${name} failed`,
+        comparisonOperator: above,
+        threshold: t.errorRateThreshold,
+      }),
+      throttles: lambdaMetric('Throttles', 'Sum').createAlarm(scope, 'ThrottlesAlarm', {
+        ...common,
+        alarmDescription: `Invocations of ${name} were throttled`,
+        comparisonOperator: atLeast,
+        threshold: t.throttlesThreshold,
+      }),
+      duration: lambdaMetric('Duration', 'p99').createAlarm(scope, 'DurationAlarm', {
+        ...common,
+        alarmDescription: `The p99 duration of ${name} is near its timeout`,
+        comparisonOperator: above,
+        threshold: t.durationP99Threshold,
+      }),
+      memory: lensMetric('MemoryUtilization', 'Maximum').createAlarm(scope, 'MemoryAlarm', {
+        ...common,
+        alarmDescription: `An invocation of ${name} used most of its memory`,
+        comparisonOperator: above,
+        threshold: t.memoryUtilizationThreshold,
+      }),
+      outOfMemory: lensMetric('OutOfMemory', 'Sum').createAlarm(scope, 'OutOfMemoryAlarm', {
+        ...common,
+        alarmDescription: `Invocations of ${name} were killed for memory`,
+        comparisonOperator: atLeast,
+        threshold: t.outOfMemoryThreshold,
+      }),
+      droppedTelemetry: lensMetric('LogsDroppedRecords', 'Sum').createAlarm(scope, 'DroppedTelemetryAlarm', {
+        ...common,
+        alarmDescription: `Lambda dropped telemetry of ${name}; some metrics are incomplete`,
+        comparisonOperator: atLeast,
+        threshold: t.droppedTelemetryThreshold,
+      }),
+    };
+    if (props.alarmTopic !== undefined) {
+      const action = new cloudwatchActions.SnsAction(props.alarmTopic);
+      for (const alarm of Object.values(alarms) as cloudwatch.Alarm[]) {
+        alarm.addAlarmAction(action);
+      }
+    }
+    return alarms;
+  }
+}
+
+function definedOnly(props: LambdaLensProps): Partial<Record<keyof typeof DEFAULT_THRESHOLDS, number>> {
+  const out: Partial<Record<keyof typeof DEFAULT_THRESHOLDS, number>> = {};
+  for (const key of Object.keys(DEFAULT_THRESHOLDS) as (keyof typeof DEFAULT_THRESHOLDS)[]) {
+    const value = props[key];
+    if (value !== undefined) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function attachable(fn: lambda.IFunction): Attachable {
+  const candidate = fn as Partial<Attachable>;
+  if (typeof candidate.addLayers !== 'function' || typeof candidate.addEnvironment !== 'function') {
+    throw new Error(
+      `lambda-lens: ${fn.node.path} is not a function of this app (an imported function cannot be given a layer or variables): ` +
+        'attach the layer where the function is defined, or use monitor.yaml for the dashboard and alarms of existing functions.',
+    );
+  }
+  const cfn = fn.node.defaultChild;
+  if (cfn instanceof lambda.CfnFunction && cfn.packageType === 'Image') {
+    throw new Error(
+      `lambda-lens: ${fn.node.path} is a container image function, which cannot use layers: copy the extension into the image ` +
+        '(COPY --from=<the lambda-lens image> /opt/extensions /opt/extensions), and keep the construct for the others.',
+    );
+  }
+  return candidate as Attachable;
+}
+
+function architectureOf(fn: lambda.IFunction): LambdaLensArchitecture {
+  const name = fn.architecture?.name;
+  if (name === 'x86_64' || name === 'arm64') {
+    return name;
+  }
+  throw new Error(`lambda-lens: ${fn.node.path} has the architecture ${name}; lambda-lens's layers are x86_64 and arm64.`);
+}
+
+/** The function's name, timeout and memory size as deployed (Lambda's defaults: 3 s, 128 MB). */
+function factsOf(fn: lambda.IFunction): { functionName: string; timeoutMs: number; memorySizeMb: number } {
+  const cfn = fn.node.defaultChild;
+  const timeout = cfn instanceof lambda.CfnFunction ? cfn.timeout : undefined;
+  const memory = cfn instanceof lambda.CfnFunction ? cfn.memorySize : undefined;
+  return {
+    functionName: fn.functionName,
+    timeoutMs: (typeof timeout === 'number' && !Token.isUnresolved(timeout) ? timeout : 3) * 1000,
+    memorySizeMb: typeof memory === 'number' && !Token.isUnresolved(memory) ? memory : 128,
+  };
+}

@@ -3,6 +3,7 @@
 //! A bad value never fails the function: it produces a [`ConfigWarning`] naming the variable and
 //! what it accepts, and the default is used. `main` logs the warnings once tracing is set up.
 
+pub(crate) mod otlp;
 mod output;
 pub(crate) mod warn;
 
@@ -10,6 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub(crate) use otlp::OtlpConfig;
 pub(crate) use output::{OutputConfig, OutputMode};
 
 /// Names of every variable lambda-lens reads. `docs/configuration.md` lists them all.
@@ -49,6 +51,23 @@ pub mod vars {
     /// service-specific one wins), for local testing.
     pub const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
     pub const ENDPOINT_URL_CLOUDWATCH: &str = "AWS_ENDPOINT_URL_CLOUDWATCH";
+    /// The OTLP sink: the OpenTelemetry exporter's variables (the metrics-specific form of
+    /// each wins over the generic one), and lambda-lens's own two.
+    pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    pub const OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+    pub const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    pub const OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+    pub const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    pub const OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+    pub const OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+    pub const OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+    pub const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    pub const OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+    pub const OTLP_TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    pub const OTLP_AUTH: &str = "LAMBDA_LENS_OTLP_AUTH";
+    pub const OTLP_ATTRIBUTES: &str = "LAMBDA_LENS_OTLP_ATTRIBUTES";
 
     /// Every variable a user may set: `docs/configuration.md` must list them all.
     pub const USER_SETTABLE: &[&str] = &[
@@ -74,6 +93,21 @@ pub mod vars {
         SINK,
         ENDPOINT_URL,
         ENDPOINT_URL_CLOUDWATCH,
+        OTLP_ENDPOINT,
+        OTLP_METRICS_ENDPOINT,
+        OTLP_HEADERS,
+        OTLP_METRICS_HEADERS,
+        OTLP_PROTOCOL,
+        OTLP_METRICS_PROTOCOL,
+        OTLP_COMPRESSION,
+        OTLP_METRICS_COMPRESSION,
+        OTLP_TIMEOUT,
+        OTLP_METRICS_TIMEOUT,
+        OTLP_TEMPORALITY,
+        OTEL_RESOURCE_ATTRIBUTES,
+        OTEL_SERVICE_NAME,
+        OTLP_AUTH,
+        OTLP_ATTRIBUTES,
         LOG_LEVEL_OVERRIDE,
         LOG_LEVEL,
         LOG_FORMAT,
@@ -124,26 +158,40 @@ pub enum SinkKind {
     /// CloudWatch `PutMetricData` (`put-metric-data`), with EMF on stdout as the fallback for a
     /// batch the API refused.
     PutMetricData,
+    /// OTLP/HTTP (`otlp`): CloudWatch's OpenTelemetry endpoint or any OTLP backend, with EMF on
+    /// stdout as the fallback for an export that failed.
+    Otlp,
 }
 
 impl SinkKind {
     /// Every sink, in the order a list of them is written.
-    pub const ALL: [SinkKind; 2] = [Self::Emf, Self::PutMetricData];
+    pub const ALL: [SinkKind; 3] = [Self::Emf, Self::PutMetricData, Self::Otlp];
 
     /// The name `LAMBDA_LENS_SINK` gives it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Emf => "emf",
             Self::PutMetricData => "put-metric-data",
+            Self::Otlp => "otlp",
         }
     }
 
-    /// Whether this binary has it: the PutMetricData sink is in the layer variant built with
-    /// the cargo feature `put-metric-data` (`make layer SINK=put-metric-data`).
+    /// Whether this binary has it: each networked sink is in the layer variant built with its
+    /// cargo feature (`make layer SINK=put-metric-data`, `make layer SINK=otlp`).
     pub fn built_in(self) -> bool {
         match self {
             Self::Emf => true,
             Self::PutMetricData => cfg!(feature = "put-metric-data"),
+            Self::Otlp => cfg!(feature = "otlp"),
+        }
+    }
+
+    /// The layer variant that has it (`make layer SINK=...`, the zip's suffix).
+    pub fn layer_variant(self) -> &'static str {
+        match self {
+            Self::Emf => "emf",
+            Self::PutMetricData => "put-metric-data",
+            Self::Otlp => "otlp",
         }
     }
 
@@ -309,6 +357,8 @@ pub struct Config {
     /// `AWS_ENDPOINT_URL_CLOUDWATCH`, else `AWS_ENDPOINT_URL`: the PutMetricData sink's
     /// endpoint instead of the region's.
     pub(crate) endpoint_url: Option<String>,
+    /// The OTLP sink's settings, when `LAMBDA_LENS_SINK` names it.
+    pub(crate) otlp: Option<OtlpConfig>,
 }
 
 /// A variable whose value was not accepted, the default used instead; or a value written with
@@ -506,6 +556,9 @@ impl Config {
         let endpoint_url = r
             .get(vars::ENDPOINT_URL_CLOUDWATCH)
             .or_else(|| r.get(vars::ENDPOINT_URL));
+        let otlp = sink
+            .contains(SinkKind::Otlp)
+            .then(|| otlp::read(&mut r, function.region.as_deref()));
 
         let config = Config {
             function,
@@ -518,6 +571,7 @@ impl Config {
             output,
             sink,
             endpoint_url,
+            otlp,
         };
         (config, r.warnings)
     }
@@ -525,7 +579,7 @@ impl Config {
 
 /// What `LAMBDA_LENS_SINK` accepts, for the warning about a value it does not.
 const SINKS_ACCEPTED: &str =
-    "a comma list of sinks, each at most once: emf, put-metric-data (both: emf,put-metric-data)";
+    "a comma list of sinks, each at most once: emf, put-metric-data, otlp (e.g. emf,otlp)";
 
 /// `LAMBDA_LENS_SINK`: a comma list of sink names, in any order, each at most once. The old
 /// names `api` (put-metric-data) and `both` (emf,put-metric-data) are still accepted, with a
@@ -541,6 +595,7 @@ fn read_sink(r: &mut Reader<'_>) -> Sinks {
         let kinds: &[SinkKind] = match word.to_ascii_lowercase().as_str() {
             "emf" => &[SinkKind::Emf],
             "put-metric-data" => &[SinkKind::PutMetricData],
+            "otlp" => &[SinkKind::Otlp],
             "api" => {
                 old_name = true;
                 &[SinkKind::PutMetricData]
@@ -563,13 +618,13 @@ fn read_sink(r: &mut Reader<'_>) -> Sinks {
         r.old_name(vars::SINK, raw.clone(), sinks);
     }
     if let Some(missing) = sinks.kinds().find(|k| !k.built_in()) {
+        let variant = missing.layer_variant();
         r.warn(
             vars::SINK,
             raw,
             format!(
-                "emf in this layer: {} needs the layer built with it (`make layer SINK={}`)",
+                "emf in this layer: {} is in the layer variant lambda-lens-layer-<arch>-{variant}.zip (`make layer SINK={variant}`)",
                 missing.name(),
-                missing.name()
             ),
             Sinks::default(),
         );

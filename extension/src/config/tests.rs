@@ -138,7 +138,7 @@ fn the_sink_is_emf_unless_asked_and_a_bad_value_names_the_choices() {
         let text = w[0].to_string();
         assert!(text.starts_with(&format!("LAMBDA_LENS_SINK={bad:?}")), "{text}");
         assert!(
-            text.contains("emf, put-metric-data (both: emf,put-metric-data)") && text.ends_with("using emf"),
+            text.contains("emf, put-metric-data, otlp (e.g. emf,otlp)") && text.ends_with("using emf"),
             "{text}"
         );
     }
@@ -180,6 +180,34 @@ fn the_sink_is_emf_unless_asked_and_a_bad_value_names_the_choices() {
             assert!(text.contains("make layer SINK=put-metric-data"), "{raw}: {text}");
         }
     }
+    // otlp, alone or with any of the others; outside the variant that has it, EMF and a
+    // warning naming the variable and the variant.
+    let otlp = Sinks::only(SinkKind::Otlp);
+    let all = Sinks {
+        bits: SinkKind::Emf.bit() | SinkKind::PutMetricData.bit() | SinkKind::Otlp.bit(),
+    };
+    assert_eq!(all.to_string(), "emf,put-metric-data,otlp");
+    for (raw, sinks) in [
+        ("otlp", otlp),
+        ("OTLP,emf", Sinks { bits: 0b101 }),
+        ("otlp,put-metric-data,emf", all),
+    ] {
+        let (c, w) = config(&[("LAMBDA_LENS_SINK", raw)]);
+        if sinks.kinds().all(SinkKind::built_in) {
+            assert_eq!((c.sink, w.len()), (sinks, 0), "{raw}");
+        } else {
+            assert_eq!(c.sink, emf, "{raw}");
+            let text = w[0].to_string();
+            assert!(
+                text.starts_with(&format!("LAMBDA_LENS_SINK={raw:?}"))
+                    && text.contains("-otlp.zip (`make layer SINK=otlp`)")
+                        | text.contains("(`make layer SINK=put-metric-data`)"),
+                "{raw}: {text}"
+            );
+        }
+    }
+    let (_, w) = config(&[("LAMBDA_LENS_SINK", "otlp,otlp")]);
+    assert_eq!(w.len(), 1);
     let (c, _) = config(&[
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
         ("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:2"),

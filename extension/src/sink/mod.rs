@@ -4,6 +4,8 @@
 //! CloudWatch's API (`LAMBDA_LENS_SINK=put-metric-data`, or `emf,put-metric-data` for both);
 //! [`OutputSink`] is the one the configuration chose.
 
+#[cfg(any(feature = "put-metric-data", feature = "otlp"))]
+mod net;
 mod output;
 #[cfg(feature = "put-metric-data")]
 mod put_metric_data;

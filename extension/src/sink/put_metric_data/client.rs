@@ -15,8 +15,9 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::time::Instant;
 
 use super::PutMetricDataSettings;
-use super::connector::{Deadline, Failure, LAST_LOOKS, OneShot, Written, failure_of, last_look};
+use super::connector::{OneShot, failure_of};
 use super::datum::{Datum, Request};
+use crate::sink::net::{Deadline, Failure, LAST_LOOKS, Written, last_look};
 
 /// The variables Lambda sets with the function role's credentials.
 const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";

@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Sink, SinkHealth, StdoutSink};
+use crate::sink::net::Deadline;
 use client::{Attempt, CloudWatch};
-use connector::Deadline;
 use datum::Request;
 
 /// Attempts per request (the first and two retries).

@@ -1,7 +1,7 @@
 //! Where `make layer` (`make layers`, `make test`) puts the built layers and the sample function:
 //! under the workspace's `target/`, or where `make test` says in the environment
 //! (`LAMBDA_LENS_LAYER`, `LAMBDA_LENS_BOOTSTRAP`, `LAMBDA_LENS_LAYER_ARM64`,
-//! `LAMBDA_LENS_LAYER_PUT_METRIC_DATA`). For every suite that runs them, the harness's and the
+//! `LAMBDA_LENS_LAYER_PUT_METRIC_DATA`, `LAMBDA_LENS_LAYER_OTLP`). For every suite that runs them, the harness's and the
 //! report's; each locator panics with the command that builds what is missing.
 
 use std::path::{Path, PathBuf};
@@ -65,6 +65,15 @@ pub fn put_metric_data_layer() -> PathBuf {
         "LAMBDA_LENS_LAYER_PUT_METRIC_DATA",
         "target/layers/x86_64-put-metric-data",
         "make layer SINK=put-metric-data",
+    )
+}
+
+/// The layer built with the OTLP sink.
+pub fn otlp_layer() -> PathBuf {
+    layer_at(
+        "LAMBDA_LENS_LAYER_OTLP",
+        "target/layers/x86_64-otlp",
+        "make layer SINK=otlp",
     )
 }
 

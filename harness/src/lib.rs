@@ -6,6 +6,8 @@
 //!   each step's EMF read back;
 //! - [`built`]: where the built layers and sample function are, for the suites that run them;
 //! - [`cost`]: what lambda-lens costs its users (`make cost`, `lambda-lens-cost`);
+//! - [`otlp`]: the OTLP test receiver (`otlp-receiver/receiver.py`) as a child process, for the
+//!   OTLP sink's suite and `make cost`'s OTLP rows;
 //! - [`soak`]: thousands of invocations with faults mixed in (`make soak`, `lambda-lens-soak`);
 //! - [`bench`](mod@bench): lambda-lens and its peers measured in the sandbox (`make bench`,
 //!   `lambda-lens-bench`); the peers' sources are in `peers/`.
@@ -19,4 +21,5 @@ pub mod bench;
 pub mod built;
 pub mod cost;
 pub mod demo;
+pub mod otlp;
 pub mod soak;

@@ -8,6 +8,7 @@
 //! as SAM does.
 
 mod env_vars;
+mod image;
 mod metrics;
 mod stage;
 mod template;

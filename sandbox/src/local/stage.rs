@@ -16,7 +16,7 @@ pub(crate) const SUPPORTED: &str = "provided.al2023, provided.al2 (the function'
 /// A function laid out for the sandbox. The temporary folder goes when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Staged {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// The executable the sandbox starts as the runtime.
     pub(crate) bootstrap: PathBuf,
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory.
@@ -41,10 +41,9 @@ pub(crate) fn stage(
     function: &FunctionSpec,
     python: &Path,
 ) -> Result<Staged, LocalError> {
-    let runtime = function.runtime.clone().ok_or_else(|| LocalError::Runtime {
-        function: function.id.clone(),
-        message: format!("image functions (PackageType: Image) are not supported; it runs {SUPPORTED}"),
-    })?;
+    let Some(runtime) = function.runtime.clone() else {
+        return super::image::stage(template, function);
+    };
     let dir = std::env::temp_dir().join(format!(
         "lambda-sandbox-local-{}-{}",
         std::process::id(),
@@ -111,9 +110,35 @@ pub(crate) fn stage(
 }
 
 impl Staged {
+    /// A new temporary folder with an empty `opt/extensions`, for an image function's layout.
+    pub(super) fn empty() -> Result<Self, LocalError> {
+        let dir = std::env::temp_dir().join(format!(
+            "lambda-sandbox-local-{}-{}",
+            std::process::id(),
+            crate::ids::random_hex(4)
+        ));
+        std::fs::create_dir_all(dir.join("opt/extensions")).map_err(|source| LocalError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self {
+            bootstrap: dir.join("bootstrap"),
+            task_root: dir.clone(),
+            layer_dir: dir.join("opt"),
+            env: Vec::new(),
+            notes: Vec::new(),
+            dir,
+        })
+    }
+
     /// Adds `folder`'s extensions; a later layer's extension replaces an earlier one of the same
     /// name, as a later layer's files replace an earlier one's in `/opt`.
-    fn add_extensions(&mut self, id: &str, folder: &Path, architecture: &str) -> Result<(), LocalError> {
+    pub(super) fn add_extensions(
+        &mut self,
+        id: &str,
+        folder: &Path,
+        architecture: &str,
+    ) -> Result<(), LocalError> {
         let mut names = Vec::new();
         if let Ok(entries) = std::fs::read_dir(folder.join("extensions")) {
             let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -140,7 +165,7 @@ impl Staged {
 
     /// Makes `dest` run `source`: a link when it runs here, a qemu-user wrapper when it is an
     /// executable of the other architecture.
-    fn place(
+    pub(super) fn place(
         &mut self,
         source: &Path,
         dest: &Path,
@@ -248,7 +273,7 @@ fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
 }
 
-fn write_executable(path: &Path, text: &str) -> Result<(), LocalError> {
+pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), LocalError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text)
         .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)))
@@ -258,7 +283,7 @@ fn write_executable(path: &Path, text: &str) -> Result<(), LocalError> {
         })
 }
 
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -227,6 +227,9 @@ impl Template {
         let image = text("PackageType")?.as_deref() == Some("Image");
         let code_key = if serverless { "CodeUri" } else { "Code" };
         let code_uri = match get(code_key)? {
+            // An image function's code is its ImageUri (`Code: {ImageUri}` in CloudFormation),
+            // read by `local::image`.
+            _ if image => None,
             None => None,
             Some(Value::String(s)) => Some(s),
             Some(other) => {
@@ -268,6 +271,26 @@ impl Template {
             logging: self.logging(&id, &props)?,
             id,
         })
+    }
+
+    /// Function `id`'s property `key`, with `Globals` merged in and its intrinsics resolved
+    /// (`None` when absent), for what `FunctionSpec` does not carry (an image function's
+    /// `ImageUri` and `ImageConfig`).
+    pub(crate) fn function_property(&self, id: &str, key: &str) -> Result<Option<Value>, LocalError> {
+        let mut props = self.properties(id);
+        if self.type_of(id) == Some("AWS::Serverless::Function") {
+            props = merge_globals(&self.globals, props);
+        }
+        match props.get(key) {
+            None => Ok(None),
+            Some(v) => self
+                .resolve(v)
+                .map(non_null)
+                .map_err(|Unresolved(why)| LocalError::Unresolved {
+                    what: format!("{id}.{key}"),
+                    why,
+                }),
+        }
     }
 
     /// `LoggingConfig`. Its values are the API's enumerations, spelled as the API spells them

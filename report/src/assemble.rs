@@ -437,6 +437,7 @@ fn notes(obs: &Observations, init: Option<String>) -> Vec<String> {
             )
         })
         .chain(init)
+        .chain(obs.notes.iter().cloned())
         .collect()
 }
 

@@ -122,8 +122,9 @@ pub struct Args {
     pub help: bool,
     /// `--all` (and its options): the fleet report instead of one function's.
     pub fleet: Option<FleetOptions>,
-    /// The end of a `--since` window (discovery narrows its listing to recent metrics when the
-    /// window lies in the last three hours of it).
+    /// When the command runs: the end of a `--since` window, and what CloudWatch's retention is
+    /// measured from (the shortest period it answers for an old window; discovery narrows its
+    /// listing to recent metrics when the window lies in the last three hours).
     pub now: DateTime<Utc>,
 }
 
@@ -346,7 +347,10 @@ fn since_window(now: DateTime<Utc>, secs: f64) -> Window {
 
 /// The report the arguments ask for.
 pub async fn report(args: &Args) -> Result<Report, ReportError> {
-    let answer = args.source.observe(args.function.as_deref(), args.window).await?;
+    let answer = args
+        .source
+        .observe(args.function.as_deref(), args.window, args.now)
+        .await?;
     let options = Options {
         function: answer.function.clone(),
         timeout_ms: args.timeout_ms,

@@ -69,12 +69,17 @@ pub enum ReportError {
         permission: &'static str,
         detail: String,
     },
-    #[error("{call} was refused: {detail}")]
+    #[error(
+        "{call} was refused ({detail}): the service did not take the request as sent. Check --region and \
+         --namespace, and the window (--since, --start/--end: CloudWatch keeps data 15 months); with \
+         AWS_ENDPOINT_URL set, that the endpoint is CloudWatch's. If the message names a quota, read fewer \
+         functions (--prefix, --functions, --tag) or a shorter window"
+    )]
     Refused { call: &'static str, detail: String },
     #[error(
         "{call} stayed throttled after {retries} retries in this run (each request is retried up to 5 times, \
          waiting up to 8 s, and the run up to 20 times): try again later, read fewer functions (--prefix, \
-         --functions, --tag), or ask AWS for a higher {call} quota"
+         --functions, --tag) or a shorter window, or ask AWS for a higher {call} quota"
     )]
     Throttled { call: &'static str, retries: u64 },
     #[error(

@@ -134,6 +134,8 @@ pub struct Observations {
     pub coverage: Vec<Coverage>,
     /// The memory size, when the source says it directly (the EMF `MemorySizeMB` property).
     pub memory_size_mb: Option<f64>,
+    /// What the source said beside the figures (a result CloudWatch could not compute whole).
+    pub notes: Vec<String>,
 }
 
 impl Observations {
@@ -146,10 +148,75 @@ impl Observations {
     }
 }
 
+/// The shortest period CloudWatch answers `GetMetricData` with for data from `start`, asked at
+/// `now` (a: GetMetricData's API reference): a multiple of 60 s up to 15 days back, of 300 s up
+/// to 63 days back, of 3600 s beyond (it keeps 1-minute points 15 days, 5-minute points 63
+/// days, hourly ones 15 months); a shorter period returns no data point at all.
+pub fn shortest_period(start: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let age = now - start;
+    if age > chrono::Duration::days(63) {
+        3600
+    } else if age > chrono::Duration::days(15) {
+        300
+    } else {
+        60
+    }
+}
+
+/// One period over the whole window: its length rounded up to a multiple of `min` (the
+/// shortest period CloudWatch answers for it, [`shortest_period`]).
+pub fn whole_period(window: &Window, min: i64) -> i64 {
+    let min = min.max(1);
+    (window.seconds() + min - 1) / min * min
+}
+
 /// The period of the series for a window: about 60 to 120 points, at least `min` seconds,
 /// a multiple of `min`.
 pub fn series_period(window: &Window, min: i64) -> i64 {
     let raw = (window.seconds() + 59) / 60;
     let min = min.max(1);
     (raw.max(min) + min - 1) / min * min
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    /// A window that starts 20 days back is read in 5-minute periods, 70 days back in hours,
+    /// whatever its length: CloudWatch answers a 1-minute period there with no data point.
+    #[test]
+    fn old_windows_take_the_periods_cloudwatch_keeps() {
+        let now = at("2026-12-01T12:00:00Z");
+        let day = Window {
+            start: at("2026-11-11T12:00:00Z"),
+            end: at("2026-11-12T12:00:30Z"),
+        };
+        assert_eq!(shortest_period(day.start, now), 300);
+        assert_eq!(whole_period(&day, 300), 86_700);
+        assert_eq!(series_period(&day, 300) % 300, 0);
+        let old = Window {
+            start: at("2026-09-01T00:00:00Z"),
+            end: at("2026-09-01T01:30:00Z"),
+        };
+        assert_eq!(shortest_period(old.start, now), 3600);
+        assert_eq!(whole_period(&old, 3600), 7200);
+        assert_eq!(series_period(&old, 3600), 3600);
+        let recent = Window {
+            start: at("2026-11-30T12:00:00Z"),
+            end: now,
+        };
+        assert_eq!(shortest_period(recent.start, now), 60);
+        assert_eq!(whole_period(&recent, 60), 86_400);
+        assert_eq!(
+            shortest_period(at("2026-11-16T12:00:00Z"), now),
+            60,
+            "15 days exactly"
+        );
+    }
 }

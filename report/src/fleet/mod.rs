@@ -59,17 +59,25 @@ pub async fn fleet(
     now: DateTime<Utc>,
 ) -> Result<FleetReport, ReportError> {
     let mut reader = read::Reader::new(cw).await?;
-    let mut names = reader.discover(&window, now).await?;
+    // Named functions are read as named: no listing to find them.
+    let mut names = if opts.filter.functions.is_empty() {
+        reader.discover(&window, now).await?
+    } else {
+        opts.filter.functions.iter().cloned().collect()
+    };
     names.retain(|n| opts.filter.keeps(n));
     if !opts.filter.tags.is_empty() {
         let tagged = reader.tagged(&opts.filter.tags).await?;
         names.retain(|n| tagged.contains(n));
     }
     let names: Vec<String> = names.into_iter().collect();
-    let current = reader.read(&names, &window).await?;
+    let (mut current, mut notes) = reader.read(&names, &window, now).await?;
+    // A row is a function with lambda-lens data in the window: one with only AWS/Lambda's (the
+    // layer detached, or lambda-lens data older than the window) is not one.
+    current.retain(|_, obs| obs.lens_data);
     let source = SourceInfo {
         kind: "cloudwatch",
-        region: Some(reader.region.clone()),
+        region: Some(reader.region().to_owned()),
         namespace: cw.namespace.clone(),
         files: Vec::new(),
     };
@@ -77,6 +85,11 @@ pub async fn fleet(
         .iter()
         .map(|(name, obs)| row(name, obs, &window, &source, opts))
         .collect();
+    for (name, obs) in &current {
+        if obs.lambda_data != Some(true) {
+            notes.push(stand_in_note(name, obs, &cw.namespace));
+        }
+    }
     let mut previous_window = None;
     let mut previous_cost = None;
     if let Some(secs) = opts.compare_seconds {
@@ -85,7 +98,8 @@ pub async fn fleet(
             end: window.start,
         };
         let present: Vec<String> = current.keys().cloned().collect();
-        let earlier = reader.read(&present, &before).await?;
+        let (earlier, earlier_notes) = reader.read(&present, &before, now).await?;
+        notes.extend(earlier_notes.into_iter().map(|n| format!("previous window: {n}")));
         let earlier_rows: BTreeMap<&String, Row> = earlier
             .iter()
             .map(|(name, obs)| (name, row(name, obs, &before, &source, opts)))
@@ -111,7 +125,7 @@ pub async fn fleet(
             what: what.join(" "),
             start: window.start.to_rfc3339(),
             end: window.end.to_rfc3339(),
-            where_: format!("CloudWatch ({}: {})", reader.region, cw.namespace),
+            where_: format!("CloudWatch ({}: {})", reader.region(), cw.namespace),
         });
     }
     for r in &mut rows {
@@ -120,16 +134,16 @@ pub async fn fleet(
     rank::sort(&mut rows, opts.sort);
     let mut totals = rank::totals(&rows);
     totals.previous_monthly_cost_usd = previous_cost;
-    let notes = opts
-        .filter
-        .functions
-        .iter()
-        .filter(|f| !current.contains_key(*f))
-        .map(|f| format!("{f}: no lambda-lens data in the window (not attached, another region or namespace, or a typo)"))
-        .collect();
+    notes.extend(
+        opts.filter
+            .functions
+            .iter()
+            .filter(|f| !current.contains_key(*f))
+            .map(|f| format!("{f}: no lambda-lens data in the window (not attached, another region or namespace, or a typo)")),
+    );
     Ok(FleetReport {
         schema: SCHEMA,
-        region: reader.region.clone(),
+        region: reader.region().to_owned(),
         namespace: cw.namespace.clone(),
         window: window_info(&window),
         previous_window,
@@ -141,7 +155,7 @@ pub async fn fleet(
         sort: opts.sort.name(),
         rows,
         totals,
-        requests: reader.requests,
+        requests: reader.sender.requests,
         notes,
     })
 }
@@ -158,12 +172,9 @@ pub fn row(name: &str, obs: &Observations, window: &Window, source: &SourceInfo,
     };
     let report = assemble(obs, window, source.clone(), &options);
     let month = MONTH_SECONDS / window.seconds() as f64;
-    let invocations = obs.get(Ns::Lambda, "Invocations", crate::stats::Stat::Sum);
     let cold_starts = report.init.cold_starts;
-    let cold_start_percent = match (cold_starts, invocations) {
-        (Some(c), Some(n)) if n > 0.0 => Some(c / n * 100.0),
-        _ => None,
-    };
+    // Of AWS/Lambda Invocations; without them, of lambda-lens's stand-in (noted).
+    let cold_start_percent = report.init.cold_start_rate_percent;
     Row {
         function: name.to_owned(),
         invocations: report.invocations,
@@ -192,4 +203,32 @@ pub fn row(name: &str, obs: &Observations, window: &Window, source: &SourceInfo,
         reasons: Vec::new(),
         change: None,
     }
+}
+
+/// What stands in for `AWS/Lambda`'s figures of a function it has no data for.
+fn stand_in_note(name: &str, obs: &Observations, namespace: &str) -> String {
+    use crate::stats::Stat::{Maximum, SampleCount, Sum};
+    let has = |metric, stat| obs.get(Ns::Lens, metric, stat).is_some();
+    let invocations = if has("Invocations", Sum) {
+        format!("{namespace} Invocations")
+    } else if has("ColdStarts", SampleCount) {
+        format!("the invocations lambda-lens reported ({namespace} ColdStarts samples)")
+    } else {
+        "none".to_owned()
+    };
+    let errors = if has("Errors", Sum) {
+        format!("{namespace} Errors + Timeouts")
+    } else {
+        format!("none ({namespace} Errors is a log property unless LAMBDA_LENS_METRICS selects it)")
+    };
+    let duration = if has("Duration", Maximum) {
+        format!("{namespace} Duration")
+    } else {
+        format!("none ({namespace} Duration is a log property unless LAMBDA_LENS_METRICS selects it)")
+    };
+    format!(
+        "{name}: AWS/Lambda has no data for it in the window, so lambda-lens's own figures stand in (invocations \
+         it did not report are not counted): invocations and the cold-start share's denominator: {invocations}; \
+         errors: {errors}; duration: {duration}"
+    )
 }

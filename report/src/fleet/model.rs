@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::model::{Recommendation, WindowInfo};
+pub use crate::source::cloudwatch::Requests;
 
 /// The `schema` member of the fleet's JSON output.
 pub const SCHEMA: &str = "lambda-lens-report/fleet/1";
@@ -131,18 +132,4 @@ pub struct Totals {
     pub functions_without_cost: usize,
     /// With `--compare-to`: the previous window's monthly cost of the same functions.
     pub previous_monthly_cost_usd: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Requests {
-    pub list_metrics: u64,
-    pub get_metric_data: u64,
-    pub get_resources: u64,
-    /// Requests answered with throttling and retried.
-    pub throttled_retries: u64,
-    /// Requests that failed on the way (a 5xx, a timeout, a broken connection) and were retried.
-    pub failed_retries: u64,
-    /// `GetMetricData` queries sent (each a function, metric and statistic).
-    pub queries: u64,
 }

@@ -5,17 +5,14 @@
 //! observations (memory grows with the number of functions, not of data points).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::types::{DimensionFilter, RecentlyActive};
+use chrono::{DateTime, Utc};
 
-use crate::error::{GET_METRIC_DATA, GET_RESOURCES, LIST_METRICS, ReportError};
-use crate::observe::{Key, Ns, Observations, Window};
-use crate::source::cloudwatch::{CloudWatch, query};
-use crate::stats::Stat::{Maximum, P, Sum};
-
-use super::model::Requests;
+use crate::error::ReportError;
+use crate::observe::{Key, Ns, Observations, Window, shortest_period, whole_period};
+use crate::source::cloudwatch::{Call, CloudWatch, Errors, Sender, query};
+use crate::stats::Stat::{Maximum, P, SampleCount, Sum};
 
 /// The most queries one `GetMetricData` call takes (a) (CloudWatch's quota, 500).
 pub const QUERIES_PER_CALL: usize = 500;
@@ -84,16 +81,53 @@ pub const FLEET: &[Key] = &[
     },
 ];
 
+/// lambda-lens's own figures, read for the functions `AWS/Lambda` has no data for (its stand-ins
+/// for Lambda's invocations, errors and duration, as the single report uses them): the
+/// invocations it reported (`Invocations`, a log property by default, else the `ColdStarts`
+/// samples: one per invocation), `Errors` (with `Timeouts`, which the fleet reads already) and
+/// `Duration` (a log property by default: where selected with `LAMBDA_LENS_METRICS`).
+pub const STAND_INS: &[Key] = &[
+    Key {
+        ns: Ns::Lens,
+        metric: "Invocations",
+        stat: Sum,
+    },
+    Key {
+        ns: Ns::Lens,
+        metric: "ColdStarts",
+        stat: SampleCount,
+    },
+    Key {
+        ns: Ns::Lens,
+        metric: "Errors",
+        stat: Sum,
+    },
+    Key {
+        ns: Ns::Lens,
+        metric: "Duration",
+        stat: P(99),
+    },
+    Key {
+        ns: Ns::Lens,
+        metric: "Duration",
+        stat: Maximum,
+    },
+    Key {
+        ns: Ns::Lens,
+        metric: "Duration",
+        stat: Sum,
+    },
+];
+
+/// The metric discovery lists: one that lambda-lens publishes as a metric by default on every
+/// invocation (0 or 1), so every function shows once under `{FunctionName}` and ListMetrics
+/// pages by function, not by the function's metrics (500 metrics a page (a)).
+pub const DISCOVERY_METRIC: &str = "ColdStarts";
+
 /// How many `GetMetricData` calls (before paging) `functions` functions take.
 pub fn calls_for(functions: usize) -> usize {
     functions.div_ceil((QUERIES_PER_CALL / FLEET.len()).max(1))
 }
-
-/// Retries of throttled or failed requests (a 5xx, a timeout, a broken connection): each
-/// request up to [`RETRIES_PER_REQUEST`] times (waiting 0.5, 1, 2, 4, 8 s), the run at most
-/// [`RETRIES_PER_RUN`] times in all.
-pub const RETRIES_PER_REQUEST: u32 = 5;
-pub const RETRIES_PER_RUN: u64 = 20;
 
 /// Which functions to keep.
 #[derive(Debug, Clone, Default)]
@@ -111,170 +145,73 @@ impl Filter {
     }
 }
 
-/// A reader over one client, counting its requests.
+/// A reader over one client; its sender counts the requests.
 pub struct Reader {
     cw: CloudWatch,
     client: aws_sdk_cloudwatch::Client,
     config: aws_config::SdkConfig,
-    pub region: String,
-    pub requests: Requests,
-}
-
-fn is_throttling(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "Throttling"
-                | "ThrottlingException"
-                | "ThrottledException"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded"
-                | "LimitExceededException"
-        )
-    )
-}
-
-/// A request that failed on the way and may succeed if sent again: no answer in time, a broken
-/// connection, an answer that could not be read, or a server error (5xx).
-fn is_transient<E>(err: &SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
-        SdkError::ServiceError(e) => e.raw().status().is_server_error(),
-        _ => false,
-    }
+    pub sender: Sender,
 }
 
 impl Reader {
     pub async fn new(cw: &CloudWatch) -> Result<Self, ReportError> {
-        // One attempt per SDK call: this reader retries throttling and failures itself, to
+        // One attempt per SDK call: the sender retries throttling and failures itself, to
         // count and bound the retries.
         let (config, region) = cw.config(1).await?;
         Ok(Self {
             cw: cw.clone(),
             client: aws_sdk_cloudwatch::Client::new(&config),
             config,
-            region,
-            requests: Requests::default(),
+            sender: Sender::new(region, Errors::Fleet),
         })
     }
 
-    /// Retries so far, throttled or failed: the run's budget is for both.
-    fn retries(&self) -> u64 {
-        self.requests.throttled_retries + self.requests.failed_retries
+    pub fn region(&self) -> &str {
+        &self.sender.region
     }
 
-    /// Waits before retry `attempt` of a request that failed on the way (a 5xx, a timeout, a
-    /// broken connection); `false` when the budget is spent, and the failure is reported as it
-    /// is. One such failure must not end a run of dozens of requests.
-    async fn retry_failed(&mut self, attempt: u32) -> bool {
-        if attempt >= RETRIES_PER_REQUEST || self.retries() >= RETRIES_PER_RUN {
-            return false;
-        }
-        self.requests.failed_retries += 1;
-        tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-        true
-    }
-
-    /// Waits before retry `attempt` of a throttled `call`, or says the budget is spent.
-    async fn back_off(&mut self, call: &'static str, attempt: u32) -> Result<(), ReportError> {
-        if attempt >= RETRIES_PER_REQUEST || self.retries() >= RETRIES_PER_RUN {
-            return Err(ReportError::Throttled {
-                call,
-                retries: self.requests.throttled_retries,
-            });
-        }
-        self.requests.throttled_retries += 1;
-        tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-        Ok(())
-    }
-
-    fn fail<E>(
-        &self,
-        err: &SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>,
-        call: &'static str,
-        permission: &'static str,
-    ) -> ReportError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        // A 403 whose body the SDK could not read (no error code) is still a refusal of the
-        // permission.
-        let forbidden = err.code().is_none()
-            && matches!(err, SdkError::ServiceError(e) if e.raw().status().as_u16() == 403);
-        if forbidden {
-            return ReportError::FleetAccessDenied {
-                call,
-                permission,
-                detail: "HTTP 403 Forbidden".into(),
-            };
-        }
-        match CloudWatch::classify(err, &self.region) {
-            ReportError::AccessDenied { detail } => ReportError::FleetAccessDenied {
-                call,
-                permission,
-                detail,
-            },
-            ReportError::CloudWatch { detail } => ReportError::Refused { call, detail },
-            other => other,
-        }
-    }
-
-    /// The functions with lambda-lens data (ListMetrics on the namespace, dimension
-    /// `FunctionName`). `RecentlyActive` (PT3H) narrows the listing only when the window lies
-    /// within the last three hours; otherwise ListMetrics lists what had data in the last two
-    /// weeks (a), and functions without data in the window drop out after reading.
+    /// The functions with lambda-lens data: ListMetrics on the namespace, of
+    /// [`DISCOVERY_METRIC`], dimension `FunctionName`. `RecentlyActive` (PT3H) narrows the
+    /// listing only when the window lies within the last three hours; otherwise ListMetrics
+    /// lists what had data in the last two weeks (a), and functions without data in the window
+    /// drop out after reading.
     pub async fn discover(
         &mut self,
         window: &Window,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> Result<BTreeSet<String>, ReportError> {
         let recent = window.start >= now - chrono::Duration::hours(3);
         let mut names = BTreeSet::new();
-        let mut token: Option<String> = None;
-        let mut attempt = 0;
-        loop {
-            self.requests.list_metrics += 1;
-            let mut request = self
-                .client
-                .list_metrics()
-                .namespace(&self.cw.namespace)
-                .dimensions(DimensionFilter::builder().name("FunctionName").build())
-                .set_next_token(token.clone());
-            if recent {
-                request = request.recently_active(RecentlyActive::Pt3H);
-            }
-            let answer = match request.send().await {
-                Ok(a) => a,
-                Err(e) if is_throttling(e.code()) => {
-                    self.back_off("ListMetrics", attempt).await?;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => {
-                    if is_transient(&e) && self.retry_failed(attempt).await {
-                        attempt += 1;
-                        continue;
+        let (client, namespace) = (&self.client, &self.cw.namespace);
+        self.sender
+            .pages(
+                Call::ListMetrics,
+                |token| {
+                    let mut request = client
+                        .list_metrics()
+                        .namespace(namespace)
+                        .metric_name(DISCOVERY_METRIC)
+                        .dimensions(DimensionFilter::builder().name("FunctionName").build())
+                        .set_next_token(token);
+                    if recent {
+                        request = request.recently_active(RecentlyActive::Pt3H);
                     }
-                    return Err(self.fail(&e, "ListMetrics", LIST_METRICS));
-                }
-            };
-            attempt = 0;
-            for metric in answer.metrics() {
-                let dims = metric.dimensions();
-                // The report reads the dimension set {FunctionName} alone.
-                if let [only] = dims
-                    && only.name() == Some("FunctionName")
-                    && let Some(name) = only.value()
-                {
-                    names.insert(name.to_owned());
-                }
-            }
-            match answer.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
+                    request.send()
+                },
+                |answer| {
+                    for metric in answer.metrics() {
+                        // The report reads the dimension set {FunctionName} alone.
+                        if let [only] = metric.dimensions()
+                            && only.name() == Some("FunctionName")
+                            && let Some(name) = only.value()
+                        {
+                            names.insert(name.to_owned());
+                        }
+                    }
+                    answer.next_token().map(str::to_owned)
+                },
+            )
+            .await?;
         Ok(names)
     }
 
@@ -287,63 +224,76 @@ impl Reader {
             .map(|(k, v)| TagFilter::builder().key(k).values(v).build())
             .collect();
         let mut names = BTreeSet::new();
-        let mut token: Option<String> = None;
-        let mut attempt = 0;
-        loop {
-            self.requests.get_resources += 1;
-            let answer = match client
-                .get_resources()
-                .resource_type_filters("lambda:function")
-                .set_tag_filters(Some(filters.clone()))
-                .set_pagination_token(token.clone())
-                .send()
-                .await
-            {
-                Ok(a) => a,
-                Err(e) if is_throttling(e.code()) => {
-                    self.back_off("GetResources", attempt).await?;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => {
-                    if is_transient(&e) && self.retry_failed(attempt).await {
-                        attempt += 1;
-                        continue;
+        self.sender
+            .pages(
+                Call::GetResources,
+                |token| {
+                    client
+                        .get_resources()
+                        .resource_type_filters("lambda:function")
+                        .set_tag_filters(Some(filters.clone()))
+                        .set_pagination_token(token)
+                        .send()
+                },
+                |answer| {
+                    for mapping in answer.resource_tag_mapping_list() {
+                        // arn:aws:lambda:REGION:ACCOUNT:function:NAME (a)
+                        if let Some(arn) = mapping.resource_arn()
+                            && let Some(name) = arn.split(':').nth(6)
+                        {
+                            names.insert(name.to_owned());
+                        }
                     }
-                    return Err(self.fail(&e, "GetResources", GET_RESOURCES));
-                }
-            };
-            attempt = 0;
-            for mapping in answer.resource_tag_mapping_list() {
-                // arn:aws:lambda:REGION:ACCOUNT:function:NAME (a)
-                if let Some(arn) = mapping.resource_arn()
-                    && let Some(name) = arn.split(':').nth(6)
-                {
-                    names.insert(name.to_owned());
-                }
-            }
-            match answer.pagination_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
+                    answer.pagination_token().map(str::to_owned)
+                },
+            )
+            .await?;
         Ok(names)
     }
 
-    /// [`FLEET`] of every function in `functions` over `window`: their observations, by name
-    /// (those with no data point left out).
+    /// [`FLEET`] of every function in `functions` over `window` (asked at `now`), and
+    /// [`STAND_INS`] of those without `AWS/Lambda` data: their observations, by name (those with
+    /// no data point left out), and what CloudWatch said beside the figures.
     pub async fn read(
         &mut self,
         functions: &[String],
         window: &Window,
-    ) -> Result<BTreeMap<String, Observations>, ReportError> {
-        let whole = (window.seconds() + 59) / 60 * 60;
-        let per_call = (QUERIES_PER_CALL / FLEET.len()).max(1);
-        let mut out: BTreeMap<String, Observations> = BTreeMap::new();
+        now: DateTime<Utc>,
+    ) -> Result<(BTreeMap<String, Observations>, Vec<String>), ReportError> {
+        let mut out = BTreeMap::new();
+        let mut notes = self.read_keys(functions, FLEET, window, now, &mut out).await?;
+        let without_lambda: Vec<String> = out
+            .iter()
+            .filter(|(_, obs)| obs.lambda_data != Some(true))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !without_lambda.is_empty() {
+            notes.extend(
+                self.read_keys(&without_lambda, STAND_INS, window, now, &mut out)
+                    .await?,
+            );
+        }
+        Ok((out, notes))
+    }
+
+    /// `keys` of every function in `functions` over `window`, up to [`QUERIES_PER_CALL`]
+    /// queries a call, each over the whole window in one period (the shortest CloudWatch still
+    /// answers for the window's start), folded into `out` as the answers arrive.
+    async fn read_keys(
+        &mut self,
+        functions: &[String],
+        keys: &[Key],
+        window: &Window,
+        now: DateTime<Utc>,
+        out: &mut BTreeMap<String, Observations>,
+    ) -> Result<Vec<String>, ReportError> {
+        let whole = whole_period(window, shortest_period(window.start, now));
+        let per_call = (QUERIES_PER_CALL / keys.len().max(1)).max(1);
+        let mut notes = Vec::new();
         for chunk in functions.chunks(per_call) {
-            let mut queries = Vec::with_capacity(chunk.len() * FLEET.len());
+            let mut queries = Vec::with_capacity(chunk.len() * keys.len());
             for (f, function) in chunk.iter().enumerate() {
-                for (k, key) in FLEET.iter().enumerate() {
+                for (k, key) in keys.iter().enumerate() {
                     queries.push(query(
                         format!("f{f}k{k}"),
                         self.cw.namespace(key.ns),
@@ -354,61 +304,38 @@ impl Reader {
                     ));
                 }
             }
-            self.requests.queries += queries.len() as u64;
-            // Several parts of one statistic (an endpoint may split the window), folded at the
-            // end of the chunk.
+            // Several parts of one statistic (an endpoint may split the window, or page it),
+            // folded at the end of the chunk.
             let mut parts: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
-            let mut token: Option<String> = None;
-            let mut attempt = 0;
-            loop {
-                self.requests.get_metric_data += 1;
-                let answer = match self
-                    .client
-                    .get_metric_data()
-                    .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                        window.start.timestamp(),
-                    ))
-                    .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                        window.end.timestamp(),
-                    ))
-                    .set_metric_data_queries(Some(queries.clone()))
-                    .set_next_token(token.clone())
-                    .send()
-                    .await
-                {
-                    Ok(a) => a,
-                    Err(e) if is_throttling(e.code()) => {
-                        self.back_off("GetMetricData", attempt).await?;
-                        attempt += 1;
-                        continue;
+            let issues = self
+                .sender
+                .metric_data(&self.client, queries, window, |id, _, values| {
+                    if let Some(at) = parse_id(id)
+                        && !values.is_empty()
+                    {
+                        parts.entry(at).or_default().extend_from_slice(values);
                     }
-                    Err(e) => {
-                        if is_transient(&e) && self.retry_failed(attempt).await {
-                            attempt += 1;
-                            continue;
-                        }
-                        return Err(self.fail(&e, "GetMetricData", GET_METRIC_DATA));
-                    }
-                };
-                attempt = 0;
-                for result in answer.metric_data_results() {
-                    let Some((f, k)) = result.id().and_then(parse_id) else {
-                        continue;
-                    };
-                    if !result.values().is_empty() {
-                        parts
-                            .entry((f, k))
-                            .or_default()
-                            .extend_from_slice(result.values());
-                    }
-                }
-                match answer.next_token() {
-                    Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                    _ => break,
-                }
+                })
+                .await?;
+            for issue in issues {
+                let about = issue
+                    .id
+                    .as_deref()
+                    .and_then(parse_id)
+                    .and_then(|(f, k)| Some((chunk.get(f)?, keys.get(k)?)))
+                    .map(|(function, key)| {
+                        format!(
+                            "{function}: {} {} {}: ",
+                            self.cw.namespace(key.ns),
+                            key.metric,
+                            key.stat.name()
+                        )
+                    })
+                    .unwrap_or_default();
+                notes.push(format!("{about}{}", issue.what));
             }
             for ((f, k), values) in parts {
-                let (Some(function), Some(key)) = (chunk.get(f), FLEET.get(k)) else {
+                let (Some(function), Some(key)) = (chunk.get(f), keys.get(k)) else {
                     continue;
                 };
                 let Some(value) = crate::source::cloudwatch::fold(key.stat, &values) else {
@@ -426,7 +353,7 @@ impl Reader {
                 obs.summary.insert(*key, value);
             }
         }
-        Ok(out)
+        Ok(notes)
     }
 }
 

@@ -12,9 +12,16 @@ use aws_sdk_cloudwatch::config::ProvideCredentials;
 use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
+use chrono::{DateTime, Utc};
+
 use crate::error::ReportError;
-use crate::observe::{Key, Ns, Observations, SERIES, SUMMARY, Window, series_period};
+use crate::observe::{
+    Key, Ns, Observations, SERIES, SUMMARY, Window, series_period, shortest_period, whole_period,
+};
 use crate::stats::Stat;
+
+mod send;
+pub use send::{Call, Errors, Issue, RETRIES_PER_REQUEST, RETRIES_PER_RUN, Requests, Sender};
 
 /// The regions this tool knows (2026-11). A region not listed is still tried (a new one works);
 /// it only changes the message when its endpoint cannot be reached.
@@ -131,12 +138,6 @@ impl CloudWatch {
         }
     }
 
-    /// Loads the configuration and checks that there are a region and credentials.
-    async fn client(&self) -> Result<(Client, String), ReportError> {
-        let (config, region) = self.config(3).await?;
-        Ok((Client::new(&config), region))
-    }
-
     /// The AWS configuration (region, credentials checked), with the SDK retrying each request
     /// up to `attempts` times in all.
     pub(crate) async fn config(&self, attempts: u32) -> Result<(aws_config::SdkConfig, String), ReportError> {
@@ -222,15 +223,23 @@ impl CloudWatch {
         }
     }
 
-    /// What CloudWatch holds for `function` in `window`; returns the region read too.
+    /// What CloudWatch holds for `function` in `window` (as seen at `now`, which sets the
+    /// shortest period CloudWatch still answers for the window's start); returns the region
+    /// read too.
     pub async fn observe(
         &self,
         function: &str,
         window: &Window,
+        now: DateTime<Utc>,
     ) -> Result<(Observations, String), ReportError> {
-        let (client, region) = self.client().await?;
-        let whole = (window.seconds() + 59) / 60 * 60;
-        let period = series_period(window, 60);
+        // One attempt per SDK call: the sender retries throttling and failures itself, to
+        // count and bound the retries.
+        let (config, region) = self.config(1).await?;
+        let client = Client::new(&config);
+        let mut sender = Sender::new(region.clone(), Errors::Single);
+        let shortest = shortest_period(window.start, now);
+        let whole = whole_period(window, shortest);
+        let period = series_period(window, shortest);
         let mut wanted: Vec<(String, Key, bool)> = Vec::new();
         let mut queries = Vec::new();
         for (i, k) in SUMMARY.iter().enumerate() {
@@ -259,39 +268,35 @@ impl CloudWatch {
         }
 
         let mut points: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
-            let answer = client
-                .get_metric_data()
-                .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                    window.start.timestamp(),
-                ))
-                .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                    window.end.timestamp(),
-                ))
-                .set_metric_data_queries(Some(queries.clone()))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| Self::classify(&e, &region))?;
-            for result in answer.metric_data_results() {
-                let Some(id) = result.id() else { continue };
+        let issues = sender
+            .metric_data(&client, queries, window, |id, times, values| {
                 let entry = points.entry(id.to_owned()).or_default();
-                for (t, v) in result.timestamps().iter().zip(result.values()) {
-                    entry.push((t.secs(), *v));
-                }
-            }
-            match answer.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
+                entry.extend(times.iter().copied().zip(values.iter().copied()));
+            })
+            .await?;
 
         let mut obs = Observations {
             period_seconds: period,
             lambda_data: Some(false),
             ..Observations::default()
         };
+        for issue in issues {
+            let about = issue
+                .id
+                .as_deref()
+                .and_then(|id| wanted.iter().find(|(w, _, _)| w == id))
+                .map(|(_, k, summary)| {
+                    format!(
+                        "{} {} {}{}: ",
+                        self.namespace(k.ns),
+                        k.metric,
+                        k.stat.name(),
+                        if *summary { "" } else { " per period" }
+                    )
+                })
+                .unwrap_or_default();
+            obs.notes.push(format!("{about}{}", issue.what));
+        }
         for (id, key, summary) in wanted {
             let Some(mut values) = points.remove(&id).filter(|v| !v.is_empty()) else {
                 continue;

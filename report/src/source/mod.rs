@@ -29,11 +29,12 @@ pub struct Answer {
 
 impl Source {
     /// The observations for `function` (with EMF files, optional when they hold only one) in
-    /// `window` (with EMF files, the span of the documents when `None`).
+    /// `window` (with EMF files, the span of the documents when `None`), asked at `now`.
     pub async fn observe(
         &self,
         function: Option<&str>,
         window: Option<Window>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Answer, ReportError> {
         match self {
             Self::CloudWatch(cw) => {
@@ -41,7 +42,7 @@ impl Source {
                     ReportError::Usage("--function NAME is needed to read CloudWatch".into())
                 })?;
                 let window = window.ok_or_else(|| ReportError::Usage("a window is needed".into()))?;
-                let (observations, region) = cw.observe(function, &window).await?;
+                let (observations, region) = cw.observe(function, &window, now).await?;
                 Ok(Answer {
                     observations,
                     window,

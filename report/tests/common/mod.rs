@@ -103,4 +103,5 @@ pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 pub(crate) mod browser;
+pub(crate) mod proxy;
 pub(crate) mod seed;

@@ -399,7 +399,7 @@ fn what_cannot_run_is_named_with_the_fix() {
         (
             function("PackageType: Image, ImageUri: x"),
             vec![],
-            "image functions (PackageType: Image) are not supported",
+            "Fn.ImageUri: \"x\" is not a local OCI image layout: name one as oci:<dir>:<tag>",
         ),
         (
             function(

@@ -101,6 +101,14 @@ build-LambdaLensLayer: layer
 build-SampleFunction: layer
 	cp $(FUNCTION)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
+## The template's OTLP layer (LambdaLensOtlpLayer, deployed when its Sink has otlp): the layer
+## built with SINK=otlp for ARCH.
+.PHONY: build-LambdaLensOtlpLayer
+build-LambdaLensOtlpLayer:
+	$(MAKE) layer SINK=otlp
+	mkdir -p $(ARTIFACTS_DIR)/extensions
+	cp $(LAYERS)/$(ARCH)-otlp/extensions/lambda-lens $(ARTIFACTS_DIR)/extensions/lambda-lens
+
 ## The SAM tools (pinned in requirements-sam.txt) in the project's virtualenv.
 VENV := .venv
 $(VENV)/.installed: requirements-sam.txt

@@ -15,7 +15,15 @@
    a statistic, a SORT function and order CloudWatch knows, N within a search's 500 series, the
    FunctionName schema lambda-lens publishes by default, and, in lambda-lens's namespace, a
    metric the catalogue publishes as a metric by default (the fleet's functions run with their
-   own LAMBDA_LENS_METRICS, so a metric that is a log property by default would draw nothing).
+   own LAMBDA_LENS_METRICS, so a metric that is a log property by default would draw nothing);
+5. for every Sink value (and OtlpEndpoint empty or set), the conditions evaluated as
+   CloudFormation would: cloudwatch:PutMetricData is granted scoped to the Namespace exactly when
+   the sinks have put-metric-data, unscoped exactly when they have otlp and the endpoint is
+   CloudWatch's (OTLP requests carry no namespace: a cloudwatch:namespace condition denies
+   them), and never otherwise; the function's layer is the OTLP variant exactly when the sinks
+   have otlp, deployed under that value, and built by a Makefile target that builds that variant.
+5. monitor.yaml passes scripts/check_monitor.py's checks (the linters, its metric names, and
+   template.yaml's thresholds, alarms and dashboard for each function it is given).
 
 Run with the project's virtualenv (PyYAML, sam and cfn-lint from requirements-sam.txt).
 """
@@ -217,25 +225,138 @@ def runtime_problems(template_text):
     return problems
 
 
-def policy_problems(template_text):
-    """cloudwatch:PutMetricData is granted only with the PutMetricData sink (a resource under the
-    UsesPutMetricData condition) and only for lambda-lens's namespace (a cloudwatch:namespace
-    condition on the Namespace parameter); the linters check neither."""
-    template = yaml.load(template_text, Loader=Loader)
-    problems = []
+def evaluate(expr, template, params):
+    """A condition or a value of the template as CloudFormation would evaluate it with these
+    parameter values (the intrinsics the template uses: Ref, Equals, Not, And, Or, If,
+    Condition)."""
+    conditions = template.get("Conditions", {})
+    if isinstance(expr, list):
+        return [evaluate(e, template, params) for e in expr]
+    if not isinstance(expr, dict) or len(expr) != 1:
+        return expr
+    (key, arg), = expr.items()
+    if key == "Ref":
+        if arg in params:
+            return params[arg]
+        if arg in template.get("Parameters", {}):
+            return template["Parameters"][arg].get("Default")
+        return {"Ref": arg}
+    if key == "Condition":
+        return evaluate(conditions[arg], template, params)
+    if key == "Equals":
+        left, right = evaluate(arg, template, params)
+        return left == right
+    if key == "Not":
+        return not evaluate(arg[0], template, params)
+    if key == "And":
+        return all(evaluate(a, template, params) for a in arg)
+    if key == "Or":
+        return any(evaluate(a, template, params) for a in arg)
+    if key == "If":
+        name, then, otherwise = arg
+        return evaluate(then if evaluate(conditions[name], template, params) else otherwise, template, params)
+    return expr
+
+
+def deployed(resource, template, params):
+    condition = resource.get("Condition")
+    return condition is None or bool(evaluate(template["Conditions"][condition], template, params))
+
+
+def put_metric_data_grants(template, params):
+    """(resource, scoped to the Namespace parameter) of each statement of a deployed policy that
+    grants cloudwatch:PutMetricData."""
+    grants = []
     for name, resource in template["Resources"].items():
         if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
+            continue
+        if not deployed(resource, template, params):
             continue
         for statement in resource.get("Properties", {}).get("PolicyDocument", {}).get("Statement", []):
             actions = statement.get("Action", [])
             actions = [actions] if isinstance(actions, str) else actions
-            if not any(a in ("cloudwatch:PutMetricData", "cloudwatch:*", "*") for a in actions):
+            if statement.get("Effect") != "Allow" or not any(
+                    a in ("cloudwatch:PutMetricData", "cloudwatch:*", "*") for a in actions):
                 continue
-            if resource.get("Condition") != "UsesPutMetricData":
-                problems.append(f"{name}: PutMetricData is granted without the UsesPutMetricData condition")
             scope = statement.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
-            if scope != {"Ref": "Namespace"}:
-                problems.append(f"{name}: PutMetricData is not scoped to the Namespace parameter")
+            grants.append((name, scope == {"Ref": "Namespace"}, bool(statement.get("Condition"))))
+    return grants
+
+
+# Two values of OtlpEndpoint: CloudWatch's (empty) and another backend's.
+OTLP_ENDPOINTS = ("", "https://collector.example.com:4318/v1/metrics")
+
+
+def cases(template):
+    """Every Sink value with each OtlpEndpoint: (label, parameters, the sinks)."""
+    for sink in template["Parameters"]["Sink"]["AllowedValues"]:
+        for endpoint in OTLP_ENDPOINTS:
+            label = f"Sink={sink}" + (f", OtlpEndpoint={endpoint}" if endpoint else "")
+            yield label, {"Sink": sink, "OtlpEndpoint": endpoint}, set(sink.split(","))
+
+
+def policy_problems(template_text):
+    """For every Sink value: cloudwatch:PutMetricData scoped to lambda-lens's namespace (a
+    cloudwatch:namespace condition on the Namespace parameter) exactly when the sinks have
+    put-metric-data; with no condition exactly when they have otlp and the endpoint is
+    CloudWatch's (the CloudWatch guide: a namespace condition implicitly denies OTLP ingest);
+    never otherwise. The linters check none of it."""
+    template = yaml.load(template_text, Loader=Loader)
+    problems = []
+    for label, params, sinks in cases(template):
+        grants = put_metric_data_grants(template, params)
+        scoped = [name for name, is_scoped, _ in grants if is_scoped]
+        open_ = [name for name, _, conditioned in grants if not conditioned]
+        other = [name for name, is_scoped, conditioned in grants if conditioned and not is_scoped]
+        if other:
+            problems.append(f"{label}: {', '.join(other)} grants PutMetricData under a condition other than the Namespace")
+        if "put-metric-data" in sinks and not scoped:
+            problems.append(f"{label}: PutMetricData is not granted scoped to the Namespace parameter")
+        if "put-metric-data" not in sinks and scoped:
+            problems.append(f"{label}: {', '.join(scoped)} grants PutMetricData without the PutMetricData sink")
+        wants_otlp = "otlp" in sinks and not params["OtlpEndpoint"]
+        if wants_otlp and not open_:
+            problems.append(f"{label}: the OTLP endpoint needs cloudwatch:PutMetricData with no namespace condition; not granted")
+        if not wants_otlp and open_:
+            problems.append(f"{label}: {', '.join(open_)} grants PutMetricData for every namespace "
+                            "(only CloudWatch's OTLP endpoint needs that)")
+    return problems
+
+
+def makefile_recipe(target):
+    """The recipe lines of a Makefile target ("" if it has none)."""
+    text = open(os.path.join(ROOT, "Makefile"), encoding="utf-8").read()
+    m = re.search(rf"^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)*)", text, re.M)
+    return m.group(0) if m else ""
+
+
+def layer_problems(template_text):
+    """For every Sink value, the function's layer: the OTLP variant exactly when the sinks have
+    otlp, a layer deployed under that value, whose `sam build` target (build-<layer>) builds
+    that variant."""
+    template = yaml.load(template_text, Loader=Loader)
+    resources = template["Resources"]
+    problems = []
+    for label, params, sinks in cases(template):
+        for name, resource in resources.items():
+            if resource["Type"] != "AWS::Serverless::Function" or not deployed(resource, template, params):
+                continue
+            props = resource.get("Properties", {})
+            env = props.get("Environment", {}).get("Variables", {})
+            if env.get("LAMBDA_LENS_SINK") != {"Ref": "Sink"}:
+                problems.append(f"{name}: LAMBDA_LENS_SINK is not the Sink parameter")
+            for layer in evaluate(props.get("Layers", []), template, params):
+                target = layer.get("Ref") if isinstance(layer, dict) else None
+                if target not in resources:
+                    continue
+                if not deployed(resources[target], template, params):
+                    problems.append(f"{label}: {name}'s layer {target} is not deployed")
+                recipe = makefile_recipe(f"build-{target}")
+                otlp_variant = "SINK=otlp" in recipe
+                if "otlp" in sinks and not otlp_variant:
+                    problems.append(f"{label}: {name}'s layer {target} is not the OTLP variant (make build-{target})")
+                if "otlp" not in sinks and otlp_variant:
+                    problems.append(f"{label}: {name}'s layer {target} is the OTLP variant without the OTLP sink")
     return problems
 
 
@@ -249,7 +370,7 @@ def linters_pass(path):
 
 
 BROKEN = {
-    "a bad reference": ("Layers: [!Ref LambdaLensLayer]", "Layers: [!Ref NoSuchLayer]"),
+    "a bad reference": ("!Ref LambdaLensOtlpLayer, !Ref LambdaLensLayer]", "!Ref LambdaLensOtlpLayer, !Ref NoSuchLayer]"),
     "an unknown runtime": ("Runtime: provided.al2023", "Runtime: provided.al2099"),
     "an unknown compatible runtime": ("        - provided.al2\n", "        - provided.al2099\n"),
     "a wrong architecture name": ("Default: x86_64\n    AllowedValues: [x86_64, arm64]",
@@ -257,6 +378,22 @@ BROKEN = {
     "PutMetricData granted for every namespace":
         ("            Condition:\n              StringEquals:\n                cloudwatch:namespace: !Ref Namespace\n", ""),
     "PutMetricData granted with the EMF sink too": ("    Condition: UsesPutMetricData\n", ""),
+    "the OTLP permission missing":
+        ("            Action: cloudwatch:PutMetricData\n            Resource: '*'\n\n  Dashboard:",
+         "            Action: cloudwatch:ListMetrics\n            Resource: '*'\n\n  Dashboard:"),
+    "the OTLP permission scoped to the namespace (which denies OTLP ingest)":
+        ("            Action: cloudwatch:PutMetricData\n            Resource: '*'\n\n  Dashboard:",
+         "            Action: cloudwatch:PutMetricData\n            Resource: '*'\n            Condition:\n"
+         "              StringEquals:\n                cloudwatch:namespace: !Ref Namespace\n\n  Dashboard:"),
+    "the OTLP permission granted without the OTLP sink": ("    Condition: UsesCloudWatchOtlp\n", ""),
+    "the OTLP permission granted for another endpoint too":
+        ("    Condition: UsesCloudWatchOtlp\n", "    Condition: UsesOtlp\n"),
+    "the OTLP sink with the default layer":
+        ("Layers: [!If [UsesOtlp, !Ref LambdaLensOtlpLayer, !Ref LambdaLensLayer]]",
+         "Layers: [!If [UsesOtlp, !Ref LambdaLensLayer, !Ref LambdaLensOtlpLayer]]"),
+    "the OTLP layer deployed under the wrong condition":
+        ("    Condition: UsesOtlp\n    Properties:\n      LayerName: lambda-lens-otlp",
+         "    Condition: UsesPutMetricData\n    Properties:\n      LayerName: lambda-lens-otlp"),
     "a widget naming a metric lambda-lens does not emit":
         ('["${Namespace}", "Timeouts"', '["${Namespace}", "TimeOuts"'),
     "a fleet SEARCH naming a metric lambda-lens does not emit":
@@ -287,6 +424,7 @@ def main():
     failures.extend(unknown_metrics(text))
     failures.extend(runtime_problems(text))
     failures.extend(policy_problems(text))
+    failures.extend(layer_problems(text))
     template = yaml.load(text, Loader=Loader)
     count = len(named_metrics(template))
     search_count = sum(1 for _ in searches(template))
@@ -300,10 +438,14 @@ def main():
         ok, _ = linters_pass(f.name)
         os.unlink(f.name)
         rejected = (not ok) or bool(unknown_metrics(broken)) or bool(runtime_problems(broken)) \
-            or bool(policy_problems(broken))
+            or bool(policy_problems(broken)) or bool(layer_problems(broken))
         print(f"broken copy with {what}: {'rejected' if rejected else 'ACCEPTED'}")
         if not rejected:
             failures.append(f"the broken copy with {what} was accepted")
+    # monitor.yaml (dashboards and alarms for existing functions) checked against the same
+    # catalogue and against template.yaml: scripts/check_monitor.py.
+    import check_monitor
+    failures.extend(check_monitor.check())
     for f in failures:
         print(f, file=sys.stderr)
     if not failures:

@@ -392,9 +392,9 @@ fn what_cannot_run_is_named_with_the_fix() {
     };
     let cases: Vec<(String, Vec<&str>, &str)> = vec![
         (
-            function("Runtime: nodejs22.x, Handler: index.handler, CodeUri: {code}"),
+            function("Runtime: ruby3.3, Handler: app.handler, CodeUri: {code}"),
             vec![],
-            "runtime nodejs22.x is not supported; it runs provided.al2023, provided.al2",
+            "runtime ruby3.3 is not supported; it runs provided.al2023, provided.al2",
         ),
         (
             function("PackageType: Image, ImageUri: x"),

@@ -10,6 +10,7 @@
 mod env_vars;
 mod image;
 mod metrics;
+mod node;
 mod stage;
 mod template;
 
@@ -163,6 +164,14 @@ pub struct InvokeArgs {
     /// sandbox.localdomain).
     #[arg(long)]
     pub no_private_mounts: bool,
+    /// The Node.js that runs nodejs runtimes (default: node on PATH); a version other than the
+    /// runtime's runs with a warning.
+    #[arg(long, env = "LAMBDA_SANDBOX_NODE", default_value = "node")]
+    pub node: PathBuf,
+    /// The folder where `npm ci` installed aws-lambda-ric, AWS's runtime interface client for
+    /// Node.js (`make node-ric` installs it into sandbox/node-ric).
+    #[arg(long = "node-ric", env = "LAMBDA_SANDBOX_NODE_RIC", default_value = node::DEFAULT_RIC_FOLDER)]
+    pub node_ric: PathBuf,
 }
 
 /// `KEY=VALUE`, also in CloudFormation's `ParameterKey=K,ParameterValue=V` form.
@@ -185,7 +194,13 @@ pub async fn invoke(args: &InvokeArgs, out: &mut impl Write, log: &mut impl Writ
     let (environment, ignored) = env_vars::apply(&function, args.env_vars.as_deref())?;
     let event = read_event(args.event.as_deref())?;
     let python = resolve_python(&function, &args.python)?;
-    let staged = stage::stage(&template, &function, &python)?;
+    let node = node::resolve(
+        &function.id,
+        function.runtime.as_deref().unwrap_or_default(),
+        &args.node,
+        &args.node_ric,
+    )?;
+    let staged = stage::stage(&template, &function, &python, node.as_ref())?;
 
     let say = |log: &mut dyn Write, line: &str| writeln!(log, "{line}").map_err(LocalError::Print);
     say(

@@ -11,7 +11,7 @@ use super::template::{FunctionSpec, LayerRef, Template};
 use crate::environment::process::is_executable;
 
 /// The runtimes `local invoke` runs, for the error that names them.
-pub(crate) const SUPPORTED: &str = "provided.al2023, provided.al2 (the function's bootstrap) and python3.9 to python3.14 (under awslambdaric, AWS's runtime interface client)";
+pub(crate) const SUPPORTED: &str = "provided.al2023, provided.al2 (the function's bootstrap), python3.9 to python3.14 (under awslambdaric, AWS's runtime interface client) and nodejs20.x, nodejs22.x, nodejs24.x (under aws-lambda-ric, AWS's runtime interface client for Node.js)";
 
 /// A function laid out for the sandbox. The temporary folder goes when it is dropped.
 #[derive(Debug)]
@@ -40,6 +40,7 @@ pub(crate) fn stage(
     template: &Template,
     function: &FunctionSpec,
     python: &Path,
+    node: Option<&super::node::NodeSetup>,
 ) -> Result<Staged, LocalError> {
     let Some(runtime) = function.runtime.clone() else {
         return super::image::stage(template, function);
@@ -80,6 +81,13 @@ pub(crate) fn stage(
             }
             let bootstrap = staged.bootstrap.clone();
             staged.place(&own, &bootstrap, "bootstrap", &function.architecture)?;
+        }
+        r if super::node::major(r).is_some() => {
+            let setup = node.ok_or_else(|| LocalError::Runtime {
+                function: function.id.clone(),
+                message: format!("runtime {r}: no Node.js was resolved for it"),
+            })?;
+            super::node::stage(&mut staged, setup, &layers)?;
         }
         r if python_version(r).is_some() => {
             let script = format!(

@@ -31,8 +31,14 @@ else ifeq ($(SINK),put-metric-data)
 FEATURES := --features lambda-lens/put-metric-data
 SINK_SUFFIX := -put-metric-data
 LAYER_MAX_BYTES := 6000000
+else ifeq ($(SINK),otlp)
+# The OTLP variant (LAMBDA_LENS_SINK=otlp, or with emf): no AWS SDK, so far smaller than the
+# PutMetricData variant; its budget (zip, scripts/layer.py) is in BENCHMARKS.md's size table.
+FEATURES := --features lambda-lens/otlp
+SINK_SUFFIX := -otlp
+LAYER_MAX_BYTES := 3000000
 else
-$(error SINK must be emf or put-metric-data, not "$(SINK)")
+$(error SINK must be emf, put-metric-data or otlp, not "$(SINK)")
 endif
 # The put-metric-data variant's TLS (rustls with ring) has C and assembly: built with the host's
 # cc for x86_64 and with clang for arm64 (ring needs no C library headers for musl targets with
@@ -68,7 +74,9 @@ toolchain:
 cc-tools:
 ifeq ($(SINK)-$(ARCH),put-metric-data-arm64)
 	@command -v clang >/dev/null && command -v llvm-ar >/dev/null || { apt-get update -q && apt-get install -y -q clang llvm; }
-else ifeq ($(SINK),put-metric-data)
+else ifeq ($(SINK)-$(ARCH),otlp-arm64)
+	@command -v clang >/dev/null && command -v llvm-ar >/dev/null || { apt-get update -q && apt-get install -y -q clang llvm; }
+else ifneq ($(SINK),emf)
 	@command -v cc >/dev/null || { apt-get update -q && apt-get install -y -q gcc; }
 endif
 
@@ -216,17 +224,45 @@ template-check: $(VENV)/.installed layer
 	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
 	python3 scripts/layer.py check target/sam-layer.zip x86_64
 
-## Both architectures' layers (the default variant), and the put-metric-data variant for x86_64
-## (its suites run it in the sandbox). `make layers-put-metric-data` builds that variant for both.
+## Every layer variant (emf, put-metric-data, otlp) for both architectures: what the release
+## packages. `make layers-put-metric-data` builds that variant alone, for both.
 .PHONY: layers layers-put-metric-data
 layers:
 	$(MAKE) layer ARCH=x86_64
 	$(MAKE) layer ARCH=arm64
 	$(MAKE) layer ARCH=x86_64 SINK=put-metric-data
+	$(MAKE) layer ARCH=arm64 SINK=put-metric-data
+	$(MAKE) layer ARCH=x86_64 SINK=otlp
+	$(MAKE) layer ARCH=arm64 SINK=otlp
 
 layers-put-metric-data:
 	$(MAKE) layer ARCH=x86_64 SINK=put-metric-data
 	$(MAKE) layer ARCH=arm64 SINK=put-metric-data
+
+## The CDK construct (cdk/): its npm packages pinned in cdk/package-lock.json, installed with
+## npm ci into cdk/node_modules (nothing global), and compiled with the pinned TypeScript.
+cdk/node_modules/.installed: cdk/package.json cdk/package-lock.json
+	cd cdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: cdk-build cdk-synth cdk-test
+cdk-build: cdk/node_modules/.installed
+	cd cdk && node_modules/.bin/tsc -p .
+
+## The example app's CloudFormation in target/cdk.out (the sample function on both
+## architectures with the built layers; no AWS account needed), checked by cfn-lint. W3005:
+## aws-cdk-lib's Function depends on its role beside the GetAtt that already orders them.
+cdk-synth: cdk-build $(VENV)/.installed
+	$(MAKE) layer ARCH=x86_64 SINK=emf
+	$(MAKE) layer ARCH=arm64 SINK=emf
+	rm -rf target/cdk.out
+	node cdk/lib/example/app.js target/cdk.out
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- target/cdk.out/LambdaLensExample.template.json
+
+## The construct's tests (node's test runner, aws-cdk-lib's assertions, cdk-nag's AWS Solutions
+## checks), after the synth, whose built layers and sample function they use.
+cdk-test: cdk-synth
+	cd cdk && node --test lib/test/*.test.js
 
 ## Headless Chromium (Debian's package) opens the report's HTML page in make test.
 chromium:
@@ -322,7 +358,7 @@ unit-tests: toolchain
 ## failures), the dependency checks, the layers and what the suites need, the short forms of make
 ## cost and make bench, then every test of the workspace with the ignored ones included
 ## (all-tests: make check's tests are among them, so they run once).
-test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium publish-test release-test
+test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium publish-test release-test cdk-test node-ric
 	@echo "make cost, short form (10 invocations a case, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
 		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
@@ -341,6 +377,7 @@ all-tests:
 	LAMBDA_LENS_LAYER=$(abspath $(LAYERS)/x86_64) LAMBDA_LENS_BOOTSTRAP=$(abspath target/function)/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath $(LAYERS)/arm64) \
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
+		LAMBDA_SANDBOX_NODE_RIC=$(abspath $(NODE_RIC)) \
 		LAMBDA_LENS_LAYER_PUT_METRIC_DATA=$(abspath $(LAYERS)/x86_64-put-metric-data) \
 		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast --workspace -- --include-ignored

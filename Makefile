@@ -156,7 +156,7 @@ NODE_RIC := sandbox/node-ric
 .PHONY: node-ric node-ric-tools
 node-ric: $(NODE_RIC)/node_modules/.installed
 node-ric-tools:
-	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm libnode-dev; }
 	@command -v cmake >/dev/null && command -v autoreconf >/dev/null && command -v automake >/dev/null \
 		&& command -v libtoolize >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null \
 		&& command -v python3 >/dev/null \

@@ -22,6 +22,9 @@ pub mod vars {
     pub const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
     pub const REGION: &str = "AWS_REGION";
     pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+    /// The function's log stream, the OTLP resource's `faas.instance` where Lambda gives it to
+    /// extensions (it sets it for the runtime, class a; for extensions, class d).
+    pub const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
     pub const LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
     pub const LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
     pub const RUST_LOG: &str = "RUST_LOG";
@@ -250,6 +253,7 @@ pub(crate) struct FunctionInfo {
     pub(crate) memory_size_mb: Option<u32>,
     pub(crate) region: Option<String>,
     pub(crate) initialization_type: Option<String>,
+    pub(crate) log_stream: Option<String>,
 }
 
 impl FunctionInfo {
@@ -514,6 +518,7 @@ impl Config {
             memory_size_mb: r.get(vars::FUNCTION_MEMORY_SIZE).and_then(|v| v.parse().ok()),
             region: r.get(vars::REGION),
             initialization_type: r.get(vars::INITIALIZATION_TYPE),
+            log_stream: r.get(vars::LOG_STREAM_NAME),
         };
 
         let namespace = read_namespace(&mut r);

@@ -106,25 +106,66 @@ fn extension_name() -> String {
         .to_owned()
 }
 
-/// The sink `LAMBDA_LENS_SINK` chose. Nothing is connected here: the PutMetricData client is
-/// made at the first request, after init.
+/// The sinks `LAMBDA_LENS_SINK` chose, as one tee. Nothing is connected here: the networked
+/// sinks' clients are made at their first request, after init. Without a sink's feature, the
+/// configuration has not chosen it (and said why).
 fn output_sink(config: &Config) -> OutputSink {
+    #[allow(unused_mut, reason = "without the networked features there is nothing to add")]
+    let mut sink = OutputSink::tee(config.sink.contains(SinkKind::Emf));
     #[cfg(feature = "put-metric-data")]
     if config.sink.contains(SinkKind::PutMetricData) {
-        return OutputSink::put_metric_data(
-            crate::sink::PutMetricDataSettings {
-                region: config.function.region.clone(),
-                endpoint_url: config.endpoint_url.clone(),
-                fallback: true,
-                namespace: config.namespace.clone(),
-            },
-            config.sink.contains(SinkKind::Emf),
-        );
+        sink = sink.with_put_metric_data(crate::sink::PutMetricDataSettings {
+            region: config.function.region.clone(),
+            endpoint_url: config.endpoint_url.clone(),
+            fallback: true,
+            namespace: config.namespace.clone(),
+        });
     }
-    // Without the feature, the configuration has chosen EMF alone (and said why).
-    #[cfg(not(feature = "put-metric-data"))]
-    debug_assert!(!config.sink.contains(SinkKind::PutMetricData));
-    OutputSink::emf()
+    #[cfg(feature = "otlp")]
+    if let Some(otlp) = config
+        .otlp
+        .as_ref()
+        .filter(|_| config.sink.contains(SinkKind::Otlp))
+    {
+        sink = sink.with_otlp(otlp_settings(config, otlp));
+    }
+    sink
+}
+
+/// The OTLP sink's settings from its configuration and the function's facts.
+#[cfg(feature = "otlp")]
+fn otlp_settings(config: &Config, otlp: &crate::config::OtlpConfig) -> crate::sink::OtlpSettings {
+    use crate::config::otlp::{Auth, Label, Protocol, Temporality};
+    let f = &config.function;
+    let resource = crate::sink::otlp_resource(
+        &crate::sink::OtlpFunction {
+            name: &f.name,
+            version: &f.version,
+            memory_mb: f.memory_size_mb,
+            region: f.region.as_deref(),
+            instance: f.log_stream.as_deref(),
+        },
+        &otlp.resource_attributes,
+        otlp.service_name.as_deref(),
+    );
+    crate::sink::OtlpSettings {
+        endpoint: otlp.endpoint.clone(),
+        headers: otlp.headers.clone(),
+        json: otlp.protocol == Protocol::Json,
+        gzip: otlp.gzip,
+        timeout: otlp.timeout,
+        cumulative: otlp.temporality == Temporality::Cumulative,
+        sigv4: otlp.auth == Auth::SigV4,
+        region: f.region.clone(),
+        resource,
+        labels: crate::sink::OtlpLabels {
+            cold_start: otlp.labels.contains(&Label::ColdStart),
+            error_type: otlp.labels.contains(&Label::ErrorType),
+            tenant: otlp.labels.contains(&Label::TenantId),
+        },
+        flush_interval: config.output.flush_interval,
+        fallback: true,
+    }
 }
 
 /// Runs the extension until the environment shuts down.

@@ -155,6 +155,25 @@ catalogue! {
 
     API_UNKNOWN_OUTCOMES, "ApiUnknownOutcomes", Count, Extension,
     "PutMetricData requests sent that got no answer in time: counted as sent, neither retried nor written as EMF (never stored twice).";
+
+    // The OTLP sink (`LAMBDA_LENS_SINK` with `otlp`); absent without it.
+    OTLP_REQUESTS, "OtlpRequests", Count, Extension,
+    "OTLP export requests the extension made (every attempt) since its previous report; only when `LAMBDA_LENS_SINK` names `otlp`.";
+
+    OTLP_DATA_POINTS_SENT, "OtlpDataPointsSent", Count, Extension,
+    "OTLP data points sent since its previous report (those of exports with an unknown outcome included, those rejected excluded).";
+
+    OTLP_RETRIES, "OtlpRetries", Count, Extension,
+    "OTLP attempts after the first (429, 502, 503, 504, no connection) since its previous report.";
+
+    OTLP_FALLBACK_RECORDS, "OtlpFallbackRecords", Count, Extension,
+    "Records of OTLP exports that failed for good, written as EMF to stdout instead, since its previous report.";
+
+    OTLP_UNKNOWN_OUTCOMES, "OtlpUnknownOutcomes", Count, Extension,
+    "OTLP exports sent that got no answer in time: counted as sent, neither retried nor written as EMF (never stored twice).";
+
+    OTLP_REJECTED_DATA_POINTS, "OtlpRejectedDataPoints", Count, Extension,
+    "Data points the OTLP endpoint said it rejected in an accepted export (`partial_success.rejected_data_points`) since its previous report.";
 }
 
 /// The default set: only what `AWS/Lambda` does not publish for free, chosen so that the two

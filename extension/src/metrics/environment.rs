@@ -63,16 +63,21 @@ pub(crate) struct ExtensionFacts {
     pub(crate) documents_written: u64,
     /// The PutMetricData sink's figures, when it is on.
     pub(crate) put_metric_data: Option<PutMetricDataFacts>,
+    /// The OTLP sink's figures, when it is on.
+    pub(crate) otlp: Option<PutMetricDataFacts>,
 }
 
-/// What the PutMetricData sink did since the previous report.
+/// What a networked sink (PutMetricData, OTLP) did since the previous report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PutMetricDataFacts {
     pub(crate) requests: u64,
     pub(crate) data_points_sent: u64,
     pub(crate) retries: u64,
+    /// PutMetricData: data points; OTLP: records.
     pub(crate) fallback_data_points: u64,
     pub(crate) unknown_outcomes: u64,
+    /// OTLP's partial success.
+    pub(crate) rejected_data_points: u64,
 }
 
 pub(crate) fn extension_record(time_ms: i64, facts: ExtensionFacts) -> MetricRecord {
@@ -89,6 +94,14 @@ pub(crate) fn extension_record(time_ms: i64, facts: ExtensionFacts) -> MetricRec
         r.value(&m::API_RETRIES, put.retries as f64);
         r.value(&m::API_FALLBACK_DATA_POINTS, put.fallback_data_points as f64);
         r.value(&m::API_UNKNOWN_OUTCOMES, put.unknown_outcomes as f64);
+    }
+    if let Some(otlp) = facts.otlp {
+        r.value(&m::OTLP_REQUESTS, otlp.requests as f64);
+        r.value(&m::OTLP_DATA_POINTS_SENT, otlp.data_points_sent as f64);
+        r.value(&m::OTLP_RETRIES, otlp.retries as f64);
+        r.value(&m::OTLP_FALLBACK_RECORDS, otlp.fallback_data_points as f64);
+        r.value(&m::OTLP_UNKNOWN_OUTCOMES, otlp.unknown_outcomes as f64);
+        r.value(&m::OTLP_REJECTED_DATA_POINTS, otlp.rejected_data_points as f64);
     }
     r.properties.push((
         "Extension",

@@ -4,6 +4,7 @@
 //! configuration.
 
 mod build;
+mod observe;
 
 use std::io;
 
@@ -17,7 +18,7 @@ use crate::model::{
     CompletedInvocation, EventKind, Phase, RequestId, ResourceSample, ResourceUsage, TelemetryEvent,
 };
 use crate::resources::own_peak_rss_bytes;
-use crate::sink::{Sink, SinkHealth};
+use crate::sink::{Health, Sink, SinkHealth};
 
 /// How often, at most, the extension reports on itself between invocations (milliseconds).
 const EXTENSION_REPORT_INTERVAL_MS: u64 = 60_000;
@@ -110,8 +111,8 @@ pub struct Pipeline<S: Sink> {
     last_invoke: Option<(RequestId, ResourceSample)>,
     /// When the extension last reported on itself, and the totals it reported from.
     extension_reported: Option<(u64, PipelineStats)>,
-    /// The sink's totals at that report.
-    sink_reported: Option<SinkHealth>,
+    /// The sinks' totals at that report.
+    sink_reported: Health,
 }
 
 impl<S: Sink> Pipeline<S> {
@@ -129,7 +130,7 @@ impl<S: Sink> Pipeline<S> {
             documents: Vec::new(),
             last_invoke: None,
             extension_reported: None,
-            sink_reported: None,
+            sink_reported: Health::default(),
         }
     }
 
@@ -326,18 +327,18 @@ impl<S: Sink> Pipeline<S> {
             peak_rss_bytes: own_peak_rss_bytes(),
             records_rejected: self.stats.rejected().saturating_sub(before.rejected()),
             documents_written: self.stats.documents.saturating_sub(before.documents),
-            put_metric_data: self.parts.sink.health().map(|now| {
-                let before = self.sink_reported.unwrap_or_default();
-                PutMetricDataFacts {
-                    requests: now.requests.saturating_sub(before.requests),
-                    data_points_sent: now.data_points_sent.saturating_sub(before.data_points_sent),
-                    retries: now.retries.saturating_sub(before.retries),
-                    fallback_data_points: now
-                        .data_points_fallback
-                        .saturating_sub(before.data_points_fallback),
-                    unknown_outcomes: now.unknown_outcomes.saturating_sub(before.unknown_outcomes),
-                }
-            }),
+            put_metric_data: self
+                .parts
+                .sink
+                .health()
+                .put_metric_data
+                .map(|now| since(now, self.sink_reported.put_metric_data)),
+            otlp: self
+                .parts
+                .sink
+                .health()
+                .otlp
+                .map(|now| since(now, self.sink_reported.otlp)),
         }
     }
 
@@ -430,6 +431,9 @@ impl<S: Sink> Pipeline<S> {
             .slowest
             .as_ref()
             .and_then(|_| record.value_of(&catalogue::DURATION));
+        if self.parts.sink.observes() {
+            self.observe(&record);
+        }
         record.select(&self.parts.selection);
         let parts = &mut self.parts;
         let aggregate = match (record.kind, parts.batcher.as_mut(), parts.slowest.as_mut()) {
@@ -451,6 +455,23 @@ impl<S: Sink> Pipeline<S> {
             batcher.add(&record, now, &mut self.aggregates);
             self.spent = Some(record);
         }
+    }
+}
+
+/// What a networked sink did between two of its totals.
+fn since(now: SinkHealth, before: Option<SinkHealth>) -> PutMetricDataFacts {
+    let before = before.unwrap_or_default();
+    PutMetricDataFacts {
+        requests: now.requests.saturating_sub(before.requests),
+        data_points_sent: now.data_points_sent.saturating_sub(before.data_points_sent),
+        retries: now.retries.saturating_sub(before.retries),
+        fallback_data_points: now
+            .data_points_fallback
+            .saturating_sub(before.data_points_fallback),
+        unknown_outcomes: now.unknown_outcomes.saturating_sub(before.unknown_outcomes),
+        rejected_data_points: now
+            .data_points_rejected
+            .saturating_sub(before.data_points_rejected),
     }
 }
 

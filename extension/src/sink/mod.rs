@@ -1,11 +1,14 @@
-//! Where EMF documents go. A sink takes whole documents and writes them on `flush`; the stdout
-//! sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics). With the
+//! Where the metrics go. A sink takes whole EMF documents and writes them on `flush`; the
+//! stdout sink is the one Lambda ships to CloudWatch Logs (which extracts the metrics). With the
 //! feature `put-metric-data`, the PutMetricData sink sends the same documents' values to
-//! CloudWatch's API (`LAMBDA_LENS_SINK=put-metric-data`, or `emf,put-metric-data` for both);
-//! [`OutputSink`] is the one the configuration chose.
+//! CloudWatch's API; with the feature `otlp`, the OTLP sink exports the metric records
+//! themselves ([`Observed`], every value whatever the EMF selection) over OTLP/HTTP.
+//! [`OutputSink`] is the tee of those `LAMBDA_LENS_SINK` chose (`emf,otlp`, ...).
 
 #[cfg(any(feature = "put-metric-data", feature = "otlp"))]
 mod net;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod output;
 #[cfg(feature = "put-metric-data")]
 mod put_metric_data;
@@ -15,24 +18,53 @@ use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "otlp")]
+pub(crate) use otlp::{FunctionFacts as OtlpFunction, OtlpLabels, OtlpSettings, resource as otlp_resource};
 pub(crate) use output::OutputSink;
 #[cfg(feature = "put-metric-data")]
 pub(crate) use put_metric_data::PutMetricDataSettings;
 pub(crate) use stdout::StdoutSink;
 
-/// What the PutMetricData sink did, totals since the start (the extension's health metrics).
+/// What a networked sink did, totals since the start (the extension's health metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SinkHealth {
-    /// PutMetricData requests made (each attempt).
+    /// Requests made (each attempt).
     pub requests: u64,
-    /// Data points stored by the API (or sent with an unknown outcome, see `unknown_outcomes`).
+    /// Data points stored (or sent with an unknown outcome, see `unknown_outcomes`).
     pub data_points_sent: u64,
     /// Attempts after the first.
     pub retries: u64,
-    /// Data points of failed requests, written as EMF to stdout instead.
+    /// Data points of failed requests, written as EMF to stdout instead (the OTLP sink: the
+    /// records of its failed exports).
     pub data_points_fallback: u64,
     /// Requests sent that got no answer in time: counted as sent, never written again.
     pub unknown_outcomes: u64,
+    /// Data points the endpoint said it rejected in an accepted request (OTLP's partial
+    /// success): neither retried nor written again.
+    pub data_points_rejected: u64,
+}
+
+/// Each networked sink's health, for those in the tee.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Health {
+    pub put_metric_data: Option<SinkHealth>,
+    pub otlp: Option<SinkHealth>,
+}
+
+/// One record of metric values as the pipeline hands it to a sink that aggregates values
+/// itself (the OTLP sink): every value the record has, before the EMF selection, so what such
+/// a sink sends does not depend on which metrics EMF publishes. Implemented where the record
+/// type lives' users are (the pipeline), so this room imports nothing.
+pub trait Observed {
+    /// About one invocation (else an event of the environment).
+    fn is_invocation(&self) -> bool;
+    /// Epoch milliseconds.
+    fn timestamp_ms(&self) -> i64;
+    /// Each value, by its catalogue name.
+    fn each_value(&self, each: &mut dyn FnMut(&'static str, f64));
+    /// A text fact of the record by its EMF name (a dimension such as `ColdStart`, or a
+    /// property such as `ErrorType`, `Status`, `TenantId`).
+    fn text(&self, key: &str) -> Option<&str>;
 }
 
 /// Takes EMF documents and writes them.
@@ -53,9 +85,20 @@ pub trait Sink: Send {
                 .is_ok_and(|r| r.is_ok())
         }
     }
-    /// What a networked sink did so far; `None` for sinks that make no requests.
-    fn health(&self) -> Option<SinkHealth> {
-        None
+    /// What the networked sinks did so far (none for sinks that make no requests).
+    fn health(&self) -> Health {
+        Health::default()
+    }
+    /// Whether [`Sink::observe`] wants the records (one check per record on the EMF path).
+    fn observes(&self) -> bool {
+        false
+    }
+    /// One record of values, every one of them, before the EMF selection. `fallback` writes the
+    /// record's EMF documents (one document per record, as `LAMBDA_LENS_OUTPUT=per-invocation`
+    /// writes them) into a vector, for a sink that writes them to stdout when its own export
+    /// fails; it costs an encoding, so it is called only when needed.
+    fn observe(&mut self, record: &dyn Observed, fallback: &mut dyn FnMut(&mut Vec<String>)) {
+        let _ = (record, fallback);
     }
 }
 

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{Sink, SinkHealth, StdoutSink};
+use super::{Health, Sink, SinkHealth, StdoutSink};
 use crate::sink::net::Deadline;
 use client::{Attempt, CloudWatch};
 use datum::Request;
@@ -210,15 +210,19 @@ impl Sink for PutMetricDataSink {
         finished == Some(true) && self.dropped == 0
     }
 
-    fn health(&self) -> Option<SinkHealth> {
+    fn health(&self) -> Health {
         let c = &self.counters;
-        Some(SinkHealth {
-            requests: c.requests.load(Ordering::Relaxed),
-            data_points_sent: c.points_sent.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            data_points_fallback: c.points_fallback.load(Ordering::Relaxed),
-            unknown_outcomes: c.unknown.load(Ordering::Relaxed),
-        })
+        Health {
+            put_metric_data: Some(SinkHealth {
+                requests: c.requests.load(Ordering::Relaxed),
+                data_points_sent: c.points_sent.load(Ordering::Relaxed),
+                retries: c.retries.load(Ordering::Relaxed),
+                data_points_fallback: c.points_fallback.load(Ordering::Relaxed),
+                unknown_outcomes: c.unknown.load(Ordering::Relaxed),
+                data_points_rejected: 0,
+            }),
+            otlp: None,
+        }
     }
 }
 

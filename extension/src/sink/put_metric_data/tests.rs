@@ -43,7 +43,7 @@ async fn send(sink: &mut PutMetricDataSink, function: &str, n: usize, within: Du
     }
     sink.flush().await.unwrap();
     sink.close(within).await;
-    sink.health().unwrap()
+    sink.health().put_metric_data.unwrap()
 }
 
 fn stored(cloudwatch: &LocalCloudWatch, function: &str) -> Option<f64> {

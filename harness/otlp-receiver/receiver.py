@@ -129,10 +129,17 @@ def decode_body(body: bytes, content_type: str, content_encoding: str) -> servic
 
 
 def points(message: service.ExportMetricsServiceRequest) -> list[dict[str, Any]]:
-    """Every data point of a request, flat, with its resource, scope and metric."""
+    """Every data point of a request, flat, with its resource, scope and metric.
+
+    `billed_bytes` is the point's share of what CloudWatch bills, as its guide counts it ("OTel
+    metrics pricing and storage": each data point's serialized size, metric name, labels,
+    resource attributes, timestamp and value): the point's own protobuf size (its labels, times
+    and value), the metric's name and the resource's protobuf size. The exact accounting is
+    not published; this is a reading of that list."""
     out: list[dict[str, Any]] = []
     for rm in message.resource_metrics:
         resource = attributes(rm.resource.attributes)
+        resource_bytes = rm.resource.ByteSize()
         for sm in rm.scope_metrics:
             scope = {"name": sm.scope.name, "version": sm.scope.version}
             for m in sm.metrics:
@@ -156,6 +163,7 @@ def points(message: service.ExportMetricsServiceRequest) -> list[dict[str, Any]]
                 for p in data.data_points:
                     point = dict(base)
                     point["attributes"] = attributes(p.attributes)
+                    point["billed_bytes"] = p.ByteSize() + len(m.name.encode("utf-8")) + resource_bytes
                     point["start_ns"] = p.start_time_unix_nano
                     point["time_ns"] = p.time_unix_nano
                     if kind in ("sum", "gauge"):

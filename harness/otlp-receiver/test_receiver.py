@@ -157,6 +157,11 @@ class ReceiverTests(unittest.TestCase):
         dur = by["faas.invoke_duration"]
         self.assertEqual((dur["count"], dur["bucket_counts"], dur["bounds"]), (2, [1, 1], [0.1]))
         self.assertAlmostEqual(dur["sum"], 0.21)
+        # The point, its metric's name and the resource it belongs to.
+        msg = export()
+        rm = msg.resource_metrics[0]
+        point = rm.scope_metrics[0].metrics[0].sum.data_points[0]
+        self.assertEqual(inv["billed_bytes"], point.ByteSize() + len("faas.invocations") + rm.resource.ByteSize())
 
     def test_json_request_gets_a_json_answer(self) -> None:
         body = json_format.MessageToJson(export(5)).encode()

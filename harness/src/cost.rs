@@ -18,6 +18,71 @@ pub const INSIGHTS_METRICS: usize = 8;
 pub const INSIGHTS_BYTES_PER_INVOCATION: f64 = 1_000.0;
 /// Invocations a month the table prices.
 pub const MONTHLY_INVOCATIONS: [f64; 3] = [1e6, 1e7, 1e8];
+/// The fleet the table prices: this many functions, each at the first of
+/// [`MONTHLY_INVOCATIONS`].
+pub const FLEET_FUNCTIONS: usize = 500;
+/// USD per GB of OpenTelemetry metrics ingested at CloudWatch. The guide ("OTel metrics pricing
+/// and storage") says the model (per GB ingested, no per-metric charge, 15 months kept) and
+/// sends the figure to the pricing page, whose figures are drawn by script and were not read
+/// here: this is an assumption (class d), the first tier of log ingestion. The table also says
+/// the highest price per GB at which the OTLP rows still meet their target.
+pub const OTEL_PRICE_PER_GB: f64 = 0.50;
+
+/// What one OTLP run sent, from the test receiver's records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpVolume {
+    /// Requests answered 200, per invocation.
+    pub requests_per_invocation: f64,
+    /// Body bytes as sent (gzip), per invocation.
+    pub wire_bytes_per_invocation: f64,
+    /// CloudWatch's billed size as its guide counts it (each data point's own size, its
+    /// metric's name and its resource's attributes), per invocation.
+    pub billed_bytes_per_invocation: f64,
+    /// Invocations the data points count (`faas.invocations` + `faas.errors` +
+    /// `faas.timeouts`).
+    pub invocations_counted: f64,
+}
+
+/// Measures the receiver's records (`otlp::OtlpReceiver::records`) of a run of `invocations`.
+pub fn measure_otlp(records: &[Map<String, Value>], invocations: usize) -> OtlpVolume {
+    let kind = |r: &Map<String, Value>, k: &str| r.get("kind").and_then(Value::as_str) == Some(k);
+    let num = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let n = invocations.max(1) as f64;
+    let ok: Vec<&Map<String, Value>> = records
+        .iter()
+        .filter(|r| kind(r, "request") && num(r, "status") == 200.0)
+        .collect();
+    let points: Vec<&Map<String, Value>> = records
+        .iter()
+        .filter(|r| kind(r, "point") && r.get("accepted") == Some(&Value::Bool(true)))
+        .collect();
+    let counted = points
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.get("metric").and_then(Value::as_str),
+                Some("faas.invocations" | "faas.errors" | "faas.timeouts")
+            )
+        })
+        .map(|p| num(p, "value"))
+        .sum();
+    OtlpVolume {
+        requests_per_invocation: ok.len() as f64 / n,
+        wire_bytes_per_invocation: ok.iter().map(|r| num(r, "bytes")).sum::<f64>() / n,
+        billed_bytes_per_invocation: points.iter().map(|p| num(p, "billed_bytes")).sum::<f64>() / n,
+        invocations_counted: counted,
+    }
+}
+
+/// USD a month for OTLP at `billed_bytes_per_invocation` and `invocations`.
+pub fn otlp_monthly_cost(billed_bytes_per_invocation: f64, invocations: f64) -> f64 {
+    billed_bytes_per_invocation * invocations / 1e9 * OTEL_PRICE_PER_GB
+}
+
+/// The highest USD per GB at which OTLP costs at most `ceiling` a month at `invocations`.
+pub fn otlp_break_even_price(billed_bytes_per_invocation: f64, invocations: f64, ceiling: f64) -> f64 {
+    ceiling / (billed_bytes_per_invocation * invocations / 1e9)
+}
 
 /// What one run wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +206,35 @@ mod tests {
             v.aggregated_bytes_per_invocation,
             Some((AGGREGATE.len() + 1) as f64 / 3.0)
         );
+    }
+
+    #[test]
+    fn otlp_volume_from_the_receivers_records() {
+        let line = |v: Value| v.as_object().unwrap().clone();
+        let records = vec![
+            line(serde_json::json!({"kind": "request", "status": 200, "bytes": 300})),
+            line(serde_json::json!({"kind": "request", "status": 503, "bytes": 300})),
+            line(
+                serde_json::json!({"kind": "point", "accepted": true, "metric": "faas.invocations", "value": 3, "billed_bytes": 100}),
+            ),
+            line(
+                serde_json::json!({"kind": "point", "accepted": true, "metric": "faas.errors", "value": 1, "billed_bytes": 100}),
+            ),
+            line(
+                serde_json::json!({"kind": "point", "accepted": false, "metric": "faas.invocations", "value": 1, "billed_bytes": 100}),
+            ),
+            line(
+                serde_json::json!({"kind": "point", "accepted": true, "metric": "faas.invoke_duration", "count": 4, "billed_bytes": 200}),
+            ),
+        ];
+        let v = measure_otlp(&records, 4);
+        assert_eq!(v.requests_per_invocation, 0.25);
+        assert_eq!(v.wire_bytes_per_invocation, 75.0);
+        assert_eq!(v.billed_bytes_per_invocation, 100.0);
+        assert_eq!(v.invocations_counted, 4.0);
+        // 100 bytes an invocation, 100 million invocations: 10 GB.
+        assert!((otlp_monthly_cost(100.0, 1e8) - 10.0 * OTEL_PRICE_PER_GB).abs() < 1e-9);
+        assert!((otlp_break_even_price(100.0, 1e6, 0.29) - 2.9).abs() < 1e-9);
     }
 
     #[test]

@@ -220,6 +220,7 @@ template-check: $(VENV)/.installed layer
 	rm -rf .aws-sam
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build --build-in-source
 	test -x .aws-sam/build/LambdaLensLayer/extensions/lambda-lens
+	test -x .aws-sam/build/LambdaLensOtlpLayer/extensions/lambda-lens
 	test -x .aws-sam/build/SampleFunction/bootstrap
 	python3 scripts/layer.py zip .aws-sam/build/LambdaLensLayer/extensions/lambda-lens target/sam-layer.zip
 	python3 scripts/layer.py check target/sam-layer.zip x86_64
@@ -358,10 +359,10 @@ unit-tests: toolchain
 ## failures), the dependency checks, the layers and what the suites need, the short forms of make
 ## cost and make bench, then every test of the workspace with the ignored ones included
 ## (all-tests: make check's tests are among them, so they run once).
-test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium publish-test release-test cdk-test node-ric
-	@echo "make cost, short form (10 invocations a case, README untouched):"
+test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-check $(VENV)/.test-installed cargo-lambda-check cloudwatch-venv chromium publish-test release-test cdk-test node-ric otlp-receiver-check
+	@echo "make cost, short form (10 invocations a case, the OTLP rows too, README untouched):"
 	$(CARGO) run --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost -- \
-		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --invocations 10 > /dev/null
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --otlp-layer $(LAYERS)/x86_64-otlp --invocations 10 > /dev/null
 	@echo "make bench, short form (one round, no peers; checks that every figure is measured, judges no timing):"
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
@@ -379,6 +380,7 @@ all-tests:
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
 		LAMBDA_SANDBOX_NODE_RIC=$(abspath $(NODE_RIC)) \
 		LAMBDA_LENS_LAYER_PUT_METRIC_DATA=$(abspath $(LAYERS)/x86_64-put-metric-data) \
+		LAMBDA_LENS_LAYER_OTLP=$(abspath $(LAYERS)/x86_64-otlp) \
 		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast --workspace -- --include-ignored
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
@@ -428,11 +430,20 @@ clean:
 
 ## What lambda-lens costs its users: each output mode and metric set on the same workload in the
 ## sandbox, custom metrics and log bytes counted from what the extension wrote, priced beside
-## CloudWatch Lambda Insights; rewrites the README's cost table. A few seconds once built.
+## CloudWatch Lambda Insights, and the OTLP layer's exports as the OTLP test receiver got them
+## (the virtualenv of make cloudwatch-venv); rewrites the README's cost table. Seconds once built.
 .PHONY: cost
-cost: layer
+cost: layer cloudwatch-venv
+	$(MAKE) layer SINK=otlp
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-cost
-	timeout 300 target/release/lambda-lens-cost --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --readme README.md
+	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) timeout 300 target/release/lambda-lens-cost \
+		--bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) --otlp-layer $(LAYERS)/$(ARCH)-otlp --readme README.md
+
+## The OTLP test receiver's own tests (harness/otlp-receiver: requests signed with botocore,
+## each fault), in the virtualenv of make cloudwatch-venv.
+.PHONY: otlp-receiver-check
+otlp-receiver-check: cloudwatch-venv
+	cd harness/otlp-receiver && $(abspath $(CLOUDWATCH_VENV))/bin/python -m unittest -v 2>&1
 
 ## Every generated block of the documentation that is cheap to make (docs/README.md lists them
 ## all): the metric table of docs/metrics.md from the catalogue (the docs test, which then checks

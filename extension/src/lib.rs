@@ -50,7 +50,7 @@ pub use config::warn::log_config_warning;
 pub use config::{Config, ConfigWarning, SinkKind, Sinks, vars};
 pub use intake::Batch;
 pub use lifecycle::{ExtensionsApiError, RunError, crashed_part, run};
-pub use logging::{init_logging, log_logging_controls};
+pub use logging::{VERSION, init_logging, log_logging_controls, version_line};
 pub use metrics::{ARCHITECTURE, Group, MetricDef, Unit, catalogue};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use sink::{MemorySink, Sink, SinkHealth};

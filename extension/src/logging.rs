@@ -1,11 +1,11 @@
 //! The extension's own logs: `tracing` to stderr (Lambda sends it to the function's log group),
 //! plain text or JSON as `AWS_LAMBDA_LOG_FORMAT` says. Stdout is reserved for EMF.
 //!
-//! One line at start-up says what lambda-lens does about Lambda's logging controls
-//! ([`logging_controls_line`]). It is written around `tracing`, at the level Lambda filters at:
-//! under the JSON format Lambda drops lines below the application log level (class a for
-//! function logs, assumed for an extension's, class d), and `tracing` has no FATAL for the
-//! highest threshold.
+//! One line at start-up, the first, names the version ([`version_line`]) and says what
+//! lambda-lens does about Lambda's logging controls ([`logging_controls_message`]). It is
+//! written around `tracing`, at the level Lambda filters at: under the JSON format Lambda drops
+//! lines below the application log level (class a for function logs, assumed for an
+//! extension's, class d), and `tracing` has no FATAL for the highest threshold.
 
 use chrono::Utc;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -14,6 +14,26 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::warn::{above_tracing, write_line};
 use crate::config::{Config, LambdaLevel, SinkKind};
+
+/// The workspace's version, which every product of it carries (`[workspace.package]` in the
+/// workspace's `Cargo.toml`; `docs/releases.md` says what a version promises).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `lambda-lens 1.0.0 (x86_64; sinks: emf)`: what `lambda-lens --version` prints and the first
+/// log line begins with. The architecture is Lambda's name for it and the sinks built in say
+/// which variant of the layer this is, so one line from a log group names the build exactly.
+pub fn version_line() -> String {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let sinks: Vec<&str> = SinkKind::ALL
+        .iter()
+        .filter(|kind| kind.built_in())
+        .map(|kind| kind.name())
+        .collect();
+    format!("lambda-lens {VERSION} ({arch}; sinks: {})", sinks.join(", "))
+}
 
 /// Installs the global subscriber. Returns a warning when the filter text was not understood
 /// (the default, INFO, is used then).
@@ -58,16 +78,16 @@ pub fn log_logging_controls(config: &Config) {
     }
 }
 
-/// The start-up message about Lambda's logging controls: the format, the level Lambda filters at
-/// and the level every EMF line carries, and what to do where logs do not reach CloudWatch
-/// Logs. `None` when lambda-lens's own log is off.
+/// The start-up message: the [`version_line`], then Lambda's logging controls: the format, the
+/// level Lambda filters at and the level every EMF line carries, and what to do where logs do
+/// not reach CloudWatch Logs. `None` when lambda-lens's own log is off.
 pub(crate) fn logging_controls_message(config: &Config) -> Option<String> {
     let log = &config.log;
     if log.filter.trim().eq_ignore_ascii_case("off") {
         return None;
     }
     let level = log.application_level.name();
-    let mut message = String::from("Lambda logging controls: ");
+    let mut message = format!("{}. Lambda logging controls: ", version_line());
     if let Some(emf_level) = log.emf_level() {
         let source = if log.level_from_lambda {
             "AWS_LAMBDA_LOG_LEVEL"
@@ -165,6 +185,33 @@ mod tests {
     fn under_text_the_message_says_no_level_is_added() {
         let (message, _) = start_up(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]);
         assert!(message.contains("log format Text"), "{message}");
+    }
+
+    #[test]
+    fn the_line_begins_with_the_version_the_architecture_and_the_sinks() {
+        let line = version_line();
+        let arch = if cfg!(target_arch = "aarch64") {
+            "arm64"
+        } else {
+            "x86_64"
+        };
+        assert!(
+            line.starts_with(&format!(
+                "lambda-lens {} ({arch}; sinks: emf",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{line}"
+        );
+        assert_eq!(
+            line.contains("put-metric-data"),
+            cfg!(feature = "put-metric-data"),
+            "{line}"
+        );
+        let (message, _) = start_up(&[]);
+        assert!(
+            message.starts_with(&format!("{line}. Lambda logging controls: ")),
+            "{message}"
+        );
     }
 
     #[test]

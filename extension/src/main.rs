@@ -7,16 +7,27 @@ use std::process::ExitCode;
 const PANICKED: u8 = 101;
 
 fn main() -> ExitCode {
+    // Lambda starts an extension without arguments (class d: the Extensions API documents none),
+    // so `--version` is for a person or a scanner looking at the layer's file. Any other
+    // argument is ignored: nothing given on a command line may keep the extension from running.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "--version" || arg == "-V")
+    {
+        return print_version();
+    }
     let (config, warnings) = lambda_lens::Config::from_env();
+    let logging_warning = lambda_lens::init_logging(&config);
+    // The first line: the version, then what lambda-lens does about Lambda's logging controls,
+    // at a level Lambda's filter keeps.
+    lambda_lens::log_logging_controls(&config);
     // Warnings about the configuration at a level Lambda's filter keeps.
-    if let Some(warning) = lambda_lens::init_logging(&config) {
+    if let Some(warning) = logging_warning {
         lambda_lens::log_config_warning(&config, &warning);
     }
     for warning in warnings {
         lambda_lens::log_config_warning(&config, &warning.to_string());
     }
-    // What lambda-lens does about Lambda's logging controls, at a level Lambda's filter keeps.
-    lambda_lens::log_logging_controls(&config);
     // A panic anywhere (a task, a dependency) is logged as an error line in the extension's log
     // format, naming the part that crashed; it ends the process with a failure, never with 0 or
     // a hang. The release build aborts on panic (`panic = "abort"`: no unwinding code or tables,
@@ -53,5 +64,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => ExitCode::from(PANICKED),
+    }
+}
+
+/// `lambda-lens --version`: the version line on stdout, as command-line tools print it. Only
+/// here, outside Lambda, does anything but the stdout sink write to stdout.
+fn print_version() -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{}", lambda_lens::version_line()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }

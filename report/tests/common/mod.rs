@@ -103,5 +103,6 @@ pub(crate) fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 pub(crate) mod browser;
+pub(crate) mod ministack;
 pub(crate) mod proxy;
 pub(crate) mod seed;

@@ -530,7 +530,8 @@ bench: layer bench-peers
 ## The release (docs/releases.md): every layer zip of RELEASE_SINKS for both architectures, named
 ## lambda-lens-VERSION-SINK-ARCH.zip, a CycloneDX SBOM of each binary (cargo-cyclonedx, pinned)
 ## and SHA256SUMS, in dist/ (scripts/release.py). It refuses a tree with uncommitted changes
-## unless RELEASE_ALLOW_DIRTY=1. Minutes on a fresh checkout (eight builds), seconds once built.
+## unless RELEASE_ALLOW_DIRTY=1. Minutes on a fresh checkout (a build per variant and architecture),
+## seconds once built.
 CYCLONEDX_VERSION := 0.5.9
 CYCLONEDX := target/tools/bin/cargo-cyclonedx
 $(CYCLONEDX):
@@ -541,7 +542,7 @@ AUDIT_INFO_VERSION := 0.5.4
 AUDIT_INFO := target/tools/bin/rust-audit-info
 $(AUDIT_INFO):
 	$(CARGO) install --quiet --locked --version $(AUDIT_INFO_VERSION) --root target/tools rust-audit-info
-RELEASE_SINKS ?= emf put-metric-data
+RELEASE_SINKS ?= emf put-metric-data otlp
 RELEASE_ARCHS ?= x86_64 arm64
 DIST ?= dist
 .PHONY: release release-info release-test release-repro

@@ -36,11 +36,14 @@ fn expected_line() -> String {
     } else {
         "x86_64"
     };
-    let sinks = if cfg!(feature = "put-metric-data") {
-        "emf, put-metric-data"
-    } else {
-        "emf"
-    };
+    let mut sinks = vec!["emf"];
+    if cfg!(feature = "put-metric-data") {
+        sinks.push("put-metric-data");
+    }
+    if cfg!(feature = "otlp") {
+        sinks.push("otlp");
+    }
+    let sinks = sinks.join(", ");
     format!("lambda-lens {} ({arch}; sinks: {sinks}", workspace_version())
 }
 

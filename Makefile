@@ -188,7 +188,7 @@ $(PUBLISH_VENV)/.installed: requirements-publish.txt
 	touch $@
 
 ## make publish REGIONS="eu-west-1 us-east-1" [PRINCIPAL='*' | PRINCIPAL=<account> | ORG=o-...]
-## [VARIANTS="default put-metric-data"]: each variant's layer for both architectures in each
+## [VARIANTS="emf put-metric-data"] (the SINK values; otlp too): each one's layer for both architectures in each
 ## region (scripts/publish.py; AWS_ENDPOINT_URL and the usual credentials honoured), a version
 ## holding the same bytes reused, lambda:GetLayerVersion granted to PRINCIPAL or ORG (nobody by
 ## default), and the ARNs in dist/layers.json. The zips are make release's (dist/) for this
@@ -196,12 +196,13 @@ $(PUBLISH_VENV)/.installed: requirements-publish.txt
 REGIONS ?=
 PRINCIPAL ?=
 ORG ?=
-VARIANTS ?= default put-metric-data
+VARIANTS ?= emf put-metric-data
 PUBLISH_DIST ?= dist
 .PHONY: publish publish-test
 publish: $(PUBLISH_VENV)/.installed
 	@$(PUBLISH_VENV)/bin/python scripts/publish.py --zips-in-dist --dist $(PUBLISH_DIST) --variants "$(VARIANTS)" \
-		|| $(MAKE) layers $(if $(filter put-metric-data,$(VARIANTS)),layers-put-metric-data)
+		|| for sink in $(VARIANTS); do for arch in x86_64 arm64; do \
+			$(MAKE) --no-print-directory layer ARCH=$$arch SINK=$$sink || exit 1; done; done
 	$(PUBLISH_VENV)/bin/python scripts/publish.py --regions "$(REGIONS)" --principal "$(PRINCIPAL)" --org "$(ORG)" \
 		--variants "$(VARIANTS)" --dist $(PUBLISH_DIST)
 

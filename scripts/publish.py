@@ -3,9 +3,9 @@
 
 `make publish REGIONS="eu-west-1 us-east-1" [PRINCIPAL=* | PRINCIPAL=<account> | ORG=o-...]` runs
 it in the virtualenv the Makefile makes (boto3 pinned in requirements-publish.txt). For each
-region, each variant (default: the default layer and the put-metric-data one) and each
-architecture, it publishes the layer's zip as `lambda-lens-<arch>` (the default variant) or
-`lambda-lens-<variant>-<arch>`, unless a version of that layer already holds the same bytes;
+region, each variant (the Makefile's SINK: emf, the default layer, and the networked
+put-metric-data and otlp; emf and put-metric-data unless told) and each architecture, it
+publishes the layer's zip as `lambda-lens-<arch>` (emf) or `lambda-lens-<variant>-<arch>`, unless a version of that layer already holds the same bytes;
 then it grants `lambda:GetLayerVersion` to the principal or organisation given (nobody else by
 default), and records the version's ARN in the manifest:
 
@@ -32,9 +32,12 @@ import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHITECTURES = ("x86_64", "arm64")
-# The variants `make release` and `make layers` build: the default (EMF only) and the networked
-# put-metric-data one. A variant's name is also its suffix in target/layers and in dist/.
-VARIANTS = ("default", "put-metric-data")
+# The layer variants, by the Makefile's SINK: emf (the default layer, EMF only) and the networked
+# put-metric-data and otlp. A variant's name is its part of the zip's name in target/layers and
+# dist/; the layer name leaves out emf's.
+VARIANTS = ("emf", "put-metric-data", "otlp")
+# What a run publishes unless told: what `make release` packages by default.
+DEFAULT_VARIANTS = ("emf", "put-metric-data")
 LICENSE = "Apache-2.0"
 # The IAM actions publishing needs, each named in the error when it is refused.
 ACTIONS = {
@@ -65,7 +68,7 @@ def workspace_version(root=ROOT):
 
 def layer_name(variant, arch):
     """The published layer's name; Lambda's layer names allow letters, digits, - and _ (a)."""
-    return f"lambda-lens-{arch}" if variant == "default" else f"lambda-lens-{variant}-{arch}"
+    return f"lambda-lens-{arch}" if variant == "emf" else f"lambda-lens-{variant}-{arch}"
 
 
 def manifest_key(variant, arch):
@@ -73,16 +76,13 @@ def manifest_key(variant, arch):
 
 
 def release_zips(dist, version, variant, arch):
-    """Where `make release` puts this variant's zip for `version`."""
-    names = [f"lambda-lens-{version}-{variant}-{arch}.zip"]
-    if variant == "default":
-        names.append(f"lambda-lens-{version}-{arch}.zip")
-    return [os.path.join(dist, n) for n in names]
+    """Where `make release` puts this variant's zip for `version` (scripts/release.py's name)."""
+    return [os.path.join(dist, f"lambda-lens-{version}-{variant}-{arch}.zip")]
 
 
 def built_zip(layers, variant, arch):
     """Where `make layer ARCH=arch SINK=variant` puts its zip."""
-    suffix = "" if variant == "default" else f"-{variant}"
+    suffix = "" if variant == "emf" else f"-{variant}"
     return os.path.join(layers, f"lambda-lens-layer-{arch}{suffix}.zip")
 
 
@@ -97,7 +97,7 @@ def find_zip(dist, layers, version, variant, arch):
     raise PublishError(
         f"no zip of the {variant} layer for {arch}: neither {release_zips(dist, version, variant, arch)[0]} "
         f"(make release) nor {path} (make layer ARCH={arch}"
-        f"{'' if variant == 'default' else ' SINK=' + variant}); make publish builds them when dist/ lacks them")
+        f"{'' if variant == 'emf' else ' SINK=' + variant}); make publish builds them when dist/ lacks them")
 
 
 def zips_in_dist(dist, version, variants):
@@ -305,7 +305,7 @@ def run(args, session, out=sys.stdout):
         for (variant, arch), (path, data, sha) in zips.items():
             name = layer_name(variant, arch)
             description = (f"lambda-lens {version}: per-invocation metrics from the Lambda Telemetry API "
-                           f"({'EMF' if variant == 'default' else variant} variant, {arch})")
+                           f"({variant} variant, {arch})")
             layer, new = api.publish(name, data, sha, description, arch)
             arn = layer["LayerVersionArn"]
             print(f"{region} {name}: {'published' if new else 'unchanged,'} version {layer['Version']}"
@@ -326,7 +326,8 @@ def parse(argv):
     p.add_argument("--regions", default="", help='space-separated regions, "eu-west-1 us-east-1"')
     p.add_argument("--principal", default=None, help="* or an account id: who may use the layers")
     p.add_argument("--org", default=None, help="an organisation id, o-...: its accounts may use the layers")
-    p.add_argument("--variants", default=" ".join(VARIANTS), help="space-separated: default put-metric-data")
+    p.add_argument("--variants", default=" ".join(DEFAULT_VARIANTS),
+                   help=f"space-separated, of {' '.join(VARIANTS)} (default: {' '.join(DEFAULT_VARIANTS)})")
     p.add_argument("--archs", default=" ".join(ARCHITECTURES), help="space-separated: x86_64 arm64")
     p.add_argument("--version", default=None, help="the version to publish (default: the workspace's)")
     p.add_argument("--dist", default=os.path.join(ROOT, "dist"), help="where make release put the zips")

@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import http.server
 import io
+import itertools
 import json
 import os
 import shutil
@@ -141,7 +142,7 @@ def sha(data):
 
 class Publish(unittest.TestCase):
     api = None
-    accounts = iter(range(111111111111, 999999999999, 111111111111))
+    accounts = itertools.count(210000000001, 1111)  # one account per test
 
     @classmethod
     def setUpClass(cls):
@@ -158,7 +159,7 @@ class Publish(unittest.TestCase):
         self.dist = os.path.join(self.dir, "dist")
         os.makedirs(self.dist)
         self.zips = {}
-        for variant in publish.VARIANTS:
+        for variant in publish.DEFAULT_VARIANTS:
             for arch in publish.ARCHITECTURES:
                 self.write_zip(variant, arch, f"{variant} {arch} build 1")
 
@@ -221,7 +222,7 @@ class Publish(unittest.TestCase):
                 versions = self.client(region).list_layer_versions(LayerName=f"lambda-lens-{key}")["LayerVersions"]
                 self.assertEqual([v["Version"] for v in versions], [1], (region, key))
         # New bytes for one layer: that one gets version 2, in each region; the others stay.
-        self.write_zip("default", "arm64", "default arm64 build 2")
+        self.write_zip("emf", "arm64", "emf arm64 build 2")
         changed = self.publish("--regions", "eu-west-1 us-east-1")
         self.assertEqual(changed.returncode, 0, changed.stderr)
         for region in ("eu-west-1", "us-east-1"):
@@ -258,7 +259,7 @@ class Publish(unittest.TestCase):
             self.assertEqual(statement["Principal"], "*")
             self.assertEqual(statement["Condition"], {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}})
 
-        account = self.publish("--regions", "eu-west-2", "--principal", "123456789012", "--variants", "default")
+        account = self.publish("--regions", "eu-west-2", "--principal", "123456789012", "--variants", "emf")
         self.assertEqual(account.returncode, 0, account.stderr)
         [statement] = self.policy("eu-west-2", "arm64")
         self.assertEqual(statement["Principal"], {"AWS": "arn:aws:iam::123456789012:root"})
@@ -270,6 +271,20 @@ class Publish(unittest.TestCase):
         bad = self.publish("--regions", "eu-west-1", "--org", "my-org")
         self.assertEqual(bad.returncode, 1)
         self.assertIn("ORG='my-org' is not an organisation id", bad.stderr)
+
+    def test_the_otlp_variant_when_asked_and_an_unknown_variant_refused(self):
+        for arch in publish.ARCHITECTURES:
+            self.write_zip("otlp", arch, f"otlp {arch} build 1")
+        run = self.publish("--regions", "eu-west-1", "--variants", "otlp")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        layers = self.manifest()[VERSION]["eu-west-1"]
+        self.assertEqual(sorted(layers), ["otlp-arm64", "otlp-x86_64"])
+        self.assertTrue(layers["otlp-arm64"].endswith(":layer:lambda-lens-otlp-arm64:1"))
+        got = self.client("eu-west-1").get_layer_version_by_arn(Arn=layers["otlp-x86_64"])
+        self.assertEqual(got["Content"]["CodeSha256"], sha(self.zips["otlp-x86_64"]))
+        bad = self.publish("--regions", "eu-west-1", "--variants", "default")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("unknown variant 'default': VARIANTS takes emf, put-metric-data, otlp", bad.stderr)
 
     def test_an_unknown_region_is_refused_before_anything_is_published(self):
         run = self.publish("--regions", "eu-west-1 eu-nowhere-1")
@@ -353,7 +368,8 @@ class Zips(unittest.TestCase):
         self.assertFalse(publish.zips_in_dist(dist, "1.2.4", ["put-metric-data"]))
 
     def test_layer_names_and_the_digest_lambda_reports(self):
-        self.assertEqual(publish.layer_name("default", "x86_64"), "lambda-lens-x86_64")
+        self.assertEqual(publish.layer_name("emf", "x86_64"), "lambda-lens-x86_64")
+        self.assertEqual(publish.layer_name("otlp", "x86_64"), "lambda-lens-otlp-x86_64")
         self.assertEqual(publish.layer_name("put-metric-data", "arm64"), "lambda-lens-put-metric-data-arm64")
         # Lambda's CodeSha256 is base64 of the digest, not hex.
         self.assertEqual(publish.code_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")

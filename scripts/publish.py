@@ -201,7 +201,14 @@ class Region:
         marker = None
         while True:
             params = {"LayerName": name, **({"Marker": marker} if marker else {})}
-            page = self.call("ListLayerVersions", f"listing the versions of {name}", **params)
+            try:
+                page = self.call("ListLayerVersions", f"listing the versions of {name}", **params)
+            except PublishError as e:
+                # (d) a layer never published is listed as no versions (ministack does so); should
+                # Lambda answer ResourceNotFoundException instead, that means the same.
+                if "ResourceNotFoundException" in str(e):
+                    return None
+                raise
             for item in page.get("LayerVersions", []):
                 got = self.call("GetLayerVersion", f"reading {item['LayerVersionArn']}",
                                 LayerName=name, VersionNumber=item["Version"])

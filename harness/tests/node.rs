@@ -252,7 +252,10 @@ fn an_es_module_handler_succeeds_throws_and_times_out_under_aws_lambda_ric() {
     // aws-lambda-ric posts the error without Lambda-Runtime-Function-Error-Type (its C++ client's
     // post_failure sends none), so Lambda's rule gives Runtime.Unknown, as the REPORT line says.
     assert_eq!(doc["ErrorType"], "Runtime.Unknown");
-    assert!(report_line.ends_with("\tError Type: Runtime.Unknown"), "{report_line}");
+    assert!(
+        report_line.ends_with("\tError Type: Runtime.Unknown"),
+        "{report_line}"
+    );
     assert_eq!(doc["Errors"], 1.0);
     assert_eq!(doc["Timeouts"], 0.0);
     assert!(doc["Duration"].as_f64().unwrap() > 0.0, "{doc}");

@@ -7,6 +7,7 @@ export {
   LayerManifestOptions,
   LayersManifest,
   LayerRequest,
+  LayerVariant,
   BoundLayer,
 } from './layer';
 export { CATALOGUE, CatalogueMetric, MetricGroup, MetricSelection, selectMetrics } from './catalogue';

@@ -12,7 +12,10 @@ import { LambdaLensArchitecture, LambdaLensLayer } from './layer';
 /** Where lambda-lens sends the metrics (`LAMBDA_LENS_SINK`). */
 export type LambdaLensSink = 'emf' | 'put-metric-data' | 'otlp';
 
-/** The sinks that send over the network: they need the networked layer and `cloudwatch:PutMetricData`. */
+/**
+ * The sinks that send over the network, each built into a layer variant of its own name
+ * (`make layer SINK=<sink>`, published as `lambda-lens-<sink>-<arch>`); no variant has both.
+ */
 export const NETWORKED_SINKS: readonly LambdaLensSink[] = ['put-metric-data', 'otlp'];
 
 const SINKS: readonly LambdaLensSink[] = ['emf', ...NETWORKED_SINKS];
@@ -44,11 +47,17 @@ export interface LambdaLensProps {
   /** `LAMBDA_LENS_NAMESPACE`. @default 'LambdaLens' */
   readonly namespace?: string;
   /**
-   * `LAMBDA_LENS_SINK`: one sink or several. A networked sink (put-metric-data, otlp) needs the
-   * networked layer, and grants each function's role `cloudwatch:PutMetricData` for the namespace only.
+   * `LAMBDA_LENS_SINK`: one sink or several (emf with one of the others). put-metric-data and
+   * otlp each need their layer variant; put-metric-data grants each function's role
+   * `cloudwatch:PutMetricData` for the namespace only, otlp to CloudWatch's endpoint (no
+   * `otlpEndpoint`) grants it with no namespace condition, otlp elsewhere grants nothing.
    * @default 'emf'
    */
   readonly sink?: LambdaLensSink | LambdaLensSink[];
+  /** With otlp: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`. @default - the region's CloudWatch OTLP endpoint, signed with SigV4 */
+  readonly otlpEndpoint?: string;
+  /** With otlp: `OTEL_EXPORTER_OTLP_HEADERS` (key=value pairs; visible in the template: prefer a secret-free auth). @default - none */
+  readonly otlpHeaders?: string;
   /** `LAMBDA_LENS_METRICS` (names, groups, `default`, `all`, `-` removes). @default 'default,LogsDroppedRecords' */
   readonly metrics?: string | string[];
   /** `LAMBDA_LENS_DIMENSIONS`, as dimension sets of keys. @default - the extension's: [['FunctionName']] */
@@ -116,7 +125,7 @@ export class LambdaLens extends Construct {
   readonly dashboards: cloudwatch.Dashboard[] = [];
   /** The fleet dashboard, with `fleetDashboard: true`. */
   readonly fleetDashboard?: cloudwatch.Dashboard;
-  /** The PutMetricData policy, with a networked sink. */
+  /** The `cloudwatch:PutMetricData` policy: with put-metric-data, or otlp to CloudWatch's endpoint. */
   readonly putMetricDataPolicy?: iam.Policy;
   private readonly alarmsByFunction = new Map<lambda.IFunction, LambdaLensAlarms>();
 
@@ -142,7 +151,19 @@ export class LambdaLens extends Construct {
       throw new Error(`lambda-lens: \`sink\` is empty: give one or more of ${SINKS.join(', ')}.`);
     }
     this.sink = [...new Set(sinks)].join(',');
-    const networked = sinks.some((s) => NETWORKED_SINKS.includes(s));
+    const variants = NETWORKED_SINKS.filter((s) => sinks.includes(s));
+    if (variants.length > 1) {
+      throw new Error(
+        `lambda-lens: the sinks ${variants.join(' and ')} are in different layer variants, and a function has one: ` +
+          'choose one of them (each with emf if you like).',
+      );
+    }
+    const variant = variants[0] ?? 'default';
+    const putMetricData = variant === 'put-metric-data';
+    const cloudWatchOtlp = variant === 'otlp' && props.otlpEndpoint === undefined;
+    if ((props.otlpEndpoint !== undefined || props.otlpHeaders !== undefined) && variant !== 'otlp') {
+      throw new Error('lambda-lens: `otlpEndpoint` and `otlpHeaders` are for the otlp sink, which `sink` does not name.');
+    }
 
     const metrics = Array.isArray(props.metrics) ? props.metrics.join(',') : (props.metrics ?? DEFAULT_METRICS);
     const selection = selectMetrics(metrics);
@@ -178,6 +199,12 @@ export class LambdaLens extends Construct {
     if (props.output !== undefined) {
       environment.LAMBDA_LENS_OUTPUT = props.output;
     }
+    if (props.otlpEndpoint !== undefined) {
+      environment.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = props.otlpEndpoint;
+    }
+    if (props.otlpHeaders !== undefined) {
+      environment.OTEL_EXPORTER_OTLP_HEADERS = props.otlpHeaders;
+    }
     Object.assign(environment, props.environment ?? {});
 
     const wantDashboard = props.dashboard ?? true;
@@ -189,6 +216,13 @@ export class LambdaLens extends Construct {
       ...(wantFleet ? FLEET_METRICS : []),
     ]);
     const unselected = [...read].filter((name) => !selection.metrics.has(name));
+    if (!sinks.includes('emf') && !putMetricData && (wantDashboard || wantAlarms)) {
+      this.warn(
+        'otlp-only',
+        "the dashboards and alarms read the namespace's CloudWatch metrics, which the otlp sink alone does not write: " +
+          "they would be empty (sink: ['emf', 'otlp'] keeps them; OTel metrics are queried with PromQL).",
+      );
+    }
     if (unselected.length > 0) {
       this.warn(
         'metrics',
@@ -205,16 +239,16 @@ export class LambdaLens extends Construct {
       let layer = layers.get(architecture);
       if (layer === undefined) {
         // One layer per architecture: the first function of each names it in the source's errors.
-        layer = props.layer.bind(this, { architecture, networked, functionPath: fn.node.path }).layer;
+        layer = props.layer.bind(this, { architecture, variant, functionPath: fn.node.path }).layer;
         layers.set(architecture, layer);
       }
       target.addLayers(layer);
       for (const [key, value] of Object.entries(environment)) {
         target.addEnvironment(key, value);
       }
-      if (networked) {
+      if (putMetricData || cloudWatchOtlp) {
         if (fn.role === undefined) {
-          throw new Error(`lambda-lens: ${fn.node.path} has no role to grant cloudwatch:PutMetricData to, which its networked sink needs.`);
+          throw new Error(`lambda-lens: ${fn.node.path} has no role to grant cloudwatch:PutMetricData to, which its ${variant} sink needs.`);
         }
         roles.set(fn.role.node.path, fn.role);
       }
@@ -232,15 +266,18 @@ export class LambdaLens extends Construct {
     }
     this.layers = layers;
 
-    if (networked) {
-      // Only that one action, for this namespace only, as template.yaml grants it. Until the policy
-      // is attached, a refused request is written as EMF instead (the extension's fallback).
-      const policy = new iam.Policy(this, 'PutMetricData', {
+    if (putMetricData || cloudWatchOtlp) {
+      // Only that one action, as template.yaml grants it: for put-metric-data, for this namespace
+      // only; for OTLP to CloudWatch's endpoint, with no condition, since a cloudwatch:namespace
+      // condition denies OTLP ingest (its requests carry no namespace: (a) CloudWatch user guide,
+      // "Using condition keys to limit access to CloudWatch namespaces"). Until the policy is
+      // attached, a refused request is written as EMF instead (the extension's fallback).
+      const policy = new iam.Policy(this, putMetricData ? 'PutMetricData' : 'Otlp', {
         statements: [
           new iam.PolicyStatement({
             actions: ['cloudwatch:PutMetricData'],
             resources: ['*'],
-            conditions: { StringEquals: { 'cloudwatch:namespace': this.namespace } },
+            conditions: putMetricData ? { StringEquals: { 'cloudwatch:namespace': this.namespace } } : undefined,
           }),
         ],
       });
@@ -250,8 +287,10 @@ export class LambdaLens extends Construct {
       Validations.of(policy).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'cloudwatch:PutMetricData has no resource-level permission (IAM: actions, resources and condition keys for ' +
-          'CloudWatch, (a)); the statement is scoped by the cloudwatch:namespace condition to lambda-lens\'s namespace only.',
+          'cloudwatch:PutMetricData has no resource-level permission (IAM: actions, resources and condition keys for CloudWatch, (a)), ' +
+          (putMetricData
+            ? "so its resource is *; the cloudwatch:namespace condition scopes it to lambda-lens's namespace only."
+            : 'so its resource is *; OTLP ingest is refused under a cloudwatch:namespace condition, so it has none.'),
       });
       this.putMetricDataPolicy = policy;
     }

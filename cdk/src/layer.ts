@@ -10,11 +10,18 @@ export type LambdaLensArchitecture = 'x86_64' | 'arm64';
 
 export const ARCHITECTURES: readonly LambdaLensArchitecture[] = ['x86_64', 'arm64'];
 
-/** What a function needs of the layer: its architecture, and whether its sink is networked. */
+/**
+ * A layer variant: `default` (EMF only; the layer `lambda-lens-<arch>`) or the name of the sink
+ * a variant adds (`put-metric-data`, `otlp`; the layer `lambda-lens-<variant>-<arch>`). Every
+ * variant writes EMF too.
+ */
+export type LayerVariant = string;
+
+/** What a function needs of the layer: its architecture, and the variant its sink needs. */
 export interface LayerRequest {
   readonly architecture: LambdaLensArchitecture;
-  /** The sink sends over the network (put-metric-data, otlp): the default layer has no such sink. */
-  readonly networked: boolean;
+  /** The variant the sink needs: `default` when any layer will do (the EMF sink). */
+  readonly variant: LayerVariant;
   /** The function it is for, named in errors. */
   readonly functionPath: string;
 }
@@ -35,10 +42,10 @@ export interface LayerArnOptions {
    */
   readonly architecture?: LambdaLensArchitecture;
   /**
-   * Whether the layer is a networked variant (has the put-metric-data and OTLP sinks).
-   * @default - read from the layer name (`lambda-lens-<variant>-<arch>` is networked); unknown otherwise
+   * The layer's variant (`default`, `put-metric-data`, `otlp`).
+   * @default - read from the layer name (`lambda-lens-<variant>-<arch>`); unknown otherwise, and then not checked
    */
-  readonly networked?: boolean;
+  readonly variant?: LayerVariant;
 }
 
 /** Options of `LambdaLensLayer.fromManifest`. */
@@ -48,9 +55,9 @@ export interface LayerManifestOptions {
   /** @default - the stack's region (which must then be set: `env: { region }`) */
   readonly region?: string;
   /**
-   * The layer variant: `default` (`lambda-lens-<arch>`) or a networked variant's name
-   * (`lambda-lens-<variant>-<arch>`).
-   * @default - `default`, or the one networked variant the manifest has when the sink is networked
+   * The layer variant: `default` (`lambda-lens-<arch>`) or a variant's name
+   * (`lambda-lens-<variant>-<arch>`: `put-metric-data`, `otlp`).
+   * @default - the variant the sink needs: `default` for emf, else the sink's (`put-metric-data`, `otlp`)
    */
   readonly variant?: string;
 }
@@ -60,7 +67,7 @@ export interface LayerAssetOptions {
   /**
    * With a folder of built layers (`target/layers`), the variant folder to use:
    * `<path>/<arch>-<variant>`.
-   * @default - `<path>/<arch>`, or the one `<path>/<arch>-*` folder when the sink is networked
+   * @default - the variant the sink needs: `<path>/<arch>` for emf, else `<path>/<arch>-<sink>`
    */
   readonly variant?: string;
 }
@@ -81,8 +88,8 @@ export abstract class LambdaLensLayer {
   }
 
   /** Published layer versions, one per architecture; a function of an architecture left out is an error. */
-  static fromArns(arns: { readonly x86_64?: string; readonly arm64?: string }, options: { readonly networked?: boolean } = {}): LambdaLensLayer {
-    return new ArnLayers({ perArchitecture: arns, networked: options.networked });
+  static fromArns(arns: { readonly x86_64?: string; readonly arm64?: string }, options: { readonly variant?: LayerVariant } = {}): LambdaLensLayer {
+    return new ArnLayers({ perArchitecture: arns, variant: options.variant });
   }
 
   /** The layer versions `make publish` wrote to `dist/layers.json` (a path, or the parsed JSON). */
@@ -126,12 +133,17 @@ function mismatch(request: LayerRequest, source: string, layerArchitecture: stri
   );
 }
 
-function notNetworked(request: LayerRequest, source: string): Error {
+function wrongVariant(request: LayerRequest, source: string, variant: LayerVariant): Error {
   return new Error(
-    `lambda-lens: the sink of ${request.functionPath} sends metrics over the network, but ${source} is the default ` +
-      'layer (EMF only: it would log one line and write EMF). Use the networked variant ' +
-      '(lambda-lens-<variant>-<arch>, `make layer SINK=...`), or the emf sink.',
+    `lambda-lens: the sink of ${request.functionPath} needs the ${request.variant} layer ` +
+      `(lambda-lens-${request.variant}-${request.architecture}, \`make layer SINK=${request.variant}\`), but ${source} is the ` +
+      `${variant} layer, which has no ${request.variant} sink (it would log one line and write EMF only).`,
   );
+}
+
+/** Whether a layer of `variant` serves the request (undefined: not known, so not checked). */
+function serves(request: LayerRequest, variant: LayerVariant | undefined): boolean {
+  return request.variant === 'default' || variant === undefined || variant === request.variant;
 }
 
 function importArn(scope: Construct, arn: string, request: LayerRequest): lambda.ILayerVersion {
@@ -151,7 +163,7 @@ class ArnLayers extends LambdaLensLayer {
     private readonly spec: {
       readonly single?: { readonly arn: string; readonly options: LayerArnOptions };
       readonly perArchitecture?: { readonly x86_64?: string; readonly arm64?: string };
-      readonly networked?: boolean;
+      readonly variant?: LayerVariant;
     },
   ) {
     super();
@@ -160,11 +172,11 @@ class ArnLayers extends LambdaLensLayer {
   bind(scope: Construct, request: LayerRequest): BoundLayer {
     let arn: string;
     let architecture: string | undefined;
-    let networked: boolean | undefined = this.spec.networked;
+    let variant: LayerVariant | undefined = this.spec.variant;
     if (this.spec.single !== undefined) {
       arn = this.spec.single.arn;
       architecture = this.spec.single.options.architecture;
-      networked = this.spec.single.options.networked;
+      variant = this.spec.single.options.variant;
     } else {
       const given = this.spec.perArchitecture?.[request.architecture];
       if (given === undefined) {
@@ -183,7 +195,7 @@ class ArnLayers extends LambdaLensLayer {
         throw new Error(`lambda-lens: the layer ${arn} is named for ${name[2]} but was given as ${architecture}.`);
       }
       architecture = name[2];
-      networked = networked ?? name[1] !== undefined;
+      variant = variant ?? name[1] ?? 'default';
     }
     if (architecture === undefined) {
       throw new Error(
@@ -194,8 +206,8 @@ class ArnLayers extends LambdaLensLayer {
     if (architecture !== request.architecture) {
       throw mismatch(request, arn, architecture);
     }
-    if (request.networked && networked === false) {
-      throw notNetworked(request, arn);
+    if (!serves(request, variant)) {
+      throw wrongVariant(request, arn, variant ?? 'default');
     }
     return { layer: importArn(scope, arn, request), source: arn };
   }
@@ -290,16 +302,12 @@ class ManifestLayers extends LambdaLensLayer {
     const candidates = arnsUnder(entry)
       .map((arn) => ({ arn, name: parseLayerArn(arn)?.name.match(ARN_NAME) }))
       .filter((c) => c.name && c.name[2] === request.architecture);
-    const wanted = this.options.variant;
-    let chosen: { arn: string }[];
-    if (wanted !== undefined) {
-      chosen = candidates.filter((c) => (wanted === 'default' ? c.name?.[1] === undefined : c.name?.[1] === wanted));
-    } else if (request.networked) {
-      chosen = candidates.filter((c) => c.name?.[1] !== undefined);
-    } else {
-      chosen = candidates.filter((c) => c.name?.[1] === undefined);
+    const wanted = this.options.variant ?? request.variant;
+    if (!serves(request, wanted)) {
+      throw wrongVariant(request, `the manifest's ${wanted} layer`, wanted);
     }
-    const what = `${wanted ?? (request.networked ? 'networked' : 'default')} ${request.architecture} layer`;
+    const chosen = candidates.filter((c) => (c.name?.[1] ?? 'default') === wanted);
+    const what = `${wanted} ${request.architecture} layer`;
     if (chosen.length === 0) {
       throw new Error(
         `lambda-lens: ${this.source} has no ${what} in ${region} for version ${version} ` +
@@ -363,40 +371,34 @@ class AssetLayers extends LambdaLensLayer {
     super();
   }
 
-  /** The layer folder or zip for the request, and whether it is known to be networked. */
-  private locate(request: LayerRequest): { location: string; networked: boolean | undefined } {
+  /** The layer folder or zip for the request, and its variant when its name says it. */
+  private locate(request: LayerRequest): { location: string; variant: LayerVariant | undefined } {
     if (!fs.existsSync(this.assetPath)) {
       throw new Error(`lambda-lens: the layer asset ${this.assetPath} does not exist: build it with \`make layer ARCH=${request.architecture}\`.`);
     }
     if (fs.statSync(this.assetPath).isFile() || fs.existsSync(path.join(this.assetPath, EXTENSION))) {
       // A folder or zip named as `make layer` names them says its variant.
       const named = path.basename(this.assetPath).match(/^(?:lambda-lens-layer-)?(?:x86_64|arm64)(?:-(.+?))?(?:\.zip)?$/);
-      return { location: this.assetPath, networked: named ? named[1] !== undefined : undefined };
+      return { location: this.assetPath, variant: named ? (named[1] ?? 'default') : undefined };
     }
     // A folder of layers, as `make layer` lays them out: <arch> and <arch>-<variant>.
     const arch = request.architecture;
-    if (this.options.variant !== undefined) {
-      const dir = this.options.variant === 'default' ? arch : `${arch}-${this.options.variant}`;
-      return { location: path.join(this.assetPath, dir), networked: this.options.variant !== 'default' };
+    const variant = this.options.variant ?? request.variant;
+    if (!serves(request, variant)) {
+      throw wrongVariant(request, `the ${variant} layer`, variant);
     }
-    if (!request.networked) {
-      return { location: path.join(this.assetPath, arch), networked: false };
-    }
-    const variants = fs
-      .readdirSync(this.assetPath)
-      .filter((d) => d.startsWith(`${arch}-`) && fs.existsSync(path.join(this.assetPath, d, EXTENSION)));
-    if (variants.length !== 1) {
+    const location = path.join(this.assetPath, variant === 'default' ? arch : `${arch}-${variant}`);
+    if (!fs.existsSync(location)) {
       throw new Error(
-        `lambda-lens: the sink of ${request.functionPath} needs a networked ${arch} layer, and ${this.assetPath} has ` +
-          `${variants.length === 0 ? 'none' : `several (${variants.join(', ')}); pass { variant }`}: ` +
-          `build it with \`make layer ARCH=${arch} SINK=put-metric-data\`.`,
+        `lambda-lens: ${request.functionPath} needs the ${variant} ${arch} layer, and ${location} does not exist: ` +
+          `build it with \`make layer ARCH=${arch}${variant === 'default' ? '' : ` SINK=${variant}`}\`.`,
       );
     }
-    return { location: path.join(this.assetPath, variants[0]), networked: true };
+    return { location, variant };
   }
 
   bind(scope: Construct, request: LayerRequest): BoundLayer {
-    const { location, networked } = this.locate(request);
+    const { location, variant } = this.locate(request);
     let head: Buffer;
     if (fs.existsSync(location) && fs.statSync(location).isFile()) {
       head = headFromZip(fs.readFileSync(location), location);
@@ -419,8 +421,8 @@ class AssetLayers extends LambdaLensLayer {
     if (found !== request.architecture) {
       throw mismatch(request, location, found);
     }
-    if (request.networked && networked === false) {
-      throw notNetworked(request, location);
+    if (!serves(request, variant)) {
+      throw wrongVariant(request, location, variant ?? 'default');
     }
     const layer = new lambda.LayerVersion(scope, `Layer-${request.architecture}`, {
       code: lambda.Code.fromAsset(location),

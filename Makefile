@@ -32,11 +32,12 @@ FEATURES := --features lambda-lens/put-metric-data
 SINK_SUFFIX := -put-metric-data
 LAYER_MAX_BYTES := 6000000
 else ifeq ($(SINK),otlp)
-# The OTLP variant (LAMBDA_LENS_SINK=otlp, or with emf): no AWS SDK, so far smaller than the
-# PutMetricData variant; its budget (zip, scripts/layer.py) is in BENCHMARKS.md's size table.
+# The OTLP variant (LAMBDA_LENS_SINK=otlp, alone or with emf): no AWS SDK, so about a third
+# smaller than the PutMetricData variant, which is why it is a variant of its own; its budget
+# (the executable's bytes, as scripts/layer.py checks) is 3.2 MB (BENCHMARKS.md's size table).
 FEATURES := --features lambda-lens/otlp
 SINK_SUFFIX := -otlp
-LAYER_MAX_BYTES := 3000000
+LAYER_MAX_BYTES := 3200000
 else
 $(error SINK must be emf, put-metric-data or otlp, not "$(SINK)")
 endif

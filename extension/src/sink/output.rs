@@ -55,12 +55,6 @@ impl OutputSink {
         self
     }
 
-    #[cfg(all(test, feature = "otlp"))]
-    pub(crate) fn with_otlp_sink(mut self, sink: OtlpSink) -> Self {
-        self.otlp = Some(sink);
-        self
-    }
-
     /// The sinks that take documents, in order.
     fn document_sinks(&mut self) -> impl Iterator<Item = &mut dyn DynDocuments> {
         let stdout = self.stdout.as_mut().map(|s| s as &mut dyn DynDocuments);

@@ -119,9 +119,6 @@ impl Client {
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
         let headers = request.headers_mut();
-        for (k, v) in &self.headers {
-            headers.append(k.clone(), v.clone());
-        }
         let content_type = if self.json {
             "application/json"
         } else {
@@ -142,8 +139,14 @@ impl Client {
         {
             headers.insert(http::header::HOST, host);
         }
+        // Signed before the configured headers are added: SigV4 needs only `host` and its own
+        // (class a), and the signer's trace log shows every header it signs, so a header's
+        // value (an API key) never reaches it.
         if let Some(signer) = &self.signer {
             sign(&mut request, &body, signer, now)?;
+        }
+        for (k, v) in &self.headers {
+            request.headers_mut().append(k.clone(), v.clone());
         }
         *request.body_mut() = Full::new(Bytes::from(body));
         Ok(request)

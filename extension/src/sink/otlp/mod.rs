@@ -399,6 +399,12 @@ impl Sink for OtlpSink {
 }
 
 impl OtlpSink {
+    /// Whether it writes its failed exports to stdout itself.
+    #[cfg(test)]
+    pub(crate) fn fallback_on(&self) -> bool {
+        self.settings.fallback
+    }
+
     /// A batch the sender could not take back into the window.
     fn restore(&mut self, batch: Batch) {
         let mut window = Window {
@@ -480,7 +486,14 @@ impl Sender {
         let (start_ms, end_ms) = window_times(batch.start_ms, batch.end_ms, now_ms);
         let series: Vec<&Series> = batch.series.iter().collect();
         let mut out = Vec::new();
-        split(&self.settings, &series, start_ms, end_ms, &mut out);
+        split(
+            &self.settings,
+            &series,
+            start_ms,
+            end_ms,
+            MAX_REQUEST_BYTES,
+            &mut out,
+        );
         out
     }
 
@@ -667,12 +680,14 @@ fn nanos(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
-/// Encodes `series` as one body, or splits them in two halves until each fits.
+/// Encodes `series` as one body, or splits them in two halves until each is at most `limit`
+/// bytes.
 fn split(
     settings: &OtlpSettings,
     series: &[&Series],
     start_ms: i64,
     end_ms: i64,
+    limit: usize,
     out: &mut Vec<(Vec<u8>, u64)>,
 ) {
     if series.is_empty() {
@@ -690,13 +705,13 @@ fn split(
     } else {
         encode::protobuf(&export)
     };
-    if body.len() <= MAX_REQUEST_BYTES || series.len() == 1 {
+    if body.len() <= limit || series.len() == 1 {
         out.push((body, series.len() as u64));
         return;
     }
     let (a, b) = series.split_at(series.len() / 2);
-    split(settings, a, start_ms, end_ms, out);
-    split(settings, b, start_ms, end_ms, out);
+    split(settings, a, start_ms, end_ms, limit, out);
+    split(settings, b, start_ms, end_ms, limit, out);
 }
 
 fn tail(last: &str) -> String {

@@ -126,6 +126,16 @@ impl PutMetricDataSink {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn fallback_on(&self) -> bool {
+        self.settings.fallback
+    }
+
+    #[cfg(test)]
+    pub(crate) fn queued_documents(&self) -> usize {
+        self.queued.len()
+    }
+
     /// The sender task, started at the first flush (not during init).
     fn sender(&mut self) -> &mpsc::Sender<Message> {
         let (tx, _) = self.sender.get_or_insert_with(|| {

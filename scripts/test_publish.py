@@ -238,9 +238,26 @@ class Publish(unittest.TestCase):
                                                             VersionNumber=version)["Policy"]
         return json.loads(text)["Statement"]
 
+    def readable_by(self, account, arn):
+        """Whether `account` may read the layer version (ministack evaluates the version's policy
+        for another account's GetLayerVersion, as Lambda does)."""
+        region = arn.split(":")[3]
+        try:
+            self.client(region, key=account).get_layer_version_by_arn(Arn=arn)
+            return True
+        except self.client(region).exceptions.ClientError as e:
+            self.assertEqual(e.response["Error"]["Code"], "AccessDeniedException")
+            return False
+
     def test_principal_and_org_grant_what_they_say_once(self):
+        private = self.publish("--regions", "eu-west-1")
+        self.assertEqual(private.returncode, 0, private.stderr)
+        arn = self.manifest()[VERSION]["eu-west-1"]["x86_64"]
+        self.assertTrue(self.readable_by(self.account, arn))
+        self.assertFalse(self.readable_by("999000000001", arn))
         run = self.publish("--regions", "eu-west-1", "--principal", "*")
         self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertTrue(self.readable_by("999000000001", arn))
         for key in KEYS:
             [statement] = self.policy("eu-west-1", key)
             self.assertEqual((statement["Principal"], statement["Action"], statement["Effect"]),
@@ -263,6 +280,9 @@ class Publish(unittest.TestCase):
         self.assertEqual(account.returncode, 0, account.stderr)
         [statement] = self.policy("eu-west-2", "arm64")
         self.assertEqual(statement["Principal"], {"AWS": "arn:aws:iam::123456789012:root"})
+        shared = self.manifest()[VERSION]["eu-west-2"]["arm64"]
+        self.assertTrue(self.readable_by("123456789012", shared))
+        self.assertFalse(self.readable_by("999000000001", shared))
 
     def test_an_org_with_an_account_principal_is_refused(self):
         run = self.publish("--regions", "eu-west-1", "--principal", "123456789012", "--org", "o-abcdef1234")

@@ -12,7 +12,9 @@
 4. the fleet dashboard (the dashboard of SEARCH expressions) is deployed only with
    FleetDashboard=true, off by default; every SEARCH expression has the one shape the fleet dashboard uses,
    `SORT(SEARCH('{Namespace,FunctionName} MetricName="M"', 'Stat'), FUNCTION, ORDER, N)`, with
-   a statistic, a SORT function and order CloudWatch knows, N within a search's 500 series, the
+   a statistic, a SORT function and order CloudWatch knows, the SORT function of the statistic's
+   sense (SUM of sums, MAX of maxima and percentiles, MIN, AVG) and DESC (the worst first), N
+   within a search's 500 series, the
    FunctionName schema lambda-lens publishes by default, and, in lambda-lens's namespace, a
    metric the catalogue publishes as a metric by default (the fleet's functions run with their
    own LAMBDA_LENS_METRICS, so a metric that is a log property by default would draw nothing);
@@ -91,6 +93,10 @@ SEARCH_SHAPE = re.compile(
 # documentation: the percentiles pNN and pNN.N besides these).
 SORT_FUNCTIONS = {"AVG", "MIN", "MAX", "SUM"}
 SORT_ORDERS = {"ASC", "DESC"}
+# The SORT function that ranks a SEARCH's series in the sense of its statistic: sums by their
+# total, maxima by their peak, minima by their low, averages by their mean, percentiles by their
+# highest; and the fleet's widgets keep the worst, the highest first (DESC).
+SORT_FOR_STATISTIC = {"Sum": "SUM", "SampleCount": "SUM", "Maximum": "MAX", "Minimum": "MIN", "Average": "AVG"}
 STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
 # A search expression returns at most 500 series, and its query may be at most 1024 characters.
 SEARCH_MAX_SERIES = 500
@@ -144,6 +150,12 @@ def search_problems(template):
             problems.append(f"{where}: SORT has no function {m['function']} ({', '.join(sorted(SORT_FUNCTIONS))})")
         if m["order"] not in SORT_ORDERS:
             problems.append(f"{where}: SORT has no order {m['order']} (ASC, DESC)")
+        sense = SORT_FOR_STATISTIC.get(stat, "MAX" if stat.startswith("p") else None)
+        if sense and m["function"] in SORT_FUNCTIONS and m["function"] != sense:
+            problems.append(f"{where}: SORT by {m['function']} of a SEARCH of the {stat} statistic: "
+                            f"it ranks by {sense}")
+        if m["order"] == "ASC":
+            problems.append(f"{where}: SORT ASC keeps the {m['limit']} lowest series, not the worst")
         if not 1 <= int(m["limit"]) <= SEARCH_MAX_SERIES:
             problems.append(f"{where}: SORT keeps {m['limit']} series; a search returns 1 to {SEARCH_MAX_SERIES}")
         if m["dims"] != ",FunctionName":
@@ -411,6 +423,10 @@ BROKEN = {
     "the fleet dashboard on by default": ("    Default: 'false'\n    AllowedValues: ['true', 'false']",
                                           "    Default: 'true'\n    AllowedValues: ['true', 'false']"),
     "a fleet SEARCH with an unknown statistic": ("\"', 'Maximum')", "\"', 'Max')"),
+    "a fleet SORT of a SEARCH of maxima by their sum": ("\"', 'Maximum'), MAX, DESC, 10)",
+                                                       "\"', 'Maximum'), SUM, DESC, 10)"),
+    "a fleet SORT of a SEARCH of sums by their mean": ("\"', 'Sum'), SUM, DESC, 10)", "\"', 'Sum'), AVG, DESC, 10)"),
+    "a fleet SORT keeping the lowest series": ("\"', 'Sum'), SUM, DESC, 10)", "\"', 'Sum'), SUM, ASC, 10)"),
 }
 
 

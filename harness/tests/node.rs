@@ -145,6 +145,9 @@ Resources:
       Runtime: nodejs22.x
       Handler: orders.handler
       Layers: [!Ref Shared, !Ref Lens]
+      Environment:
+        Variables:
+          NODE_OPTIONS: ''
 ",
             code = fixtures().join("function").display(),
             lens = lens.display(),
@@ -204,6 +207,16 @@ fn an_es_module_handler_succeeds_throws_and_times_out_under_aws_lambda_ric() {
         stderr.contains("warning: nodejs20.x is Node.js 20 on Lambda"),
         node_major() != 20,
         "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: nodejs20.x is deprecated on Lambda since 30 April 2026"),
+        "{stderr}"
+    );
+    // Lambda turns off require() of ES modules in its Node.js 20 runtime.
+    assert_eq!(
+        response["exec_argv"],
+        serde_json::json!(["--no-experimental-require-module"]),
+        "{stdout}"
     );
     let (report_line, request_id) = report(&stderr);
     assert_eq!(response["request_id"], request_id);
@@ -278,7 +291,7 @@ fn an_es_module_handler_succeeds_throws_and_times_out_under_aws_lambda_ric() {
 
 #[test]
 #[ignore = "needs the built layer and aws-lambda-ric (make node-ric): make test runs it"]
-fn a_commonjs_handler_requires_its_layers_module_through_node_path() {
+fn a_commonjs_handler_requires_its_layers_module_through_node_path_with_lambdas_node_flags() {
     let dir = scratch("node-cjs");
     let template = template(&dir);
     let (out, stdout, stderr) = invoke(&template, "Greeter", &dir, r#"{"name": "Ada"}"#);
@@ -287,6 +300,17 @@ fn a_commonjs_handler_requires_its_layers_module_through_node_path() {
     assert_eq!(response["greeting"], "Greetings from the layer, Ada!", "{stdout}");
     assert_eq!(response["module"], "commonjs");
     assert_eq!(response["execution_env"], "AWS_Lambda_nodejs22.x");
+    // Lambda's Node.js 22 runtime: no require() of ES modules, no module type detection.
+    assert_eq!(response["require_esm"], "ERR_REQUIRE_ESM", "{stdout}");
+    assert_eq!(
+        response["exec_argv"],
+        serde_json::json!([
+            "--no-experimental-require-module",
+            "--no-experimental-detect-module"
+        ]),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("is deprecated on Lambda"), "{stderr}");
     // nodejs22.x runs under the Node.js given; another major version is named.
     assert_eq!(
         stderr.contains(&format!(
@@ -301,6 +325,32 @@ fn a_commonjs_handler_requires_its_layers_module_through_node_path() {
     assert_eq!(doc["ColdStarts"], 1.0);
     assert_eq!(doc["Errors"], 0.0);
     assert_eq!(doc["RuntimeVersion"], "nodejs:22.sandbox");
+
+    // NODE_OPTIONS turns require() of ES modules back on: Lambda leaves its flag out.
+    let env_vars = dir.join("env.json");
+    std::fs::write(
+        &env_vars,
+        r#"{"Greeter": {"NODE_OPTIONS": "--experimental-require-module"}}"#,
+    )
+    .unwrap();
+    let event = dir.join("event.json");
+    let (out, stdout, stderr) = local_invoke(&[
+        "Greeter",
+        "-t",
+        path(&template),
+        "-e",
+        path(&event),
+        "-n",
+        path(&env_vars),
+    ]);
+    assert!(out.status.success(), "{stderr}");
+    let response: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(response["require_esm"], "loaded", "{stdout}");
+    assert_eq!(
+        response["exec_argv"],
+        serde_json::json!(["--no-experimental-detect-module"]),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

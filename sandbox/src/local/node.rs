@@ -43,9 +43,33 @@ pub(crate) struct NodeSetup {
     pub(crate) ric_version: String,
     /// The folder `npm ci` installed into: `LAMBDA_RUNTIME_DIR`, Lambda's `/var/runtime`.
     pub(crate) runtime_dir: PathBuf,
-    /// Set when the Node.js is not the runtime's version.
-    pub(crate) warning: Option<String>,
+    /// Set when the Node.js is not the runtime's version, or the runtime is deprecated.
+    pub(crate) warnings: Vec<String>,
+    /// The experimental features Lambda turns off for this runtime, as (flag that turns it off,
+    /// flag in `NODE_OPTIONS` that keeps it on), those this Node.js knows.
+    pub(crate) disabled: Vec<(&'static str, &'static str)>,
 }
+
+/// The experimental features of Node.js that Lambda turns off in its Node.js runtimes, unless
+/// `NODE_OPTIONS` has the flag that turns it back on, in which case Lambda leaves its own flag
+/// out (a: "Building Lambda functions with Node.js", its table of disabled features):
+/// `require` of ES modules in Node.js 20 and 22, and module type detection in Node.js 22.
+fn disabled_features(major: u32) -> &'static [(&'static str, &'static str)] {
+    const REQUIRE: (&str, &str) = (
+        "--no-experimental-require-module",
+        "--experimental-require-module",
+    );
+    const DETECT: (&str, &str) = ("--no-experimental-detect-module", "--experimental-detect-module");
+    match major {
+        20 => &[REQUIRE],
+        22 => &[REQUIRE, DETECT],
+        _ => &[],
+    }
+}
+
+/// Lambda's deprecation of `nodejs20.x` (a: the Node.js runtimes' table: deprecated on 30 April
+/// 2026, after which Lambda blocks creating and then updating functions with it).
+const DEPRECATED: &[(u32, &str)] = &[(20, "30 April 2026")];
 
 /// `nodejs22.x` → 22.
 pub(crate) fn major(runtime: &str) -> Option<u32> {
@@ -78,19 +102,31 @@ pub(crate) fn resolve(
         ))
     })?;
     let have = version_major(&node_version).unwrap_or(0);
-    let warning = if have == wanted {
-        None
-    } else if CURRENT.contains(&wanted) || have > wanted {
-        Some(format!(
+    let mut warnings = Vec::new();
+    if let Some((_, since)) = DEPRECATED.iter().find(|(m, _)| *m == wanted) {
+        warnings.push(format!(
+            "warning: {runtime} is deprecated on Lambda since {since}: Lambda no longer creates or updates functions with it (use nodejs22.x or nodejs24.x)"
+        ));
+    }
+    if have != wanted {
+        if !CURRENT.contains(&wanted) && have < wanted {
+            return Err(refuse(format!(
+                "{runtime} needs Node.js {wanted} or newer, and {} is Node.js {node_version}: give one with --node",
+                node.display()
+            )));
+        }
+        warnings.push(format!(
             "warning: {runtime} is Node.js {wanted} on Lambda; it runs here under Node.js {node_version} ({}), so what differs between the two versions can behave differently here (give a Node.js {wanted} with --node)",
             node.display()
-        ))
-    } else {
-        return Err(refuse(format!(
-            "{runtime} needs Node.js {wanted} or newer, and {} is Node.js {node_version}: give one with --node",
-            node.display()
-        )));
-    };
+        ));
+    }
+    // A flag this Node.js does not know would stop it at start: such a version has the feature
+    // off anyway (it came later, off by default).
+    let disabled = disabled_features(wanted)
+        .iter()
+        .copied()
+        .filter(|(flag, _)| knows(&node, flag))
+        .collect();
     let package = ric_folder.join(RIC_PACKAGE);
     let (entry, ric_version) = read_package(&package).map_err(|why| {
         refuse(format!(
@@ -116,7 +152,8 @@ pub(crate) fn resolve(
         entry,
         ric_version,
         runtime_dir: absolute(ric_folder),
-        warning,
+        warnings,
+        disabled,
     }))
 }
 
@@ -126,11 +163,19 @@ pub(crate) fn stage(
     setup: &NodeSetup,
     layers: &[(String, PathBuf)],
 ) -> Result<(), LocalError> {
-    let script = format!(
-        "#!/bin/sh\n# AWS's runtime interface client for Node.js runs the handler ($_HANDLER, resolved in the task root).\nexec {} {} \"$_HANDLER\"\n",
+    let mut script = String::from(
+        "#!/bin/sh\n# AWS's runtime interface client for Node.js runs the handler ($_HANDLER, resolved in the task root),\n# with the experimental features Lambda turns off unless NODE_OPTIONS turns them on.\nflags=\n",
+    );
+    for (off, on) in &setup.disabled {
+        script.push_str(&format!(
+            "case \" $NODE_OPTIONS \" in *\" {on} \"*) ;; *) flags=\"$flags {off}\" ;; esac\n"
+        ));
+    }
+    script.push_str(&format!(
+        "exec {} $flags {} \"$_HANDLER\"\n",
         shell_quote(&setup.node.display().to_string()),
         shell_quote(&setup.entry.display().to_string())
-    );
+    ));
     write_executable(&staged.bootstrap, &script)?;
     staged.env.push((
         "NODE_PATH".to_owned(),
@@ -148,9 +193,7 @@ pub(crate) fn stage(
         setup.node_version,
         setup.node.display()
     ));
-    if let Some(warning) = &setup.warning {
-        staged.notes.push(warning.clone());
-    }
+    staged.notes.extend(setup.warnings.iter().cloned());
     Ok(())
 }
 
@@ -207,6 +250,16 @@ fn probe(node: &Path) -> Result<(PathBuf, String), String> {
                 .unwrap_or_default()
         )),
     }
+}
+
+/// Whether `node` starts with `flag`.
+fn knows(node: &Path, flag: &str) -> bool {
+    std::process::Command::new(node)
+        .args([flag, "-e", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `v20.20.2` → 20.
@@ -304,12 +357,33 @@ mod tests {
         assert_eq!(same.node_version, "v20.20.2");
         assert_eq!(same.ric_version, "9.9.9");
         assert!(same.entry.ends_with("bin/index.mjs"));
-        assert!(same.warning.is_none());
-        let other = try_with("nodejs22.x", "v20.20.2", true).unwrap().unwrap();
-        let warning = other.warning.unwrap();
+        // nodejs20.x's only warning: its deprecation.
+        assert_eq!(same.warnings.len(), 1, "{:?}", same.warnings);
         assert!(
-            warning.contains("nodejs22.x is Node.js 22 on Lambda; it runs here under Node.js v20.20.2"),
-            "{warning}"
+            same.warnings[0].contains("nodejs20.x is deprecated on Lambda since 30 April 2026"),
+            "{:?}",
+            same.warnings
+        );
+        assert_eq!(
+            same.disabled,
+            [(
+                "--no-experimental-require-module",
+                "--experimental-require-module"
+            )]
+        );
+        let other = try_with("nodejs22.x", "v20.20.2", true).unwrap().unwrap();
+        assert_eq!(other.warnings.len(), 1, "{:?}", other.warnings);
+        assert!(
+            other.warnings[0]
+                .contains("nodejs22.x is Node.js 22 on Lambda; it runs here under Node.js v20.20.2"),
+            "{:?}",
+            other.warnings
+        );
+        assert_eq!(other.disabled.len(), 2);
+        let newest = try_with("nodejs24.x", "v24.1.0", true).unwrap().unwrap();
+        assert!(
+            newest.warnings.is_empty() && newest.disabled.is_empty(),
+            "{newest:?}"
         );
         // A newer name than Lambda offers today: only on a Node.js that new.
         let e = try_with("nodejs26.x", "v20.20.2", true).unwrap_err();
@@ -318,8 +392,8 @@ mod tests {
             try_with("nodejs26.x", "v26.1.0", true)
                 .unwrap()
                 .unwrap()
-                .warning
-                .is_none()
+                .warnings
+                .is_empty()
         );
         // Deprecated or never offered.
         for old in ["nodejs18.x", "nodejs16.x", "nodejs23.x"] {

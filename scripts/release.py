@@ -150,8 +150,10 @@ def sbom(cyclonedx, sources, triple, features, epoch, about):
     subprocess.run(command, check=True, env=env)
     with open(written) as f:
         text = f.read()
-    # Path crates are named by where the sources were: the same for every checkout.
-    text = text.replace(os.path.abspath(sources), SOURCE_ROOT)
+    # Path crates are named by where the sources were (cargo may give the path with its
+    # symbolic links resolved): the same name for every checkout.
+    for path in (os.path.realpath(sources), os.path.abspath(sources)):
+        text = text.replace(path, SOURCE_ROOT)
     doc = json.loads(text)
     properties = doc.setdefault("metadata", {}).setdefault("properties", [])
     properties += [{"name": f"lambda-lens:{k}", "value": v} for k, v in about.items()]

@@ -40,7 +40,7 @@ ENTRY = "extensions/lambda-lens"
 RELEASE_FILE = re.compile(r"^(lambda-lens-.+\.(zip|cdx\.json)|SHA256SUMS)$")
 # Where the SBOMs' sources are copied: cargo-cyclonedx writes beside every manifest of the
 # workspace, and the checkout's own tree is not the place for that.
-SBOM_SOURCES = "target/release/sbom-src"
+SBOM_SOURCES = "target/release-sbom-src"
 # What stands for the copy's path inside an SBOM (cargo-cyclonedx names path crates by it).
 SOURCE_ROOT = "/lambda-lens"
 
@@ -201,6 +201,9 @@ def release(args):
             f.write(document)
         written += [zip_name, f"{stem}.cdx.json"]
 
+    # The copy holds manifests: tools that walk the tree for them (cargo machete) should not
+    # find a second workspace there.
+    shutil.rmtree(SBOM_SOURCES, ignore_errors=True)
     with open(os.path.join(args.out, "SHA256SUMS"), "w") as f:
         for name in sorted(written):
             f.write(f"{sha256(os.path.join(args.out, name))}  {name}\n")

@@ -31,7 +31,7 @@ pub(crate) enum Labelled {
 }
 
 /// One OpenTelemetry metric made from one lambda-lens value.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Instrument {
     /// The catalogue name of the value it is made from.
     pub(crate) from: &'static str,
@@ -168,8 +168,8 @@ pub(crate) enum Point {
 /// One series: an instrument and its data-point attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Series {
-    /// Index in [`INSTRUMENTS`].
-    pub(crate) instrument: usize,
+    /// One of [`INSTRUMENTS`].
+    pub(crate) instrument: &'static Instrument,
     pub(crate) attributes: Vec<(&'static str, Value)>,
     pub(crate) point: Point,
 }
@@ -244,14 +244,13 @@ impl Window {
             values.push(("NetworkBytes", rx + tx));
         }
         for (name, value) in values {
-            let Some(index) = INSTRUMENTS.iter().position(|i| i.from == name) else {
+            let Some(instrument) = INSTRUMENTS.iter().find(|i| i.from == name) else {
                 continue;
             };
             if !value.is_finite() {
                 self.non_finite += 1;
                 continue;
             }
-            let instrument = &INSTRUMENTS[index];
             let mut attributes = match instrument.labelled {
                 Labelled::No => Vec::new(),
                 Labelled::Invocation => common.clone(),
@@ -263,57 +262,54 @@ impl Window {
             {
                 attributes.push(("error.type", Value::Text(error_type.clone())));
             }
-            self.add(index, attributes, value * instrument.scale);
+            self.add(instrument, attributes, value * instrument.scale);
         }
     }
 
-    fn add(&mut self, instrument: usize, mut attributes: Vec<(&'static str, Value)>, value: f64) {
-        let position = self
-            .series
-            .iter()
-            .position(|s| s.instrument == instrument && s.attributes == attributes);
-        let series = match position {
-            Some(i) => &mut self.series[i],
-            None => {
-                let bytes: usize = attributes.iter().map(|(_, v)| text_len(v)).sum();
-                if self.series.len() >= MAX_SERIES || self.label_bytes + bytes > MAX_LABEL_BYTES {
-                    for (_, v) in attributes.iter_mut() {
-                        if let Value::Text(t) = v {
-                            OTHER.clone_into(t);
-                        }
-                    }
-                    if let Some(i) = self
-                        .series
-                        .iter()
-                        .position(|s| s.instrument == instrument && s.attributes == attributes)
-                    {
-                        return merge(&mut self.series[i].point, value, &INSTRUMENTS[instrument].kind);
-                    }
-                } else {
-                    self.label_bytes += bytes;
-                }
-                self.series.push(Series {
-                    instrument,
-                    attributes,
-                    point: empty(&INSTRUMENTS[instrument].kind),
-                });
-                let last = self.series.len() - 1;
-                &mut self.series[last]
-            }
+    fn add(
+        &mut self,
+        instrument: &'static Instrument,
+        mut attributes: Vec<(&'static str, Value)>,
+        value: f64,
+    ) {
+        let kind = &instrument.kind;
+        let same = |s: &Series, attributes: &[(&'static str, Value)]| {
+            std::ptr::eq(s.instrument, instrument) && s.attributes == attributes
         };
-        merge(&mut series.point, value, &INSTRUMENTS[instrument].kind);
+        if let Some(s) = self.series.iter_mut().find(|s| same(s, &attributes)) {
+            return merge(&mut s.point, value, kind);
+        }
+        let bytes: usize = attributes.iter().map(|(_, v)| text_len(v)).sum();
+        if self.series.len() >= MAX_SERIES || self.label_bytes + bytes > MAX_LABEL_BYTES {
+            for (_, v) in attributes.iter_mut() {
+                if let Value::Text(t) = v {
+                    OTHER.clone_into(t);
+                }
+            }
+            if let Some(s) = self.series.iter_mut().find(|s| same(s, &attributes)) {
+                return merge(&mut s.point, value, kind);
+            }
+        } else {
+            self.label_bytes += bytes;
+        }
+        let mut point = empty(kind);
+        merge(&mut point, value, kind);
+        self.series.push(Series {
+            instrument,
+            attributes,
+            point,
+        });
     }
 
     /// Adds `other`'s values to this window (cumulative temporality keeps the totals).
     pub(crate) fn absorb(&mut self, other: &Window) {
         for s in &other.series {
-            let kind = &INSTRUMENTS[s.instrument].kind;
             match self
                 .series
                 .iter_mut()
-                .find(|t| t.instrument == s.instrument && t.attributes == s.attributes)
+                .find(|t| std::ptr::eq(t.instrument, s.instrument) && t.attributes == s.attributes)
             {
-                Some(t) => combine(&mut t.point, &s.point, kind),
+                Some(t) => combine(&mut t.point, &s.point),
                 None => self.series.push(s.clone()),
             }
         }
@@ -382,7 +378,7 @@ fn merge(point: &mut Point, value: f64, kind: &Kind) {
     }
 }
 
-fn combine(into: &mut Point, from: &Point, kind: &Kind) {
+fn combine(into: &mut Point, from: &Point) {
     match (into, from) {
         (Point::Sum(a), Point::Sum(b)) => *a += b,
         (Point::Gauge(a), Point::Gauge(b)) => *a = *b,
@@ -410,8 +406,6 @@ fn combine(into: &mut Point, from: &Point, kind: &Kind) {
                 *a += b;
             }
         }
-        _ => {
-            let _ = kind;
-        }
+        _ => {}
     }
 }

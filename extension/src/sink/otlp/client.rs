@@ -18,6 +18,7 @@ const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 
 /// Why no request can be made, for good.
+#[allow(clippy::enum_variant_names, reason = "each says what is missing")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ClientError {
     #[error(

@@ -12,7 +12,9 @@
 //! suite's receiver with the project's .proto files, so the hand-written encoder is checked by
 //! two independent readers.
 
-use super::aggregate::{INSTRUMENTS, Kind, Point, Series, Value};
+use serde_json::{Map, Value as Json, json};
+
+use super::aggregate::{INSTRUMENTS, Instrument, Kind, Point, Series, Value};
 
 /// A resource attribute's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +43,13 @@ impl Export<'_> {
     }
 
     /// The series grouped by instrument, in the instruments' order.
-    fn metrics(&self) -> impl Iterator<Item = (usize, Vec<&Series>)> + '_ {
-        (0..INSTRUMENTS.len()).filter_map(|i| {
+    fn metrics(&self) -> impl Iterator<Item = (&'static Instrument, Vec<&Series>)> + '_ {
+        INSTRUMENTS.iter().filter_map(|i| {
             let points: Vec<&Series> = self
                 .series
                 .iter()
                 .copied()
-                .filter(|s| s.instrument == i)
+                .filter(|s| std::ptr::eq(s.instrument, i))
                 .collect();
             (!points.is_empty()).then_some((i, points))
         })
@@ -169,8 +171,7 @@ pub(crate) fn protobuf(e: &Export<'_>) -> Vec<u8> {
 
 /// `Metric { name = 1; description = 2; unit = 3; Gauge gauge = 5; Sum sum = 7; Histogram
 /// histogram = 9; }`.
-fn metric(m: &mut Vec<u8>, e: &Export<'_>, i: usize, points: &[&Series]) {
-    let instrument = &INSTRUMENTS[i];
+fn metric(m: &mut Vec<u8>, e: &Export<'_>, instrument: &Instrument, points: &[&Series]) {
     string_field(m, 1, instrument.name);
     string_field(m, 2, instrument.description);
     string_field(m, 3, instrument.unit);
@@ -264,16 +265,16 @@ fn histogram_point(dp: &mut Vec<u8>, e: &Export<'_>, s: &Series, bounds: &[f64])
 // ---- JSON (the OTLP JSON mapping: lowerCamelCase names, enums as numbers, 64-bit integers as
 // strings) ----
 
-fn json_attr(key: &str, value: &Attr<'_>) -> serde_json::Value {
+fn json_attr(key: &str, value: &Attr<'_>) -> Json {
     let value = match value {
-        Attr::Text(t) => serde_json::json!({ "stringValue": t }),
-        Attr::Bool(b) => serde_json::json!({ "boolValue": b }),
-        Attr::Int(i) => serde_json::json!({ "intValue": i.to_string() }),
+        Attr::Text(t) => json!({ "stringValue": t }),
+        Attr::Bool(b) => json!({ "boolValue": b }),
+        Attr::Int(i) => json!({ "intValue": i.to_string() }),
     };
-    serde_json::json!({ "key": key, "value": value })
+    json!({ "key": key, "value": value })
 }
 
-fn json_attrs(series: &Series) -> Vec<serde_json::Value> {
+fn json_attrs(series: &Series) -> Vec<Json> {
     series
         .attributes
         .iter()
@@ -283,12 +284,12 @@ fn json_attrs(series: &Series) -> Vec<serde_json::Value> {
 
 /// The same message in the OTLP JSON mapping.
 pub(crate) fn json(e: &Export<'_>) -> Vec<u8> {
-    let metrics: Vec<serde_json::Value> = e
+    let metrics: Vec<Json> = e
         .metrics()
         .map(|(i, points)| json_metric(e, i, &points))
         .collect();
-    let resource: Vec<serde_json::Value> = e.resource.iter().map(|(k, v)| json_attr(k, &v.into())).collect();
-    let request = serde_json::json!({
+    let resource: Vec<Json> = e.resource.iter().map(|(k, v)| json_attr(k, &v.into())).collect();
+    let request = json!({
         "resourceMetrics": [{
             "resource": { "attributes": resource },
             "scopeMetrics": [{
@@ -300,81 +301,92 @@ pub(crate) fn json(e: &Export<'_>) -> Vec<u8> {
     serde_json::to_vec(&request).unwrap_or_default()
 }
 
-fn json_metric(e: &Export<'_>, i: usize, points: &[&Series]) -> serde_json::Value {
-    let instrument = &INSTRUMENTS[i];
-    let (start, time) = (e.start_ns.to_string(), e.time_ns.to_string());
-    let mut metric = serde_json::json!({
-        "name": instrument.name,
-        "description": instrument.description,
-        "unit": instrument.unit,
-    });
-    let number = |s: &Series, int: bool, gauge: bool| {
-        let value = match s.point {
-            Point::Sum(v) | Point::Gauge(v) => v,
-            Point::Histogram { .. } => 0.0,
-        };
-        let mut dp = serde_json::json!({ "attributes": json_attrs(s), "timeUnixNano": time });
-        if !gauge {
-            dp["startTimeUnixNano"] = start.clone().into();
+fn json_number(e: &Export<'_>, s: &Series, int: bool) -> Json {
+    let mut dp = Map::new();
+    dp.insert("attributes".into(), json_attrs(s).into());
+    let value = match s.point {
+        Point::Gauge(v) => v,
+        Point::Sum(v) => {
+            dp.insert("startTimeUnixNano".into(), e.start_ns.to_string().into());
+            v
         }
-        if int {
-            dp["asInt"] = (value.round() as i64).to_string().into();
-        } else {
-            dp["asDouble"] = value.into();
-        }
-        dp
+        Point::Histogram { .. } => 0.0,
     };
+    dp.insert("timeUnixNano".into(), e.time_ns.to_string().into());
+    if int {
+        dp.insert("asInt".into(), (value.round() as i64).to_string().into());
+    } else {
+        dp.insert("asDouble".into(), value.into());
+    }
+    dp.into()
+}
+
+fn json_histogram(e: &Export<'_>, s: &Series, bounds: &[f64]) -> Option<Json> {
+    let Point::Histogram {
+        count,
+        sum,
+        min,
+        max,
+        buckets,
+    } = &s.point
+    else {
+        return None;
+    };
+    let mut dp = Map::new();
+    dp.insert("attributes".into(), json_attrs(s).into());
+    dp.insert("startTimeUnixNano".into(), e.start_ns.to_string().into());
+    dp.insert("timeUnixNano".into(), e.time_ns.to_string().into());
+    dp.insert("count".into(), count.to_string().into());
+    dp.insert("sum".into(), (*sum).into());
+    dp.insert(
+        "bucketCounts".into(),
+        buckets.iter().map(u64::to_string).collect::<Vec<_>>().into(),
+    );
+    dp.insert("explicitBounds".into(), bounds.to_vec().into());
+    if *count > 0 {
+        dp.insert("min".into(), (*min).into());
+        dp.insert("max".into(), (*max).into());
+    }
+    Some(dp.into())
+}
+
+fn json_metric(e: &Export<'_>, instrument: &Instrument, points: &[&Series]) -> Json {
+    let mut metric = Map::new();
+    metric.insert("name".into(), instrument.name.into());
+    metric.insert("description".into(), instrument.description.into());
+    metric.insert("unit".into(), instrument.unit.into());
     match instrument.kind {
         Kind::Gauge => {
-            let points: Vec<_> = points.iter().map(|s| number(s, false, true)).collect();
-            metric["gauge"] = serde_json::json!({ "dataPoints": points });
+            let points: Vec<Json> = points.iter().map(|s| json_number(e, s, false)).collect();
+            metric.insert("gauge".into(), json!({ "dataPoints": points }));
         }
         Kind::Count | Kind::Total => {
             let int = instrument.kind == Kind::Count;
-            let points: Vec<_> = points.iter().map(|s| number(s, int, false)).collect();
-            metric["sum"] = serde_json::json!({
-                "dataPoints": points,
-                "aggregationTemporality": e.temporality(),
-                "isMonotonic": true,
-            });
+            let points: Vec<Json> = points.iter().map(|s| json_number(e, s, int)).collect();
+            metric.insert(
+                "sum".into(),
+                json!({
+                    "dataPoints": points,
+                    "aggregationTemporality": e.temporality(),
+                    "isMonotonic": true,
+                }),
+            );
         }
         Kind::Histogram(bounds) => {
-            let points: Vec<_> = points
+            let points: Vec<Json> = points
                 .iter()
-                .filter_map(|s| {
-                    let Point::Histogram {
-                        count,
-                        sum,
-                        min,
-                        max,
-                        buckets,
-                    } = &s.point
-                    else {
-                        return None;
-                    };
-                    let mut dp = serde_json::json!({
-                        "attributes": json_attrs(s),
-                        "startTimeUnixNano": start,
-                        "timeUnixNano": time,
-                        "count": count.to_string(),
-                        "sum": sum,
-                        "bucketCounts": buckets.iter().map(u64::to_string).collect::<Vec<_>>(),
-                        "explicitBounds": bounds,
-                    });
-                    if *count > 0 {
-                        dp["min"] = (*min).into();
-                        dp["max"] = (*max).into();
-                    }
-                    Some(dp)
-                })
+                .filter_map(|s| json_histogram(e, s, bounds))
                 .collect();
-            metric["histogram"] = serde_json::json!({
-                "dataPoints": points,
-                "aggregationTemporality": e.temporality(),
-            });
+            metric.insert(
+                "histogram".into(),
+                json!({
+                    "dataPoints": points,
+                    "aggregationTemporality": e.temporality(),
+                }),
+            );
         }
     }
-    metric
+    metric.into()
 }
 
 /// What an `ExportMetricsServiceResponse` says was rejected:
@@ -385,10 +397,10 @@ pub(crate) fn partial_success(body: &[u8], json: bool) -> Option<(i64, String)> 
         return None;
     }
     if json {
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let v: Json = serde_json::from_slice(body).ok()?;
         let p = v.get("partialSuccess")?;
         let rejected = match p.get("rejectedDataPoints") {
-            Some(serde_json::Value::String(s)) => s.parse().ok()?,
+            Some(Json::String(s)) => s.parse().ok()?,
             Some(n) => n.as_i64()?,
             None => 0,
         };

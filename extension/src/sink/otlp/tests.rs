@@ -443,7 +443,7 @@ fn series_beyond_the_bound_merge_into_other_and_nothing_is_dropped() {
     let invocations: f64 = w
         .series
         .iter()
-        .filter(|s| aggregate::INSTRUMENTS[s.instrument].name == "faas.invocations")
+        .filter(|s| s.instrument.name == "faas.invocations")
         .map(|s| match s.point {
             aggregate::Point::Sum(v) => v,
             _ => 0.0,

@@ -126,12 +126,12 @@ impl PutMetricDataSink {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, feature = "otlp"))]
     pub(crate) fn fallback_on(&self) -> bool {
         self.settings.fallback
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, feature = "otlp"))]
     pub(crate) fn queued_documents(&self) -> usize {
         self.queued.len()
     }

@@ -103,3 +103,28 @@ pub enum ReportError {
     #[error("could not write {}: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request the service refused for a reason other than permissions or throttling says
+    /// what to check, as every other error does.
+    #[test]
+    fn a_refusal_names_what_to_check() {
+        let text = ReportError::Refused {
+            call: "GetMetricData",
+            detail: "InvalidParameterValue: The parameter StartTime is invalid".into(),
+        }
+        .to_string();
+        for says in [
+            "GetMetricData was refused",
+            "InvalidParameterValue",
+            "--region",
+            "--namespace",
+            "--since",
+        ] {
+            assert!(text.contains(says), "{says}: {text}");
+        }
+    }
+}

@@ -485,14 +485,11 @@ async fn handle(
                 })
                 .collect();
             if s.play.partial_without_token
-                && let Some(last) = maps.last_mut()
+                && let Some(Cbor::Map(m)) = maps.last_mut()
+                && let Some((_, Cbor::Array(results))) = m.first_mut()
             {
-                if let Cbor::Map(m) = last
-                    && let Some((_, Cbor::Array(results))) = m.first_mut()
-                {
-                    for r in results {
-                        r.set("StatusCode", text("PartialData"));
-                    }
+                for r in results {
+                    r.set("StatusCode", text("PartialData"));
                 }
             }
             out = paged(&mut s, maps);

@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -219,10 +220,9 @@ def extension(out, tag, amd64, arm64):
             for architecture, path in (("amd64", amd64), ("arm64", arm64))
         },
     }
-    if os.path.isdir(out):
-        # Blobs of an earlier build would linger: the layout holds this build only.
-        for name in os.listdir(os.path.join(out, "blobs", "sha256")) if os.path.isdir(os.path.join(out, "blobs", "sha256")) else []:
-            os.remove(os.path.join(out, "blobs", "sha256", name))
+    if os.path.isfile(os.path.join(out, "oci-layout")):
+        # An earlier build's blobs would linger: the layout holds this build only.
+        shutil.rmtree(out)
     top = build(spec, out)
     print(f"{out}: OCI image layout, {tag} -> {top['digest']} (linux/amd64, linux/arm64)")
     for row in table_rows(f"{out}:{tag}"):

@@ -57,6 +57,12 @@ export const CATALOGUE: readonly CatalogueMetric[] = [
   m('ApiRetries', 'extension'),
   m('ApiFallbackDataPoints', 'extension'),
   m('ApiUnknownOutcomes', 'extension'),
+  m('OtlpRequests', 'extension'),
+  m('OtlpDataPointsSent', 'extension'),
+  m('OtlpRetries', 'extension'),
+  m('OtlpFallbackRecords', 'extension'),
+  m('OtlpUnknownOutcomes', 'extension'),
+  m('OtlpRejectedDataPoints', 'extension'),
 ];
 
 const GROUPS: readonly MetricGroup[] = ['core', 'detail', 'resources', 'cost', 'extension'];

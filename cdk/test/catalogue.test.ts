@@ -21,9 +21,12 @@ function documented(): { name: string; group: string; byDefault: boolean }[] {
 test("the construct's catalogue is docs/metrics.md's table: names, groups, the default set", () => {
   const docs = documented();
   assert.ok(docs.length >= 40, `read ${docs.length} rows`);
+  // A metric added to the extension is added to cdk/src/catalogue.ts too, as its row says:
+  const rows = docs.map((d) => `  m('${d.name}', '${d.group}'${d.byDefault ? ', true' : ''}),`);
   assert.deepEqual(
     CATALOGUE.map((m) => ({ name: m.name, group: m.group, byDefault: m.byDefault })),
     docs,
+    `cdk/src/catalogue.ts differs from docs/metrics.md's table; its list should read:\n${rows.join('\n')}`,
   );
 });
 

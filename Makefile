@@ -250,6 +250,7 @@ cdk/node_modules/.installed: cdk/package.json cdk/package-lock.json
 
 .PHONY: cdk-build cdk-synth cdk-test
 cdk-build: cdk/node_modules/.installed
+	rm -rf cdk/lib
 	cd cdk && node_modules/.bin/tsc -p .
 
 ## The example app's CloudFormation in target/cdk.out (the sample function on both

@@ -561,9 +561,12 @@ impl Config {
         let endpoint_url = r
             .get(vars::ENDPOINT_URL_CLOUDWATCH)
             .or_else(|| r.get(vars::ENDPOINT_URL));
-        let otlp = sink
-            .contains(SinkKind::Otlp)
-            .then(|| otlp::read(&mut r, function.region.as_deref()));
+        let otlp = if sink.contains(SinkKind::Otlp) {
+            Some(otlp::read(&mut r, function.region.as_deref()))
+        } else {
+            otlp::check_unused(&mut r);
+            None
+        };
 
         let config = Config {
             function,

@@ -186,6 +186,13 @@ pub(crate) fn read(r: &mut Reader<'_>, region: Option<&str>) -> OtlpConfig {
     }
 }
 
+/// Without the OTLP sink, lambda-lens's own OTLP variables are still checked, so a bad value is
+/// named (the OpenTelemetry ones are left alone: the function's own SDK may read them).
+pub(crate) fn check_unused(r: &mut Reader<'_>) {
+    let _ = read_auth(r, None);
+    let _ = read_labels(r);
+}
+
 /// CloudWatch's OTLP metrics endpoint in `region` (class a, "OTLP Endpoints").
 pub(crate) fn cloudwatch_endpoint(region: &str) -> String {
     format!("https://monitoring.{region}.amazonaws.com/v1/metrics")

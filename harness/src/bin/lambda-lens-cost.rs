@@ -168,18 +168,36 @@ async fn table(
     Ok(lines.join("\n") + "\n")
 }
 
-/// The OTLP cases: how often an environment exports decides the bytes per invocation.
-const OTLP_CASES: &[(&str, Option<&str>, u64)] = &[
-    (
-        "OTLP, an export per invocation (invocations further apart than the flush window: the most it sends)",
-        Some("100"),
-        150,
-    ),
-    (
-        "OTLP, invocations back to back (an export per 10 s flush window)",
-        None,
-        0,
-    ),
+/// An OTLP case: how often an environment exports decides the bytes per invocation. The
+/// sandbox runs invocations `gap_ms` apart with a flush window of `flush_ms`, which gives the
+/// ratio of invocations to exports of the cadence the label names.
+struct OtlpCase {
+    label: &'static str,
+    flush_ms: Option<&'static str>,
+    gap_ms: u64,
+    /// The case the target is judged on.
+    target: bool,
+}
+
+const OTLP_CASES: &[OtlpCase] = &[
+    OtlpCase {
+        label: "OTLP, an export per invocation (invocations further apart than the 10 s flush window: the most it sends)",
+        flush_ms: Some("100"),
+        gap_ms: 150,
+        target: false,
+    },
+    OtlpCase {
+        label: "OTLP, 1 M invocations a month in one environment (one every 2.6 s: an export per 4 invocations)",
+        flush_ms: Some("600"),
+        gap_ms: 150,
+        target: true,
+    },
+    OtlpCase {
+        label: "OTLP, invocations back to back (an export per 10 s flush window)",
+        flush_ms: None,
+        gap_ms: 0,
+        target: false,
+    },
 ];
 
 /// The same workload with the OTLP layer, exported to the test receiver: the receiver's
@@ -247,11 +265,14 @@ async fn otlp_table(bootstrap: &Path, layer: &Path, invocations: usize) -> Resul
         cost::INSIGHTS_BYTES_PER_INVOCATION,
         cost::MONTHLY_INVOCATIONS[0],
     );
-    let mut worst: f64 = 0.0;
-    for (label, flush_ms, gap_ms) in OTLP_CASES {
+    let mut judged: f64 = 0.0;
+    for case in OTLP_CASES {
+        let label = case.label;
         eprintln!("lambda-lens-cost: {label}");
-        let v = measure_otlp(bootstrap, layer, invocations, *flush_ms, *gap_ms).await?;
-        worst = worst.max(v.billed_bytes_per_invocation);
+        let v = measure_otlp(bootstrap, layer, invocations, case.flush_ms, case.gap_ms).await?;
+        if case.target {
+            judged = v.billed_bytes_per_invocation;
+        }
         let mut costs: Vec<String> = cost::MONTHLY_INVOCATIONS
             .iter()
             .map(|n| usd(cost::otlp_monthly_cost(v.billed_bytes_per_invocation, *n)))
@@ -269,15 +290,15 @@ async fn otlp_table(bootstrap: &Path, layer: &Path, invocations: usize) -> Resul
             costs.join(" | ")
         ));
     }
-    let at_most = cost::otlp_monthly_cost(worst, cost::MONTHLY_INVOCATIONS[0]);
+    let at_1m = cost::otlp_monthly_cost(judged, cost::MONTHLY_INVOCATIONS[0]);
     let ceiling = insights / 10.0;
     lines.push(String::new());
     lines.push(format!(
-        "Target: at 1 M invocations a month, OTLP below a tenth of Lambda Insights (USD {} a month): at most USD {} ({}); it stays below up to USD {:.2} per GB.",
+        "Target: at 1 M invocations a month (the row that says so), OTLP below a tenth of Lambda Insights (USD {} a month): USD {}, {}; it would be below up to USD {:.2} per GB.",
         usd(insights),
-        usd(at_most),
-        if at_most < ceiling { "met" } else { "NOT met" },
-        cost::otlp_break_even_price(worst, cost::MONTHLY_INVOCATIONS[0], ceiling),
+        usd(at_1m),
+        if at_1m < ceiling { "met" } else { "NOT met" },
+        cost::otlp_break_even_price(judged, cost::MONTHLY_INVOCATIONS[0], ceiling),
     ));
     Ok(lines)
 }

@@ -90,6 +90,10 @@ pub struct Sender {
     pub requests: Requests,
     /// The wait before the first retry; doubled for each next one.
     first_wait: Duration,
+    /// Whether the endpoint has answered in this run (even with an error): until it has, a
+    /// request that cannot reach it is not retried, as a wrong region or no network would only
+    /// be reported later.
+    answered: bool,
 }
 
 /// Error codes of throttling (a): CloudWatch's `Throttling`, the tagging API's
@@ -126,6 +130,7 @@ impl Sender {
             errors,
             requests: Requests::default(),
             first_wait: Duration::from_millis(500),
+            answered: false,
         }
     }
 
@@ -181,8 +186,9 @@ impl Sender {
 
     /// Sends `call` until its last page: `send(token)` sends one request (the token of the page
     /// to read, `None` first), `page(answer)` takes one answer and returns the next page's
-    /// token. Throttling and failures on the way are retried within the budget (a retry sends
-    /// the same page again); anything else ends the run with the error that names its fix.
+    /// token. Throttling and failures on the way (once the endpoint has answered in the run)
+    /// are retried within the budget (a retry sends the same page again); anything else ends
+    /// the run with the error that names its fix.
     pub async fn pages<O, E, F, Fut, P>(
         &mut self,
         call: Call,
@@ -199,7 +205,9 @@ impl Sender {
         let mut attempt = 0;
         loop {
             self.count(call);
-            match send(token.clone()).await {
+            let sent = send(token.clone()).await;
+            self.answered |= matches!(sent, Ok(_) | Err(SdkError::ServiceError(_)));
+            match sent {
                 Ok(answer) => {
                     attempt = 0;
                     match page(answer) {
@@ -219,7 +227,7 @@ impl Sender {
                     attempt += 1;
                 }
                 // One failure on the way must not end a run of dozens of requests.
-                Err(e) if is_transient(&e) && self.budget_left(attempt) => {
+                Err(e) if is_transient(&e) && self.answered && self.budget_left(attempt) => {
                     self.requests.failed_retries += 1;
                     self.wait(attempt).await;
                     attempt += 1;

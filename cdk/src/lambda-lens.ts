@@ -262,6 +262,15 @@ export class LambdaLens extends Construct {
       }
       if (wantAlarms) {
         this.alarmsByFunction.set(fn, this.addAlarms(scope, facts.functionName, props));
+        const threshold = props.durationP99Threshold ?? DEFAULT_THRESHOLDS.durationP99Threshold;
+        if (threshold >= facts.timeoutMs) {
+          // Lambda stops an invocation at its timeout, so no duration exceeds it.
+          this.warn(
+            'duration-threshold',
+            `the p99 duration alarm of ${fn.node.path} is at ${threshold} ms, and its timeout is ${facts.timeoutMs} ms: ` +
+              'it can never fire. Set durationP99Threshold below the timeout (template.yaml uses 80 % of it).',
+          );
+        }
       }
     }
     this.layers = layers;

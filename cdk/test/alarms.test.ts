@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DEFAULT_THRESHOLDS, LambdaLens, LambdaLensLayer, LambdaLensProps } from '../src';
@@ -108,4 +109,17 @@ test('six alarms a function; none with alarms: false', () => {
   const quiet = newStack();
   new LambdaLens(quiet, 'Lens', { functions: [fn(quiet, 'A')], layer: LambdaLensLayer.fromArn(X86), alarms: false });
   template(quiet).resourceCountIs('AWS::CloudWatch::Alarm', 0);
+});
+
+test('a p99 threshold at or above the timeout, which could never fire, is a warning', () => {
+  const stack = newStack();
+  new LambdaLens(stack, 'Lens', { functions: [fn(stack, 'Short', lambda.Architecture.X86_64, 3)], layer: LambdaLensLayer.fromArn(X86) });
+  const found = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('p99 duration alarm of Test/Short is at 8000 ms, and its timeout is 3000 ms'));
+  assert.equal(found.length, 1);
+  const fine = newStack();
+  new LambdaLens(fine, 'Lens', { functions: [fn(fine, 'Short', lambda.Architecture.X86_64, 3)], layer: LambdaLensLayer.fromArn(X86), durationP99Threshold: 2400 });
+  Annotations.fromStack(fine).hasNoWarning('*', Match.anyValue());
+  const template10s = newStack();
+  new LambdaLens(template10s, 'Lens', { functions: [fn(template10s, 'Sample')], layer: LambdaLensLayer.fromArn(X86) });
+  Annotations.fromStack(template10s).hasNoWarning('*', Match.anyValue());
 });

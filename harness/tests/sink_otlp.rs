@@ -200,6 +200,7 @@ async fn run_with(
     );
     let sigv4 = Sigv4::test();
     for secret in [
+        "bGVuczpsZW5z",
         sigv4.secret_key.as_str(),
         sigv4.session_token.as_deref().unwrap_or_default(),
         HEADER_SECRET,
@@ -430,7 +431,11 @@ async fn a_scripted_life_is_stored_once_signed_with_the_reported_values() {
 async fn http_json_uncompressed_with_headers_and_no_signature() {
     let mut receiver = receiver(&ReceiverOptions {
         sigv4: None,
-        require_headers: vec![("x-lens-key".to_owned(), HEADER_SECRET.to_owned())],
+        require_headers: vec![
+            ("x-lens-key".to_owned(), HEADER_SECRET.to_owned()),
+            // Grafana Cloud's form: a space, percent-encoded in the variable.
+            ("authorization".to_owned(), "Basic bGVuczpsZW5z".to_owned()),
+        ],
     });
     let mut script = Script::new(&receiver);
     script.set("LAMBDA_LENS_OTLP_AUTH", "none");
@@ -438,7 +443,7 @@ async fn http_json_uncompressed_with_headers_and_no_signature() {
     script.set("OTEL_EXPORTER_OTLP_COMPRESSION", "none");
     script.set(
         "OTEL_EXPORTER_OTLP_HEADERS",
-        &format!("x-lens-key={HEADER_SECRET},x-other=1"),
+        &format!("x-lens-key={HEADER_SECRET},x-other=1,Authorization=Basic%20bGVuczpsZW5z"),
     );
     // The metrics endpoint as is (no /v1/metrics appended).
     script.env.retain(|(k, _)| k != "OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -453,7 +458,12 @@ async fn http_json_uncompressed_with_headers_and_no_signature() {
     for r in &reqs {
         assert_eq!(r["content_type"], "application/json", "{r:?}");
         assert_eq!(r["content_encoding"], "", "{r:?}");
-        assert_eq!(r["sigv4"], "absent", "{r:?}");
+        // No SigV4: the headers configured (a Basic authorization among them), no signature.
+        let names = r["header_names"].as_array().unwrap();
+        assert!(
+            !names.contains(&json!("x-amz-date")) && !names.contains(&json!("x-amz-security-token")),
+            "{r:?}"
+        );
         assert_eq!(r["status"], 200, "{r:?}");
     }
     let by = stored(&receiver);

@@ -2,8 +2,9 @@
 //! Resource Groups Tagging services for `--tag`), seeded with a fleet whose truths this file
 //! computes itself from the invocations it seeds (some failing, one over-provisioned, one
 //! killed for memory, one quiet, one slower than last week), with their own `AWS/Lambda`
-//! figures: the ranking, the totals, the savings, `--compare-to`, the filters, each error, and
-//! the requests for 2,000 functions.
+//! figures: the ranking, the totals, the savings, every `--sort` key, `--compare-to`, the
+//! filters, each error, and the JSON against docs/report.md's table (how it reads, and the
+//! scale, are `fleet_read.rs`'s).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -409,6 +409,9 @@ impl<S: Sink> Pipeline<S> {
         for invocation in completed.drain(..) {
             let record = invocation_record(invocation, &self.parts.context, self.spent.take());
             self.stats.invocations += 1;
+            if self.parts.sink.observes() {
+                self.observe(&record);
+            }
             self.place(record, now);
         }
         self.completed = completed;
@@ -431,7 +434,9 @@ impl<S: Sink> Pipeline<S> {
             .slowest
             .as_ref()
             .and_then(|_| record.value_of(&catalogue::DURATION));
-        if self.parts.sink.observes() {
+        // An invocation's record is observed when it is made (in `emit`): one held among the
+        // window's slowest comes back here at the window's end, and must not be seen twice.
+        if record.kind == RecordKind::Environment && self.parts.sink.observes() {
             self.observe(&record);
         }
         record.select(&self.parts.selection);

@@ -146,6 +146,36 @@ mod tests {
         assert!(!sink.documents.lock().unwrap().is_empty());
     }
 
+    /// In adaptive output the window's slowest ordinary invocations are held and placed again at
+    /// the window's end: each record is still observed once.
+    #[test]
+    fn a_record_held_among_the_slowest_is_observed_once() {
+        let (config, _) = Config::from_pairs(&[("LAMBDA_LENS_OUTPUT", "adaptive")]);
+        let sink = Observer {
+            observing: true,
+            ..Observer::default()
+        };
+        let mut p = Pipeline::from_config(&config, sink.clone());
+        p.on_batch(
+            Batch::of_records(&[
+                ("platform.start", r#"{"requestId":"r1"}"#),
+                ("platform.runtimeDone", r#"{"requestId":"r1","status":"success","metrics":{"durationMs":3.0}}"#),
+                (
+                    "platform.report",
+                    r#"{"requestId":"r1","status":"success","metrics":{"durationMs":4.0,"billedDurationMs":4,"memorySizeMB":128,"maxMemoryUsedMB":20}}"#,
+                ),
+            ]),
+            0,
+        );
+        // A warm invocation: not notable, so kept among the window's slowest.
+        p.sweep(1);
+        p.finish("spindown", 0, 100_000);
+        let seen = sink.seen.lock().unwrap();
+        let invocations = seen.iter().filter(|(i, _, _)| *i).count();
+        assert_eq!(invocations, 1, "{seen:?}");
+        assert!(seen.iter().all(|(i, names, _)| !i || names.contains(&"Duration")));
+    }
+
     /// A sink that does not observe (EMF alone) is never asked, and never pays for a fallback.
     #[test]
     fn a_sink_that_does_not_observe_is_not_handed_records() {

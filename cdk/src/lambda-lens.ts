@@ -50,7 +50,8 @@ export interface LambdaLensProps {
    * `LAMBDA_LENS_SINK`: one sink or several (emf with one of the others). put-metric-data and
    * otlp each need their layer variant; put-metric-data grants each function's role
    * `cloudwatch:PutMetricData` for the namespace only, otlp to CloudWatch's endpoint (no
-   * `otlpEndpoint`) grants it with no namespace condition, otlp elsewhere grants nothing.
+   * endpoint given, or a monitoring.<region>.amazonaws.com one; or LAMBDA_LENS_OTLP_AUTH=sigv4)
+   * grants it with no namespace condition, otlp elsewhere grants nothing.
    * @default 'emf'
    */
   readonly sink?: LambdaLensSink | LambdaLensSink[];
@@ -160,7 +161,7 @@ export class LambdaLens extends Construct {
     }
     const variant = variants[0] ?? 'default';
     const putMetricData = variant === 'put-metric-data';
-    const cloudWatchOtlp = variant === 'otlp' && props.otlpEndpoint === undefined;
+    const cloudWatchOtlp = variant === 'otlp' && this.signsForCloudWatch(props);
     if ((props.otlpEndpoint !== undefined || props.otlpHeaders !== undefined) && variant !== 'otlp') {
       throw new Error('lambda-lens: `otlpEndpoint` and `otlpHeaders` are for the otlp sink, which `sink` does not name.');
     }
@@ -324,6 +325,42 @@ export class LambdaLens extends Construct {
   /** Every alarm, for every function. */
   get alarms(): cloudwatch.Alarm[] {
     return [...this.alarmsByFunction.values()].flatMap((a) => Object.values(a) as cloudwatch.Alarm[]);
+  }
+
+  /**
+   * Whether the OTLP sink signs its exports with the function's credentials, as the extension
+   * decides it (docs/configuration.md): `LAMBDA_LENS_OTLP_AUTH`, else SigV4 for CloudWatch's
+   * endpoint (no endpoint given, or a `monitoring.<region>.amazonaws.com` host) and none elsewhere.
+   */
+  private signsForCloudWatch(props: LambdaLensProps): boolean {
+    const env = props.environment ?? {};
+    const auth = env.LAMBDA_LENS_OTLP_AUTH;
+    if (auth !== undefined && !Token.isUnresolved(auth)) {
+      return auth.trim().toLowerCase() === 'sigv4';
+    }
+    const endpoint = props.otlpEndpoint ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    if (endpoint === undefined) {
+      return true;
+    }
+    if (Token.isUnresolved(endpoint)) {
+      this.warn(
+        'otlp-endpoint',
+        'the OTLP endpoint is known only at deploy time, so no permission is granted: for CloudWatch\'s endpoint, grant ' +
+          'cloudwatch:PutMetricData to the functions\' roles yourself.',
+      );
+      return false;
+    }
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new Error(`lambda-lens: the OTLP endpoint "${endpoint}" is not a URL (http:// or https://).`);
+    }
+    const host = url.hostname;
+    return /^monitoring\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(host);
   }
 
   private warn(id: string, message: string): void {

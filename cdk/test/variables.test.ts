@@ -95,7 +95,10 @@ test('no cloudwatch:PutMetricData with the EMF sink, nor with otlp to another en
   assert.deepEqual(putMetricData(lens().stack), []);
   assert.deepEqual(putMetricData(lens({ sink: ['emf'] }, 'put-metric-data').stack), [], 'the variant alone grants nothing');
   assert.deepEqual(putMetricData(lens({ sink: 'otlp', otlpEndpoint: 'https://collector.example.com:4318/v1/metrics' }, 'otlp').stack), []);
+  assert.deepEqual(putMetricData(lens({ sink: 'otlp', environment: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } }, 'otlp').stack), []);
+  assert.deepEqual(putMetricData(lens({ sink: 'otlp', otlpEndpoint: 'https://monitoring.eu-west-1.amazonaws.com/v1/metrics', environment: { LAMBDA_LENS_OTLP_AUTH: 'none' } }, 'otlp').stack), []);
   assert.equal(lens().construct.putMetricDataPolicy, undefined);
+  assert.throws(() => lens({ sink: 'otlp', otlpEndpoint: 'collector:4318' }, 'otlp'), /is not a URL/);
 });
 
 test('put-metric-data: cloudwatch:PutMetricData for the namespace only, on each function\'s role', () => {
@@ -119,6 +122,10 @@ test("otlp to CloudWatch's endpoint: cloudwatch:PutMetricData with no namespace 
   const found = putMetricData(stack);
   assert.equal(found.length, 1);
   assert.deepEqual(found[0].statement, { Action: 'cloudwatch:PutMetricData', Effect: 'Allow', Resource: '*' });
+  // CloudWatch's endpoint named, or SigV4 asked for, is the same.
+  for (const props of [{ otlpEndpoint: 'https://monitoring.us-east-1.amazonaws.com/v1/metrics' }, { otlpEndpoint: 'https://gateway.internal/v1/metrics', environment: { LAMBDA_LENS_OTLP_AUTH: 'sigv4' } }]) {
+    assert.equal(putMetricData(lens({ sink: 'otlp', ...props }, 'otlp').stack).length, 1, JSON.stringify(props));
+  }
   const sam = samTemplate().Resources.OtlpPolicy?.Properties as { PolicyDocument: { Statement: Record<string, unknown>[] } } | undefined;
   if (sam !== undefined) {
     assert.deepEqual(sam.PolicyDocument.Statement, [found[0].statement]);

@@ -787,3 +787,111 @@ async fn a_window_is_exported_once_it_is_due_not_at_every_flush() {
     assert!(sink.close(Duration::from_secs(3)).await);
     assert_eq!(got.lock().unwrap().len(), 1, "the window at SHUTDOWN");
 }
+
+/// A server that reads the request and never answers: the export was sent, its outcome is
+/// unknown; it counts as sent, at most once, and is neither retried nor written as EMF.
+#[tokio::test(flavor = "current_thread")]
+async fn an_export_sent_without_an_answer_by_the_deadline_counts_as_sent_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/metrics", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = vec![0; 65536];
+            let _ = socket.read(&mut buf).await;
+            held.push(socket);
+        }
+    });
+    let mut sink = sink(&url);
+    for r in three() {
+        sink.observe(&r, &mut |out| out.push("{}".into()));
+    }
+    // SHUTDOWN's deadline caps the attempt.
+    assert!(sink.close(Duration::from_millis(600)).await);
+    let health = sink.health().otlp.unwrap();
+    assert_eq!(
+        (
+            health.requests,
+            health.unknown_outcomes,
+            health.data_points_fallback,
+            health.retries
+        ),
+        (1, 1, 0, 0)
+    );
+    assert!(health.data_points_sent > 0);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A `Retry-After` longer than what is left of the deadline is not waited for: the window
+/// falls back at once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_retry_after_beyond_the_deadline_falls_back_without_waiting() {
+    const LATER: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 3600\r\ncontent-length: 0\r\n\r\n";
+    let (url, got) = server(vec![LATER]).await;
+    let mut sink = sink(&url);
+    let started = std::time::Instant::now();
+    run(&mut sink).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(sink.health().otlp.unwrap().data_points_fallback, 3);
+}
+
+/// `http/json`: the body is the JSON mapping, with its content type, and a JSON partial
+/// success is read.
+#[tokio::test(flavor = "current_thread")]
+async fn the_json_protocol_sends_json_and_reads_a_json_answer() {
+    const PARTIAL: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n{\"partialSuccess\":{\"rejectedDataPoints\":\"1\",\"errorMessage\":\"x\"}}";
+    let (url, got) = server(vec![PARTIAL]).await;
+    let mut sink = sink(&url);
+    Arc::get_mut(&mut sink.settings).unwrap().json = true;
+    assert!(run(&mut sink).await);
+    let got = got.lock().unwrap().clone();
+    let h = |k: &str| {
+        got[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(h("content-type").as_deref(), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert!(body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].is_array());
+    assert_eq!(sink.health().otlp.unwrap().data_points_rejected, 1);
+}
+
+/// Cumulative temporality: each export carries the totals since the start, from the start.
+#[test]
+fn cumulative_exports_carry_the_totals_since_the_start() {
+    let mut s = settings("http://127.0.0.1:1/v1/metrics");
+    s.cumulative = true;
+    let mut sink = OtlpSink::with_lookup(s, Arc::new(|_: &str| None));
+    let successes = |b: &Batch| -> f64 {
+        b.series
+            .iter()
+            .filter(|s| s.instrument.name == "faas.invocations")
+            .map(|s| match s.point {
+                aggregate::Point::Sum(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    sink.observe(&invocation(false, "success", 5.0), &mut |_| {});
+    let first = sink.take_batch();
+    sink.observe(&invocation(false, "success", 5.0), &mut |_| {});
+    let second = sink.take_batch();
+    assert_eq!((successes(&first), successes(&second)), (1.0, 2.0));
+    assert_eq!(second.start_ms, first.start_ms, "from the start");
+    assert_eq!(
+        (first.records, second.records),
+        (1, 1),
+        "the fallback is each window's own"
+    );
+}

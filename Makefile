@@ -398,6 +398,8 @@ fmt-check: toolchain
 clippy: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p lambda-lens --all-targets --features put-metric-data -- -D warnings
+	$(CARGO) clippy --locked -p lambda-lens --all-targets --features otlp -- -D warnings
+	$(CARGO) clippy --locked -p lambda-lens --all-targets --all-features -- -D warnings
 
 ## Dependencies no crate uses (cargo-machete, pinned, built once into target/tools).
 MACHETE_VERSION := 0.9.2
@@ -418,6 +420,7 @@ $(DENY):
 deny: $(DENY)
 	$(DENY) --log-level error check licenses bans sources
 	$(DENY) --log-level error --features lambda-lens/put-metric-data check licenses bans sources
+	$(DENY) --log-level error --features lambda-lens/otlp check licenses bans sources
 
 ## Known vulnerabilities (RustSec): needs to fetch the advisory database, so not in make test.
 audit: $(DENY)

@@ -375,8 +375,8 @@ test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-chec
 ## Every test with the ignored ones included, given what make test builds and installs: the
 ## end-to-end suites in the sandbox (both architectures' layers, the put-metric-data layer against
 ## the local CloudWatch, awslambdaric functions, SAM's build), lambda-lens-report's against the
-## local CloudWatch and in headless Chromium, and the PutMetricData sink's unit tests with the
-## feature on. scripts/every_test_ran.py fails the run if cargo ignored or filtered out any test.
+## local CloudWatch and in headless Chromium, and the networked sinks' unit tests (PutMetricData,
+## OTLP) with their features on. scripts/every_test_ran.py fails the run if cargo ignored or filtered out any test.
 all-tests:
 	LAMBDA_LENS_LAYER=$(abspath $(LAYERS)/x86_64) LAMBDA_LENS_BOOTSTRAP=$(abspath target/function)/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath $(LAYERS)/arm64) \
@@ -387,7 +387,7 @@ all-tests:
 		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
 		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast --workspace -- --include-ignored
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \
-		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast -p lambda-lens --features put-metric-data --lib -- --include-ignored
+		python3 scripts/every_test_ran.py $(CARGO) test --locked --no-fail-fast -p lambda-lens --features put-metric-data,otlp --lib -- --include-ignored
 
 ## make check's formatting and clippy, and the dependency checks.
 lint: fmt-check clippy unused-deps deny

@@ -257,9 +257,35 @@ pub fn judge(results: &Results, context: &Context) -> Rendered {
         None => Vec::new(),
     };
     if let Some(decode) = &context.decode {
-        targets.insert(5, super::targets::in_process(decode_us_per_invocation(decode)));
+        let after_ready = targets
+            .iter()
+            .position(|t| t.what.starts_with("ready p90"))
+            .map_or(targets.len(), |i| i + 1);
+        targets.insert(
+            after_ready,
+            super::targets::in_process(decode_us_per_invocation(decode)),
+        );
     }
     Rendered { summaries, targets }
+}
+
+/// The post-runtime targets of every lambda-lens subject after the first (the variants a lever
+/// run compares: `lambda-lens-bench --variant`), against the same run's floors.
+pub fn variants(results: &Results, rendered: &Rendered) -> Vec<(String, Vec<super::targets::Target>)> {
+    let by_name = |name: &str| index_of(results, name).and_then(|i| rendered.summaries.get(i));
+    results
+        .subjects
+        .iter()
+        .zip(&rendered.summaries)
+        .skip(1)
+        .filter(|(s, _)| s.output == super::Output::LambdaLens)
+        .map(|(s, summary)| {
+            (
+                s.name.clone(),
+                super::targets::post_runtime(summary, by_name(super::FLOOR), by_name(super::TELEMETRY_FLOOR)),
+            )
+        })
+        .collect()
 }
 
 /// The generated section of `BENCHMARKS.md`.
@@ -323,7 +349,12 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
         super::targets::ratios(&mut out, lens, &named);
     }
     let _ = writeln!(out, "\n#### The targets on this run\n");
+    let _ = writeln!(out, "Post-runtime: {}.\n", super::targets::POST_RUNTIME_TARGETS);
     super::targets::render(&mut out, &rendered.targets);
+    for (name, targets) in variants(results, rendered) {
+        let _ = writeln!(out, "\n#### The post-runtime targets of {name}\n");
+        super::targets::render(&mut out, &targets);
+    }
     if let Some(decode) = &context.decode {
         let _ = writeln!(out, "\n#### In-process: the decode benchmark, same run\n");
         let _ = writeln!(out, "{}", decode.trim_end());

@@ -71,6 +71,16 @@ struct Args {
     /// Extra environment for lambda-lens, NAME=VALUE (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = lambda_sandbox::local::key_value)]
     env: Vec<(String, String)>,
+    /// Another lambda-lens subject in the same interleaved run, to compare a lever against the
+    /// same floors: `NAME;VAR=VALUE;...`, with `layer=DIR` for another build of the layer
+    /// (repeatable). Each variant's post-runtime targets are judged apart.
+    #[arg(long = "variant", value_name = "NAME;VAR=VALUE;...", value_parser = variant)]
+    variants: Vec<Variant>,
+    /// Write every invocation's post-runtime duration here (tab-separated: subject, round,
+    /// environment, invocation, milliseconds), to match a trace of the run invocation by
+    /// invocation.
+    #[arg(long, value_name = "FILE")]
+    durations: Option<PathBuf>,
     /// The layer's zip, for its size.
     #[arg(long, value_name = "FILE")]
     layer_zip: Option<PathBuf>,
@@ -104,6 +114,35 @@ impl Args {
     }
 }
 
+/// A `--variant`: its name, its layer if another, its variables.
+#[derive(Debug, Clone)]
+struct Variant {
+    name: String,
+    layer: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+fn variant(spec: &str) -> Result<Variant, String> {
+    let mut parts = spec.split(';');
+    let name = parts.next().unwrap_or_default().trim();
+    if name.is_empty() {
+        return Err("a variant is NAME;VAR=VALUE;... (layer=DIR for another layer)".to_owned());
+    }
+    let mut out = Variant {
+        name: name.to_owned(),
+        layer: None,
+        env: Vec::new(),
+    };
+    for part in parts.filter(|p| !p.trim().is_empty()) {
+        match part.split_once('=') {
+            Some(("layer", dir)) => out.layer = Some(PathBuf::from(dir)),
+            Some((k, v)) if !k.is_empty() => out.env.push(pair(k, v)),
+            _ => return Err(format!("{part:?} is not VAR=VALUE")),
+        }
+    }
+    Ok(out)
+}
+
 fn pair(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
 }
@@ -124,6 +163,25 @@ fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             extra.join(", ")
         ),
     }];
+    for v in &args.variants {
+        let mut env = vec![pair("LAMBDA_LENS_BUFFER_MAX_BYTES", "1048576")];
+        env.extend(v.env.iter().cloned());
+        let set: Vec<String> = env.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+        out.push(Subject {
+            name: v.name.clone(),
+            layer: v.layer.clone().unwrap_or_else(|| args.layer.clone()),
+            extension: "lambda-lens".to_owned(),
+            env,
+            output: Output::LambdaLens,
+            note: format!(
+                "a variant of lambda-lens for a lever: {}{}",
+                v.layer
+                    .as_ref()
+                    .map_or_else(String::new, |l| format!("the layer in `{}`, ", l.display())),
+                set.join(", ")
+            ),
+        });
+    }
     let Some(peers) = &args.peers else {
         return Ok(out);
     };
@@ -257,6 +315,25 @@ fn splice(path: &Path, begin: &str, end: &str, text: &str) -> Result<(), String>
     std::fs::write(path, format!("{head}\n{text}{tail}")).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Every invocation's post-runtime duration, one line each, for `--durations`.
+fn durations(results: &bench::Results) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("subject\tround\tenvironment\tinvocation\tpost_runtime_ms\n");
+    for (subject, lives) in results.subjects.iter().zip(&results.lives) {
+        for (round, life) in lives.iter().enumerate() {
+            for (environment, values) in [
+                ("dense", &life.post_runtime_ms),
+                ("capped", &life.capped_post_runtime_ms),
+            ] {
+                for (i, ms) in values.iter().enumerate() {
+                    let _ = writeln!(out, "{}\t{round}\t{environment}\t{i}\t{ms:.4}", subject.name);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The figures a subject must have; for `--check`.
 fn missing(name: &str, s: &Summary, listens: bool) -> Vec<String> {
     let mut figures = vec![
@@ -320,7 +397,30 @@ fn main() -> ExitCode {
         }
     };
     context.load_after = load_average();
+    if let Some(path) = &args.durations
+        && let Err(err) = std::fs::write(path, durations(&results))
+    {
+        eprintln!("lambda-lens-bench: {}: {err}", path.display());
+    }
     let rendered = report::judge(&results, &context);
+    for (name, targets) in std::iter::once(("lambda-lens".to_owned(), rendered.targets.clone()))
+        .chain(report::variants(&results, &rendered))
+    {
+        for t in targets
+            .iter()
+            .filter(|t| t.what.contains("post-runtime") || t.what.contains("delayed"))
+        {
+            let status = match t.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "not measured",
+            };
+            eprintln!(
+                "lambda-lens-bench: {name}: {}: {} ({}): {status}",
+                t.what, t.measured, t.reference
+            );
+        }
+    }
     let markdown = report::render(&results, &context, &rendered);
     print!("{markdown}");
     let mut failed = false;

@@ -1,4 +1,5 @@
-export { LambdaLens, LambdaLensProps, LambdaLensAlarms, LambdaLensSink, NETWORKED_SINKS, DEFAULT_THRESHOLDS, DEFAULT_METRICS } from './lambda-lens';
+export { LambdaLens, LambdaLensProps, LambdaLensSink, NETWORKED_SINKS, DEFAULT_METRICS } from './lambda-lens';
+export { DEFAULT_THRESHOLDS, LambdaLensAlarms, functionAlarms } from './alarms';
 export {
   LambdaLensLayer,
   LambdaLensArchitecture,

@@ -1,11 +1,11 @@
-import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { selectMetrics } from './catalogue';
+import { DEFAULT_THRESHOLDS, functionAlarms, LambdaLensAlarms } from './alarms';
 import { ALARM_METRICS, DASHBOARD_METRICS, FLEET_METRICS, functionDashboard, fleetDashboard } from './dashboards';
 import { LambdaLensArchitecture, LambdaLensLayer } from './layer';
 
@@ -19,22 +19,6 @@ export type LambdaLensSink = 'emf' | 'put-metric-data' | 'otlp';
 export const NETWORKED_SINKS: readonly LambdaLensSink[] = ['put-metric-data', 'otlp'];
 
 const SINKS: readonly LambdaLensSink[] = ['emf', ...NETWORKED_SINKS];
-
-/** template.yaml's alarm thresholds, as its parameters' defaults. */
-export const DEFAULT_THRESHOLDS = {
-  /** Percent of invocations that fail (AWS/Lambda Errors ÷ Invocations), 5-minute periods. */
-  errorRateThreshold: 5,
-  /** Throttled invocations in 5 minutes. */
-  throttlesThreshold: 1,
-  /** p99 duration, milliseconds (template.yaml's function has a 10 s timeout). */
-  durationP99Threshold: 8000,
-  /** Percent of the memory size one invocation used. */
-  memoryUtilizationThreshold: 90,
-  /** Invocations killed for memory in 5 minutes. */
-  outOfMemoryThreshold: 1,
-  /** Telemetry records Lambda dropped in 5 minutes. */
-  droppedTelemetryThreshold: 1,
-} as const;
 
 /** The metrics template.yaml selects: the default 8 and dropped telemetry, for its alarm. */
 export const DEFAULT_METRICS = 'default,LogsDroppedRecords';
@@ -57,7 +41,7 @@ export interface LambdaLensProps {
   readonly sink?: LambdaLensSink | LambdaLensSink[];
   /** With otlp: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`. @default - the region's CloudWatch OTLP endpoint, signed with SigV4 */
   readonly otlpEndpoint?: string;
-  /** With otlp: `OTEL_EXPORTER_OTLP_HEADERS` (key=value pairs; visible in the template: prefer a secret-free auth). @default - none */
+  /** With otlp: `OTEL_EXPORTER_OTLP_HEADERS` (key=value pairs), written as plain text into the template and the function's configuration. @default - none */
   readonly otlpHeaders?: string;
   /** `LAMBDA_LENS_METRICS` (names, groups, `default`, `all`, `-` removes). @default 'default,LogsDroppedRecords' */
   readonly metrics?: string | string[];
@@ -89,16 +73,6 @@ export interface LambdaLensProps {
   readonly outOfMemoryThreshold?: number;
   /** Alarm when Lambda drops at least this many telemetry records in 5 minutes. @default 1 */
   readonly droppedTelemetryThreshold?: number;
-}
-
-/** The alarms of one function, by template.yaml's names. */
-export interface LambdaLensAlarms {
-  readonly errorRate: cloudwatch.Alarm;
-  readonly throttles: cloudwatch.Alarm;
-  readonly duration: cloudwatch.Alarm;
-  readonly memory: cloudwatch.Alarm;
-  readonly outOfMemory: cloudwatch.Alarm;
-  readonly droppedTelemetry: cloudwatch.Alarm;
 }
 
 /** What the construct needs of a function: a `lambda.Function` (or anything with its methods) of this app. */
@@ -262,7 +236,7 @@ export class LambdaLens extends Construct {
         this.dashboards.push(functionDashboard(scope, 'Dashboard', this.namespace, facts));
       }
       if (wantAlarms) {
-        this.alarmsByFunction.set(fn, this.addAlarms(scope, facts.functionName, props));
+        this.alarmsByFunction.set(fn, functionAlarms(scope, this.namespace, facts.functionName, props));
         const threshold = props.durationP99Threshold ?? DEFAULT_THRESHOLDS.durationP99Threshold;
         if (threshold >= facts.timeoutMs) {
           // Lambda stops an invocation at its timeout, so no duration exceeds it.
@@ -366,80 +340,6 @@ export class LambdaLens extends Construct {
   private warn(id: string, message: string): void {
     Annotations.of(this).addWarningV2(`lambda-lens:${id}`, `lambda-lens: ${message}`);
   }
-
-  private addAlarms(scope: Construct, name: string, props: LambdaLensProps): LambdaLensAlarms {
-    const t = { ...DEFAULT_THRESHOLDS, ...definedOnly(props) };
-    const period = Duration.minutes(5);
-    const dims = { FunctionName: name };
-    const lambdaMetric = (metricName: string, statistic: string) =>
-      new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName, dimensionsMap: dims, statistic, period });
-    const lensMetric = (metricName: string, statistic: string) =>
-      new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: dims, statistic, period });
-    const common = { evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
-    const above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
-    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
-    const alarms: LambdaLensAlarms = {
-      errorRate: new cloudwatch.MathExpression({
-        expression: '100 * errors / MAX([errors, invocations])',
-        label: 'Error rate (%)',
-        period,
-        usingMetrics: { errors: lambdaMetric('Errors', 'Sum'), invocations: lambdaMetric('Invocations', 'Sum') },
-      }).createAlarm(scope, 'ErrorRateAlarm', {
-        ...common,
-        alarmDescription: `More than ${t.errorRateThreshold} % of the invocations of ${name} failed`,
-        comparisonOperator: above,
-        threshold: t.errorRateThreshold,
-      }),
-      throttles: lambdaMetric('Throttles', 'Sum').createAlarm(scope, 'ThrottlesAlarm', {
-        ...common,
-        alarmDescription: `Invocations of ${name} were throttled`,
-        comparisonOperator: atLeast,
-        threshold: t.throttlesThreshold,
-      }),
-      duration: lambdaMetric('Duration', 'p99').createAlarm(scope, 'DurationAlarm', {
-        ...common,
-        alarmDescription: `The p99 duration of ${name} is near its timeout`,
-        comparisonOperator: above,
-        threshold: t.durationP99Threshold,
-      }),
-      memory: lensMetric('MemoryUtilization', 'Maximum').createAlarm(scope, 'MemoryAlarm', {
-        ...common,
-        alarmDescription: `An invocation of ${name} used most of its memory`,
-        comparisonOperator: above,
-        threshold: t.memoryUtilizationThreshold,
-      }),
-      outOfMemory: lensMetric('OutOfMemory', 'Sum').createAlarm(scope, 'OutOfMemoryAlarm', {
-        ...common,
-        alarmDescription: `Invocations of ${name} were killed for memory`,
-        comparisonOperator: atLeast,
-        threshold: t.outOfMemoryThreshold,
-      }),
-      droppedTelemetry: lensMetric('LogsDroppedRecords', 'Sum').createAlarm(scope, 'DroppedTelemetryAlarm', {
-        ...common,
-        alarmDescription: `Lambda dropped telemetry of ${name}; some metrics are incomplete`,
-        comparisonOperator: atLeast,
-        threshold: t.droppedTelemetryThreshold,
-      }),
-    };
-    if (props.alarmTopic !== undefined) {
-      const action = new cloudwatchActions.SnsAction(props.alarmTopic);
-      for (const alarm of Object.values(alarms) as cloudwatch.Alarm[]) {
-        alarm.addAlarmAction(action);
-      }
-    }
-    return alarms;
-  }
-}
-
-function definedOnly(props: LambdaLensProps): Partial<Record<keyof typeof DEFAULT_THRESHOLDS, number>> {
-  const out: Partial<Record<keyof typeof DEFAULT_THRESHOLDS, number>> = {};
-  for (const key of Object.keys(DEFAULT_THRESHOLDS) as (keyof typeof DEFAULT_THRESHOLDS)[]) {
-    const value = props[key];
-    if (value !== undefined) {
-      out[key] = value;
-    }
-  }
-  return out;
 }
 
 function attachable(fn: lambda.IFunction): Attachable {

@@ -87,6 +87,8 @@ struct Script {
     env: Vec<(String, String)>,
     /// Time left frozen between invocations.
     frozen_between: Duration,
+    /// The receiver refuses the signature on purpose (403 expected).
+    refused: bool,
 }
 
 impl Script {
@@ -109,6 +111,7 @@ impl Script {
             ],
             env,
             frozen_between: Duration::ZERO,
+            refused: false,
         }
     }
 
@@ -198,21 +201,32 @@ async fn run_with(
         "the extension finished within the shutdown deadline: {:?}",
         run.log
     );
+    let given = |name: &str| {
+        script
+            .env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let sigv4 = Sigv4::test();
     for secret in [
-        "bGVuczpsZW5z",
-        sigv4.secret_key.as_str(),
-        sigv4.session_token.as_deref().unwrap_or_default(),
-        HEADER_SECRET,
+        "bGVuczpsZW5z".to_owned(),
+        sigv4.secret_key.clone(),
+        sigv4.session_token.clone().unwrap_or_default(),
+        given("AWS_SECRET_ACCESS_KEY"),
+        given("AWS_SESSION_TOKEN"),
+        HEADER_SECRET.to_owned(),
     ] {
-        let seen: Vec<&String> = run.all_output.iter().filter(|l| l.contains(secret)).collect();
+        let seen: Vec<&String> = run.all_output.iter().filter(|l| l.contains(&secret)).collect();
         assert!(seen.is_empty(), "a credential in the log: {seen:?}");
     }
     // Nothing but 2xx and the faults the test set: no request the receiver could not read.
     for r in receiver.of_kind("request") {
         let status = r["status"].as_u64().unwrap_or_default();
+        let refused = status == 403 && script.refused;
         assert!(
-            status != 400 && status != 403 && status != 404 && status != 415,
+            refused || (status != 400 && status != 403 && status != 404 && status != 415),
             "a request the receiver refused: {r:?}; log {:?}",
             run.log
         );
@@ -692,4 +706,31 @@ async fn frozen_between_request_and_answer_nothing_lost_nothing_twice() {
         run.log
     );
     not_slowed("frozen", &run);
+}
+
+/// The signature refused (the role without the permission, or other credentials): 403, no
+/// retry, every invocation in the EMF fallback, one log line naming `cloudwatch:PutMetricData`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the otlp layer and the OTLP receiver (.venv-cloudwatch): make test runs it"]
+async fn a_refused_signature_falls_back_and_names_the_permission() {
+    let mut receiver = signing_receiver();
+    let mut script = Script::new(&receiver);
+    script.set("AWS_SECRET_ACCESS_KEY", "lambda-lens/another-secret/EXAMPLEKEY");
+    script.set("AWS_SESSION_TOKEN", "lambda-lens-another-session-token");
+    script.refused = true;
+    let run = run(&script, &mut receiver).await;
+    let reqs = requests(&receiver);
+    assert!(!reqs.is_empty(), "{:?}", run.log);
+    assert!(reqs.iter().all(|r| r["status"] == 403), "{reqs:?}");
+    assert_eq!(reqs.len(), 1, "a refusal is not retried: {reqs:?}");
+    assert_eq!(
+        invocations_everywhere(&receiver, &run),
+        (0.0, run.n() as f64),
+        "{:?}",
+        run.log
+    );
+    let said = run.logged("OTLP export:");
+    assert_eq!(said.len(), 1, "{:?}", run.log);
+    assert!(said[0].contains("cloudwatch:PutMetricData"), "{}", said[0]);
+    not_slowed("refused", &run);
 }

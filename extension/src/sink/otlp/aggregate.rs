@@ -165,6 +165,18 @@ pub(crate) enum Point {
     Gauge(f64),
 }
 
+impl Point {
+    /// Whether it says anything a delta export needs: a sum that is not zero, a histogram
+    /// with a value, any gauge (its last value is the measurement).
+    pub(crate) fn moved(&self) -> bool {
+        match self {
+            Self::Sum(v) => *v != 0.0,
+            Self::Histogram { count, .. } => *count > 0,
+            Self::Gauge(_) => true,
+        }
+    }
+}
+
 /// One series: an instrument and its data-point attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Series {

@@ -13,6 +13,9 @@ use super::OtlpSettings;
 use super::encode;
 use crate::sink::net::{Deadline, Failure, Transport, Written};
 
+/// What an export says it is: `lambda-lens/<version>`.
+const USER_AGENT: &str = concat!("lambda-lens/", env!("CARGO_PKG_VERSION"));
+
 const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
@@ -145,6 +148,14 @@ impl Client {
         // value (an API key) never reaches it.
         if let Some(signer) = &self.signer {
             sign(&mut request, &body, signer, now)?;
+        }
+        // The OTLP specification: exporters SHOULD identify themselves in `User-Agent`. Not
+        // signed (SigV4 does not need it), and a configured one wins.
+        if !self.headers.contains_key(http::header::USER_AGENT) {
+            request.headers_mut().insert(
+                http::header::USER_AGENT,
+                http::HeaderValue::from_static(USER_AGENT),
+            );
         }
         for (k, v) in &self.headers {
             request.headers_mut().append(k.clone(), v.clone());

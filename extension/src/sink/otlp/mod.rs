@@ -292,7 +292,12 @@ impl OtlpSink {
                     self.started_ms.min(totals.first_ms.unwrap_or(end_ms)),
                 )
             }
-            None => (window.series, self.window_start_ms.min(first)),
+            // Delta: only the series that moved in the window (the OpenTelemetry SDKs' rule
+            // for delta: no measurement in the interval, no point); every point is billed.
+            None => (
+                window.series.into_iter().filter(|s| s.point.moved()).collect(),
+                self.window_start_ms.min(first),
+            ),
         };
         if window.non_finite > 0 {
             tracing::debug!(

@@ -895,3 +895,55 @@ fn cumulative_exports_carry_the_totals_since_the_start() {
         "the fallback is each window's own"
     );
 }
+
+/// Delta: an export carries only what moved in its window (the OpenTelemetry SDKs' rule for
+/// delta: a series with no measurement in the interval is not exported); no zero sums.
+#[test]
+fn a_delta_export_leaves_out_the_series_that_did_not_move() {
+    let mut sink = OtlpSink::with_lookup(
+        settings("http://127.0.0.1:1/v1/metrics"),
+        Arc::new(|_: &str| None),
+    );
+    sink.observe(&invocation(false, "success", 5.0), &mut |_| {});
+    let batch = sink.take_batch();
+    let names: Vec<&str> = batch.series.iter().map(|s| s.instrument.name).collect();
+    for gone in ["faas.errors", "faas.timeouts", "faas.coldstarts"] {
+        assert!(!names.contains(&gone), "{gone} (zero) sent: {names:?}");
+    }
+    assert!(names.contains(&"faas.invocations"), "{names:?}");
+    assert!(names.contains(&"faas.invoke_duration"), "{names:?}");
+    assert!(batch.series.iter().all(|s| match &s.point {
+        aggregate::Point::Sum(v) => *v != 0.0,
+        aggregate::Point::Histogram { count, .. } => *count > 0,
+        aggregate::Point::Gauge(_) => true,
+    }));
+}
+
+/// Cumulative keeps every series it has seen, zero or not (its totals are the state).
+#[test]
+fn a_cumulative_export_keeps_the_series_that_did_not_move() {
+    let mut s = settings("http://127.0.0.1:1/v1/metrics");
+    s.cumulative = true;
+    let mut sink = OtlpSink::with_lookup(s, Arc::new(|_: &str| None));
+    sink.observe(&invocation(false, "success", 5.0), &mut |_| {});
+    let _ = sink.take_batch();
+    sink.observe(&invocation(false, "success", 5.0), &mut |_| {});
+    let second = sink.take_batch();
+    let names: Vec<&str> = second.series.iter().map(|s| s.instrument.name).collect();
+    assert!(names.contains(&"faas.errors"), "{names:?}");
+}
+
+/// Exporters identify themselves (the OTLP specification: a `User-Agent` SHOULD be sent).
+#[tokio::test(flavor = "current_thread")]
+async fn an_export_says_who_sent_it() {
+    let (url, got) = server(vec![OK]).await;
+    let mut sink = sink(&url);
+    assert!(run(&mut sink).await);
+    let got = got.lock().unwrap().clone();
+    let agent = got[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k == "user-agent")
+        .map(|(_, v)| v.clone());
+    assert_eq!(agent, Some(format!("lambda-lens/{}", env!("CARGO_PKG_VERSION"))));
+}

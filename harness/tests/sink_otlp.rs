@@ -576,6 +576,7 @@ async fn throttled_with_retry_after_then_stored_once() {
     // An export per window of 100 ms: the first while the invocations run, where the retry
     // has the time Retry-After asks for.
     script.set("LAMBDA_LENS_FLUSH_INTERVAL_MS", "100");
+    script.set("OTEL_METRIC_EXPORT_INTERVAL", "100");
     script.frozen_between = Duration::from_millis(300);
     let run = run(&script, &mut receiver).await;
     let reqs = requests(&receiver);
@@ -637,6 +638,7 @@ async fn partial_success_is_read_counted_and_logged_once() {
     let mut script = Script::new(&receiver);
     // An export per window of 100 ms: the count of what was rejected goes in a later one.
     script.set("LAMBDA_LENS_FLUSH_INTERVAL_MS", "100");
+    script.set("OTEL_METRIC_EXPORT_INTERVAL", "100");
     script.frozen_between = Duration::from_millis(200);
     let run = run(&script, &mut receiver).await;
     let reqs = requests(&receiver);
@@ -682,6 +684,7 @@ async fn frozen_between_request_and_answer_nothing_lost_nothing_twice() {
     receiver.set(&Fault::Hold).unwrap();
     let mut script = Script::new(&receiver);
     script.set("LAMBDA_LENS_FLUSH_INTERVAL_MS", "100");
+    script.set("OTEL_METRIC_EXPORT_INTERVAL", "100");
     script.frozen_between = Duration::from_millis(1_500);
     let mut held = 0;
     let run = run_with(&script, &mut receiver, |_, receiver| {

@@ -69,6 +69,8 @@ pub mod vars {
     pub const OTLP_TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// The OTLP sink's export interval (the OpenTelemetry SDKs' periodic reader's).
+    pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
     pub const OTLP_AUTH: &str = "LAMBDA_LENS_OTLP_AUTH";
     pub const OTLP_ATTRIBUTES: &str = "LAMBDA_LENS_OTLP_ATTRIBUTES";
 
@@ -109,6 +111,7 @@ pub mod vars {
         OTLP_TEMPORALITY,
         OTEL_RESOURCE_ATTRIBUTES,
         OTEL_SERVICE_NAME,
+        OTEL_METRIC_EXPORT_INTERVAL,
         OTLP_AUTH,
         OTLP_ATTRIBUTES,
         LOG_LEVEL_OVERRIDE,

@@ -84,10 +84,15 @@ pub(crate) struct OtlpConfig {
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) service_name: Option<String>,
     pub(crate) labels: Vec<Label>,
+    /// How long values wait before they are exported (`OTEL_METRIC_EXPORT_INTERVAL`).
+    pub(crate) export_interval: Duration,
 }
 
 /// The specification's default timeout (10 s).
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// The specification's default export interval (60 s): every data point is billed, so the
+/// fewer exports the fewer points; the OTLP rows of `make cost` show what it saves.
+const DEFAULT_EXPORT_INTERVAL_MS: u64 = 60_000;
 
 /// Reads the OTLP settings; `region` is the function's (`AWS_REGION`).
 pub(crate) fn read(r: &mut Reader<'_>, region: Option<&str>) -> OtlpConfig {
@@ -172,6 +177,12 @@ pub(crate) fn read(r: &mut Reader<'_>, region: Option<&str>) -> OtlpConfig {
     };
     let service_name = r.get(vars::OTEL_SERVICE_NAME);
     let labels = read_labels(r);
+    let export_interval = Duration::from_millis(r.int_in(
+        vars::OTEL_METRIC_EXPORT_INTERVAL,
+        100,
+        900_000,
+        DEFAULT_EXPORT_INTERVAL_MS,
+    ));
     OtlpConfig {
         endpoint,
         headers,
@@ -183,6 +194,7 @@ pub(crate) fn read(r: &mut Reader<'_>, region: Option<&str>) -> OtlpConfig {
         resource_attributes,
         service_name,
         labels,
+        export_interval,
     }
 }
 

@@ -163,7 +163,7 @@ fn otlp_settings(config: &Config, otlp: &crate::config::OtlpConfig) -> crate::si
             error_type: otlp.labels.contains(&Label::ErrorType),
             tenant: otlp.labels.contains(&Label::TenantId),
         },
-        flush_interval: config.output.flush_interval,
+        flush_interval: otlp.export_interval,
         fallback: true,
     }
 }

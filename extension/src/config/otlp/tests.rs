@@ -41,6 +41,7 @@ fn defaults_send_to_the_regions_cloudwatch_endpoint_signed_gzipped_delta() {
             resource_attributes: vec![],
             service_name: None,
             labels: vec![Label::ColdStart, Label::ErrorType],
+            export_interval: Duration::from_secs(60),
         }
     );
     // Not read at all when the sink is not chosen.
@@ -259,4 +260,26 @@ fn resource_attributes_service_name_and_labels() {
     assert_eq!(c.labels, [Label::TenantId, Label::ColdStart]);
     let (c, _) = otlp(&[("LAMBDA_LENS_OTLP_ATTRIBUTES", "none")]);
     assert!(c.labels.is_empty());
+}
+
+/// The export interval: the OpenTelemetry SDKs' `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds,
+/// 60 s by default), not the EMF flush window.
+#[test]
+fn the_export_interval_is_otel_metric_export_interval_60_s_by_default() {
+    let (c, w) = otlp(&[("LAMBDA_LENS_FLUSH_INTERVAL_MS", "1000")]);
+    assert!(w.is_empty());
+    assert_eq!(c.export_interval, Duration::from_secs(60));
+    let (c, w) = otlp(&[("OTEL_METRIC_EXPORT_INTERVAL", "250")]);
+    assert!(w.is_empty());
+    assert_eq!(c.export_interval, Duration::from_millis(250));
+    for bad in ["60s", "0", "900001"] {
+        let (c, w) = otlp(&[("OTEL_METRIC_EXPORT_INTERVAL", bad)]);
+        assert_eq!(w.len(), 1, "{bad}: {w:?}");
+        assert!(
+            w[0].to_string().contains("an integer from 100 to 900000"),
+            "{}",
+            w[0]
+        );
+        assert_eq!(c.export_interval, Duration::from_secs(60), "{bad}");
+    }
 }

@@ -115,7 +115,7 @@ pub(crate) struct FunctionFacts<'a> {
 }
 
 /// The resource attributes: the semantic conventions' for a Lambda function (`cloud.*`,
-/// `faas.*`, `host.arch`, `service.name`), then the user's `OTEL_RESOURCE_ATTRIBUTES` (which
+/// `faas.*`, `service.name`), then the user's `OTEL_RESOURCE_ATTRIBUTES` (which
 /// win for a key both have, but for `service.name` when `OTEL_SERVICE_NAME` is set, as the
 /// specification orders them). Each key once, at most [`MAX_LABELS`] less what the scope and a
 /// data point take: the rest are left out, with a warning.
@@ -144,13 +144,9 @@ pub(crate) fn resource(
     if let Some(instance) = f.instance {
         attrs.push(("faas.instance".into(), text(instance)));
     }
-    // This binary's architecture is the function's; the conventions' `host.arch` values.
-    let arch = if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    };
-    attrs.push(("host.arch".into(), text(arch)));
+    // No `host.arch`: the FaaS conventions do not list it (the host is not the function's), and
+    // every resource attribute is billed on every data point at CloudWatch;
+    // `OTEL_RESOURCE_ATTRIBUTES=host.arch=arm64` adds it.
     attrs.push(("service.name".into(), text(f.name)));
     for (k, v) in user {
         if k == "service.name" && service_name.is_some() {

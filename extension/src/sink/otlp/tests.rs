@@ -947,3 +947,35 @@ async fn an_export_says_who_sent_it() {
         .map(|(_, v)| v.clone());
     assert_eq!(agent, Some(format!("lambda-lens/{}", env!("CARGO_PKG_VERSION"))));
 }
+
+/// The resource is billed on every data point: only the attributes the semantic conventions
+/// give a Lambda function (as OpenTelemetry's own Lambda resource detectors set them) and
+/// `service.name`; anything else only when `OTEL_RESOURCE_ATTRIBUTES` asks.
+#[test]
+fn the_resource_has_only_the_conventions_attributes_for_a_function() {
+    let attrs = resource(
+        &FunctionFacts {
+            name: "checkout",
+            version: "7",
+            memory_mb: Some(512),
+            region: Some("eu-west-1"),
+            instance: Some("2026/12/07/[7]abc"),
+        },
+        &[],
+        None,
+    );
+    let keys: Vec<&str> = attrs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "cloud.provider",
+            "cloud.platform",
+            "cloud.region",
+            "faas.name",
+            "faas.version",
+            "faas.max_memory",
+            "faas.instance",
+            "service.name"
+        ]
+    );
+}

@@ -96,12 +96,21 @@ impl Events {
     /// the request was sent is an error (the event may have been handed out), except an end of
     /// a kept connection before any byte of the answer (see the module's comment). An answer
     /// that is not the documented event is not an error: see [`NextEvent::decode`].
+    #[cfg(test)]
     pub(crate) async fn next(&mut self) -> Result<Received, ExtensionsApiError> {
+        self.next_after(|| {}).await
+    }
+
+    /// [`Events::next`], calling `sent` once the request is written, before the answer is
+    /// awaited: work that must not come between the last event and this request (a wake of
+    /// another thread) goes there.
+    pub(crate) async fn next_after(&mut self, sent: impl FnOnce()) -> Result<Received, ExtensionsApiError> {
+        let mut sent = Some(sent);
         let reused = self.stream.is_some();
-        let head = match self.exchange().await {
+        let head = match self.exchange(&mut sent).await {
             Err(Framing::Ended { answered: false }) if reused => {
                 self.stream = None;
-                self.exchange().await
+                self.exchange(&mut sent).await
             }
             other => other,
         };
@@ -132,15 +141,12 @@ impl Events {
                 body: crate::text::clip(&String::from_utf8_lossy(bytes)).into_owned(),
             });
         }
-        let received = NextEvent::decode(bytes, || chrono::Utc::now().timestamp_millis());
-        // What followed the answer (nothing, from a server that waits for our next request)
-        // is kept for the next read.
-        Ok(received)
+        Ok(NextEvent::decode(bytes, || chrono::Utc::now().timestamp_millis()))
     }
 
     /// Sends the request (connecting first if there is no connection) and reads the answer's
     /// head.
-    async fn exchange(&mut self) -> Result<Head, Framing> {
+    async fn exchange(&mut self, sent: &mut Option<impl FnOnce()>) -> Result<Head, Framing> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.address).await?;
             let _ = stream.set_nodelay(true);
@@ -149,6 +155,9 @@ impl Events {
         }
         let stream = self.stream.as_mut().ok_or(Framing::Ended { answered: false })?;
         stream.write_all(&self.request).await?;
+        if let Some(sent) = sent.take() {
+            sent();
+        }
         self.filled = 0;
         loop {
             if let Some(head) = parse_head(self.buffer.get(..self.filled).unwrap_or_default())? {
@@ -577,6 +586,39 @@ mod tests {
         ] {
             assert!(parse_head(bad.as_bytes()).is_err(), "{bad:?}");
         }
+    }
+
+    /// `sent` runs once the request is out and before the answer: the server answers only
+    /// after it ran (a `sent` called after the answer would never let it).
+    #[tokio::test]
+    async fn work_after_the_request_runs_before_the_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (ran_tx, ran_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            ran_rx.await.unwrap();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{INVOKE}",
+                INVOKE.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let mut events = Events::new(&address, "id-1").unwrap();
+        let next = events.next_after(move || {
+            let _ = ran_tx.send(());
+        });
+        let received = tokio::time::timeout(std::time::Duration::from_secs(5), next)
+            .await
+            .expect("the answer came once `sent` had run")
+            .unwrap();
+        assert!(id(received).is_some());
     }
 
     /// From the INVOKE read to the next request written, nothing is allocated on this thread:

@@ -253,7 +253,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 }
 
 /// Answers the Extensions API: hands each INVOKE to the pipeline thread without waiting, so the
-/// next `/event/next` goes out at once, and SHUTDOWN with a wait it cannot skip. Ends only on
+/// next `/event/next` goes out at once (a wake of that thread, when one is due, only after it), and SHUTDOWN with a wait it cannot skip. Ends only on
 /// an error of the API itself; after SHUTDOWN it waits for the pipeline thread, which ends the
 /// run once it has flushed (asking for another event would tell Lambda the extension is done).
 /// An event that lacks a member Lambda always sends is handled with a safe default (see
@@ -261,15 +261,24 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 /// not know is logged and the next one asked for. Neither ends the run.
 async fn event_loop(mut events: Events, lifecycle: Notifier) -> Result<(), ExtensionsApiError> {
     let mut warned = Warned::default();
+    // A wake of the pipeline thread that is due, sent once the next request is out.
+    let mut wake = false;
     loop {
-        let Received { event, missing } = events.next().await?;
+        let due = std::mem::take(&mut wake);
+        let Received { event, missing } = events
+            .next_after(|| {
+                if due {
+                    lifecycle.wake();
+                }
+            })
+            .await?;
         warned.warn(&missing);
         match event {
             NextEvent::Invoke {
                 request_id: Some(request_id),
             } => {
                 let wall_ms = chrono::Utc::now().timestamp_millis();
-                lifecycle.invoke(Invoke { request_id, wall_ms });
+                wake = lifecycle.invoke(Invoke { request_id, wall_ms });
             }
             // Its telemetry still gives the invocation (the warning said so).
             NextEvent::Invoke { request_id: None } => {}
@@ -479,10 +488,12 @@ mod tests {
     async fn a_panic_in_the_pipeline_is_a_failed_run_with_its_message() {
         let (telemetry, life) = telemetry(Exploding);
         let finished = telemetry.start().unwrap();
-        life.invoke(Invoke {
+        if life.invoke(Invoke {
             request_id: "r1".into(),
             wall_ms: 0,
-        });
+        }) {
+            life.wake();
+        }
         let err = supervise(std::future::pending(), finished).await.unwrap_err();
         assert!(matches!(err, RunError::Crashed(_)), "{err:?}");
         assert_eq!(err.to_string(), "the metrics pipeline crashed: boom");

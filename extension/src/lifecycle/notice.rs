@@ -7,7 +7,9 @@
 //! order the join relies on still holds: an invocation's telemetry is delivered after its
 //! INVOKE, so its notice is in the queue before its batch is worked. The pipeline thread is
 //! woken for a notice only when it wants it at once (resource samples are taken at each
-//! INVOKE) or when notices pile up with no telemetry coming.
+//! INVOKE) or when notices pile up with no telemetry coming, and then only once the next
+//! `/event/next` has been written: nothing but the queue's lock comes between an INVOKE and
+//! that call.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -80,21 +82,28 @@ fn lock(queue: &Queue) -> MutexGuard<'_, VecDeque<Invoke>> {
 }
 
 impl Notifier {
-    /// Queues an INVOKE; never waits.
-    pub(crate) fn invoke(&self, invoke: Invoke) {
+    /// Queues an INVOKE; never waits, never wakes the pipeline thread. Whether it should be
+    /// woken for it ([`Notifier::wake`]): the caller does that once its next `/event/next` is
+    /// out, so the wake (a write to the other thread's `eventfd`, and that thread made runnable
+    /// beside this one) never comes between an INVOKE and the call Lambda waits for.
+    #[must_use = "a wake that is due must be sent (Notifier::wake)"]
+    pub(crate) fn invoke(&self, invoke: Invoke) -> bool {
         let queued = {
             let mut queue = lock(&self.queue);
             if queue.len() >= CAPACITY {
                 tracing::debug!("lifecycle queue full; INVOKE notice skipped");
-                return;
+                return false;
             }
             queue.push_back(invoke);
             queue.len()
         };
-        if self.prompt || queued >= WAKE_AT {
-            // A full channel has a wake pending already.
-            let _ = self.events.try_send(LifecycleEvent::Wake);
-        }
+        self.prompt || queued >= WAKE_AT
+    }
+
+    /// Wakes the pipeline thread for the queued notices.
+    pub(crate) fn wake(&self) {
+        // A full channel has a wake pending already.
+        let _ = self.events.try_send(LifecycleEvent::Wake);
     }
 
     /// SHUTDOWN, after every INVOKE queued before it.
@@ -133,10 +142,15 @@ mod tests {
     async fn notices_wait_without_a_wake_until_they_pile_up() {
         let (notifier, mut notices) = channel(false);
         for i in 0..WAKE_AT - 1 {
-            notifier.invoke(invoke(i));
+            assert!(!notifier.invoke(invoke(i)), "no wake due yet");
         }
         assert!(notices.events.try_recv().is_err(), "no wake yet");
-        notifier.invoke(invoke(WAKE_AT - 1));
+        assert!(notifier.invoke(invoke(WAKE_AT - 1)), "due once they pile up");
+        assert!(
+            notices.events.try_recv().is_err(),
+            "queuing never wakes by itself"
+        );
+        notifier.wake();
         assert!(matches!(notices.recv().await, Some(LifecycleEvent::Wake)));
         let taken: Vec<Invoke> = std::iter::from_fn(|| notices.take()).collect();
         assert_eq!(taken, (0..WAKE_AT).map(invoke).collect::<Vec<_>>(), "in order");
@@ -145,11 +159,14 @@ mod tests {
     #[tokio::test]
     async fn a_prompt_notifier_wakes_at_every_invoke_and_a_full_queue_drops() {
         let (notifier, mut notices) = channel(true);
-        notifier.invoke(invoke(0));
+        assert!(notifier.invoke(invoke(0)), "due at every INVOKE");
+        notifier.wake();
         assert!(matches!(notices.recv().await, Some(LifecycleEvent::Wake)));
         assert_eq!(notices.take(), Some(invoke(0)));
         for i in 0..CAPACITY + 5 {
-            notifier.invoke(invoke(i));
+            if notifier.invoke(invoke(i)) {
+                notifier.wake();
+            }
         }
         assert_eq!(std::iter::from_fn(|| notices.take()).count(), CAPACITY);
         while notices.events.try_recv().is_ok() {}

@@ -58,6 +58,14 @@ fn start(vars: &[(&str, &str)], sampler: Option<Box<dyn Sampler>>, wait: Duratio
     }
 }
 
+/// Queues `invoke` and sends the wake that is due, as the event loop does once its next
+/// request is out.
+fn notify(life: &Notifier, invoke: Invoke) {
+    if life.invoke(invoke) {
+        life.wake();
+    }
+}
+
 fn invoke(id: &str) -> Invoke {
     Invoke {
         request_id: id.into(),
@@ -78,7 +86,7 @@ async fn the_report_that_arrives_after_shutdown_is_waited_for_and_written() {
         Duration::from_secs(5),
         Clock::following_tokio(WALL),
     );
-    life_tx.invoke(invoke("r1"));
+    notify(&life_tx, invoke("r1"));
     intake_tx.send(batch(&[START, DONE])).await.unwrap();
     life_tx.shutdown("spindown".into(), (WALL + 10_000) as u64).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -106,7 +114,7 @@ async fn shutdown_waits_only_a_bounded_time_for_a_report_that_never_comes() {
         Duration::from_millis(500),
         Clock::following_tokio(WALL),
     );
-    life_tx.invoke(invoke("r1"));
+    notify(&life_tx, invoke("r1"));
     life_tx.shutdown("timeout".into(), (WALL + 10_000) as u64).await;
     let started = tokio::time::Instant::now();
     let stats = task.await.unwrap();
@@ -126,7 +134,7 @@ async fn shutdown_wait_with(left_ms: i64) -> Duration {
         task,
         sink: _,
     } = start(&[], None, Duration::from_secs(1), Clock::following_tokio(WALL));
-    life_tx.invoke(invoke("r1"));
+    notify(&life_tx, invoke("r1"));
     life_tx.shutdown("spindown".into(), (WALL + left_ms) as u64).await;
     let started = tokio::time::Instant::now();
     task.await.unwrap();
@@ -176,7 +184,7 @@ async fn resources_are_sampled_off_the_thread_at_each_invoke_and_at_shutdown() {
         Duration::from_secs(1),
         Clock::following_tokio(WALL),
     );
-    life_tx.invoke(invoke("r1"));
+    notify(&life_tx, invoke("r1"));
     intake_tx.send(batch(&[START, DONE, REPORT])).await.unwrap();
     life_tx
         .shutdown("spindown".into(), (WALL + 3_600_000) as u64)
@@ -214,7 +222,7 @@ async fn a_panic_while_sampling_ends_the_pipeline_task_with_that_panic() {
         Duration::from_secs(1),
         Clock::system(),
     );
-    life_tx.invoke(invoke("r1"));
+    notify(&life_tx, invoke("r1"));
     let err = task.await.unwrap_err();
     assert!(err.is_panic());
 }

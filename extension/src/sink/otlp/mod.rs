@@ -8,10 +8,12 @@
 //!   `LAMBDA_LENS_METRICS` publishes as EMF: OTLP has no per-metric charge. The EMF path pays
 //!   one `observes()` check per record for it.
 //! - **Few, small requests.** Records are aggregated in memory ([`aggregate::Window`]: delta
-//!   sums and explicit-bucket histograms per series, bounded) and exported once per flush
-//!   window (`LAMBDA_LENS_FLUSH_INTERVAL_MS`), at the first flush after it is due (the
-//!   environment is frozen between invocations: nothing runs on a timer there), and at
-//!   SHUTDOWN. Resource attributes once per request; gzip by default.
+//!   sums and explicit-bucket histograms per series, bounded) and exported once per export
+//!   interval (`OTEL_METRIC_EXPORT_INTERVAL`, 60 s by default), at the first flush after it is
+//!   due (the environment is frozen between invocations: nothing runs on a timer there), and
+//!   at SHUTDOWN. A delta export carries only the series that moved: CloudWatch bills every
+//!   data point, resource attributes included (class a). Resource attributes once per request;
+//!   gzip by default.
 //! - **Nothing lost, nothing twice** (the PutMetricData sink's rules, on the same transport,
 //!   `sink/net`): sending never on the thread that answers Lambda; at most [`MAX_ATTEMPTS`]
 //!   attempts, retried on 429, 502, 503, 504 (honouring `Retry-After` within the deadline) and

@@ -268,6 +268,11 @@ impl Window {
                 Labelled::Invocation => common.clone(),
                 Labelled::Error => common.clone(),
             };
+            if name == "ColdStarts" {
+                // Always true on the cold-start counter: a label billed on each point that
+                // says nothing.
+                attributes.retain(|(key, _)| *key != "faas.coldstart");
+            }
             if instrument.labelled == Labelled::Error
                 && value > 0.0
                 && let Some(error_type) = &error_type

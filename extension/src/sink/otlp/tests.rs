@@ -979,3 +979,19 @@ fn the_resource_has_only_the_conventions_attributes_for_a_function() {
         ]
     );
 }
+
+/// No redundant label: `faas.coldstarts` counts cold starts, so `faas.coldstart` (always true
+/// there) is not on its points; the other invocation metrics keep it.
+#[test]
+fn the_coldstart_counter_does_not_carry_the_coldstart_label() {
+    let w = window(&[invocation(true, "success", 120.0)]);
+    let labels = |name: &str| {
+        w.series
+            .iter()
+            .find(|s| s.instrument.name == name)
+            .map(|s| s.attributes.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+            .unwrap()
+    };
+    assert!(!labels("faas.coldstarts").contains(&"faas.coldstart"));
+    assert!(labels("faas.invoke_duration").contains(&"faas.coldstart"));
+}

@@ -303,3 +303,25 @@ fn the_image_env_keeps_lambdas_reserved_variables_and_maps_its_folders() {
         assert_eq!(get(reserved), None, "{reserved}");
     }
 }
+
+#[test]
+fn a_whiteout_of_dot_or_dot_dot_removes_nothing() {
+    let dir = scratch("whiteout-dots");
+    std::fs::write(dir.join("beside-the-root"), b"stays").unwrap();
+    let base = layer(&[Entry::Dir("a"), Entry::File("a/keep", b"keep")]);
+    // `.wh...` hides `..`, `.wh..` hides `.`: neither names an entry of the layers below.
+    let upper = layer(&[
+        Entry::Raw(".wh...", b""),
+        Entry::Raw("a/.wh...", b""),
+        Entry::Raw("a/.wh..", b""),
+        Entry::Raw(".wh.", b""),
+    ]);
+    let layout = dir.join("layout");
+    write_layout(&layout, "t", &[("amd64", vec![base, upper], json!({}))], false);
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    unpack_all(&layout, "t", &root);
+    assert_eq!(std::fs::read(dir.join("beside-the-root")).unwrap(), b"stays");
+    assert_eq!(std::fs::read(root.join("a/keep")).unwrap(), b"keep");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

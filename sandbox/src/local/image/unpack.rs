@@ -34,7 +34,9 @@ pub(crate) fn apply(root: &Path, blob: &Path, compression: Compression) -> Resul
                     remove(&child.path())?;
                 }
             }
-        } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+        } else if let Some(hidden) = name.strip_prefix(WHITEOUT)
+            && names_an_entry(hidden)
+        {
             let target = root.join(parent).join(hidden);
             if inside(&root, &target) {
                 remove(&target)?;
@@ -121,6 +123,14 @@ fn relative(raw: &Path) -> Option<PathBuf> {
         }
     }
     Some(out)
+}
+
+/// Whether a whiteout's hidden name is one entry's name: `.wh...` would hide `..` (the folder
+/// above, or above the root) and `.wh..` the folder itself, which no layer below can have as an
+/// entry; those whiteouts remove nothing.
+fn names_an_entry(hidden: &str) -> bool {
+    let mut parts = Path::new(hidden).components();
+    matches!(parts.next(), Some(Component::Normal(n)) if n == hidden) && parts.next().is_none()
 }
 
 /// Whether `path`'s folder, with every symbolic link followed, is `root` or inside it.

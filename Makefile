@@ -199,16 +199,20 @@ PRINCIPAL ?=
 ORG ?=
 VARIANTS ?= emf put-metric-data
 PUBLISH_DIST ?= dist
+## A tree with uncommitted changes is refused unless PUBLISH_ALLOW_DIRTY=1 (then the layers'
+## Description says <commit>+uncommitted-changes).
+PUBLISH_ALLOW_DIRTY ?=
 .PHONY: publish publish-test
 publish: $(PUBLISH_VENV)/.installed
 	@$(PUBLISH_VENV)/bin/python scripts/publish.py --zips-in-dist --dist $(PUBLISH_DIST) --variants "$(VARIANTS)" \
 		|| for sink in $(VARIANTS); do for arch in x86_64 arm64; do \
 			$(MAKE) --no-print-directory layer ARCH=$$arch SINK=$$sink || exit 1; done; done
-	$(PUBLISH_VENV)/bin/python scripts/publish.py --regions "$(REGIONS)" --principal "$(PRINCIPAL)" --org "$(ORG)" \
+	PUBLISH_ALLOW_DIRTY="$(PUBLISH_ALLOW_DIRTY)" $(PUBLISH_VENV)/bin/python scripts/publish.py --regions "$(REGIONS)" --principal "$(PRINCIPAL)" --org "$(ORG)" \
 		--variants "$(VARIANTS)" --dist $(PUBLISH_DIST)
 
 ## make publish against a local Lambda API (ministack, make cloudwatch-venv): two regions, the
-## manifest, a second run, grants, refused permissions and an unknown region (scripts/test_publish.py).
+## manifest, a second run, grants, refused permissions and an unknown region, a dirty tree, concurrent
+## runs, a grant left by an earlier run, and this Makefile's publish recipe (scripts/test_publish.py).
 publish-test: $(PUBLISH_VENV)/.installed cloudwatch-venv
 	LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) $(PUBLISH_VENV)/bin/python -m unittest -v scripts/test_publish.py
 

@@ -13,7 +13,12 @@ default), and records the version's ARN in the manifest:
                                 "put-metric-data-x86_64": ARN, "put-metric-data-arm64": ARN}}}
 
 The keys under a region are the layer names less `lambda-lens-`. The manifest is merged, not
-replaced: other versions and regions stay.
+replaced: other versions and regions stay, and each entry is merged under an flock on
+`<manifest>.lock`, so concurrent runs (one per region) keep each other's.
+
+A tree with uncommitted changes is refused unless PUBLISH_ALLOW_DIRTY=1; each layer's Description
+names the commit (`+uncommitted-changes` when allowed dirty). Grants on a version other than the
+one asked for (a broader one from an earlier run) are warned of, with the command removing them.
 
 Credentials, region endpoints and `AWS_ENDPOINT_URL` come from boto3's usual chain (the
 `AWS_*` variables, `AWS_PROFILE`, the config files, an instance role). Each failure ends the run
@@ -23,11 +28,14 @@ a layer already holding the same bytes is not published twice.
 """
 import argparse
 import base64
+import fcntl
 import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +44,8 @@ ARCHITECTURES = ("x86_64", "arm64")
 # put-metric-data and otlp. A variant's name is its part of the zip's name in target/layers and
 # dist/; the layer name leaves out emf's.
 VARIANTS = ("emf", "put-metric-data", "otlp")
-# What a run publishes unless told: what `make release` packages by default.
+# What a run publishes unless told: emf and put-metric-data. `make release` packages otlp too
+# (its RELEASE_SINKS); VARIANTS="emf put-metric-data otlp" publishes all it packages.
 DEFAULT_VARIANTS = ("emf", "put-metric-data")
 LICENSE = "Apache-2.0"
 # The IAM actions publishing needs, each named in the error when it is refused.
@@ -45,6 +54,7 @@ ACTIONS = {
     "GetLayerVersion": "lambda:GetLayerVersion",
     "PublishLayerVersion": "lambda:PublishLayerVersion",
     "AddLayerVersionPermission": "lambda:AddLayerVersionPermission",
+    "GetLayerVersionPolicy": "lambda:GetLayerVersionPolicy",
 }
 # (a) Lambda's AddLayerVersionPermission: a principal is an account id, an account's root ARN
 # or `*`; an organisation id only with `*`.
@@ -64,6 +74,30 @@ def workspace_version(root=ROOT):
         with open(os.path.join(root, "Cargo.toml"), "rb") as f:
             version = tomllib.load(f)["workspace"]["package"]["version"]
     return version
+
+
+def tree_commit(tree, allow_dirty):
+    """The commit the layers are published as: `git status --porcelain` (as scripts/release.py
+    checks) must be empty, unless PUBLISH_ALLOW_DIRTY=1, which marks it +uncommitted-changes."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", tree, *args], capture_output=True, text=True,
+                                  check=True).stdout
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise PublishError(f"{tree}: git {' '.join(args)} failed ({getattr(e, 'stderr', '') or e}): "
+                               "make publish names the commit it publishes") from None
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    changes = git("status", "--porcelain", "--untracked-files=normal").splitlines()
+    if not changes:
+        return commit
+    if allow_dirty:
+        print(f"make publish: PUBLISH_ALLOW_DIRTY=1: publishing from a tree with {len(changes)} uncommitted "
+              f"changes, described as {commit}+uncommitted-changes", file=sys.stderr)
+        return f"{commit}+uncommitted-changes"
+    shown = "; ".join(line.strip() for line in changes[:5]) + (f"; ... {len(changes) - 5} more" if len(changes) > 5 else "")
+    raise PublishError(f"the tree has changes git has not committed ({shown}): the layers would be published "
+                       f"as lambda-lens of commit {commit} without being it. Commit them (or remove them), "
+                       "or set PUBLISH_ALLOW_DIRTY=1 to publish them marked +uncommitted-changes")
 
 
 def layer_name(variant, arch):
@@ -251,6 +285,37 @@ class Region:
                 bx.ReadTimeoutError) as e:
             raise self.explain("AddLayerVersionPermission", f"sharing {arn}", e) from None
 
+    def other_grants(self, name, version, arn, asked):
+        """Warnings, one line each, for the version's policy statements other than the one asked
+        for (statement id `asked`, or None for a private layer): a run never removes a grant, so a
+        broader one from an earlier run (PRINCIPAL='*' before ORG=) would stay unnoticed."""
+        try:
+            policy = self.call("GetLayerVersionPolicy", f"reading the policy of {arn}", LayerName=name,
+                               VersionNumber=version)
+        except PublishError as e:
+            # (a) GetLayerVersionPolicy answers ResourceNotFoundException when the version has no policy.
+            if "ResourceNotFoundException" in str(e):
+                return []
+            return [f"warning: {e}: its other grants are not checked"]
+        try:
+            statements = json.loads(policy.get("Policy") or "{}").get("Statement", [])
+        except (ValueError, AttributeError):
+            return [f"warning: {self.region}: the policy of {arn} is not JSON: its other grants are not checked"]
+        if isinstance(statements, dict):
+            statements = [statements]
+        warnings = []
+        for st in statements:
+            sid = st.get("Sid", "")
+            if sid == asked:
+                continue
+            condition = json.dumps(st["Condition"], sort_keys=True) if st.get("Condition") else ""
+            warnings.append(
+                f"warning: {self.region} {name}:{version}: statement {sid!r} also grants "
+                f"{st.get('Action')} to {json.dumps(st.get('Principal'))}{' if ' + condition if condition else ''}, "
+                f"not asked for by this run; remove it with: aws lambda remove-layer-version-permission "
+                f"--region {self.region} --layer-name {name} --version-number {version} --statement-id {sid}")
+        return warnings
+
 
 def _shown(path):
     """A path as the reader typed it: relative inside the repository, else whole."""
@@ -277,12 +342,32 @@ def load_manifest(path):
 
 def write_manifest(path, manifest):
     """Written whole to a file beside it, then renamed, so a stopped run never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def record(path, version, region, key, arn):
+    """Merges one ARN into the manifest under an flock on `<manifest>.lock`: the file is re-read
+    under the lock, so concurrent runs (one CI job per region) keep each other's entries."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            manifest = load_manifest(path)
+            manifest.setdefault(version, {}).setdefault(region, {})[key] = arn
+            write_manifest(path, manifest)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def run(args, session, out=sys.stdout):
@@ -306,25 +391,28 @@ def run(args, session, out=sys.stdout):
             with open(path, "rb") as f:
                 data = f.read()
             zips[(variant, arch)] = (path, data, code_sha256(data))
-    manifest = load_manifest(args.manifest)
+    load_manifest(args.manifest)  # a file this script did not write is refused before publishing
+    commit = tree_commit(args.tree, os.environ.get("PUBLISH_ALLOW_DIRTY") == "1")
     for region in regions:
         api = Region(session, region)
         for (variant, arch), (path, data, sha) in zips.items():
             name = layer_name(variant, arch)
-            description = (f"lambda-lens {version}: per-invocation metrics from the Lambda Telemetry API "
+            description = (f"lambda-lens {version} ({commit}): per-invocation metrics from the Lambda Telemetry API "
                            f"({variant} variant, {arch})")
             layer, new = api.publish(name, data, sha, description, arch)
             arn = layer["LayerVersionArn"]
             print(f"{region} {name}: {'published' if new else 'unchanged,'} version {layer['Version']}"
                   f"{'' if new else ' holds the same code'} ({_shown(path)}, {sha}): {arn}", file=out)
-            manifest.setdefault(version, {}).setdefault(region, {})[manifest_key(variant, arch)] = arn
-            write_manifest(args.manifest, manifest)
+            record(args.manifest, version, region, manifest_key(variant, arch), arn)
             if grant is not None:
                 principal, org = grant
                 added = api.grant(name, layer["Version"], arn, principal, org)
                 whom = f"the organisation {org}" if org else ("every account" if principal == "*" else principal)
                 print(f"{region} {name}: lambda:GetLayerVersion {'granted to' if added else 'already granted to'} "
                       f"{whom}", file=out)
+            asked = statement_id(*grant) if grant is not None else None
+            for warning in api.other_grants(name, layer["Version"], arn, asked):
+                print(warning, file=sys.stderr)
     print(f"{args.manifest}: version {version}, {len(regions)} region(s), {len(zips)} layer(s) each", file=out)
 
 
@@ -340,6 +428,7 @@ def parse(argv):
     p.add_argument("--dist", default=os.path.join(ROOT, "dist"), help="where make release put the zips")
     p.add_argument("--layers", default=os.path.join(ROOT, "target", "layers"), help="where make layer puts them")
     p.add_argument("--manifest", default=None, help="default: <dist>/layers.json")
+    p.add_argument("--tree", default=ROOT, help="the git tree whose commit the layers are (default: this one)")
     p.add_argument("--zips-in-dist", action="store_true",
                    help="only say (exit status 0 or 1) whether dist/ holds this version's zips")
     args = p.parse_args(argv)

@@ -136,6 +136,17 @@ def layer_zip(text):
     return buf.getvalue()
 
 
+def git_tree(path):
+    """A committed git tree at `path`; returns its short commit."""
+    os.makedirs(path, exist_ok=True)
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.com")
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "release"]):
+        subprocess.run(["git", "-C", path, *args], check=True, env=env, capture_output=True)
+    return subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def sha(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -147,10 +158,14 @@ class Publish(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.api = Ministack()
+        # The tree each run names: a clean commit of its own, whatever state this checkout is in.
+        cls.tree = tempfile.mkdtemp(prefix="publish-tree-")
+        cls.commit = git_tree(cls.tree)
 
     @classmethod
     def tearDownClass(cls):
         cls.api.stop()
+        shutil.rmtree(cls.tree, ignore_errors=True)
 
     def setUp(self):
         self.account = str(next(self.accounts))
@@ -173,13 +188,20 @@ class Publish(unittest.TestCase):
         return boto3.client("lambda", region_name=region, endpoint_url=self.api.url,
                             aws_access_key_id=key or self.account, aws_secret_access_key=secret)
 
-    def publish(self, *args, endpoint=None, key=None, secret="test"):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    def env(self, endpoint=None, key=None, secret="test", **extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PUBLISH_"))}
         env.update(AWS_ENDPOINT_URL=endpoint or self.api.url, AWS_ACCESS_KEY_ID=key or self.account,
                    AWS_SECRET_ACCESS_KEY=secret, AWS_CONFIG_FILE=os.devnull,
-                   AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_MAX_ATTEMPTS="1")
-        return subprocess.run([sys.executable, os.path.join(HERE, "publish.py"), "--version", VERSION,
-                               "--dist", self.dist, *args], env=env, capture_output=True, text=True, timeout=120)
+                   AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_MAX_ATTEMPTS="1", **extra)
+        return env
+
+    def publish(self, *args, endpoint=None, key=None, secret="test", tree=None, env=None, wait=True):
+        command = [sys.executable, os.path.join(HERE, "publish.py"), "--version", VERSION, "--dist", self.dist,
+                   "--tree", tree or self.tree, *args]
+        env = self.env(endpoint, key, secret, **(env or {}))
+        if not wait:
+            return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
     def manifest(self):
         with open(os.path.join(self.dist, "layers.json")) as f:
@@ -202,7 +224,7 @@ class Publish(unittest.TestCase):
                 self.assertEqual(got["CompatibleArchitectures"], [arch])
                 self.assertEqual(got.get("CompatibleRuntimes", []), [])
                 self.assertEqual(got["LicenseInfo"], "Apache-2.0")
-                self.assertIn(f"lambda-lens {VERSION}", got["Description"])
+                self.assertIn(f"lambda-lens {VERSION} ({self.commit}):", got["Description"])
                 # Private by default: no policy on the version.
                 with self.assertRaises(lam.exceptions.ResourceNotFoundException):
                     lam.get_layer_version_policy(LayerName=f"lambda-lens-{key}", VersionNumber=1)
@@ -283,6 +305,77 @@ class Publish(unittest.TestCase):
         shared = self.manifest()[VERSION]["eu-west-2"]["arm64"]
         self.assertTrue(self.readable_by("123456789012", shared))
         self.assertFalse(self.readable_by("999000000001", shared))
+
+    def test_a_broader_grant_left_by_an_earlier_run_is_warned_of(self):
+        public = self.publish("--regions", "eu-west-1", "--principal", "*", "--variants", "emf", "--archs", "x86_64")
+        self.assertEqual(public.returncode, 0, public.stderr)
+        self.assertNotIn("warning", public.stderr)
+        org = self.publish("--regions", "eu-west-1", "--org", "o-abcdef1234", "--variants", "emf", "--archs", "x86_64")
+        self.assertEqual(org.returncode, 0, org.stderr)
+        [warning] = [line for line in org.stderr.splitlines() if line.startswith("warning:")]
+        self.assertIn("eu-west-1 lambda-lens-x86_64:1: statement 'lambda-lens-public' also grants "
+                      "lambda:GetLayerVersion to \"*\"", warning)
+        self.assertIn("aws lambda remove-layer-version-permission --region eu-west-1 --layer-name "
+                      "lambda-lens-x86_64 --version-number 1 --statement-id lambda-lens-public", warning)
+        self.assertNotIn("lambda-lens-org-", warning)
+        # A private run (no grant asked) warns of both.
+        private = self.publish("--regions", "eu-west-1", "--variants", "emf", "--archs", "x86_64")
+        self.assertEqual(private.returncode, 0, private.stderr)
+        self.assertEqual(sum(line.startswith("warning:") for line in private.stderr.splitlines()), 2, private.stderr)
+
+    def test_a_dirty_tree_is_refused_unless_allowed_and_then_marked(self):
+        tree = os.path.join(self.dir, "tree")
+        commit = git_tree(tree)
+        with open(os.path.join(tree, "uncommitted.rs"), "w") as f:
+            f.write("fn main() {}\n")
+        run = self.publish("--regions", "eu-west-1", tree=tree)
+        self.assertEqual(run.returncode, 1, run.stdout)
+        self.assertIn("the tree has changes git has not committed (?? uncommitted.rs)", run.stderr)
+        self.assertIn("PUBLISH_ALLOW_DIRTY=1", run.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dist, "layers.json")))
+        self.assertEqual(self.client("eu-west-1").list_layers()["Layers"], [])
+        allowed = self.publish("--regions", "eu-west-1", "--variants", "emf", "--archs", "x86_64", tree=tree,
+                               env={"PUBLISH_ALLOW_DIRTY": "1"})
+        self.assertEqual(allowed.returncode, 0, allowed.stderr)
+        arn = self.manifest()[VERSION]["eu-west-1"]["x86_64"]
+        got = self.client("eu-west-1").get_layer_version_by_arn(Arn=arn)
+        self.assertTrue(got["Description"].startswith(f"lambda-lens {VERSION} ({commit}+uncommitted-changes): "),
+                        got["Description"])
+
+    def test_concurrent_runs_for_different_regions_keep_each_others_entries(self):
+        regions = ["eu-west-1", "us-east-1", "eu-west-2", "ap-southeast-2"]
+        runs = [self.publish("--regions", region, wait=False) for region in regions]
+        for run in runs:
+            _, err = run.communicate(timeout=180)
+            self.assertEqual(run.returncode, 0, err)
+        manifest = self.manifest()
+        self.assertEqual(sorted(manifest[VERSION]), sorted(regions))
+        for region in regions:
+            self.assertEqual(sorted(manifest[VERSION][region]), sorted(KEYS), region)
+        self.assertEqual([f for f in os.listdir(self.dist) if f.endswith(".tmp")], [])
+
+    def test_make_publish_passes_its_variables(self):
+        # The recipe itself, with the workspace's version (the recipe's default), the zips in a
+        # temporary PUBLISH_DIST, and this checkout's tree allowed dirty (other work may be under way).
+        version = publish.workspace_version()
+        for arch in publish.ARCHITECTURES:
+            with open(os.path.join(self.dist, f"lambda-lens-{version}-emf-{arch}.zip"), "wb") as f:
+                f.write(layer_zip(f"make publish emf {arch}"))
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        run = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "publish", "REGIONS=eu-west-1 us-east-1",
+                              "PRINCIPAL=*", "VARIANTS=emf", f"PUBLISH_DIST={self.dist}"],
+                             env=self.env(PUBLISH_ALLOW_DIRTY="1"), capture_output=True, text=True, timeout=300)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertNotIn("cargo", run.stdout + run.stderr)  # dist/ held the zips: nothing built
+        layers = self.manifest()[version]
+        self.assertEqual(sorted(layers), ["eu-west-1", "us-east-1"])
+        for region in layers:
+            self.assertEqual(sorted(layers[region]), ["arm64", "x86_64"])
+            [statement] = self.policy(region, "arm64")
+            self.assertEqual(statement["Principal"], "*")
+            got = self.client(region).get_layer_version_by_arn(Arn=layers[region]["arm64"])
+            self.assertRegex(got["Description"], rf"^lambda-lens {version} \({head}(\+uncommitted-changes)?\): ")
 
     def test_an_org_with_an_account_principal_is_refused(self):
         run = self.publish("--regions", "eu-west-1", "--principal", "123456789012", "--org", "o-abcdef1234")

@@ -151,19 +151,41 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 ## sandbox/node-ric), which `lambda-sandbox local invoke` runs nodejs functions under, installed
 ## there by `npm ci`. Its install scripts build curl and aws-lambda-cpp from the sources the package
 ## ships and a native addon with node-gyp (against the running Node's own headers: nothing is
-## downloaded but the npm packages), which needs Node.js and npm, cmake, autoconf, automake,
-## libtool, make, g++ and python3: Debian's packages, installed with apt-get when missing.
+## Node.js 20 or newer, which cdk/ (its engines, aws-cdk-lib), aws-lambda-ric and the node suite
+## need: PATH's node when it is 20 or newer, else (or with NODE_FETCH=1) the pinned Node.js 20 and
+## npm from the npm registry (node-linux-<arch>, checked against their sha512) in target/tools/node,
+## whose bin the recipes that run node or npm put first on PATH ($(WITH_NODE)).
+NODE_DIR := $(abspath target/tools/node)
+NODE_PATH_OK := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null && echo yes)
+ifeq ($(NODE_PATH_OK)$(NODE_FETCH),yes)
+NODE := $(shell command -v node)
+WITH_NODE :=
+else
+NODE := $(NODE_DIR)/bin/node
+WITH_NODE := PATH="$(NODE_DIR)/bin:$$PATH"
+endif
+.PHONY: node
+ifeq ($(WITH_NODE),)
+node:
+else
+node: $(NODE_DIR)/.installed
+endif
+$(NODE_DIR)/.installed: scripts/fetch_node.py
+	python3 scripts/fetch_node.py $(NODE_DIR)
+	touch $@
+
+## downloaded but the npm packages), which needs Node.js and npm (make node), cmake, autoconf,
+## automake, libtool, make, g++ and python3: Debian's packages, installed with apt-get when missing.
 NODE_RIC := sandbox/node-ric
 .PHONY: node-ric node-ric-tools
 node-ric: $(NODE_RIC)/node_modules/.installed
-node-ric-tools:
-	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm libnode-dev; }
+node-ric-tools: node
 	@command -v cmake >/dev/null && command -v autoreconf >/dev/null && command -v automake >/dev/null \
 		&& command -v libtoolize >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null \
 		&& command -v python3 >/dev/null \
 		|| { apt-get update -q && apt-get install -y -q cmake autoconf automake libtool make g++ python3; }
-$(NODE_RIC)/node_modules/.installed: $(NODE_RIC)/package.json $(NODE_RIC)/package-lock.json | node-ric-tools
-	cd $(NODE_RIC) && prefix="$$(node -p 'require("path").resolve(process.execPath, "../..")')" \
+$(NODE_RIC)/node_modules/.installed: $(NODE_RIC)/package.json $(NODE_RIC)/package-lock.json | node-ric-tools node
+	cd $(NODE_RIC) && $(if $(WITH_NODE),export $(WITH_NODE) &&) prefix="$$(node -p 'require("path").resolve(process.execPath, "../..")')" \
 		&& if [ -f "$$prefix/include/node/common.gypi" ]; then export npm_config_nodedir="$$prefix"; fi \
 		&& npm ci --no-audit --no-fund --loglevel=error
 	test -f $(NODE_RIC)/node_modules/aws-lambda-ric/dist/rapid-client.node
@@ -248,14 +270,14 @@ layers-put-metric-data:
 
 ## The CDK construct (cdk/): its npm packages pinned in cdk/package-lock.json, installed with
 ## npm ci into cdk/node_modules (nothing global), and compiled with the pinned TypeScript.
-cdk/node_modules/.installed: cdk/package.json cdk/package-lock.json
-	cd cdk && npm ci --no-audit --no-fund --loglevel=error
+cdk/node_modules/.installed: cdk/package.json cdk/package-lock.json | node
+	cd cdk && $(WITH_NODE) npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 .PHONY: cdk-build cdk-synth cdk-test
 cdk-build: cdk/node_modules/.installed
 	rm -rf cdk/lib
-	cd cdk && node_modules/.bin/tsc -p .
+	cd cdk && $(WITH_NODE) node_modules/.bin/tsc -p .
 
 ## The example app's CloudFormation in target/cdk.out (the sample function on both
 ## architectures with the built layers; no AWS account needed), checked by cfn-lint. W3005:
@@ -264,13 +286,13 @@ cdk-synth: cdk-build $(VENV)/.installed
 	$(MAKE) layer ARCH=x86_64 SINK=emf
 	$(MAKE) layer ARCH=arm64 SINK=emf
 	rm -rf target/cdk.out
-	node cdk/lib/example/app.js target/cdk.out
+	$(WITH_NODE) $(NODE) cdk/lib/example/app.js target/cdk.out
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- target/cdk.out/LambdaLensExample.template.json
 
 ## The construct's tests (node's test runner, aws-cdk-lib's assertions, cdk-nag's AWS Solutions
 ## checks), after the synth, whose built layers and sample function they use.
 cdk-test: cdk-synth
-	cd cdk && node --test lib/test/*.test.js
+	cd cdk && $(WITH_NODE) $(NODE) --test lib/test/*.test.js
 
 ## Headless Chromium (Debian's package) opens the report's HTML page in make test.
 chromium:
@@ -385,7 +407,7 @@ all-tests:
 	LAMBDA_LENS_LAYER=$(abspath $(LAYERS)/x86_64) LAMBDA_LENS_BOOTSTRAP=$(abspath target/function)/bootstrap \
 		LAMBDA_LENS_LAYER_ARM64=$(abspath $(LAYERS)/arm64) \
 		LAMBDA_SANDBOX_PYTHON=$(abspath $(VENV))/bin/python \
-		LAMBDA_SANDBOX_NODE_RIC=$(abspath $(NODE_RIC)) \
+		LAMBDA_SANDBOX_NODE_RIC=$(abspath $(NODE_RIC)) LAMBDA_SANDBOX_NODE=$(NODE) \
 		LAMBDA_LENS_LAYER_PUT_METRIC_DATA=$(abspath $(LAYERS)/x86_64-put-metric-data) \
 		LAMBDA_LENS_LAYER_OTLP=$(abspath $(LAYERS)/x86_64-otlp) \
 		LAMBDA_LENS_CLOUDWATCH_VENV=$(abspath $(CLOUDWATCH_VENV)) \

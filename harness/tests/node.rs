@@ -49,10 +49,12 @@ fn ric_version() -> String {
 
 /// `node`'s version on PATH, as the sandbox's default `--node` finds it.
 fn node_version() -> String {
-    let out = std::process::Command::new("node")
+    // The Node.js the sandbox runs (LAMBDA_SANDBOX_NODE, as `make all-tests` sets it, else PATH's).
+    let node = std::env::var("LAMBDA_SANDBOX_NODE").unwrap_or_else(|_| "node".to_owned());
+    let out = std::process::Command::new(node)
         .args(["-p", "process.version"])
         .output()
-        .expect("Node.js on PATH (make node-ric installs Debian's when missing)");
+        .expect("Node.js 20 or newer (make node installs it when PATH's is older)");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -212,10 +214,18 @@ fn an_es_module_handler_succeeds_throws_and_times_out_under_aws_lambda_ric() {
         stderr.contains("warning: nodejs20.x is deprecated on Lambda since 30 April 2026"),
         "{stderr}"
     );
-    // Lambda turns off require() of ES modules in its Node.js 20 runtime.
+    // Lambda turns off require() of ES modules in its Node.js 20 runtime, and its bootstrap's
+    // flags follow: gc(), the header limit, and the heap from the 256 MB (a tenth new space).
     assert_eq!(
         response["exec_argv"],
-        serde_json::json!(["--no-experimental-require-module"]),
+        serde_json::json!([
+            "--no-experimental-require-module",
+            "--expose-gc",
+            "--max-http-header-size",
+            "81920",
+            "--max-semi-space-size=12",
+            "--max-old-space-size=231"
+        ]),
         "{stdout}"
     );
     let (report_line, request_id) = report(&stderr);
@@ -300,13 +310,19 @@ fn a_commonjs_handler_requires_its_layers_module_through_node_path_with_lambdas_
     assert_eq!(response["greeting"], "Greetings from the layer, Ada!", "{stdout}");
     assert_eq!(response["module"], "commonjs");
     assert_eq!(response["execution_env"], "AWS_Lambda_nodejs22.x");
-    // Lambda's Node.js 22 runtime: no require() of ES modules, no module type detection.
+    // Lambda's Node.js 22 runtime: no require() of ES modules, no module type detection; then
+    // its bootstrap's flags, the heap from the default 128 MB.
     assert_eq!(response["require_esm"], "ERR_REQUIRE_ESM", "{stdout}");
     assert_eq!(
         response["exec_argv"],
         serde_json::json!([
             "--no-experimental-require-module",
-            "--no-experimental-detect-module"
+            "--no-experimental-detect-module",
+            "--expose-gc",
+            "--max-http-header-size",
+            "81920",
+            "--max-semi-space-size=6",
+            "--max-old-space-size=116"
         ]),
         "{stdout}"
     );
@@ -326,11 +342,12 @@ fn a_commonjs_handler_requires_its_layers_module_through_node_path_with_lambdas_
     assert_eq!(doc["Errors"], 0.0);
     assert_eq!(doc["RuntimeVersion"], "nodejs:22.sandbox");
 
-    // NODE_OPTIONS turns require() of ES modules back on: Lambda leaves its flag out.
+    // NODE_OPTIONS turns require() of ES modules back on: Lambda leaves its flag out; and it sizes
+    // the old space, so Lambda leaves both heap sizes out.
     let env_vars = dir.join("env.json");
     std::fs::write(
         &env_vars,
-        r#"{"Greeter": {"NODE_OPTIONS": "--experimental-require-module"}}"#,
+        r#"{"Greeter": {"NODE_OPTIONS": "--experimental-require-module --max_old_space_size=100"}}"#,
     )
     .unwrap();
     let event = dir.join("event.json");
@@ -348,7 +365,12 @@ fn a_commonjs_handler_requires_its_layers_module_through_node_path_with_lambdas_
     assert_eq!(response["require_esm"], "loaded", "{stdout}");
     assert_eq!(
         response["exec_argv"],
-        serde_json::json!(["--no-experimental-detect-module"]),
+        serde_json::json!([
+            "--no-experimental-detect-module",
+            "--expose-gc",
+            "--max-http-header-size",
+            "81920"
+        ]),
         "{stdout}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -171,6 +171,18 @@ pub(crate) fn stage(
             "case \" $NODE_OPTIONS \" in *\" {on} \"*) ;; *) flags=\"$flags {off}\" ;; esac\n"
         ));
     }
+    // Lambda's Node.js bootstrap (/var/runtime/bootstrap in AWS's nodejs images) adds these after
+    // them: the gc() global, an 80 KiB header limit, and a V8 heap sized from the function's
+    // memory in whole MB, a tenth for the new space (half of it per semi-space) and the rest for
+    // the old space, both left out when NODE_OPTIONS names either size, in `-` or `_` spelling
+    // (c: the runtime's bootstrap script, as users extracted and published it).
+    script.push_str(concat!(
+        "flags=\"$flags --expose-gc --max-http-header-size 81920\"\n",
+        "case \"$NODE_OPTIONS\" in *--max[-_]semi[-_]space[-_]size*|*--max[-_]old[-_]space[-_]size*) ;;\n",
+        "*) mem=${AWS_LAMBDA_FUNCTION_MEMORY_SIZE:-128}; new_space=$((mem / 10))\n",
+        "flags=\"$flags --max-semi-space-size=$((new_space / 2)) --max-old-space-size=$((mem - new_space))\" ;;\n",
+        "esac\n",
+    ));
     script.push_str(&format!(
         "exec {} $flags {} \"$_HANDLER\"\n",
         shell_quote(&setup.node.display().to_string()),

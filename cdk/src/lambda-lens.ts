@@ -1,4 +1,4 @@
-import { Annotations, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -350,14 +350,27 @@ function attachable(fn: lambda.IFunction): Attachable {
         'attach the layer where the function is defined, or use monitor.yaml for the dashboard and alarms of existing functions.',
     );
   }
-  const cfn = fn.node.defaultChild;
-  if (cfn instanceof lambda.CfnFunction && cfn.packageType === 'Image') {
+  if (cfnFunctionOf(fn)?.packageType === 'Image') {
     throw new Error(
       `lambda-lens: ${fn.node.path} is a container image function, which cannot use layers: copy the extension into the image ` +
         '(COPY --from=<the lambda-lens image> /opt/extensions /opt/extensions), and keep the construct for the others.',
     );
   }
   return candidate as Attachable;
+}
+
+/**
+ * The function's L1 resource, read by its CloudFormation type rather than `instanceof
+ * lambda.CfnFunction`: an app with its own copy of aws-cdk-lib (a `file:` dependency on this
+ * package) makes its functions from that copy's classes, which `instanceof` this copy's refuses.
+ * CfnFunction's `timeout`, `memorySize` and `packageType` fields are the same on every copy.
+ */
+function cfnFunctionOf(fn: lambda.IFunction): Partial<Pick<lambda.CfnFunction, 'timeout' | 'memorySize' | 'packageType'>> | undefined {
+  const cfn = fn.node.defaultChild;
+  if (cfn === undefined || !CfnResource.isCfnResource(cfn) || cfn.cfnResourceType !== lambda.CfnFunction.CFN_RESOURCE_TYPE_NAME) {
+    return undefined;
+  }
+  return cfn as unknown as Partial<Pick<lambda.CfnFunction, 'timeout' | 'memorySize' | 'packageType'>>;
 }
 
 function architectureOf(fn: lambda.IFunction): LambdaLensArchitecture {
@@ -370,9 +383,9 @@ function architectureOf(fn: lambda.IFunction): LambdaLensArchitecture {
 
 /** The function's name, timeout and memory size as deployed (Lambda's defaults: 3 s, 128 MB). */
 function factsOf(fn: lambda.IFunction): { functionName: string; timeoutMs: number; memorySizeMb: number } {
-  const cfn = fn.node.defaultChild;
-  const timeout = cfn instanceof lambda.CfnFunction ? cfn.timeout : undefined;
-  const memory = cfn instanceof lambda.CfnFunction ? cfn.memorySize : undefined;
+  const cfn = cfnFunctionOf(fn);
+  const timeout = cfn?.timeout;
+  const memory = cfn?.memorySize;
   return {
     functionName: fn.functionName,
     timeoutMs: (typeof timeout === 'number' && !Token.isUnresolved(timeout) ? timeout : 3) * 1000,

@@ -11,11 +11,19 @@ export type LambdaLensArchitecture = 'x86_64' | 'arm64';
 export const ARCHITECTURES: readonly LambdaLensArchitecture[] = ['x86_64', 'arm64'];
 
 /**
- * A layer variant: `default` (EMF only; the layer `lambda-lens-<arch>`) or the name of the sink
- * a variant adds (`put-metric-data`, `otlp`; the layer `lambda-lens-<variant>-<arch>`). Every
- * variant writes EMF too.
+ * A layer variant: `emf` (EMF only; the layer `lambda-lens-<arch>`; `default` is another name for
+ * it) or the name of the sink a variant adds (`put-metric-data`, `otlp`; the layer
+ * `lambda-lens-<variant>-<arch>`). Every variant writes EMF too.
  */
 export type LayerVariant = string;
+
+/**
+ * The variant as the construct names it internally: `make publish`, the release and the Makefile's
+ * SINK call the default layer `emf`, earlier releases of the construct `default`; both are accepted.
+ */
+function canonicalVariant(variant: LayerVariant | undefined): LayerVariant | undefined {
+  return variant === 'emf' ? 'default' : variant;
+}
 
 /** What a function needs of the layer: its architecture, and the variant its sink needs. */
 export interface LayerRequest {
@@ -42,7 +50,7 @@ export interface LayerArnOptions {
    */
   readonly architecture?: LambdaLensArchitecture;
   /**
-   * The layer's variant (`default`, `put-metric-data`, `otlp`).
+   * The layer's variant (`emf`, also called `default`; `put-metric-data`, `otlp`).
    * @default - read from the layer name (`lambda-lens-<variant>-<arch>`); unknown otherwise, and then not checked
    */
   readonly variant?: LayerVariant;
@@ -55,9 +63,9 @@ export interface LayerManifestOptions {
   /** @default - the stack's region (which must then be set: `env: { region }`) */
   readonly region?: string;
   /**
-   * The layer variant: `default` (`lambda-lens-<arch>`) or a variant's name
-   * (`lambda-lens-<variant>-<arch>`: `put-metric-data`, `otlp`).
-   * @default - the variant the sink needs: `default` for emf, else the sink's (`put-metric-data`, `otlp`)
+   * The layer variant: `emf` (`lambda-lens-<arch>`; `default` is another name for it) or a
+   * variant's name (`lambda-lens-<variant>-<arch>`: `put-metric-data`, `otlp`).
+   * @default - the variant the sink needs: `emf` for emf, else the sink's (`put-metric-data`, `otlp`)
    */
   readonly variant?: string;
 }
@@ -84,18 +92,18 @@ export type LayersManifest = { readonly [version: string]: unknown };
 export abstract class LambdaLensLayer {
   /** A published layer version. The architecture comes from its name or from `options`. */
   static fromArn(arn: string, options: LayerArnOptions = {}): LambdaLensLayer {
-    return new ArnLayers({ single: { arn, options } });
+    return new ArnLayers({ single: { arn, options: { ...options, variant: canonicalVariant(options.variant) } } });
   }
 
   /** Published layer versions, one per architecture; a function of an architecture left out is an error. */
   static fromArns(arns: { readonly x86_64?: string; readonly arm64?: string }, options: { readonly variant?: LayerVariant } = {}): LambdaLensLayer {
-    return new ArnLayers({ perArchitecture: arns, variant: options.variant });
+    return new ArnLayers({ perArchitecture: arns, variant: canonicalVariant(options.variant) });
   }
 
   /** The layer versions `make publish` wrote to `dist/layers.json` (a path, or the parsed JSON). */
   static fromManifest(manifest: string | LayersManifest, options: LayerManifestOptions = {}): LambdaLensLayer {
     const parsed = typeof manifest === 'string' ? readManifest(manifest) : { json: manifest, source: 'the manifest' };
-    return new ManifestLayers(parsed.json, parsed.source, options);
+    return new ManifestLayers(parsed.json, parsed.source, { ...options, variant: canonicalVariant(options.variant) });
   }
 
   /**
@@ -104,7 +112,7 @@ export abstract class LambdaLensLayer {
    * a layer zip. The binary's ELF header must name the function's architecture.
    */
   static fromAsset(assetPath: string, options: LayerAssetOptions = {}): LambdaLensLayer {
-    return new AssetLayers(path.resolve(assetPath), options);
+    return new AssetLayers(path.resolve(assetPath), { ...options, variant: canonicalVariant(options.variant) });
   }
 
   /** The layer for one architecture, created in `scope` (called once per architecture). */
@@ -195,7 +203,7 @@ class ArnLayers extends LambdaLensLayer {
         throw new Error(`lambda-lens: the layer ${arn} is named for ${name[2]} but was given as ${architecture}.`);
       }
       architecture = name[2];
-      variant = variant ?? name[1] ?? 'default';
+      variant = variant ?? canonicalVariant(name[1]) ?? 'default';
     }
     if (architecture === undefined) {
       throw new Error(
@@ -306,7 +314,7 @@ class ManifestLayers extends LambdaLensLayer {
     if (!serves(request, wanted)) {
       throw wrongVariant(request, `the manifest's ${wanted} layer`, wanted);
     }
-    const chosen = candidates.filter((c) => (c.name?.[1] ?? 'default') === wanted);
+    const chosen = candidates.filter((c) => (canonicalVariant(c.name?.[1]) ?? 'default') === wanted);
     const what = `${wanted} ${request.architecture} layer`;
     if (chosen.length === 0) {
       throw new Error(
@@ -379,7 +387,7 @@ class AssetLayers extends LambdaLensLayer {
     if (fs.statSync(this.assetPath).isFile() || fs.existsSync(path.join(this.assetPath, EXTENSION))) {
       // A folder or zip named as `make layer` names them says its variant.
       const named = path.basename(this.assetPath).match(/^(?:lambda-lens-layer-)?(?:x86_64|arm64)(?:-(.+?))?(?:\.zip)?$/);
-      return { location: this.assetPath, variant: named ? (named[1] ?? 'default') : undefined };
+      return { location: this.assetPath, variant: named ? (canonicalVariant(named[1]) ?? 'default') : undefined };
     }
     // A folder of layers, as `make layer` lays them out: <arch> and <arch>-<variant>.
     const arch = request.architecture;

@@ -272,3 +272,42 @@ test('functions the construct cannot change are refused with what to do instead'
   assert.throws(() => new LambdaLens(stack, 'Lens2', { functions: [image], layer: LambdaLensLayer.fromArn(ARN('x86_64')) }), /container image function.*COPY --from/);
   assert.throws(() => new LambdaLens(stack, 'Lens3', { functions: [], layer: LambdaLensLayer.fromArn(ARN('x86_64')) }), /`functions` is empty/);
 });
+
+test('the default layer variant is `emf`, as make publish and the release name it (`default` too)', () => {
+  for (const variant of ['emf', 'default']) {
+    const stack = newStack({ env: { region: 'eu-west-1' } });
+    const a = fn(stack, 'A');
+    const b = fn(stack, 'B', ARM);
+    new LambdaLens(stack, 'Lens', { functions: [a, b], layer: LambdaLensLayer.fromManifest(MANIFEST, { variant }) });
+    assert.deepEqual(layersOf(stack, a), [ARN('x86_64')], variant);
+    assert.deepEqual(layersOf(stack, b), [ARN('arm64')], variant);
+
+    const root = layersFolder(`layers-${variant}`, { x86_64: 62, 'x86_64-put-metric-data': 62 });
+    const asset = newStack();
+    new LambdaLens(asset, 'Lens', { functions: [fn(asset, 'A')], layer: LambdaLensLayer.fromAsset(root, { variant }) });
+    template(asset).resourceCountIs('AWS::Lambda::LayerVersion', 1);
+
+    // Named `emf`, the default layer is still refused for a sink it lacks.
+    const net = newStack();
+    assert.throws(
+      () =>
+        new LambdaLens(net, 'Lens', {
+          functions: [fn(net, 'A')],
+          layer: LambdaLensLayer.fromArn('arn:aws:lambda:eu-west-1:123456789012:layer:my-layer:7', { architecture: 'x86_64', variant }),
+          sink: 'put-metric-data',
+        }),
+      /needs the put-metric-data layer .* is the default layer/,
+    );
+    const arns = newStack();
+    assert.throws(
+      () =>
+        new LambdaLens(arns, 'Lens', {
+          functions: [fn(arns, 'A')],
+          layer: LambdaLensLayer.fromArns({ x86_64: 'arn:aws:lambda:eu-west-1:123456789012:layer:my-layer:7' }, { variant }),
+          sink: 'put-metric-data',
+        }),
+      /needs the put-metric-data layer .* is the default layer/,
+      variant,
+    );
+  }
+});

@@ -99,3 +99,21 @@ fn the_changelog_has_an_entry_for_the_version() {
         "CHANGELOG.md has no {heading} entry"
     );
 }
+
+#[test]
+fn the_cdk_construct_has_the_workspace_version() {
+    // CHANGELOG.md promises one version for every product, the CDK construct's npm package too.
+    let version = workspace_version();
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join("cdk").join(file)).unwrap()).unwrap()
+    };
+    let package = read("package.json");
+    assert_eq!(package["version"], version.as_str(), "cdk/package.json");
+    let lock = read("package-lock.json");
+    assert_eq!(lock["version"], version.as_str(), "cdk/package-lock.json");
+    assert_eq!(
+        lock["packages"][""]["version"],
+        version.as_str(),
+        "cdk/package-lock.json's root package"
+    );
+}

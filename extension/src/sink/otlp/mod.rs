@@ -42,21 +42,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub(crate) use super::net::retry::{Lookup, MAX_ATTEMPTS};
+use super::net::retry::{Pause, close_fallback, time_for_attempt, wait_to_retry};
 use super::net::{Deadline, Written};
 use super::{Health, Observed, Sink, SinkHealth, StdoutSink};
 use aggregate::{Series, Window};
 use client::{Attempt, Client};
 pub(crate) use encode::AnyValue;
 
-/// Attempts per request (the first and two retries).
-pub(crate) const MAX_ATTEMPTS: u32 = 3;
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_millis(1_000);
-/// An attempt is not started with less time than this left.
-const MIN_ATTEMPT: Duration = Duration::from_millis(100);
-/// After an export fell back for want of an endpoint, the next ones go straight to the
-/// fallback for this long.
-const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// Fallback documents kept for the window not yet handed to the sender; beyond, dropped and
 /// counted.
 const MAX_FALLBACK_BYTES: usize = 4 * 1024 * 1024;
@@ -74,9 +67,6 @@ const RESERVED_LABELS: usize = 2 + 3;
 /// CloudWatch's time window: data points at most 14 days old, 2 hours ahead (class a for its
 /// OTLP endpoints, assumed for metrics, class d; the same as EMF's).
 pub(crate) const MAX_AGE_MS: i64 = 14 * 24 * 3_600_000;
-
-/// Reads a variable of the environment (the credentials); injected for tests.
-pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Which data-point labels are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,7 +259,7 @@ impl OtlpSink {
                 lookup: self.lookup.clone(),
                 client: None,
                 stdout: self.settings.fallback.then(StdoutSink::default),
-                paused_until: None,
+                paused: Pause::default(),
                 said: Vec::new(),
             };
             (tx, tokio::spawn(task.run(rx)))
@@ -452,7 +442,7 @@ struct Sender {
     lookup: Lookup,
     client: Option<Result<Client, client::ClientError>>,
     stdout: Option<StdoutSink>,
-    paused_until: Option<Instant>,
+    paused: Pause,
     said: Vec<Cause>,
 }
 
@@ -468,14 +458,7 @@ impl Sender {
                     while let Ok(Message::Batch(batch)) = rx.try_recv() {
                         self.export(batch, until).await;
                     }
-                    let written = match self.stdout.as_mut() {
-                        Some(stdout) => {
-                            stdout
-                                .close(until.saturating_duration_since(Instant::now()))
-                                .await
-                        }
-                        None => true,
-                    };
+                    let written = close_fallback(self.stdout.as_mut(), until).await;
                     let _ = done.send(written);
                     return;
                 }
@@ -534,7 +517,7 @@ impl Sender {
 
     /// One body, retried within bounds. `Err` when it fails for good.
     async fn send(&mut self, body: &[u8], points: u64, until: Instant) -> Result<(), (Cause, String)> {
-        if self.paused_until.is_some_and(|p| Instant::now() < p) {
+        if self.paused.active() {
             return Err((
                 Cause::Unreachable,
                 "an earlier export could not reach it".to_owned(),
@@ -545,14 +528,8 @@ impl Sender {
         }
         let mut last = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
-            let until = self.deadline.capped(until);
-            let now = Instant::now();
-            if until.saturating_duration_since(now) < MIN_ATTEMPT {
-                return Err((
-                    Cause::Deadline,
-                    format!("no time left before the deadline{}", tail(&last)),
-                ));
-            }
+            let (until, now) =
+                time_for_attempt(&self.deadline, until, &last).map_err(|why| (Cause::Deadline, why))?;
             if attempt > 1 {
                 add(&self.counters.retries, 1);
             }
@@ -563,7 +540,7 @@ impl Sender {
             let outcome = client.export(body, until.min(now + self.settings.timeout)).await;
             match outcome {
                 Attempt::Stored { rejected, message } => {
-                    self.paused_until = None;
+                    self.paused.clear();
                     add(&self.counters.points_sent, points.saturating_sub(rejected));
                     if rejected > 0 {
                         add(&self.counters.rejected, rejected);
@@ -591,21 +568,13 @@ impl Sender {
                 }
                 Attempt::Retry { why, after } => {
                     last = why;
-                    if attempt < MAX_ATTEMPTS {
-                        let wait = after.unwrap_or_else(|| backoff(attempt));
-                        if Instant::now() + wait + MIN_ATTEMPT > self.deadline.capped(until) {
-                            break;
-                        }
-                        tokio::time::sleep(wait).await;
+                    if !wait_to_retry(&self.deadline, until, attempt, after).await {
+                        break;
                     }
                 }
             }
         }
-        self.paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
-        Err((
-            Cause::Unreachable,
-            format!("{MAX_ATTEMPTS} attempts failed{}", tail(&last)),
-        ))
+        Err((Cause::Unreachable, self.paused.failed(&last)))
     }
 
     fn fall_back(&mut self, batch: &Batch, cause: Cause, why: &str) {
@@ -715,34 +684,6 @@ fn split(
     let (a, b) = series.split_at(series.len() / 2);
     split(settings, a, start_ms, end_ms, limit, out);
     split(settings, b, start_ms, end_ms, limit, out);
-}
-
-fn tail(last: &str) -> String {
-    if last.is_empty() {
-        String::new()
-    } else {
-        format!(" (last: {last})")
-    }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let bound = BACKOFF_BASE
-        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
-        .min(MAX_BACKOFF);
-    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(random() % nanos.max(1))
-}
-
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
 }
 
 #[cfg(test)]

@@ -36,29 +36,17 @@ use tokio::time::Instant;
 
 use super::{Health, Sink, SinkHealth, StdoutSink};
 use crate::sink::net::Deadline;
+pub(crate) use crate::sink::net::retry::{Lookup, MAX_ATTEMPTS};
+use crate::sink::net::retry::{Pause, close_fallback, time_for_attempt, wait_to_retry};
 use client::{Attempt, CloudWatch};
 use datum::Request;
 
-/// Attempts per request (the first and two retries).
-pub(crate) const MAX_ATTEMPTS: u32 = 3;
-/// Backoff before retry n: a random wait up to `BASE × 2^(n-1)`, at most `MAX_BACKOFF`.
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_millis(1_000);
 /// The longest one attempt may take while the environment runs.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
-/// An attempt is not started with less time than this left (its fallback is written instead).
-const MIN_ATTEMPT: Duration = Duration::from_millis(100);
-/// After a request fell back for want of an endpoint, the next ones go straight to the
-/// fallback for this long (no retry storm against an endpoint that is down).
-const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// Documents not yet handed to the sender are kept up to this many bytes; beyond, dropped and
 /// counted (as the stdout sink does).
 const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 const SENDER_QUEUE: usize = 8;
-
-/// Reads a variable of the environment (the credentials); injected so tests need not touch the
-/// process environment.
-pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What the PutMetricData sink needs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +135,7 @@ impl PutMetricDataSink {
                 lookup: self.lookup.clone(),
                 client: None,
                 fallback: self.settings.fallback.then(StdoutSink::default),
-                paused_until: None,
+                paused: Pause::default(),
                 said: Vec::new(),
             };
             (tx, tokio::spawn(task.run(rx)))
@@ -255,7 +243,7 @@ struct Sender {
     /// Built at the first request; `Err` when it cannot be (no credentials), for good.
     client: Option<Result<CloudWatch, client::ClientError>>,
     fallback: Option<StdoutSink>,
-    paused_until: Option<Instant>,
+    paused: Pause,
     said: Vec<Cause>,
 }
 
@@ -273,14 +261,7 @@ impl Sender {
                     while let Ok(Message::Documents(documents)) = rx.try_recv() {
                         self.send_all(documents, until).await;
                     }
-                    let written = match self.fallback.as_mut() {
-                        Some(stdout) => {
-                            stdout
-                                .close(until.saturating_duration_since(Instant::now()))
-                                .await
-                        }
-                        None => true,
-                    };
+                    let written = close_fallback(self.fallback.as_mut(), until).await;
                     let _ = done.send(written);
                     return;
                 }
@@ -317,7 +298,7 @@ impl Sender {
 
     /// Sends one request, retrying within bounds; its fallback when it fails for good.
     async fn send(&mut self, request: Request, until: Instant) {
-        if self.paused_until.is_some_and(|p| Instant::now() < p) {
+        if self.paused.active() {
             return self.fall_back(
                 request,
                 Cause::Unreachable,
@@ -326,15 +307,10 @@ impl Sender {
         }
         let mut last = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
-            let until = self.deadline.capped(until);
-            let now = Instant::now();
-            if until.saturating_duration_since(now) < MIN_ATTEMPT {
-                return self.fall_back(
-                    request,
-                    Cause::Deadline,
-                    &format!("no time left before the deadline{}", tail(&last)),
-                );
-            }
+            let (until, now) = match time_for_attempt(&self.deadline, until, &last) {
+                Ok(times) => times,
+                Err(why) => return self.fall_back(request, Cause::Deadline, &why),
+            };
             if attempt > 1 {
                 Counters::add(&self.counters.retries, 1);
             }
@@ -349,7 +325,7 @@ impl Sender {
             let outcome = client.put(&request, attempt_until).await;
             match outcome {
                 Attempt::Stored => {
-                    self.paused_until = None;
+                    self.paused.clear();
                     Counters::add(&self.counters.points_sent, request.points());
                     return;
                 }
@@ -369,22 +345,14 @@ impl Sender {
                 Attempt::Refused(why) => return self.fall_back(request, Cause::Refused, &why),
                 Attempt::Retry(why) => {
                     last = why;
-                    if attempt < MAX_ATTEMPTS {
-                        let wait = backoff(attempt);
-                        if Instant::now() + wait + MIN_ATTEMPT > self.deadline.capped(until) {
-                            break;
-                        }
-                        tokio::time::sleep(wait).await;
+                    if !wait_to_retry(&self.deadline, until, attempt, None).await {
+                        break;
                     }
                 }
             }
         }
-        self.paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
-        self.fall_back(
-            request,
-            Cause::Unreachable,
-            &format!("{MAX_ATTEMPTS} attempts failed{}", tail(&last)),
-        );
+        let why = self.paused.failed(&last);
+        self.fall_back(request, Cause::Unreachable, &why);
     }
 
     fn fall_back(&mut self, request: Request, cause: Cause, why: &str) {
@@ -420,36 +388,6 @@ impl Sender {
             }
         }
     }
-}
-
-fn tail(last: &str) -> String {
-    if last.is_empty() {
-        String::new()
-    } else {
-        format!(" (last: {last})")
-    }
-}
-
-/// Full jitter: a random wait up to the exponential bound.
-fn backoff(attempt: u32) -> Duration {
-    let bound = BACKOFF_BASE
-        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
-        .min(MAX_BACKOFF);
-    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(random() % nanos.max(1))
-}
-
-/// A random number for the jitter, from the clock and the std hasher's random keys.
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
 }
 
 #[cfg(test)]

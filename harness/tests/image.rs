@@ -18,7 +18,7 @@
 
 mod binaries;
 
-use binaries::scratch;
+use binaries::{emf, scratch};
 use lambda_lens_harness::built::workspace;
 
 use std::path::{Path, PathBuf};
@@ -341,26 +341,13 @@ Resources:
 fn local_invoke(template: &Path, event: &str) -> (Output, String, String) {
     let event_path = template.with_file_name("event.json");
     std::fs::write(&event_path, event).unwrap();
-    let out = Command::new(binaries::sandbox_cli())
-        .args(["local", "invoke", "-t"])
-        .arg(template)
-        .arg("-e")
-        .arg(&event_path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
-}
-
-/// Every EMF document in the log.
-fn emf(stderr: &str) -> Vec<Value> {
-    stderr
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|d| d.pointer("/_aws/CloudWatchMetrics").is_some())
-        .collect()
+    binaries::output_text(
+        binaries::local_invoke_command()
+            .arg("-t")
+            .arg(template)
+            .arg("-e")
+            .arg(&event_path),
+    )
 }
 
 /// Whether Lambda's `architecture` is this machine's.

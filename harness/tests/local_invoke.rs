@@ -11,49 +11,15 @@
 
 mod binaries;
 
-use binaries::{python, scratch};
+use binaries::{emf, local_invoke, path, python, report, scratch};
 use lambda_lens_harness::built::workspace;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local")
-}
-
-fn local_invoke(args: &[&str]) -> (Output, String, String) {
-    let out = std::process::Command::new(binaries::sandbox_cli())
-        .args(["local", "invoke"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The REPORT line of the log.
-fn report(stderr: &str) -> &str {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("REPORT RequestId: "))
-        .unwrap_or_else(|| panic!("no REPORT line:\n{stderr}"))
-}
-
-/// Every EMF document lambda-lens wrote (in the log, one per line).
-fn emf(stderr: &str) -> Vec<Value> {
-    stderr
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|d| d.pointer("/_aws/CloudWatchMetrics").is_some())
-        .collect()
 }
 
 #[test]

@@ -13,7 +13,7 @@
 
 mod binaries;
 
-use binaries::scratch;
+use binaries::{path, scratch};
 use lambda_lens_harness::built::workspace;
 
 use std::path::{Path, PathBuf};
@@ -70,27 +70,17 @@ fn node_major() -> u32 {
 
 /// Runs `local invoke` with the installed client (unless `args` names another folder).
 fn local_invoke(args: &[&str]) -> (Output, String, String) {
-    let mut command = std::process::Command::new(binaries::sandbox_cli());
-    command.args(["local", "invoke"]).args(args);
+    let mut command = binaries::local_invoke_command();
+    command.args(args);
     if !args.contains(&"--node-ric") {
         command.arg("--node-ric").arg(node_ric());
     }
-    let out = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    binaries::output_text(&mut command)
 }
 
 /// The REPORT line of the log, and its request id.
 fn report(stderr: &str) -> (&str, &str) {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("REPORT RequestId: "))
-        .unwrap_or_else(|| panic!("no REPORT line:\n{stderr}"));
+    let line = binaries::report(stderr);
     let id = line
         .strip_prefix("REPORT RequestId: ")
         .and_then(|r| r.split('\t').next())
@@ -100,12 +90,7 @@ fn report(stderr: &str) -> (&str, &str) {
 
 /// lambda-lens's one EMF document in the log, checked to be the invocation's.
 fn emf(stderr: &str, request_id: &str) -> Value {
-    let docs: Vec<Value> = stderr
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|d| d.pointer("/_aws/CloudWatchMetrics").is_some())
-        .collect();
+    let docs = binaries::emf(stderr);
     assert_eq!(docs.len(), 1, "{stderr}");
     assert_eq!(docs[0]["RequestId"], request_id, "{stderr}");
     docs[0].clone()

@@ -14,17 +14,16 @@
     reason = "tests fail loudly"
 )]
 
+mod binaries;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_lens_harness::otlp::{Fault, OtlpReceiver, ReceiverOptions, Sigv4};
-use lambda_sandbox::{
-    Config, InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason, Source, Status, Stream,
-};
+use lambda_sandbox::{InvokeOutcome, Sandbox, ShutdownOutcome, ShutdownReason, Status};
 use serde_json::{Map, Value, json};
 
 const FUNCTION: &str = "sink-otlp-test";
-const EXTENSION: &str = "lambda-lens";
 /// A header value the function's log must never show.
 const HEADER_SECRET: &str = "lens-header-secret-4f1d";
 
@@ -58,10 +57,7 @@ impl Run {
 
     /// The longest an invocation waited after its runtime was done (extensions' share).
     fn max_post_runtime_ms(&self) -> f64 {
-        self.outcomes
-            .iter()
-            .filter_map(|o| Some(o.duration_ms - o.runtime_duration_ms?))
-            .fold(0.0, f64::max)
+        binaries::max_post_runtime_ms(&self.outcomes)
     }
 
     fn count(&self, pred: impl Fn(&InvokeOutcome) -> bool) -> f64 {
@@ -146,16 +142,12 @@ async fn run_with(
     receiver: &mut OtlpReceiver,
     mut between: impl FnMut(usize, &mut OtlpReceiver),
 ) -> Run {
-    let mut config = Config::new(lambda_lens_harness::built::bootstrap());
-    config.layer_dir = Some(lambda_lens_harness::built::otlp_layer());
-    config.function_name = FUNCTION.to_owned();
-    config.region = "us-east-1".to_owned();
+    let mut config = binaries::sink_config(lambda_lens_harness::built::otlp_layer(), FUNCTION, "us-east-1");
     config.memory_mb = 128;
     config.timeout = Duration::from_secs(1);
     // A whole core, as the demo: a 200 MB allocation within the 1 s timeout must end as out of
     // memory, not as a timeout.
     config.cpu_limit = false;
-    config.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
     config.env = script.env.clone();
     config.env.extend(vars(&[
         ("LAMBDA_LENS_SINK", script.sinks),
@@ -172,35 +164,16 @@ async fn run_with(
         .shutdown(ShutdownReason::Spindown)
         .await
         .expect("shutdown");
-    let mut emf_lines = Vec::new();
-    let mut log = Vec::new();
-    for line in sandbox.output_of(&Source::Extension(EXTENSION.to_owned())) {
-        if line.stream == Stream::Stdout {
-            emf_spec::check_line(&line.text).unwrap_or_else(|p| panic!("invalid EMF {p:?}: {}", line.text));
-            emf_lines.push(line.text);
-        } else {
-            log.push(line.text);
-        }
-    }
+    let extension = binaries::extension_output(&sandbox);
     let all_output = sandbox.output().into_iter().map(|l| l.text).collect();
     let run = Run {
         outcomes,
         shutdown,
-        emf_lines,
-        log,
+        emf_lines: extension.emf.into_iter().map(|(line, _)| line).collect(),
+        log: extension.log,
         all_output,
     };
-    // Every life of the extension (a timeout or an out-of-memory kill resets the environment)
-    // ended within its deadline.
-    let ext = run
-        .shutdown
-        .of(&Source::Extension(EXTENSION.to_owned()))
-        .expect("the extension ran");
-    assert!(
-        !ext.killed,
-        "the extension finished within the shutdown deadline: {:?}",
-        run.log
-    );
+    binaries::assert_extension_finished(&run.shutdown, &run.log);
     let given = |name: &str| {
         script
             .env

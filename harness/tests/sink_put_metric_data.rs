@@ -11,7 +11,11 @@
     reason = "tests fail loudly"
 )]
 
+mod binaries;
+
 use std::time::Duration;
+
+use binaries::EXTENSION;
 
 use lambda_lens_harness::demo;
 use lambda_sandbox::{
@@ -21,7 +25,6 @@ use local_cloudwatch::{Fault, FaultProxy, LocalCloudWatch, MetricQuery};
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "sink-put-metric-data-test";
-const EXTENSION: &str = "lambda-lens";
 
 /// What one sandbox run left behind.
 struct Run {
@@ -45,10 +48,7 @@ impl Run {
 
     /// The longest an invocation waited after its runtime was done (extensions' share).
     fn max_post_runtime_ms(&self) -> f64 {
-        self.outcomes
-            .iter()
-            .filter_map(|o| Some(o.duration_ms - o.runtime_duration_ms?))
-            .fold(0.0, f64::max)
+        binaries::max_post_runtime_ms(&self.outcomes)
     }
 
     fn errors(&self) -> f64 {
@@ -92,11 +92,11 @@ impl Script {
 }
 
 async fn run(script: &Script) -> Run {
-    let mut config = Config::new(lambda_lens_harness::built::bootstrap());
-    config.layer_dir = Some(lambda_lens_harness::built::put_metric_data_layer());
-    config.function_name = FUNCTION.to_owned();
-    config.region = local_cloudwatch::REGION.to_owned();
-    config.echo_output = std::env::var_os("SANDBOX_ECHO").is_some();
+    let mut config = binaries::sink_config(
+        lambda_lens_harness::built::put_metric_data_layer(),
+        FUNCTION,
+        local_cloudwatch::REGION,
+    );
     config.env = local_cloudwatch::env_for(&script.endpoint);
     for (k, v) in [
         ("LAMBDA_LENS_SINK", "put-metric-data"),
@@ -116,32 +116,14 @@ async fn run(script: &Script) -> Run {
         .shutdown(ShutdownReason::Spindown)
         .await
         .expect("shutdown");
-    let mut emf = Vec::new();
-    let mut log = Vec::new();
-    for line in sandbox.output_of(&Source::Extension(EXTENSION.to_owned())) {
-        if line.stream == Stream::Stdout {
-            let doc = emf_spec::check_line(&line.text)
-                .unwrap_or_else(|p| panic!("invalid EMF {p:?}: {}", line.text));
-            emf.push(doc);
-        } else {
-            log.push(line.text);
-        }
-    }
+    let extension = binaries::extension_output(&sandbox);
     let run = Run {
         outcomes,
         shutdown,
-        emf,
-        log,
+        emf: extension.emf.into_iter().map(|(_, doc)| doc).collect(),
+        log: extension.log,
     };
-    let ext = run
-        .shutdown
-        .of(&Source::Extension(EXTENSION.to_owned()))
-        .expect("the extension ran");
-    assert!(
-        !ext.killed,
-        "the extension finished within the shutdown deadline: {:?}",
-        run.log
-    );
+    binaries::assert_extension_finished(&run.shutdown, &run.log);
     assert!(
         !run.log
             .iter()

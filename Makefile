@@ -330,12 +330,13 @@ image: skopeo
 			| grep -q "\"Architecture\": \"$$arch\"" || exit 1; done
 	@echo "skopeo inspect oci:$(IMAGE):$$(python3 scripts/oci_image.py tag $(IMAGE)): linux/amd64 and linux/arm64"
 
-## The README's layer-size table, from the zips both architectures build to, in both variants,
+## The README's layer-size table, from the zips both architectures build to, in every variant,
 ## and the image's layer (make image) for each platform.
 .PHONY: layer-table
-layer-table: layers layers-put-metric-data image
+layer-table: layers image
 	python3 scripts/layer.py readme README.md $(LAYERS)/lambda-lens-layer-x86_64.zip $(LAYERS)/lambda-lens-layer-arm64.zip \
 		$(LAYERS)/lambda-lens-layer-x86_64-put-metric-data.zip $(LAYERS)/lambda-lens-layer-arm64-put-metric-data.zip \
+		$(LAYERS)/lambda-lens-layer-x86_64-otlp.zip $(LAYERS)/lambda-lens-layer-arm64-otlp.zip \
 		$(IMAGE)
 
 ## qemu-user runs the arm64 layer once in the sandbox during make test (Debian's package).
@@ -479,7 +480,7 @@ otlp-receiver-check: cloudwatch-venv
 
 ## Every generated block of the documentation that is cheap to make (docs/README.md lists them
 ## all): the metric table of docs/metrics.md from the catalogue (the docs test, which then checks
-## the tables and links of every page), the README's layer-size table from the four layers
+## the tables and links of every page), the README's layer-size table from every layer and the image
 ## (make layer-table: minutes on a fresh checkout, seconds once built) and its cost table
 ## (make cost: seconds once built). The README's bench headline is make bench's (minutes).
 .PHONY: docs

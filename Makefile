@@ -396,6 +396,7 @@ test: fmt-check clippy unused-deps deny layers image qemu iproute2 template-chec
 	@echo "make bench, short form (one round, no peers; checks that every figure is measured, judges no timing):"
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 120 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
+		--otlp-layer $(LAYERS)/x86_64-otlp \
 		--rounds 1 --invocations 10 --flood-batches 2 --ready-samples 1 --capped-invocations 5 --check > /dev/null
 	$(MAKE) all-tests
 
@@ -541,7 +542,8 @@ bench-peers: toolchain
 ## Benchmarks: builds everything in release mode, runs the decode benchmark (in-process), then
 ## lambda-lens and every peer in the local sandbox in interleaved rounds (ready time, RSS idle
 ## and under a flood of 1 MiB batches, post-runtime duration and its tail, CPU, exit after
-## SHUTDOWN, binary size, correctness on the same life), and writes the figures and the
+## SHUTDOWN, binary size, correctness on the same life), the OTLP layer (make layer SINK=otlp)
+## exporting to the OTLP test receiver as a variant in the same rounds, and writes the figures and the
 ## targets into BENCHMARKS.md (between its bench markers) and the headline into the README.
 ## About 3 minutes on 2 cores once built.
 BENCH_ROUNDS ?= 5
@@ -549,13 +551,14 @@ BENCH_INVOCATIONS ?= 200
 BENCH_FLOOD_BATCHES ?= 16
 BENCH_OUT := target/bench
 .PHONY: bench
-bench: layer bench-peers
+bench: layer bench-peers cloudwatch-venv
+	$(MAKE) --no-print-directory layer SINK=otlp
 	mkdir -p $(BENCH_OUT)
 	set -o pipefail; LAMBDA_LENS_BENCH_PROFILE="$(TARGET), as shipped" \
 		$(CARGO) bench --locked -p lambda-lens --bench decode --target $(TARGET) | tee $(BENCH_OUT)/decode.md
 	$(CARGO) build --locked --release -q -p lambda-lens-harness --bin lambda-lens-bench
 	timeout 900 target/release/lambda-lens-bench --bootstrap $(FUNCTION)/bootstrap --layer $(LAYER) \
-		--peers $(PEER_LAYERS) --rounds $(BENCH_ROUNDS) --invocations $(BENCH_INVOCATIONS) \
+		--peers $(PEER_LAYERS) --otlp-layer $(LAYERS)/$(ARCH)-otlp --rounds $(BENCH_ROUNDS) --invocations $(BENCH_INVOCATIONS) \
 		--flood-batches $(BENCH_FLOOD_BATCHES) --layer-zip $(LAYER_ZIP) --decode $(BENCH_OUT)/decode.md \
 		--command "make bench BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_INVOCATIONS=$(BENCH_INVOCATIONS) BENCH_FLOOD_BATCHES=$(BENCH_FLOOD_BATCHES)" \
 		--write BENCHMARKS.md --readme README.md

@@ -23,6 +23,19 @@ pub struct Context {
     pub layer_zip_bytes: Option<u64>,
     /// The decode benchmark's output, when given.
     pub decode: Option<String>,
+    /// The OTLP variant (`lambda-lens-bench --otlp-layer`), when run.
+    pub otlp: Option<OtlpRun>,
+}
+
+/// The OTLP variant of a run: its subject's name and what the test receiver got from it.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpRun {
+    /// The subject's name in the run.
+    pub subject: String,
+    /// Export requests the receiver accepted (answered 200) over every life.
+    pub exports: usize,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` given to it (ms).
+    pub interval_ms: u64,
 }
 
 fn num(v: Option<f64>, decimals: usize) -> String {
@@ -288,6 +301,113 @@ pub fn variants(results: &Results, rendered: &Rendered) -> Vec<(String, Vec<supe
         .collect()
 }
 
+/// Each named subject's post-runtime p99 per round (dense invocations, uncapped).
+fn per_round_p99(results: &Results, name: &str) -> Vec<Option<f64>> {
+    index_of(results, name)
+        .and_then(|i| results.lives.get(i))
+        .map(|lives| {
+            lives
+                .iter()
+                .map(|l| super::stats::quantile(&l.post_runtime_ms, 0.99))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The run's noise band for a post-runtime p99 ([`super::targets::noise_band`]): the no-op
+/// floor's and the telemetry floor's per-round p99s.
+pub fn noise_band(results: &Results) -> Option<f64> {
+    super::targets::noise_band(&[
+        per_round_p99(results, super::FLOOR),
+        per_round_p99(results, super::TELEMETRY_FLOOR),
+    ])
+}
+
+/// "Sending adds nothing to post-runtime" for the OTLP variant of `context`, if it ran: the
+/// default layer (the first subject) against it, within the run's noise band.
+pub fn otlp_judgement(
+    results: &Results,
+    context: &Context,
+    rendered: &Rendered,
+) -> Option<super::targets::Target> {
+    let otlp = context.otlp.as_ref()?;
+    let default = rendered.summaries.first()?;
+    let variant = index_of(results, &otlp.subject).and_then(|i| rendered.summaries.get(i))?;
+    Some(super::targets::sending_adds_nothing(
+        default,
+        variant,
+        noise_band(results),
+        otlp.exports,
+    ))
+}
+
+/// The OTLP variant's rows beside the default layer's, and the judgement.
+fn otlp_section(out: &mut String, results: &Results, context: &Context, rendered: &Rendered) {
+    let (Some(otlp), Some(default), Some(first)) = (
+        context.otlp.as_ref(),
+        rendered.summaries.first(),
+        results.subjects.first(),
+    ) else {
+        return;
+    };
+    let Some(variant) = index_of(results, &otlp.subject).and_then(|i| rendered.summaries.get(i)) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n#### The OTLP variant beside the default layer\n\nThe OTLP layer (`make layer SINK=otlp`) exporting to the OTLP test receiver every {} ms (`OTEL_METRIC_EXPORT_INTERVAL`), so it sends during the dense invocations, in the same interleaved rounds; its post-runtime targets against the floors are above.\n",
+        otlp.interval_ms
+    );
+    let _ = writeln!(
+        out,
+        "| figure | {} | {} |\n|---|---|---|",
+        first.name, otlp.subject
+    );
+    let rows: [(String, String, String); 6] = [
+        (
+            "post-runtime duration, p50 / p99 (ms)".to_owned(),
+            pair(default.post_p50, default.post_p99, 3),
+            pair(variant.post_p50, variant.post_p99, 3),
+        ),
+        (
+            format!("invocations delayed > {DELAYED_MS} ms after the response"),
+            share(default.delayed.0, default.delayed.1),
+            share(variant.delayed.0, variant.delayed.1),
+        ),
+        (
+            "post-runtime p99 at 128 MB's CPU share (ms)".to_owned(),
+            num(default.capped_p99, 3),
+            num(variant.capped_p99, 3),
+        ),
+        (
+            "idle RSS after init / after the invocations (MiB)".to_owned(),
+            pair(default.idle_mib, default.idle_after_mib, 2),
+            pair(variant.idle_mib, variant.idle_after_mib, 2),
+        ),
+        (
+            "stripped binary (bytes)".to_owned(),
+            bytes(default.binary_bytes),
+            bytes(variant.binary_bytes),
+        ),
+        (
+            "exports the receiver accepted".to_owned(),
+            "— (EMF on stdout)".to_owned(),
+            if otlp.exports == 0 {
+                "**none: the variant did not export**".to_owned()
+            } else {
+                format!("{} over {} lives", otlp.exports, variant.lives)
+            },
+        ),
+    ];
+    for (label, a, b) in rows {
+        let _ = writeln!(out, "| {label} | {a} | {b} |");
+    }
+    let _ = writeln!(out);
+    if let Some(t) = otlp_judgement(results, context, rendered) {
+        super::targets::render(out, &[t]);
+    }
+}
+
 /// The generated section of `BENCHMARKS.md`.
 pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> String {
     let plan = &results.plan;
@@ -355,6 +475,7 @@ pub fn render(results: &Results, context: &Context, rendered: &Rendered) -> Stri
         let _ = writeln!(out, "\n#### The post-runtime targets of {name}\n");
         super::targets::render(&mut out, &targets);
     }
+    otlp_section(&mut out, results, context, rendered);
     if let Some(decode) = &context.decode {
         let _ = writeln!(out, "\n#### In-process: the decode benchmark, same run\n");
         let _ = writeln!(out, "{}", decode.trim_end());

@@ -218,6 +218,66 @@ pub fn post_runtime(lens: &Summary, floor: Option<&Summary>, telemetry: Option<&
     out
 }
 
+/// The run's noise band for a post-runtime p99: the widest spread (largest − smallest) of one
+/// floor's per-round p99 between the rounds of this run. A floor does the same nothing in every
+/// round, so how far its p99 moves from round to round is what this machine's noise alone moves
+/// a p99 by; a gap smaller than that cannot be told from noise. `per_round` holds each floor's
+/// per-round p99s; a floor with fewer than two measured rounds has no spread (`None` when no
+/// floor has one).
+pub fn noise_band(per_round: &[Vec<Option<f64>>]) -> Option<f64> {
+    per_round
+        .iter()
+        .filter_map(|rounds| {
+            let v: Vec<f64> = rounds
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|x| x.is_finite())
+                .collect();
+            (v.len() >= 2).then(|| {
+                let hi = v.iter().copied().fold(f64::MIN, f64::max);
+                let lo = v.iter().copied().fold(f64::MAX, f64::min);
+                hi - lo
+            })
+        })
+        .reduce(f64::max)
+}
+
+/// "Sending adds nothing to post-runtime": the OTLP variant's post-runtime p99 no more than the
+/// run's noise band ([`noise_band`]) above the default layer's. Not judged when the variant
+/// exported nothing (`exports`: the requests the receiver accepted): a variant that never sent
+/// says nothing about sending.
+pub fn sending_adds_nothing(default: &Summary, otlp: &Summary, band: Option<f64>, exports: usize) -> Target {
+    let what = "sending adds nothing to post-runtime: the OTLP variant's p99 within the run's noise band of the default layer's".to_owned();
+    let reference = format!(
+        "default layer {} ms; noise band {} ms",
+        ms(default.post_p99, 3),
+        ms(band, 3)
+    );
+    if exports == 0 {
+        return Target {
+            what,
+            measured: format!(
+                "{} ms, but the variant did not export (the receiver accepted no request)",
+                ms(otlp.post_p99, 3)
+            ),
+            reference,
+            met: None,
+        };
+    }
+    let gap = otlp.post_p99.zip(default.post_p99).map(|(o, d)| o - d);
+    Target {
+        what,
+        measured: format!(
+            "{} ms ({} ms above the default layer's; {exports} exports received)",
+            ms(otlp.post_p99, 3),
+            gap.map_or_else(|| "—".to_owned(), |g| format!("{g:+.3}"))
+        ),
+        reference,
+        met: gap.zip(band).map(|(g, b)| g <= b + 1e-12),
+    }
+}
+
 /// The in-process half of the CPU target: the decode benchmark's decode+join+EMF per invocation
 /// on its 1 MiB batch.
 pub fn in_process(us: Option<f64>) -> Target {
@@ -321,5 +381,37 @@ mod tests {
         assert_eq!(met(&summary(0.2, 3, 0.2, 2))[5], Some(false));
         // No floors measured: not judged.
         assert!(post_runtime(&within, None, None).iter().all(|t| t.met.is_none()));
+    }
+
+    #[test]
+    fn the_noise_band_is_the_widest_spread_of_a_floors_p99_between_rounds() {
+        let floor = vec![Some(0.12), Some(0.15), None, Some(0.13)];
+        let telemetry = vec![Some(0.20), Some(0.18)];
+        let band = noise_band(&[floor, telemetry]).unwrap_or_default();
+        assert!((band - 0.03).abs() < 1e-9, "{band}");
+        // One round: no spread, no band.
+        assert_eq!(noise_band(&[vec![Some(0.12)], vec![None, Some(0.2)]]), None);
+        assert_eq!(noise_band(&[]), None);
+    }
+
+    #[test]
+    fn sending_adds_nothing_within_the_noise_band_of_the_default_layers_p99() {
+        let default = summary(0.20, 0, 0.2, 0);
+        let judge = |p99: f64, band: Option<f64>, exports: usize| {
+            sending_adds_nothing(&default, &summary(p99, 0, 0.2, 0), band, exports)
+        };
+        // Within the band (and below the default's): met.
+        assert_eq!(judge(0.229, Some(0.03), 12).met, Some(true));
+        assert_eq!(judge(0.15, Some(0.03), 12).met, Some(true));
+        // Above it by more than the band: missed.
+        let over = judge(0.231, Some(0.03), 12);
+        assert_eq!(over.met, Some(false));
+        assert!(over.measured.contains("+0.031"), "{}", over.measured);
+        // No band (one round, or no floors): not judged.
+        assert_eq!(judge(0.2, None, 12).met, None);
+        // No export received: not judged, and the row says why.
+        let silent = judge(0.2, Some(0.03), 0);
+        assert_eq!(silent.met, None);
+        assert!(silent.measured.contains("did not export"), "{}", silent.measured);
     }
 }

@@ -39,8 +39,8 @@ const HEADLINE_END: &str = "<!-- bench-headline:end -->";
 const OTEL_VERSION: &str = "0.2.0";
 /// The OTLP variant's name in the run.
 const OTLP_VARIANT: &str = "lambda-lens OTLP";
-/// The OTLP variant's `OTEL_METRIC_EXPORT_INTERVAL` (ms): the smallest the extension accepts,
-/// not the 60 s default. The extension exports at the first flush after the interval is due, so
+/// The OTLP variant's `OTEL_METRIC_EXPORT_INTERVAL` by default (ms): the smallest the extension
+/// accepts, not the 60 s default. The extension exports at the first flush after the interval is due, so
 /// with this it sends many times during the dense invocations, each send on its own thread
 /// while Lambda waits for `/event/next`: the worst case for the post-runtime tail. With the
 /// default it would send only at SHUTDOWN, after every timed invocation, and the bench would
@@ -94,6 +94,10 @@ struct Args {
     /// test receiver (which needs the cloudwatch virtualenv: `make cloudwatch-venv`).
     #[arg(long, value_name = "DIR")]
     otlp_layer: Option<PathBuf>,
+    /// The OTLP variant's `OTEL_METRIC_EXPORT_INTERVAL` (ms; 100, the smallest accepted, sends
+    /// during the dense invocations: the worst case; 60000, the default, only at SHUTDOWN).
+    #[arg(long, value_name = "MS", default_value_t = OTLP_EXPORT_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(100..=900_000))]
+    otlp_export_interval_ms: u64,
     /// Write every invocation's post-runtime duration here (tab-separated: subject, round,
     /// environment, invocation, milliseconds), to match a trace of the run invocation by
     /// invocation.
@@ -209,7 +213,7 @@ fn subjects(args: &Args, otlp_endpoint: Option<&str>) -> Result<Vec<Subject>, St
                 exe.display()
             ));
         }
-        let interval = OTLP_EXPORT_INTERVAL_MS.to_string();
+        let interval = args.otlp_export_interval_ms.to_string();
         out.push(Subject {
             name: OTLP_VARIANT.to_owned(),
             layer: layer.clone(),
@@ -223,7 +227,7 @@ fn subjects(args: &Args, otlp_endpoint: Option<&str>) -> Result<Vec<Subject>, St
             ],
             output: Output::LambdaLens,
             note: format!(
-                "the OTLP layer (`make layer SINK=otlp`, the layer in `{}`), `LAMBDA_LENS_SINK=otlp`, exporting OTLP/HTTP to the OTLP test receiver (`harness/otlp-receiver`, `LAMBDA_LENS_OTLP_AUTH=none`) every {interval} ms (`OTEL_METRIC_EXPORT_INTERVAL`, the smallest accepted: it sends during the dense invocations, the worst case for the tail), `LAMBDA_LENS_BUFFER_MAX_BYTES=1048576`; its records go to the receiver, not to stdout, so the correctness row's stdout count does not apply to it",
+                "the OTLP layer (`make layer SINK=otlp`, the layer in `{}`), `LAMBDA_LENS_SINK=otlp`, exporting OTLP/HTTP to the OTLP test receiver (`harness/otlp-receiver`, `LAMBDA_LENS_OTLP_AUTH=none`) every {interval} ms (`OTEL_METRIC_EXPORT_INTERVAL`; 100 ms, the smallest accepted, sends during the dense invocations, the worst case for the tail), `LAMBDA_LENS_BUFFER_MAX_BYTES=1048576`; its records go to the receiver, not to stdout, so the correctness row's stdout count does not apply to it",
                 layer.display()
             ),
         });
@@ -467,7 +471,7 @@ fn main() -> ExitCode {
         context.otlp = Some(OtlpRun {
             subject: OTLP_VARIANT.to_owned(),
             exports,
-            interval_ms: OTLP_EXPORT_INTERVAL_MS,
+            interval_ms: args.otlp_export_interval_ms,
         });
     }
     if let Some(path) = &args.durations

@@ -1,7 +1,7 @@
 //! Assembles a [`Pipeline`] from the configuration.
 
 use super::{Pipeline, PipelineParts};
-use crate::config::{Config, OutputMode, SinkKind};
+use crate::config::{Config, OutputMode};
 use crate::emf::{Batcher, EmfConfig, EmfEncoder, Slowest};
 use crate::join::{JoinLimits, Joiner};
 use crate::metrics::cost::Pricing;
@@ -55,9 +55,11 @@ impl<S: Sink> Pipeline<S> {
             }),
             slowest: (out.mode == OutputMode::Adaptive).then(|| Slowest::new(out.keep_slowest, flush_ms)),
             // Without INVOKE events (Managed Instances) there are no invocation boundaries to
-            // sample at. The OTLP sink's FaaS set (`faas.cpu_usage`, `faas.net_io`) needs them
-            // whatever EMF publishes.
-            wants_resources: (resources_on || config.sink.contains(SinkKind::Otlp)) && !managed,
+            // sample at. Only when resource metrics are selected, for every sink: a sample at
+            // each boundary is CPU spent at the thaw, beside the function and the platform, and
+            // measured in the post-runtime tail (the OTLP sink's `faas.cpu_usage` and
+            // `faas.net_io` come with `resources`, as EMF's do).
+            wants_resources: resources_on && !managed,
         })
     }
 }

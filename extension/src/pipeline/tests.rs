@@ -120,6 +120,20 @@ fn resource_use_is_measured_between_invoke_boundaries() {
     assert_eq!(docs[1]["CpuUserTime"], 20.0);
 }
 
+/// The OTLP sink takes resource samples only when they are selected, as EMF does: a sample at
+/// every boundary is CPU spent at the thaw (it showed in the post-runtime tail).
+#[cfg(feature = "otlp")]
+#[test]
+fn the_otlp_sink_samples_resources_only_when_they_are_selected() {
+    assert!(!pipeline(&[("LAMBDA_LENS_SINK", "otlp")]).wants_resources());
+    assert!(!pipeline(&[("LAMBDA_LENS_SINK", "emf,otlp")]).wants_resources());
+    let selected = [
+        ("LAMBDA_LENS_SINK", "otlp"),
+        ("LAMBDA_LENS_METRICS", "default,resources"),
+    ];
+    assert!(pipeline(&selected).wants_resources());
+}
+
 #[test]
 fn without_resource_metrics_no_sample_is_wanted_and_none_is_waited_for() {
     let mut p = pipeline(&[]);

@@ -154,8 +154,11 @@ async fn a_tenant_id_is_a_property_of_its_invocation_and_no_dimension() {
     }
 }
 
-/// A `bootstrap` that runs the sample function, or exits at once while `fail_file` exists (an
-/// init that fails).
+/// A `bootstrap` that runs the sample function, or exits while `fail_file` exists (an init that
+/// fails). The failing init takes half a second, as a runtime's init takes some time: a script that fails
+/// at once can end the init phase before the extension, started beside it, has subscribed to
+/// the Telemetry API, which is then refused (subscriptions are taken during the init phase only),
+/// and the test measured that race instead of what lambda-lens makes of the failed invocation.
 fn failing_init_bootstrap(dir: &Path, fail_file: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let real = lambda_lens_harness::built::bootstrap();
@@ -163,7 +166,7 @@ fn failing_init_bootstrap(dir: &Path, fail_file: &Path) -> PathBuf {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nif [ -e '{}' ]; then echo 'init fails on purpose' >&2; exit 3; fi\nexec '{}'\n",
+            "#!/bin/sh\nif [ -e '{}' ]; then sleep 0.5; echo 'init fails on purpose' >&2; exit 3; fi\nexec '{}'\n",
             fail_file.display(),
             real.display()
         ),

@@ -83,6 +83,11 @@ struct InitContext {
     /// The report of an init that may be proactive, held (with its time) until the first
     /// invocation's start says whether it was: its environment record says so.
     held: Option<(i64, Phase)>,
+    /// An init has started and its `platform.initReport` has not arrived: at SHUTDOWN it is
+    /// waited for like an invocation's report. An init that fails inside an invoke is reported
+    /// with that invocation's start and report at the reset, and the SHUTDOWN that follows can
+    /// reach the extension before that delivery does.
+    open: bool,
 }
 
 #[derive(Debug)]
@@ -130,9 +135,10 @@ impl Joiner {
         self.stats
     }
 
-    /// Invocations known to have started whose report has not arrived.
+    /// Invocations known to have started whose report has not arrived, and an init whose
+    /// report has not.
     pub(crate) fn outstanding(&self) -> usize {
-        self.pending.values().filter(|p| p.report.is_none()).count()
+        self.pending.values().filter(|p| p.report.is_none()).count() + usize::from(self.init.open)
     }
 
     /// Invocations waiting for anything.
@@ -190,6 +196,7 @@ impl Joiner {
                     self.release_held(None);
                     self.init.phase = Phase::default();
                     self.init.ended_ms = None;
+                    self.init.open = true;
                     self.on_init_phase(time_ms, phase);
                 }
             }
@@ -200,6 +207,7 @@ impl Joiner {
             }
             EventKind::InitReport(phase) => {
                 if self.accepts_init(time_ms, &phase) {
+                    self.init.open = false;
                     self.on_init_phase(time_ms, phase.clone());
                     // A failed init is reported at once: its invocation re-runs it (and
                     // waits for that).

@@ -645,3 +645,17 @@ fn the_tenant_comes_from_the_start_else_the_report() {
     assert_eq!(feed(&mut j, batch, 0)[0].tenant_id.as_deref(), Some("green"));
     assert_eq!(feed(&mut j, invocation("c", 200), 0)[0].tenant_id, None);
 }
+
+#[test]
+fn an_init_without_its_report_is_outstanding_until_the_report_comes() {
+    let mut j = joiner();
+    assert_eq!(j.outstanding(), 0);
+    feed(&mut j, vec![init_start(0)], 0);
+    assert_eq!(
+        j.outstanding(),
+        1,
+        "an init that started waits for its report at SHUTDOWN"
+    );
+    feed(&mut j, vec![init_report(5, 5.0)], 1);
+    assert_eq!(j.outstanding(), 0);
+}

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub(crate) mod retry;
+pub(crate) mod task;
 
 /// How far a request got before it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -38,12 +38,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub(crate) use super::net::retry::{Lookup, MAX_ATTEMPTS};
-use super::net::retry::{Pause, close_fallback, time_for_attempt, wait_to_retry};
+use super::net::retry::{Pause, time_for_attempt, wait_to_retry};
+use super::net::task::{self, BatchSender};
 use super::net::{Deadline, Written};
 use super::{Health, Observed, Sink, SinkHealth, StdoutSink};
 use aggregate::{Series, Window};
@@ -192,13 +193,7 @@ pub(crate) struct Batch {
     pub(crate) records: u64,
 }
 
-enum Message {
-    Batch(Batch),
-    Close {
-        until: Instant,
-        done: oneshot::Sender<bool>,
-    },
-}
+type Message = task::Message<Batch>;
 
 /// The OTLP sink.
 pub(crate) struct OtlpSink {
@@ -251,7 +246,7 @@ impl OtlpSink {
     fn sender(&mut self) -> &mpsc::Sender<Message> {
         let (tx, _) = self.sender.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(SENDER_QUEUE);
-            let task = Sender {
+            let sender = Sender {
                 settings: self.settings.clone(),
                 counters: self.counters.clone(),
                 deadline: self.deadline.clone(),
@@ -262,7 +257,7 @@ impl OtlpSink {
                 paused: Pause::default(),
                 said: Vec::new(),
             };
-            (tx, tokio::spawn(task.run(rx)))
+            (tx, tokio::spawn(task::run(sender, rx)))
         });
         tx
     }
@@ -363,16 +358,7 @@ impl Sink for OtlpSink {
             return true;
         }
         let batch = (!self.window.is_empty()).then(|| self.take_batch());
-        let (done_tx, done_rx) = oneshot::channel();
-        let tx = self.sender().clone();
-        let handed = async {
-            if let Some(batch) = batch {
-                tx.send(Message::Batch(batch)).await.ok()?;
-            }
-            tx.send(Message::Close { until, done: done_tx }).await.ok()?;
-            done_rx.await.ok()
-        };
-        tokio::time::timeout_at(until, handed).await.ok().flatten() == Some(true)
+        task::close(self.sender(), batch, until).await
     }
 
     fn health(&self) -> Health {
@@ -446,26 +432,23 @@ struct Sender {
     said: Vec<Cause>,
 }
 
-impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        while let Some(message) = rx.recv().await {
-            match message {
-                Message::Batch(batch) => {
-                    let until = Instant::now() + self.settings.timeout * MAX_ATTEMPTS;
-                    self.export(batch, until).await;
-                }
-                Message::Close { until, done } => {
-                    while let Ok(Message::Batch(batch)) = rx.try_recv() {
-                        self.export(batch, until).await;
-                    }
-                    let written = close_fallback(self.stdout.as_mut(), until).await;
-                    let _ = done.send(written);
-                    return;
-                }
-            }
-        }
+impl BatchSender for Sender {
+    type Batch = Batch;
+
+    fn attempt_timeout(&self) -> Duration {
+        self.settings.timeout
     }
 
+    async fn send_batch(&mut self, batch: Batch, until: Instant) {
+        self.export(batch, until).await;
+    }
+
+    fn fallback(&mut self) -> Option<&mut StdoutSink> {
+        self.stdout.as_mut()
+    }
+}
+
+impl Sender {
     /// The bodies of a batch: each at most [`MAX_REQUEST_BYTES`] (split by series), with the
     /// window's times kept inside CloudWatch's.
     fn bodies(&self, batch: &Batch, now_ms: i64) -> Vec<(Vec<u8>, u64)> {

@@ -30,14 +30,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Health, Sink, SinkHealth, StdoutSink};
 use crate::sink::net::Deadline;
 pub(crate) use crate::sink::net::retry::{Lookup, MAX_ATTEMPTS};
-use crate::sink::net::retry::{Pause, close_fallback, time_for_attempt, wait_to_retry};
+use crate::sink::net::retry::{Pause, time_for_attempt, wait_to_retry};
+use crate::sink::net::task::{self, BatchSender};
 use client::{Attempt, CloudWatch};
 use datum::Request;
 
@@ -75,14 +76,8 @@ impl Counters {
     }
 }
 
-enum Message {
-    Documents(Vec<String>),
-    /// Send what is left by `until`, write what could not be sent, then answer.
-    Close {
-        until: Instant,
-        done: oneshot::Sender<bool>,
-    },
-}
+/// A batch is the documents of one flush.
+type Message = task::Message<Vec<String>>;
 
 /// The PutMetricData sink.
 pub(crate) struct PutMetricDataSink {
@@ -128,7 +123,7 @@ impl PutMetricDataSink {
     fn sender(&mut self) -> &mpsc::Sender<Message> {
         let (tx, _) = self.sender.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(SENDER_QUEUE);
-            let task = Sender {
+            let sender = Sender {
                 settings: self.settings.clone(),
                 counters: self.counters.clone(),
                 deadline: self.deadline.clone(),
@@ -138,7 +133,7 @@ impl PutMetricDataSink {
                 paused: Pause::default(),
                 said: Vec::new(),
             };
-            (tx, tokio::spawn(task.run(rx)))
+            (tx, tokio::spawn(task::run(sender, rx)))
         });
         tx
     }
@@ -165,13 +160,13 @@ impl Sink for PutMetricDataSink {
             return Ok(());
         }
         let documents = std::mem::take(&mut self.queued);
-        match self.sender().try_send(Message::Documents(documents)) {
+        match self.sender().try_send(Message::Batch(documents)) {
             Ok(()) => {
                 self.queued_bytes = 0;
                 Ok(())
             }
             // The sender is behind: keep them for the next flush.
-            Err(mpsc::error::TrySendError::Full(Message::Documents(documents))) => {
+            Err(mpsc::error::TrySendError::Full(Message::Batch(documents))) => {
                 self.queued = documents;
                 Ok(())
             }
@@ -189,23 +184,15 @@ impl Sink for PutMetricDataSink {
         if documents.is_empty() && self.sender.is_none() {
             return self.dropped == 0;
         }
-        let (done_tx, done_rx) = oneshot::channel();
-        let tx = self.sender().clone();
-        let handed = async {
-            if !documents.is_empty() {
-                tx.send(Message::Documents(documents)).await.ok()?;
-            }
-            tx.send(Message::Close { until, done: done_tx }).await.ok()?;
-            done_rx.await.ok()
-        };
-        let finished = tokio::time::timeout_at(until, handed).await.ok().flatten();
+        let last = (!documents.is_empty()).then_some(documents);
+        let finished = task::close(self.sender(), last, until).await;
         if self.dropped > 0 {
             tracing::warn!(
                 documents = self.dropped,
                 "metrics documents were dropped: cloudwatch:PutMetricData was not keeping up"
             );
         }
-        finished == Some(true) && self.dropped == 0
+        finished && self.dropped == 0
     }
 
     fn health(&self) -> Health {
@@ -247,28 +234,23 @@ struct Sender {
     said: Vec<Cause>,
 }
 
-impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        while let Some(message) = rx.recv().await {
-            match message {
-                Message::Documents(documents) => {
-                    let until = Instant::now() + ATTEMPT_TIMEOUT * MAX_ATTEMPTS;
-                    self.send_all(documents, until).await;
-                }
-                Message::Close { until, done } => {
-                    // The sink's close has capped the deadline: sending stops in time for the
-                    // fallback.
-                    while let Ok(Message::Documents(documents)) = rx.try_recv() {
-                        self.send_all(documents, until).await;
-                    }
-                    let written = close_fallback(self.fallback.as_mut(), until).await;
-                    let _ = done.send(written);
-                    return;
-                }
-            }
-        }
+impl BatchSender for Sender {
+    type Batch = Vec<String>;
+
+    fn attempt_timeout(&self) -> Duration {
+        ATTEMPT_TIMEOUT
     }
 
+    async fn send_batch(&mut self, documents: Vec<String>, until: Instant) {
+        self.send_all(documents, until).await;
+    }
+
+    fn fallback(&mut self) -> Option<&mut StdoutSink> {
+        self.fallback.as_mut()
+    }
+}
+
+impl Sender {
     async fn send_all(&mut self, documents: Vec<String>, until: Instant) {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let mut readable = Vec::with_capacity(documents.len());

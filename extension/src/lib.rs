@@ -11,7 +11,7 @@
 //!                    ▲
 //!                 lifecycle (Extensions API: register, INVOKE, SHUTDOWN; drives the pipeline)
 //! beside every room: model (the domain types), config (read once at start), text (clipping
-//! outside values for the log)
+//! outside values for the log), kept (a buffer kept from one use to the next)
 //! ```
 //!
 //! - `intake`: the Telemetry API subscription, the HTTP listener, and the conversion of each
@@ -35,6 +35,7 @@ mod config;
 mod emf;
 mod intake;
 mod join;
+mod kept;
 mod lifecycle;
 mod logging;
 mod metrics;

@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("text", &[]),
+    ("kept", &[]),
     // The configuration checks names against the metric catalogue and the EMF limits.
     ("config", &["metrics", "emf", "text"]),
     ("logging", &["config"]),
-    ("intake", &["model", "config", "text"]),
+    ("intake", &["model", "config", "text", "kept"]),
     ("resources", &["model"]),
     ("join", &["model"]),
     ("metrics", &["model"]),
     ("emf", &["metrics"]),
-    ("sink", &[]),
+    ("sink", &["kept"]),
     (
         "pipeline",
         &[

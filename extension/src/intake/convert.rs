@@ -15,6 +15,7 @@ use lambda_lens_telemetry::wire::DurationMetrics;
 use lambda_lens_telemetry::{Cursor, DecodeStats, Item, Record, records_in};
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::kept::KeptBuffer;
 use crate::text::clip;
 
 use crate::model::{
@@ -119,10 +120,27 @@ impl Checks {
     }
 }
 
-/// The listener's permission to read the next batch, given back when dropped.
+/// A body buffer kept for the next batch is at most this large. A busy environment's batches at
+/// the default buffering are a few tens of KiB; Lambda's largest (`maxBytes`, up to 1 MiB) are
+/// rare bursts, whose buffer is let go.
+pub(crate) const KEPT_BODY_MAX_BYTES: usize = 64 * 1024;
+
+/// The listener's permission to read the next batch, given back when dropped, and where the
+/// batch's body buffer goes back to.
 #[derive(Debug, Default)]
 pub(crate) struct ReadSlot {
     _permit: Option<OwnedSemaphorePermit>,
+    kept: Option<Arc<KeptBuffer>>,
+}
+
+impl ReadSlot {
+    /// Gives `body`'s buffer back for the next batch (before the slot is let go, so the next
+    /// batch finds it).
+    fn give_back(&self, body: String) {
+        if let Some(kept) = &self.kept {
+            kept.keep(body.into_bytes());
+        }
+    }
 }
 
 impl Batch {
@@ -156,7 +174,10 @@ impl Batch {
     /// Holds `slot` until the batch is dropped (tests).
     #[cfg(test)]
     pub(crate) fn holding(mut self, slot: OwnedSemaphorePermit) -> Self {
-        self.slot = ReadSlot { _permit: Some(slot) };
+        self.slot = ReadSlot {
+            _permit: Some(slot),
+            kept: None,
+        };
         self
     }
 }
@@ -180,12 +201,20 @@ impl Delivery {
     }
 
     /// `body`, which arrived at `received_ms` (epoch milliseconds), holding `slot` until it has
-    /// been read.
-    pub(crate) fn new(body: Vec<u8>, received_ms: i64, slot: OwnedSemaphorePermit) -> Self {
+    /// been read; its buffer then goes back to `kept`, where there is one.
+    pub(crate) fn new(
+        body: Vec<u8>,
+        received_ms: i64,
+        slot: OwnedSemaphorePermit,
+        kept: Option<Arc<KeptBuffer>>,
+    ) -> Self {
         Self {
             body,
             received_ms,
-            slot: ReadSlot { _permit: Some(slot) },
+            slot: ReadSlot {
+                _permit: Some(slot),
+                kept,
+            },
         }
     }
 }
@@ -282,14 +311,23 @@ impl Reading {
         }
     }
 
-    /// What decoding counted and what the checks changed; the body and the listener's slot
-    /// are let go. Logs the batch's problems, once.
+    /// What decoding counted and what the checks changed; the body's buffer is given back and
+    /// the listener's slot let go. Logs the batch's problems, once.
     pub(crate) fn finish(self) -> (DecodeStats, Checks) {
-        let (stats, checks) = match self.source {
-            Source::Body { stats, converter, .. } => converter.finish(stats),
+        let Self { source, slot } = self;
+        let (stats, checks) = match source {
+            Source::Body {
+                body,
+                stats,
+                converter,
+                ..
+            } => {
+                slot.give_back(body);
+                converter.finish(stats)
+            }
             Source::Events { stats, checks, .. } => (stats, checks),
         };
-        drop(self.slot);
+        drop(slot);
         log_problems(&stats, &checks);
         (stats, checks)
     }

@@ -20,8 +20,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::convert::{Batch, Delivery};
+use super::convert::{Batch, Delivery, KEPT_BODY_MAX_BYTES};
 use crate::config::vars;
+use crate::kept::KeptBuffer;
 use crate::text::clip;
 
 /// The host Lambda delivers telemetry to. Inside Lambda it resolves to the environment's own
@@ -196,6 +197,7 @@ pub(crate) async fn serve(
         }
     };
     let path: Arc<str> = path.into();
+    let kept = Arc::new(KeptBuffer::new(KEPT_BODY_MAX_BYTES));
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut last_warning: Option<Instant> = None;
     loop {
@@ -219,9 +221,15 @@ pub(crate) async fn serve(
         let tx = tx.clone();
         let slots = Arc::clone(&slots);
         let path = Arc::clone(&path);
+        let kept = Arc::clone(&kept);
         tokio::spawn(async move {
-            let service =
-                service_fn(move |req| handle(req, Arc::clone(&path), tx.clone(), Arc::clone(&slots), limits));
+            let service = service_fn(move |req| {
+                let gate = Gate {
+                    slots: Arc::clone(&slots),
+                    kept: Arc::clone(&kept),
+                };
+                handle(req, Arc::clone(&path), tx.clone(), gate, limits)
+            });
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_deadline)
@@ -241,11 +249,17 @@ fn reply(status: StatusCode) -> Response<Full<Bytes>> {
     response
 }
 
+/// The listener's one reading slot and the body buffer that goes with it.
+struct Gate {
+    slots: Arc<Semaphore>,
+    kept: Arc<KeptBuffer>,
+}
+
 async fn handle(
     req: Request<Incoming>,
     path: Arc<str>,
     tx: mpsc::Sender<IntakeMessage>,
-    slots: Arc<Semaphore>,
+    gate: Gate,
     limits: RequestLimits,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let max_body = limits.max_body;
@@ -275,14 +289,14 @@ async fn handle(
     // in our memory. This wait is the backpressure Lambda expects: it buffers on its side, and
     // says so with platform.logsDropped if it has to drop. The slot travels with the batch and
     // is given back when the pipeline drops it; on every other path here it is dropped at once.
-    let Ok(slot) = slots.acquire_owned().await else {
+    let Ok(slot) = gate.slots.acquire_owned().await else {
         return Ok(reply(StatusCode::SERVICE_UNAVAILABLE));
     };
     let Ok(permit) = tx.reserve().await else {
         tracing::debug!("telemetry arrived after the pipeline stopped");
         return Ok(reply(StatusCode::OK));
     };
-    let read = read_body(req.into_body(), max_body);
+    let read = read_body(req.into_body(), max_body, gate.kept.take());
     let Ok(read) = tokio::time::timeout(limits.body_deadline, read).await else {
         tracing::warn!(
             deadline = ?limits.body_deadline,
@@ -307,22 +321,26 @@ async fn handle(
         body,
         chrono::Utc::now().timestamp_millis(),
         slot,
+        Some(gate.kept),
     )));
     Ok(reply(StatusCode::OK))
 }
 
 /// The body, at most `max_body` bytes, in one buffer that the pipeline turns into text without
-/// a copy: sized from the request's length where it says one, each frame copied in and let go
-/// as it arrives (collecting the frames and joining them after held the body twice at the end,
-/// and handed on a buffer that had to be copied again to become text).
+/// a copy: `out` (the kept buffer, empty), grown to the request's length where it says one,
+/// each frame copied in and let go as it arrives (collecting the frames and joining them after
+/// held the body twice at the end, and handed on a buffer that had to be copied again to
+/// become text).
 async fn read_body(
     body: Incoming,
     max_body: usize,
+    mut out: Vec<u8>,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     let hint = body.size_hint();
     let expected = hint.exact().unwrap_or(hint.lower());
     let mut body = std::pin::pin!(Limited::new(body, max_body));
-    let mut out = Vec::with_capacity(usize::try_from(expected).unwrap_or(max_body).min(max_body));
+    out.clear();
+    out.reserve(usize::try_from(expected).unwrap_or(max_body).min(max_body));
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
             out.extend_from_slice(&data);

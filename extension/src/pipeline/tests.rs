@@ -429,7 +429,7 @@ fn a_delivered_body_read_in_slices_gives_what_a_batch_decoded_up_front_gives() {
 
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
     let slot = std::sync::Arc::clone(&slots).try_acquire_owned().unwrap();
-    let delivery = crate::intake::Delivery::new(body.clone().into(), Batch::TEST_ARRIVAL, slot);
+    let delivery = crate::intake::Delivery::new(body.clone().into(), Batch::TEST_ARRIVAL, slot, None);
     let mut sliced = pipeline(&[]);
     sliced.accept(IntakeMessage::Delivery(delivery), 0);
     let mut slices = 1;

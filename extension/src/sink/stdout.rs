@@ -3,6 +3,7 @@
 //! writes to stdout: nothing else may, or it would be mistaken for a log line.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Sink;
+use crate::kept::KeptBuffer;
 
 /// Documents not yet handed to the writer are kept up to this many bytes; beyond that (stdout
 /// blocked for a long time) new documents are dropped and counted.
@@ -25,6 +27,11 @@ const WAIT_AT_BYTES: usize = 256 * 1024;
 /// taken as stuck (nobody reads stdout): the sink stops waiting, so SHUTDOWN is never held up,
 /// and keeps documents up to [`MAX_PENDING_BYTES`] until the writer takes a chunk again.
 const LONGEST_WAIT: Duration = Duration::from_millis(500);
+/// The room a new chunk starts with.
+const CHUNK_BYTES: usize = 16 * 1024;
+/// A written chunk's buffer is kept for a later chunk when it is at most this large (a flood's
+/// larger chunks are let go once written).
+const KEPT_CHUNK_MAX_BYTES: usize = 64 * 1024;
 
 /// Writes each document as one line, from a task of its own (through tokio's stdout, a
 /// blocking-pool thread): the pipeline hands chunks over and never waits for a slow or blocked
@@ -33,6 +40,9 @@ const LONGEST_WAIT: Duration = Duration::from_millis(500);
 pub(crate) struct StdoutSink {
     buffer: Vec<u8>,
     writer: Option<(mpsc::Sender<Vec<u8>>, JoinHandle<()>)>,
+    /// A written chunk's buffer, for the next chunk: two buffers take turns instead of a new
+    /// one each flush.
+    spare: Arc<KeptBuffer>,
     dropped_documents: u64,
     /// The writer took nothing within [`LONGEST_WAIT`]: flushes do not wait until it does.
     stuck: bool,
@@ -41,17 +51,18 @@ pub(crate) struct StdoutSink {
 impl Default for StdoutSink {
     fn default() -> Self {
         Self {
-            buffer: Vec::with_capacity(16 * 1024),
+            buffer: Vec::with_capacity(CHUNK_BYTES),
             writer: None,
+            spare: Arc::new(KeptBuffer::new(KEPT_CHUNK_MAX_BYTES)),
             dropped_documents: 0,
             stuck: false,
         }
     }
 }
 
-/// Writes chunks until the channel closes. After the first failure it only counts (a closed
-/// stdout must not flood the log).
-async fn write_chunks(mut chunks: mpsc::Receiver<Vec<u8>>) {
+/// Writes chunks until the channel closes, giving each written chunk's buffer to `spare`. After
+/// the first failure it only counts (a closed stdout must not flood the log).
+async fn write_chunks(mut chunks: mpsc::Receiver<Vec<u8>>, spare: Arc<KeptBuffer>) {
     let mut out = tokio::io::stdout();
     let mut failures = 0u64;
     while let Some(chunk) = chunks.recv().await {
@@ -60,6 +71,7 @@ async fn write_chunks(mut chunks: mpsc::Receiver<Vec<u8>>) {
             out.flush().await
         }
         .await;
+        spare.keep(chunk);
         if let Err(err) = written {
             failures += 1;
             if failures == 1 {
@@ -74,11 +86,21 @@ async fn write_chunks(mut chunks: mpsc::Receiver<Vec<u8>>) {
 
 impl StdoutSink {
     fn writer(&mut self) -> &mpsc::Sender<Vec<u8>> {
+        let spare = &self.spare;
         let (tx, _) = self.writer.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            (tx, tokio::spawn(write_chunks(rx)))
+            (tx, tokio::spawn(write_chunks(rx, Arc::clone(spare))))
         });
         tx
+    }
+}
+
+impl StdoutSink {
+    /// Goes on with `chunk`, which the writer could not take yet; the buffer begun instead is
+    /// given back, empty.
+    fn keep_building(&mut self, chunk: Vec<u8>) {
+        let begun = std::mem::replace(&mut self.buffer, chunk);
+        self.spare.keep(begun);
     }
 }
 
@@ -102,7 +124,9 @@ impl Sink for StdoutSink {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(16 * 1024));
+        let mut next = self.spare.take();
+        next.reserve(CHUNK_BYTES);
+        let chunk = std::mem::replace(&mut self.buffer, next);
         let closed = || io::Error::other("the stdout writer stopped");
         let chunk = match self.writer().try_send(chunk) {
             Ok(()) => {
@@ -114,7 +138,7 @@ impl Sink for StdoutSink {
         };
         // The writer is behind. A little is kept for the next flush; more waits for room.
         if self.stuck || chunk.len() < WAIT_AT_BYTES {
-            self.buffer = chunk;
+            self.keep_building(chunk);
             return Ok(());
         }
         let writer = self.writer().clone();
@@ -130,7 +154,7 @@ impl Sink for StdoutSink {
                     "stdout is not taking metrics; they are kept (up to {MAX_PENDING_BYTES} bytes) until it does"
                 );
                 self.stuck = true;
-                self.buffer = chunk;
+                self.keep_building(chunk);
                 Ok(())
             }
         }

@@ -325,3 +325,45 @@ fn invocations_of_one_version_share_its_text_from_batch_to_batch() {
     assert!(Arc::ptr_eq(&a, &c), "kept from the batch before");
     assert_eq!((&*c, &*d), ("$LATEST", "7"));
 }
+
+/// A delivered body read to its end, with `kept` to give its buffer back to.
+fn read_to_the_end(body: Vec<u8>, kept: &Arc<KeptBuffer>) -> (DecodeStats, Checks) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+    let mut reading = Reading::from(Delivery::new(body, ARRIVED, slot, Some(Arc::clone(kept))));
+    let mut versions = Versions::default();
+    while reading.next_event(&mut versions).is_some() {}
+    let counted = reading.finish();
+    assert_eq!(slots.available_permits(), 1, "the slot is given back");
+    counted
+}
+
+#[test]
+fn a_worked_bodys_buffer_is_kept_for_the_next_and_a_large_one_is_let_go() {
+    let kept = Arc::new(KeptBuffer::new(KEPT_BODY_MAX_BYTES));
+    let batch = format!("[{}]", fixture("platform.start"));
+    let mut body = Vec::with_capacity(4096);
+    body.extend_from_slice(batch.as_bytes());
+    let buffer = body.as_ptr();
+    let (stats, _) = read_to_the_end(body, &kept);
+    assert_eq!(stats.used, 1);
+
+    let again = kept.take();
+    assert!(again.is_empty());
+    assert_eq!(
+        (again.as_ptr(), again.capacity()),
+        (buffer, 4096),
+        "the same buffer, emptied"
+    );
+    assert_eq!(
+        kept.take().capacity(),
+        0,
+        "taken: none is kept until it comes back"
+    );
+
+    let mut large = Vec::with_capacity(KEPT_BODY_MAX_BYTES + 1);
+    large.extend_from_slice(batch.as_bytes());
+    let (stats, _) = read_to_the_end(large, &kept);
+    assert_eq!(stats.used, 1);
+    assert_eq!(kept.take().capacity(), 0, "a buffer over the bound is let go");
+}

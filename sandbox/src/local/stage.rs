@@ -45,15 +45,7 @@ pub(crate) fn stage(
     let Some(runtime) = function.runtime.clone() else {
         return super::image::stage(template, function);
     };
-    let dir = std::env::temp_dir().join(format!(
-        "lambda-sandbox-local-{}-{}",
-        std::process::id(),
-        crate::ids::random_hex(4)
-    ));
-    std::fs::create_dir_all(dir.join("opt/extensions")).map_err(|source| LocalError::Write {
-        path: dir.clone(),
-        source,
-    })?;
+    let dir = new_dir()?;
     let mut staged = Staged {
         bootstrap: dir.join("bootstrap"),
         task_root: artifact(template, &function.id, function.code_uri.as_deref())?,
@@ -117,18 +109,24 @@ pub(crate) fn stage(
     Ok(staged)
 }
 
+/// A new temporary folder of this process with an empty `opt/extensions`, for one function.
+fn new_dir() -> Result<PathBuf, LocalError> {
+    let dir = std::env::temp_dir().join(format!(
+        "lambda-sandbox-local-{}-{}",
+        std::process::id(),
+        crate::ids::random_hex(4)
+    ));
+    std::fs::create_dir_all(dir.join("opt/extensions")).map_err(|source| LocalError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
 impl Staged {
     /// A new temporary folder with an empty `opt/extensions`, for an image function's layout.
     pub(super) fn empty() -> Result<Self, LocalError> {
-        let dir = std::env::temp_dir().join(format!(
-            "lambda-sandbox-local-{}-{}",
-            std::process::id(),
-            crate::ids::random_hex(4)
-        ));
-        std::fs::create_dir_all(dir.join("opt/extensions")).map_err(|source| LocalError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        let dir = new_dir()?;
         Ok(Self {
             bootstrap: dir.join("bootstrap"),
             task_root: dir.clone(),

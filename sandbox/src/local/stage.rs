@@ -45,10 +45,12 @@ pub(crate) fn stage(
     let Some(runtime) = function.runtime.clone() else {
         return super::image::stage(template, function);
     };
+    // The code first: a function without it leaves no folder behind.
+    let task_root = artifact(template, &function.id, function.code_uri.as_deref())?;
     let dir = new_dir()?;
     let mut staged = Staged {
         bootstrap: dir.join("bootstrap"),
-        task_root: artifact(template, &function.id, function.code_uri.as_deref())?,
+        task_root,
         layer_dir: dir.join("opt"),
         env: Vec::new(),
         notes: Vec::new(),

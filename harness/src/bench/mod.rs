@@ -3,8 +3,8 @@
 //!
 //! Every subject (lambda-lens's layer and each peer's) lives the same scripted life
 //! (`life.rs`), in interleaved rounds: each round makes one flood and runs every subject once,
-//! in an order that rotates from round to round, so that a slow spell of this shared machine
-//! falls on all of them alike. [`report`] turns the lives into the Markdown that `make bench`
+//! in the order of [`order`] (each subject in every place and after every other subject alike),
+//! so that a slow spell of this shared machine falls on all of them alike. [`report`] turns the lives into the Markdown that `make bench`
 //! writes into `BENCHMARKS.md`.
 
 mod flood;
@@ -106,8 +106,7 @@ pub async fn run(
     for round in 0..plan.rounds {
         let batches = flood::batches(plan.flood_batches, &mut rng);
         per_batch.extend(batches.iter().map(|b| b.invocations as f64));
-        for k in 0..subjects.len() {
-            let i = (k + round) % subjects.len();
+        for i in order(round, subjects.len()) {
             let (Some(subject), Some(out)) = (subjects.get(i), lives.get_mut(i)) else {
                 continue;
             };
@@ -123,4 +122,56 @@ pub async fn run(
         lives,
         invocations_per_batch,
     })
+}
+
+/// The subjects' order in round `round` of `n` subjects: a row of a Williams design. Over `n`
+/// rounds (`2n` when `n` is odd, the rows mirrored in the second half) every subject takes
+/// every place equally often and follows every other subject equally often. A plain rotation
+/// balanced the places but gave each subject the same subject before it in every round, and
+/// what one life leaves behind (a process exiting, a flood's memory being reclaimed) fell on
+/// the next: an identical build judged after another one differed from it, run after run.
+pub fn order(round: usize, n: usize) -> Vec<usize> {
+    let first = (0..n).map(|j| match j {
+        0 => 0,
+        j if j % 2 == 1 => j.div_ceil(2),
+        j => n - j / 2,
+    });
+    let mut row: Vec<usize> = first.map(|s| (s + round) % n).collect();
+    if n % 2 == 1 && (round / n) % 2 == 1 {
+        row.reverse();
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order;
+
+    #[test]
+    fn every_subject_takes_every_place_and_follows_every_other_alike() {
+        for n in 1..=8 {
+            let rounds = if n % 2 == 0 { n } else { 2 * n };
+            let mut places = vec![vec![0; n]; n];
+            let mut follows = vec![vec![0; n]; n];
+            for round in 0..rounds {
+                let row = order(round, n);
+                let mut sorted = row.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "n {n} round {round}: {row:?}");
+                for (place, &s) in row.iter().enumerate() {
+                    places[s][place] += 1;
+                }
+                for pair in row.windows(2) {
+                    follows[pair[1]][pair[0]] += 1;
+                }
+            }
+            let each = rounds / n;
+            for s in 0..n {
+                assert!(places[s].iter().all(|&c| c == each), "n {n}: places {places:?}");
+                for before in (0..n).filter(|&b| b != s) {
+                    assert_eq!(follows[s][before], rounds / n, "n {n}: {s} after {before}: {follows:?}");
+                }
+            }
+        }
+    }
 }

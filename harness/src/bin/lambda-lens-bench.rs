@@ -65,7 +65,8 @@ struct Args {
     /// crate-pattern, opentelemetry; repeatable), for a quicker comparison; all of them by default.
     #[arg(long = "peer", value_name = "NAME", value_parser = ["floor", "telemetry-floor", "crate-pattern", "opentelemetry"])]
     only: Vec<String>,
-    /// Rounds; each runs every subject once, the order rotating.
+    /// Rounds; each runs every subject once, in an order that changes from round to round (each
+    /// subject in every place and after every other alike).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     /// Dense invocations per life (the first is the cold start).

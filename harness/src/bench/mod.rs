@@ -169,7 +169,11 @@ mod tests {
             for s in 0..n {
                 assert!(places[s].iter().all(|&c| c == each), "n {n}: places {places:?}");
                 for before in (0..n).filter(|&b| b != s) {
-                    assert_eq!(follows[s][before], rounds / n, "n {n}: {s} after {before}: {follows:?}");
+                    assert_eq!(
+                        follows[s][before],
+                        rounds / n,
+                        "n {n}: {s} after {before}: {follows:?}"
+                    );
                 }
             }
         }

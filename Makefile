@@ -567,7 +567,7 @@ bench: layer bench-peers cloudwatch-venv
 ## can judge"): lambda-lens beside the no-op floor and the telemetry floor only, 30,000 dense and
 ## 10,000 capped invocations each over 5 interleaved rounds; one make bench (1,000 and 500) cannot
 ## resolve a 0.05 ms or 1-in-1,000 margin. Prints the figures and the targets, and keeps them in
-## target/bench/tail.md. About 4 minutes once built.
+## target/bench/tail.md. About 5 minutes once built.
 .PHONY: bench-tail
 bench-tail: layer bench-peers
 	mkdir -p $(BENCH_OUT)

@@ -116,14 +116,21 @@ fn write_layout(dir: &Path, tag: &str, images: &[(&str, Vec<Vec<u8>>, Value)], i
     .unwrap();
 }
 
-fn unpack_all(layout: &Path, tag: &str, root: &Path) -> usize {
-    let l = Layout::open(layout).unwrap();
-    let image = l.image(tag, "amd64").unwrap();
-    image
+/// `layers` as one amd64 image in a layout under `dir`, unpacked in order into `dir/root`: the
+/// root, and how many entries were skipped.
+fn unpack_all(dir: &Path, layers: Vec<Vec<u8>>) -> (PathBuf, usize) {
+    let layout = dir.join("layout");
+    write_layout(&layout, "t", &[("amd64", layers, json!({}))], false);
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let l = Layout::open(&layout).unwrap();
+    let image = l.image("t", "amd64").unwrap();
+    let skipped = image
         .layers
         .iter()
-        .map(|layer| unpack::apply(root, &l.blob_path(&layer.digest).unwrap(), layer.compression).unwrap())
-        .sum()
+        .map(|layer| unpack::apply(&root, &l.blob_path(&layer.digest).unwrap(), layer.compression).unwrap())
+        .sum();
+    (root, skipped)
 }
 
 #[test]
@@ -208,11 +215,7 @@ fn layers_apply_in_order_with_whiteouts_and_opaque_folders_and_nothing_lands_out
         // A file where the base had a link: the link goes, its target is untouched.
         Entry::File("rel", b"file now"),
     ]);
-    let layout = dir.join("layout");
-    write_layout(&layout, "t", &[("amd64", vec![base, upper], json!({}))], false);
-    let root = dir.join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let skipped = unpack_all(&layout, "t", &root);
+    let (root, skipped) = unpack_all(&dir, vec![base, upper]);
     assert_eq!(std::fs::read(root.join("a/keep")).unwrap(), b"keep");
     assert!(!root.join("a/gone").exists());
     assert!(!root.join("a/.wh.gone").exists());
@@ -316,11 +319,7 @@ fn a_whiteout_of_dot_or_dot_dot_removes_nothing() {
         Entry::Raw("a/.wh..", b""),
         Entry::Raw(".wh.", b""),
     ]);
-    let layout = dir.join("layout");
-    write_layout(&layout, "t", &[("amd64", vec![base, upper], json!({}))], false);
-    let root = dir.join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    unpack_all(&layout, "t", &root);
+    let (root, _) = unpack_all(&dir, vec![base, upper]);
     assert_eq!(std::fs::read(dir.join("beside-the-root")).unwrap(), b"stays");
     assert_eq!(std::fs::read(root.join("a/keep")).unwrap(), b"keep");
     std::fs::remove_dir_all(&dir).unwrap();
